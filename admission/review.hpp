@@ -1,0 +1,85 @@
+#pragma once
+// The AdmissionReview codec's types and the handler interface the server knows. No sockets here:
+// the server hands a body in and gets an HTTP status and a body out.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+namespace mlnetpol::admission {
+
+struct group_version_kind {
+  std::string group;
+  std::string version;
+  std::string kind;
+};
+
+struct user_info {
+  std::string username;
+  std::vector<std::string> groups;
+};
+
+// A decoded AdmissionReview request. Owns the parsed document; object/old_object point into it.
+struct review_request {
+  std::string api_version;  // "admission.k8s.io/v1" or "admission.k8s.io/v1beta1"
+  std::string uid;
+  group_version_kind kind;
+  std::string resource;      // request.resource.resource, e.g. "pods"
+  std::string sub_resource;  // request.subResource, e.g. "status"
+  std::string operation;     // CREATE, UPDATE, DELETE, CONNECT
+  std::string namespace_name;
+  std::string name;  // empty for generateName objects
+  user_info user;
+  bool dry_run = false;
+  const rapidjson::Value* object = nullptr;      // null when absent or JSON null (DELETE)
+  const rapidjson::Value* old_object = nullptr;  // null when absent or JSON null (CREATE)
+  std::shared_ptr<const rapidjson::Document> document;
+};
+
+struct violation_record {
+  std::string rule;
+  std::string mode;  // enforce | warn | audit
+};
+
+// What a handler answers; the codec turns it into AdmissionReview.response.
+struct review_response {
+  bool allowed = true;
+  int code = 0;  // status.code; 0 = no status object
+  std::string message;
+  std::string reason;
+  std::string patch;  // an RFC 6902 JSON Patch document (a JSON array); empty = no patch
+  std::vector<std::string> warnings;
+  std::vector<std::pair<std::string, std::string>> audit_annotations;
+  // For the decision log line and metrics, not sent to the API server.
+  std::string decision;  // allowed | patched | denied | warned | audited | exempt
+  std::vector<violation_record> violations;
+};
+
+class handler {
+ public:
+  virtual ~handler() = default;
+  // Must not throw: every failure is a review_response (with allowed=false and a message).
+  virtual review_response handle(const review_request& request) = 0;
+};
+
+// What the server writes back, plus the fields of the decision log line.
+struct review_outcome {
+  unsigned http_status = 200;
+  std::string body;  // always an AdmissionReview JSON (errors too), uid echoed when known
+  std::string uid;
+  std::string kind;
+  std::string namespace_name;
+  std::string name;
+  std::string operation;
+  std::string decision;  // as review_response::decision, or "error" for undecodable input
+  std::string error;     // readable transport/decode error, empty on success
+  std::vector<violation_record> violations;
+};
+
+// Decodes body, calls h, encodes the answer. Never throws.
+review_outcome process_review(std::string_view body, handler& h);
+
+}  // namespace mlnetpol::admission

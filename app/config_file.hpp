@@ -1,0 +1,20 @@
+#pragma once
+// Reads a configuration file (YAML or JSON) into policy::config. I/O lives here, not in policy/.
+#include <filesystem>
+#include <string>
+
+#include "policy/config.hpp"
+
+namespace mlnetpol::app {
+
+struct config_load_result {
+  bool ok = false;
+  policy::config value;
+  std::string error;  // "path/to/file: key.path: what is wrong" when !ok
+};
+
+config_load_result load_config_file(const std::filesystem::path& path);
+// The embedded default (the module's defaults) as YAML text, for `render`/docs and the ConfigMap.
+const char* default_config_yaml();
+
+}  // namespace mlnetpol::app

@@ -1,0 +1,40 @@
+// mlnetpol: one binary, subcommands serve | review | render | certs.
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "app/commands.hpp"
+
+namespace {
+
+constexpr const char* usage_text =
+    "usage: mlnetpol <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  serve    run the admission webhook server (HTTPS)\n"
+    "  review   evaluate an AdmissionReview offline and print the response\n"
+    "  render   print the network policies the configuration requires\n"
+    "  certs    issue a CA and a serving certificate for the webhook Service\n"
+    "\n"
+    "Run 'mlnetpol <command> --help' for the flags of a command.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(usage_text, stderr);
+    return 2;
+  }
+  const std::string_view command = argv[1];
+  // Subcommands see argv as if they were the program: argv[0] is "mlnetpol <command>".
+  if (command == "serve") return mlnetpol::app::serve_command(argc - 1, argv + 1);
+  if (command == "review") return mlnetpol::app::review_command(argc - 1, argv + 1);
+  if (command == "render") return mlnetpol::app::render_command(argc - 1, argv + 1);
+  if (command == "certs") return mlnetpol::app::certs_command(argc - 1, argv + 1);
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::fputs(usage_text, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "mlnetpol: unknown command '%s'\n\n%s", argv[1], usage_text);
+  return 2;
+}

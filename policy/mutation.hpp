@@ -1,0 +1,19 @@
+#pragma once
+// A mutation as data: entries to set in a metadata map of the admitted object. The admission layer
+// turns a list of these into an RFC 6902 JSON Patch against the original object.
+#include <string>
+#include <vector>
+
+namespace mlnetpol::policy {
+
+struct map_entry {
+  // Keys from the object's root to the object that holds the map, e.g. {"metadata"} or
+  // {"spec", "template", "metadata"}. Any missing step is created by the patch.
+  std::vector<std::string> metadata_path;
+  std::string map_name;  // "labels" or "annotations"
+  std::string key;
+  std::string value;
+  friend bool operator==(const map_entry&, const map_entry&) = default;
+};
+
+}  // namespace mlnetpol::policy

@@ -1,0 +1,37 @@
+#pragma once
+// Renders the network policies every secured namespace must hold (NetworkPolicy or
+// CiliumNetworkPolicy), and the module's outputs. Pure: config in, JSON text out.
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/config.hpp"
+
+namespace mlnetpol::policy {
+
+struct rendered_object {
+  std::string api_version;  // networking.k8s.io/v1 | cilium.io/v2
+  std::string kind;         // NetworkPolicy | CiliumNetworkPolicy
+  std::string namespace_name;
+  std::string name;
+  std::string spec_hash;  // also in the object's annotations
+  std::string json;       // the whole object, compact JSON, deterministic
+};
+
+// All objects, in a stable order (namespace order of secured/policy namespaces, then name).
+// only_namespace filters to one namespace when not empty.
+std::vector<rendered_object> render_policies(const config& cfg, std::string_view only_namespace = {});
+
+// The module's outputs.
+struct render_summary {
+  std::vector<std::string> secured_namespaces;
+  bool cilium_mode_enabled = false;
+  bool ml_policies_enabled = false;
+  std::size_t policy_count = 0;
+};
+
+render_summary summarize(const config& cfg);
+std::string summary_json(const render_summary& summary);  // {"secured_namespaces":[...],...}
+
+}  // namespace mlnetpol::policy

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The one build script: CI (`make test`), `make run` and the Dockerfile build stage all call it.
+# Usage: scripts/build.sh [BUILD_TYPE] [BUILD_DIR]  (defaults: RelWithDebInfo, build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_type=${1:-RelWithDebInfo}
+build_dir=${2:-build}
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+cmake --build "$build_dir" --parallel "$(nproc)"
