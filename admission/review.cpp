@@ -1,5 +1,73 @@
-// Placeholder until its issue's code lands; replaced wholesale by the owner.
 #include "admission/review.hpp"
+
+#include <exception>
+
+#include "admission/codec.hpp"
+
 namespace mlnetpol::admission {
-review_outcome process_review(std::string_view, handler&) { return {}; }
+namespace {
+
+std::string default_decision(const review_response& response) {
+  if (!response.allowed) return "denied";
+  return response.patch.empty() ? "allowed" : "patched";
 }
+
+// A handler broke its no-throw contract: answer 500 so the webhook's failurePolicy decides.
+review_outcome handler_failure(review_request& request, const char* what) {
+  review_outcome outcome;
+  outcome.http_status = 500;
+  outcome.error = std::string("handler failed: ") + what;
+  outcome.body = encode_error(request.api_version, request.uid, outcome.error, 500);
+  outcome.decision = "error";
+  outcome.uid = std::move(request.uid);
+  outcome.kind = std::move(request.kind.kind);
+  outcome.namespace_name = std::move(request.namespace_name);
+  outcome.name = std::move(request.name);
+  outcome.operation = std::move(request.operation);
+  return outcome;
+}
+
+}  // namespace
+
+review_outcome process_review(std::string_view body, handler& h) {
+  review_outcome outcome;
+  try {
+    auto decoded = decode_review(body);
+    if (!decoded) {
+      decode_error error = decoded.error();
+      outcome.http_status = 400;
+      outcome.body = encode_error(error.api_version, error.uid, error.message);
+      outcome.uid = std::move(error.uid);
+      outcome.decision = "error";
+      outcome.error = std::move(error.message);
+      return outcome;
+    }
+    review_request& request = *decoded;
+    review_response response;
+    try {
+      response = h.handle(request);
+    } catch (const std::exception& e) {
+      return handler_failure(request, e.what());
+    } catch (...) {
+      return handler_failure(request, "unknown exception");
+    }
+    outcome.body = encode_response(request.api_version, request.uid, response);
+    outcome.uid = std::move(request.uid);
+    outcome.kind = std::move(request.kind.kind);
+    outcome.namespace_name = std::move(request.namespace_name);
+    outcome.name = std::move(request.name);
+    outcome.operation = std::move(request.operation);
+    outcome.decision =
+        response.decision.empty() ? default_decision(response) : std::move(response.decision);
+    outcome.violations = std::move(response.violations);
+  } catch (...) {
+    // Only allocation failure gets here; these assignments fit the small-string buffer.
+    outcome.http_status = 500;
+    outcome.body.clear();
+    outcome.decision = "error";
+    outcome.error = "internal error";
+  }
+  return outcome;
+}
+
+}  // namespace mlnetpol::admission

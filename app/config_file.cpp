@@ -1,6 +1,141 @@
-// Placeholder until its issue's code lands; replaced wholesale by the owner.
+// Configuration file loading: YAML (JSON is YAML) -> RapidJSON -> policy::parse_config.
 #include "app/config_file.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <vector>
+
+#include <rapidjson/document.h>
+#include <yaml-cpp/yaml.h>
+
+#include "policy/config_parse.hpp"
+
 namespace mlnetpol::app {
-config_load_result load_config_file(const std::filesystem::path&) { return {}; }
-const char* default_config_yaml() { return ""; }
+namespace {
+
+struct conversion_error {
+  std::string path;
+  std::string message;
+};
+
+using allocator = rapidjson::Document::AllocatorType;
+
+// Plain (unquoted) scalars are typed as YAML 1.2's core schema types them; quoted ones are strings.
+rapidjson::Value scalar_to_json(const YAML::Node& node, allocator& alloc) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return rapidjson::Value(text.c_str(), alloc);
+  static const std::regex null_re("~|null|Null|NULL|");
+  static const std::regex true_re("true|True|TRUE");
+  static const std::regex false_re("false|False|FALSE");
+  static const std::regex int_re("[-+]?[0-9]+");
+  static const std::regex float_re("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+  if (std::regex_match(text, null_re)) return rapidjson::Value(rapidjson::kNullType);
+  if (std::regex_match(text, true_re)) return rapidjson::Value(true);
+  if (std::regex_match(text, false_re)) return rapidjson::Value(false);
+  if (std::regex_match(text, int_re)) {
+    errno = 0;
+    const long long value = std::strtoll(text.c_str(), nullptr, 10);
+    if (errno == 0) return rapidjson::Value(static_cast<int64_t>(value));
+  }
+  if (std::regex_match(text, float_re)) return rapidjson::Value(std::strtod(text.c_str(), nullptr));
+  return rapidjson::Value(text.c_str(), alloc);
 }
+
+rapidjson::Value to_json(const YAML::Node& node, const std::string& path, allocator& alloc,
+                         std::vector<conversion_error>& errors) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return scalar_to_json(node, alloc);
+    case YAML::NodeType::Sequence: {
+      rapidjson::Value array(rapidjson::kArrayType);
+      std::size_t i = 0;
+      for (const auto& item : node) {
+        array.PushBack(to_json(item, path + "[" + std::to_string(i) + "]", alloc, errors), alloc);
+        ++i;
+      }
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      rapidjson::Value object(rapidjson::kObjectType);
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) {
+          errors.push_back({path, "map keys must be strings"});
+          continue;
+        }
+        const std::string& key = entry.first.Scalar();
+        const std::string child = path.empty() ? key : path + "." + key;
+        if (object.HasMember(key.c_str())) {
+          errors.push_back({child, "duplicate key"});
+          continue;
+        }
+        rapidjson::Value value = to_json(entry.second, child, alloc, errors);
+        object.AddMember(rapidjson::Value(key.c_str(), alloc), value, alloc);
+      }
+      return object;
+    }
+    default:
+      return rapidjson::Value(rapidjson::kNullType);
+  }
+}
+
+std::string located(const std::string& file, const std::string& path, const std::string& what) {
+  return file + ": " + (path.empty() ? "" : path + ": ") + what;
+}
+
+}  // namespace
+
+config_load_result load_config_file(const std::filesystem::path& path) {
+  config_load_result result;
+  const std::string name = path.string();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    result.error = name + ": cannot open: " + std::strerror(errno);
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    result.error = name + ": cannot read: " + std::strerror(errno);
+    return result;
+  }
+
+  YAML::Node root;
+  try {
+    root = YAML::Load(text.str());
+  } catch (const YAML::Exception& e) {
+    // Marks are 0-based; editors count from 1.
+    result.error = name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                   std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg;
+    return result;
+  }
+
+  rapidjson::Document document;
+  std::vector<conversion_error> conversion_errors;
+  const rapidjson::Value value = to_json(root, "", document.GetAllocator(), conversion_errors);
+  const policy::config_parse_result parsed = policy::parse_config(value);
+
+  std::string errors;
+  for (const auto& e : conversion_errors) {
+    errors += (errors.empty() ? "" : "\n") + located(name, e.path, e.message);
+  }
+  for (const auto& e : parsed.errors) {
+    errors += (errors.empty() ? "" : "\n") + located(name, e.path, e.message);
+  }
+  if (!errors.empty()) {
+    result.error = std::move(errors);
+    return result;
+  }
+  result.ok = true;
+  result.value = parsed.value;
+  return result;
+}
+
+const char* default_config_yaml() {
+  static const std::string text = policy::format_config_yaml(policy::config{});
+  return text.c_str();
+}
+
+}  // namespace mlnetpol::app

@@ -1,4 +1,120 @@
-// Placeholder until its issue's code lands; replaced wholesale by the owner.
+// `mlnetpol render`: prints the network policies the configuration requires (kubectl-ready YAML, a
+// v1 List in JSON, or a Graphviz picture), or the module's outputs with --summary.
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
 #include "app/commands.hpp"
-int mlnetpol::app::render_command(int, char**) { std::fputs("not built yet\n", stderr); return 2; }
+#include "app/config_file.hpp"
+#include "policy/namespaces.hpp"
+#include "policy/render/render.hpp"
+
+namespace mlnetpol::app {
+namespace {
+
+constexpr const char* render_usage =
+    "usage: mlnetpol render [--config FILE] [--namespace NS] [-o yaml|json|dot] [--summary]\n"
+    "\n"
+    "Prints the network policies the configuration requires.\n"
+    "\n"
+    "flags:\n"
+    "  --config FILE     configuration (YAML or JSON); default: the module's defaults\n"
+    "  --namespace NS    only the policies of namespace NS\n"
+    "  -o, --output FMT  yaml (default; multi-document, for kubectl apply -f -),\n"
+    "                    json (a v1 List) or dot (Graphviz picture of the allowed flows)\n"
+    "  --summary         print the module's outputs as JSON (secured_namespaces,\n"
+    "                    cilium_mode_enabled, ml_policies_enabled, policy_count)\n";
+
+void write_out(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+
+}  // namespace
+
+int render_command(int argc, char** argv) {
+  std::string config_path, only_namespace, output = "yaml";
+  bool summary = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    // Accept both "--flag value" and "--flag=value".
+    auto value_of = [&](std::string_view flag, std::string& out) {
+      if (arg == flag) {
+        if (i + 1 >= argc) {
+          std::fprintf(stderr, "mlnetpol render: %s needs a value\n\n%s", argv[i], render_usage);
+          return -1;
+        }
+        out = argv[++i];
+        return 1;
+      }
+      if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag &&
+          arg[flag.size()] == '=') {
+        out = std::string(arg.substr(flag.size() + 1));
+        return 1;
+      }
+      return 0;
+    };
+    int r = 0;
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(render_usage, stdout);
+      return 0;
+    }
+    if (arg == "--summary") {
+      summary = true;
+      continue;
+    }
+    if ((r = value_of("--config", config_path)) != 0 ||
+        (r = value_of("--namespace", only_namespace)) != 0 ||
+        (r = value_of("--output", output)) != 0 || (r = value_of("-o", output)) != 0) {
+      if (r < 0) return 2;
+      continue;
+    }
+    std::fprintf(stderr, "mlnetpol render: unknown argument '%s'\n\n%s", argv[i], render_usage);
+    return 2;
+  }
+  if (output != "yaml" && output != "json" && output != "dot") {
+    std::fprintf(stderr, "mlnetpol render: unknown output format '%s' (yaml, json or dot)\n",
+                 output.c_str());
+    return 2;
+  }
+
+  policy::config cfg;
+  if (!config_path.empty()) {
+    auto loaded = load_config_file(config_path);
+    if (!loaded.ok) {
+      std::fprintf(stderr, "mlnetpol render: %s\n",
+                   loaded.error.empty() ? (config_path + ": cannot load").c_str()
+                                        : loaded.error.c_str());
+      return 1;
+    }
+    cfg = std::move(loaded.value);
+  }
+  const auto errors = policy::validate_render_config(cfg);
+  if (!errors.empty()) {
+    for (const auto& e : errors) {
+      std::fprintf(stderr, "mlnetpol render: %s%s%s\n", config_path.c_str(),
+                   config_path.empty() ? "" : ": ", e.c_str());
+    }
+    return 1;
+  }
+
+  if (summary) {
+    write_out(policy::summary_json(policy::summarize(cfg)) + "\n");
+    return 0;
+  }
+  if (!only_namespace.empty()) {
+    const auto names = policy::policy_namespaces(cfg);
+    if (std::find(names.begin(), names.end(), only_namespace) == names.end()) {
+      std::fprintf(stderr, "mlnetpol render: namespace '%s' gets no policies under this "
+                   "configuration\n", only_namespace.c_str());
+    }
+  }
+  if (output == "dot") {
+    write_out(policy::render_dot(cfg, only_namespace));
+    return 0;
+  }
+  const auto objects = policy::render_policies(cfg, only_namespace);
+  write_out(output == "json" ? policy::list_json(objects, true) : policy::objects_yaml(objects));
+  return 0;
+}
+
+}  // namespace mlnetpol::app

@@ -1,4 +1,275 @@
-// Placeholder until its issue's code lands; replaced wholesale by the owner.
+// `mlnetpol review`: evaluates an AdmissionReview offline exactly as the server would, through
+// both webhooks, and prints what each answered.
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+#include <rapidjson/pointer.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+
+#include "admission/base64.hpp"
+#include "admission/policy_handlers.hpp"
+#include "admission/review.hpp"
 #include "app/commands.hpp"
-int mlnetpol::app::review_command(int, char**) { std::fputs("not built yet\n", stderr); return 2; }
+#include "app/config_file.hpp"
+#include "policy/config_parse.hpp"
+#include "policy/labels.hpp"
+
+namespace mlnetpol::app {
+namespace {
+
+constexpr const char* review_usage =
+    "usage: mlnetpol review [--config FILE] [--mode enforce|warn|audit] FILE|-\n"
+    "\n"
+    "Evaluates an AdmissionReview request (JSON, as the API server POSTs it; '-' reads stdin)\n"
+    "offline, exactly as 'mlnetpol serve' would, through both webhooks in the API server's order:\n"
+    "  1. the mutating webhook (/mutate): its AdmissionReview response, and its JSON Patch decoded;\n"
+    "  2. the patch applied to request.object;\n"
+    "  3. the validating webhook (/validate) on the mutated object: its AdmissionReview response;\n"
+    "  4. the labels of the mutated object (metadata and every pod template).\n"
+    "\n"
+    "flags:\n"
+    "  --config FILE   configuration file (YAML or JSON); default: the embedded defaults\n"
+    "  --mode MODE     override enforcement_mode: enforce | warn | audit\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "exit status: 0 allowed by both webhooks, 1 denied by either, 2 bad input or configuration.\n";
+
+int bad_input(const std::string& message) {
+  std::fprintf(stderr, "mlnetpol review: %s\n", message.c_str());
+  return 2;
+}
+
+std::string pretty(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::PrettyWriter<rapidjson::StringBuffer> writer(buffer);
+  writer.SetIndent(' ', 2);
+  value.Accept(writer);
+  return buffer.GetString();
+}
+
+std::string pretty(std::string_view json_text) {
+  rapidjson::Document d;
+  d.Parse(json_text.data(), json_text.size());
+  if (d.HasParseError()) return std::string(json_text);
+  return pretty(d);
+}
+
+// Applies the webhook's RFC 6902 patch (the operations it emits: add, replace, remove, test) to
+// target; returns what went wrong, or nullopt.
+std::optional<std::string> apply_patch(rapidjson::Value& target, std::string_view patch_text,
+                                       rapidjson::Document::AllocatorType& alloc) {
+  rapidjson::Document patch;
+  patch.Parse(patch_text.data(), patch_text.size());
+  if (patch.HasParseError() || !patch.IsArray()) return "the patch is not a JSON array";
+  for (const auto& op : patch.GetArray()) {
+    if (!op.IsObject() || !op.HasMember("op") || !op["op"].IsString() || !op.HasMember("path") ||
+        !op["path"].IsString()) {
+      return "a patch operation lacks op or path";
+    }
+    const std::string name = op["op"].GetString();
+    const std::string path = op["path"].GetString();
+    const rapidjson::Pointer pointer(path.c_str());
+    if (!pointer.IsValid()) return "invalid JSON pointer " + path;
+    const std::size_t slash = path.rfind('/');
+    const rapidjson::Pointer parent(path.substr(0, slash).c_str());
+    rapidjson::Value* at = pointer.Get(target);
+    if (name == "add" || name == "replace") {
+      if (!op.HasMember("value")) return name + " " + path + " has no value";
+      const rapidjson::Value* holder = parent.Get(target);
+      if (holder == nullptr || !holder->IsObject()) return name + " " + path + ": no parent object";
+      if (name == "replace" && at == nullptr) return "replace " + path + ": no such member";
+      pointer.Set(target, rapidjson::Value(op["value"], alloc), alloc);
+    } else if (name == "remove") {
+      if (!pointer.Erase(target)) return "remove " + path + ": no such member";
+    } else if (name == "test") {
+      if (at == nullptr || !op.HasMember("value") || *at != op["value"]) {
+        return "test " + path + " failed";
+      }
+    } else {
+      return "unsupported patch operation " + name;
+    }
+  }
+  return std::nullopt;
+}
+
+void print_labels(const rapidjson::Value* object, std::string_view group, std::string_view kind) {
+  std::printf("\nlabels of the mutated object:\n");
+  if (object == nullptr || !object->IsObject()) {
+    std::printf("  (no object in the request)\n");
+    return;
+  }
+  auto print_map = [](const std::string& where, const rapidjson::Value* metadata) {
+    std::printf("  %s:\n", where.c_str());
+    const rapidjson::Value* labels = policy::json_member(metadata, "labels");
+    if (labels == nullptr || !labels->IsObject() || labels->MemberCount() == 0) {
+      std::printf("    (none)\n");
+      return;
+    }
+    for (const auto& m : labels->GetObject()) {
+      const std::string value = m.value.IsString() ? m.value.GetString() : pretty(m.value);
+      std::printf("    %s: %s\n", m.name.GetString(), value.c_str());
+    }
+  };
+  const auto sites = policy::pod_sites(group, kind, *object);
+  const bool is_pod = policy::is_pod_kind(group, kind);
+  if (!is_pod) print_map("metadata.labels", policy::json_member(object, "metadata"));
+  for (const auto& site : sites) {
+    print_map(site.template_path.empty() ? "metadata.labels"
+                                         : site.template_path + ".metadata.labels",
+              site.metadata);
+  }
+  if (is_pod && sites.empty()) print_map("metadata.labels", policy::json_member(object, "metadata"));
+}
+
+struct webhook_answer {
+  admission::review_outcome outcome;
+  bool allowed = false;
+  std::string patch;  // decoded
+};
+
+std::optional<webhook_answer> call(std::string_view body, admission::handler& h,
+                                   std::string& error) {
+  webhook_answer answer;
+  answer.outcome = admission::process_review(body, h);
+  if (answer.outcome.decision == "error") {
+    error = answer.outcome.error.empty() ? "the request could not be evaluated"
+                                         : answer.outcome.error;
+    return std::nullopt;
+  }
+  rapidjson::Document response;
+  response.Parse(answer.outcome.body.c_str());
+  const rapidjson::Value* r = policy::json_member(&response, "response");
+  const rapidjson::Value* allowed = policy::json_member(r, "allowed");
+  answer.allowed = allowed != nullptr && allowed->IsBool() && allowed->GetBool();
+  const std::string_view patch = policy::json_string(policy::json_member(r, "patch"));
+  if (!patch.empty()) {
+    auto decoded = admission::base64_decode(patch);
+    if (!decoded) {
+      error = "the response's patch is not valid base64";
+      return std::nullopt;
+    }
+    answer.patch = std::move(*decoded);
+  }
+  return answer;
+}
+
+}  // namespace
+
+int review_command(int argc, char** argv) {
+  std::optional<std::string> config_path;
+  std::optional<policy::enforcement_mode> mode;
+  std::optional<std::string> input;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&](std::string_view flag) -> std::optional<std::string> {
+      if (i + 1 >= argc) return std::nullopt;
+      (void)flag;
+      return std::string(argv[++i]);
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(review_usage, stdout);
+      return 0;
+    } else if (arg == "--config" || arg.rfind("--config=", 0) == 0) {
+      config_path = arg == "--config" ? value(arg) : std::string(arg.substr(9));
+      if (!config_path) return bad_input("--config needs a file");
+    } else if (arg == "--mode" || arg.rfind("--mode=", 0) == 0) {
+      const auto text = arg == "--mode" ? value(arg) : std::string(arg.substr(7));
+      if (!text) return bad_input("--mode needs enforce, warn or audit");
+      mode = policy::parse_enforcement_mode(*text);
+      if (!mode) return bad_input("--mode: \"" + *text + "\" is not enforce, warn or audit");
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      std::fprintf(stderr, "mlnetpol review: unknown flag %s\n\n%s", argv[i], review_usage);
+      return 2;
+    } else if (input) {
+      return bad_input("one input file only (got " + *input + " and " + std::string(arg) + ")");
+    } else {
+      input = std::string(arg);
+    }
+  }
+  if (!input) {
+    std::fprintf(stderr, "mlnetpol review: no input file\n\n%s", review_usage);
+    return 2;
+  }
+
+  policy::config cfg;
+  if (config_path) {
+    config_load_result loaded = load_config_file(*config_path);
+    if (!loaded.ok) return bad_input("bad configuration:\n" + loaded.error);
+    cfg = std::move(loaded.value);
+  }
+  if (mode) cfg.enforcement = *mode;
+
+  std::string body;
+  if (*input == "-") {
+    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(*input, std::ios::binary);
+    if (!in) return bad_input(*input + ": cannot open: " + std::strerror(errno));
+    std::ostringstream text;
+    text << in.rdbuf();
+    body = text.str();
+  }
+  const std::string source = *input == "-" ? "stdin" : *input;
+
+  admission::policy_handlers handlers(cfg);
+  std::string error;
+  const auto mutated = call(body, handlers.mutate(), error);
+  if (!mutated) return bad_input(source + ": " + error);
+
+  std::printf("mutating webhook (/mutate): %s (enforcement_mode %s)\n",
+              mutated->outcome.decision.c_str(), std::string(policy::to_string(cfg.enforcement)).c_str());
+  std::printf("%s\n", pretty(mutated->outcome.body).c_str());
+  std::printf("\npatch (decoded):\n%s\n",
+              mutated->patch.empty() ? "(none)" : pretty(mutated->patch).c_str());
+
+  // The validating webhook sees the object as the mutating webhook left it.
+  rapidjson::Document review;
+  review.Parse(body.data(), body.size());
+  rapidjson::Value* request = review.IsObject() && review.HasMember("request")
+                                  ? &review["request"]
+                                  : nullptr;
+  rapidjson::Value* object =
+      request != nullptr && request->IsObject() && request->HasMember("object") &&
+              (*request)["object"].IsObject()
+          ? &(*request)["object"]
+          : nullptr;
+  if (!mutated->patch.empty()) {
+    if (object == nullptr) return bad_input(source + ": a patch for a request without an object");
+    if (auto problem = apply_patch(*object, mutated->patch, review.GetAllocator())) {
+      return bad_input(source + ": the patch does not apply: " + *problem);
+    }
+  }
+  rapidjson::StringBuffer mutated_body;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(mutated_body);
+  review.Accept(writer);
+  const auto validated =
+      call({mutated_body.GetString(), mutated_body.GetSize()}, handlers.validate(), error);
+  if (!validated) return bad_input(source + ": " + error);
+
+  std::printf("\nvalidating webhook (/validate), on the mutated object: %s\n",
+              validated->outcome.decision.c_str());
+  std::printf("%s\n", pretty(validated->outcome.body).c_str());
+
+  std::string group, kind;
+  if (request != nullptr) {
+    const rapidjson::Value* gvk = policy::json_member(request, "kind");
+    group = policy::json_string(policy::json_member(gvk, "group"));
+    kind = policy::json_string(policy::json_member(gvk, "kind"));
+  }
+  print_labels(object, group, kind);
+
+  const bool allowed = mutated->allowed && validated->allowed;
+  std::printf("\nresult: %s\n", allowed ? "allowed" : "denied");
+  return allowed ? 0 : 1;
+}
+
+}  // namespace mlnetpol::app

@@ -6,6 +6,9 @@
 
 namespace mlnetpol::certs {
 
+// Upper bound of issue_options::days (ten years).
+inline constexpr int max_days = 3650;
+
 struct issue_options {
   std::string service = "mlnetpol";
   std::string namespace_name = "mlnetpol-system";
@@ -21,11 +24,20 @@ struct issued {
   std::string key_pem;   // serving key (PKCS#8)
 };
 
-// Throws std::runtime_error with OpenSSL's reason on failure (start-up and CLI only).
+// Why options cannot be issued ("" when they can): the CLI reports it as a usage error.
+std::string check_options(const issue_options& options);
+
+// Throws std::runtime_error for bad options (names that are not DNS labels, days outside
+// 1..max_days, malformed extra names) or with OpenSSL's reason on failure (start-up and CLI only).
 issued issue(const issue_options& options);
 
+// The in-cluster names of a Service: NAME, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local.
+std::vector<std::string> service_dns_names(const std::string& service,
+                                           const std::string& namespace_name);
+
 // Writes ca.crt (0644), tls.crt (0644), tls.key (0600) into dir, creating it.
-// Throws std::runtime_error if a file exists and !force.
+// Throws std::runtime_error naming the file if one exists and !force (nothing is written then);
+// with force each file is replaced atomically (written beside it, then renamed over).
 void write_files(const issued& pair, const std::filesystem::path& dir, bool force);
 
 }  // namespace mlnetpol::certs

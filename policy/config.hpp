@@ -50,24 +50,60 @@ struct config {
   bool deny_host_network = true;
 
   // --- renderer ---
+  // Where Prometheus runs: ML pods accept scrapes from it on their metrics ports.
   std::string monitoring_namespace = "monitoring";
+  // Every pod of these namespaces may reach inference pods on the serving ports.
   std::vector<std::string> ingress_controller_namespaces{"ingress-nginx"};
+  // These pods too (the module's ALB controller in kube-system).
   std::vector<pod_peer> ingress_controller_pods{
       {"kube-system", {{"app.kubernetes.io/name", "aws-load-balancer-controller"}}}};
   bool secure_ml_namespaces = true;   // default deny for every pod of an ML namespace
   bool standard_ml_policies = true;   // ML rules in standard (NetworkPolicy) mode
-  std::vector<std::uint16_t> training_metrics_ports{8080, 9090};
-  std::vector<std::uint16_t> inference_serving_ports{8080, 8000};
-  std::vector<std::uint16_t> inference_metrics_ports{9090};
-  // Cilium FQDN patterns (Cilium matchPattern syntax); the renderer issue fixes the module's list.
-  std::vector<std::string> training_egress_fqdns{};
-  std::vector<std::string> inference_egress_fqdns{};
+  std::vector<std::uint16_t> training_metrics_ports{8080, 9090};  // scraped by monitoring
+  std::vector<std::uint16_t> inference_serving_ports{8080, 8000};  // from ingress controllers
+  std::vector<std::uint16_t> inference_metrics_ports{9090};        // scraped by monitoring
+  // Egress of training pods by FQDN on TCP 443 (Cilium mode). Entries with `*` become matchPattern
+  // (`*` stays inside one DNS label), the others matchName. S3, ECR, STS, CloudWatch; nothing else.
+  std::vector<std::string> training_egress_fqdns{
+      "s3.amazonaws.com",                // S3 global endpoint
+      "*.s3.amazonaws.com",              // <bucket>.s3 (virtual-hosted, global); old ECR layer bucket
+      "s3.*.amazonaws.com",              // s3.<region> (path style)
+      "*.s3.*.amazonaws.com",            // <bucket>.s3.<region>; ECR layers (prod-<region>-starport-...)
+      "s3.dualstack.*.amazonaws.com",    // dual-stack S3, path style
+      "*.s3.dualstack.*.amazonaws.com",  // dual-stack S3, virtual-hosted
+      "s3-*.amazonaws.com",              // legacy s3-<region> and s3-external-1
+      "*.s3-*.amazonaws.com",            // legacy <bucket>.s3-<region>
+      "*.s3-accesspoint.*.amazonaws.com",  // S3 access points
+      "api.ecr.*.amazonaws.com",         // ECR API (GetAuthorizationToken, ...)
+      "ecr.*.amazonaws.com",             // ECR API, short form
+      "*.dkr.ecr.*.amazonaws.com",       // ECR registry <account>.dkr.ecr.<region>
+      "sts.amazonaws.com",               // STS global
+      "sts.*.amazonaws.com",             // STS regional (IRSA)
+      "monitoring.*.amazonaws.com",      // CloudWatch metrics
+      "logs.*.amazonaws.com"};           // CloudWatch Logs
+  // Egress of inference pods by FQDN on TCP 443 (Cilium mode): S3 only (model artifacts).
+  std::vector<std::string> inference_egress_fqdns{
+      "s3.amazonaws.com",       "*.s3.amazonaws.com",           "s3.*.amazonaws.com",
+      "*.s3.*.amazonaws.com",   "s3.dualstack.*.amazonaws.com", "*.s3.dualstack.*.amazonaws.com",
+      "s3-*.amazonaws.com",     "*.s3-*.amazonaws.com",         "*.s3-accesspoint.*.amazonaws.com"};
   // Platform pods selected by `platform-https-only` carry this label key (empty: every pod).
   std::string platform_pod_selector_key = "app.kubernetes.io/part-of";
-  // Ports platform pods may use to reach the kube-apiserver besides 443.
-  std::vector<std::uint16_t> platform_api_server_ports{6443};
-  // The monitoring namespace may scrape ML pods on their metrics ports.
+  // Ports the kube-apiserver answers on after Service translation (EKS 443, kubeadm 6443); training
+  // and platform pods may reach it there.
+  std::vector<std::uint16_t> api_server_ports{443, 6443};
+  // Standard mode only (NetworkPolicy cannot name the API server): CIDRs of the API server
+  // endpoints; empty allows the api_server_ports to any address.
+  std::vector<std::string> api_server_cidrs{};
+  // The monitoring namespace may scrape ML pods on their metrics ports (policy monitoring-scrape-ml).
   bool monitoring_scrapes_ml = true;
+  // Standard mode: render platform-https-only's rules as NetworkPolicy platform-egress-https (the
+  // module renders none, so platform tools would lose all egress but DNS).
+  bool standard_platform_policies = true;
+  // Standard mode stand-in for FQDN rules: TCP 443 to 0.0.0.0/0 except these (private, CGNAT,
+  // link-local incl. the instance metadata service).
+  std::vector<std::string> https_egress_except_cidrs{"10.0.0.0/8", "172.16.0.0/12",
+                                                     "192.168.0.0/16", "100.64.0.0/10",
+                                                     "169.254.0.0/16"};
 
   friend bool operator==(const config&, const config&) = default;
 };

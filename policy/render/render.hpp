@@ -34,4 +34,24 @@ struct render_summary {
 render_summary summarize(const config& cfg);
 std::string summary_json(const render_summary& summary);  // {"secured_namespaces":[...],...}
 
+// Labels and annotation on every rendered object (a reconciler lists by managed-by and compares
+// spec-hash to skip unchanged objects).
+inline constexpr const char* managed_by_label = "app.kubernetes.io/managed-by";
+inline constexpr const char* part_of_label = "app.kubernetes.io/part-of";
+inline constexpr const char* policy_label = "mlnetpol.io/policy";
+inline constexpr const char* spec_hash_annotation = "mlnetpol.io/spec-hash";
+inline constexpr const char* manager_name = "mlnetpol";
+
+// The objects as a v1 List (what `kubectl get -o json` prints); pretty: indented, else compact.
+std::string list_json(const std::vector<rendered_object>& objects, bool pretty);
+// The objects as multi-document YAML ("---" between documents), block style, for kubectl apply.
+std::string objects_yaml(const std::vector<rendered_object>& objects);
+// What the policies allow as a Graphviz digraph: namespaces as clusters (default deny marked),
+// pod groups and external destinations as nodes, allowed flows as edges labelled with ports.
+std::string render_dot(const config& cfg, std::string_view only_namespace = {});
+
+// What is wrong with the renderer's part of a configuration ("key: problem"); empty when it renders
+// valid objects.
+std::vector<std::string> validate_render_config(const config& cfg);
+
 }  // namespace mlnetpol::policy

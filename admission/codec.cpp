@@ -1,0 +1,473 @@
+#include "admission/codec.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include <boost/throw_exception.hpp>
+
+#include "admission/base64.hpp"
+#include "admission/json_parse.hpp"
+#include "admission/json_writer.hpp"
+
+namespace mlnetpol::admission {
+namespace {
+
+using rapidjson::Value;
+using decode_result = boost::system::result<review_request, decode_error>;
+
+std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+
+// Owns one parse, in a single allocation: a copy of the body that the document's strings point
+// into (in-situ parsing copies no string), then the pool's first chunk for the tree itself. A
+// typical review needs nothing more; bigger trees spill into further chunks of the same size.
+struct parsed_document {
+  explicit parsed_document(std::string_view body)
+      : text_size(align(body.size() + 1)),
+        chunk_size(pool_chunk_size(body.size())),
+        storage(new char[text_size + chunk_size]),
+        pool(storage.get() + text_size, chunk_size, chunk_size),
+        document(&pool) {
+    std::memcpy(storage.get(), body.data(), body.size());
+    storage[body.size()] = '\0';
+  }
+  char* text() { return storage.get(); }
+
+  // The captured reviews need 1.4 to 1.7 pool bytes (values, members) per byte of text.
+  static std::size_t pool_chunk_size(std::size_t body_size) {
+    return std::max<std::size_t>(4096, body_size * 2);
+  }
+  static std::size_t align(std::size_t n) { return (n + 15) & ~std::size_t{15}; }
+
+  std::size_t text_size;
+  std::size_t chunk_size;
+  std::unique_ptr<char[]> storage;
+  rapidjson::MemoryPoolAllocator<> pool;
+  rapidjson::Document document;  // declared last: destroyed before the memory it lives in
+};
+
+// Input quoted into an error message, cut to keep messages and log lines short (on a UTF-8
+// character boundary when the input is valid UTF-8).
+std::string quoted(std::string_view s) {
+  constexpr std::size_t max_chars = 64;
+  std::string out = "\"";
+  if (s.size() <= max_chars) {
+    out += s;
+  } else {
+    std::size_t cut = max_chars;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    out += s.substr(0, cut);
+    out += "...";
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string wrong_type(std::string_view path, const char* want, const Value& got) {
+  std::string message(path);
+  message += " must be ";
+  message += want;
+  message += ", got ";
+  message += json_type_name(got);
+  return message;
+}
+
+// Optional string fields: absent or null read as "".
+bool read_string(const Value& v, std::string_view path, std::string& out, std::string& error) {
+  if (v.IsNull()) return true;
+  if (!v.IsString()) {
+    error = wrong_type(path, "a string", v);
+    return false;
+  }
+  out.assign(v.GetString(), v.GetStringLength());
+  return true;
+}
+
+bool read_object_pointer(const Value& v, std::string_view path, const Value*& out,
+                         std::string& error) {
+  if (v.IsNull()) return true;
+  if (!v.IsObject()) {
+    error = wrong_type(path, "an object or null", v);
+    return false;
+  }
+  out = &v;
+  return true;
+}
+
+bool read_gvk(const Value& v, group_version_kind& out, std::string& error) {
+  if (!v.IsObject()) {
+    error = wrong_type("request.kind", "an object", v);
+    return false;
+  }
+  for (const auto& m : v.GetObject()) {
+    const auto name = view(m.name);
+    bool ok = true;
+    if (name == "group") {
+      ok = read_string(m.value, "request.kind.group", out.group, error);
+    } else if (name == "version") {
+      ok = read_string(m.value, "request.kind.version", out.version, error);
+    } else if (name == "kind") {
+      ok = read_string(m.value, "request.kind.kind", out.kind, error);
+    }
+    if (!ok) return false;
+  }
+  if (out.kind.empty()) {
+    error = "request.kind.kind must be a non-empty string";
+    return false;
+  }
+  return true;
+}
+
+bool read_resource(const Value& v, std::string& out, std::string& error) {
+  if (!v.IsObject()) {
+    error = wrong_type("request.resource", "an object", v);
+    return false;
+  }
+  std::string ignored;
+  for (const auto& m : v.GetObject()) {
+    const auto name = view(m.name);
+    bool ok = true;
+    if (name == "resource") {
+      ok = read_string(m.value, "request.resource.resource", out, error);
+    } else if (name == "group") {
+      ok = read_string(m.value, "request.resource.group", ignored, error);
+    } else if (name == "version") {
+      ok = read_string(m.value, "request.resource.version", ignored, error);
+    }
+    if (!ok) return false;
+  }
+  if (out.empty()) {
+    error = "request.resource.resource must be a non-empty string";
+    return false;
+  }
+  return true;
+}
+
+bool read_user_info(const Value& v, user_info& out, std::string& error) {
+  if (v.IsNull()) return true;
+  if (!v.IsObject()) {
+    error = wrong_type("request.userInfo", "an object", v);
+    return false;
+  }
+  for (const auto& m : v.GetObject()) {
+    const auto name = view(m.name);
+    if (name == "username") {
+      if (!read_string(m.value, "request.userInfo.username", out.username, error)) return false;
+    } else if (name == "groups") {
+      if (m.value.IsNull()) continue;
+      if (!m.value.IsArray()) {
+        error = wrong_type("request.userInfo.groups", "an array of strings", m.value);
+        return false;
+      }
+      out.groups.clear();
+      out.groups.reserve(m.value.Size());
+      for (const auto& group : m.value.GetArray()) {
+        if (!group.IsString()) {
+          error = wrong_type("request.userInfo.groups[]", "a string", group);
+          return false;
+        }
+        out.groups.emplace_back(group.GetString(), group.GetStringLength());
+      }
+    }
+  }
+  return true;
+}
+
+bool known_operation(std::string_view op) {
+  return op == "CREATE" || op == "UPDATE" || op == "DELETE" || op == "CONNECT";
+}
+
+// Fills request from the "request" object; fields the codec does not model are skipped. A repeated
+// key takes its last value, as Go's encoding/json does.
+bool read_request(const Value& v, review_request& request, std::string& error) {
+  bool has_uid = false;
+  bool has_kind = false;
+  bool has_resource = false;
+  bool has_operation = false;
+  for (const auto& m : v.GetObject()) {
+    const auto name = view(m.name);
+    const Value& value = m.value;
+    bool ok = true;
+    if (name == "uid") {
+      if (!value.IsString()) {
+        error = wrong_type("request.uid", "a non-empty string", value);
+        return false;
+      }
+      request.uid.assign(value.GetString(), value.GetStringLength());
+      has_uid = true;
+    } else if (name == "kind") {
+      request.kind = {};
+      ok = read_gvk(value, request.kind, error);
+      has_kind = true;
+    } else if (name == "resource") {
+      request.resource.clear();
+      ok = read_resource(value, request.resource, error);
+      has_resource = true;
+    } else if (name == "subResource") {
+      ok = read_string(value, "request.subResource", request.sub_resource, error);
+    } else if (name == "operation") {
+      if (!value.IsString()) {
+        error = wrong_type("request.operation", "a string", value);
+        return false;
+      }
+      request.operation.assign(value.GetString(), value.GetStringLength());
+      has_operation = true;
+    } else if (name == "namespace") {
+      ok = read_string(value, "request.namespace", request.namespace_name, error);
+    } else if (name == "name") {
+      ok = read_string(value, "request.name", request.name, error);
+    } else if (name == "userInfo") {
+      request.user = {};
+      ok = read_user_info(value, request.user, error);
+    } else if (name == "dryRun") {
+      if (!value.IsNull() && !value.IsBool()) {
+        error = wrong_type("request.dryRun", "a boolean", value);
+        return false;
+      }
+      request.dry_run = value.IsTrue();
+    } else if (name == "object") {
+      request.object = nullptr;
+      ok = read_object_pointer(value, "request.object", request.object, error);
+    } else if (name == "oldObject") {
+      request.old_object = nullptr;
+      ok = read_object_pointer(value, "request.oldObject", request.old_object, error);
+    }
+    if (!ok) return false;
+  }
+  if (!has_uid) {
+    error = "request.uid is missing";
+  } else if (request.uid.empty()) {
+    error = "request.uid must be a non-empty string";
+  } else if (!has_kind) {
+    error = "request.kind is missing";
+  } else if (!has_resource) {
+    error = "request.resource is missing";
+  } else if (!has_operation) {
+    error = "request.operation is missing";
+  } else if (!known_operation(request.operation)) {
+    error = "request.operation " + quoted(request.operation) +
+            " is not one of CREATE, UPDATE, DELETE, CONNECT";
+  }
+  return error.empty();
+}
+
+std::string_view response_api_version(std::string_view requested) {
+  return requested == admission_v1beta1 ? admission_v1beta1 : admission_v1;
+}
+
+template <std::size_t N>
+void key(pooled_string_writer& w, const char (&name)[N]) {
+  w.Key(name, N - 1);
+}
+
+void write_str(pooled_string_writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// Writes {"apiVersion":...,"kind":"AdmissionReview","response":{ ; the caller writes the
+// response's members and close_review closes both objects.
+void open_review(pooled_string_writer& w, std::string_view api_version, std::string_view uid) {
+  w.StartObject();
+  key(w, "apiVersion");
+  write_str(w, response_api_version(api_version));
+  key(w, "kind");
+  write_str(w, "AdmissionReview");
+  key(w, "response");
+  w.StartObject();
+  key(w, "uid");
+  write_str(w, uid);
+}
+
+void close_review(pooled_string_writer& w) {
+  w.EndObject();
+  w.EndObject();
+}
+
+void write_status(pooled_string_writer& w, int code, std::string_view message,
+                  std::string_view reason) {
+  key(w, "status");
+  w.StartObject();
+  if (code != 0) {
+    key(w, "code");
+    w.Int(code);
+  }
+  if (!message.empty()) {
+    key(w, "message");
+    write_str(w, message);
+  }
+  if (reason.empty()) reason = status_reason(code);
+  if (!reason.empty()) {
+    key(w, "reason");
+    write_str(w, reason);
+  }
+  w.EndObject();
+}
+
+}  // namespace
+
+void throw_exception_from_error(const decode_error& error, const boost::source_location& location) {
+  boost::throw_exception(std::runtime_error(error.message), location);
+}
+
+std::string_view status_reason(int code) {
+  switch (code) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 406: return "NotAcceptable";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 413: return "RequestEntityTooLarge";
+    case 415: return "UnsupportedMediaType";
+    case 422: return "Invalid";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    case 503: return "ServiceUnavailable";
+    case 504: return "Timeout";
+    default: return {};
+  }
+}
+
+decode_result decode_review(std::string_view body) {
+  decode_error error;
+  auto fail = [&error](std::string message) {
+    error.message = std::move(message);
+    return decode_result(boost::system::in_place_error, std::move(error));
+  };
+  if (body.empty()) return fail("empty request body");
+
+  auto parsed = std::make_shared<parsed_document>(body);
+  // No UTF-8 validation here: the API server (Go) always sends valid UTF-8, nothing is decided on
+  // byte sequences, and validating would cost a quarter of the parse on the hot path.
+  json_parse_options options;
+  options.validate_utf8 = false;
+  if (auto parse_error = parse_json_insitu(parsed->document, parsed->text(), body.size(), options)) {
+    return fail(std::move(parse_error->message));
+  }
+  const Value& root = parsed->document;
+  if (!root.IsObject()) {
+    return fail(std::string("not an AdmissionReview: the body is ") + json_type_name(root) +
+                ", not a JSON object");
+  }
+  const Value* api_version = nullptr;
+  const Value* kind = nullptr;
+  const Value* request = nullptr;
+  for (const auto& m : root.GetObject()) {
+    const auto name = view(m.name);
+    if (name == "apiVersion") {
+      api_version = &m.value;
+    } else if (name == "kind") {
+      kind = &m.value;
+    } else if (name == "request") {
+      request = &m.value;
+    }
+  }
+  // The uid first, so every later error can echo it.
+  if (request != nullptr && request->IsObject()) {
+    for (const auto& m : request->GetObject()) {
+      if (view(m.name) == "uid") {
+        error.uid = m.value.IsString() ? std::string(view(m.value)) : std::string();
+      }
+    }
+  }
+
+  if (api_version == nullptr) return fail("not an AdmissionReview: apiVersion is missing");
+  if (!api_version->IsString()) {
+    return fail("not an AdmissionReview: " + wrong_type("apiVersion", "a string", *api_version));
+  }
+  const auto version = view(*api_version);
+  if (version != admission_v1 && version != admission_v1beta1) {
+    return fail("not an AdmissionReview: unsupported apiVersion " + quoted(version) +
+                " (want admission.k8s.io/v1 or admission.k8s.io/v1beta1)");
+  }
+  error.api_version = version;
+  if (kind == nullptr) return fail("not an AdmissionReview: kind is missing");
+  if (!kind->IsString()) {
+    return fail("not an AdmissionReview: " + wrong_type("kind", "a string", *kind));
+  }
+  if (view(*kind) != "AdmissionReview") {
+    return fail("not an AdmissionReview: kind is " + quoted(view(*kind)));
+  }
+  if (request == nullptr || request->IsNull()) return fail("AdmissionReview has no request");
+  if (!request->IsObject()) return fail(wrong_type("request", "an object", *request));
+
+  decode_result result(boost::system::in_place_value);
+  review_request& out = *result;
+  out.api_version = version;
+  std::string message;
+  if (!read_request(*request, out, message)) return fail(std::move(message));
+  out.document = std::shared_ptr<const rapidjson::Document>(parsed, &parsed->document);
+  return result;
+}
+
+std::string encode_response(std::string_view api_version, std::string_view uid,
+                            const review_response& response) {
+  const bool has_status = !response.allowed || response.code != 0 || !response.message.empty();
+  const int code = response.code == 0 && !response.allowed ? 403 : response.code;
+
+  // Enough for the fixed members plus every variable part unescaped; escaping may grow it.
+  std::size_t estimate = 192 + uid.size() + response.message.size() + response.reason.size();
+  if (!response.patch.empty()) estimate += 32 + base64_encoded_size(response.patch.size());
+  for (const auto& w : response.warnings) estimate += w.size() + 3;
+  for (const auto& [k, v] : response.audit_annotations) estimate += k.size() + v.size() + 6;
+  std::string out;
+  out.reserve(estimate);
+
+  char stack_buffer[512];
+  rapidjson::MemoryPoolAllocator<> stack_pool(stack_buffer, sizeof(stack_buffer));
+  string_output stream(out);
+  pooled_string_writer w(stream, &stack_pool, 4);
+
+  open_review(w, api_version, uid);
+  key(w, "allowed");
+  w.Bool(response.allowed);
+  if (has_status) write_status(w, code, response.message, response.reason);
+  if (!response.patch.empty()) {
+    key(w, "patchType");
+    write_str(w, "JSONPatch");
+    key(w, "patch");
+    // Base64 needs no escaping: let the writer place the separator and opening quote, then encode
+    // straight into the output instead of through a temporary string.
+    w.RawValue("\"", 1, rapidjson::kStringType);
+    base64_append(out, response.patch);
+    out.push_back('"');
+  }
+  if (!response.warnings.empty()) {
+    key(w, "warnings");
+    w.StartArray();
+    for (const auto& warning : response.warnings) write_str(w, warning);
+    w.EndArray();
+  }
+  if (!response.audit_annotations.empty()) {
+    key(w, "auditAnnotations");
+    w.StartObject();
+    for (const auto& [k, v] : response.audit_annotations) {
+      write_str(w, k);
+      write_str(w, v);
+    }
+    w.EndObject();
+  }
+  close_review(w);
+  return out;
+}
+
+std::string encode_error(std::string_view api_version, std::string_view uid,
+                         std::string_view message, int code) {
+  std::string out;
+  out.reserve(224 + uid.size() + message.size());
+  char stack_buffer[512];
+  rapidjson::MemoryPoolAllocator<> stack_pool(stack_buffer, sizeof(stack_buffer));
+  string_output stream(out);
+  pooled_string_writer w(stream, &stack_pool, 4);
+  open_review(w, api_version, uid);
+  key(w, "allowed");
+  w.Bool(false);
+  write_status(w, code, message, {});
+  close_review(w);
+  return out;
+}
+
+}  // namespace mlnetpol::admission

@@ -1,0 +1,165 @@
+#include "admission/json_parse.hpp"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+namespace mlnetpol::admission {
+namespace {
+
+// RapidJSON's InsituStringStream, as our own type: RapidJSON's SSE4.2 whitespace skipping is
+// specialized for its own stream types and would need -msse4.2 whenever RAPIDJSON_SSE42 is defined.
+// Compact JSON from the API server has no whitespace to skip anyway.
+class insitu_stream {
+ public:
+  using Ch = char;
+  explicit insitu_stream(char* text) : src_(text), head_(text) {}
+  char Peek() const { return *src_; }
+  char Take() { return *src_++; }
+  std::size_t Tell() const { return static_cast<std::size_t>(src_ - head_); }
+  char* PutBegin() { return dst_ = src_; }
+  void Put(char c) { *dst_++ = c; }
+  std::size_t PutEnd(char* begin) { return static_cast<std::size_t>(dst_ - begin); }
+  char* Push(std::size_t count) {
+    char* begin = dst_;
+    dst_ += count;
+    return begin;
+  }
+  void Pop(std::size_t count) { dst_ -= count; }
+  void Flush() {}
+
+ private:
+  char* src_;
+  char* head_;
+  char* dst_ = nullptr;
+};
+
+}  // namespace
+}  // namespace mlnetpol::admission
+
+namespace rapidjson {
+// Lets the reader work on a local copy of the stream's pointers, as for InsituStringStream.
+template <>
+struct StreamTraits<mlnetpol::admission::insitu_stream> {
+  enum { copyOptimization = 1 };
+};
+}  // namespace rapidjson
+
+namespace mlnetpol::admission {
+namespace {
+
+// Forwards SAX events to the document and stops the reader once containers nest too deep.
+class depth_limited_handler {
+ public:
+  depth_limited_handler(rapidjson::Document& document, unsigned max_depth)
+      : document_(document), max_depth_(max_depth) {}
+
+  bool Null() { return document_.Null(); }
+  bool Bool(bool b) { return document_.Bool(b); }
+  bool Int(int i) { return document_.Int(i); }
+  bool Uint(unsigned u) { return document_.Uint(u); }
+  bool Int64(int64_t i) { return document_.Int64(i); }
+  bool Uint64(uint64_t u) { return document_.Uint64(u); }
+  bool Double(double d) { return document_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return document_.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) {
+    return document_.String(s, n, copy);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return document_.Key(s, n, copy); }
+  bool StartObject() { return enter() && document_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return document_.EndObject(members);
+  }
+  bool StartArray() { return enter() && document_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return document_.EndArray(elements);
+  }
+
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool enter() {
+    if (++depth_ > max_depth_) too_deep_ = true;
+    return !too_deep_;
+  }
+
+  rapidjson::Document& document_;
+  unsigned max_depth_;
+  unsigned depth_ = 0;
+  bool too_deep_ = false;
+};
+
+constexpr unsigned base_flags = rapidjson::kParseIterativeFlag;
+constexpr unsigned validating = rapidjson::kParseValidateEncodingFlag;
+
+template <unsigned flags, typename Stream>
+std::optional<json_error> run(rapidjson::Document& document, Stream& stream, std::size_t size,
+                              unsigned max_depth) {
+  document.SetNull();
+  depth_limited_handler handler(document, max_depth);
+  rapidjson::ParseResult result;
+  // Populate runs the reader with the document as the event sink and keeps the document's own
+  // value stack and allocator; on failure nothing is moved into the document.
+  auto generate = [&](rapidjson::Document&) {
+    rapidjson::Reader reader;
+    result = reader.Parse<flags>(stream, handler);
+    // The reader takes a NUL byte for the end of input; whatever follows one must not be ignored.
+    if (!result.IsError() && stream.Tell() != size) {
+      result.Set(rapidjson::kParseErrorDocumentRootNotSingular, stream.Tell());
+    }
+    return !result.IsError();
+  };
+  document.Populate(generate);
+  if (!result.IsError()) return std::nullopt;
+
+  json_error error;
+  error.offset = result.Offset();
+  if (handler.too_deep()) {
+    error.message = "JSON nesting deeper than " + std::to_string(max_depth) + " at offset " +
+                    std::to_string(error.offset);
+  } else {
+    error.message = "invalid JSON at offset " + std::to_string(error.offset) + ": " +
+                    rapidjson::GetParseError_En(result.Code());
+  }
+  return error;
+}
+
+}  // namespace
+
+const char* json_type_name(const rapidjson::Value& value) {
+  switch (value.GetType()) {
+    case rapidjson::kNullType: return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType: return "a boolean";
+    case rapidjson::kObjectType: return "an object";
+    case rapidjson::kArrayType: return "an array";
+    case rapidjson::kStringType: return "a string";
+    case rapidjson::kNumberType: return "a number";
+  }
+  return "a value";
+}
+
+std::optional<json_error> parse_json(rapidjson::Document& document, std::string_view text,
+                                     const json_parse_options& options) {
+  rapidjson::MemoryStream stream(text.data(), text.size());
+  if (options.validate_utf8) {
+    return run<base_flags | validating>(document, stream, text.size(), options.max_depth);
+  }
+  return run<base_flags>(document, stream, text.size(), options.max_depth);
+}
+
+std::optional<json_error> parse_json_insitu(rapidjson::Document& document, char* text,
+                                            std::size_t size, const json_parse_options& options) {
+  constexpr unsigned insitu = rapidjson::kParseInsituFlag;
+  insitu_stream stream(text);
+  if (options.validate_utf8) {
+    return run<base_flags | insitu | validating>(document, stream, size, options.max_depth);
+  }
+  return run<base_flags | insitu>(document, stream, size, options.max_depth);
+}
+
+}  // namespace mlnetpol::admission

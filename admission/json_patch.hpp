@@ -1,0 +1,62 @@
+#pragma once
+// RFC 6902 JSON Patch documents, built compactly, and the patch that applies a list of label /
+// annotation entries to an admitted object. A patch that does not apply makes the API server reject
+// the user's request even under failurePolicy Ignore, so patches are computed against the original.
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+#include <rapidjson/document.h>
+
+#include "policy/mutation.hpp"
+
+namespace mlnetpol::admission {
+
+// Appends "/" and token escaped per RFC 6901 ("~" -> "~0", "/" -> "~1").
+void append_pointer_token(std::string& pointer, std::string_view token);
+// A JSON Pointer from unescaped tokens: {"metadata", "labels", "a/b"} -> "/metadata/labels/a~1b".
+std::string json_pointer(std::initializer_list<std::string_view> tokens);
+
+class json_patch {
+ public:
+  // path is an already escaped JSON Pointer (see json_pointer).
+  void add(std::string_view path, std::string_view string_value);
+  void add(std::string_view path, const rapidjson::Value& value);
+  void replace(std::string_view path, std::string_view string_value);
+  void replace(std::string_view path, const rapidjson::Value& value);
+  void remove(std::string_view path);
+
+  bool empty() const { return operations_ == 0; }
+  std::size_t size() const { return operations_; }
+  // The compact JSON array, or "" when no operation was added (no patch).
+  std::string str() const;
+
+ private:
+  void begin(std::string_view op, std::string_view path);
+  std::string text_;  // the operations, comma separated, without the enclosing brackets
+  std::size_t operations_ = 0;
+};
+
+struct patch_error {
+  patch_error() = default;
+  explicit patch_error(std::string text) : message(std::move(text)) {}
+  std::string message;  // e.g. "/spec/template is a string, not an object"
+};
+
+// Lets result<T, patch_error>::value() throw; prefer checking the result instead.
+[[noreturn]] void throw_exception_from_error(const patch_error& error,
+                                             const boost::source_location& location);
+
+// The patch that sets every entry in the object (later entries win for the same key). The first
+// missing (or null) step of a path gets one "add" of the whole nested object, shared by all entries
+// under it; an existing map gets per-key "add"; a different value "replace"; the same value nothing.
+// "" when nothing changes. An error when a step or the object itself is not a JSON object.
+boost::system::result<std::string, patch_error> patch_for_entries(
+    const rapidjson::Value& object, const std::vector<policy::map_entry>& entries);
+
+}  // namespace mlnetpol::admission

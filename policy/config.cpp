@@ -1,1 +1,0 @@
-#include "policy/config.hpp"

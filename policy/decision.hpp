@@ -1,0 +1,43 @@
+#pragma once
+// What the label engine decides for one admission request: plain data the admission layer encodes.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "policy/config.hpp"
+#include "policy/mutation.hpp"
+
+namespace mlnetpol::policy {
+
+// allowed: nothing to do; patched: additions to apply; denied: a violation under enforce;
+// warned: violations allowed with warnings (warn); audited: would-be patches or denials reported
+// only (audit); exempt: an exempt namespace, user or group.
+enum class outcome { allowed, patched, denied, warned, audited, exempt };
+std::string_view to_string(outcome o);
+
+// Rule names, as in the metric mlnetpol_policy_violations_total{rule}.
+inline constexpr std::string_view rule_workload_type_missing = "workload-type-missing";
+inline constexpr std::string_view rule_workload_type_not_allowed = "workload-type-not-allowed";
+inline constexpr std::string_view rule_host_network = "host-network";
+inline constexpr std::string_view rule_managed_policy = "managed-policy";
+
+struct violation {
+  std::string rule;
+  std::string message;  // full text with the fix, for denials and audit annotations
+  std::string summary;  // a short form for warnings (<= 120 characters where names allow)
+};
+
+struct decision {
+  outcome result = outcome::allowed;
+  enforcement_mode mode = enforcement_mode::enforce;  // after the per-namespace override
+  bool allowed = true;
+  int code = 0;  // 403 when denied
+  std::string message;
+  std::vector<violation> violations;
+  std::vector<map_entry> additions;  // to patch in; empty under audit
+  std::vector<std::string> warnings;  // within the API server's limits
+  std::vector<std::pair<std::string, std::string>> audit_annotations;  // keys without '/'
+};
+
+}  // namespace mlnetpol::policy

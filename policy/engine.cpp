@@ -1,0 +1,459 @@
+#include "policy/engine.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "policy/config_parse.hpp"
+#include "policy/labels.hpp"
+#include "policy/namespaces.hpp"
+#include "policy/warnings.hpp"
+
+namespace mlnetpol::policy {
+namespace {
+
+// Audit annotation keys: the API server prefixes them with "<webhook name>/", so they must be a
+// qualified name's name part (no '/').
+constexpr std::string_view would_add_annotation = "would-add-label";
+constexpr std::string_view would_deny_annotation = "would-deny";
+
+enum class kind_class { namespace_kind, pod, workload, network_policy, other };
+
+kind_class classify(const request_facts& r) {
+  if (r.group.empty() && r.kind == "Namespace") return kind_class::namespace_kind;
+  if (is_pod_kind(r.group, r.kind)) return kind_class::pod;
+  if (is_workload_kind(r.group, r.kind)) return kind_class::workload;
+  if (is_network_policy_kind(r.group, r.kind)) return kind_class::network_policy;
+  return kind_class::other;
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+std::string str(std::string_view s) { return std::string(s); }
+
+std::map<std::string, std::string> labels_of(const rapidjson::Value* object) {
+  std::map<std::string, std::string> out;
+  const rapidjson::Value* labels = json_member(json_member(object, "metadata"), "labels");
+  if (labels == nullptr || !labels->IsObject()) return out;
+  for (const auto& m : labels->GetObject()) {
+    if (m.value.IsString()) {
+      out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
+                  std::string(m.value.GetString(), m.value.GetStringLength()));
+    }
+  }
+  return out;
+}
+
+// The namespace a request is about: a Namespace's own name, else request.namespace.
+std::string namespace_of(const request_facts& r, kind_class k) {
+  if (k != kind_class::namespace_kind) return str(r.namespace_name);
+  for (const rapidjson::Value* o : {r.object, r.old_object}) {
+    const std::string_view name = json_string(json_member(json_member(o, "metadata"), "name"));
+    if (!name.empty()) return str(name);
+  }
+  return str(r.name.empty() ? r.namespace_name : r.name);
+}
+
+// The state shared by mutate and validate for one request.
+struct context {
+  const request_facts& request;
+  const config& cfg;
+  kind_class kind;
+  std::string namespace_name;
+  namespace_roles roles;
+  decision result;
+};
+
+// Returns true when the decision is final before any rule runs (disabled, sub-resource, other
+// kinds, exemptions).
+bool settle_early(context& c) {
+  const request_facts& r = c.request;
+  if (!c.cfg.enabled || !r.sub_resource.empty() || c.kind == kind_class::other) return true;
+  const bool exempt =
+      contains(c.cfg.exempt_namespaces, c.namespace_name) ||
+      contains(c.cfg.exempt_users, r.username) ||
+      std::any_of(r.groups.begin(), r.groups.end(),
+                  [&](const std::string& g) { return contains(c.cfg.exempt_groups, g); });
+  if (exempt) {
+    c.result.result = outcome::exempt;
+    return true;
+  }
+  std::map<std::string, std::string> own_labels;
+  const std::map<std::string, std::string>* ns_labels = r.namespace_labels;
+  if (c.kind == kind_class::namespace_kind) {
+    own_labels = labels_of(r.object != nullptr ? r.object : r.old_object);
+    ns_labels = &own_labels;
+  }
+  std::string problem;
+  c.result.mode = effective_mode(c.cfg, ns_labels, c.namespace_name, &problem);
+  if (!problem.empty()) c.result.warnings.push_back(problem);
+  return false;
+}
+
+// "pod \"web-7d9f\"" / "Deployment \"web\"" / "pod with generateName \"train-\"".
+std::string describe_object(const request_facts& r, const rapidjson::Value* object) {
+  const std::string kind = is_pod_kind(r.group, r.kind) ? "pod" : str(r.kind);
+  const rapidjson::Value* metadata = json_member(object, "metadata");
+  std::string_view name = json_string(json_member(metadata, "name"));
+  if (name.empty()) name = r.name;
+  if (!name.empty()) return kind + " \"" + str(name) + "\"";
+  const std::string_view generate = json_string(json_member(metadata, "generateName"));
+  if (!generate.empty()) return kind + " with generateName \"" + str(generate) + "\"";
+  return kind + " (unnamed)";
+}
+
+std::string join(const std::vector<std::string_view>& items, std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i != 0) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+// --- mutation ---
+
+struct planned_label {
+  map_entry entry;
+  std::string note;  // "would add label k=v (inferred from ...)"
+  std::string audit_value;
+};
+
+// The owner kind whose pods a site describes: the pod's controller, or the workload itself (a Job
+// template's pods are owned by that Job; a CronJob's by the Jobs it creates).
+std::string owner_kind_for(const context& c, const rapidjson::Value& object) {
+  if (c.kind == kind_class::pod) {
+    return str(controller_owner_kind(json_member(&object, "metadata")));
+  }
+  if (c.request.kind == "CronJob") return "Job";
+  return str(c.request.kind);
+}
+
+std::vector<planned_label> plan_site(const context& c, const rapidjson::Value& object,
+                                     const pod_site& site) {
+  std::vector<planned_label> out;
+  if (!c.roles.ml()) return out;
+  // Never overwrite: any value (even an invalid one) is the user's and validation judges it.
+  if (map_value(site.metadata, "labels", c.cfg.label_key)) return out;
+  const inference_result inferred =
+      infer_workload_type(c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
+  if (!inferred.value) return out;
+  const std::string where = site.template_path.empty() ? "" : " to " + site.template_path;
+  planned_label label;
+  label.entry = {site.metadata_path, "labels", c.cfg.label_key, *inferred.value};
+  label.note = "would add label " + c.cfg.label_key + "=" + *inferred.value + where +
+               " (inferred from " + inferred.text + ")";
+  label.audit_value = (site.template_path.empty() ? "" : site.template_path + ": ") +
+                      c.cfg.label_key + "=" + *inferred.value + " (" + inferred.annotation + ")";
+  out.push_back(std::move(label));
+  if (!map_value(site.metadata, "annotations", source_annotation)) {
+    planned_label annotation;
+    annotation.entry = {site.metadata_path, "annotations", str(source_annotation),
+                        inferred.annotation};
+    out.push_back(std::move(annotation));
+  }
+  return out;
+}
+
+std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& object) {
+  std::vector<planned_label> out;
+  const namespace_roles& roles = c.roles;
+  if (!roles.secured && !roles.ml()) return out;
+  const rapidjson::Value* metadata = json_member(&object, "metadata");
+  auto set = [&](std::string_view key, std::string_view value) {
+    // Owned labels are put back when removed or changed.
+    if (map_value(metadata, "labels", key) == value) return;
+    planned_label label;
+    label.entry = {{"metadata"}, "labels", str(key), str(value)};
+    label.note = "would add label " + str(key) + "=" + str(value) + " to namespace " +
+                 c.namespace_name;
+    label.audit_value = str(key) + "=" + str(value);
+    out.push_back(std::move(label));
+  };
+  set(secured_label, "true");
+  if (roles.platform) set(platform_label, "true");
+  if (roles.tenant) set(tenant_label, "true");
+  if (roles.training) set(training_label, "true");
+  if (roles.inference) set(inference_label, "true");
+  if (const auto type = namespace_workload_type(roles)) {
+    const auto current = map_value(metadata, "labels", c.cfg.label_key);
+    if (!current) {
+      set(c.cfg.label_key, *type);
+    } else if (*current != *type) {
+      c.result.warnings.push_back("namespace " + c.namespace_name + ": label " + c.cfg.label_key +
+                                  "=" + str(*current) + " left as is; its mlnetpol role is " +
+                                  str(*type));
+    }
+  }
+  return out;
+}
+
+std::vector<planned_label> plan(context& c) {
+  const request_facts& r = c.request;
+  std::vector<planned_label> out;
+  if (r.object == nullptr || !r.object->IsObject()) return out;
+  const bool create = r.operation == "CREATE";
+  const bool update = r.operation == "UPDATE";
+  switch (c.kind) {
+    case kind_class::namespace_kind:
+      if (create || update) out = plan_namespace(c, *r.object);
+      break;
+    case kind_class::pod:
+    case kind_class::workload:
+      // Pods are labelled when created; templates whenever they are written, so every rollout
+      // carries the label.
+      if (create || (update && c.kind == kind_class::workload)) {
+        for (const auto& site : pod_sites(r.group, r.kind, *r.object)) {
+          for (auto& label : plan_site(c, *r.object, site)) out.push_back(std::move(label));
+        }
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+// --- validation ---
+
+std::string fix_location(const context& c, const rapidjson::Value& object, const pod_site& site,
+                         const std::string& what) {
+  const std::string& key = c.cfg.label_key;
+  if (!site.template_path.empty()) {
+    return site.template_path + ".metadata.labels." + key + ": " + what;
+  }
+  std::string out = "metadata.labels." + key + ": " + what + " to the pod";
+  const std::string owner = str(controller_owner_kind(json_member(&object, "metadata")));
+  if (owner == "ReplicaSet") {
+    out += " (or its Deployment's spec.template.metadata.labels)";
+  } else if (!owner.empty()) {
+    out += " (or its " + owner + "'s pod template labels)";
+  }
+  return out;
+}
+
+std::optional<std::string> label_after(const context& c, const rapidjson::Value& object,
+                                       const pod_site& site, bool overlay_inferred) {
+  if (auto value = map_value(site.metadata, "labels", c.cfg.label_key)) return str(*value);
+  if (!overlay_inferred) return std::nullopt;
+  for (const auto& label : plan_site(c, object, site)) {
+    if (label.entry.map_name == "labels") return label.entry.value;
+  }
+  return std::nullopt;
+}
+
+void check_site(context& c, const rapidjson::Value& object, const pod_site& site,
+                std::vector<violation>& out) {
+  const std::string subject = describe_object(c.request, &object) +
+                              (site.template_path.empty() ? "" : " (" + site.template_path + ")");
+  const std::string where = " in namespace \"" + c.namespace_name + "\"";
+  const std::vector<std::string_view> allowed = allowed_workload_types(c.roles);
+  const std::string allowed_text = join(allowed, " or ");
+  std::string fix_value = str(allowed.front());
+  if (allowed.size() > 1) fix_value += " (or " + join(std::vector<std::string_view>(allowed.begin() + 1, allowed.end()), ", ") + ")";
+  const std::string& key = c.cfg.label_key;
+
+  const bool overlay = c.result.mode == enforcement_mode::audit;
+  const std::optional<std::string> value = label_after(c, object, site, overlay);
+  if (!value) {
+    std::string message = subject + where + " has no label " + key +
+                          "; allowed values here: " + allowed_text + ".";
+    const inference_result inferred = infer_workload_type(
+        c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
+    if (inferred.conflict()) {
+      message += " mlnetpol did not infer one because its signals disagree:";
+      for (std::size_t i = 0; i < inferred.signals.size(); ++i) {
+        message += (i == 0 ? " " : ", ") + inferred.signals[i].text + " says " +
+                   inferred.signals[i].value;
+      }
+      message += ".";
+    }
+    message += " Fix: add " + fix_location(c, object, site, fix_value);
+    out.push_back({str(rule_workload_type_missing), message,
+                   subject + ": no label " + key + " (allowed here: " + allowed_text + ")"});
+  } else if (std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
+    std::string message = subject + where + " has label " + key + "=" + *value +
+                          ", which is not allowed here; allowed values: " + allowed_text +
+                          ". Fix: set " + fix_location(c, object, site, fix_value);
+    out.push_back({str(rule_workload_type_not_allowed), message,
+                   subject + ": " + key + "=" + *value + " not allowed in namespace " +
+                       c.namespace_name + " (allowed: " + allowed_text + ")"});
+  }
+
+  const rapidjson::Value* host_network = json_member(site.spec, "hostNetwork");
+  if (c.cfg.deny_host_network && host_network != nullptr && host_network->IsBool() &&
+      host_network->GetBool()) {
+    const std::string field = site.template_path.empty() ? "spec.hostNetwork"
+                                                         : site.template_path + ".spec.hostNetwork";
+    out.push_back({str(rule_host_network),
+                   subject + where + " sets " + field +
+                       ": true, which is denied in ML namespaces: a pod on the host network "
+                       "bypasses every network policy. Fix: remove " +
+                       field + " (or run the workload outside the ML namespaces)",
+                   subject + ": hostNetwork denied in ML namespace " + c.namespace_name +
+                       " (bypasses network policies)"});
+  }
+}
+
+bool label_ok(const context& c, const pod_site& site) {
+  const auto value = map_value(site.metadata, "labels", c.cfg.label_key);
+  if (!value) return false;
+  const auto allowed = allowed_workload_types(c.roles);
+  return std::find(allowed.begin(), allowed.end(), *value) != allowed.end();
+}
+
+void check_managed_policy(context& c, std::vector<violation>& out) {
+  const request_facts& r = c.request;
+  const bool update = r.operation == "UPDATE";
+  if (!update && r.operation != "DELETE") return;
+  auto managed = [](const rapidjson::Value* o) {
+    return map_value(json_member(o, "metadata"), "labels", managed_by_label) == managed_by_value;
+  };
+  if (!managed(r.old_object) && !(update && managed(r.object))) return;
+  if (r.username == c.cfg.service_account) return;
+  if (std::any_of(r.groups.begin(), r.groups.end(),
+                  [&](const std::string& g) { return contains(c.cfg.admin_groups, g); })) {
+    return;
+  }
+  const rapidjson::Value* shown = r.old_object != nullptr ? r.old_object : r.object;
+  const std::string subject = describe_object(r, shown);
+  const std::string verb = update ? "update" : "delete";
+  std::vector<std::string_view> groups(c.cfg.admin_groups.begin(), c.cfg.admin_groups.end());
+  const std::string where =
+      r.namespace_name.empty() ? "" : " in namespace \"" + str(r.namespace_name) + "\"";
+  out.push_back(
+      {str(rule_managed_policy),
+       subject + where + " is managed by mlnetpol (label " + str(managed_by_label) + "=" +
+           str(managed_by_value) + "); only mlnetpol's service account " +
+           c.cfg.service_account + (groups.empty() ? "" : " or the admin_groups (" +
+                                                              join(groups, ", ") + ")") +
+           " may " + verb + " it, and mlnetpol re-applies it from its configuration. Fix: change "
+           "the mlnetpol configuration (its --config file, e.g. the ConfigMap) instead",
+       subject + " is managed by mlnetpol; change the mlnetpol configuration instead"});
+}
+
+std::vector<violation> find_violations(context& c) {
+  const request_facts& r = c.request;
+  std::vector<violation> out;
+  if (c.kind == kind_class::network_policy) {
+    check_managed_policy(c, out);
+    return out;
+  }
+  if (!c.roles.ml() || r.object == nullptr || !r.object->IsObject()) return out;
+  const bool create = r.operation == "CREATE";
+  const bool update = r.operation == "UPDATE";
+  if (c.kind == kind_class::workload && (create || update)) {
+    for (const auto& site : pod_sites(r.group, r.kind, *r.object)) check_site(c, *r.object, site, out);
+  } else if (c.kind == kind_class::pod && create) {
+    for (const auto& site : pod_sites(r.group, r.kind, *r.object)) check_site(c, *r.object, site, out);
+  } else if (c.kind == kind_class::pod && update && r.old_object != nullptr) {
+    // Running pods that predate mlnetpol stay updatable; only taking a valid label away is denied.
+    const auto old_sites = pod_sites(r.group, r.kind, *r.old_object);
+    const auto new_sites = pod_sites(r.group, r.kind, *r.object);
+    if (!old_sites.empty() && !new_sites.empty() && label_ok(c, old_sites.front()) &&
+        !label_ok(c, new_sites.front())) {
+      std::vector<violation> found;
+      check_site(c, *r.object, new_sites.front(), found);
+      for (auto& v : found) {
+        if (v.rule != rule_host_network) out.push_back(std::move(v));
+      }
+    }
+  }
+  return out;
+}
+
+void finish(decision& d) { d.warnings = fit_warnings(d.warnings); }
+
+}  // namespace
+
+std::string_view to_string(outcome o) {
+  switch (o) {
+    case outcome::allowed: return "allowed";
+    case outcome::patched: return "patched";
+    case outcome::denied: return "denied";
+    case outcome::warned: return "warned";
+    case outcome::audited: return "audited";
+    case outcome::exempt: return "exempt";
+  }
+  return "allowed";
+}
+
+enforcement_mode effective_mode(const config& cfg,
+                                const std::map<std::string, std::string>* namespace_labels,
+                                std::string_view namespace_name, std::string* problem) {
+  if (namespace_labels == nullptr) return cfg.enforcement;
+  const auto it = namespace_labels->find(str(enforcement_label));
+  if (it == namespace_labels->end()) return cfg.enforcement;
+  if (auto mode = parse_enforcement_mode(it->second)) return *mode;
+  if (problem != nullptr) {
+    *problem = "namespace " + str(namespace_name) + ": ignoring " + str(enforcement_label) + "=" +
+               it->second + " (expected enforce, warn or audit)";
+  }
+  return cfg.enforcement;
+}
+
+decision mutate(const request_facts& request, const config& cfg) {
+  context c{request, cfg, classify(request), {}, {}, {}};
+  c.namespace_name = namespace_of(request, c.kind);
+  c.result.mode = cfg.enforcement;
+  if (settle_early(c)) return std::move(c.result);
+  c.roles = roles_of(cfg, c.namespace_name);
+  std::vector<planned_label> planned = plan(c);
+  if (!planned.empty()) {
+    if (c.result.mode == enforcement_mode::audit) {
+      std::string audit_value;
+      for (const auto& label : planned) {
+        if (label.note.empty()) continue;
+        c.result.warnings.push_back(label.note);
+        audit_value += (audit_value.empty() ? "" : "; ") + label.audit_value;
+      }
+      c.result.audit_annotations.emplace_back(str(would_add_annotation), audit_value);
+      c.result.result = outcome::audited;
+    } else {
+      for (auto& label : planned) c.result.additions.push_back(std::move(label.entry));
+      c.result.result = outcome::patched;
+    }
+  }
+  finish(c.result);
+  return std::move(c.result);
+}
+
+decision validate(const request_facts& request, const config& cfg) {
+  context c{request, cfg, classify(request), {}, {}, {}};
+  c.namespace_name = namespace_of(request, c.kind);
+  c.result.mode = cfg.enforcement;
+  if (settle_early(c)) return std::move(c.result);
+  c.roles = roles_of(cfg, c.namespace_name);
+  decision& d = c.result;
+  d.violations = find_violations(c);
+  if (!d.violations.empty()) {
+    switch (d.mode) {
+      case enforcement_mode::enforce: {
+        d.allowed = false;
+        d.code = 403;
+        d.result = outcome::denied;
+        for (const auto& v : d.violations) d.message += (d.message.empty() ? "" : "; ") + v.message;
+        break;
+      }
+      case enforcement_mode::warn:
+        d.result = outcome::warned;
+        for (const auto& v : d.violations) d.warnings.push_back(v.summary);
+        break;
+      case enforcement_mode::audit: {
+        d.result = outcome::audited;
+        std::string all;
+        for (const auto& v : d.violations) {
+          d.warnings.push_back("would deny: " + v.summary);
+          all += (all.empty() ? "" : "; ") + v.message;
+        }
+        d.audit_annotations.emplace_back(str(would_deny_annotation), all);
+        break;
+      }
+    }
+  }
+  finish(d);
+  return std::move(d);
+}
+
+}  // namespace mlnetpol::policy

@@ -1,0 +1,58 @@
+#pragma once
+// `mlnetpol serve` flags (controller-runtime's names and defaults) and their parser.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mlnetpol::server {
+
+enum class log_format { json, text };
+
+struct options {
+  std::string bind_address = "0.0.0.0";
+  std::uint16_t port = 9443;  // 0 = any free port (tests); server::port() tells which
+  std::string tls_cert_file = "/tmp/k8s-webhook-server/serving-certs/tls.crt";
+  std::string tls_key_file = "/tmp/k8s-webhook-server/serving-certs/tls.key";
+  unsigned threads = 0;      // 0 = one per core
+  std::string config_file;   // empty = embedded defaults (policy::config{})
+  // Plain-HTTP /healthz, /readyz, /metrics, /status; "0" disables it (controller-runtime's convention).
+  std::string metrics_bind_address = "127.0.0.1:8080";
+  std::chrono::milliseconds shutdown_grace{25'000};
+  log_format format = log_format::json;
+  std::string log_level = "info";
+  std::size_t max_connections = 4096;
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  // Longer than the API server's idle-connection timeout (90 s, Go's transport default there): a
+  // server that closes first races the client's next POST, which Go does not retry.
+  std::chrono::milliseconds idle_timeout{120'000};
+  std::chrono::milliseconds reload_interval{5'000};  // certificate and config polling
+  // kube-apiserver accepts request bodies up to 3 MiB (etcd's 1.5 MiB limit, doubled for JSON vs
+  // protobuf); an AdmissionReview carries object and oldObject (3 MiB each) plus < 1 MiB of envelope.
+  // controller-runtime uses the same 7 MiB bound.
+  std::size_t max_body_bytes = 7 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+};
+
+struct parse_result {
+  bool ok = false;
+  bool help = false;  // --help: print serve_usage() and exit 0
+  options value;
+  std::string error;  // "--port: not a port number: 'x'" when !ok
+};
+
+parse_result parse_serve_args(const std::vector<std::string_view>& args);
+parse_result parse_serve_args(int argc, char** argv);  // argv[0] is the program
+std::string serve_usage();
+
+// "25s", "500ms", "2m", "1h", or plain seconds ("30"); false on anything else.
+bool parse_duration(std::string_view text, std::chrono::milliseconds& out);
+// "host:port" / "[v6]:port" / ":port"; false on anything else.
+bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port);
+
+}  // namespace mlnetpol::server

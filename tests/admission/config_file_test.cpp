@@ -1,0 +1,141 @@
+// app/config_file.cpp (YAML/JSON loading) is tested here: this test binary links mlnetpol_config_file.
+#include "app/config_file.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "policy/config_parse.hpp"
+
+using mlnetpol::app::default_config_yaml;
+using mlnetpol::app::load_config_file;
+namespace policy = mlnetpol::policy;
+
+namespace {
+
+// A file in a fresh temporary directory, removed with it.
+struct temp_file {
+  explicit temp_file(const std::string& content, const std::string& name = "config.yaml") {
+    dir = std::filesystem::temp_directory_path() /
+          ("mlnetpol-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::create_directories(dir);
+    path = dir / name;
+    std::ofstream(path, std::ios::binary) << content;
+  }
+  ~temp_file() { std::filesystem::remove_all(dir); }
+  std::filesystem::path dir, path;
+  static inline int counter = 0;
+};
+
+}  // namespace
+
+TEST_CASE("the embedded default parses to policy::config{}") {
+  temp_file f(default_config_yaml());
+  const auto r = load_config_file(f.path);
+  REQUIRE_MESSAGE(r.ok, r.error);
+  CHECK(r.value == policy::config{});
+}
+
+TEST_CASE("a non-default configuration survives format -> YAML -> load") {
+  policy::config cfg;
+  cfg.cilium_mode = true;
+  cfg.tenant_namespaces = {"team-alpha", "team-beta"};
+  cfg.enforcement = policy::enforcement_mode::audit;
+  cfg.inference_allowed_services = {{"feast", "feature-store"}};
+  cfg.ingress_controller_pods = {{"ingress", {{"a.b/c", "d"}, {"e", ""}}}};
+  cfg.training_metrics_ports = {1, 65535};
+  cfg.exempt_users = {"weird \"user\"\\name"};
+  cfg.platform_pod_selector_key = "";
+  temp_file f(policy::format_config_yaml(cfg));
+  const auto r = load_config_file(f.path);
+  REQUIRE_MESSAGE(r.ok, r.error);
+  CHECK(r.value == cfg);
+}
+
+TEST_CASE("YAML and JSON files, as the module's README writes them") {
+  temp_file yaml(R"(# partial file: the rest keeps its defaults
+cilium_mode: true
+enforcement_mode: warn
+tenant_namespaces:
+  - team-alpha
+  - team-beta
+inference_allowed_services:
+  - k8sService:
+      serviceName: postgres
+      namespace: database
+  - k8sService:
+      serviceName: feast
+      namespace: feature-store
+training_metrics_ports: [9090]
+)");
+  const auto y = load_config_file(yaml.path);
+  REQUIRE_MESSAGE(y.ok, y.error);
+  CHECK(y.value.cilium_mode);
+  CHECK(y.value.enforcement == policy::enforcement_mode::warn);
+  CHECK(y.value.tenant_namespaces == std::vector<std::string>{"team-alpha", "team-beta"});
+  CHECK(y.value.inference_allowed_services.at(1) == policy::k8s_service_ref{"feast", "feature-store"});
+  CHECK(y.value.training_metrics_ports == std::vector<std::uint16_t>{9090});
+  CHECK(y.value.platform_namespaces == policy::config{}.platform_namespaces);
+
+  temp_file json(R"({"enabled": false, "label_key": "workload-type", "admin_groups": []})",
+                 "config.json");
+  const auto j = load_config_file(json.path);
+  REQUIRE_MESSAGE(j.ok, j.error);
+  CHECK_FALSE(j.value.enabled);
+  CHECK(j.value.admin_groups.empty());
+
+  temp_file empty("");
+  const auto e = load_config_file(empty.path);
+  REQUIRE_MESSAGE(e.ok, e.error);
+  CHECK(e.value == policy::config{});
+}
+
+TEST_CASE("errors: FILE: key.path: problem, all of them") {
+  struct row {
+    const char* yaml;
+    std::vector<std::string> lines;  // expected error lines after "FILE: "
+  };
+  const std::vector<row> rows{
+      {"enforcment_mode: warn\n",
+       {"enforcment_mode: unknown key; did you mean \"enforcement_mode\"?"}},
+      {"enabled: \"true\"\n",
+       {"enabled: wrong type: expected a bool (true or false), got a string (\"true\")"}},
+      {"enabled: yes\n",  // YAML 1.2: "yes" is a string, not a bool
+       {"enabled: wrong type: expected a bool (true or false), got a string (\"yes\")"}},
+      {"training_metrics_ports: [\"80\", 0]\n",
+       {"training_metrics_ports[0]: wrong type: expected a port number (1-65535), got a string "
+        "(\"80\")",
+        "training_metrics_ports[1]: port 0 out of range 1-65535"}},
+      {"label_key: \"\"\nplatform_namespaces: [Argo]\n",
+       {"label_key: empty label key",
+        "platform_namespaces[0]: \"Argo\" is not a valid namespace name (DNS-1123 label: at most "
+        "63 lowercase letters, digits or '-', starting and ending with a letter or digit)"}},
+      {"enabled: true\nenabled: false\n", {"enabled: duplicate key"}},
+      {"- a\n- b\n", {"the configuration must be a map of keys, got a list"}},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.yaml);
+    temp_file f(r.yaml);
+    const auto result = load_config_file(f.path);
+    CHECK_FALSE(result.ok);
+    std::string expected;
+    for (const auto& line : r.lines) {
+      expected += (expected.empty() ? "" : "\n") + f.path.string() + ": " + line;
+    }
+    CHECK(result.error == expected);
+  }
+}
+
+TEST_CASE("unreadable and malformed files") {
+  const auto missing = load_config_file("/nonexistent/mlnetpol.yaml");
+  CHECK_FALSE(missing.ok);
+  CHECK(missing.error.rfind("/nonexistent/mlnetpol.yaml: cannot open: ", 0) == 0);
+
+  temp_file bad("enabled: [true\n");
+  const auto r = load_config_file(bad.path);
+  CHECK_FALSE(r.ok);
+  CHECK(r.error.rfind(bad.path.string() + ":", 0) == 0);
+  CHECK(r.error.find("invalid YAML") != std::string::npos);
+}

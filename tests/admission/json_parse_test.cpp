@@ -1,0 +1,167 @@
+#include "admission/json_parse.hpp"
+
+#include <string>
+
+#include <doctest/doctest.h>
+
+using mlnetpol::admission::default_max_json_depth;
+using mlnetpol::admission::json_type_name;
+using mlnetpol::admission::json_parse_options;
+using mlnetpol::admission::parse_json;
+using mlnetpol::admission::parse_json_insitu;
+
+namespace {
+
+json_parse_options max_depth(unsigned depth) {
+  json_parse_options options;
+  options.max_depth = depth;
+  return options;
+}
+
+std::string nested_arrays(std::size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+std::string nested_objects(std::size_t depth) {
+  std::string text;
+  for (std::size_t i = 0; i < depth; ++i) text += R"({"a":)";
+  text += "1";
+  text += std::string(depth, '}');
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("parse_json parses a document into the given Document") {
+  rapidjson::Document doc;
+  const auto error = parse_json(doc, R"({"a":[1,"two",null,true],"b":{"c":"d"}})");
+  REQUIRE_FALSE(error.has_value());
+  REQUIRE(doc.IsObject());
+  CHECK(doc["a"].Size() == 4);
+  CHECK(std::string(doc["a"][1].GetString()) == "two");
+  CHECK(std::string(doc["b"]["c"].GetString()) == "d");
+}
+
+TEST_CASE("parse_json replaces the previous content of the document") {
+  rapidjson::Document doc;
+  REQUIRE_FALSE(parse_json(doc, "[1,2]").has_value());
+  REQUIRE_FALSE(parse_json(doc, R"("x")").has_value());
+  CHECK(doc.IsString());
+  REQUIRE(parse_json(doc, "{").has_value());
+  CHECK(doc.IsNull());
+}
+
+TEST_CASE("parse_json reports where invalid JSON stops, with RapidJSON's message") {
+  rapidjson::Document doc;
+  const auto error = parse_json(doc, R"({"a":1,})");
+  REQUIRE(error.has_value());
+  CHECK(error->offset == 7);
+  CHECK(error->message == "invalid JSON at offset 7: Missing a name for object member.");
+
+  const auto empty = parse_json(doc, "");
+  REQUIRE(empty.has_value());
+  CHECK(empty->message == "invalid JSON at offset 0: The document is empty.");
+
+  const auto trailing = parse_json(doc, "{} {}");
+  REQUIRE(trailing.has_value());
+  CHECK(trailing->message.find("The document root must not be followed by other values") !=
+        std::string::npos);
+}
+
+TEST_CASE("parse_json rejects bytes after an embedded NUL") {
+  rapidjson::Document doc;
+  const std::string text("{}\0{\"x\":1}", 10);
+  const auto error = parse_json(doc, text);
+  REQUIRE(error.has_value());
+  CHECK(error->offset == 2);
+}
+
+TEST_CASE("parse_json rejects invalid UTF-8") {
+  rapidjson::Document doc;
+  const auto error = parse_json(doc, "[\"\xff\xfe\"]");
+  REQUIRE(error.has_value());
+  CHECK(error->message.find("Invalid encoding in string.") != std::string::npos);
+  CHECK_FALSE(parse_json(doc, "[\"gr\xc3\xbc\xc3\x9f\"]").has_value());
+
+  json_parse_options lenient;
+  lenient.validate_utf8 = false;
+  CHECK_FALSE(parse_json(doc, "[\"\xff\xfe\"]", lenient).has_value());
+  CHECK(doc[0].GetStringLength() == 2);
+}
+
+TEST_CASE("parse_json accepts nesting up to the limit and rejects one level more") {
+  rapidjson::Document doc;
+  CHECK_FALSE(parse_json(doc, nested_arrays(default_max_json_depth)).has_value());
+  CHECK_FALSE(parse_json(doc, nested_objects(default_max_json_depth)).has_value());
+
+  const auto arrays = parse_json(doc, nested_arrays(default_max_json_depth + 1));
+  REQUIRE(arrays.has_value());
+  CHECK(arrays->message == "JSON nesting deeper than 256 at offset 256");
+  const auto objects = parse_json(doc, nested_objects(default_max_json_depth + 1));
+  REQUIRE(objects.has_value());
+  CHECK(objects->message.rfind("JSON nesting deeper than 256", 0) == 0);
+}
+
+TEST_CASE("parse_json counts depth, not the number of containers") {
+  rapidjson::Document doc;
+  std::string wide = "[";
+  for (int i = 0; i < 5000; ++i) wide += (i ? ",[[]]" : "[[]]");
+  wide += "]";
+  CHECK_FALSE(parse_json(doc, wide, max_depth(3)).has_value());
+  CHECK(parse_json(doc, "[[[[]]]]", max_depth(3)).has_value());
+}
+
+TEST_CASE("parse_json survives a million open brackets") {
+  rapidjson::Document doc;
+  const auto error = parse_json(doc, std::string(1'000'000, '['));
+  REQUIRE(error.has_value());
+  CHECK(error->message == "JSON nesting deeper than 256 at offset 256");
+  const auto unlimited = parse_json(doc, std::string(1'000'000, '['), max_depth(2'000'000));
+  REQUIRE(unlimited.has_value());  // iterative: runs out of input, not out of stack
+  CHECK(unlimited->message.rfind("invalid JSON at offset 1000000", 0) == 0);
+}
+
+TEST_CASE("json_type_name names every JSON type") {
+  rapidjson::Document doc;
+  REQUIRE_FALSE(parse_json(doc, R"([null,true,false,{},[],"s",1,1.5])").has_value());
+  const char* want[] = {"null",     "a boolean", "a boolean", "an object",
+                        "an array", "a string",  "a number",  "a number"};
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) CHECK(std::string(json_type_name(doc[i])) == want[i]);
+}
+
+TEST_CASE("parse_json_insitu parses in place: strings point into the text") {
+  std::string text = R"({"a":"x\ty","b":[1,{"c":null}]})";
+  rapidjson::Document doc;
+  REQUIRE_FALSE(parse_json_insitu(doc, text.data(), text.size()).has_value());
+  REQUIRE(doc.IsObject());
+  CHECK(std::string(doc["a"].GetString()) == "x\ty");
+  const char* a = doc["a"].GetString();
+  CHECK(a >= text.data());
+  CHECK(a < text.data() + text.size());
+  CHECK(doc["b"][1]["c"].IsNull());
+}
+
+TEST_CASE("parse_json_insitu has the same errors and limits") {
+  rapidjson::Document doc;
+  std::string bad = R"({"a":1,})";
+  const auto error = parse_json_insitu(doc, bad.data(), bad.size());
+  REQUIRE(error.has_value());
+  CHECK(error->message == "invalid JSON at offset 7: Missing a name for object member.");
+
+  std::string nul("{}\0{}", 5);
+  const auto after_nul = parse_json_insitu(doc, nul.data(), nul.size());
+  REQUIRE(after_nul.has_value());
+  CHECK(after_nul->offset == 2);
+
+  std::string deep(1'000'000, '[');
+  const auto too_deep = parse_json_insitu(doc, deep.data(), deep.size());
+  REQUIRE(too_deep.has_value());
+  CHECK(too_deep->message == "JSON nesting deeper than 256 at offset 256");
+
+  std::string invalid = "[\"\xff\"]";
+  CHECK(parse_json_insitu(doc, invalid.data(), invalid.size()).has_value());
+  json_parse_options lenient;
+  lenient.validate_utf8 = false;
+  invalid = "[\"\xff\"]";
+  CHECK_FALSE(parse_json_insitu(doc, invalid.data(), invalid.size(), lenient).has_value());
+}

@@ -1,0 +1,326 @@
+#include "admission/json_patch.hpp"
+
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "admission/json_parse.hpp"
+#include "tests/admission/test_support.hpp"
+
+namespace {
+
+using mlnetpol::admission::append_pointer_token;
+using mlnetpol::admission::json_patch;
+using mlnetpol::admission::json_pointer;
+using mlnetpol::admission::parse_json;
+using mlnetpol::admission::patch_for_entries;
+using mlnetpol::admission::testing::fixture;
+using mlnetpol::policy::map_entry;
+using nlohmann::json;
+
+const std::vector<std::string> pod_meta = {"metadata"};
+const std::vector<std::string> template_meta = {"spec", "template", "metadata"};
+
+map_entry label(std::vector<std::string> path, std::string key, std::string value) {
+  return {std::move(path), "labels", std::move(key), std::move(value)};
+}
+
+map_entry annotation(std::vector<std::string> path, std::string key, std::string value) {
+  return {std::move(path), "annotations", std::move(key), std::move(value)};
+}
+
+// The admitted object of a fixture, as JSON text.
+std::string object_of(const std::string& fixture_name) {
+  return json::parse(fixture(fixture_name))["request"]["object"].dump();
+}
+
+// What applying the entries must give, built independently with nlohmann (operator[] creates
+// missing objects and replaces nulls, as the patch must).
+json expected_after(json object, const std::vector<map_entry>& entries) {
+  for (const auto& e : entries) {
+    json* node = &object;
+    for (const auto& step : e.metadata_path) node = &(*node)[step];
+    (*node)[e.map_name][e.key] = e.value;
+  }
+  return object;
+}
+
+struct patched {
+  std::string patch;  // the JSON Patch text
+  json ops;           // the patch parsed
+  json result;        // the object after nlohmann applied the patch
+};
+
+// Builds the patch for the entries, applies it with nlohmann's independent RFC 6902
+// implementation and checks the result is the original with exactly the entries set.
+patched apply_entries(const std::string& object_text, const std::vector<map_entry>& entries) {
+  rapidjson::Document object;
+  REQUIRE_FALSE(parse_json(object, object_text).has_value());
+  auto built = patch_for_entries(object, entries);
+  REQUIRE_MESSAGE(built.has_value(), (built ? "" : built.error().message));
+  patched out;
+  out.patch = *built;
+  const json original = json::parse(object_text);
+  if (out.patch.empty()) {
+    out.ops = json::array();
+    out.result = original;
+  } else {
+    REQUIRE(out.patch == nlohmann::ordered_json::parse(out.patch).dump());  // compact
+    out.ops = json::parse(out.patch);
+    REQUIRE_NOTHROW(out.result = original.patch(out.ops));
+  }
+  CHECK(out.result == expected_after(original, entries));
+  return out;
+}
+
+std::string error_of(const std::string& object_text, const std::vector<map_entry>& entries) {
+  rapidjson::Document object;
+  REQUIRE_FALSE(parse_json(object, object_text).has_value());
+  auto built = patch_for_entries(object, entries);
+  REQUIRE_FALSE(built.has_value());
+  return built.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("JSON Pointer tokens escape ~ before /") {
+  CHECK(json_pointer({"metadata", "labels"}) == "/metadata/labels");
+  CHECK(json_pointer({"a/b"}) == "/a~1b");
+  CHECK(json_pointer({"a~b"}) == "/a~0b");
+  CHECK(json_pointer({"a~1b"}) == "/a~01b");  // not "/a~1b", which would mean "a/b"
+  CHECK(json_pointer({"~/"}) == "/~0~1");
+  CHECK(json_pointer({""}) == "/");
+  CHECK(json_pointer({}) == "");
+  std::string pointer = "/metadata";
+  append_pointer_token(pointer, "example.com/x");
+  CHECK(pointer == "/metadata/example.com~1x");
+}
+
+TEST_CASE("json_patch serializes add, replace and remove compactly") {
+  json_patch patch;
+  CHECK(patch.empty());
+  CHECK(patch.str() == "");
+  patch.add("/metadata/labels/a", "1");
+  rapidjson::Document map;
+  REQUIRE_FALSE(parse_json(map, R"({"k":"v \"quoted\""})").has_value());
+  patch.add("/metadata/annotations", map);
+  patch.replace("/metadata/labels/b", "2");
+  patch.replace("/spec", map);
+  patch.remove("/metadata/labels/c~1d");
+  CHECK(patch.size() == 5);
+  CHECK(patch.str() ==
+        R"([{"op":"add","path":"/metadata/labels/a","value":"1"},)"
+        R"({"op":"add","path":"/metadata/annotations","value":{"k":"v \"quoted\""}},)"
+        R"({"op":"replace","path":"/metadata/labels/b","value":"2"},)"
+        R"({"op":"replace","path":"/spec","value":{"k":"v \"quoted\""}},)"
+        R"({"op":"remove","path":"/metadata/labels/c~1d"}])");
+
+  const json doc = {{"metadata", {{"labels", {{"b", "x"}, {"c/d", "y"}}}}}, {"spec", 1}};
+  const json result = doc.patch(json::parse(patch.str()));
+  CHECK(result == json::parse(R"({"metadata":{"labels":{"a":"1","b":"2"},)"
+                              R"("annotations":{"k":"v \"quoted\""}},"spec":{"k":"v \"quoted\""}})"));
+}
+
+TEST_CASE("a pod without metadata.labels gets one add of the whole map") {
+  const auto object = object_of("pod-create-no-labels.json");
+  REQUIRE(json::parse(object)["metadata"].count("labels") == 0);
+  const auto p = apply_entries(object, {label(pod_meta, "workload-type", "training"),
+                                        label(pod_meta, "mlnetpol.io/injected", "true")});
+  REQUIRE(p.ops.size() == 1);
+  CHECK(p.ops[0] == json::parse(R"({"op":"add","path":"/metadata/labels",)"
+                                R"("value":{"workload-type":"training","mlnetpol.io/injected":"true"}})"));
+}
+
+TEST_CASE("a pod with labels gets one add per new key") {
+  const auto object = object_of("pod-create-kubectl-run.json");
+  const auto p = apply_entries(object, {label(pod_meta, "workload-type", "inference")});
+  REQUIRE(p.ops.size() == 1);
+  CHECK(p.ops[0]["op"] == "add");
+  CHECK(p.ops[0]["path"] == "/metadata/labels/workload-type");
+  CHECK(p.result["metadata"]["labels"] == json({{"run", "nginx"}, {"workload-type", "inference"}}));
+}
+
+TEST_CASE("keys with / and ~ are escaped in paths and kept verbatim in values") {
+  const auto object = object_of("pod-create-label-key-with-slash.json");
+  const auto p = apply_entries(object, {label(pod_meta, "example.com/team~a", "ml"),
+                                        label(pod_meta, "x~1y", "literal"),
+                                        annotation(pod_meta, "mlnetpol.io/reason", "a/b~c")});
+  REQUIRE(p.ops.size() == 3);
+  CHECK(p.ops[0]["path"] == "/metadata/labels/example.com~1team~0a");
+  CHECK(p.ops[1]["path"] == "/metadata/labels/x~01y");
+  CHECK(p.result["metadata"]["labels"]["x~1y"] == "literal");
+  CHECK(p.result["metadata"]["labels"].count("x/y") == 0);
+  // The fixture has no annotations: the map is added whole with the raw key inside.
+  CHECK(p.ops[2] == json::parse(R"({"op":"add","path":"/metadata/annotations",)"
+                                R"("value":{"mlnetpol.io/reason":"a/b~c"}})"));
+}
+
+TEST_CASE("an existing label with a slash in its key is compared, not duplicated") {
+  const auto object = object_of("pod-create-label-key-with-slash.json");
+  const auto labels = json::parse(object)["metadata"]["labels"];
+  REQUIRE(labels.contains("training.kubeflow.org/job-name"));
+  const std::string current = labels["training.kubeflow.org/job-name"];
+  auto same = apply_entries(object, {label(pod_meta, "training.kubeflow.org/job-name", current)});
+  CHECK(same.patch.empty());
+  auto changed = apply_entries(object, {label(pod_meta, "training.kubeflow.org/job-name", "other")});
+  REQUIRE(changed.ops.size() == 1);
+  CHECK(changed.ops[0] == json::parse(R"({"op":"replace",)"
+                                      R"("path":"/metadata/labels/training.kubeflow.org~1job-name",)"
+                                      R"("value":"other"})"));
+}
+
+TEST_CASE("annotations missing while labels exist: a whole-map add next to a per-key add") {
+  const auto object = object_of("pod-create-kubectl-run.json");
+  REQUIRE(json::parse(object)["metadata"].count("annotations") == 0);
+  const auto p = apply_entries(object, {label(pod_meta, "workload-type", "training"),
+                                        annotation(pod_meta, "mlnetpol.io/inferred-from", "image"),
+                                        annotation(pod_meta, "mlnetpol.io/rule", "gpu")});
+  REQUIRE(p.ops.size() == 2);
+  CHECK(p.ops[0]["path"] == "/metadata/labels/workload-type");
+  CHECK(p.ops[1] == json::parse(R"({"op":"add","path":"/metadata/annotations","value":)"
+                                R"({"mlnetpol.io/inferred-from":"image","mlnetpol.io/rule":"gpu"}})"));
+}
+
+TEST_CASE("a deployment's pod template labels are patched under spec.template.metadata") {
+  const auto object = object_of("deployment-create.json");
+  const auto p = apply_entries(object, {label(pod_meta, "workload-type", "inference"),
+                                        label(template_meta, "workload-type", "inference")});
+  REQUIRE(p.ops.size() == 2);
+  CHECK(p.ops[0]["path"] == "/metadata/labels/workload-type");
+  CHECK(p.ops[1]["path"] == "/spec/template/metadata/labels/workload-type");
+  CHECK(p.result["spec"]["template"]["metadata"]["labels"]["app"] == "web");
+}
+
+TEST_CASE("a job template without labels gets the template's labels map added") {
+  const auto object = object_of("job-create.json");
+  const auto tmpl = json::parse(object)["spec"]["template"];
+  REQUIRE(tmpl.contains("metadata"));
+  REQUIRE(tmpl["metadata"].count("labels") == 0);
+  const auto p = apply_entries(object, {label(template_meta, "workload-type", "training")});
+  REQUIRE(p.ops.size() == 1);
+  CHECK(p.ops[0] == json::parse(R"({"op":"add","path":"/spec/template/metadata/labels",)"
+                                R"("value":{"workload-type":"training"}})"));
+}
+
+TEST_CASE("a template without metadata gets /spec/template/metadata added whole") {
+  json deployment = json::parse(object_of("deployment-create.json"));
+  deployment["spec"]["template"].erase("metadata");
+  const auto p = apply_entries(deployment.dump(),
+                               {label(template_meta, "workload-type", "training"),
+                                annotation(template_meta, "mlnetpol.io/managed", "true"),
+                                label(template_meta, "team", "ml")});
+  REQUIRE(p.ops.size() == 1);
+  CHECK(p.ops[0] == json::parse(R"({"op":"add","path":"/spec/template/metadata","value":)"
+                                R"({"labels":{"workload-type":"training","team":"ml"},)"
+                                R"("annotations":{"mlnetpol.io/managed":"true"}}})"));
+}
+
+TEST_CASE("an object without metadata gets /metadata added whole") {
+  const auto p = apply_entries(R"({"kind":"Pod"})", {label(pod_meta, "a", "b")});
+  REQUIRE(p.ops.size() == 1);
+  CHECK(p.ops[0] == json::parse(R"({"op":"add","path":"/metadata","value":{"labels":{"a":"b"}}})"));
+}
+
+TEST_CASE("the same value is no operation; all the same means no patch") {
+  const auto object = object_of("pod-create-workload-type-training.json");
+  const auto p = apply_entries(object, {label(pod_meta, "workload-type", "training")});
+  CHECK(p.patch.empty());
+  const auto mixed = apply_entries(object, {label(pod_meta, "workload-type", "training"),
+                                            label(pod_meta, "team", "ml")});
+  REQUIRE(mixed.ops.size() == 1);
+  CHECK(mixed.ops[0]["path"] == "/metadata/labels/team");
+}
+
+TEST_CASE("a different value is replaced") {
+  const auto object = object_of("pod-create-workload-type-training.json");
+  const auto p = apply_entries(object, {label(pod_meta, "workload-type", "inference")});
+  REQUIRE(p.ops.size() == 1);
+  CHECK(p.ops[0] == json::parse(R"({"op":"replace","path":"/metadata/labels/workload-type",)"
+                                R"("value":"inference"})"));
+}
+
+TEST_CASE("a non-string value under the key is replaced by the string") {
+  const auto p = apply_entries(R"({"metadata":{"labels":{"a":1,"b":{"x":1}}}})",
+                               {label(pod_meta, "a", "1"), label(pod_meta, "b", "2")});
+  REQUIRE(p.ops.size() == 2);
+  CHECK(p.ops[0]["op"] == "replace");
+  CHECK(p.ops[1]["op"] == "replace");
+}
+
+TEST_CASE("null maps and null path steps are replaced by an add") {
+  const auto labels_null = apply_entries(R"({"metadata":{"name":"x","labels":null}})",
+                                         {label(pod_meta, "a", "b")});
+  REQUIRE(labels_null.ops.size() == 1);
+  CHECK(labels_null.ops[0]["path"] == "/metadata/labels");
+  const auto metadata_null =
+      apply_entries(R"({"spec":{"template":{"metadata":null}}})",
+                    {label(template_meta, "a", "b")});
+  REQUIRE(metadata_null.ops.size() == 1);
+  CHECK(metadata_null.ops[0]["path"] == "/spec/template/metadata");
+}
+
+TEST_CASE("later entries for the same key win") {
+  const auto object = object_of("pod-create-workload-type-training.json");
+  const auto p = apply_entries(object, {label(pod_meta, "workload-type", "inference"),
+                                        label(pod_meta, "workload-type", "training")});
+  CHECK(p.patch.empty());
+  const auto missing = apply_entries(R"({"metadata":{}})", {label(pod_meta, "a", "1"),
+                                                              label(pod_meta, "a", "2")});
+  REQUIRE(missing.ops.size() == 1);
+  CHECK(missing.ops[0]["value"] == json({{"a", "2"}}));
+}
+
+TEST_CASE("an empty metadata path puts the map at the root") {
+  const auto p = apply_entries(R"({"labels":{"x":"y"}})",
+                               {map_entry{{}, "labels", "a", "b"}, map_entry{{}, "notes", "c", "d"}});
+  REQUIRE(p.ops.size() == 2);
+  CHECK(p.ops[0]["path"] == "/labels/a");
+  CHECK(p.ops[1]["path"] == "/notes");
+}
+
+TEST_CASE("no entries means no patch") {
+  rapidjson::Document object;
+  REQUIRE_FALSE(parse_json(object, object_of("pod-create-no-labels.json")).has_value());
+  auto built = patch_for_entries(object, {});
+  REQUIRE(built.has_value());
+  CHECK(built->empty());
+}
+
+TEST_CASE("a non-object where an object is needed is an error, not a crash") {
+  CHECK(error_of(R"({"spec":{"template":"oops"}})", {label(template_meta, "a", "b")}) ==
+        "/spec/template is a string, not an object");
+  CHECK(error_of(R"({"metadata":{"labels":["a"]}})", {label(pod_meta, "a", "b")}) ==
+        "/metadata/labels is an array, not an object");
+  CHECK(error_of(R"({"metadata":7})", {label(pod_meta, "a", "b")}) ==
+        "/metadata is a number, not an object");
+  CHECK(error_of(R"({"spec":{"template~/":true}})",
+                 {label({"spec", "template~/"}, "a", "b")}) ==
+        "/spec/template~0~1 is a boolean, not an object");
+  CHECK(error_of(R"([1])", {label(pod_meta, "a", "b")}) ==
+        "the admitted object is an array, not an object");
+  CHECK(error_of("null", {label(pod_meta, "a", "b")}) ==
+        "the admitted object is null, not an object");
+}
+
+TEST_CASE("entries that need one path to be both a value and a map are an error") {
+  CHECK(error_of(R"({})", {label(pod_meta, "x", "1"), label({"metadata", "labels", "x"}, "y", "2")}) ==
+        "conflicting entries: /metadata/labels/x is both a value and a map");
+  CHECK(error_of(R"({})", {label({"metadata", "labels", "x"}, "y", "2"), label(pod_meta, "x", "1")}) ==
+        "conflicting entries: /metadata/labels/x is both a value and a map");
+}
+
+TEST_CASE("patches for every fixture object apply cleanly") {
+  for (const auto& path : mlnetpol::admission::testing::review_fixtures()) {
+    CAPTURE(path.filename().string());
+    const json request = json::parse(mlnetpol::admission::testing::read_file(path))["request"];
+    if (request["object"].is_null()) continue;
+    std::vector<map_entry> entries = {label(pod_meta, "workload-type", "training"),
+                                      annotation(pod_meta, "mlnetpol.io/checked", "yes")};
+    if (request["object"].contains("spec") && request["object"]["spec"].contains("template")) {
+      entries.push_back(label(template_meta, "workload-type", "training"));
+    }
+    apply_entries(request["object"].dump(), entries);
+  }
+}

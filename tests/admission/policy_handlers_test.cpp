@@ -1,0 +1,306 @@
+#include "admission/policy_handlers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "admission/codec.hpp"
+#include "policy/labels.hpp"
+#include "tests/admission/test_support.hpp"
+
+using mlnetpol::admission::decode_review;
+using mlnetpol::admission::policy_handlers;
+using mlnetpol::admission::review_request;
+using mlnetpol::admission::review_response;
+using mlnetpol::admission::testing::fixture;
+using nlohmann::json;
+namespace policy = mlnetpol::policy;
+
+namespace {
+
+policy::config ml_config(policy::enforcement_mode mode = policy::enforcement_mode::enforce) {
+  policy::config cfg;
+  cfg.ml_training_namespaces.push_back("ml-training");
+  cfg.enforcement = mode;
+  return cfg;
+}
+
+review_request decode(const json& review) {
+  auto decoded = decode_review(review.dump());
+  if (!decoded.has_value()) FAIL("decode: " << decoded.error().message);
+  return std::move(*decoded);
+}
+
+// The review with request.object (and its namespace/name where given) replaced.
+json with_object(json review, const json& object) {
+  review["request"]["object"] = object;
+  return review;
+}
+
+json apply_patch(const json& object, const std::string& patch) {
+  REQUIRE_FALSE(patch.empty());
+  return object.patch(json::parse(patch));
+}
+
+json pod_review(const std::string& ns, const json& labels, const json& spec = json::object(),
+                const std::string& operation = "CREATE") {
+  json review = json::parse(fixture("pod-create-no-labels.json"));
+  review["request"]["namespace"] = ns;
+  review["request"]["operation"] = operation;
+  json& object = review["request"]["object"];
+  object["metadata"]["namespace"] = ns;
+  if (!labels.is_null()) object["metadata"]["labels"] = labels;
+  for (auto it = spec.begin(); it != spec.end(); ++it) object["spec"][it.key()] = it.value();
+  return review;
+}
+
+json namespace_review(const std::string& name, const json& labels, bool dry_run = false,
+                      const std::string& operation = "CREATE") {
+  json review = json::parse(fixture("namespace-create-plain.json"));
+  review["request"]["name"] = name;
+  review["request"]["namespace"] = name;
+  review["request"]["operation"] = operation;
+  review["request"]["dryRun"] = dry_run;
+  review["request"]["object"]["metadata"]["name"] = name;
+  review["request"]["object"]["metadata"]["labels"] = labels;
+  if (operation == "DELETE") {
+    review["request"]["oldObject"] = review["request"]["object"];
+    review["request"]["object"] = nullptr;
+  }
+  return review;
+}
+
+}  // namespace
+
+TEST_CASE("every fixture: mutate, apply the patch (nlohmann), validate passes, second pass no-op") {
+  policy_handlers handlers(ml_config());
+  std::set<std::string> patched;
+  for (const auto& path : mlnetpol::admission::testing::review_fixtures()) {
+    const std::string name = path.filename().string();
+    CAPTURE(name);
+    const json review = json::parse(fixture(name));
+    const review_request request = decode(review);
+    const review_response mutated = handlers.mutate().handle(request);
+    CHECK(mutated.allowed);
+    CHECK(mutated.violations.empty());
+    json object = review["request"]["object"];
+    if (!mutated.patch.empty()) {
+      patched.insert(name);
+      CHECK(mutated.decision == "patched");
+      object = apply_patch(object, mutated.patch);
+      const review_response again = handlers.mutate().handle(decode(with_object(review, object)));
+      CHECK(again.patch.empty());
+      CHECK(again.decision == "allowed");
+    } else {
+      CHECK(mutated.decision == "allowed");
+    }
+    const review_response validated = handlers.validate().handle(decode(with_object(review, object)));
+    CHECK_MESSAGE(validated.allowed, validated.message);
+    CHECK(validated.violations.empty());
+  }
+  CHECK(patched == std::set<std::string>{
+                       "deployment-create.json", "job-create-validating-webhook.json",
+                       "job-create.json", "namespace-create-with-labels.json",
+                       "pod-create-kubectl-run.json", "pod-create-label-key-with-slash.json",
+                       "pod-create-no-labels.json"});
+}
+
+TEST_CASE("the patch adds the labels map when absent, with the source annotation") {
+  policy_handlers handlers(ml_config());
+  const json review = json::parse(fixture("pod-create-no-labels.json"));
+  const review_response r = handlers.mutate().handle(decode(review));
+  const json patched = apply_patch(review["request"]["object"], r.patch);
+  CHECK(patched["metadata"]["labels"] == json{{"workload-type", "training"}});
+  CHECK(patched["metadata"]["annotations"]["mlnetpol.io/workload-type-source"] ==
+        "namespace:ml-training");
+  // Nothing else changed.
+  json back = patched;
+  back["metadata"].erase("labels");
+  back["metadata"].erase("annotations");
+  CHECK(back == review["request"]["object"]);
+}
+
+TEST_CASE("templates: the Deployment's template gets the label, the Deployment itself does not") {
+  policy_handlers handlers(ml_config());
+  const json review = json::parse(fixture("deployment-create.json"));
+  const review_response r = handlers.mutate().handle(decode(review));
+  const json patched = apply_patch(review["request"]["object"], r.patch);
+  CHECK(patched["spec"]["template"]["metadata"]["labels"] ==
+        json{{"app", "web"}, {"workload-type", "training"}});
+  CHECK(patched["metadata"]["labels"] == json{{"app", "web"}});
+}
+
+TEST_CASE("denial: 403 with an actionable message, counted as a violation") {
+  policy_handlers handlers(ml_config());
+  const review_response r =
+      handlers.validate().handle(decode(pod_review("ml-training", {{"workload-type", "gpu-miner"}})));
+  CHECK_FALSE(r.allowed);
+  CHECK(r.code == 403);
+  CHECK(r.reason == "Forbidden");
+  CHECK(r.decision == "denied");
+  CHECK(r.message.find("pod \"bare\" in namespace \"ml-training\" has label "
+                       "workload-type=gpu-miner") != std::string::npos);
+  CHECK(r.message.find("Fix: set metadata.labels.workload-type: training") != std::string::npos);
+  REQUIRE(r.violations.size() == 1);
+  CHECK(r.violations[0].rule == "workload-type-not-allowed");
+  CHECK(r.violations[0].mode == "enforce");
+
+  const review_response host = handlers.validate().handle(decode(
+      pod_review("ml-training", {{"workload-type", "training"}}, {{"hostNetwork", true}})));
+  CHECK_FALSE(host.allowed);
+  REQUIRE(host.violations.size() == 1);
+  CHECK(host.violations[0].rule == "host-network");
+  CHECK(host.message.find("hostNetwork") != std::string::npos);
+}
+
+TEST_CASE("warn and audit modes") {
+  policy_handlers warn(ml_config(policy::enforcement_mode::warn));
+  const json bad = pod_review("ml-training", {{"workload-type", "gpu-miner"}});
+  const review_response w = warn.validate().handle(decode(bad));
+  CHECK(w.allowed);
+  CHECK(w.code == 0);
+  CHECK(w.decision == "warned");
+  REQUIRE(w.warnings.size() == 1);
+  CHECK(w.violations.at(0).mode == "warn");
+  const review_response wm = warn.mutate().handle(decode(pod_review("ml-training", nullptr)));
+  CHECK_FALSE(wm.patch.empty());
+
+  policy_handlers audit(ml_config(policy::enforcement_mode::audit));
+  const review_response a = audit.validate().handle(decode(bad));
+  CHECK(a.allowed);
+  CHECK(a.decision == "audited");
+  CHECK(a.violations.at(0).mode == "audit");
+  REQUIRE(a.audit_annotations.size() == 1);
+  CHECK(a.audit_annotations[0].first == "would-deny");
+  const review_response am = audit.mutate().handle(decode(pod_review("ml-training", nullptr)));
+  CHECK(am.patch.empty());
+  CHECK(am.decision == "audited");
+  REQUIRE(am.warnings.size() == 1);
+  CHECK(am.warnings[0] ==
+        "would add label workload-type=training (inferred from namespace ml-training "
+        "(training-only))");
+  REQUIRE(am.audit_annotations.size() == 1);
+  CHECK(am.audit_annotations[0].first == "would-add-label");
+}
+
+TEST_CASE("audit annotation keys are valid once the API server prefixes the webhook name") {
+  policy_handlers audit(ml_config(policy::enforcement_mode::audit));
+  const auto check_keys = [](const review_response& r) {
+    for (const auto& [key, value] : r.audit_annotations) {
+      CAPTURE(key);
+      CHECK(key.find('/') == std::string::npos);
+      CHECK(key.size() <= 63);
+      CHECK(mlnetpol::policy::is_qualified_name("mutate.mlnetpol.io/" + key));
+      CHECK_FALSE(value.empty());
+    }
+  };
+  check_keys(audit.mutate().handle(decode(pod_review("ml-training", nullptr))));
+  check_keys(audit.validate().handle(decode(pod_review("ml-training", {{"workload-type", "x"}}))));
+}
+
+TEST_CASE("the namespace cache: per-namespace override from Namespace requests, not from dry runs") {
+  policy_handlers handlers(ml_config());
+  const json bad = pod_review("ml-training", {{"workload-type", "gpu-miner"}});
+  CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
+
+  // A dry run changes nothing.
+  handlers.mutate().handle(
+      decode(namespace_review("ml-training", {{"mlnetpol.io/enforcement", "warn"}}, true)));
+  CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
+
+  const review_response ns = handlers.mutate().handle(
+      decode(namespace_review("ml-training", {{"mlnetpol.io/enforcement", "warn"}})));
+  CHECK(ns.decision == "patched");
+  CHECK(handlers.validate().handle(decode(bad)).decision == "warned");
+  // Another namespace is unaffected.
+  CHECK(handlers.validate().handle(decode(pod_review("training", {{"workload-type", "x"}})))
+            .decision == "denied");
+
+  handlers.validate().handle(
+      decode(namespace_review("ml-training", {{"mlnetpol.io/enforcement", "audit"}}, false,
+                              "UPDATE")));
+  CHECK(handlers.validate().handle(decode(bad)).decision == "audited");
+
+  handlers.validate().handle(decode(namespace_review("ml-training", json::object(), false, "DELETE")));
+  CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
+}
+
+TEST_CASE("dryRun requests get exactly the answer a real one gets") {
+  policy_handlers handlers(ml_config());
+  for (const char* file : {"pod-create-kubectl-run.json", "job-create.json",
+                           "namespace-create-with-labels.json"}) {
+    CAPTURE(file);
+    json review = json::parse(fixture(file));
+    const review_response real = handlers.mutate().handle(decode(review));
+    review["request"]["dryRun"] = true;
+    const review_response dry = handlers.mutate().handle(decode(review));
+    CHECK(real.patch == dry.patch);
+    CHECK(real.decision == dry.decision);
+    CHECK(real.warnings == dry.warnings);
+  }
+}
+
+TEST_CASE("exempt users get decision exempt and no patch") {
+  policy::config cfg = ml_config();
+  cfg.exempt_users = {"admin"};
+  policy_handlers handlers(cfg);
+  const review_response r =
+      handlers.mutate().handle(decode(json::parse(fixture("pod-create-kubectl-run.json"))));
+  CHECK(r.allowed);
+  CHECK(r.patch.empty());
+  CHECK(r.decision == "exempt");
+}
+
+TEST_CASE("managed policy protection through the handler") {
+  policy::config cfg = ml_config();
+  cfg.admin_groups = {};
+  policy_handlers handlers(cfg);
+  const review_response r =
+      handlers.validate().handle(decode(json::parse(fixture("networkpolicy-update.json"))));
+  CHECK_FALSE(r.allowed);
+  CHECK(r.violations.at(0).rule == "managed-policy");
+  CHECK(r.message.find("NetworkPolicy \"default-deny-ingress\" in namespace \"ml-training\" is "
+                       "managed by mlnetpol") != std::string::npos);
+  json review = json::parse(fixture("networkpolicy-update.json"));
+  review["request"]["userInfo"]["username"] = cfg.service_account;
+  CHECK(handlers.validate().handle(decode(review)).allowed);
+}
+
+TEST_CASE("update_config swaps the configuration for later requests") {
+  policy_handlers handlers(ml_config());
+  const json review = json::parse(fixture("pod-create-kubectl-run.json"));
+  CHECK_FALSE(handlers.mutate().handle(decode(review)).patch.empty());
+  const auto before = handlers.current_config();
+  policy::config next = ml_config();
+  next.ml_training_namespaces = {"training"};
+  handlers.update_config(next);
+  CHECK(handlers.mutate().handle(decode(review)).patch.empty());
+  CHECK(*handlers.current_config() == next);
+  CHECK(before->ml_training_namespaces.back() == "ml-training");  // the old one stays valid
+}
+
+TEST_CASE("concurrent requests, namespace updates and config reloads") {
+  policy_handlers handlers(ml_config());
+  const json pod = json::parse(fixture("pod-create-kubectl-run.json"));
+  const review_request pod_request = decode(pod);
+  const review_request ns_request =
+      decode(namespace_review("ml-training", {{"mlnetpol.io/enforcement", "warn"}}));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        if (t == 0 && i % 10 == 0) handlers.update_config(ml_config());
+        if (t == 1) handlers.mutate().handle(ns_request);
+        const review_response r = handlers.mutate().handle(pod_request);
+        if (!r.allowed || r.patch.empty()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+}

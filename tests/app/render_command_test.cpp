@@ -1,0 +1,127 @@
+// `mlnetpol render` end to end: runs the built binary.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+namespace {
+
+struct run_result {
+  int exit_code = -1;
+  std::string out;  // stdout; stderr goes to err
+  std::string err;
+};
+
+const std::filesystem::path source_dir = MLNETPOL_SOURCE_DIR;
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+run_result run_render(const std::string& args) {
+  const auto err_path = std::filesystem::temp_directory_path() /
+                        ("mlnetpol-render-test-" + std::to_string(::getpid()) + ".err");
+  const std::string cmd =
+      std::string(MLNETPOL_BINARY) + " render " + args + " 2>" + err_path.string();
+  run_result r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = read_file(err_path);
+  std::filesystem::remove(err_path);
+  return r;
+}
+
+std::string config_path(const std::string& name) {
+  return (source_dir / "tests" / "render" / "configs" / (name + ".yaml")).string();
+}
+
+std::string golden(const std::string& file) {
+  return read_file(source_dir / "tests" / "render" / "golden" / file);
+}
+
+}  // namespace
+
+TEST_CASE("render command: the test configurations reproduce the goldens") {
+  for (const char* name : {"basic", "enhanced", "multi-tenant", "standard-ml-on"}) {
+    CAPTURE(name);
+    const auto json = run_render("--config " + config_path(name) + " -o json");
+    CHECK(json.exit_code == 0);
+    CHECK(json.err.empty());
+    CHECK(json.out == golden(std::string(name) + ".json"));
+    const auto yaml = run_render("--config=" + config_path(name));  // yaml is the default
+    CHECK(yaml.exit_code == 0);
+    CHECK(yaml.out == golden(std::string(name) + ".yaml"));
+  }
+  const auto dot = run_render("--config " + config_path("enhanced") + " -o dot");
+  CHECK(dot.exit_code == 0);
+  CHECK(dot.out == golden("enhanced.dot"));
+}
+
+TEST_CASE("render command: --summary prints the module's outputs") {
+  const auto r = run_render("--config " + config_path("enhanced") + " --summary");
+  REQUIRE(r.exit_code == 0);
+  const auto summary = nlohmann::json::parse(r.out);
+  CHECK(summary["cilium_mode_enabled"] == true);
+  CHECK(summary["ml_policies_enabled"] == true);
+  CHECK(summary["secured_namespaces"].size() == 7);
+  const auto list = nlohmann::json::parse(golden("enhanced.json"));
+  CHECK(summary["policy_count"] == list["items"].size());
+}
+
+TEST_CASE("render command: without --config it renders the module's defaults") {
+  const auto r = run_render("-o json --namespace training");
+  REQUIRE(r.exit_code == 0);
+  const auto list = nlohmann::json::parse(r.out);
+  CHECK(list["kind"] == "List");
+  REQUIRE(list["items"].size() == 4);
+  for (const auto& item : list["items"]) {
+    CHECK(item["kind"] == "NetworkPolicy");
+    CHECK(item["metadata"]["namespace"] == "training");
+  }
+  const auto none = run_render("-o json --namespace nowhere");
+  CHECK(none.exit_code == 0);
+  CHECK(nlohmann::json::parse(none.out)["items"].empty());
+  CHECK(none.err.find("namespace 'nowhere' gets no policies") != std::string::npos);
+}
+
+TEST_CASE("render command: bad flags and bad configurations get clear errors") {
+  auto r = run_render("--bogus");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("unknown argument '--bogus'") != std::string::npos);
+  r = run_render("-o xml");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("unknown output format 'xml'") != std::string::npos);
+  r = run_render("--config");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--config needs a value") != std::string::npos);
+  r = run_render("--help");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("usage: mlnetpol render") != std::string::npos);
+
+  r = run_render("--config /no/such/file.yaml");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("/no/such/file.yaml") != std::string::npos);
+  CHECK(r.out.empty());
+
+  const auto bad = std::filesystem::temp_directory_path() /
+                   ("mlnetpol-render-bad-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(bad) << "cilium_mode: true\ntraining_egress_fqdns: [\"https://s3.amazonaws.com\"]\n";
+  r = run_render("--config " + bad.string());
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("training_egress_fqdns") != std::string::npos);
+  CHECK(r.out.empty());
+  std::filesystem::remove(bad);
+}

@@ -1,0 +1,194 @@
+// Timeouts, the connection cap, graceful drain and start-up failures.
+#include <doctest/doctest.h>
+
+#include "tests/integration/test_support.hpp"
+
+using namespace mlnetpol::testing;
+
+namespace {
+const std::string& body() {
+  static const std::string b = fixture("namespace-create-plain.json");
+  return b;
+}
+}  // namespace
+
+TEST_CASE("a slow client is cut by the header timeout") {
+  running_server s([](auto& o) {
+    o.header_timeout = 300ms;
+    o.idle_timeout = 5s;
+  });
+  tls_client c(s.port());
+  c.connect();
+  // Slowloris: the request line, then nothing more.
+  c.write_raw("POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\n");
+  const auto took = c.time_until_closed(3000ms);
+  CHECK(took >= 250ms);
+  CHECK(took < 2000ms);
+  tls_client next(s.port());
+  next.connect();
+  CHECK(next.request("POST", "/mutate", body()).status == 200);
+}
+
+TEST_CASE("a body that stops arriving is cut by the body timeout") {
+  running_server s([](auto& o) { o.body_timeout = 300ms; });
+  tls_client c(s.port());
+  c.connect();
+  c.write_raw("POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              "Content-Length: 1000\r\n\r\n{\"apiVersion\":");
+  const auto took = c.time_until_closed(3000ms);
+  CHECK(took >= 250ms);
+  CHECK(took < 2000ms);
+  CHECK(s.mutate.calls == 0);
+}
+
+TEST_CASE("idle keep-alive connections and silent TCP connections are closed") {
+  running_server s([](auto& o) {
+    o.idle_timeout = 300ms;
+    o.handshake_timeout = 300ms;
+  });
+  tls_client c(s.port());
+  c.connect();
+  CHECK(c.request("POST", "/mutate", body()).status == 200);
+  const auto idle = c.time_until_closed(3000ms);
+  CHECK(idle >= 250ms);
+  CHECK(idle < 2000ms);
+
+  net::io_context io;
+  tcp::socket silent(io);
+  silent.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), s.port()));
+  const auto start = std::chrono::steady_clock::now();
+  char buf[16];
+  boost::system::error_code ec;
+  silent.read_some(net::buffer(buf), ec);  // blocks until the server gives up on the handshake
+  CHECK(ec);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
+  CHECK(eventually([&] { return s.srv->stats().tls_handshake_errors() == 1; }));
+}
+
+TEST_CASE("connection cap: extra connections are closed at once, room comes back") {
+  running_server s([](auto& o) { o.max_connections = 2; });
+  tls_client a(s.port()), b(s.port());
+  a.connect();
+  b.connect();
+  CHECK(a.request("GET", "/healthz", "", "").status == 200);
+  CHECK(b.request("GET", "/healthz", "", "").status == 200);
+  {
+    tls_client extra(s.port());
+    CHECK_THROWS_AS(extra.connect(), boost::system::system_error);
+  }
+  CHECK(s.srv->stats().connections_rejected() >= 1);
+  a.close();
+  CHECK(eventually([&] {
+    try {
+      tls_client again(s.port());
+      again.connect();
+      return again.request("POST", "/validate", body()).status == 200;
+    } catch (const boost::system::system_error&) {
+      return false;
+    }
+  }));
+  CHECK(b.request("GET", "/healthz", "", "").status == 200);  // the survivor was not disturbed
+}
+
+TEST_CASE("drain: readiness turns false, new connections are refused, in-flight requests finish") {
+  running_server s;
+  s.mutate.delay_ms = 800;
+  tls_client idle(s.port());
+  idle.connect();
+  CHECK(idle.request("GET", "/healthz", "", "").status == 200);
+
+  tls_client busy(s.port());
+  busy.connect();
+  busy.write_raw("POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: " +
+                 std::to_string(body().size()) + "\r\n\r\n" + body());
+  REQUIRE(eventually([&] { return s.mutate.entered.load(); }));
+
+  s.srv->begin_shutdown();
+  s.srv->begin_shutdown();  // idempotent
+  CHECK_FALSE(s.srv->ready());
+  CHECK(eventually([&] {
+    net::io_context io;
+    tcp::socket probe(io);
+    boost::system::error_code ec;
+    probe.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), s.port()), ec);
+    return ec == net::error::connection_refused;
+  }));
+  // The idle keep-alive connection is closed rather than left to the grace period.
+  CHECK(idle.time_until_closed(2000ms) < 1500ms);
+
+  const auto r = busy.read_response();
+  CHECK(r.status == 200);
+  CHECK_FALSE(r.keep_alive);  // Connection: close while draining
+  CHECK(s.wait_stopped(3000ms));
+}
+
+TEST_CASE("drain: the grace period bounds a request that does not finish") {
+  running_server s([](auto& o) { o.shutdown_grace = 300ms; });
+  tls_client c(s.port());
+  c.connect();
+  // Half a request: the session is busy reading it when the drain starts.
+  c.write_raw("POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              "Content-Length: 100\r\n\r\n{");
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  s.srv->begin_shutdown();
+  CHECK(s.wait_stopped(3000ms));
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(took >= 250ms);
+  CHECK(took < 2s);
+}
+
+TEST_CASE("start-up failures are exceptions with a readable reason") {
+  quiet_logs();
+  temp_dir dir;
+  net::io_context io;
+  auto opts = quick_options(dir.path);
+  SUBCASE("missing certificate") {
+    mlnetpol::server::server srv(io, opts, {}, {});
+    try {
+      srv.start();
+      FAIL("start() succeeded without a certificate");
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()).find("tls.crt") != std::string::npos);
+    }
+  }
+  SUBCASE("key does not match the certificate") {
+    auto pair = shared_pair();
+    pair.key_pem = fresh_pair().key_pem;
+    mlnetpol::certs::write_files(pair, dir.path, true);
+    mlnetpol::server::server srv(io, opts, {}, {});
+    try {
+      srv.start();
+      FAIL("start() succeeded with a mismatched key");
+    } catch (const std::runtime_error& e) {
+      CAPTURE(std::string(e.what()));
+      CHECK(std::string(e.what()).find("key values mismatch") != std::string::npos);
+    }
+  }
+  SUBCASE("port in use") {
+    mlnetpol::certs::write_files(shared_pair(), dir.path, true);
+    tcp::acceptor taken(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    opts.port = taken.local_endpoint().port();
+    mlnetpol::server::server srv(io, opts, {}, {});
+    try {
+      srv.start();
+      FAIL("start() succeeded on a port in use");
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()).find("bind") != std::string::npos);
+    }
+  }
+  SUBCASE("bad configuration file") {
+    mlnetpol::certs::write_files(shared_pair(), dir.path, true);
+    write_text(dir.path / "config.yaml", "enabled: [not, a, bool]\n");
+    opts.config_file = (dir.path / "config.yaml").string();
+    mlnetpol::server::server srv(io, opts, {}, {});
+    try {
+      srv.start();
+      FAIL("start() succeeded with a bad configuration");
+    } catch (const std::runtime_error& e) {
+      CHECK(std::string(e.what()).find("config.yaml") != std::string::npos);
+      CHECK(std::string(e.what()).find("enabled") != std::string::npos);
+    }
+  }
+}

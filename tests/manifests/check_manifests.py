@@ -1,0 +1,802 @@
+#!/usr/bin/env python3
+"""Renders every kustomize overlay of manifests/ and checks what it would install.
+
+Each object is validated against the Kubernetes v1.28 OpenAPI schemas (unknown fields are errors,
+as with `kubectl apply --validate=strict`); cert-manager objects, which have no schema there, are
+checked structurally. Then the deployment's safety rules: webhook settings and scopes, restricted
+security context, probes, availability, RBAC, certificate wiring and the configuration file.
+The binary does what a user does: `mlnetpol certs` writes the certificate the overlays need (into a
+copy of manifests/), and `mlnetpol render --config` must accept every overlay's config.yaml.
+
+Usage: check_manifests.py --source DIR --shared DIR --kubectl PATH --binary PATH [--self-test]
+--self-test breaks rendered objects on purpose and fails unless every break is reported.
+"""
+import argparse
+import base64
+import copy
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import jsonschema
+import yaml
+
+NAMESPACE = "mlnetpol-system"
+NAME = "mlnetpol"
+SECRET = "mlnetpol-tls"
+CONFIGMAP = "mlnetpol-config"
+CERT_DIR = "/tmp/k8s-webhook-server/serving-certs"
+CONFIG_PATH = "/etc/mlnetpol/config.yaml"
+NEVER_EXCLUDED = ["kube-system", "kube-node-lease", NAMESPACE]
+SECURED_LABEL = ("mlnetpol.io/secured", "true")
+MANAGED_BY = ("app.kubernetes.io/managed-by", "mlnetpol")
+FORBIDDEN_RESOURCES = {"leases", "events", "tokenreviews"}
+SKIPPED = 77  # ctest's SKIP_RETURN_CODE
+OVERLAYS = ["standard", "cilium", "cert-manager", "audit"]
+# What each overlay's config.yaml changes relative to manifests/base/config.yaml.
+CONFIG_CHANGES = {
+    "standard": {},
+    "cilium": {"cilium_mode": True},
+    "cert-manager": {},
+    "audit": {"enforcement_mode": "audit"},
+}
+# Pod-controlling resources the engine handles, per API group (mutated and validated).
+WORKLOADS = {
+    "": {"pods"},
+    "apps": {"deployments", "statefulsets", "daemonsets", "replicasets"},
+    "batch": {"jobs", "cronjobs"},
+    "kubeflow.org": {"pytorchjobs", "tfjobs", "mpijobs", "xgboostjobs", "paddlejobs", "jaxjobs"},
+    "trainer.kubeflow.org": {"trainjobs"},
+}
+POLICIES = {"networking.k8s.io": {"networkpolicies"}, "cilium.io": {"ciliumnetworkpolicies"}}
+EXPECTED_CLUSTER_RULES = [
+    ({""}, {"namespaces"}, {"get", "list", "watch", "patch"}),
+    ({"networking.k8s.io"}, {"networkpolicies"}, {"get", "list", "watch", "create", "patch", "delete"}),
+    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"get", "list", "watch", "create", "patch", "delete"}),
+]
+
+
+# ----------------------------------------------------------------------------- schemas
+
+class Schemas:
+    """Kubernetes OpenAPI v3 component schemas, indexed by group/version/kind."""
+
+    def __init__(self, schema_dir):
+        files = sorted(glob.glob(os.path.join(schema_dir, "*openapi.json")))
+        if not files:
+            raise SystemExit(f"no *openapi.json schemas in {schema_dir}")
+        self.components = {}
+        for f in files:
+            with open(f) as fh:
+                self.components.update(json.load(fh)["components"]["schemas"])
+        self.by_gvk = {}
+        for name, schema in self.components.items():
+            strict(schema)
+            for gvk in schema.get("x-kubernetes-group-version-kind", []):
+                self.by_gvk[(gvk["group"], gvk["version"], gvk["kind"])] = name
+
+    def validate(self, obj):
+        group, _, version = obj.get("apiVersion", "").rpartition("/")
+        name = self.by_gvk.get((group, version, obj.get("kind")))
+        if name is None:
+            return None  # no schema for this kind
+        root = {"components": {"schemas": self.components},
+                "$ref": f"#/components/schemas/{name}"}
+        validator = jsonschema.Draft7Validator(root)
+        return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+                for e in validator.iter_errors(obj)]
+
+
+def strict(schema):
+    """Makes unknown fields errors, like the API server's strict field validation."""
+    if isinstance(schema, dict):
+        if ("properties" in schema and "additionalProperties" not in schema
+                and not schema.get("x-kubernetes-preserve-unknown-fields")):
+            schema["additionalProperties"] = False
+        for v in schema.values():
+            strict(v)
+    elif isinstance(schema, list):
+        for v in schema:
+            strict(v)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def selector_matches(selector, labels):
+    """Evaluates a metav1.LabelSelector; None selects everything, as for webhooks."""
+    if selector is None:
+        return True
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def namespace_labels(name, *extra):
+    labels = {"kubernetes.io/metadata.name": name}
+    labels.update(dict(extra))
+    return labels
+
+
+def find(objs, kind, name=None):
+    return [o for o in objs if o.get("kind") == kind
+            and (name is None or o.get("metadata", {}).get("name") == name)]
+
+
+def one(errors, objs, kind, name):
+    found = find(objs, kind, name)
+    if len(found) != 1:
+        errors.append(f"{kind}/{name}: expected exactly one, found {len(found)}")
+        return None
+    return found[0]
+
+
+def rule_resources(webhook):
+    """(group, resource, operations) for every group x resource a webhook's rules name."""
+    out = []
+    for rule in webhook.get("rules") or []:
+        for g in rule.get("apiGroups") or []:
+            for r in rule.get("resources") or []:
+                out.append((g, r, set(rule.get("operations") or [])))
+    return out
+
+
+def covers(webhooks, wanted, operation):
+    have = {(g, r) for w in webhooks for g, r, ops in rule_resources(w)
+            if operation in ops or "*" in ops}
+    return sorted(f"{g or 'core'}/{r}" for g, rs in wanted.items() for r in rs
+                  if (g, r) not in have)
+
+
+def port_number(container, port):
+    if isinstance(port, int):
+        return port
+    for p in container.get("ports") or []:
+        if p.get("name") == port:
+            return p.get("containerPort")
+    return None
+
+
+def arg_value(args, flag):
+    for i, a in enumerate(args):
+        if a.startswith(flag + "="):
+            return a[len(flag) + 1:]
+        if a == flag and i + 1 < len(args):
+            return args[i + 1]
+    return None
+
+
+# ----------------------------------------------------------------------------- checks
+
+def check_schemas(objs, schemas):
+    errors = []
+    for o in objs:
+        ident = f"{o.get('kind')}/{o.get('metadata', {}).get('name')}"
+        if o.get("apiVersion", "").startswith("cert-manager.io/"):
+            errors += [f"{ident}: {e}" for e in check_cert_manager_object(o)]
+            continue
+        result = schemas.validate(o)
+        if result is None:
+            errors.append(f"{ident}: no schema for {o.get('apiVersion')} {o.get('kind')}")
+        else:
+            errors += [f"{ident}: schema: {e}" for e in result]
+    return errors
+
+
+def check_cert_manager_object(o):
+    """cert-manager.io/v1 Issuer and Certificate: no schema in ../shared, so by structure."""
+    errors = []
+    if o.get("apiVersion") != "cert-manager.io/v1":
+        errors.append(f"apiVersion {o.get('apiVersion')} is not cert-manager.io/v1")
+    meta = o.get("metadata") or {}
+    if not meta.get("name") or meta.get("namespace") != NAMESPACE:
+        errors.append(f"metadata needs a name and namespace {NAMESPACE}")
+    spec = o.get("spec")
+    if not isinstance(spec, dict):
+        return errors + ["spec missing"]
+    kind = o.get("kind")
+    if kind == "Issuer":
+        kinds = [k for k in ("selfSigned", "ca", "acme", "vault", "venafi") if k in spec]
+        if len(kinds) != 1:
+            errors.append(f"Issuer needs exactly one issuer type, has {kinds}")
+        if "ca" in spec and not (spec["ca"] or {}).get("secretName"):
+            errors.append("Issuer ca.secretName missing")
+    elif kind == "Certificate":
+        known = {"secretName", "commonName", "dnsNames", "duration", "renewBefore", "usages",
+                 "privateKey", "issuerRef", "isCA", "ipAddresses", "subject", "secretTemplate"}
+        unknown = set(spec) - known
+        if unknown:
+            errors.append(f"Certificate spec has unknown fields {sorted(unknown)}")
+        if not isinstance(spec.get("secretName"), str) or not spec.get("secretName"):
+            errors.append("Certificate spec.secretName missing")
+        ref = spec.get("issuerRef") or {}
+        if not ref.get("name") or ref.get("kind", "Issuer") not in ("Issuer", "ClusterIssuer"):
+            errors.append("Certificate spec.issuerRef needs a name and kind Issuer|ClusterIssuer")
+        key = spec.get("privateKey") or {}
+        if key.get("algorithm") != "ECDSA" or key.get("size") != 256:
+            errors.append("Certificate privateKey must be ECDSA 256 (P-256, as `mlnetpol certs`)")
+        for field in ("duration", "renewBefore"):
+            if field in spec and not re.fullmatch(r"(\d+(\.\d+)?(h|m|s))+", str(spec[field])):
+                errors.append(f"Certificate {field} '{spec[field]}' is not a Go duration")
+        if not spec.get("isCA") and not spec.get("dnsNames"):
+            errors.append("serving Certificate needs dnsNames")
+    else:
+        errors.append(f"unexpected cert-manager kind {kind}")
+    return errors
+
+
+def check_webhooks(objs, overlay, ca_pem):
+    errors = []
+    mutating = one(errors, objs, "MutatingWebhookConfiguration", NAME)
+    validating = one(errors, objs, "ValidatingWebhookConfiguration", NAME)
+    if not mutating or not validating:
+        return errors
+    certificates = {f"{c['metadata'].get('namespace')}/{c['metadata']['name']}": c
+                    for c in find(objs, "Certificate")}
+    names = set()
+    for config, path in ((mutating, "/mutate"), (validating, "/validate")):
+        kind = config["kind"]
+        annotations = config.get("metadata", {}).get("annotations") or {}
+        inject = annotations.get("cert-manager.io/inject-ca-from")
+        if overlay == "cert-manager":
+            cert = certificates.get(inject or "")
+            if cert is None:
+                errors.append(f"{kind}: cert-manager.io/inject-ca-from '{inject}' names no "
+                              f"Certificate of this overlay")
+            elif cert["spec"].get("secretName") != SECRET:
+                errors.append(f"{kind}: injected Certificate does not write Secret {SECRET}")
+        elif inject:
+            errors.append(f"{kind}: inject-ca-from set without cert-manager")
+        for w in config.get("webhooks") or []:
+            wname = w.get("name", "")
+            where = f"{kind} webhook {wname}"
+            if wname in names:
+                errors.append(f"{where}: duplicate webhook name")
+            names.add(wname)
+            if wname.count(".") < 2:
+                errors.append(f"{where}: name must be a fully qualified domain name")
+            if w.get("admissionReviewVersions") != ["v1"]:
+                errors.append(f"{where}: admissionReviewVersions must be [v1], is "
+                              f"{w.get('admissionReviewVersions')}")
+            if w.get("sideEffects") != "NoneOnDryRun":
+                errors.append(f"{where}: sideEffects must be NoneOnDryRun, is {w.get('sideEffects')}")
+            t = w.get("timeoutSeconds")
+            if not isinstance(t, int) or not 1 <= t <= 5:
+                errors.append(f"{where}: timeoutSeconds must be 1..5, is {t}")
+            if kind == "MutatingWebhookConfiguration" and w.get("reinvocationPolicy") != "IfNeeded":
+                errors.append(f"{where}: reinvocationPolicy must be IfNeeded, is "
+                              f"{w.get('reinvocationPolicy')}")
+            cc = w.get("clientConfig") or {}
+            svc = cc.get("service") or {}
+            if "url" in cc or svc.get("name") != NAME or svc.get("namespace") != NAMESPACE \
+                    or svc.get("path") != path or svc.get("port", 443) != 443:
+                errors.append(f"{where}: clientConfig must be service {NAMESPACE}/{NAME}:443 "
+                              f"path {path}, is {cc}")
+            bundle = cc.get("caBundle")
+            if overlay == "cert-manager":
+                if bundle:
+                    errors.append(f"{where}: caBundle is set although cainjector owns it")
+            elif ca_pem is None or bundle is None or \
+                    base64.b64decode("".join(bundle.split())) != ca_pem:
+                errors.append(f"{where}: caBundle is not the base64 of the issued ca.crt")
+            errors += check_webhook_scope(w, where, kind, overlay)
+    # Together the webhooks see every resource the engine handles.
+    for config in (mutating, validating):
+        hooks = config.get("webhooks") or []
+        missing = covers(hooks, {"": {"namespaces"}, **WORKLOADS}, "CREATE")
+        if missing:
+            errors.append(f"{config['kind']}: no CREATE rule for {missing}")
+    for op in ("UPDATE", "DELETE"):
+        missing = covers(validating.get("webhooks") or [], POLICIES, op)
+        if missing:
+            errors.append(f"ValidatingWebhookConfiguration: no {op} rule for {missing}")
+    return errors
+
+
+def check_webhook_scope(w, where, kind, overlay):
+    errors = []
+    resources = rule_resources(w)
+    for g, r, ops in resources:
+        base = r.split("/")[0]
+        if "*" in r or "/" in r:
+            errors.append(f"{where}: resource '{r}' (wildcards and subresources such as "
+                          f"pods/eviction must not go through the webhook)")
+        if base in FORBIDDEN_RESOURCES:
+            errors.append(f"{where}: never send {r}")
+        if "*" in ops or "CONNECT" in ops:
+            errors.append(f"{where}: operations {sorted(ops)} on {r}")
+    for rule in w.get("rules") or []:
+        if "*" in (rule.get("apiGroups") or []):
+            errors.append(f"{where}: apiGroups '*' would send leases, events and more")
+    selector = w.get("namespaceSelector")
+    for ns in NEVER_EXCLUDED:
+        # Even labelled as secured, these namespaces never reach the webhook.
+        if selector_matches(selector, namespace_labels(ns, SECURED_LABEL)):
+            errors.append(f"{where}: namespaceSelector sends namespace {ns}")
+    groups = {(g, r) for g, r, _ in resources}
+    handles_namespaces = ("", "namespaces") in groups
+    handles_workloads = any((g, r) in groups for g, rs in WORKLOADS.items() for r in rs)
+    handles_policies = any((g, r) in groups for g, rs in POLICIES.items() for r in rs)
+    if sum([handles_namespaces, handles_workloads, handles_policies]) != 1:
+        errors.append(f"{where}: mixes namespaces, workloads and policies in one webhook "
+                      f"(their scopes and failure policies differ)")
+    failure = w.get("failurePolicy")
+    if failure not in ("Fail", "Ignore"):
+        errors.append(f"{where}: failurePolicy must be set explicitly, is {failure}")
+    if handles_namespaces:
+        # Namespaces cannot be selected by a label the engine has not put on them yet.
+        for ns in ("team-a", "kube-public", "default"):
+            if not selector_matches(selector, namespace_labels(ns)):
+                errors.append(f"{where}: namespaceSelector misses namespace {ns}")
+        if failure != "Ignore":
+            errors.append(f"{where}: failurePolicy must be Ignore: it reaches every namespace")
+        if any(ops - {"CREATE", "UPDATE"} for _, _, ops in resources):
+            errors.append(f"{where}: namespaces are handled on CREATE and UPDATE only")
+    if handles_workloads:
+        if selector_matches(selector, namespace_labels("team-a")):
+            errors.append(f"{where}: sends workloads from namespaces that are not secured")
+        if not selector_matches(selector, namespace_labels("team-a", SECURED_LABEL)):
+            errors.append(f"{where}: misses workloads of secured namespaces")
+        if any(ops - {"CREATE", "UPDATE"} for _, _, ops in resources):
+            errors.append(f"{where}: workloads are handled on CREATE and UPDATE only")
+    if handles_policies:
+        if kind != "ValidatingWebhookConfiguration":
+            errors.append(f"{where}: network policies belong to the validating webhook only")
+        if any(ops != {"UPDATE", "DELETE"} for _, _, ops in resources):
+            errors.append(f"{where}: network policies are checked on UPDATE and DELETE only")
+        obj_sel = w.get("objectSelector")
+        if obj_sel is None or selector_matches(obj_sel, {}) or \
+                not selector_matches(obj_sel, dict([MANAGED_BY])):
+            errors.append(f"{where}: objectSelector must select {MANAGED_BY[0]}={MANAGED_BY[1]}")
+    expected = "Ignore" if overlay == "audit" or handles_namespaces else "Fail"
+    if failure in ("Fail", "Ignore") and failure != expected:
+        errors.append(f"{where}: failurePolicy {failure}, expected {expected} in overlay {overlay}")
+    return errors
+
+
+def check_workload(objs, overlay):
+    errors = []
+    dep = one(errors, objs, "Deployment", NAME)
+    if not dep:
+        return errors
+    spec = dep.get("spec") or {}
+    tmpl = spec.get("template") or {}
+    pod_labels = (tmpl.get("metadata") or {}).get("labels") or {}
+    pod = tmpl.get("spec") or {}
+    if spec.get("replicas") != 2:
+        errors.append(f"Deployment: replicas must be 2, is {spec.get('replicas')}")
+    if (spec.get("strategy") or {}).get("rollingUpdate", {}).get("maxUnavailable") not in (0, "0%"):
+        errors.append("Deployment: rolling updates must keep every replica (maxUnavailable 0)")
+    if pod.get("serviceAccountName") != NAME:
+        errors.append("Deployment: serviceAccountName must be mlnetpol")
+    anti = ((pod.get("affinity") or {}).get("podAntiAffinity") or {})
+    terms = [t.get("podAffinityTerm", t) for t in
+             (anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []) +
+             (anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [])]
+    if not any(selector_matches(t.get("labelSelector"), pod_labels) and t.get("topologyKey")
+               for t in terms):
+        errors.append("Deployment: needs pod anti-affinity between its replicas")
+    spread = pod.get("topologySpreadConstraints") or []
+    if not any(selector_matches(c.get("labelSelector"), pod_labels) for c in spread):
+        errors.append("Deployment: needs a topology spread constraint over its replicas")
+    for field in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(field):
+            errors.append(f"Deployment: {field} is not allowed")
+    psc = pod.get("securityContext") or {}
+    if psc.get("runAsNonRoot") is not True:
+        errors.append("Deployment: pod securityContext.runAsNonRoot must be true")
+    if psc.get("runAsUser", 65532) == 0:
+        errors.append("Deployment: must not run as UID 0")
+    volumes = {v["name"]: v for v in pod.get("volumes") or []}
+    for v in volumes.values():
+        if "hostPath" in v:
+            errors.append(f"Deployment: hostPath volume {v['name']}")
+    containers = pod.get("containers") or []
+    if len(containers) != 1:
+        return errors + [f"Deployment: expected one container, found {len(containers)}"]
+    c = containers[0]
+    sc = c.get("securityContext") or {}
+    seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    if seccomp != "RuntimeDefault":
+        errors.append(f"Deployment: seccompProfile must be RuntimeDefault, is {seccomp}")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        errors.append("Deployment: allowPrivilegeEscalation must be false")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        errors.append("Deployment: readOnlyRootFilesystem must be true")
+    if sc.get("privileged"):
+        errors.append("Deployment: privileged container")
+    caps = sc.get("capabilities") or {}
+    if "ALL" not in (caps.get("drop") or []) or caps.get("add"):
+        errors.append("Deployment: capabilities must drop ALL and add none")
+    if sc.get("runAsUser") == 0:
+        errors.append("Deployment: container must not run as UID 0")
+    res = c.get("resources") or {}
+    for section in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            if r not in (res.get(section) or {}):
+                errors.append(f"Deployment: resources.{section}.{r} missing")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        get = (c.get(probe) or {}).get("httpGet") or {}
+        if get.get("path") != path or port_number(c, get.get("port")) != 8080 or \
+                get.get("scheme", "HTTP") != "HTTP":
+            errors.append(f"Deployment: {probe} must be HTTP GET {path} on port 8080")
+    args = c.get("args") or []
+    if c.get("command"):
+        errors.append("Deployment: command overrides the image's ENTRYPOINT [mlnetpol, serve]")
+    for flag, want in (("--port", "9443"), ("--metrics-bind-address", "0.0.0.0:8080"),
+                       ("--log-format", "json"), ("--config", CONFIG_PATH)):
+        if arg_value(args, flag) != want:
+            errors.append(f"Deployment: needs {flag} {want}, has {arg_value(args, flag)}")
+    for flag, file in (("--tls-cert-file", "tls.crt"), ("--tls-key-file", "tls.key")):
+        if arg_value(args, flag) not in (None, f"{CERT_DIR}/{file}"):
+            errors.append(f"Deployment: {flag} must be {CERT_DIR}/{file} (the Secret's mount)")
+    ports = {p.get("containerPort") for p in c.get("ports") or []}
+    if not {9443, 8080} <= ports:
+        errors.append(f"Deployment: container ports must include 9443 and 8080, are {ports}")
+    mounts = {m.get("mountPath"): m for m in c.get("volumeMounts") or []}
+    cert_mount = mounts.get(CERT_DIR)
+    cert_vol = volumes.get(cert_mount.get("name")) if cert_mount else None
+    if not cert_vol or (cert_vol.get("secret") or {}).get("secretName") != SECRET \
+            or cert_mount.get("subPath"):
+        errors.append(f"Deployment: Secret {SECRET} must be mounted (whole) at {CERT_DIR}")
+    cfg_mount = mounts.get(os.path.dirname(CONFIG_PATH))
+    cfg_vol = volumes.get(cfg_mount.get("name")) if cfg_mount else None
+    if not cfg_vol or (cfg_vol.get("configMap") or {}).get("name") != CONFIGMAP \
+            or cfg_mount.get("subPath"):
+        errors.append(f"Deployment: ConfigMap {CONFIGMAP} must be mounted (whole) at "
+                      f"{os.path.dirname(CONFIG_PATH)}")
+    ann = (tmpl.get("metadata") or {}).get("annotations") or {}
+    if ann.get("prometheus.io/scrape") != "true" or ann.get("prometheus.io/port") != "8080":
+        errors.append("Deployment: metrics port 8080 must be annotated for scraping")
+
+    pdbs = [p for p in find(objs, "PodDisruptionBudget")
+            if selector_matches((p.get("spec") or {}).get("selector"), pod_labels)]
+    if len(pdbs) != 1:
+        errors.append(f"PodDisruptionBudget: expected one covering the webhook pods, found "
+                      f"{len(pdbs)}")
+    elif pdbs[0]["spec"].get("minAvailable") != 1 and pdbs[0]["spec"].get("maxUnavailable") != 1:
+        # With 2 replicas, minAvailable 1 and maxUnavailable 1 are the same budget.
+        errors.append("PodDisruptionBudget: must keep one of the two replicas available")
+
+    svc = one(errors, objs, "Service", NAME)
+    if svc:
+        sspec = svc.get("spec") or {}
+        if not sspec.get("selector") or not selector_matches(
+                {"matchLabels": sspec["selector"]}, pod_labels):
+            errors.append("Service: selector does not select the webhook pods")
+        https = [p for p in sspec.get("ports") or [] if p.get("port") == 443]
+        if len(https) != 1 or port_number(c, https[0].get("targetPort")) != 9443:
+            errors.append("Service: must map port 443 to the container's 9443")
+
+    if overlay == "cert-manager":
+        serving = [x for x in find(objs, "Certificate")
+                   if (x.get("spec") or {}).get("secretName") == SECRET]
+        if len(serving) != 1:
+            errors.append(f"Certificate: expected one writing Secret {SECRET}")
+        else:
+            s = serving[0]["spec"]
+            want = [NAME, f"{NAME}.{NAMESPACE}", f"{NAME}.{NAMESPACE}.svc",
+                    f"{NAME}.{NAMESPACE}.svc.cluster.local"]
+            if sorted(s.get("dnsNames") or []) != sorted(want):
+                errors.append(f"Certificate: dnsNames must be {want}")
+            if "server auth" not in (s.get("usages") or []):
+                errors.append("Certificate: usages must include server auth")
+            issuers = {i["metadata"]["name"] for i in find(objs, "Issuer")}
+            for cert in find(objs, "Certificate"):
+                ref = cert["spec"].get("issuerRef") or {}
+                if ref.get("name") not in issuers:
+                    errors.append(f"Certificate/{cert['metadata']['name']}: issuer "
+                                  f"{ref.get('name')} is not in the overlay")
+        if find(objs, "Secret", SECRET):
+            errors.append(f"Secret {SECRET} must come from cert-manager in this overlay")
+    else:
+        secret = one(errors, objs, "Secret", SECRET)
+        if secret and (secret.get("type") != "kubernetes.io/tls" or
+                       not {"tls.crt", "tls.key", "ca.crt"} <= set(secret.get("data") or {})):
+            errors.append(f"Secret {SECRET}: must be kubernetes.io/tls with tls.crt, tls.key, ca.crt")
+    return errors
+
+
+def check_rbac_and_namespaces(objs):
+    errors = []
+    ns = one(errors, objs, "Namespace", NAMESPACE)
+    if ns and (ns["metadata"].get("labels") or {}).get(
+            "pod-security.kubernetes.io/enforce") != "restricted":
+        errors.append(f"Namespace {NAMESPACE}: must enforce the restricted Pod Security Standard")
+    for o in objs:
+        meta = o.get("metadata") or {}
+        scoped = o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding",
+                                   "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+        if scoped and meta.get("namespace") != NAMESPACE:
+            errors.append(f"{o['kind']}/{meta.get('name')}: must live in {NAMESPACE}")
+    one(errors, objs, "ServiceAccount", NAME)
+    role = one(errors, objs, "ClusterRole", NAME)
+    if role:
+        def canonical(rules):
+            return sorted(tuple(tuple(sorted(part)) for part in rule) for rule in rules)
+        rules = [(r.get("apiGroups") or [], r.get("resources") or [], r.get("verbs") or [])
+                 for r in role.get("rules") or []]
+        if canonical(rules) != canonical(EXPECTED_CLUSTER_RULES):
+            errors.append(f"ClusterRole {NAME}: rules must be exactly "
+                          f"{canonical(EXPECTED_CLUSTER_RULES)}, are {canonical(rules)}")
+    roles = find(objs, "Role")
+    lease_rules = [r for role in roles for r in role.get("rules") or []]
+    if not roles or any(set(r.get("resources") or []) != {"leases"} or
+                        set(r.get("apiGroups") or []) != {"coordination.k8s.io"} or
+                        "*" in (r.get("verbs") or []) for r in lease_rules):
+        errors.append(f"Role: only coordination.k8s.io leases in {NAMESPACE}")
+    bindings = find(objs, "ClusterRoleBinding") + find(objs, "RoleBinding")
+    for b in bindings:
+        subjects = b.get("subjects") or []
+        if subjects != [{"kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE}]:
+            errors.append(f"{b['kind']}/{b['metadata']['name']}: must bind only the mlnetpol "
+                          f"ServiceAccount")
+        target = find(objs, b["roleRef"]["kind"], b["roleRef"]["name"])
+        if not target:
+            errors.append(f"{b['kind']}/{b['metadata']['name']}: roleRef names nothing rendered")
+    for r in find(objs, "ClusterRole") + roles:
+        for rule in r.get("rules") or []:
+            if "secrets" in (rule.get("resources") or []) or "*" in (rule.get("resources") or []):
+                errors.append(f"{r['kind']}/{r['metadata']['name']}: no access to secrets or '*'")
+    return errors
+
+
+def config_keys(source):
+    """The YAML keys of the configuration: the fields of policy::config (enforcement is written
+    enforcement_mode)."""
+    with open(os.path.join(source, "policy", "config.hpp")) as fh:
+        text = fh.read()
+    body = text[text.index("struct config {"):]
+    body = body[:body.index("\n};")]
+    keys = set(re.findall(r"^\s+[\w:<>, ]+?\s(\w+)\s*(?:=|\{|;)", body, re.M))
+    keys.discard("operator")
+    keys = {"enforcement_mode" if k == "enforcement" else k for k in keys}
+    if len(keys) < 10:
+        raise SystemExit(f"could not read the configuration fields from policy/config.hpp: {keys}")
+    return keys
+
+
+def mlnetpol_render(binary, config_text, *flags):
+    """(exit code, stdout, stderr) of `mlnetpol render [--config <text>] flags`."""
+    args = [binary, "render", *flags]
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as fh:
+        if config_text is not None:
+            fh.write(config_text)
+            fh.flush()
+            args += ["--config", fh.name]
+        proc = subprocess.run(args, capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr.strip()
+
+
+def check_config(objs, overlay, base_config, keys, binary):
+    errors = []
+    cm = one(errors, objs, "ConfigMap", CONFIGMAP)
+    if not cm:
+        return errors
+    text = (cm.get("data") or {}).get(os.path.basename(CONFIG_PATH))
+    if text is None:
+        return errors + [f"ConfigMap {CONFIGMAP}: no key {os.path.basename(CONFIG_PATH)}"]
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        return errors + [f"ConfigMap {CONFIGMAP}: not YAML: {e}"]
+    unknown = sorted(set(config) - keys)
+    if unknown:
+        errors.append(f"ConfigMap {CONFIGMAP}: unknown keys {unknown}")
+    changed = {k: config.get(k) for k in set(config) | set(base_config)
+               if config.get(k) != base_config.get(k)}
+    if changed != CONFIG_CHANGES[overlay]:
+        errors.append(f"ConfigMap {CONFIGMAP}: overlay {overlay} changes {changed} from "
+                      f"manifests/base/config.yaml, expected {CONFIG_CHANGES[overlay]}")
+    # The loader `serve --config` uses must accept the file as it is.
+    code, out, err = mlnetpol_render(binary, text, "--summary")
+    if code != 0:
+        errors.append(f"ConfigMap {CONFIGMAP}: mlnetpol rejects config.yaml: {err}")
+    elif json.loads(out).get("cilium_mode_enabled") != bool(config.get("cilium_mode")):
+        errors.append(f"ConfigMap {CONFIGMAP}: mlnetpol does not read cilium_mode from it: {out}")
+    return errors
+
+
+def check_base_config_is_default(source, binary):
+    """manifests/base/config.yaml claims to be the built-in defaults: both render the same."""
+    with open(os.path.join(source, "manifests", "base", "config.yaml")) as fh:
+        text = fh.read()
+    default = mlnetpol_render(binary, None, "-o", "json")
+    from_file = mlnetpol_render(binary, text, "-o", "json")
+    if default[0] != 0 or from_file[0] != 0:
+        return [f"mlnetpol render failed: {default[2]} {from_file[2]}"]
+    if default[1] != from_file[1]:
+        return ["manifests/base/config.yaml renders other policies than the built-in defaults"]
+    return []
+
+
+def check_overlay(objs, overlay, schemas, ca_pem, base_config, keys, binary):
+    return (check_schemas(objs, schemas) + check_webhooks(objs, overlay, ca_pem) +
+            check_workload(objs, overlay) + check_rbac_and_namespaces(objs) +
+            check_config(objs, overlay, base_config, keys, binary))
+
+
+# ----------------------------------------------------------------------------- self-test
+
+def breakages():
+    """(description, expected error fragment, function that breaks the object list)."""
+
+    def webhook(objs, kind, index):
+        return find(objs, kind, NAME)[0]["webhooks"][index]
+
+    def dep(objs):
+        return find(objs, "Deployment", NAME)[0]
+
+    def container(objs):
+        return dep(objs)["spec"]["template"]["spec"]["containers"][0]
+
+    mw, vw = "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"
+    return [
+        ("timeout too long", "timeoutSeconds must be 1..5",
+         lambda o: webhook(o, vw, 1).__setitem__("timeoutSeconds", 10)),
+        ("v1beta1 reviews", "admissionReviewVersions must be [v1]",
+         lambda o: webhook(o, mw, 0).__setitem__("admissionReviewVersions", ["v1", "v1beta1"])),
+        ("side effects", "sideEffects must be NoneOnDryRun",
+         lambda o: webhook(o, vw, 0).__setitem__("sideEffects", "Some")),
+        ("no reinvocation", "reinvocationPolicy must be IfNeeded",
+         lambda o: webhook(o, mw, 1).__setitem__("reinvocationPolicy", "Never")),
+        ("kube-system not excluded", "sends namespace kube-system",
+         lambda o: webhook(o, mw, 0)["namespaceSelector"]["matchExpressions"][0].__setitem__(
+             "values", ["kube-node-lease", NAMESPACE])),
+        ("no namespaceSelector", "sends namespace mlnetpol-system",
+         lambda o: webhook(o, vw, 1).pop("namespaceSelector")),
+        ("pods from every namespace", "not secured",
+         lambda o: webhook(o, mw, 1)["namespaceSelector"].pop("matchLabels")),
+        ("leases sent", "never send leases",
+         lambda o: webhook(o, vw, 1)["rules"].append(
+             {"apiGroups": ["coordination.k8s.io"], "apiVersions": ["v1"],
+              "operations": ["UPDATE"], "resources": ["leases"]})),
+        ("eviction sent", "subresources",
+         lambda o: webhook(o, vw, 1)["rules"][0]["resources"].append("pods/eviction")),
+        ("statefulsets missing", "apps/statefulsets",
+         lambda o: webhook(o, mw, 1)["rules"][1].__setitem__("resources", ["deployments"])),
+        ("policies unselected", "objectSelector must select",
+         lambda o: webhook(o, vw, 2).pop("objectSelector")),
+        ("namespaces fail closed", "must be Ignore",
+         lambda o: webhook(o, mw, 0).__setitem__("failurePolicy", "Fail")),
+        ("workloads fail open", "expected Fail",
+         lambda o: webhook(o, vw, 1).__setitem__("failurePolicy", "Ignore")),
+        ("wrong caBundle", "caBundle is not the base64",
+         lambda o: webhook(o, vw, 2)["clientConfig"].__setitem__(
+             "caBundle", base64.b64encode(b"not the CA").decode())),
+        ("wrong path", "path /mutate",
+         lambda o: webhook(o, mw, 1)["clientConfig"]["service"].__setitem__("path", "/validate")),
+        ("one replica", "replicas must be 2",
+         lambda o: dep(o)["spec"].__setitem__("replicas", 1)),
+        ("writable root", "readOnlyRootFilesystem",
+         lambda o: container(o)["securityContext"].__setitem__("readOnlyRootFilesystem", False)),
+        ("capabilities kept", "drop ALL",
+         lambda o: container(o)["securityContext"].pop("capabilities")),
+        ("no liveness probe", "livenessProbe",
+         lambda o: container(o).pop("livenessProbe")),
+        ("PDB allows no eviction", "must keep one of the two",
+         lambda o: find(o, "PodDisruptionBudget")[0]["spec"].__setitem__("minAvailable", 2)),
+        ("no PDB", "PodDisruptionBudget",
+         lambda o: o.remove(find(o, "PodDisruptionBudget")[0])),
+        ("schema type error", "schema: spec/replicas",
+         lambda o: dep(o)["spec"].__setitem__("replicas", "two")),
+        ("schema unknown field", "schema: spec/template/spec/containers/0",
+         lambda o: container(o).__setitem__("imagePullPolicyy", "Always")),
+        ("schema unknown webhook field", "schema: webhooks/0",
+         lambda o: webhook(o, vw, 0).__setitem__("failurPolicy", "Fail")),
+        ("key read elsewhere", "--tls-key-file must be",
+         lambda o: container(o)["args"].append("--tls-key-file=/etc/tls.key")),
+        ("secret not mounted", "must be mounted (whole) at /tmp/k8s-webhook-server",
+         lambda o: container(o)["volumeMounts"][0].__setitem__("mountPath", "/certs")),
+        ("wide RBAC", "ClusterRole mlnetpol: rules must be exactly",
+         lambda o: find(o, "ClusterRole", NAME)[0]["rules"].append(
+             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})),
+        ("unknown config key", "unknown keys ['cilium_mod']",
+         lambda o: find(o, "ConfigMap", CONFIGMAP)[0]["data"].__setitem__(
+             "config.yaml", "cilium_mod: true\n")),
+        ("config the loader rejects", "mlnetpol rejects config.yaml",
+         lambda o: find(o, "ConfigMap", CONFIGMAP)[0]["data"].__setitem__(
+             "config.yaml", "enabled: true\nml_training_namespaces: [Not_A_Namespace]\n")),
+        ("cert-manager object without issuer", "issuerRef needs a name",
+         lambda o: o.append({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                             "metadata": {"name": "x", "namespace": NAMESPACE},
+                             "spec": {"secretName": "x", "dnsNames": ["x"],
+                                      "privateKey": {"algorithm": "ECDSA", "size": 256}}})),
+    ]
+
+
+def self_test(objs, schemas, ca_pem, base_config, keys, binary):
+    baseline = check_overlay(objs, "standard", schemas, ca_pem, base_config, keys, binary)
+    if baseline:
+        return [f"self-test baseline is not clean: {e}" for e in baseline]
+    failures = []
+    for what, fragment, brk in breakages():
+        broken = copy.deepcopy(objs)
+        brk(broken)
+        found = check_overlay(broken, "standard", schemas, ca_pem, base_config, keys, binary)
+        if not any(fragment in e for e in found):
+            failures.append(f"self-test '{what}': no error containing '{fragment}' "
+                            f"(got {found})")
+    return failures
+
+
+# ----------------------------------------------------------------------------- main
+
+def render(kubectl, path):
+    proc = subprocess.run([kubectl, "kustomize", path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"kubectl kustomize {path} failed:\n{proc.stderr}")
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--shared", required=True)
+    ap.add_argument("--kubectl", required=True)
+    ap.add_argument("--binary", required=True)
+    ap.add_argument("--self-test", action="store_true")
+    args = ap.parse_args()
+
+    if not args.kubectl:
+        print("SKIPPED: kubectl is not installed, so the overlays cannot be rendered")
+        return SKIPPED
+    if not os.access(args.kubectl, os.X_OK):
+        raise SystemExit(f"kubectl not found at {args.kubectl}")
+    if not os.access(args.binary, os.X_OK):
+        raise SystemExit(f"mlnetpol binary not found at {args.binary}: build it first")
+    schemas = Schemas(os.path.join(args.shared, "schemas", "kubernetes-v1.28"))
+    keys = config_keys(args.source)
+    with open(os.path.join(args.source, "manifests", "base", "config.yaml")) as fh:
+        base_config = yaml.safe_load(fh)
+
+    with tempfile.TemporaryDirectory(prefix="mlnetpol-manifests-") as tmp:
+        # A copy, so the certificates the install steps write never touch the source tree.
+        manifests = os.path.join(tmp, "manifests")
+        shutil.copytree(os.path.join(args.source, "manifests"), manifests,
+                        ignore=shutil.ignore_patterns("*.crt", "*.key"))
+        certs = os.path.join(manifests, "certs")
+        proc = subprocess.run([args.binary, "certs", "--service", NAME, "--namespace", NAMESPACE,
+                               "--out", certs], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"mlnetpol certs failed: {proc.stderr}")
+        with open(os.path.join(certs, "ca.crt"), "rb") as fh:
+            ca_pem = fh.read()
+
+        errors = check_base_config_is_default(args.source, args.binary)
+        rendered = {}
+        for overlay in OVERLAYS:
+            objs = render(args.kubectl, os.path.join(manifests, "overlays", overlay))
+            rendered[overlay] = objs
+            found = check_overlay(objs, overlay, schemas, ca_pem, base_config, keys, args.binary)
+            errors += [f"[{overlay}] {e}" for e in found]
+            print(f"{overlay}: {len(objs)} objects, {len(found)} problems")
+        if args.self_test:
+            found = self_test(rendered["standard"], schemas, ca_pem, base_config, keys,
+                              args.binary)
+            errors += found
+            print(f"self-test: {len(breakages())} deliberate breakages, "
+                  f"{len(found)} not caught")
+    for e in errors:
+        print(f"ERROR {e}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

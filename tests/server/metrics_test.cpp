@@ -1,0 +1,102 @@
+#include "server/metrics.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace mlnetpol::server;
+
+namespace {
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
+}
+}  // namespace
+
+TEST_CASE("admission counters and histogram in the text format") {
+  metrics m;
+  m.observe_admission("mutate", "Pod", "CREATE", "patched", 0.0003);
+  m.observe_admission("mutate", "Pod", "CREATE", "patched", 0.002);
+  m.observe_admission("validate", "Namespace", "UPDATE", "denied", 3.0);
+  CHECK(m.admission_requests("mutate", "Pod", "CREATE", "patched") == 2);
+  CHECK(m.admission_requests("validate", "Pod", "CREATE", "patched") == 0);
+  const std::string text = m.render();
+  CHECK(text.find("# TYPE mlnetpol_admission_requests_total counter\n") != std::string::npos);
+  CHECK(has_line(text, R"(mlnetpol_admission_requests_total{webhook="mutate",kind="Pod",operation="CREATE",decision="patched"} 2)"));
+  CHECK(has_line(text, R"(mlnetpol_admission_requests_total{webhook="validate",kind="Namespace",operation="UPDATE",decision="denied"} 1)"));
+  CHECK(text.find("# TYPE mlnetpol_admission_duration_seconds histogram\n") != std::string::npos);
+  // Cumulative buckets: 0.0003 falls in le=0.0005, 0.002 in le=0.0025.
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.00025"} 0)"));
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.0005"} 1)"));
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.0025"} 2)"));
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="+Inf"} 2)"));
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_count{webhook="mutate"} 2)"));
+  // 3 s is beyond the last finite bucket: only +Inf has it.
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="validate",le="2.5"} 0)"));
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="validate",le="+Inf"} 1)"));
+  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_sum{webhook="validate"} 3)"));
+}
+
+TEST_CASE("label values from requests are escaped") {
+  metrics m;
+  m.observe_admission("mutate", "Bad\"Kind\\\n", "CREATE", "allowed", 0.001);
+  CHECK(m.render().find(R"(kind="Bad\"Kind\\\n")") != std::string::npos);
+}
+
+TEST_CASE("http codes, violations, gauges and counters") {
+  metrics m;
+  m.count_http(200);
+  m.count_http(200);
+  m.count_http(413);
+  m.count_http(9999);  // out of range: ignored, not a crash
+  m.count_violation("workload-type-required", "enforce");
+  m.add_in_flight(2);
+  m.add_in_flight(-1);
+  m.count_tls_handshake_error();
+  m.count_config_reload_failure();
+  m.count_config_reload_failure();
+  m.set_certificate_expiry(1893456000);
+  m.set_policy_gauges({.secured_namespaces = 5, .policy_count = 17, .cilium_mode_enabled = true,
+                       .ml_policies_enabled = false});
+  CHECK(m.http_requests(200) == 2);
+  CHECK(m.violations("workload-type-required", "enforce") == 1);
+  const std::string text = m.render();
+  CHECK(has_line(text, R"(mlnetpol_http_requests_total{code="200"} 2)"));
+  CHECK(has_line(text, R"(mlnetpol_http_requests_total{code="413"} 1)"));
+  CHECK(text.find(R"(code="404")") == std::string::npos);
+  CHECK(has_line(text, R"(mlnetpol_policy_violations_total{rule="workload-type-required",mode="enforce"} 1)"));
+  CHECK(has_line(text, "mlnetpol_in_flight_requests 1"));
+  CHECK(has_line(text, "mlnetpol_tls_handshake_errors_total 1"));
+  CHECK(has_line(text, "mlnetpol_config_reload_failures_total 2"));
+  CHECK(has_line(text, "mlnetpol_certificate_expiry_timestamp_seconds 1893456000"));
+  CHECK(has_line(text, "mlnetpol_secured_namespaces 5"));
+  CHECK(has_line(text, "mlnetpol_policy_count 17"));
+  CHECK(has_line(text, "mlnetpol_cilium_mode_enabled 1"));
+  CHECK(has_line(text, "mlnetpol_ml_policies_enabled 0"));
+}
+
+TEST_CASE("every family has HELP and TYPE, and every sample line parses") {
+  metrics m;
+  m.observe_admission("validate", "Pod", "CREATE", "allowed", 0.01);
+  const std::string text = m.render();
+  std::size_t start = 0;
+  std::string last_type_family;
+  while (start < text.size()) {
+    const auto end = text.find('\n', start);
+    REQUIRE(end != std::string::npos);  // the text ends with a newline
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      last_type_family = line.substr(7, line.find(' ', 7) - 7);
+      continue;
+    }
+    if (line.rfind("# HELP ", 0) == 0) continue;
+    CAPTURE(line);
+    CHECK(line.rfind(last_type_family, 0) == 0);  // samples follow their family's TYPE
+    const auto space = line.rfind(' ');
+    REQUIRE(space != std::string::npos);
+    const std::string value = line.substr(space + 1);
+    char* parse_end = nullptr;
+    std::strtod(value.c_str(), &parse_end);
+    CHECK(*parse_end == '\0');
+  }
+}

@@ -1,0 +1,118 @@
+#include "server/options.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace mlnetpol::server;
+using namespace std::chrono_literals;
+
+TEST_CASE("serve defaults follow controller-runtime") {
+  const auto r = parse_serve_args(std::vector<std::string_view>{});
+  REQUIRE(r.ok);
+  CHECK_FALSE(r.help);
+  CHECK(r.value.port == 9443);
+  CHECK(r.value.bind_address == "0.0.0.0");
+  CHECK(r.value.tls_cert_file == "/tmp/k8s-webhook-server/serving-certs/tls.crt");
+  CHECK(r.value.tls_key_file == "/tmp/k8s-webhook-server/serving-certs/tls.key");
+  CHECK(r.value.metrics_bind_address == "127.0.0.1:8080");
+  CHECK(r.value.shutdown_grace == 25s);
+  CHECK(r.value.threads >= 1);
+  CHECK(r.value.config_file.empty());
+  CHECK(r.value.format == log_format::json);
+  CHECK(r.value.max_body_bytes == 7u * 1024 * 1024);
+}
+
+TEST_CASE("serve flags, both --flag value and --flag=value") {
+  const auto r = parse_serve_args(std::vector<std::string_view>{
+      "--port", "0", "--bind-address=127.0.0.1", "--tls-cert-file", "/c.crt", "--tls-key-file=/k.key",
+      "--threads", "3", "--config", "cfg.yaml", "--metrics-bind-address", "0",
+      "--shutdown-grace", "2s", "--log-format", "text", "--log-level", "debug",
+      "--max-connections", "10", "--handshake-timeout=250ms", "--header-timeout", "1m",
+      "--body-timeout", "3", "--write-timeout", "1h", "--idle-timeout", "90s",
+      "--reload-interval", "100ms"});
+  REQUIRE_MESSAGE(r.ok, r.error);
+  const options& o = r.value;
+  CHECK(o.port == 0);
+  CHECK(o.bind_address == "127.0.0.1");
+  CHECK(o.tls_cert_file == "/c.crt");
+  CHECK(o.tls_key_file == "/k.key");
+  CHECK(o.threads == 3);
+  CHECK(o.config_file == "cfg.yaml");
+  CHECK(o.metrics_bind_address == "0");
+  CHECK(o.shutdown_grace == 2s);
+  CHECK(o.format == log_format::text);
+  CHECK(o.log_level == "debug");
+  CHECK(o.max_connections == 10);
+  CHECK(o.handshake_timeout == 250ms);
+  CHECK(o.header_timeout == 1min);
+  CHECK(o.body_timeout == 3s);
+  CHECK(o.write_timeout == 1h);
+  CHECK(o.idle_timeout == 90s);
+  CHECK(o.reload_interval == 100ms);
+}
+
+TEST_CASE("--help wins") {
+  const auto r = parse_serve_args(std::vector<std::string_view>{"--port", "1", "--help"});
+  CHECK(r.ok);
+  CHECK(r.help);
+  CHECK(serve_usage().find("--tls-cert-file") != std::string::npos);
+}
+
+TEST_CASE("bad flags get a message naming the flag") {
+  struct bad {
+    std::vector<std::string_view> args;
+    std::string_view expected;
+  };
+  const bad cases[] = {
+      {{"--port", "65536"}, "--port: not a port number: '65536'"},
+      {{"--port", "x"}, "--port: not a port number: 'x'"},
+      {{"--port"}, "--port: missing value"},
+      {{"--threads", "0"}, "--threads: not a thread count"},
+      {{"--log-format", "xml"}, "--log-format: json or text, not 'xml'"},
+      {{"--log-level", "loud"}, "--log-level:"},
+      {{"--shutdown-grace", "soon"}, "--shutdown-grace: not a duration"},
+      {{"--shutdown-grace", "5d"}, "--shutdown-grace: not a duration"},
+      {{"--metrics-bind-address", "8080"}, "--metrics-bind-address: not host:port or 0"},
+      {{"--max-connections", "0"}, "--max-connections: not a positive count"},
+      {{"--reload-interval", "0s"}, "--reload-interval: must be > 0"},
+      {{"--frobnicate"}, "unknown flag '--frobnicate'"},
+      {{"serve"}, "unexpected argument 'serve'"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.expected);
+    const auto r = parse_serve_args(c.args);
+    CHECK_FALSE(r.ok);
+    CHECK(r.error.find(c.expected) != std::string::npos);
+  }
+}
+
+TEST_CASE("durations") {
+  std::chrono::milliseconds d{};
+  CHECK(parse_duration("500ms", d));
+  CHECK(d == 500ms);
+  CHECK(parse_duration("25s", d));
+  CHECK(d == 25s);
+  CHECK(parse_duration("2m", d));
+  CHECK(d == 2min);
+  CHECK(parse_duration("7", d));
+  CHECK(d == 7s);
+  CHECK_FALSE(parse_duration("", d));
+  CHECK_FALSE(parse_duration("s", d));
+  CHECK_FALSE(parse_duration("-1s", d));
+  CHECK_FALSE(parse_duration("1.5s", d));
+}
+
+TEST_CASE("host:port") {
+  std::string host;
+  std::uint16_t port = 1;
+  CHECK(split_host_port("127.0.0.1:8080", host, port));
+  CHECK(host == "127.0.0.1");
+  CHECK(port == 8080);
+  CHECK(split_host_port(":0", host, port));
+  CHECK(host == "0.0.0.0");
+  CHECK(port == 0);
+  CHECK(split_host_port("[::1]:9", host, port));
+  CHECK(host == "::1");
+  CHECK(port == 9);
+  CHECK_FALSE(split_host_port("localhost", host, port));
+  CHECK_FALSE(split_host_port("h:99999", host, port));
+}
