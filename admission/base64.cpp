@@ -11,7 +11,8 @@ constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxy
 constexpr std::array<std::int8_t, 256> make_decode_table() {
   std::array<std::int8_t, 256> table{};
   for (auto& v : table) v = -1;
-  for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+  for (int i = 0; i < 64; ++i)
+    table[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
   return table;
 }
 constexpr auto decode_table = make_decode_table();
@@ -25,7 +26,8 @@ void base64_append(std::string& out, std::string_view data) {
   const auto* in = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
-    const std::uint32_t v = (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
+    const std::uint32_t v =
+        (std::uint32_t{in[i]} << 16) | (std::uint32_t{in[i + 1]} << 8) | in[i + 2];
     *p++ = alphabet[(v >> 18) & 63];
     *p++ = alphabet[(v >> 12) & 63];
     *p++ = alphabet[(v >> 6) & 63];
@@ -65,7 +67,8 @@ std::optional<std::string> base64_decode(std::string_view text) {
     out.push_back(static_cast<char>((v >> 16) & 0xff));
     if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
     if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
-    // Non-canonical encodings (stray bits in the last character) are rejected like Go's StdEncoding.Strict.
+    // Non-canonical encodings (stray bits in the last character) are rejected like Go's
+    // StdEncoding.Strict.
     if ((pad == 1 && (v & 0xff) != 0) || (pad == 2 && (v & 0xffff) != 0)) return std::nullopt;
   }
   return out;

@@ -6,7 +6,9 @@
 
 namespace mlnetpol::admission {
 
-constexpr std::size_t base64_encoded_size(std::size_t n) { return (n + 2) / 3 * 4; }
+constexpr std::size_t base64_encoded_size(std::size_t n) {
+  return (n + 2) / 3 * 4;
+}
 void base64_append(std::string& out, std::string_view data);
 std::string base64_encode(std::string_view data);
 // Strict: padding required, no whitespace, no URL alphabet; nullopt on anything else.

@@ -17,7 +17,9 @@ namespace {
 using rapidjson::Value;
 using decode_result = boost::system::result<review_request, decode_error>;
 
-std::string_view view(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+std::string_view view(const Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
 
 // Owns one parse, in a single allocation: a copy of the body that the document's strings point
 // into (in-situ parsing copies no string), then the pool's first chunk for the tree itself. A
@@ -312,22 +314,38 @@ void throw_exception_from_error(const decode_error& error, const boost::source_l
 
 std::string_view status_reason(int code) {
   switch (code) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 406: return "NotAcceptable";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "RequestEntityTooLarge";
-    case 415: return "UnsupportedMediaType";
-    case 422: return "Invalid";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    case 503: return "ServiceUnavailable";
-    case 504: return "Timeout";
-    default: return {};
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 406:
+      return "NotAcceptable";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "RequestEntityTooLarge";
+    case 415:
+      return "UnsupportedMediaType";
+    case 422:
+      return "Invalid";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "Timeout";
+    default:
+      return {};
   }
 }
 
@@ -344,7 +362,8 @@ decode_result decode_review(std::string_view body) {
   // byte sequences, and validating would cost a quarter of the parse on the hot path.
   json_parse_options options;
   options.validate_utf8 = false;
-  if (auto parse_error = parse_json_insitu(parsed->document, parsed->text(), body.size(), options)) {
+  if (auto parse_error =
+          parse_json_insitu(parsed->document, parsed->text(), body.size(), options)) {
     return fail(std::move(parse_error->message));
   }
   const Value& root = parsed->document;

@@ -10,7 +10,9 @@
 namespace mlnetpol::admission {
 namespace {
 
-rapidjson::SizeType size_of(std::string_view s) { return static_cast<rapidjson::SizeType>(s.size()); }
+rapidjson::SizeType size_of(std::string_view s) {
+  return static_cast<rapidjson::SizeType>(s.size());
+}
 
 void write_string(std::string& out, std::string_view s) {
   string_output stream(out);

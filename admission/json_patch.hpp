@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
+#include <rapidjson/document.h>
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
-#include <rapidjson/document.h>
 
 #include "policy/mutation.hpp"
 
@@ -54,7 +54,8 @@ struct patch_error {
 
 // The patch that sets every entry in the object (later entries win for the same key). The first
 // missing (or null) step of a path gets one "add" of the whole nested object, shared by all entries
-// under it; an existing map gets per-key "add"; a different value "replace"; the same value nothing.
+// under it; an existing map gets per-key "add"; a different value "replace"; the same value
+// nothing.
 // "" when nothing changes. An error when a step or the object itself is not a JSON object.
 boost::system::result<std::string, patch_error> patch_for_entries(
     const rapidjson::Value& object, const std::vector<policy::map_entry>& entries);

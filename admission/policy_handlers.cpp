@@ -1,8 +1,8 @@
 #include "admission/policy_handlers.hpp"
 
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -144,7 +144,8 @@ struct policy_handlers::state {
         cfg = state_.config;
       }
       std::optional<label_map> ns_labels;
-      if (!is_namespace_request(request)) ns_labels = state_.namespaces.find(request.namespace_name);
+      if (!is_namespace_request(request))
+        ns_labels = state_.namespaces.find(request.namespace_name);
 
       policy::request_facts facts;
       facts.group = request.kind.group;
@@ -177,9 +178,8 @@ struct policy_handlers::state {
       if (mutating_ && response.patch.empty() && response.decision == "patched") {
         response.decision = "allowed";
       }
-      remember_namespace(state_.namespaces, request, response.patch.empty()
-                                                         ? std::vector<policy::map_entry>{}
-                                                         : d.additions);
+      remember_namespace(state_.namespaces, request,
+                         response.patch.empty() ? std::vector<policy::map_entry>{} : d.additions);
       return response;
     }
 
@@ -208,7 +208,11 @@ std::shared_ptr<const policy::config> policy_handlers::current_config() const {
   return state_->config;
 }
 
-handler& policy_handlers::mutate() { return state_->mutate_handler; }
-handler& policy_handlers::validate() { return state_->validate_handler; }
+handler& policy_handlers::mutate() {
+  return state_->mutate_handler;
+}
+handler& policy_handlers::validate() {
+  return state_->validate_handler;
+}
 
 }  // namespace mlnetpol::admission

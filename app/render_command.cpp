@@ -27,7 +27,9 @@ constexpr const char* render_usage =
     "  --summary         print the module's outputs as JSON (secured_namespaces,\n"
     "                    cilium_mode_enabled, ml_policies_enabled, policy_count)\n";
 
-void write_out(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }
+void write_out(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+}
 
 }  // namespace
 
@@ -81,9 +83,9 @@ int render_command(int argc, char** argv) {
   if (!config_path.empty()) {
     auto loaded = load_config_file(config_path);
     if (!loaded.ok) {
-      std::fprintf(stderr, "mlnetpol render: %s\n",
-                   loaded.error.empty() ? (config_path + ": cannot load").c_str()
-                                        : loaded.error.c_str());
+      std::fprintf(
+          stderr, "mlnetpol render: %s\n",
+          loaded.error.empty() ? (config_path + ": cannot load").c_str() : loaded.error.c_str());
       return 1;
     }
     cfg = std::move(loaded.value);
@@ -104,8 +106,10 @@ int render_command(int argc, char** argv) {
   if (!only_namespace.empty()) {
     const auto names = policy::policy_namespaces(cfg);
     if (std::find(names.begin(), names.end(), only_namespace) == names.end()) {
-      std::fprintf(stderr, "mlnetpol render: namespace '%s' gets no policies under this "
-                   "configuration\n", only_namespace.c_str());
+      std::fprintf(stderr,
+                   "mlnetpol render: namespace '%s' gets no policies under this "
+                   "configuration\n",
+                   only_namespace.c_str());
     }
   }
   if (output == "dot") {

@@ -31,7 +31,8 @@ constexpr const char* review_usage =
     "\n"
     "Evaluates an AdmissionReview request (JSON, as the API server POSTs it; '-' reads stdin)\n"
     "offline, exactly as 'mlnetpol serve' would, through both webhooks in the API server's order:\n"
-    "  1. the mutating webhook (/mutate): its AdmissionReview response, and its JSON Patch decoded;\n"
+    "  1. the mutating webhook (/mutate): its AdmissionReview response, and its JSON Patch "
+    "decoded;\n"
     "  2. the patch applied to request.object;\n"
     "  3. the validating webhook (/validate) on the mutated object: its AdmissionReview response;\n"
     "  4. the labels of the mutated object (metadata and every pod template).\n"
@@ -123,11 +124,12 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
   const bool is_pod = policy::is_pod_kind(group, kind);
   if (!is_pod) print_map("metadata.labels", policy::json_member(object, "metadata"));
   for (const auto& site : sites) {
-    print_map(site.template_path.empty() ? "metadata.labels"
-                                         : site.template_path + ".metadata.labels",
-              site.metadata);
+    print_map(
+        site.template_path.empty() ? "metadata.labels" : site.template_path + ".metadata.labels",
+        site.metadata);
   }
-  if (is_pod && sites.empty()) print_map("metadata.labels", policy::json_member(object, "metadata"));
+  if (is_pod && sites.empty())
+    print_map("metadata.labels", policy::json_member(object, "metadata"));
 }
 
 struct webhook_answer {
@@ -141,8 +143,8 @@ std::optional<webhook_answer> call(std::string_view body, admission::handler& h,
   webhook_answer answer;
   answer.outcome = admission::process_review(body, h);
   if (answer.outcome.decision == "error") {
-    error = answer.outcome.error.empty() ? "the request could not be evaluated"
-                                         : answer.outcome.error;
+    error =
+        answer.outcome.error.empty() ? "the request could not be evaluated" : answer.outcome.error;
     return std::nullopt;
   }
   rapidjson::Document response;
@@ -226,7 +228,8 @@ int review_command(int argc, char** argv) {
   if (!mutated) return bad_input(source + ": " + error);
 
   std::printf("mutating webhook (/mutate): %s (enforcement_mode %s)\n",
-              mutated->outcome.decision.c_str(), std::string(policy::to_string(cfg.enforcement)).c_str());
+              mutated->outcome.decision.c_str(),
+              std::string(policy::to_string(cfg.enforcement)).c_str());
   std::printf("%s\n", pretty(mutated->outcome.body).c_str());
   std::printf("\npatch (decoded):\n%s\n",
               mutated->patch.empty() ? "(none)" : pretty(mutated->patch).c_str());
@@ -234,14 +237,12 @@ int review_command(int argc, char** argv) {
   // The validating webhook sees the object as the mutating webhook left it.
   rapidjson::Document review;
   review.Parse(body.data(), body.size());
-  rapidjson::Value* request = review.IsObject() && review.HasMember("request")
-                                  ? &review["request"]
-                                  : nullptr;
-  rapidjson::Value* object =
-      request != nullptr && request->IsObject() && request->HasMember("object") &&
-              (*request)["object"].IsObject()
-          ? &(*request)["object"]
-          : nullptr;
+  rapidjson::Value* request =
+      review.IsObject() && review.HasMember("request") ? &review["request"] : nullptr;
+  rapidjson::Value* object = request != nullptr && request->IsObject() &&
+                                     request->HasMember("object") && (*request)["object"].IsObject()
+                                 ? &(*request)["object"]
+                                 : nullptr;
   if (!mutated->patch.empty()) {
     if (object == nullptr) return bad_input(source + ": a patch for a request without an object");
     if (auto problem = apply_patch(*object, mutated->patch, review.GetAllocator())) {

@@ -96,6 +96,9 @@ struct config {
   std::vector<std::string> api_server_cidrs{};
   // The monitoring namespace may scrape ML pods on their metrics ports (policy monitoring-scrape-ml).
   bool monitoring_scrapes_ml = true;
+  // Cilium: spell out spec.enableDefaultDeny in default-deny-with-dns (a field of the CRD since
+  // Cilium 1.15; older CRDs answer 500). The empty ingress rule denies either way.
+  bool cilium_default_deny_field = true;
   // Standard mode: render platform-https-only's rules as NetworkPolicy platform-egress-https (the
   // module renders none, so platform tools would lose all egress but DNS).
   bool standard_platform_policies = true;

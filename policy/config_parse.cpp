@@ -15,7 +15,9 @@ using errors_t = std::vector<config_error>;
 // Returns what is wrong with a string value, or nullopt when it is fine.
 using check_fn = std::optional<std::string> (*)(std::string_view);
 
-std::string sv(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
+std::string sv(const rapidjson::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
 
 std::string type_of(const rapidjson::Value& v) {
   if (v.IsNull()) return "null";
@@ -42,10 +44,18 @@ std::string quote(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -149,8 +159,8 @@ struct codec<enforcement_mode> {
       return std::nullopt;
     }
     if (auto mode = parse_enforcement_mode(sv(v))) return mode;
-    errors.push_back({path, "invalid enforcement mode \"" + sv(v) +
-                                "\": expected one of enforce, warn, audit"});
+    errors.push_back(
+        {path, "invalid enforcement mode \"" + sv(v) + "\": expected one of enforce, warn, audit"});
     return std::nullopt;
   }
   static std::string emit(enforcement_mode m) { return std::string(to_string(m)); }
@@ -222,8 +232,8 @@ struct codec<k8s_service_ref> {
 
 template <>
 struct codec<pod_peer> {
-  static std::optional<pod_peer> parse(const rapidjson::Value& v, const std::string& path,
-                                       check_fn, errors_t& errors) {
+  static std::optional<pod_peer> parse(const rapidjson::Value& v, const std::string& path, check_fn,
+                                       errors_t& errors) {
     if (!v.IsObject()) {
       wrong_type(v, path, "a map {namespace, matchLabels}", errors);
       return std::nullopt;
@@ -314,7 +324,12 @@ struct codec<std::vector<T>> {
         if (i != 0) out += ", ";
         out += codec<T>::emit(items[i]);
       }
-      return out + "]";
+      out += "]";
+      // Long lists read better one item per line.
+      if (out.size() <= 80) return out;
+      out.clear();
+      for (const auto& item : items) out += "\n  - " + codec<T>::emit(item);
+      return out;
     } else {
       for (const auto& item : items) out += "\n  - " + codec<T>::emit(item);
       return out;
@@ -382,7 +397,8 @@ bool is_ipv4(std::string_view s) {
 
 bool is_ipv6(std::string_view s) {
   const std::size_t gap = s.find("::");
-  if (gap != std::string_view::npos && s.find("::", gap + 1) != std::string_view::npos) return false;
+  if (gap != std::string_view::npos && s.find("::", gap + 1) != std::string_view::npos)
+    return false;
   int groups = 0;
   std::size_t i = 0;
   while (i < s.size()) {
@@ -490,7 +506,8 @@ const std::vector<row>& rows() {
         "ingress_controller_namespaces", "Namespaces whose pods may send traffic to inference.",
         check_namespace_name));
     t.push_back(make_row<&config::ingress_controller_pods>(
-        "ingress_controller_pods", "Pods (namespace + labels) that may send traffic to inference."));
+        "ingress_controller_pods",
+        "Pods (namespace + labels) that may send traffic to inference."));
     t.push_back(make_row<&config::secure_ml_namespaces>(
         "secure_ml_namespaces", "Default deny for every pod of an ML namespace."));
     t.push_back(make_row<&config::standard_ml_policies>(
@@ -519,13 +536,15 @@ const std::vector<row>& rows() {
         check_cidr));
     t.push_back(make_row<&config::monitoring_scrapes_ml>(
         "monitoring_scrapes_ml", "The monitoring namespace may scrape ML pods."));
+    t.push_back(make_row<&config::cilium_default_deny_field>(
+        "cilium_default_deny_field",
+        "Cilium: write spec.enableDefaultDeny (CRD of Cilium >= 1.15); false for older Cilium."));
     t.push_back(make_row<&config::standard_platform_policies>(
         "standard_platform_policies",
         "Standard mode: render platform-https-only as NetworkPolicy platform-egress-https."));
     t.push_back(make_row<&config::https_egress_except_cidrs>(
         "https_egress_except_cidrs",
-        "Standard mode stand-in for FQDN rules: TCP 443 anywhere except these CIDRs.",
-        check_cidr));
+        "Standard mode stand-in for FQDN rules: TCP 443 anywhere except these CIDRs.", check_cidr));
     return t;
   }();
   return table;
@@ -535,9 +554,12 @@ const std::vector<row>& rows() {
 
 std::string_view to_string(enforcement_mode mode) {
   switch (mode) {
-    case enforcement_mode::enforce: return "enforce";
-    case enforcement_mode::warn: return "warn";
-    case enforcement_mode::audit: return "audit";
+    case enforcement_mode::enforce:
+      return "enforce";
+    case enforcement_mode::warn:
+      return "warn";
+    case enforcement_mode::audit:
+      return "audit";
   }
   return "enforce";
 }
@@ -567,8 +589,7 @@ config_parse_result parse_config(const rapidjson::Value& root) {
   config_parse_result result;
   if (root.IsNull()) return result;
   if (!root.IsObject()) {
-    result.errors.push_back(
-        {"", "the configuration must be a map of keys, got " + type_of(root)});
+    result.errors.push_back({"", "the configuration must be a map of keys, got " + type_of(root)});
     return result;
   }
   std::vector<std::string> keys;

@@ -13,7 +13,7 @@
 namespace mlnetpol::policy {
 
 struct config_error {
-  std::string path;     // e.g. "ml_training_namespaces[1]", "inference_allowed_services[0].k8sService"
+  std::string path;  // e.g. "ml_training_namespaces[1]", "inference_allowed_services[0].k8sService"
   std::string message;  // what is wrong and what is expected
 };
 

@@ -35,7 +35,7 @@ struct decision {
   int code = 0;  // 403 when denied
   std::string message;
   std::vector<violation> violations;
-  std::vector<map_entry> additions;  // to patch in; empty under audit
+  std::vector<map_entry> additions;   // to patch in; empty under audit
   std::vector<std::string> warnings;  // within the API server's limits
   std::vector<std::pair<std::string, std::string>> audit_annotations;  // keys without '/'
 };

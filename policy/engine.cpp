@@ -30,7 +30,9 @@ bool contains(const std::vector<std::string>& list, std::string_view value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
-std::string str(std::string_view s) { return std::string(s); }
+std::string str(std::string_view s) {
+  return std::string(s);
+}
 
 std::map<std::string, std::string> labels_of(const rapidjson::Value* object) {
   std::map<std::string, std::string> out;
@@ -70,11 +72,11 @@ struct context {
 bool settle_early(context& c) {
   const request_facts& r = c.request;
   if (!c.cfg.enabled || !r.sub_resource.empty() || c.kind == kind_class::other) return true;
-  const bool exempt =
-      contains(c.cfg.exempt_namespaces, c.namespace_name) ||
-      contains(c.cfg.exempt_users, r.username) ||
-      std::any_of(r.groups.begin(), r.groups.end(),
-                  [&](const std::string& g) { return contains(c.cfg.exempt_groups, g); });
+  const bool exempt = contains(c.cfg.exempt_namespaces, c.namespace_name) ||
+                      contains(c.cfg.exempt_users, r.username) ||
+                      std::any_of(r.groups.begin(), r.groups.end(), [&](const std::string& g) {
+                        return contains(c.cfg.exempt_groups, g);
+                      });
   if (exempt) {
     c.result.result = outcome::exempt;
     return true;
@@ -166,8 +168,8 @@ std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& ob
     if (map_value(metadata, "labels", key) == value) return;
     planned_label label;
     label.entry = {{"metadata"}, "labels", str(key), str(value)};
-    label.note = "would add label " + str(key) + "=" + str(value) + " to namespace " +
-                 c.namespace_name;
+    label.note =
+        "would add label " + str(key) + "=" + str(value) + " to namespace " + c.namespace_name;
     label.audit_value = str(key) + "=" + str(value);
     out.push_back(std::move(label));
   };
@@ -189,6 +191,26 @@ std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& ob
   return out;
 }
 
+// The pod sites a request writes: all of them on CREATE; on UPDATE only templates that changed, so
+// metadata-only updates (finalizers, owner references, labels on the workload) of workloads that
+// predate mlnetpol are neither patched (no surprise rollout) nor denied (no stuck deletion).
+std::vector<pod_site> written_sites(const request_facts& r) {
+  std::vector<pod_site> sites = pod_sites(r.group, r.kind, *r.object);
+  if (r.operation != "UPDATE" || r.old_object == nullptr) return sites;
+  const std::vector<pod_site> old_sites = pod_sites(r.group, r.kind, *r.old_object);
+  auto same = [](const rapidjson::Value* a, const rapidjson::Value* b) {
+    if (a == nullptr || b == nullptr) return a == b;
+    return *a == *b;
+  };
+  std::erase_if(sites, [&](const pod_site& site) {
+    return std::any_of(old_sites.begin(), old_sites.end(), [&](const pod_site& old) {
+      return old.template_path == site.template_path && same(old.metadata, site.metadata) &&
+             same(old.spec, site.spec);
+    });
+  });
+  return sites;
+}
+
 std::vector<planned_label> plan(context& c) {
   const request_facts& r = c.request;
   std::vector<planned_label> out;
@@ -204,7 +226,7 @@ std::vector<planned_label> plan(context& c) {
       // Pods are labelled when created; templates whenever they are written, so every rollout
       // carries the label.
       if (create || (update && c.kind == kind_class::workload)) {
-        for (const auto& site : pod_sites(r.group, r.kind, *r.object)) {
+        for (const auto& site : written_sites(r)) {
           for (auto& label : plan_site(c, *r.object, site)) out.push_back(std::move(label));
         }
       }
@@ -217,13 +239,14 @@ std::vector<planned_label> plan(context& c) {
 
 // --- validation ---
 
+// "metadata.labels.workload-type: training to the pod (or ...)"; preposition is "to" or "on".
 std::string fix_location(const context& c, const rapidjson::Value& object, const pod_site& site,
-                         const std::string& what) {
+                         const std::string& what, std::string_view preposition) {
   const std::string& key = c.cfg.label_key;
   if (!site.template_path.empty()) {
     return site.template_path + ".metadata.labels." + key + ": " + what;
   }
-  std::string out = "metadata.labels." + key + ": " + what + " to the pod";
+  std::string out = "metadata.labels." + key + ": " + what + " " + str(preposition) + " the pod";
   const std::string owner = str(controller_owner_kind(json_member(&object, "metadata")));
   if (owner == "ReplicaSet") {
     out += " (or its Deployment's spec.template.metadata.labels)";
@@ -251,31 +274,34 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
   const std::vector<std::string_view> allowed = allowed_workload_types(c.roles);
   const std::string allowed_text = join(allowed, " or ");
   std::string fix_value = str(allowed.front());
-  if (allowed.size() > 1) fix_value += " (or " + join(std::vector<std::string_view>(allowed.begin() + 1, allowed.end()), ", ") + ")";
+  if (allowed.size() > 1)
+    fix_value += " (or " +
+                 join(std::vector<std::string_view>(allowed.begin() + 1, allowed.end()), ", ") +
+                 ")";
   const std::string& key = c.cfg.label_key;
 
   const bool overlay = c.result.mode == enforcement_mode::audit;
   const std::optional<std::string> value = label_after(c, object, site, overlay);
   if (!value) {
-    std::string message = subject + where + " has no label " + key +
-                          "; allowed values here: " + allowed_text + ".";
-    const inference_result inferred = infer_workload_type(
-        c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
+    std::string message =
+        subject + where + " has no label " + key + "; allowed values here: " + allowed_text + ".";
+    const inference_result inferred =
+        infer_workload_type(c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
     if (inferred.conflict()) {
       message += " mlnetpol did not infer one because its signals disagree:";
       for (std::size_t i = 0; i < inferred.signals.size(); ++i) {
-        message += (i == 0 ? " " : ", ") + inferred.signals[i].text + " says " +
-                   inferred.signals[i].value;
+        message +=
+            (i == 0 ? " " : ", ") + inferred.signals[i].text + " says " + inferred.signals[i].value;
       }
       message += ".";
     }
-    message += " Fix: add " + fix_location(c, object, site, fix_value);
+    message += " Fix: add " + fix_location(c, object, site, fix_value, "to");
     out.push_back({str(rule_workload_type_missing), message,
                    subject + ": no label " + key + " (allowed here: " + allowed_text + ")"});
   } else if (std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
     std::string message = subject + where + " has label " + key + "=" + *value +
                           ", which is not allowed here; allowed values: " + allowed_text +
-                          ". Fix: set " + fix_location(c, object, site, fix_value);
+                          ". Fix: set " + fix_location(c, object, site, fix_value, "on");
     out.push_back({str(rule_workload_type_not_allowed), message,
                    subject + ": " + key + "=" + *value + " not allowed in namespace " +
                        c.namespace_name + " (allowed: " + allowed_text + ")"});
@@ -284,14 +310,14 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
   const rapidjson::Value* host_network = json_member(site.spec, "hostNetwork");
   if (c.cfg.deny_host_network && host_network != nullptr && host_network->IsBool() &&
       host_network->GetBool()) {
-    const std::string field = site.template_path.empty() ? "spec.hostNetwork"
-                                                         : site.template_path + ".spec.hostNetwork";
+    const std::string field =
+        site.template_path.empty() ? "spec.hostNetwork" : site.template_path + ".spec.hostNetwork";
     out.push_back({str(rule_host_network),
                    subject + where + " sets " + field +
                        ": true, which is denied in ML namespaces: a pod on the host network "
                        "bypasses every network policy. Fix: remove " +
                        field + " (or run the workload outside the ML namespaces)",
-                   subject + ": hostNetwork denied in ML namespace " + c.namespace_name +
+                   subject + ": hostNetwork is not allowed in ML namespace " + c.namespace_name +
                        " (bypasses network policies)"});
   }
 }
@@ -322,15 +348,15 @@ void check_managed_policy(context& c, std::vector<violation>& out) {
   std::vector<std::string_view> groups(c.cfg.admin_groups.begin(), c.cfg.admin_groups.end());
   const std::string where =
       r.namespace_name.empty() ? "" : " in namespace \"" + str(r.namespace_name) + "\"";
-  out.push_back(
-      {str(rule_managed_policy),
-       subject + where + " is managed by mlnetpol (label " + str(managed_by_label) + "=" +
-           str(managed_by_value) + "); only mlnetpol's service account " +
-           c.cfg.service_account + (groups.empty() ? "" : " or the admin_groups (" +
-                                                              join(groups, ", ") + ")") +
-           " may " + verb + " it, and mlnetpol re-applies it from its configuration. Fix: change "
-           "the mlnetpol configuration (its --config file, e.g. the ConfigMap) instead",
-       subject + " is managed by mlnetpol; change the mlnetpol configuration instead"});
+  out.push_back({str(rule_managed_policy),
+                 subject + where + " is managed by mlnetpol (label " + str(managed_by_label) + "=" +
+                     str(managed_by_value) + "); only mlnetpol's service account " +
+                     c.cfg.service_account +
+                     (groups.empty() ? "" : " or the admin_groups (" + join(groups, ", ") + ")") +
+                     " may " + verb +
+                     " it, and mlnetpol re-applies it from its configuration. Fix: change "
+                     "the mlnetpol configuration (its --config file, e.g. the ConfigMap) instead",
+                 subject + " is managed by mlnetpol; change the mlnetpol configuration instead"});
 }
 
 std::vector<violation> find_violations(context& c) {
@@ -344,9 +370,10 @@ std::vector<violation> find_violations(context& c) {
   const bool create = r.operation == "CREATE";
   const bool update = r.operation == "UPDATE";
   if (c.kind == kind_class::workload && (create || update)) {
-    for (const auto& site : pod_sites(r.group, r.kind, *r.object)) check_site(c, *r.object, site, out);
+    for (const auto& site : written_sites(r)) check_site(c, *r.object, site, out);
   } else if (c.kind == kind_class::pod && create) {
-    for (const auto& site : pod_sites(r.group, r.kind, *r.object)) check_site(c, *r.object, site, out);
+    for (const auto& site : pod_sites(r.group, r.kind, *r.object))
+      check_site(c, *r.object, site, out);
   } else if (c.kind == kind_class::pod && update && r.old_object != nullptr) {
     // Running pods that predate mlnetpol stay updatable; only taking a valid label away is denied.
     const auto old_sites = pod_sites(r.group, r.kind, *r.old_object);
@@ -363,18 +390,26 @@ std::vector<violation> find_violations(context& c) {
   return out;
 }
 
-void finish(decision& d) { d.warnings = fit_warnings(d.warnings); }
+void finish(decision& d) {
+  d.warnings = fit_warnings(d.warnings);
+}
 
 }  // namespace
 
 std::string_view to_string(outcome o) {
   switch (o) {
-    case outcome::allowed: return "allowed";
-    case outcome::patched: return "patched";
-    case outcome::denied: return "denied";
-    case outcome::warned: return "warned";
-    case outcome::audited: return "audited";
-    case outcome::exempt: return "exempt";
+    case outcome::allowed:
+      return "allowed";
+    case outcome::patched:
+      return "patched";
+    case outcome::denied:
+      return "denied";
+    case outcome::warned:
+      return "warned";
+    case outcome::audited:
+      return "audited";
+    case outcome::exempt:
+      return "exempt";
   }
   return "allowed";
 }

@@ -10,7 +10,9 @@ bool is_label_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_';
 }
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 std::string_view strip_trailing_dot(std::string_view s) {
   if (!s.empty() && s.back() == '.') s.remove_suffix(1);
@@ -51,7 +53,9 @@ std::string_view next_label(std::string_view s, std::size_t& pos) {
 
 }  // namespace
 
-bool is_fqdn_pattern(std::string_view entry) { return entry.find('*') != std::string_view::npos; }
+bool is_fqdn_pattern(std::string_view entry) {
+  return entry.find('*') != std::string_view::npos;
+}
 
 bool fqdn_pattern_matches(std::string_view pattern, std::string_view name) {
   pattern = strip_trailing_dot(pattern);

@@ -6,8 +6,12 @@
 namespace mlnetpol::policy {
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool is_alnum(char c) { return is_lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool is_alnum(char c) {
+  return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
+}
 
 // [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, at most 63 characters.
 bool is_name_part(std::string_view s) {
@@ -82,7 +86,8 @@ bool is_dns1123_subdomain(std::string_view s) {
   std::size_t start = 0;
   while (true) {
     const std::size_t dot = s.find('.', start);
-    const std::string_view part = s.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    const std::string_view part =
+        s.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (!is_dns1123_label(part)) return false;
     if (dot == std::string_view::npos) return true;
     start = dot + 1;
@@ -95,12 +100,13 @@ bool is_qualified_name(std::string_view s) {
   return is_dns1123_subdomain(s.substr(0, slash)) && is_name_part(s.substr(slash + 1));
 }
 
-bool is_label_value(std::string_view s) { return s.empty() || is_name_part(s); }
+bool is_label_value(std::string_view s) {
+  return s.empty() || is_name_part(s);
+}
 
 const rapidjson::Value* json_member(const rapidjson::Value* v, std::string_view key) {
   if (v == nullptr || !v->IsObject()) return nullptr;
-  const auto it =
-      v->FindMember(rapidjson::Value(rapidjson::StringRef(key.data(), key.size())));
+  const auto it = v->FindMember(rapidjson::Value(rapidjson::StringRef(key.data(), key.size())));
   return it == v->MemberEnd() ? nullptr : &it->value;
 }
 
@@ -208,9 +214,9 @@ inference_result infer_workload_type(const namespace_roles& roles, std::string_v
                                      const rapidjson::Value* metadata) {
   inference_result result;
   if (const auto value = namespace_workload_type(roles)) {
-    result.signals.push_back({std::string(*value), "namespace:" + std::string(namespace_name),
-                              "namespace " + std::string(namespace_name) + " (" +
-                                  std::string(*value) + "-only)"});
+    result.signals.push_back(
+        {std::string(*value), "namespace:" + std::string(namespace_name),
+         "namespace " + std::string(namespace_name) + " (" + std::string(*value) + "-only)"});
   }
   if (const auto value = owner_kind_workload_type(owner_kind)) {
     result.signals.push_back({std::string(*value), "owner:" + std::string(owner_kind),

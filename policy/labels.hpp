@@ -44,8 +44,8 @@ std::optional<std::string_view> map_value(const rapidjson::Value* metadata,
 // --- where labels live ---
 // A pod or a pod template inside an admitted object.
 struct pod_site {
-  std::vector<std::string> metadata_path;  // from the object root to the metadata object
-  std::string template_path;               // "spec.template", "" for the Pod itself
+  std::vector<std::string> metadata_path;      // from the object root to the metadata object
+  std::string template_path;                   // "spec.template", "" for the Pod itself
   const rapidjson::Value* metadata = nullptr;  // null when the template has no metadata yet
   const rapidjson::Value* spec = nullptr;
 };
@@ -86,7 +86,6 @@ struct inference_result {
 // Signals in order: (1) the namespace is training-only or inference-only, (2) the controlling
 // owner's kind, (3) well-known labels. Disagreeing signals infer nothing.
 inference_result infer_workload_type(const namespace_roles& roles, std::string_view namespace_name,
-                                     std::string_view owner_kind,
-                                     const rapidjson::Value* metadata);
+                                     std::string_view owner_kind, const rapidjson::Value* metadata);
 
 }  // namespace mlnetpol::policy

@@ -109,6 +109,8 @@ void event(spdlog::level::level_enum level, std::string_view msg,
   logger->log(level, std::string_view(line.data(), line.size()));
 }
 
-void flush() { spdlog::default_logger_raw()->flush(); }
+void flush() {
+  spdlog::default_logger_raw()->flush();
+}
 
 }  // namespace mlnetpol::server::logging

@@ -1,7 +1,7 @@
 #pragma once
 // Structured logging on spdlog: one line per event as JSON (`--log-format json`) or key=value text.
-// Lines are buffered, not flushed one by one (the request path must stay cheap): warnings and errors
-// flush at once, everything else within a second (spdlog::flush_every).
+// Lines are buffered, not flushed one by one (the request path must stay cheap): warnings and
+// errors flush at once, everything else within a second (spdlog::flush_every).
 #include <initializer_list>
 #include <string_view>
 
@@ -32,7 +32,8 @@ struct field {
 void setup(log_format format, std::string_view level);
 
 // Logs `msg` with fields through the default spdlog logger, in the configured format.
-void event(spdlog::level::level_enum level, std::string_view msg, std::initializer_list<field> fields);
+void event(spdlog::level::level_enum level, std::string_view msg,
+           std::initializer_list<field> fields);
 
 inline bool enabled(spdlog::level::level_enum level) {
   return spdlog::default_logger_raw()->should_log(level);
@@ -41,4 +42,3 @@ inline bool enabled(spdlog::level::level_enum level) {
 void flush();
 
 }  // namespace mlnetpol::server::logging
-

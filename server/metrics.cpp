@@ -15,7 +15,9 @@ void append_number(std::string& out, double v) {
   out.append(buf, result.ptr);
 }
 
-void append_number(std::string& out, std::uint64_t v) { out += std::to_string(v); }
+void append_number(std::string& out, std::uint64_t v) {
+  out += std::to_string(v);
+}
 
 void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   out += "# HELP ";
@@ -43,10 +45,14 @@ void gauge(std::string& out, std::string_view name, std::string_view help, T val
 
 void append_label_value(std::string& out, std::string_view value) {
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -165,7 +171,9 @@ void metrics::count_http(unsigned code) {
   if (code < http_.size()) http_[code].fetch_add(1, std::memory_order_relaxed);
 }
 
-void metrics::set_certificate_expiry(double unix_seconds) { certificate_expiry_.store(unix_seconds); }
+void metrics::set_certificate_expiry(double unix_seconds) {
+  certificate_expiry_.store(unix_seconds);
+}
 
 void metrics::set_policy_gauges(const policy_gauges& g) {
   std::lock_guard lock(gauges_mutex_);

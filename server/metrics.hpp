@@ -37,8 +37,8 @@ class labeled_counter {
 
 class histogram {
  public:
-  static constexpr std::array<double, 14> bounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5};
+  static constexpr std::array<double, 14> bounds{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
   // The same bounds as `le` label values, written the way people read them.
   static constexpr std::array<std::string_view, 14> bound_labels{
       "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
@@ -67,11 +67,15 @@ class metrics {
   void count_violation(std::string_view rule, std::string_view mode);
   void count_http(unsigned code);
   void add_in_flight(int delta) { in_flight_.fetch_add(delta, std::memory_order_relaxed); }
-  void count_tls_handshake_error() { tls_handshake_errors_.fetch_add(1, std::memory_order_relaxed); }
+  void count_tls_handshake_error() {
+    tls_handshake_errors_.fetch_add(1, std::memory_order_relaxed);
+  }
   void count_config_reload_failure() {
     config_reload_failures_.fetch_add(1, std::memory_order_relaxed);
   }
-  void count_connection_rejected() { connections_rejected_.fetch_add(1, std::memory_order_relaxed); }
+  void count_connection_rejected() {
+    connections_rejected_.fetch_add(1, std::memory_order_relaxed);
+  }
   void set_certificate_expiry(double unix_seconds);
   void set_policy_gauges(const policy_gauges& g);
 

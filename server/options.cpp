@@ -15,7 +15,9 @@ bool parse_unsigned(std::string_view text, std::uint64_t max, std::uint64_t& out
   return true;
 }
 
-std::string quoted(std::string_view v) { return "'" + std::string(v) + "'"; }
+std::string quoted(std::string_view v) {
+  return "'" + std::string(v) + "'";
+}
 
 }  // namespace
 
@@ -26,11 +28,16 @@ bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
   if (!parse_unsigned(text.substr(0, digits), 1'000'000'000, n)) return false;
   const std::string_view unit = text.substr(digits);
   std::uint64_t ms_per_unit = 0;
-  if (unit.empty() || unit == "s") ms_per_unit = 1000;
-  else if (unit == "ms") ms_per_unit = 1;
-  else if (unit == "m") ms_per_unit = 60'000;
-  else if (unit == "h") ms_per_unit = 3'600'000;
-  else return false;
+  if (unit.empty() || unit == "s")
+    ms_per_unit = 1000;
+  else if (unit == "ms")
+    ms_per_unit = 1;
+  else if (unit == "m")
+    ms_per_unit = 60'000;
+  else if (unit == "h")
+    ms_per_unit = 3'600'000;
+  else
+    return false;
   out = std::chrono::milliseconds(n * ms_per_unit);
   return true;
 }
@@ -50,7 +57,8 @@ bool split_host_port(std::string_view text, std::string& host, std::uint16_t& po
 std::string serve_usage() {
   return "usage: mlnetpol serve [flags]\n"
          "\n"
-         "Runs the admission webhook server: HTTPS POST /mutate and /validate, plus /healthz, /readyz,\n"
+         "Runs the admission webhook server: HTTPS POST /mutate and /validate, plus /healthz, "
+         "/readyz,\n"
          "/metrics and /status (also on the plain-HTTP metrics listener).\n"
          "\n"
          "flags:\n"
@@ -119,7 +127,8 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
     std::uint64_t n = 0;
     if (flag == "--port") {
       if (!need_value()) return fail("--port: missing value");
-      if (!parse_unsigned(value, 65535, n)) return fail("--port: not a port number: " + quoted(value));
+      if (!parse_unsigned(value, 65535, n))
+        return fail("--port: not a port number: " + quoted(value));
       o.port = static_cast<std::uint16_t>(n);
     } else if (flag == "--bind-address") {
       if (!need_value() || value.empty()) return fail("--bind-address: missing value");
@@ -147,9 +156,12 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
       o.metrics_bind_address = value;
     } else if (flag == "--log-format") {
       if (!need_value()) return fail("--log-format: missing value");
-      if (value == "json") o.format = log_format::json;
-      else if (value == "text") o.format = log_format::text;
-      else return fail("--log-format: json or text, not " + quoted(value));
+      if (value == "json")
+        o.format = log_format::json;
+      else if (value == "text")
+        o.format = log_format::text;
+      else
+        return fail("--log-format: json or text, not " + quoted(value));
     } else if (flag == "--log-level") {
       if (!need_value()) return fail("--log-level: missing value");
       if (value != "trace" && value != "debug" && value != "info" && value != "warn" &&

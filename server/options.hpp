@@ -16,9 +16,10 @@ struct options {
   std::uint16_t port = 9443;  // 0 = any free port (tests); server::port() tells which
   std::string tls_cert_file = "/tmp/k8s-webhook-server/serving-certs/tls.crt";
   std::string tls_key_file = "/tmp/k8s-webhook-server/serving-certs/tls.key";
-  unsigned threads = 0;      // 0 = one per core
-  std::string config_file;   // empty = embedded defaults (policy::config{})
-  // Plain-HTTP /healthz, /readyz, /metrics, /status; "0" disables it (controller-runtime's convention).
+  unsigned threads = 0;     // 0 = one per core
+  std::string config_file;  // empty = embedded defaults (policy::config{})
+  // Plain-HTTP /healthz, /readyz, /metrics, /status; "0" disables it (controller-runtime's
+  // convention).
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::chrono::milliseconds shutdown_grace{25'000};
   log_format format = log_format::json;
@@ -33,8 +34,8 @@ struct options {
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds reload_interval{5'000};  // certificate and config polling
   // kube-apiserver accepts request bodies up to 3 MiB (etcd's 1.5 MiB limit, doubled for JSON vs
-  // protobuf); an AdmissionReview carries object and oldObject (3 MiB each) plus < 1 MiB of envelope.
-  // controller-runtime uses the same 7 MiB bound.
+  // protobuf); an AdmissionReview carries object and oldObject (3 MiB each) plus < 1 MiB of
+  // envelope. controller-runtime uses the same 7 MiB bound.
   std::size_t max_body_bytes = 7 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
 };

@@ -40,11 +40,16 @@ route_match match_route(std::string_view method, std::string_view request_target
     m.allow = "POST";
     return m;
   }
-  if (path == "/healthz") m.target = route::healthz;
-  else if (path == "/readyz") m.target = route::readyz;
-  else if (path == "/metrics") m.target = route::metrics;
-  else if (path == "/status") m.target = route::status;
-  else return m;
+  if (path == "/healthz")
+    m.target = route::healthz;
+  else if (path == "/readyz")
+    m.target = route::readyz;
+  else if (path == "/metrics")
+    m.target = route::metrics;
+  else if (path == "/status")
+    m.target = route::status;
+  else
+    return m;
   m.method_allowed = is_get;
   m.allow = "GET";
   return m;

@@ -17,7 +17,8 @@ struct route_match {
 };
 
 std::string_view path_of(std::string_view request_target);
-route_match match_route(std::string_view method, std::string_view request_target, listener_kind kind);
+route_match match_route(std::string_view method, std::string_view request_target,
+                        listener_kind kind);
 
 // application/json, with optional parameters (charset=utf-8) and any letter case.
 bool is_json_content_type(std::string_view content_type);

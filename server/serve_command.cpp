@@ -66,7 +66,8 @@ int serve_command(int argc, char** argv) {
   std::function<void()> wait_hup = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      srv::logging::event(spdlog::level::info, "SIGHUP: reloading certificate and configuration", {});
+      srv::logging::event(spdlog::level::info, "SIGHUP: reloading certificate and configuration",
+                          {});
       server.reload_now();
       wait_hup();
     });

@@ -1,5 +1,6 @@
 #include "server/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -139,6 +140,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::steady_timer grace_timer_;
   std::uint16_t port_ = 0;
   std::uint16_t metrics_port_ = 0;
+  // How often at most a connection's timer wakes up (see session::enter).
+  const std::chrono::milliseconds shortest_timeout_ =
+      std::min({opts_.handshake_timeout, opts_.header_timeout, opts_.body_timeout,
+                opts_.write_timeout, opts_.idle_timeout});
 
   std::atomic<bool> started_{false};
   std::atomic<bool> draining_{false};
@@ -251,7 +256,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       logging::event(level_enum::info, at_start ? "certificate loaded" : "certificate reloaded",
                      {{"cert", opts_.tls_cert_file},
                       {"serial", m.serial_hex},
-                      {"not_after", m.not_after}});
+                      {"not_after", static_cast<std::uint64_t>(m.not_after)}});
     }
   }
 
@@ -329,9 +334,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   }
 
   void drain() {
-    logging::event(level_enum::info, "shutting down: not ready, listener closed, draining",
-                   {{"open_connections", static_cast<std::uint64_t>(open_connections_.load())},
-                    {"grace_seconds", std::chrono::duration<double>(opts_.shutdown_grace).count()}});
+    logging::event(
+        level_enum::info, "shutting down: not ready, listener closed, draining",
+        {{"open_connections", static_cast<std::uint64_t>(open_connections_.load())},
+         {"grace_seconds", std::chrono::duration<double>(opts_.shutdown_grace).count()}});
     error_code ignored;
     acceptor_.close(ignored);
     reload_timer_.cancel();
@@ -343,9 +349,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     grace_timer_.expires_after(opts_.shutdown_grace);
     grace_timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec) return;
-      logging::event(level_enum::warn, "shutdown grace period over; closing open connections",
-                     {{"open_connections",
-                       static_cast<std::uint64_t>(self->open_connections_.load())}});
+      logging::event(
+          level_enum::warn, "shutdown grace period over; closing open connections",
+          {{"open_connections", static_cast<std::uint64_t>(self->open_connections_.load())}});
       for (auto& s : self->live_sessions()) s->force_close();
       self->finish("grace period over");
     });
@@ -365,17 +371,23 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 namespace {
 
 // One connection: TLS (webhook listener) or plain (metrics listener), HTTP/1.1 keep-alive.
+// Reads go straight into Beast's parser from one buffer, and each phase (handshake, idle, header,
+// body, write) has a deadline enforced by one lazily re-armed timer: moving a deadline is a store,
+// not a timer cancel and a posted handler per I/O operation.
 template <bool Tls>
 class session final : public session_base, public std::enable_shared_from_this<session<Tls>> {
-  using stream_type =
-      std::conditional_t<Tls, beast::ssl_stream<beast::tcp_stream>, beast::tcp_stream>;
+  using stream_type = std::conditional_t<Tls, beast::ssl_stream<tcp::socket>, tcp::socket>;
+  using clock = std::chrono::steady_clock;
 
  public:
   session(std::shared_ptr<server::impl> srv, tcp::socket&& socket,
           std::shared_ptr<ssl::context> ctx)
-      : srv_(std::move(srv)), ctx_(std::move(ctx)), stream_(make_stream(std::move(socket))) {
+      : srv_(std::move(srv)),
+        ctx_(std::move(ctx)),
+        timer_(socket.get_executor()),
+        stream_(make_stream(std::move(socket))) {
     error_code ignored;
-    peer_ = tcp().socket().remote_endpoint(ignored);
+    peer_ = tcp_socket().remote_endpoint(ignored);
   }
 
   ~session() override {
@@ -383,120 +395,166 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void run() {
-    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] { self->start(); });
+    net::dispatch(tcp_socket().get_executor(),
+                  [self = this->shared_from_this()] { self->start(); });
   }
 
   void drain() override {
-    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
-      if (self->idle_) self->close_socket();
+    net::post(tcp_socket().get_executor(), [self = this->shared_from_this()] {
+      if (self->phase_ == phase::idle) self->close_socket();
     });
   }
 
   void force_close() override {
-    net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close_socket(); });
+    net::post(tcp_socket().get_executor(),
+              [self = this->shared_from_this()] { self->close_socket(); });
   }
 
  private:
+  enum class phase { handshake, idle, header, body, handling, write, closing };
+
   stream_type make_stream(tcp::socket&& socket) {
     if constexpr (Tls) {
       return stream_type(std::move(socket), *ctx_);
     } else {
-      return stream_type(std::move(socket));
+      return std::move(socket);
     }
   }
 
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& tcp_socket() { return beast::get_lowest_layer(stream_); }
+
+  static std::string_view phase_name(phase p) {
+    switch (p) {
+      case phase::handshake:
+        return "tls handshake";
+      case phase::idle:
+        return "idle wait";
+      case phase::header:
+        return "header read";
+      case phase::body:
+        return "body read";
+      case phase::handling:
+        return "handling";
+      case phase::write:
+        return "write";
+      case phase::closing:
+        return "closing";
+    }
+    return "";
+  }
+
+  // Enters a phase with its own deadline. The timer never waits longer than the shortest timeout,
+  // so a later phase's deadline is never earlier than the pending wake-up and moving it needs no
+  // re-arm; only the short closing deadline re-arms.
+  void enter(phase p, std::chrono::milliseconds timeout) {
+    phase_ = p;
+    const auto now = clock::now();
+    deadline_ = now + timeout;
+    if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
+  }
+
+  void arm_timer(clock::time_point now) {
+    timer_armed_ = true;
+    timer_expiry_ = std::min(deadline_, now + srv_->shortest_timeout_);
+    timer_.expires_at(timer_expiry_);  // cancels a pending wait, which then returns early
+    timer_.async_wait([self = this->shared_from_this()](error_code ec) { self->on_timer(ec); });
+  }
+
+  void on_timer(error_code ec) {
+    if (ec == net::error::operation_aborted) return;
+    timer_armed_ = false;
+    if (closed_) return;
+    const auto now = clock::now();
+    if (now < deadline_) return arm_timer(now);
+    timed_out_ = true;
+    close_socket();  // the pending operation fails and reports the timeout
+  }
 
   void start() {
     if constexpr (Tls) {
-      tcp().expires_after(srv_->opts_.handshake_timeout);
-      stream_.async_handshake(ssl::stream_base::server,
-                              beast::bind_front_handler(&session::on_handshake,
-                                                        this->shared_from_this()));
+      enter(phase::handshake, srv_->opts_.handshake_timeout);
+      stream_.async_handshake(
+          ssl::stream_base::server,
+          beast::bind_front_handler(&session::on_handshake, this->shared_from_this()));
     } else {
       read_next();
     }
   }
 
   void on_handshake(error_code ec) {
-    if (ec) return fail(ec, "tls handshake");
+    if (ec) return fail(ec);
     read_next();
   }
 
-  // Waits for the first byte of the next request under the idle timeout; the header timeout
-  // starts once something arrived, so a slow sender cannot stretch it.
   void read_next() {
-    if (buffer_.size() > 0) return read_header();
     if (Tls && srv_->draining_.load()) return close_socket();
-    idle_ = true;
-    tcp().expires_after(srv_->opts_.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
-                            beast::bind_front_handler(&session::on_first_bytes,
-                                                      this->shared_from_this()));
-  }
-
-  void on_first_bytes(error_code ec, std::size_t n) {
-    idle_ = false;
-    if (ec) return fail(ec, "idle wait");
-    buffer_.commit(n);
-    read_header();
-  }
-
-  void read_header() {
     parser_.emplace(head_, body_);
     parser_->header_limit(static_cast<std::uint32_t>(srv_->opts_.max_header_bytes));
     parser_->body_limit(srv_->opts_.max_body_bytes);
-    tcp().expires_after(srv_->opts_.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&session::on_header,
-                                                      this->shared_from_this()));
+    if (buffer_.size() > 0) return parse();  // pipelined: the next request is already here
+    enter(phase::idle, srv_->opts_.idle_timeout);
+    read_some();
   }
 
-  void on_header(error_code ec, std::size_t) {
-    if (ec == http::error::body_limit) {
-      return too_large();
+  void read_some() {
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            beast::bind_front_handler(&session::on_read, this->shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t n) {
+    if (ec) return fail(ec);
+    buffer_.commit(n);
+    parse();
+  }
+
+  void parse() {
+    error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
     }
+    if (ec == http::error::body_limit) return too_large();
     if (ec == http::error::header_limit) {
       return respond_error(431, "request header fields too large");
     }
-    if (ec && ec.category() == http::make_error_code(http::error::bad_target).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return respond_error(400, "malformed HTTP request: " + ec.message());
-    }
-    if (ec) return fail(ec, "header read");
+    if (ec) return respond_error(400, "malformed HTTP request: " + ec.message());
     if (parser_->is_done()) return handle();
-    if (head_.expect_continue) {
-      static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-      tcp().expires_after(srv_->opts_.write_timeout);
-      return net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
-                              [self = this->shared_from_this()](error_code ec, std::size_t) {
-                                if (ec) return self->fail(ec, "write");
-                                self->read_body();
-                              });
+    // The header timeout starts with the first byte, so idling and trickling are bounded apart.
+    if (!parser_->is_header_done()) {
+      if (phase_ != phase::header) enter(phase::header, srv_->opts_.header_timeout);
+      return read_some();
     }
-    read_body();
+    if (phase_ != phase::body) {
+      enter(phase::body, srv_->opts_.body_timeout);
+      if (head_.expect_continue) return send_continue();
+    }
+    read_some();
   }
 
-  void read_body() {
-    tcp().expires_after(srv_->opts_.body_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&session::on_body, this->shared_from_this()));
-  }
-
-  void on_body(error_code ec, std::size_t) {
-    if (ec == http::error::body_limit) return too_large();
-    if (ec) return fail(ec, "body read");
-    handle();
+  void send_continue() {
+    static constexpr std::string_view line = "HTTP/1.1 100 Continue\r\n\r\n";
+    net::async_write(stream_, net::buffer(line.data(), line.size()),
+                     [self = this->shared_from_this()](error_code ec, std::size_t) {
+                       if (ec) return self->fail(ec);
+                       self->read_some();
+                     });
   }
 
   void handle() {
+    phase_ = phase::handling;
     const auto kind = Tls ? listener_kind::webhook : listener_kind::metrics;
     const route_match m = match_route(head_.method, head_.target, kind);
+    constexpr std::string_view text = "text/plain; charset=utf-8";
     if (m.target == route::not_found) {
-      return respond(404, "text/plain; charset=utf-8", "404 page not found: " + std::string(path_of(head_.target)));
+      return respond(404, text, "404 page not found: " + std::string(path_of(head_.target)));
     }
     if (!m.method_allowed) {
-      return respond(405, "text/plain; charset=utf-8",
+      return respond(405, text,
                      "method " + head_.method + " not allowed on " +
                          std::string(path_of(head_.target)) + "; allowed: " + std::string(m.allow),
                      m.allow);
@@ -507,17 +565,17 @@ class session final : public session_base, public std::enable_shared_from_this<s
       case route::validate:
         return admit("validate", srv_->routes_.validate);
       case route::healthz:
-        return respond(200, "text/plain; charset=utf-8", "ok");
+        return respond(200, text, "ok");
       case route::readyz: {
         const std::string_view why = srv_->not_ready_reason();
-        if (!why.empty()) return respond(503, "text/plain; charset=utf-8", "not ready: " + std::string(why));
-        return respond(200, "text/plain; charset=utf-8", "ok");
+        if (!why.empty()) return respond(503, text, "not ready: " + std::string(why));
+        return respond(200, text, "ok");
       }
       case route::metrics:
         return respond(200, "text/plain; version=0.0.4; charset=utf-8", srv_->metrics_.render());
       case route::status: {
         auto status = srv_->status_json();
-        if (!status) return respond(503, "text/plain; charset=utf-8", "no configuration loaded");
+        if (!status) return respond(503, text, "no configuration loaded");
         return respond(200, "application/json", *status);
       }
       case route::not_found:
@@ -526,31 +584,23 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void admit(std::string_view webhook, admission::handler* h) {
-    if (h == nullptr) {
-      return respond(404, "text/plain; charset=utf-8", "no " + std::string(webhook) + " webhook here");
-    }
+    constexpr std::string_view text = "text/plain; charset=utf-8";
+    if (h == nullptr) return respond(404, text, "no " + std::string(webhook) + " webhook here");
     if (!is_json_content_type(head_.content_type)) {
       const std::string got = head_.has_content_type ? "'" + head_.content_type + "'" : "none";
-      return respond(415, "text/plain; charset=utf-8",
-                     "Content-Type must be application/json, got " + got);
+      return respond(415, text, "Content-Type must be application/json, got " + got);
     }
     auto& m = srv_->metrics_;
     m.add_in_flight(1);
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = clock::now();
     admission::review_outcome outcome = admission::process_review(body_, *h);
     const double seconds = seconds_since(start);
     m.add_in_flight(-1);
     m.observe_admission(webhook, outcome.kind, outcome.operation, outcome.decision, seconds);
     for (const auto& v : outcome.violations) m.count_violation(v.rule, v.mode);
-    const bool failed = !outcome.error.empty();
-    const auto level = failed ? level_enum::warn : level_enum::info;
-    if (logging::enabled(level)) {
-      if (failed) {
-        logging::event(level, "admission request rejected",
-                       {{"webhook", webhook}, {"uid", outcome.uid}, {"code", static_cast<int>(outcome.http_status)},
-                        {"error", outcome.error}, {"latency_ms", seconds * 1e3}});
-      } else {
-        logging::event(level, "admission",
+    if (outcome.error.empty()) {
+      if (logging::enabled(level_enum::info)) {
+        logging::event(level_enum::info, "admission",
                        {{"webhook", webhook},
                         {"uid", outcome.uid},
                         {"kind", outcome.kind},
@@ -560,6 +610,14 @@ class session final : public session_base, public std::enable_shared_from_this<s
                         {"decision", outcome.decision},
                         {"latency_ms", seconds * 1e3}});
       }
+    } else {
+      logging::event(level_enum::warn, "admission request rejected",
+                     {{"webhook", webhook},
+                      {"uid", outcome.uid},
+                      {"code", static_cast<int>(outcome.http_status)},
+                      {"error", outcome.error},
+                      {"peer", endpoint_text(peer_)},
+                      {"latency_ms", seconds * 1e3}});
     }
     response_body_ = std::move(outcome.body);
     respond_stored(outcome.http_status, "application/json");
@@ -568,8 +626,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void too_large() {
     // Answer at once and close; the rest of the body is never read into memory.
     linger_after_write_ = true;
-    respond_error(413, "request body larger than " + std::to_string(srv_->opts_.max_body_bytes) +
-                           " bytes");
+    respond_error(
+        413, "request body larger than " + std::to_string(srv_->opts_.max_body_bytes) + " bytes");
   }
 
   void respond_error(unsigned status, std::string message) {
@@ -584,9 +642,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void respond_stored(unsigned status, std::string_view content_type, std::string_view allow = {}) {
-    const bool parsed = parser_ && parser_->is_header_done();
-    keep_alive_ = !force_close_after_write_ && parsed && parser_->is_done() &&
-                  parser_->keep_alive() && !(Tls && srv_->draining_.load());
+    keep_alive_ = !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() &&
+                  !(Tls && srv_->draining_.load());
     out_.clear();
     out_ += "HTTP/1.1 ";
     out_ += std::to_string(status);
@@ -601,18 +658,20 @@ class session final : public session_base, public std::enable_shared_from_this<s
       out_ += "\r\nAllow: ";
       out_ += allow;
     }
-    if (!keep_alive_) out_ += "\r\nConnection: close";
-    else if (head_.version == 10) out_ += "\r\nConnection: keep-alive";
+    if (!keep_alive_)
+      out_ += "\r\nConnection: close";
+    else if (head_.version == 10)
+      out_ += "\r\nConnection: keep-alive";
     out_ += "\r\n\r\n";
     out_ += response_body_;
     srv_->metrics_.count_http(status);
-    tcp().expires_after(srv_->opts_.write_timeout);
+    enter(phase::write, srv_->opts_.write_timeout);
     net::async_write(stream_, net::buffer(out_),
                      beast::bind_front_handler(&session::on_write, this->shared_from_this()));
   }
 
   void on_write(error_code ec, std::size_t) {
-    if (ec) return fail(ec, "write");
+    if (ec) return fail(ec);
     // A 7 MiB body once must not pin 7 MiB per idle connection.
     if (body_.capacity() > (1u << 20)) std::string().swap(body_);
     if (response_body_.capacity() > (1u << 20)) std::string().swap(response_body_);
@@ -621,60 +680,65 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   // After a 413 the client may still be sending: half-close, then discard (not buffer) what comes
-  // for a short while, so closing with unread data does not reset the connection before the
+  // for a second at most, so closing with unread data does not reset the connection before the
   // client has read the answer.
   void close_gracefully() {
+    enter(phase::closing, std::chrono::seconds(1));
     if (linger_after_write_) {
       error_code ignored;
-      tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+      tcp_socket().shutdown(tcp::socket::shutdown_send, ignored);
       discard_.resize(16 * 1024);
-      tcp().expires_after(std::chrono::seconds(1));
       return linger();
     }
     if constexpr (Tls) {
       // Send close_notify without waiting for the peer's (as most servers do).
       SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
-      tcp().expires_after(std::chrono::seconds(1));
-      stream_.async_shutdown([self = this->shared_from_this()](error_code) { self->close_socket(); });
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](error_code) { self->close_socket(); });
     } else {
       close_socket();
     }
   }
 
   void linger() {
-    tcp().socket().async_read_some(
-        net::buffer(discard_), [self = this->shared_from_this()](error_code ec, std::size_t) {
-          if (ec) return self->close_socket();
-          self->linger();
-        });
+    tcp_socket().async_read_some(net::buffer(discard_),
+                                 [self = this->shared_from_this()](error_code ec, std::size_t) {
+                                   if (ec) return self->close_socket();
+                                   self->linger();
+                                 });
   }
 
   void close_socket() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
     error_code ignored;
-    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    tcp().close();
+    tcp_socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_socket().close(ignored);
   }
 
   // The one place I/O errors are reported.
-  void fail(error_code ec, std::string_view stage) {
-    const bool handshake = stage == "tls handshake";
+  void fail(error_code ec) {
+    const bool handshake = phase_ == phase::handshake;
     if (handshake) srv_->metrics_.count_tls_handshake_error();
-    const bool quiet = !handshake && (ec == net::error::eof || ec == http::error::end_of_stream ||
-                                      ec == net::error::operation_aborted ||
-                                      ec == net::error::connection_reset ||
-                                      ec == ssl::error::stream_truncated);
-    const auto level = ec == beast::error::timeout ? level_enum::info
-                       : quiet                     ? level_enum::trace
-                                                   : level_enum::debug;
+    const bool quiet =
+        !handshake && (ec == net::error::eof || ec == net::error::operation_aborted ||
+                       ec == net::error::connection_reset || ec == ssl::error::stream_truncated);
+    const auto level = timed_out_ ? level_enum::info
+                       : quiet    ? level_enum::trace
+                                  : level_enum::debug;
     if (logging::enabled(level)) {
-      logging::event(level, ec == beast::error::timeout ? "connection timed out" : "connection closed",
-                     {{"stage", stage}, {"error", ec.message()}, {"peer", endpoint_text(peer_)}});
+      logging::event(level, timed_out_ ? "connection timed out" : "connection closed",
+                     {{"stage", phase_name(phase_)},
+                      {"error", timed_out_ ? std::string("deadline passed") : ec.message()},
+                      {"peer", endpoint_text(peer_)}});
     }
     close_socket();
   }
 
   std::shared_ptr<server::impl> srv_;
   std::shared_ptr<ssl::context> ctx_;  // the pair this connection started with
+  net::steady_timer timer_;
   stream_type stream_;
   beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
@@ -684,7 +748,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::string out_;
   std::vector<char> discard_;
   tcp::endpoint peer_;
-  bool idle_ = false;
+  clock::time_point deadline_{};
+  clock::time_point timer_expiry_{};
+  phase phase_ = phase::handshake;
+  bool timer_armed_ = false;
+  bool timed_out_ = false;
+  bool closed_ = false;
   bool keep_alive_ = false;
   bool force_close_after_write_ = false;
   bool linger_after_write_ = false;
@@ -693,26 +762,29 @@ class session final : public session_base, public std::enable_shared_from_this<s
 }  // namespace
 
 void server::impl::accept_webhook() {
-  acceptor_.async_accept(
-      session_executor(), [self = shared_from_this()](error_code ec, tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
-        if (ec) {
-          // Out of descriptors and the like: say so and try again shortly instead of spinning.
-          logging::event(level_enum::err, "accept failed", {{"error", ec.message()}});
-          auto timer = std::make_shared<net::steady_timer>(self->io_, std::chrono::milliseconds(100));
-          timer->async_wait([self, timer](error_code) { self->accept_webhook(); });
-          return;
-        }
-        if (self->open_connections_.load() >= self->opts_.max_connections) {
-          self->on_capacity_reached(socket);
-        } else {
-          self->open_connections_.fetch_add(1);
-          auto s = std::make_shared<session<true>>(self, std::move(socket), self->certs_.current());
-          self->register_session(s);
-          s->run();
-        }
-        self->accept_webhook();
-      });
+  acceptor_.async_accept(session_executor(), [self = shared_from_this()](error_code ec,
+                                                                         tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors and the like: say so and try again shortly instead of spinning.
+      logging::event(level_enum::err, "accept failed", {{"error", ec.message()}});
+      auto timer = std::make_shared<net::steady_timer>(self->io_, std::chrono::milliseconds(100));
+      timer->async_wait([self, timer](error_code) { self->accept_webhook(); });
+      return;
+    }
+    if (self->open_connections_.load() >= self->opts_.max_connections) {
+      self->on_capacity_reached(socket);
+    } else {
+      self->open_connections_.fetch_add(1);
+      // Answers are single writes; Nagle would hold one back waiting for the client's ACK.
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto s = std::make_shared<session<true>>(self, std::move(socket), self->certs_.current());
+      self->register_session(s);
+      s->run();
+    }
+    self->accept_webhook();
+  });
 }
 
 void server::impl::on_capacity_reached(tcp::socket& socket) {
@@ -780,17 +852,27 @@ void server::start() {
   s.schedule_reload();
 }
 
-std::uint16_t server::port() const { return impl_->port_; }
-std::uint16_t server::metrics_port() const { return impl_->metrics_port_; }
+std::uint16_t server::port() const {
+  return impl_->port_;
+}
+std::uint16_t server::metrics_port() const {
+  return impl_->metrics_port_;
+}
 
-bool server::ready() const { return impl_->not_ready_reason().empty(); }
+bool server::ready() const {
+  return impl_->not_ready_reason().empty();
+}
 
 void server::reload_now() {
   net::post(impl_->io_, [self = impl_] { self->reload_all(); });
 }
 
-void server::begin_shutdown() { impl_->begin_shutdown(); }
+void server::begin_shutdown() {
+  impl_->begin_shutdown();
+}
 
-metrics& server::stats() { return impl_->metrics_; }
+metrics& server::stats() {
+  return impl_->metrics_;
+}
 
 }  // namespace mlnetpol::server

@@ -13,8 +13,8 @@ namespace {
 
 using render::peer;
 using render::peer_kind;
-using render::policy_model;
 using render::pod_group;
+using render::policy_model;
 using render::port;
 using render::protocol;
 using render::rule;
@@ -114,8 +114,7 @@ std::string peer_node(graph& g, const peer& p, const config& cfg) {
       return label;
     }
     case peer_kind::service: {
-      const std::string id =
-          "Service " + p.service.namespace_name + "/" + p.service.service_name;
+      const std::string id = "Service " + p.service.namespace_name + "/" + p.service.service_name;
       g.external_node(id, "shape=cds, style=filled, fillcolor=\"#e1d5e7\"");
       return id;
     }
@@ -183,8 +182,9 @@ std::string render_dot(const config& cfg, std::string_view only_namespace) {
   out += "digraph mlnetpol {\n";
   out += "  rankdir=LR;\n  compound=true;\n  newrank=true;\n";
   out += "  fontname=\"Helvetica\";\n";
-  out += "  node [fontname=\"Helvetica\", fontsize=10, shape=box, style=\"rounded,filled\", "
-         "fillcolor=\"#d5e8d4\"];\n";
+  out +=
+      "  node [fontname=\"Helvetica\", fontsize=10, shape=box, style=\"rounded,filled\", "
+      "fillcolor=\"#d5e8d4\"];\n";
   out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#2d6a2d\"];\n";
   out += "  label=" +
          quoted(std::string("mlnetpol: allowed flows (") +
@@ -209,8 +209,9 @@ std::string render_dot(const config& cfg, std::string_view only_namespace) {
     if (!roles_text.empty()) label += " (" + roles_text + ")";
     std::string style;
     if (deny.first || deny.second) {
-      label += std::string("\nDEFAULT DENY: ") +
-               (deny.first && deny.second ? "ingress + egress" : deny.first ? "ingress" : "egress");
+      label += std::string("\nDEFAULT DENY: ") + (deny.first && deny.second ? "ingress + egress"
+                                                  : deny.first              ? "ingress"
+                                                                            : "egress");
       style = "style=\"rounded,bold\", color=\"#b85450\", penwidth=2, bgcolor=\"#fdf1f0\"";
     } else if (!roles_text.empty()) {
       label += "\nonly the selected pods are default deny";
@@ -224,7 +225,8 @@ std::string render_dot(const config& cfg, std::string_view only_namespace) {
     const auto& nodes = g.ns_nodes[ns];
     if (nodes.empty()) {
       // Keep the namespace visible even when nothing is drawn inside it.
-      out += "    " + quoted("pods/" + ns + "/") + " [label=\"(no pods selected)\", style=invis];\n";
+      out +=
+          "    " + quoted("pods/" + ns + "/") + " [label=\"(no pods selected)\", style=invis];\n";
     }
     for (const auto& [id, node_label] : nodes) {
       out += "    " + quoted(id) + " [label=" + quoted(node_label) + "];\n";

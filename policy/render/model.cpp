@@ -180,8 +180,7 @@ rule ingress_controllers_rule(const config& cfg) {
   return r;
 }
 
-void standard_inference(const config& cfg, const std::string& ns,
-                        std::vector<policy_model>& out) {
+void standard_inference(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
   auto m = base(cfg, "ml-inference-allow", ns,
                 "inference pods: ingress controllers, metrics scrape, DNS, HTTPS to public "
                 "addresses, the namespaces of the allowed services");
@@ -214,7 +213,7 @@ void cilium_default_deny(const config& cfg, const std::string& ns, std::vector<p
                 "Default deny (ingress and egress) for every endpoint; DNS to kube-dns through the "
                 "DNS proxy");
   m.ingress_type = m.egress_type = true;
-  m.explicit_default_deny = true;
+  m.explicit_default_deny = cfg.cilium_default_deny_field;
   m.egress.push_back(dns_rule(true));
   out.push_back(std::move(m));
 }

@@ -1,6 +1,7 @@
 #pragma once
 // What each policy allows, independent of the output format: the renderer turns these into
-// NetworkPolicy or CiliumNetworkPolicy JSON and into the Graphviz picture, so both show the same rules.
+// NetworkPolicy or CiliumNetworkPolicy JSON and into the Graphviz picture, so both show the same
+// rules.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -36,10 +37,10 @@ enum class peer_kind {
 
 struct peer {
   peer_kind kind = peer_kind::anywhere;
-  pod_group pods;                  // pods
-  std::vector<std::string> names;  // fqdns
-  k8s_service_ref service;         // service
-  std::string cidr;                // cidr / api_server (standard mode, when configured)
+  pod_group pods;                   // pods
+  std::vector<std::string> names;   // fqdns
+  k8s_service_ref service;          // service
+  std::string cidr;                 // cidr / api_server (standard mode, when configured)
   std::vector<std::string> except;  // cidr
 };
 
@@ -48,8 +49,8 @@ struct peer {
 struct rule {
   std::vector<peer> peers;
   std::vector<port> ports;
-  bool dns_l7 = false;        // Cilium: the DNS proxy sees the lookups (rules.dns matchPattern "*")
-  std::string what;           // a short text for the picture, e.g. "all-reduce / NCCL"
+  bool dns_l7 = false;  // Cilium: the DNS proxy sees the lookups (rules.dns matchPattern "*")
+  std::string what;     // a short text for the picture, e.g. "all-reduce / NCCL"
 };
 
 struct policy_model {
@@ -57,9 +58,9 @@ struct policy_model {
   std::string name;
   std::string namespace_name;
   std::string description;
-  pod_group selector;       // its namespace_name is the policy's
-  bool ingress_type = false;  // the selected pods are default-deny for ingress
-  bool egress_type = false;   // ... for egress
+  pod_group selector;                  // its namespace_name is the policy's
+  bool ingress_type = false;           // the selected pods are default-deny for ingress
+  bool egress_type = false;            // ... for egress
   bool explicit_default_deny = false;  // Cilium: spell out enableDefaultDeny for both directions
   std::vector<rule> ingress;
   std::vector<rule> egress;

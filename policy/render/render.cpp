@@ -20,8 +20,8 @@ namespace {
 using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
 using render::peer;
 using render::peer_kind;
-using render::policy_model;
 using render::pod_group;
+using render::policy_model;
 using render::port;
 using render::protocol;
 using render::rule;
@@ -139,9 +139,9 @@ void np_rule(json_writer& w, const rule& r, const std::string& policy_namespace,
     w.StartArray();
     for (const port& p : r.ports) {
       // NetworkPolicy has no "any protocol": DNS is UDP and TCP.
-      const std::vector<const char*> protos =
-          p.proto == protocol::any ? std::vector<const char*>{"UDP", "TCP"}
-                                   : std::vector<const char*>{"TCP"};
+      const std::vector<const char*> protos = p.proto == protocol::any
+                                                  ? std::vector<const char*>{"UDP", "TCP"}
+                                                  : std::vector<const char*>{"TCP"};
       for (const char* proto : protos) {
         w.StartObject();
         key(w, "protocol");
@@ -363,9 +363,9 @@ rendered_object render_one(const policy_model& m) {
   key(w, "namespace");
   str(w, out.namespace_name);
   key(w, "labels");
-  string_map(w, {{managed_by_label, manager_name},
-                 {part_of_label, manager_name},
-                 {policy_label, out.name}});
+  string_map(
+      w,
+      {{managed_by_label, manager_name}, {part_of_label, manager_name}, {policy_label, out.name}});
   key(w, "annotations");
   string_map(w, {{spec_hash_annotation, out.spec_hash}});
   w.EndObject();

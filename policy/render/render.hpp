@@ -21,7 +21,8 @@ struct rendered_object {
 
 // All objects, in a stable order (namespace order of secured/policy namespaces, then name).
 // only_namespace filters to one namespace when not empty.
-std::vector<rendered_object> render_policies(const config& cfg, std::string_view only_namespace = {});
+std::vector<rendered_object> render_policies(const config& cfg,
+                                             std::string_view only_namespace = {});
 
 // The module's outputs.
 struct render_summary {

@@ -19,7 +19,7 @@ bool needs_quotes(std::string_view s) {
     if (!std::isalnum(u) && c != '_' && c != '.' && c != '/' && c != '-') return true;
   }
   // Words YAML 1.1 reads as booleans or null.
-  static constexpr std::array<std::string_view, 9> words{"y",    "n",     "yes", "no", "on",
+  static constexpr std::array<std::string_view, 9> words{"y",   "n",    "yes",   "no",  "on",
                                                          "off", "true", "false", "null"};
   std::string lower;
   for (char c : s) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -38,10 +38,10 @@ TEST_CASE("base64_append appends after existing text") {
 
 TEST_CASE("base64_decode rejects anything but canonical padded standard base64") {
   CHECK(base64_decode("Zm9vYg==") == std::string("foob"));
-  CHECK_FALSE(base64_decode("Zm9vYg").has_value());    // no padding
+  CHECK_FALSE(base64_decode("Zm9vYg").has_value());      // no padding
   CHECK_FALSE(base64_decode("Zm9v\nYg==").has_value());  // whitespace
-  CHECK_FALSE(base64_decode("-_-_").has_value());      // URL alphabet
-  CHECK_FALSE(base64_decode("Zg=a").has_value());      // padding in the middle
+  CHECK_FALSE(base64_decode("-_-_").has_value());        // URL alphabet
+  CHECK_FALSE(base64_decode("Zg=a").has_value());        // padding in the middle
   CHECK_FALSE(base64_decode("Z===").has_value());
   CHECK_FALSE(base64_decode("Zh==").has_value());      // stray bits: canonical is Zg==
   CHECK_FALSE(base64_decode("Zg==Zg==").has_value());  // padding before the end

@@ -63,7 +63,8 @@ TEST_CASE("every captured AdmissionReview decodes with every field") {
     CHECK(r.dry_run == want.value("dryRun", false));
     REQUIRE(r.document != nullptr);
     CHECK((r.object == nullptr) == want["object"].is_null());
-    CHECK((r.old_object == nullptr) == (!want.contains("oldObject") || want["oldObject"].is_null()));
+    CHECK((r.old_object == nullptr) ==
+          (!want.contains("oldObject") || want["oldObject"].is_null()));
     if (r.object != nullptr) CHECK(as_nlohmann(*r.object) == want["object"]);
     if (r.old_object != nullptr) CHECK(as_nlohmann(*r.old_object) == want["oldObject"]);
   }
@@ -256,15 +257,17 @@ TEST_CASE("long or odd values are cut in error messages") {
 TEST_CASE("encode_response: allowed without extras is minimal") {
   review_response response;
   const auto body = encode_response(admission_v1, "uid-1", response);
-  CHECK(body ==
-        R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"uid-1","allowed":true}})");
+  CHECK(
+      body ==
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"uid-1","allowed":true}})");
 }
 
 TEST_CASE("encode_response answers in the given apiVersion, v1 for anything unknown") {
   review_response response;
   CHECK(json::parse(encode_response(admission_v1beta1, "u", response))["apiVersion"] ==
         "admission.k8s.io/v1beta1");
-  CHECK(json::parse(encode_response("bogus", "u", response))["apiVersion"] == "admission.k8s.io/v1");
+  CHECK(json::parse(encode_response("bogus", "u", response))["apiVersion"] ==
+        "admission.k8s.io/v1");
 }
 
 TEST_CASE("encode_response: a denial without a code is 403 Forbidden") {
@@ -289,13 +292,15 @@ TEST_CASE("encode_response: the handler's code and reason are kept; reason deriv
         "PolicyViolation");
   review_response allowed_with_message;
   allowed_with_message.message = "exempt namespace";
-  CHECK(json::parse(encode_response(admission_v1, "u", allowed_with_message))["response"]["status"] ==
-        json({{"message", "exempt namespace"}}));
+  CHECK(
+      json::parse(encode_response(admission_v1, "u", allowed_with_message))["response"]["status"] ==
+      json({{"message", "exempt namespace"}}));
 }
 
 TEST_CASE("encode_response: patch, warnings and audit annotations") {
   review_response response;
-  response.patch = R"([{"op":"add","path":"/metadata/labels","value":{"workload-type":"training"}}])";
+  response.patch =
+      R"([{"op":"add","path":"/metadata/labels","value":{"workload-type":"training"}}])";
   response.warnings = {"first \"quoted\" warning", "second\nline"};
   response.audit_annotations = {{"mlnetpol.io/decision", "patched"}, {"mlnetpol.io/rule", "a\tb"}};
   const std::string text = encode_response(admission_v1, "u-2", response);

@@ -1,11 +1,12 @@
-// app/config_file.cpp (YAML/JSON loading) is tested here: this test binary links mlnetpol_config_file.
+// app/config_file.cpp (YAML/JSON loading) is tested here: this test binary links
+// mlnetpol_config_file.
 #include "app/config_file.hpp"
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "policy/config_parse.hpp"
 
@@ -75,7 +76,8 @@ training_metrics_ports: [9090]
   CHECK(y.value.cilium_mode);
   CHECK(y.value.enforcement == policy::enforcement_mode::warn);
   CHECK(y.value.tenant_namespaces == std::vector<std::string>{"team-alpha", "team-beta"});
-  CHECK(y.value.inference_allowed_services.at(1) == policy::k8s_service_ref{"feast", "feature-store"});
+  CHECK(y.value.inference_allowed_services.at(1) ==
+        policy::k8s_service_ref{"feast", "feature-store"});
   CHECK(y.value.training_metrics_ports == std::vector<std::uint16_t>{9090});
   CHECK(y.value.platform_namespaces == policy::config{}.platform_namespaces);
 

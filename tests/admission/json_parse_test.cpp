@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 using mlnetpol::admission::default_max_json_depth;
-using mlnetpol::admission::json_type_name;
 using mlnetpol::admission::json_parse_options;
+using mlnetpol::admission::json_type_name;
 using mlnetpol::admission::parse_json;
 using mlnetpol::admission::parse_json_insitu;
 
@@ -126,7 +126,8 @@ TEST_CASE("json_type_name names every JSON type") {
   REQUIRE_FALSE(parse_json(doc, R"([null,true,false,{},[],"s",1,1.5])").has_value());
   const char* want[] = {"null",     "a boolean", "a boolean", "an object",
                         "an array", "a string",  "a number",  "a number"};
-  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) CHECK(std::string(json_type_name(doc[i])) == want[i]);
+  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i)
+    CHECK(std::string(json_type_name(doc[i])) == want[i]);
 }
 
 TEST_CASE("parse_json_insitu parses in place: strings point into the text") {

@@ -119,8 +119,9 @@ TEST_CASE("json_patch serializes add, replace and remove compactly") {
 
   const json doc = {{"metadata", {{"labels", {{"b", "x"}, {"c/d", "y"}}}}}, {"spec", 1}};
   const json result = doc.patch(json::parse(patch.str()));
-  CHECK(result == json::parse(R"({"metadata":{"labels":{"a":"1","b":"2"},)"
-                              R"("annotations":{"k":"v \"quoted\""}},"spec":{"k":"v \"quoted\""}})"));
+  CHECK(result ==
+        json::parse(R"({"metadata":{"labels":{"a":"1","b":"2"},)"
+                    R"("annotations":{"k":"v \"quoted\""}},"spec":{"k":"v \"quoted\""}})"));
 }
 
 TEST_CASE("a pod without metadata.labels gets one add of the whole map") {
@@ -129,8 +130,9 @@ TEST_CASE("a pod without metadata.labels gets one add of the whole map") {
   const auto p = apply_entries(object, {label(pod_meta, "workload-type", "training"),
                                         label(pod_meta, "mlnetpol.io/injected", "true")});
   REQUIRE(p.ops.size() == 1);
-  CHECK(p.ops[0] == json::parse(R"({"op":"add","path":"/metadata/labels",)"
-                                R"("value":{"workload-type":"training","mlnetpol.io/injected":"true"}})"));
+  CHECK(p.ops[0] ==
+        json::parse(R"({"op":"add","path":"/metadata/labels",)"
+                    R"("value":{"workload-type":"training","mlnetpol.io/injected":"true"}})"));
 }
 
 TEST_CASE("a pod with labels gets one add per new key") {
@@ -144,9 +146,9 @@ TEST_CASE("a pod with labels gets one add per new key") {
 
 TEST_CASE("keys with / and ~ are escaped in paths and kept verbatim in values") {
   const auto object = object_of("pod-create-label-key-with-slash.json");
-  const auto p = apply_entries(object, {label(pod_meta, "example.com/team~a", "ml"),
-                                        label(pod_meta, "x~1y", "literal"),
-                                        annotation(pod_meta, "mlnetpol.io/reason", "a/b~c")});
+  const auto p = apply_entries(
+      object, {label(pod_meta, "example.com/team~a", "ml"), label(pod_meta, "x~1y", "literal"),
+               annotation(pod_meta, "mlnetpol.io/reason", "a/b~c")});
   REQUIRE(p.ops.size() == 3);
   CHECK(p.ops[0]["path"] == "/metadata/labels/example.com~1team~0a");
   CHECK(p.ops[1]["path"] == "/metadata/labels/x~01y");
@@ -164,11 +166,13 @@ TEST_CASE("an existing label with a slash in its key is compared, not duplicated
   const std::string current = labels["training.kubeflow.org/job-name"];
   auto same = apply_entries(object, {label(pod_meta, "training.kubeflow.org/job-name", current)});
   CHECK(same.patch.empty());
-  auto changed = apply_entries(object, {label(pod_meta, "training.kubeflow.org/job-name", "other")});
+  auto changed =
+      apply_entries(object, {label(pod_meta, "training.kubeflow.org/job-name", "other")});
   REQUIRE(changed.ops.size() == 1);
-  CHECK(changed.ops[0] == json::parse(R"({"op":"replace",)"
-                                      R"("path":"/metadata/labels/training.kubeflow.org~1job-name",)"
-                                      R"("value":"other"})"));
+  CHECK(changed.ops[0] ==
+        json::parse(R"({"op":"replace",)"
+                    R"("path":"/metadata/labels/training.kubeflow.org~1job-name",)"
+                    R"("value":"other"})"));
 }
 
 TEST_CASE("annotations missing while labels exist: a whole-map add next to a per-key add") {
@@ -179,8 +183,9 @@ TEST_CASE("annotations missing while labels exist: a whole-map add next to a per
                                         annotation(pod_meta, "mlnetpol.io/rule", "gpu")});
   REQUIRE(p.ops.size() == 2);
   CHECK(p.ops[0]["path"] == "/metadata/labels/workload-type");
-  CHECK(p.ops[1] == json::parse(R"({"op":"add","path":"/metadata/annotations","value":)"
-                                R"({"mlnetpol.io/inferred-from":"image","mlnetpol.io/rule":"gpu"}})"));
+  CHECK(p.ops[1] ==
+        json::parse(R"({"op":"add","path":"/metadata/annotations","value":)"
+                    R"({"mlnetpol.io/inferred-from":"image","mlnetpol.io/rule":"gpu"}})"));
 }
 
 TEST_CASE("a deployment's pod template labels are patched under spec.template.metadata") {
@@ -207,10 +212,10 @@ TEST_CASE("a job template without labels gets the template's labels map added") 
 TEST_CASE("a template without metadata gets /spec/template/metadata added whole") {
   json deployment = json::parse(object_of("deployment-create.json"));
   deployment["spec"]["template"].erase("metadata");
-  const auto p = apply_entries(deployment.dump(),
-                               {label(template_meta, "workload-type", "training"),
-                                annotation(template_meta, "mlnetpol.io/managed", "true"),
-                                label(template_meta, "team", "ml")});
+  const auto p =
+      apply_entries(deployment.dump(), {label(template_meta, "workload-type", "training"),
+                                        annotation(template_meta, "mlnetpol.io/managed", "true"),
+                                        label(template_meta, "team", "ml")});
   REQUIRE(p.ops.size() == 1);
   CHECK(p.ops[0] == json::parse(R"({"op":"add","path":"/spec/template/metadata","value":)"
                                 R"({"labels":{"workload-type":"training","team":"ml"},)"
@@ -227,8 +232,8 @@ TEST_CASE("the same value is no operation; all the same means no patch") {
   const auto object = object_of("pod-create-workload-type-training.json");
   const auto p = apply_entries(object, {label(pod_meta, "workload-type", "training")});
   CHECK(p.patch.empty());
-  const auto mixed = apply_entries(object, {label(pod_meta, "workload-type", "training"),
-                                            label(pod_meta, "team", "ml")});
+  const auto mixed = apply_entries(
+      object, {label(pod_meta, "workload-type", "training"), label(pod_meta, "team", "ml")});
   REQUIRE(mixed.ops.size() == 1);
   CHECK(mixed.ops[0]["path"] == "/metadata/labels/team");
 }
@@ -250,13 +255,12 @@ TEST_CASE("a non-string value under the key is replaced by the string") {
 }
 
 TEST_CASE("null maps and null path steps are replaced by an add") {
-  const auto labels_null = apply_entries(R"({"metadata":{"name":"x","labels":null}})",
-                                         {label(pod_meta, "a", "b")});
+  const auto labels_null =
+      apply_entries(R"({"metadata":{"name":"x","labels":null}})", {label(pod_meta, "a", "b")});
   REQUIRE(labels_null.ops.size() == 1);
   CHECK(labels_null.ops[0]["path"] == "/metadata/labels");
   const auto metadata_null =
-      apply_entries(R"({"spec":{"template":{"metadata":null}}})",
-                    {label(template_meta, "a", "b")});
+      apply_entries(R"({"spec":{"template":{"metadata":null}}})", {label(template_meta, "a", "b")});
   REQUIRE(metadata_null.ops.size() == 1);
   CHECK(metadata_null.ops[0]["path"] == "/spec/template/metadata");
 }
@@ -266,15 +270,15 @@ TEST_CASE("later entries for the same key win") {
   const auto p = apply_entries(object, {label(pod_meta, "workload-type", "inference"),
                                         label(pod_meta, "workload-type", "training")});
   CHECK(p.patch.empty());
-  const auto missing = apply_entries(R"({"metadata":{}})", {label(pod_meta, "a", "1"),
-                                                              label(pod_meta, "a", "2")});
+  const auto missing =
+      apply_entries(R"({"metadata":{}})", {label(pod_meta, "a", "1"), label(pod_meta, "a", "2")});
   REQUIRE(missing.ops.size() == 1);
   CHECK(missing.ops[0]["value"] == json({{"a", "2"}}));
 }
 
 TEST_CASE("an empty metadata path puts the map at the root") {
-  const auto p = apply_entries(R"({"labels":{"x":"y"}})",
-                               {map_entry{{}, "labels", "a", "b"}, map_entry{{}, "notes", "c", "d"}});
+  const auto p = apply_entries(R"({"labels":{"x":"y"}})", {map_entry{{}, "labels", "a", "b"},
+                                                           map_entry{{}, "notes", "c", "d"}});
   REQUIRE(p.ops.size() == 2);
   CHECK(p.ops[0]["path"] == "/labels/a");
   CHECK(p.ops[1]["path"] == "/notes");
@@ -295,8 +299,7 @@ TEST_CASE("a non-object where an object is needed is an error, not a crash") {
         "/metadata/labels is an array, not an object");
   CHECK(error_of(R"({"metadata":7})", {label(pod_meta, "a", "b")}) ==
         "/metadata is a number, not an object");
-  CHECK(error_of(R"({"spec":{"template~/":true}})",
-                 {label({"spec", "template~/"}, "a", "b")}) ==
+  CHECK(error_of(R"({"spec":{"template~/":true}})", {label({"spec", "template~/"}, "a", "b")}) ==
         "/spec/template~0~1 is a boolean, not an object");
   CHECK(error_of(R"([1])", {label(pod_meta, "a", "b")}) ==
         "the admitted object is an array, not an object");
@@ -305,9 +308,11 @@ TEST_CASE("a non-object where an object is needed is an error, not a crash") {
 }
 
 TEST_CASE("entries that need one path to be both a value and a map are an error") {
-  CHECK(error_of(R"({})", {label(pod_meta, "x", "1"), label({"metadata", "labels", "x"}, "y", "2")}) ==
+  CHECK(error_of(R"({})",
+                 {label(pod_meta, "x", "1"), label({"metadata", "labels", "x"}, "y", "2")}) ==
         "conflicting entries: /metadata/labels/x is both a value and a map");
-  CHECK(error_of(R"({})", {label({"metadata", "labels", "x"}, "y", "2"), label(pod_meta, "x", "1")}) ==
+  CHECK(error_of(R"({})",
+                 {label({"metadata", "labels", "x"}, "y", "2"), label(pod_meta, "x", "1")}) ==
         "conflicting entries: /metadata/labels/x is both a value and a map");
 }
 

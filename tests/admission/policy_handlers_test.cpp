@@ -98,15 +98,16 @@ TEST_CASE("every fixture: mutate, apply the patch (nlohmann), validate passes, s
     } else {
       CHECK(mutated.decision == "allowed");
     }
-    const review_response validated = handlers.validate().handle(decode(with_object(review, object)));
+    const review_response validated =
+        handlers.validate().handle(decode(with_object(review, object)));
     CHECK_MESSAGE(validated.allowed, validated.message);
     CHECK(validated.violations.empty());
   }
-  CHECK(patched == std::set<std::string>{
-                       "deployment-create.json", "job-create-validating-webhook.json",
-                       "job-create.json", "namespace-create-with-labels.json",
-                       "pod-create-kubectl-run.json", "pod-create-label-key-with-slash.json",
-                       "pod-create-no-labels.json"});
+  CHECK(patched ==
+        std::set<std::string>{"deployment-create.json", "job-create-validating-webhook.json",
+                              "job-create.json", "namespace-create-with-labels.json",
+                              "pod-create-kubectl-run.json", "pod-create-label-key-with-slash.json",
+                              "pod-create-no-labels.json"});
 }
 
 TEST_CASE("the patch adds the labels map when absent, with the source annotation") {
@@ -136,8 +137,8 @@ TEST_CASE("templates: the Deployment's template gets the label, the Deployment i
 
 TEST_CASE("denial: 403 with an actionable message, counted as a violation") {
   policy_handlers handlers(ml_config());
-  const review_response r =
-      handlers.validate().handle(decode(pod_review("ml-training", {{"workload-type", "gpu-miner"}})));
+  const review_response r = handlers.validate().handle(
+      decode(pod_review("ml-training", {{"workload-type", "gpu-miner"}})));
   CHECK_FALSE(r.allowed);
   CHECK(r.code == 403);
   CHECK(r.reason == "Forbidden");
@@ -149,8 +150,8 @@ TEST_CASE("denial: 403 with an actionable message, counted as a violation") {
   CHECK(r.violations[0].rule == "workload-type-not-allowed");
   CHECK(r.violations[0].mode == "enforce");
 
-  const review_response host = handlers.validate().handle(decode(
-      pod_review("ml-training", {{"workload-type", "training"}}, {{"hostNetwork", true}})));
+  const review_response host = handlers.validate().handle(
+      decode(pod_review("ml-training", {{"workload-type", "training"}}, {{"hostNetwork", true}})));
   CHECK_FALSE(host.allowed);
   REQUIRE(host.violations.size() == 1);
   CHECK(host.violations[0].rule == "host-network");
@@ -202,7 +203,8 @@ TEST_CASE("audit annotation keys are valid once the API server prefixes the webh
   check_keys(audit.validate().handle(decode(pod_review("ml-training", {{"workload-type", "x"}}))));
 }
 
-TEST_CASE("the namespace cache: per-namespace override from Namespace requests, not from dry runs") {
+TEST_CASE(
+    "the namespace cache: per-namespace override from Namespace requests, not from dry runs") {
   policy_handlers handlers(ml_config());
   const json bad = pod_review("ml-training", {{"workload-type", "gpu-miner"}});
   CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
@@ -217,22 +219,23 @@ TEST_CASE("the namespace cache: per-namespace override from Namespace requests, 
   CHECK(ns.decision == "patched");
   CHECK(handlers.validate().handle(decode(bad)).decision == "warned");
   // Another namespace is unaffected.
-  CHECK(handlers.validate().handle(decode(pod_review("training", {{"workload-type", "x"}})))
+  CHECK(handlers.validate()
+            .handle(decode(pod_review("training", {{"workload-type", "x"}})))
             .decision == "denied");
 
-  handlers.validate().handle(
-      decode(namespace_review("ml-training", {{"mlnetpol.io/enforcement", "audit"}}, false,
-                              "UPDATE")));
+  handlers.validate().handle(decode(
+      namespace_review("ml-training", {{"mlnetpol.io/enforcement", "audit"}}, false, "UPDATE")));
   CHECK(handlers.validate().handle(decode(bad)).decision == "audited");
 
-  handlers.validate().handle(decode(namespace_review("ml-training", json::object(), false, "DELETE")));
+  handlers.validate().handle(
+      decode(namespace_review("ml-training", json::object(), false, "DELETE")));
   CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
 }
 
 TEST_CASE("dryRun requests get exactly the answer a real one gets") {
   policy_handlers handlers(ml_config());
-  for (const char* file : {"pod-create-kubectl-run.json", "job-create.json",
-                           "namespace-create-with-labels.json"}) {
+  for (const char* file :
+       {"pod-create-kubectl-run.json", "job-create.json", "namespace-create-with-labels.json"}) {
     CAPTURE(file);
     json review = json::parse(fixture(file));
     const review_response real = handlers.mutate().handle(decode(review));

@@ -62,7 +62,9 @@ class throwing_handler : public handler {
   review_response handle(const review_request&) override { throw std::runtime_error("boom"); }
 };
 
-json response_of(const std::string& body) { return json::parse(body)["response"]; }
+json response_of(const std::string& body) {
+  return json::parse(body)["response"];
+}
 
 }  // namespace
 
@@ -193,10 +195,11 @@ TEST_CASE("decode errors are 400 AdmissionReview bodies; the handler is not call
     const json answer = json::parse(outcome.body);
     CHECK(answer["apiVersion"] == c.api_version);
     CHECK(answer["kind"] == "AdmissionReview");
-    CHECK(answer["response"] ==
-          json({{"uid", c.uid},
-                {"allowed", false},
-                {"status", {{"code", 400}, {"reason", "BadRequest"}, {"message", outcome.error}}}}));
+    CHECK(
+        answer["response"] ==
+        json({{"uid", c.uid},
+              {"allowed", false},
+              {"status", {{"code", 400}, {"reason", "BadRequest"}, {"message", outcome.error}}}}));
   }
 }
 

@@ -24,7 +24,9 @@ inline std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
-inline std::string fixture(const std::string& name) { return read_file(fixture_dir() / name); }
+inline std::string fixture(const std::string& name) {
+  return read_file(fixture_dir() / name);
+}
 
 // Every captured AdmissionReview request (headers.json holds the HTTP headers, not a review).
 inline std::vector<std::filesystem::path> review_fixtures() {

@@ -118,7 +118,8 @@ TEST_CASE("render command: bad flags and bad configurations get clear errors") {
 
   const auto bad = std::filesystem::temp_directory_path() /
                    ("mlnetpol-render-bad-" + std::to_string(::getpid()) + ".yaml");
-  std::ofstream(bad) << "cilium_mode: true\ntraining_egress_fqdns: [\"https://s3.amazonaws.com\"]\n";
+  std::ofstream(bad)
+      << "cilium_mode: true\ntraining_egress_fqdns: [\"https://s3.amazonaws.com\"]\n";
   r = run_render("--config " + bad.string());
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("training_egress_fqdns") != std::string::npos);

@@ -33,8 +33,9 @@ TEST_CASE("a body that stops arriving is cut by the body timeout") {
   running_server s([](auto& o) { o.body_timeout = 300ms; });
   tls_client c(s.port());
   c.connect();
-  c.write_raw("POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              "Content-Length: 1000\r\n\r\n{\"apiVersion\":");
+  c.write_raw(
+      "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 1000\r\n\r\n{\"apiVersion\":");
   const auto took = c.time_until_closed(3000ms);
   CHECK(took >= 250ms);
   CHECK(took < 2000ms);
@@ -99,9 +100,10 @@ TEST_CASE("drain: readiness turns false, new connections are refused, in-flight 
 
   tls_client busy(s.port());
   busy.connect();
-  busy.write_raw("POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 "Content-Length: " +
-                 std::to_string(body().size()) + "\r\n\r\n" + body());
+  busy.write_raw(
+      "POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body().size()) + "\r\n\r\n" + body());
   REQUIRE(eventually([&] { return s.mutate.entered.load(); }));
 
   s.srv->begin_shutdown();
@@ -128,8 +130,9 @@ TEST_CASE("drain: the grace period bounds a request that does not finish") {
   tls_client c(s.port());
   c.connect();
   // Half a request: the session is busy reading it when the drain starts.
-  c.write_raw("POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              "Content-Length: 100\r\n\r\n{");
+  c.write_raw(
+      "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{");
   std::this_thread::sleep_for(100ms);
   const auto start = std::chrono::steady_clock::now();
   s.srv->begin_shutdown();

@@ -34,12 +34,14 @@ TEST_CASE("certificate hot reload: new handshakes get the new pair, open connect
   const auto first = fresh_pair();
   const auto second = fresh_pair();
   REQUIRE(serial_of_pem(first.cert_pem) != serial_of_pem(second.cert_pem));
-  running_server s([](auto& o) {
-    o.tls_cert_file = (fs::path(o.tls_cert_file).parent_path() / "secret" / "tls.crt").string();
-    o.tls_key_file = (fs::path(o.tls_key_file).parent_path() / "secret" / "tls.key").string();
-  }, [&](const fs::path& dir) {
-    publish(dir / "secret", "v1", {{"tls.crt", first.cert_pem}, {"tls.key", first.key_pem}});
-  });
+  running_server s(
+      [](auto& o) {
+        o.tls_cert_file = (fs::path(o.tls_cert_file).parent_path() / "secret" / "tls.crt").string();
+        o.tls_key_file = (fs::path(o.tls_key_file).parent_path() / "secret" / "tls.key").string();
+      },
+      [&](const fs::path& dir) {
+        publish(dir / "secret", "v1", {{"tls.crt", first.cert_pem}, {"tls.key", first.key_pem}});
+      });
   const fs::path secret = s.dir.path / "secret";
 
   tls_client before(s.port(), first.ca_cert_pem);
@@ -86,11 +88,13 @@ TEST_CASE("certificate hot reload: new handshakes get the new pair, open connect
 }
 
 TEST_CASE("configuration hot reload: good files apply, bad ones keep the last good one") {
-  running_server s([](auto& o) {
-    o.config_file = (fs::path(o.tls_cert_file).parent_path() / "cm" / "config.yaml").string();
-  }, [](const fs::path& dir) {
-    publish(dir / "cm", "v1", {{"config.yaml", "tenant_namespaces: [team-a]\n"}});
-  });
+  running_server s(
+      [](auto& o) {
+        o.config_file = (fs::path(o.tls_cert_file).parent_path() / "cm" / "config.yaml").string();
+      },
+      [](const fs::path& dir) {
+        publish(dir / "cm", "v1", {{"config.yaml", "tenant_namespaces: [team-a]\n"}});
+      });
   const fs::path cm = s.dir.path / "cm";
   REQUIRE(s.applied_count() == 1);
   CHECK(s.last_applied().tenant_namespaces == std::vector<std::string>{"team-a"});

@@ -158,9 +158,10 @@ TEST_CASE("Expect: 100-continue gets an interim answer before the body") {
   tls_client c(s.port());
   c.connect();
   const std::string body = fixture("namespace-create-plain.json");
-  c.write_raw("POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: "
-              "100-continue\r\nContent-Length: " +
-              std::to_string(body.size()) + "\r\n\r\n");
+  c.write_raw(
+      "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: "
+      "100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
   CHECK(c.read_response().status == 100);
   c.write_raw(body);
   CHECK(c.read_response().status == 200);

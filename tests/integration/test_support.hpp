@@ -14,6 +14,11 @@
 #include <thread>
 #include <vector>
 
+#include <openssl/bn.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -21,11 +26,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <openssl/bn.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
-#include <spdlog/spdlog.h>
 
 #include "admission/review.hpp"
 #include "certs/certs.hpp"
@@ -250,10 +250,12 @@ class tls_client {
     SSL_CTX_set_alpn_protos(ctx_.native_handle(), alpn, sizeof alpn);
   }
 
-  // Throws boost::system::system_error when the connection or the handshake fails.
-  void connect() {
+  // Throws boost::system::system_error when the connection or the handshake fails. With a
+  // session from an earlier connection, offers to resume it.
+  void connect(SSL_SESSION* resume = nullptr) {
     stream_.emplace(io_, ctx_);
     X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(stream_->native_handle()), "127.0.0.1");
+    if (resume) SSL_set_session(stream_->native_handle(), resume);
     stream_->next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port_));
     stream_->handshake(ssl::stream_base::client);
   }
@@ -266,6 +268,10 @@ class tls_client {
     SSL_get0_alpn_selected(stream_->native_handle(), &data, &len);
     return std::string(reinterpret_cast<const char*>(data), len);
   }
+
+  // The session to resume later (the caller frees it with SSL_SESSION_free).
+  SSL_SESSION* session() { return SSL_get1_session(stream_->native_handle()); }
+  bool resumed() { return SSL_session_reused(stream_->native_handle()) == 1; }
 
   std::string peer_serial() {
     X509* cert = SSL_get1_peer_certificate(stream_->native_handle());
@@ -299,7 +305,8 @@ class tls_client {
                    const std::string& content_type = "application/json") {
     std::string raw = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     if (!content_type.empty()) raw += "Content-Type: " + content_type + "\r\n";
-    if (method == "POST" || !body.empty()) raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (method == "POST" || !body.empty())
+      raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     raw += "\r\n" + body;
     write_raw(raw);
     return read_response();
@@ -341,7 +348,8 @@ inline response plain_get(std::uint16_t port, const std::string& target,
   net::io_context io;
   tcp::socket sock(io);
   sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  const std::string raw = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  const std::string raw =
+      method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   net::write(sock, net::buffer(raw));
   beast::flat_buffer buffer;
   http::response<http::string_body> res;

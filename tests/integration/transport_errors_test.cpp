@@ -42,8 +42,7 @@ TEST_CASE("codec errors: 400 with an AdmissionReview body, then the next request
       {"empty body", "", ""},
       {"invalid JSON", "{\"apiVersion\": ", ""},
       {"not an AdmissionReview", R"({"apiVersion":"v1","kind":"Pod","metadata":{}})", ""},
-      {"missing request",
-       R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", ""},
+      {"missing request", R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"})", ""},
       {"missing uid",
        R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"operation":"CREATE"}})",
        ""},
@@ -104,8 +103,8 @@ TEST_CASE("wrong or missing Content-Type: 415") {
   running_server s;
   tls_client c(s.port());
   c.connect();
-  for (const std::string type : {"text/plain", "application/x-www-form-urlencoded",
-                                 "application/json-patch+json", ""}) {
+  for (const std::string type :
+       {"text/plain", "application/x-www-form-urlencoded", "application/json-patch+json", ""}) {
     CAPTURE(type);
     const auto r = c.request("POST", "/mutate?timeout=5s", good_body(), type);
     CHECK(r.status == 415);
@@ -121,9 +120,10 @@ TEST_CASE("body over 7 MiB: 413 at once, without waiting for the body") {
   c.connect();
   const std::size_t declared = 7 * 1024 * 1024 + 1;
   const auto start = std::chrono::steady_clock::now();
-  c.write_raw("POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-              "Content-Length: " +
-              std::to_string(declared) + "\r\n\r\n" + std::string(64 * 1024, ' '));
+  c.write_raw(
+      "POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(declared) + "\r\n\r\n" + std::string(64 * 1024, ' '));
   const auto r = c.read_response();
   const auto took = std::chrono::steady_clock::now() - start;
   CHECK(r.status == 413);
@@ -215,4 +215,23 @@ TEST_CASE("a TLS handshake that fails is counted and does not disturb others") {
     CHECK(SSL_version(tls13.stream().native_handle()) == TLS1_3_VERSION);
   }
   CHECK(s.srv->stats().render().find("mlnetpol_tls_handshake_errors_total 2") != std::string::npos);
+}
+
+TEST_CASE("TLS sessions resume (1.2 session cache, 1.3 tickets)") {
+  running_server s;
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    CAPTURE(version);
+    tls_client first(s.port(), shared_pair().ca_cert_pem, version);
+    first.connect();
+    CHECK_FALSE(first.resumed());
+    expect_good_request(first);  // TLS 1.3 tickets arrive after the handshake
+    SSL_SESSION* session = first.session();
+    REQUIRE(session != nullptr);
+    first.close();
+    tls_client second(s.port(), shared_pair().ca_cert_pem, version);
+    second.connect(session);
+    CHECK(second.resumed());
+    expect_good_request(second);
+    SSL_SESSION_free(session);
+  }
 }

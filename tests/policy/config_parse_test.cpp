@@ -2,8 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <string>
 
 using namespace mlnetpol::policy;
@@ -63,7 +65,9 @@ TEST_CASE("every key is read into its own field") {
       {R"({"ml_training_namespaces": []})",
        [](const config& c) { return c.ml_training_namespaces.empty(); }},
       {R"({"ml_inference_namespaces": ["inf"]})",
-       [](const config& c) { return c.ml_inference_namespaces == std::vector<std::string>{"inf"}; }},
+       [](const config& c) {
+         return c.ml_inference_namespaces == std::vector<std::string>{"inf"};
+       }},
       {R"({"inference_allowed_services": [{"k8sService": {"serviceName": "feast", "namespace": "feature-store"}}]})",
        [](const config& c) {
          return c.inference_allowed_services ==
@@ -91,7 +95,8 @@ TEST_CASE("every key is read into its own field") {
        }},
       {R"({"ingress_controller_pods": [{"namespace": "kube-system", "matchLabels": {"app": "alb"}}]})",
        [](const config& c) {
-         return c.ingress_controller_pods == std::vector<pod_peer>{{"kube-system", {{"app", "alb"}}}};
+         return c.ingress_controller_pods ==
+                std::vector<pod_peer>{{"kube-system", {{"app", "alb"}}}};
        }},
       {R"({"secure_ml_namespaces": false})",
        [](const config& c) { return !c.secure_ml_namespaces; }},
@@ -123,6 +128,10 @@ TEST_CASE("every key is read into its own field") {
        [](const config& c) { return c.api_server_cidrs.size() == 2; }},
       {R"({"monitoring_scrapes_ml": false})",
        [](const config& c) { return !c.monitoring_scrapes_ml; }},
+      {R"({"cilium_default_deny_field": false})",
+       [](const config& c) { return !c.cilium_default_deny_field; }},
+      {R"({"cilium_default_deny_field": false})",
+       [](const config& c) { return !c.cilium_default_deny_field; }},
       {R"({"standard_platform_policies": false})",
        [](const config& c) { return !c.standard_platform_policies; }},
       {R"({"https_egress_except_cidrs": []})",
@@ -139,7 +148,8 @@ TEST_CASE("every key is read into its own field") {
     d.Parse(r.json);
     keys_seen.insert(d.MemberBegin()->name.GetString());
   }
-  // Every key of the table is covered by a row above, and vice versa.
+  // Every key of the table is covered by a row above, and vice versa: a key added to the table
+  // needs a row here (and a line in docs/configuration.md).
   std::set<std::string> table_keys;
   for (const auto& k : config_keys()) table_keys.insert(k.key);
   CHECK(keys_seen == table_keys);
@@ -168,7 +178,8 @@ TEST_CASE("errors name the key path and what is wrong, and all are collected") {
       {R"({"label_key": ""})", {{"label_key", "empty label key"}}},
       {R"({"label_key": "a/b/c"})", {{"label_key", "not a valid label key"}}},
       {R"({"enforcement_mode": "block"})",
-       {{"enforcement_mode", "invalid enforcement mode \"block\": expected one of enforce, warn, audit"}}},
+       {{"enforcement_mode",
+         "invalid enforcement mode \"block\": expected one of enforce, warn, audit"}}},
       {R"({"training_metrics_ports": [0, 70000, "80", 8080]})",
        {{"training_metrics_ports[0]", "port 0 out of range 1-65535"},
         {"training_metrics_ports[1]", "port 70000 out of range"},
@@ -239,4 +250,15 @@ TEST_CASE("edit_distance") {
   CHECK(edit_distance("abc", "") == 3);
   CHECK(edit_distance("kitten", "sitting") == 3);
   CHECK(edit_distance("enforcement", "enforcement_mode") == 5);
+}
+
+TEST_CASE("docs/configuration.md documents every key") {
+  std::ifstream in(std::string(MLNETPOL_SOURCE_DIR) + "/docs/configuration.md");
+  REQUIRE(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  for (const auto& k : config_keys()) {
+    CAPTURE(k.key);
+    CHECK(text.str().find("| `" + k.key + "` |") != std::string::npos);
+  }
 }

@@ -52,7 +52,9 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-std::string str(const rapidjson::Value& v) { return {v.GetString(), v.GetStringLength()}; }
+std::string str(const rapidjson::Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
 
 // An AdmissionReview request from ../shared/fixtures/admission/.
 std::unique_ptr<test_request> fixture(const std::string& file) {
@@ -90,13 +92,14 @@ std::unique_ptr<test_request> built(std::string group, std::string kind, std::st
   return r;
 }
 
-std::string pod_json(const std::string& labels_json, const std::string& extra_metadata = "",
-                     const std::string& spec = "{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}") {
+std::string pod_json(
+    const std::string& labels_json, const std::string& extra_metadata = "",
+    const std::string& spec = "{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]}") {
   std::string metadata = "\"name\":\"p\"";
   if (!labels_json.empty()) metadata += ",\"labels\":" + labels_json;
   if (!extra_metadata.empty()) metadata += "," + extra_metadata;
-  return "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{" + metadata + "},\"spec\":" + spec +
-         "}";
+  return "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{" + metadata +
+         "},\"spec\":" + spec + "}";
 }
 
 std::string owner(const std::string& kind) {
@@ -120,16 +123,16 @@ void apply(rapidjson::Value& object, const std::vector<map_entry>& additions,
     path.push_back(a.map_name);
     for (const auto& step : path) {
       if (!at->HasMember(step.c_str())) {
-        at->AddMember(rapidjson::Value(step.c_str(), alloc), rapidjson::Value(rapidjson::kObjectType),
-                      alloc);
+        at->AddMember(rapidjson::Value(step.c_str(), alloc),
+                      rapidjson::Value(rapidjson::kObjectType), alloc);
       }
       at = &(*at)[step.c_str()];
     }
     if (at->HasMember(a.key.c_str())) {
       (*at)[a.key.c_str()].SetString(a.value.c_str(), alloc);
     } else {
-      at->AddMember(rapidjson::Value(a.key.c_str(), alloc), rapidjson::Value(a.value.c_str(), alloc),
-                    alloc);
+      at->AddMember(rapidjson::Value(a.key.c_str(), alloc),
+                    rapidjson::Value(a.value.c_str(), alloc), alloc);
     }
   }
 }
@@ -175,8 +178,10 @@ TEST_CASE("mutate infers workload-type on pods from each signal, in order") {
   };
   const std::vector<row> rows{
       {"training-only namespace", "training", "", "", "training", "namespace:training"},
-      {"inference-only namespace", "serving", "{\"a\":\"b\"}", "", "inference", "namespace:serving"},
-      {"owner PyTorchJob in mlops", "mlops", "", owner("PyTorchJob"), "training", "owner:PyTorchJob"},
+      {"inference-only namespace", "serving", "{\"a\":\"b\"}", "", "inference",
+       "namespace:serving"},
+      {"owner PyTorchJob in mlops", "mlops", "", owner("PyTorchJob"), "training",
+       "owner:PyTorchJob"},
       {"owner TFJob", "mlops", "", owner("TFJob"), "training", "owner:TFJob"},
       {"owner MPIJob", "mlops", "", owner("MPIJob"), "training", "owner:MPIJob"},
       {"owner XGBoostJob", "mlops", "", owner("XGBoostJob"), "training", "owner:XGBoostJob"},
@@ -301,39 +306,68 @@ TEST_CASE("pod templates of every workload kind get the label") {
   };
   const std::string tmpl = "{\"spec\":{\"containers\":[]}}";
   const std::vector<row> rows{
-      {"apps", "Deployment", "{\"spec\":{\"template\":" + tmpl + "}}",
-       {{"spec", "template", "metadata"}}, "namespace:training"},
-      {"apps", "StatefulSet", "{\"spec\":{\"template\":" + tmpl + "}}",
-       {{"spec", "template", "metadata"}}, "namespace:training"},
-      {"apps", "DaemonSet", "{\"spec\":{\"template\":" + tmpl + "}}",
-       {{"spec", "template", "metadata"}}, "namespace:training"},
-      {"apps", "ReplicaSet", "{\"spec\":{\"template\":" + tmpl + "}}",
-       {{"spec", "template", "metadata"}}, "namespace:training"},
-      {"batch", "Job", "{\"spec\":{\"template\":" + tmpl + "}}", {{"spec", "template", "metadata"}},
+      {"apps",
+       "Deployment",
+       "{\"spec\":{\"template\":" + tmpl + "}}",
+       {{"spec", "template", "metadata"}},
        "namespace:training"},
-      {"batch", "CronJob", "{\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":" + tmpl + "}}}}",
-       {{"spec", "jobTemplate", "spec", "template", "metadata"}}, "namespace:training"},
-      {"kubeflow.org", "PyTorchJob",
+      {"apps",
+       "StatefulSet",
+       "{\"spec\":{\"template\":" + tmpl + "}}",
+       {{"spec", "template", "metadata"}},
+       "namespace:training"},
+      {"apps",
+       "DaemonSet",
+       "{\"spec\":{\"template\":" + tmpl + "}}",
+       {{"spec", "template", "metadata"}},
+       "namespace:training"},
+      {"apps",
+       "ReplicaSet",
+       "{\"spec\":{\"template\":" + tmpl + "}}",
+       {{"spec", "template", "metadata"}},
+       "namespace:training"},
+      {"batch",
+       "Job",
+       "{\"spec\":{\"template\":" + tmpl + "}}",
+       {{"spec", "template", "metadata"}},
+       "namespace:training"},
+      {"batch",
+       "CronJob",
+       "{\"spec\":{\"jobTemplate\":{\"spec\":{\"template\":" + tmpl + "}}}}",
+       {{"spec", "jobTemplate", "spec", "template", "metadata"}},
+       "namespace:training"},
+      {"kubeflow.org",
+       "PyTorchJob",
        "{\"spec\":{\"pytorchReplicaSpecs\":{\"Master\":{\"template\":" + tmpl +
            "},\"Worker\":{\"template\":" + tmpl + "}}}}",
        {{"spec", "pytorchReplicaSpecs", "Master", "template", "metadata"},
         {"spec", "pytorchReplicaSpecs", "Worker", "template", "metadata"}},
        "namespace:training"},
-      {"kubeflow.org", "TFJob",
+      {"kubeflow.org",
+       "TFJob",
        "{\"spec\":{\"tfReplicaSpecs\":{\"PS\":{\"template\":" + tmpl + "}}}}",
-       {{"spec", "tfReplicaSpecs", "PS", "template", "metadata"}}, "namespace:training"},
-      {"kubeflow.org", "MPIJob",
+       {{"spec", "tfReplicaSpecs", "PS", "template", "metadata"}},
+       "namespace:training"},
+      {"kubeflow.org",
+       "MPIJob",
        "{\"spec\":{\"mpiReplicaSpecs\":{\"Launcher\":{\"template\":" + tmpl + "}}}}",
-       {{"spec", "mpiReplicaSpecs", "Launcher", "template", "metadata"}}, "namespace:training"},
-      {"kubeflow.org", "XGBoostJob",
+       {{"spec", "mpiReplicaSpecs", "Launcher", "template", "metadata"}},
+       "namespace:training"},
+      {"kubeflow.org",
+       "XGBoostJob",
        "{\"spec\":{\"xgbReplicaSpecs\":{\"Master\":{\"template\":" + tmpl + "}}}}",
-       {{"spec", "xgbReplicaSpecs", "Master", "template", "metadata"}}, "namespace:training"},
-      {"kubeflow.org", "PaddleJob",
+       {{"spec", "xgbReplicaSpecs", "Master", "template", "metadata"}},
+       "namespace:training"},
+      {"kubeflow.org",
+       "PaddleJob",
        "{\"spec\":{\"paddleReplicaSpecs\":{\"Worker\":{\"template\":" + tmpl + "}}}}",
-       {{"spec", "paddleReplicaSpecs", "Worker", "template", "metadata"}}, "namespace:training"},
-      {"kubeflow.org", "JAXJob",
+       {{"spec", "paddleReplicaSpecs", "Worker", "template", "metadata"}},
+       "namespace:training"},
+      {"kubeflow.org",
+       "JAXJob",
        "{\"spec\":{\"jaxReplicaSpecs\":{\"Worker\":{\"template\":" + tmpl + "}}}}",
-       {{"spec", "jaxReplicaSpecs", "Worker", "template", "metadata"}}, "namespace:training"},
+       {{"spec", "jaxReplicaSpecs", "Worker", "template", "metadata"}},
+       "namespace:training"},
   };
   const config cfg = ml_config();
   for (const auto& r : rows) {
@@ -417,7 +451,8 @@ TEST_CASE("fixtures: mutate and validate on real API server requests") {
       {"namespace-update-add-label.json", {}, true},
       {"namespace-delete.json", {}, true},
       {"namespace-create-with-labels.json",
-       {"mlnetpol.io/secured=true", "mlnetpol.io/training=true"}, true},
+       {"mlnetpol.io/secured=true", "mlnetpol.io/training=true"},
+       true},
   };
   const config cfg = ml_config();
   for (const auto& r : rows) {
@@ -445,42 +480,65 @@ TEST_CASE("validation: missing, not allowed, hostNetwork; messages name everythi
     std::vector<std::string> message_parts;
   };
   const std::vector<row> rows{
-      {"gpu-miner in training", "training", pod_json("{\"workload-type\":\"gpu-miner\"}"),
+      {"gpu-miner in training",
+       "training",
+       pod_json("{\"workload-type\":\"gpu-miner\"}"),
        std::string(rule_workload_type_not_allowed),
-       {"pod \"p\"", "namespace \"training\"", "workload-type=gpu-miner", "allowed values: training",
-        "Fix: set metadata.labels.workload-type: training"}},
-      {"inference in training-only", "kubeflow", pod_json("{\"workload-type\":\"inference\"}"),
+       {"pod \"p\"", "namespace \"training\"", "workload-type=gpu-miner",
+        "allowed values: training", "Fix: set metadata.labels.workload-type: training"}},
+      {"inference in training-only",
+       "kubeflow",
+       pod_json("{\"workload-type\":\"inference\"}"),
        std::string(rule_workload_type_not_allowed),
        {"namespace \"kubeflow\"", "allowed values: training"}},
-      {"training in inference-only", "serving", pod_json("{\"workload-type\":\"training\"}"),
-       std::string(rule_workload_type_not_allowed), {"allowed values: inference"}},
+      {"training in inference-only",
+       "serving",
+       pod_json("{\"workload-type\":\"training\"}"),
+       std::string(rule_workload_type_not_allowed),
+       {"allowed values: inference"}},
       {"either in mlops (training)", "mlops", pod_json("{\"workload-type\":\"training\"}"), "", {}},
-      {"either in mlops (inference)", "mlops", pod_json("{\"workload-type\":\"inference\"}"), "", {}},
-      {"other value in mlops", "mlops", pod_json("{\"workload-type\":\"batch\"}"),
-       std::string(rule_workload_type_not_allowed), {"allowed values: training or inference"}},
-      {"missing in mlops", "mlops", pod_json("{\"app\":\"web\"}", owner("ReplicaSet")),
+      {"either in mlops (inference)",
+       "mlops",
+       pod_json("{\"workload-type\":\"inference\"}"),
+       "",
+       {}},
+      {"other value in mlops",
+       "mlops",
+       pod_json("{\"workload-type\":\"batch\"}"),
+       std::string(rule_workload_type_not_allowed),
+       {"allowed values: training or inference"}},
+      {"missing in mlops",
+       "mlops",
+       pod_json("{\"app\":\"web\"}", owner("ReplicaSet")),
        std::string(rule_workload_type_missing),
        {"pod \"p\" in namespace \"mlops\" has no label workload-type",
         "allowed values here: training or inference",
         "Fix: add metadata.labels.workload-type: training (or inference) to the pod (or its "
         "Deployment's spec.template.metadata.labels)"}},
-      {"conflict explained", "mlops",
+      {"conflict explained",
+       "mlops",
        pod_json("{\"training.kubeflow.org/job-name\":\"m\"}", owner("InferenceService")),
        std::string(rule_workload_type_missing),
        {"signals disagree", "owner InferenceService says inference",
         "label training.kubeflow.org/job-name says training"}},
-      {"hostNetwork", "training",
+      {"hostNetwork",
+       "training",
        pod_json("{\"workload-type\":\"training\"}", "", "{\"hostNetwork\":true}"),
        std::string(rule_host_network),
        {"spec.hostNetwork: true", "bypasses every network policy", "Fix: remove spec.hostNetwork"}},
-      {"hostNetwork false", "training",
-       pod_json("{\"workload-type\":\"training\"}", "", "{\"hostNetwork\":false}"), "", {}},
-      {"template not allowed", "training",
+      {"hostNetwork false",
+       "training",
+       pod_json("{\"workload-type\":\"training\"}", "", "{\"hostNetwork\":false}"),
+       "",
+       {}},
+      {"template not allowed",
+       "training",
        "{\"metadata\":{\"name\":\"web\"},\"spec\":{\"template\":{\"metadata\":{\"labels\":{"
        "\"workload-type\":\"inference\"}},\"spec\":{}}}}",
        std::string(rule_workload_type_not_allowed),
-       {"Deployment \"web\" (spec.template)", "Fix: set spec.template.metadata.labels.workload-type: "
-                                               "training"}},
+       {"Deployment \"web\" (spec.template)",
+        "Fix: set spec.template.metadata.labels.workload-type: "
+        "training"}},
   };
   const config cfg = ml_config();
   for (const auto& r : rows) {
@@ -528,8 +586,8 @@ TEST_CASE("pod UPDATE: only taking a valid label away is denied") {
   };
   for (const auto& r : rows) {
     CAPTURE(r.what);
-    auto req = built("", "Pod", "UPDATE", "training", pod_json(r.new_labels),
-                     pod_json(r.old_labels));
+    auto req =
+        built("", "Pod", "UPDATE", "training", pod_json(r.new_labels), pod_json(r.old_labels));
     CHECK(validate(req->facts(), cfg).allowed == r.allowed);
     CHECK(mutate(req->facts(), cfg).additions.empty());
   }
@@ -548,26 +606,96 @@ TEST_CASE("managed policies: only the webhook's identity or admin groups may cha
     bool allowed;
   };
   const std::vector<row> rows{
-      {"user updates managed", "networking.k8s.io", "NetworkPolicy", "UPDATE", managed, managed,
-       "alice", {"dev"}, false},
-      {"user deletes managed", "networking.k8s.io", "NetworkPolicy", "DELETE", "null", managed,
-       "alice", {"dev"}, false},
-      {"user removes the managed-by label", "networking.k8s.io", "NetworkPolicy", "UPDATE",
-       unmanaged, managed, "alice", {"dev"}, false},
-      {"user marks a policy managed", "networking.k8s.io", "NetworkPolicy", "UPDATE", managed,
-       unmanaged, "alice", {"dev"}, false},
-      {"user creates", "networking.k8s.io", "NetworkPolicy", "CREATE", managed, "null", "alice",
-       {"dev"}, true},
-      {"user updates unmanaged", "networking.k8s.io", "NetworkPolicy", "UPDATE", unmanaged,
-       unmanaged, "alice", {"dev"}, true},
-      {"webhook SA updates", "networking.k8s.io", "NetworkPolicy", "UPDATE", managed, managed,
-       cfg.service_account, {"system:serviceaccounts"}, true},
-      {"admin group deletes", "networking.k8s.io", "NetworkPolicy", "DELETE", "null", managed,
-       "root", {"system:masters"}, true},
-      {"user updates managed CNP", "cilium.io", "CiliumNetworkPolicy", "UPDATE", managed, managed,
-       "alice", {"dev"}, false},
-      {"user deletes managed CCNP", "cilium.io", "CiliumClusterwideNetworkPolicy", "DELETE", "null",
-       managed, "alice", {"dev"}, false},
+      {"user updates managed",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "UPDATE",
+       managed,
+       managed,
+       "alice",
+       {"dev"},
+       false},
+      {"user deletes managed",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "DELETE",
+       "null",
+       managed,
+       "alice",
+       {"dev"},
+       false},
+      {"user removes the managed-by label",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "UPDATE",
+       unmanaged,
+       managed,
+       "alice",
+       {"dev"},
+       false},
+      {"user marks a policy managed",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "UPDATE",
+       managed,
+       unmanaged,
+       "alice",
+       {"dev"},
+       false},
+      {"user creates",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "CREATE",
+       managed,
+       "null",
+       "alice",
+       {"dev"},
+       true},
+      {"user updates unmanaged",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "UPDATE",
+       unmanaged,
+       unmanaged,
+       "alice",
+       {"dev"},
+       true},
+      {"webhook SA updates",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "UPDATE",
+       managed,
+       managed,
+       cfg.service_account,
+       {"system:serviceaccounts"},
+       true},
+      {"admin group deletes",
+       "networking.k8s.io",
+       "NetworkPolicy",
+       "DELETE",
+       "null",
+       managed,
+       "root",
+       {"system:masters"},
+       true},
+      {"user updates managed CNP",
+       "cilium.io",
+       "CiliumNetworkPolicy",
+       "UPDATE",
+       managed,
+       managed,
+       "alice",
+       {"dev"},
+       false},
+      {"user deletes managed CCNP",
+       "cilium.io",
+       "CiliumClusterwideNetworkPolicy",
+       "DELETE",
+       "null",
+       managed,
+       "alice",
+       {"dev"},
+       false},
   };
   for (const auto& r : rows) {
     CAPTURE(r.what);
@@ -623,10 +751,12 @@ TEST_CASE("namespaces get mlnetpol.io/secured, role labels and workload-type") {
   config cfg = ml_config();
   cfg.tenant_namespaces = {"team-alpha"};
   const std::vector<row> rows{
-      {"training", {"mlnetpol.io/secured=true", "mlnetpol.io/training=true", "workload-type=training"}},
+      {"training",
+       {"mlnetpol.io/secured=true", "mlnetpol.io/training=true", "workload-type=training"}},
       {"serving",
        {"mlnetpol.io/secured=true", "mlnetpol.io/inference=true", "workload-type=inference"}},
-      {"mlops", {"mlnetpol.io/secured=true", "mlnetpol.io/training=true", "mlnetpol.io/inference=true"}},
+      {"mlops",
+       {"mlnetpol.io/secured=true", "mlnetpol.io/training=true", "mlnetpol.io/inference=true"}},
       {"argocd", {"mlnetpol.io/secured=true", "mlnetpol.io/platform=true"}},
       {"team-alpha", {"mlnetpol.io/secured=true", "mlnetpol.io/tenant=true"}},
       {"team-b", {}},
@@ -723,7 +853,8 @@ TEST_CASE("modes: enforce, warn, audit and the per-namespace override") {
         CHECK(m.additions.size() == 2);
         if (bogus) {
           CHECK(v.warnings[0] ==
-                "namespace training: ignoring mlnetpol.io/enforcement=bogus (expected enforce, warn or audit)");
+                "namespace training: ignoring mlnetpol.io/enforcement=bogus (expected enforce, "
+                "warn or audit)");
         }
         break;
       case enforcement_mode::audit:
@@ -820,4 +951,31 @@ TEST_CASE("warnings stay within the API server's limits") {
   }
   CHECK(total <= 4096);
   CHECK(d.warnings.back().find("more warnings omitted") != std::string::npos);
+}
+
+TEST_CASE("workload UPDATE: only changed templates are patched and judged") {
+  const config cfg = ml_config();
+  const std::string old_deployment =
+      R"({"metadata":{"name":"web"},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}}})";
+  // Metadata-only change (e.g. the garbage collector adding a finalizer).
+  const std::string finalizer =
+      R"({"metadata":{"name":"web","finalizers":["foregroundDeletion"]},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}}})";
+  const std::string new_image =
+      R"({"metadata":{"name":"web"},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:2"}]}}}})";
+  for (const char* ns : {"mlops", "training"}) {
+    CAPTURE(ns);
+    auto unchanged = built("apps", "Deployment", "UPDATE", ns, finalizer, old_deployment);
+    CHECK(mutate(unchanged->facts(), cfg).additions.empty());
+    CHECK(validate(unchanged->facts(), cfg).allowed);
+  }
+  // A changed template in a namespace that pins the type is labelled ...
+  auto labelled = built("apps", "Deployment", "UPDATE", "training", new_image, old_deployment);
+  CHECK(find_addition(mutate(labelled->facts(), cfg), "labels", "workload-type") != nullptr);
+  check_round_trip(*labelled, cfg);
+  // ... and where nothing can be inferred it is denied.
+  auto denied = built("apps", "Deployment", "UPDATE", "mlops", new_image, old_deployment);
+  CHECK(mutate(denied->facts(), cfg).additions.empty());
+  const decision d = validate(denied->facts(), cfg);
+  CHECK_FALSE(d.allowed);
+  CHECK(has_rule(d, rule_workload_type_missing));
 }

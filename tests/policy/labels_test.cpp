@@ -59,8 +59,8 @@ TEST_CASE("allowed values and the namespace signal follow the roles") {
 }
 
 TEST_CASE("owner kinds map to workload types") {
-  for (const char* kind : {"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob",
-                           "TrainJob", "Job"}) {
+  for (const char* kind :
+       {"PyTorchJob", "TFJob", "MPIJob", "XGBoostJob", "PaddleJob", "JAXJob", "TrainJob", "Job"}) {
     CHECK(owner_kind_workload_type(kind) == "training");
   }
   for (const char* kind : {"InferenceService", "ServingRuntime"}) {
@@ -123,7 +123,8 @@ TEST_CASE("infer_workload_type reports every signal and refuses conflicts") {
   CHECK(r.signals[2].annotation == "label:training.kubeflow.org/job-name");
   CHECK(r.signals[3].value == "inference");
 
-  const auto none = infer_workload_type({.training = true, .inference = true}, "mlops", "", nullptr);
+  const auto none =
+      infer_workload_type({.training = true, .inference = true}, "mlops", "", nullptr);
   CHECK_FALSE(none.value);
   CHECK_FALSE(none.conflict());
 }

@@ -78,7 +78,8 @@ TEST_CASE("render golden: the picture of the module's Enhanced example") {
   // The README's picture is drawn from docs/enhanced-example.dot: it must show today's rules.
   // After regenerating: cp tests/render/golden/enhanced.dot docs/enhanced-example.dot &&
   //   dot -Tpng -Gdpi=80 docs/enhanced-example.dot -o docs/enhanced-example.png
-  const auto docs_dot = std::filesystem::path(MLNETPOL_SOURCE_DIR) / "docs" / "enhanced-example.dot";
+  const auto docs_dot =
+      std::filesystem::path(MLNETPOL_SOURCE_DIR) / "docs" / "enhanced-example.dot";
   REQUIRE(std::filesystem::exists(docs_dot));
   CHECK(read_file(docs_dot) == dot);
 }

@@ -55,16 +55,17 @@ TEST_CASE("list_json: a v1 List holding every object") {
     CHECK(std::string(d["kind"].GetString()) == "List");
     CHECK(d["items"].Size() == objects.size());
   }
-  CHECK(policy::list_json({}, false) == R"({"apiVersion":"v1","kind":"List","metadata":{},"items":[]})");
+  CHECK(policy::list_json({}, false) ==
+        R"({"apiVersion":"v1","kind":"List","metadata":{},"items":[]})");
 }
 
 TEST_CASE("summary_json: the module's outputs") {
   const auto s = policy::summarize(test::enhanced_config());
   CHECK(s.cilium_mode_enabled);
   CHECK(s.ml_policies_enabled);
-  CHECK(s.secured_namespaces ==
-        std::vector<std::string>{"argocd", "monitoring", "flux-system", "kubeflow", "training",
-                                 "inference", "serving"});
+  CHECK(s.secured_namespaces == std::vector<std::string>{"argocd", "monitoring", "flux-system",
+                                                         "kubeflow", "training", "inference",
+                                                         "serving"});
   CHECK(policy::summary_json(s) ==
         R"({"secured_namespaces":["argocd","monitoring","flux-system","kubeflow","training",)"
         R"("inference","serving"],"cilium_mode_enabled":true,"ml_policies_enabled":true,)"
@@ -114,9 +115,11 @@ TEST_CASE("validate_render_config: what would render an invalid object") {
   const auto errors = policy::validate_render_config(bad);
   REQUIRE(errors.size() == 7);
   CHECK(errors[0] == "tenant_namespaces: 'Team_A' is not a valid namespace name");
-  CHECK(errors[1] == "inference_allowed_services.serviceName: 'Postgres' is not a valid Service name");
+  CHECK(errors[1] ==
+        "inference_allowed_services.serviceName: 'Postgres' is not a valid Service name");
   CHECK(errors[2] == "api_server_ports: port 0 is not a port");
-  CHECK(errors[3].rfind("training_egress_fqdns: FQDN entry 'https://s3.amazonaws.com' has", 0) == 0);
+  CHECK(errors[3].rfind("training_egress_fqdns: FQDN entry 'https://s3.amazonaws.com' has", 0) ==
+        0);
   CHECK(errors[4] == "api_server_cidrs: '10.0.0.1' is not a CIDR");
   CHECK(errors[5] == "https_egress_except_cidrs: 'fd00::/8' is not an IPv4 CIDR");
   CHECK(errors[6] == "https_egress_except_cidrs: '0.0.0.0/0' would exclude every address");
@@ -137,4 +140,16 @@ TEST_CASE("render: empty port lists drop the rule instead of allowing every port
       CHECK(o.json.find("\"monitoring\"") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("render_dot: standard mode and namespaces where only ML pods are default deny") {
+  const std::string standard = policy::render_dot(test::standard_ml_config(true));
+  CHECK(standard.find("allowed flows (NetworkPolicy)") != std::string::npos);
+  CHECK(standard.find("addresses 0.0.0.0/0\\nexcept 10.0.0.0/8") != std::string::npos);
+  CHECK(standard.find("\"any address\"") != std::string::npos);
+  CHECK(standard.find("DNS to kube-dns, UDP/TCP 53\\n") != std::string::npos);
+  const std::string unsecured = policy::render_dot(test::cilium_unsecured_ml_config());
+  CHECK(unsecured.find("namespace training (training)\\nonly the selected pods are default deny") !=
+        std::string::npos);
+  CHECK(policy::render_dot(test::disabled_config()).find("subgraph") == std::string::npos);
 }

@@ -46,7 +46,9 @@ const parsed* find(const std::vector<parsed>& objects, const std::string& ns,
   return nullptr;
 }
 
-std::string str(const Value& v) { return v.IsString() ? v.GetString() : std::string(); }
+std::string str(const Value& v) {
+  return v.IsString() ? v.GetString() : std::string();
+}
 
 std::string compact(const Value& v) {
   rapidjson::StringBuffer buf;
@@ -55,7 +57,9 @@ std::string compact(const Value& v) {
   return buf.GetString();
 }
 
-bool is_empty_object(const Value& v) { return v.IsObject() && v.MemberCount() == 0; }
+bool is_empty_object(const Value& v) {
+  return v.IsObject() && v.MemberCount() == 0;
+}
 
 const Value* member(const Value& v, const char* key) {
   if (!v.IsObject()) return nullptr;
@@ -161,11 +165,15 @@ void check_cilium(const policy::config& cfg, const std::vector<parsed>& objects)
     REQUIRE(member(spec, "egress") != nullptr);
     CHECK(spec["egress"].Size() == 1);
     CHECK(cnp_is_dns_rule(spec["egress"][0]));
-    CHECK(spec["enableDefaultDeny"]["ingress"].GetBool());
-    CHECK(spec["enableDefaultDeny"]["egress"].GetBool());
+    if (cfg.cilium_default_deny_field) {
+      CHECK(spec["enableDefaultDeny"]["ingress"].GetBool());
+      CHECK(spec["enableDefaultDeny"]["egress"].GetBool());
+    } else {
+      CHECK(member(spec, "enableDefaultDeny") == nullptr);
+    }
   }
-  for (const auto& ns : cfg.enabled && cfg.enable_ml_policies ? cfg.ml_training_namespaces
-                                                               : std::vector<std::string>{}) {
+  for (const auto& ns : cfg.enabled&& cfg.enable_ml_policies ? cfg.ml_training_namespaces
+                                                             : std::vector<std::string>{}) {
     CAPTURE(ns);
     const parsed* t = find(objects, ns, "ml-training-egress");
     REQUIRE(t != nullptr);
@@ -213,8 +221,8 @@ void check_cilium(const policy::config& cfg, const std::vector<parsed>& objects)
     CHECK(from_peers);
     CHECK(dns);
   }
-  for (const auto& ns : cfg.enabled && cfg.enable_ml_policies ? cfg.ml_inference_namespaces
-                                                               : std::vector<std::string>{}) {
+  for (const auto& ns : cfg.enabled&& cfg.enable_ml_policies ? cfg.ml_inference_namespaces
+                                                             : std::vector<std::string>{}) {
     CAPTURE(ns);
     const parsed* inf = find(objects, ns, "ml-inference-policy");
     REQUIRE(inf != nullptr);
@@ -303,7 +311,8 @@ void check_standard(const policy::config& cfg, const std::vector<parsed>& object
     CHECK((inf != nullptr) == ml);
     if (inf == nullptr) continue;
     std::vector<std::string> service_namespaces;
-    for (const auto& s : cfg.inference_allowed_services) service_namespaces.push_back(s.namespace_name);
+    for (const auto& s : cfg.inference_allowed_services)
+      service_namespaces.push_back(s.namespace_name);
     bool dns = false;
     for (const auto& rule : inf->doc["spec"]["egress"].GetArray()) {
       if (np_is_dns_rule(rule)) {
@@ -359,8 +368,7 @@ TEST_CASE("render structure: the module's names and counts") {
   // default ML namespaces (kubeflow, training, mlops, inference, serving) and monitoring's scrape.
   const auto basic = policy::render_policies(test::basic_config());
   auto count = [](const std::vector<policy::rendered_object>& objs, const std::string& name) {
-    return std::count_if(objs.begin(), objs.end(),
-                         [&](const auto& o) { return o.name == name; });
+    return std::count_if(objs.begin(), objs.end(), [&](const auto& o) { return o.name == name; });
   };
   CHECK(count(basic, "default-deny-ingress") == 10);
   CHECK(count(basic, "default-deny-egress") == 10);

@@ -56,11 +56,13 @@ inline policy::config standard_ml_config(bool on) {
   return c;
 }
 
-// Cilium mode reproducing the module's ML namespaces (no default deny for their other pods).
+// Cilium mode reproducing the module's ML namespaces (no default deny for their other pods), for
+// a Cilium older than 1.15 (no enableDefaultDeny field).
 inline policy::config cilium_unsecured_ml_config() {
   policy::config c;
   c.cilium_mode = true;
   c.secure_ml_namespaces = false;
+  c.cilium_default_deny_field = false;
   c.platform_namespaces = {"monitoring"};
   c.ml_training_namespaces = {"training", "mlops"};
   c.ml_inference_namespaces = {"serving", "mlops"};

@@ -282,6 +282,15 @@ def main():
             if not problems:
                 failures.append(f"fixture {fixture} was rejected by the API server but passed")
 
+    # The YAML check itself must catch a scalar a YAML reader retypes (a port 53 left unquoted).
+    with open(os.path.join(golden_dir, "enhanced.yaml")) as f:
+        retyped = f.read().replace('port: "53"', "port: 53")
+    with open(os.path.join(golden_dir, "enhanced.json")) as f:
+        enhanced_items = json.load(f)["items"]
+    negatives += 1
+    if [d for d in yaml.safe_load_all(retyped) if d is not None] == enhanced_items:
+        failures.append("negative case passed: YAML with an unquoted port 53 equals the JSON")
+
     if "CiliumNetworkPolicy" not in sample or "NetworkPolicy" not in sample:
         failures.append("no sample CiliumNetworkPolicy/NetworkPolicy to break on purpose")
     else:

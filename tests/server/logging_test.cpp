@@ -34,7 +34,9 @@ TEST_CASE("json events are JSON members with escaped values") {
   captured_log log(log_format::json);
   logging::event(spdlog::level::info, "admission",
                  {{"uid", "a\"b"}, {"kind", "Pod"}, {"latency_ms", 0.25}, {"code", 200}});
-  CHECK(log.out.str() == "\"msg\":\"admission\",\"uid\":\"a\\\"b\",\"kind\":\"Pod\",\"latency_ms\":0.250,\"code\":200\n");
+  CHECK(log.out.str() ==
+        "\"msg\":\"admission\",\"uid\":\"a\\\"b\",\"kind\":\"Pod\",\"latency_ms\":0.250,\"code\":"
+        "200\n");
 }
 
 TEST_CASE("text events are key=value, quoted when needed") {

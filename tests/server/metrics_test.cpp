@@ -21,18 +21,28 @@ TEST_CASE("admission counters and histogram in the text format") {
   CHECK(m.admission_requests("validate", "Pod", "CREATE", "patched") == 0);
   const std::string text = m.render();
   CHECK(text.find("# TYPE mlnetpol_admission_requests_total counter\n") != std::string::npos);
-  CHECK(has_line(text, R"(mlnetpol_admission_requests_total{webhook="mutate",kind="Pod",operation="CREATE",decision="patched"} 2)"));
-  CHECK(has_line(text, R"(mlnetpol_admission_requests_total{webhook="validate",kind="Namespace",operation="UPDATE",decision="denied"} 1)"));
+  CHECK(has_line(
+      text,
+      R"(mlnetpol_admission_requests_total{webhook="mutate",kind="Pod",operation="CREATE",decision="patched"} 2)"));
+  CHECK(has_line(
+      text,
+      R"(mlnetpol_admission_requests_total{webhook="validate",kind="Namespace",operation="UPDATE",decision="denied"} 1)"));
   CHECK(text.find("# TYPE mlnetpol_admission_duration_seconds histogram\n") != std::string::npos);
   // Cumulative buckets: 0.0003 falls in le=0.0005, 0.002 in le=0.0025.
-  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.00025"} 0)"));
-  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.0005"} 1)"));
-  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.0025"} 2)"));
-  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="+Inf"} 2)"));
+  CHECK(has_line(text,
+                 R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.00025"} 0)"));
+  CHECK(has_line(text,
+                 R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.0005"} 1)"));
+  CHECK(has_line(text,
+                 R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="0.0025"} 2)"));
+  CHECK(has_line(text,
+                 R"(mlnetpol_admission_duration_seconds_bucket{webhook="mutate",le="+Inf"} 2)"));
   CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_count{webhook="mutate"} 2)"));
   // 3 s is beyond the last finite bucket: only +Inf has it.
-  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="validate",le="2.5"} 0)"));
-  CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_bucket{webhook="validate",le="+Inf"} 1)"));
+  CHECK(has_line(text,
+                 R"(mlnetpol_admission_duration_seconds_bucket{webhook="validate",le="2.5"} 0)"));
+  CHECK(has_line(text,
+                 R"(mlnetpol_admission_duration_seconds_bucket{webhook="validate",le="+Inf"} 1)"));
   CHECK(has_line(text, R"(mlnetpol_admission_duration_seconds_sum{webhook="validate"} 3)"));
 }
 
@@ -55,7 +65,9 @@ TEST_CASE("http codes, violations, gauges and counters") {
   m.count_config_reload_failure();
   m.count_config_reload_failure();
   m.set_certificate_expiry(1893456000);
-  m.set_policy_gauges({.secured_namespaces = 5, .policy_count = 17, .cilium_mode_enabled = true,
+  m.set_policy_gauges({.secured_namespaces = 5,
+                       .policy_count = 17,
+                       .cilium_mode_enabled = true,
                        .ml_policies_enabled = false});
   CHECK(m.http_requests(200) == 2);
   CHECK(m.violations("workload-type-required", "enforce") == 1);
@@ -63,7 +75,8 @@ TEST_CASE("http codes, violations, gauges and counters") {
   CHECK(has_line(text, R"(mlnetpol_http_requests_total{code="200"} 2)"));
   CHECK(has_line(text, R"(mlnetpol_http_requests_total{code="413"} 1)"));
   CHECK(text.find(R"(code="404")") == std::string::npos);
-  CHECK(has_line(text, R"(mlnetpol_policy_violations_total{rule="workload-type-required",mode="enforce"} 1)"));
+  CHECK(has_line(
+      text, R"(mlnetpol_policy_violations_total{rule="workload-type-required",mode="enforce"} 1)"));
   CHECK(has_line(text, "mlnetpol_in_flight_requests 1"));
   CHECK(has_line(text, "mlnetpol_tls_handshake_errors_total 1"));
   CHECK(has_line(text, "mlnetpol_config_reload_failures_total 2"));

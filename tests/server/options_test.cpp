@@ -22,13 +22,37 @@ TEST_CASE("serve defaults follow controller-runtime") {
 }
 
 TEST_CASE("serve flags, both --flag value and --flag=value") {
-  const auto r = parse_serve_args(std::vector<std::string_view>{
-      "--port", "0", "--bind-address=127.0.0.1", "--tls-cert-file", "/c.crt", "--tls-key-file=/k.key",
-      "--threads", "3", "--config", "cfg.yaml", "--metrics-bind-address", "0",
-      "--shutdown-grace", "2s", "--log-format", "text", "--log-level", "debug",
-      "--max-connections", "10", "--handshake-timeout=250ms", "--header-timeout", "1m",
-      "--body-timeout", "3", "--write-timeout", "1h", "--idle-timeout", "90s",
-      "--reload-interval", "100ms"});
+  const auto r = parse_serve_args(std::vector<std::string_view>{"--port",
+                                                                "0",
+                                                                "--bind-address=127.0.0.1",
+                                                                "--tls-cert-file",
+                                                                "/c.crt",
+                                                                "--tls-key-file=/k.key",
+                                                                "--threads",
+                                                                "3",
+                                                                "--config",
+                                                                "cfg.yaml",
+                                                                "--metrics-bind-address",
+                                                                "0",
+                                                                "--shutdown-grace",
+                                                                "2s",
+                                                                "--log-format",
+                                                                "text",
+                                                                "--log-level",
+                                                                "debug",
+                                                                "--max-connections",
+                                                                "10",
+                                                                "--handshake-timeout=250ms",
+                                                                "--header-timeout",
+                                                                "1m",
+                                                                "--body-timeout",
+                                                                "3",
+                                                                "--write-timeout",
+                                                                "1h",
+                                                                "--idle-timeout",
+                                                                "90s",
+                                                                "--reload-interval",
+                                                                "100ms"});
   REQUIRE_MESSAGE(r.ok, r.error);
   const options& o = r.value;
   CHECK(o.port == 0);
