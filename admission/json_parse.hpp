@@ -21,7 +21,7 @@ struct json_error {
 
 struct json_parse_options {
   unsigned max_depth = default_max_json_depth;
-  bool validate_utf8 = true;  // reject strings that are not valid UTF-8
+  bool validate_utf8 = true;  // reject input that is not valid UTF-8
 };
 
 // Parses text into document, replacing its content and copying strings into its allocator. Keep
@@ -35,6 +35,10 @@ std::optional<json_error> parse_json(rapidjson::Document& document, std::string_
 std::optional<json_error> parse_json_insitu(rapidjson::Document& document, char* text,
                                             std::size_t size,
                                             const json_parse_options& options = {});
+
+// The offset of the first byte that does not start a valid UTF-8 sequence (overlong forms,
+// surrogates and code points above U+10FFFF are invalid), or nothing when all of text is valid.
+std::optional<std::size_t> find_invalid_utf8(std::string_view text);
 
 // "null", "a boolean", "an object", "an array", "a string" or "a number", for error messages.
 const char* json_type_name(const rapidjson::Value& value);

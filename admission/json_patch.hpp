@@ -53,10 +53,10 @@ struct patch_error {
                                              const boost::source_location& location);
 
 // The patch that sets every entry in the object (later entries win for the same key). The first
-// missing (or null) step of a path gets one "add" of the whole nested object, shared by all entries
-// under it; an existing map gets per-key "add"; a different value "replace"; the same value
-// nothing.
-// "" when nothing changes. An error when a step or the object itself is not a JSON object.
+// missing (or null) step of a path gets one "add" of the whole nested object, shared by all
+// entries under it; an existing map gets per-key "add"; a different value "replace"; the same
+// value nothing. "" when nothing changes. An error when the object, or a step of a path in it, is
+// not a JSON object, or when entries need one path to be both a value and a map.
 boost::system::result<std::string, patch_error> patch_for_entries(
     const rapidjson::Value& object, const std::vector<policy::map_entry>& entries);
 

@@ -30,17 +30,21 @@ class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
 
 void append_json_string(spdlog::memory_buf_t& out, std::string_view s) {
   out.push_back('"');
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
+  // Copy runs of plain characters at once; only quotes, backslashes and controls need escaping.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(s.data() + run, s.data() + i);
+    if (u < 0x20) {
       fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
     } else {
-      out.push_back(c);
+      out.push_back('\\');
+      out.push_back(s[i]);
     }
+    run = i + 1;
   }
+  out.append(s.data() + run, s.data() + s.size());
   out.push_back('"');
 }
 

@@ -74,7 +74,7 @@ std::string serve_usage() {
          "                                (default 127.0.0.1:8080; 0 disables it)\n"
          "  --shutdown-grace DURATION     time in-flight requests get on SIGTERM (default 25s)\n"
          "  --log-format json|text        (default json)\n"
-         "  --log-level LEVEL             trace|debug|info|warn|error (default info)\n"
+         "  --log-level LEVEL             trace|debug|info|warn|error|off (default info)\n"
          "  --max-connections N           open HTTPS connections at most (default 4096)\n"
          "  --handshake-timeout DURATION  TLS handshake (default 10s)\n"
          "  --header-timeout DURATION     request line and headers (default 10s)\n"
@@ -165,8 +165,8 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
     } else if (flag == "--log-level") {
       if (!need_value()) return fail("--log-level: missing value");
       if (value != "trace" && value != "debug" && value != "info" && value != "warn" &&
-          value != "error")
-        return fail("--log-level: trace, debug, info, warn or error, not " + quoted(value));
+          value != "error" && value != "off")
+        return fail("--log-level: trace, debug, info, warn, error or off, not " + quoted(value));
       o.log_level = value;
     } else if (flag == "--max-connections") {
       if (!need_value()) return fail("--max-connections: missing value");

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -56,12 +57,27 @@ int serve_command(int argc, char** argv) {
     return 1;
   }
 
+  // The first SIGTERM/SIGINT drains; a second one (an impatient Ctrl-C) stops at once.
   boost::asio::signal_set stop_signals(io, SIGTERM, SIGINT);
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    srv::logging::event(spdlog::level::info, "signal received", {{"signal", signal}});
-    server.begin_shutdown();
-  });
+  bool draining = false;
+  bool forced = false;
+  std::function<void()> wait_stop = [&] {
+    stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+      if (ec) return;
+      if (draining) {
+        srv::logging::event(spdlog::level::warn, "second signal: stopping without draining",
+                            {{"signal", signal}});
+        forced = true;
+        io.stop();
+        return;
+      }
+      draining = true;
+      srv::logging::event(spdlog::level::info, "signal received", {{"signal", signal}});
+      server.begin_shutdown();
+      wait_stop();
+    });
+  };
+  wait_stop();
   boost::asio::signal_set reload_signal(io, SIGHUP);
   std::function<void()> wait_hup = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
@@ -79,7 +95,7 @@ int serve_command(int argc, char** argv) {
   io.run();
   for (auto& t : workers) t.join();
   srv::logging::flush();
-  return 0;
+  return forced ? 1 : 0;
 }
 
 }  // namespace mlnetpol::app

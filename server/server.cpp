@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -19,12 +20,12 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 
 #include "app/config_file.hpp"
 #include "server/logging.hpp"
 #include "server/router.hpp"
 #include "server/tls.hpp"
+#include "server/tls_stream.hpp"
 
 namespace mlnetpol::server {
 
@@ -175,8 +176,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   }
 
   net::any_io_executor session_executor() {
-    // One I/O thread needs no strand; several serialise each connection on its own strand.
-    if (opts_.threads > 1) return net::make_strand(io_);
+    // One I/O thread needs no strand; several (or an unknown number: 0) serialise each
+    // connection on its own strand.
+    if (opts_.threads != 1) return net::make_strand(io_);
     return io_.get_executor();
   }
 
@@ -314,7 +316,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       std::lock_guard lock(sessions_mutex_);
       sessions_.erase(s);
     }
-    if (open_connections_.fetch_sub(1) == 1 && draining_.load()) {
+    if (open_connections_.fetch_sub(1) == 1 && draining_.load() && !finished_.load()) {
       net::post(io_, [self = shared_from_this()] { self->finish("all connections closed"); });
     }
   }
@@ -376,7 +378,7 @@ namespace {
 // not a timer cancel and a posted handler per I/O operation.
 template <bool Tls>
 class session final : public session_base, public std::enable_shared_from_this<session<Tls>> {
-  using stream_type = std::conditional_t<Tls, beast::ssl_stream<tcp::socket>, tcp::socket>;
+  using stream_type = std::conditional_t<Tls, tls_stream, tcp::socket>;
   using clock = std::chrono::steady_clock;
 
  public:
@@ -421,7 +423,22 @@ class session final : public session_base, public std::enable_shared_from_this<s
     }
   }
 
-  tcp::socket& tcp_socket() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& tcp_socket() {
+    if constexpr (Tls) {
+      return stream_.socket();
+    } else {
+      return stream_;
+    }
+  }
+
+  template <typename Handler>
+  void write(net::const_buffer buffer, Handler&& handler) {
+    if constexpr (Tls) {
+      stream_.async_write(buffer, std::forward<Handler>(handler));
+    } else {
+      net::async_write(stream_, buffer, std::forward<Handler>(handler));
+    }
+  }
 
   static std::string_view phase_name(phase p) {
     switch (p) {
@@ -474,14 +491,13 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if constexpr (Tls) {
       enter(phase::handshake, srv_->opts_.handshake_timeout);
       stream_.async_handshake(
-          ssl::stream_base::server,
           beast::bind_front_handler(&session::on_handshake, this->shared_from_this()));
     } else {
       read_next();
     }
   }
 
-  void on_handshake(error_code ec) {
+  void on_handshake(error_code ec, std::size_t) {
     if (ec) return fail(ec);
     read_next();
   }
@@ -538,11 +554,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   void send_continue() {
     static constexpr std::string_view line = "HTTP/1.1 100 Continue\r\n\r\n";
-    net::async_write(stream_, net::buffer(line.data(), line.size()),
-                     [self = this->shared_from_this()](error_code ec, std::size_t) {
-                       if (ec) return self->fail(ec);
-                       self->read_some();
-                     });
+    write(net::buffer(line.data(), line.size()),
+          [self = this->shared_from_this()](error_code ec, std::size_t) {
+            if (ec) return self->fail(ec);
+            self->read_some();
+          });
   }
 
   void handle() {
@@ -666,8 +682,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     out_ += response_body_;
     srv_->metrics_.count_http(status);
     enter(phase::write, srv_->opts_.write_timeout);
-    net::async_write(stream_, net::buffer(out_),
-                     beast::bind_front_handler(&session::on_write, this->shared_from_this()));
+    write(net::buffer(out_),
+          beast::bind_front_handler(&session::on_write, this->shared_from_this()));
   }
 
   void on_write(error_code ec, std::size_t) {
@@ -690,14 +706,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
       discard_.resize(16 * 1024);
       return linger();
     }
-    if constexpr (Tls) {
-      // Send close_notify without waiting for the peer's (as most servers do).
-      SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
-      stream_.async_shutdown(
-          [self = this->shared_from_this()](error_code) { self->close_socket(); });
-    } else {
-      close_socket();
-    }
+    if constexpr (Tls) stream_.send_close_notify();  // without waiting for the peer's
+    close_socket();
   }
 
   void linger() {
@@ -827,6 +837,9 @@ server::~server() {
 
 void server::start() {
   auto& s = *impl_;
+  // OpenSSL writes to the sockets itself (tls_stream), without MSG_NOSIGNAL: a peer that went away
+  // must be an EPIPE error, not a signal that kills the process. Servers ignore SIGPIPE anyway.
+  std::signal(SIGPIPE, SIG_IGN);
   s.load_initial_config();
   s.reload_certificate(true);
   impl::listen(s.acceptor_, s.opts_.bind_address, s.opts_.port, "webhook listener");

@@ -244,6 +244,33 @@ TEST_CASE("bodies that are not JSON fail with the parse position") {
   CHECK(deep.error().message == "JSON nesting deeper than 256 at offset 256");
 }
 
+TEST_CASE("invalid UTF-8 is rejected, and never echoed back") {
+  std::string body = fixture("pod-create-kubectl-run.json");
+  const auto at = body.find("nginx");
+  REQUIRE(at != std::string::npos);
+  body[at] = '\xff';
+  auto raw = decode_review(body);
+  REQUIRE_FALSE(raw.has_value());
+  CHECK(raw.error().message == "invalid UTF-8 at offset " + std::to_string(at));
+
+  // A lone surrogate escape is valid JSON text but decodes to bytes that are not UTF-8.
+  json review = json::parse(fixture("pod-create-kubectl-run.json"));
+  std::string text = review.dump();
+  const std::string uid = review["request"]["uid"];
+  text.replace(text.find(uid), uid.size(), "abc\\udc00");
+  auto escaped_uid = decode_review(text);
+  REQUIRE_FALSE(escaped_uid.has_value());
+  CHECK(escaped_uid.error().message == "request.uid is not valid UTF-8");
+  CHECK(escaped_uid.error().uid.empty());
+
+  review["kind"] = "Pod";
+  text = review.dump();
+  text.replace(text.find("\"Pod\""), 5, "\"x\\udc00\"");
+  auto escaped_kind = decode_review(text);
+  REQUIRE_FALSE(escaped_kind.has_value());
+  CHECK(escaped_kind.error().message == "not an AdmissionReview: kind is \"x???\"");
+}
+
 TEST_CASE("long or odd values are cut in error messages") {
   json review = json::parse(fixture("pod-create-kubectl-run.json"));
   review["kind"] = std::string(60, 'x') + "\xc3\xa9\xc3\xa9\xc3\xa9" + std::string(100, 'y');

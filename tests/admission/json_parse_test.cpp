@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 using mlnetpol::admission::default_max_json_depth;
+using mlnetpol::admission::find_invalid_utf8;
 using mlnetpol::admission::json_parse_options;
 using mlnetpol::admission::json_type_name;
 using mlnetpol::admission::parse_json;
@@ -80,7 +81,8 @@ TEST_CASE("parse_json rejects invalid UTF-8") {
   rapidjson::Document doc;
   const auto error = parse_json(doc, "[\"\xff\xfe\"]");
   REQUIRE(error.has_value());
-  CHECK(error->message.find("Invalid encoding in string.") != std::string::npos);
+  CHECK(error->message == "invalid UTF-8 at offset 2");
+  CHECK(error->offset == 2);
   CHECK_FALSE(parse_json(doc, "[\"gr\xc3\xbc\xc3\x9f\"]").has_value());
 
   json_parse_options lenient;
@@ -165,4 +167,27 @@ TEST_CASE("parse_json_insitu has the same errors and limits") {
   lenient.validate_utf8 = false;
   invalid = "[\"\xff\"]";
   CHECK_FALSE(parse_json_insitu(doc, invalid.data(), invalid.size(), lenient).has_value());
+}
+
+TEST_CASE("find_invalid_utf8 accepts UTF-8 and finds the first bad byte") {
+  CHECK_FALSE(find_invalid_utf8("").has_value());
+  CHECK_FALSE(find_invalid_utf8("plain ascii, longer than one word of eight").has_value());
+  CHECK_FALSE(
+      find_invalid_utf8("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80 \xf4\x8f\xbf\xbf").has_value());
+  CHECK(find_invalid_utf8("\xff") == 0u);
+  CHECK(find_invalid_utf8("abc\x80") == 3u);               // stray continuation byte
+  CHECK(find_invalid_utf8("\xc0\x80") == 0u);              // overlong NUL
+  CHECK(find_invalid_utf8("\xe0\x80\xaf") == 0u);          // overlong '/'
+  CHECK(find_invalid_utf8("\xf0\x82\x82\xac") == 0u);      // overlong euro sign
+  CHECK(find_invalid_utf8("ok\xed\xa0\x80") == 2u);        // surrogate U+D800
+  CHECK(find_invalid_utf8("\xf4\x90\x80\x80") == 0u);      // above U+10FFFF
+  CHECK(find_invalid_utf8("\xf8\x88\x80\x80\x80") == 0u);  // five-byte form
+  CHECK(find_invalid_utf8("abcdefgh\xe2\x82") == 8u);      // cut short at the end
+  CHECK(find_invalid_utf8("\xe2\x82x") == 0u);             // cut short mid-text
+  // Offsets are exact on both sides of the word-at-a-time scan.
+  for (std::size_t at = 0; at < 40; ++at) {
+    std::string text(48, 'a');
+    text[at] = '\xff';
+    CHECK(find_invalid_utf8(text) == at);
+  }
 }

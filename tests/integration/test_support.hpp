@@ -85,17 +85,22 @@ inline certs::issued fresh_pair() {
   return certs::issue(o);
 }
 
-// The serial of a PEM certificate, as upper-case hex.
-inline std::string serial_of_pem(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
+// A certificate's serial as upper-case hex; empty for no certificate.
+inline std::string serial_hex(const X509* cert) {
   if (!cert) return {};
   BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
   char* hex = BN_bn2hex(bn);
   std::string out = hex;
   OPENSSL_free(hex);
   BN_free(bn);
+  return out;
+}
+
+inline std::string serial_of_pem(const std::string& pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  std::string out = serial_hex(cert);
   X509_free(cert);
   return out;
 }
@@ -275,12 +280,7 @@ class tls_client {
 
   std::string peer_serial() {
     X509* cert = SSL_get1_peer_certificate(stream_->native_handle());
-    if (!cert) return {};
-    BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr);
-    char* hex = BN_bn2hex(bn);
-    std::string out = hex;
-    OPENSSL_free(hex);
-    BN_free(bn);
+    std::string out = serial_hex(cert);
     X509_free(cert);
     return out;
   }

@@ -39,6 +39,12 @@ TEST_CASE("json events are JSON members with escaped values") {
         "200\n");
 }
 
+TEST_CASE("json escapes control characters, quotes and backslashes inside runs") {
+  captured_log log(log_format::json);
+  logging::event(spdlog::level::info, "x", {{"v", "ab\ncd\"e\\f\x01"}});
+  CHECK(log.out.str() == "\"msg\":\"x\",\"v\":\"ab\\u000acd\\\"e\\\\f\\u0001\"\n");
+}
+
 TEST_CASE("text events are key=value, quoted when needed") {
   captured_log log(log_format::text);
   logging::event(spdlog::level::info, "admission",
