@@ -1,5 +1,6 @@
 // Configuration file loading: YAML (JSON is YAML) -> RapidJSON -> policy::parse_config.
 #include "app/config_file.hpp"
+#include "policy/render/render.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -123,6 +124,13 @@ config_load_result load_config_file(const std::filesystem::path& path) {
   }
   for (const auto& e : parsed.errors) {
     errors += (errors.empty() ? "" : "\n") + located(name, e.path, e.message);
+  }
+  // What parses can still render objects the API server rejects (a bad CIDR, FQDN pattern, ...):
+  // refuse it here so serve (start and reload), review and render all agree on what is valid.
+  if (errors.empty()) {
+    for (const auto& e : policy::validate_render_config(parsed.value)) {
+      errors += (errors.empty() ? "" : "\n") + located(name, "", e);
+    }
   }
   if (!errors.empty()) {
     result.error = std::move(errors);

@@ -616,7 +616,7 @@ std::vector<config_key_info> config_keys() {
 std::string format_config_yaml(const config& cfg) {
   std::string out =
       "# mlnetpol configuration (YAML or JSON). Every key is optional; absent keys take these\n"
-      "# defaults. Reference: docs/configuration.md.\n";
+      "# defaults. Reference: README.md, section Configuration.\n";
   for (const auto& r : rows()) {
     const std::string value = r.emit(cfg);
     out += "\n# " + r.doc + "\n" + r.key + (value.front() == '\n' ? ":" : ": ") + value + "\n";

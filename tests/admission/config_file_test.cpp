@@ -141,3 +141,13 @@ TEST_CASE("unreadable and malformed files") {
   CHECK(r.error.rfind(bad.path.string() + ":", 0) == 0);
   CHECK(r.error.find("invalid YAML") != std::string::npos);
 }
+
+TEST_CASE("a file that parses but would render invalid policies is refused by the loader") {
+  // serve (start and reload), review and render share this loader, so all three refuse it.
+  temp_file f("https_egress_except_cidrs: [\"10.0.0.0/8\", \"fd00::/8\", \"0.0.0.0/0\"]\n");
+  const auto result = load_config_file(f.path);
+  CHECK_FALSE(result.ok);
+  CHECK(result.error ==
+        f.path.string() + ": https_egress_except_cidrs: 'fd00::/8' is not an IPv4 CIDR\n" +
+            f.path.string() + ": https_egress_except_cidrs: '0.0.0.0/0' would exclude every address");
+}
