@@ -136,9 +136,10 @@ void standard_default_deny(const config& cfg, const std::string& ns,
   out.push_back(std::move(dns));
 }
 
-void standard_platform(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
-  auto m = base(cfg, "platform-egress-https", ns,
-                "platform pods: egress HTTPS (443) and the Kubernetes API only");
+// platform-https-only (Cilium) and its NetworkPolicy twin: egress 443 anywhere, the API server, DNS.
+void platform_policy(const config& cfg, const std::string& ns, const char* name,
+                     const char* description, bool dns_proxy, std::vector<policy_model>& out) {
+  auto m = base(cfg, name, ns, description);
   m.selector.exists_key = cfg.platform_pod_selector_key;
   m.egress_type = true;
   rule https;
@@ -147,19 +148,29 @@ void standard_platform(const config& cfg, const std::string& ns, std::vector<pol
   https.what = "HTTPS";
   m.egress.push_back(std::move(https));
   push_if_ports(m.egress, api_server_rule(cfg));
-  m.egress.push_back(dns_rule(false));
+  m.egress.push_back(dns_rule(dns_proxy));
   out.push_back(std::move(m));
+}
+
+// Both modes: training pods talk to each other both ways and accept scrapes from monitoring.
+void training_peers(const config& cfg, const std::string& ns, policy_model& m) {
+  m.selector = labelled(cfg, ns, "training");
+  m.ingress_type = m.egress_type = true;
+  m.ingress.push_back(pods_rule(labelled(cfg, ns, "training"), {}, "all-reduce / NCCL"));
+  push_if_ports(m.ingress, monitoring_rule(cfg, cfg.training_metrics_ports));
+  m.egress.push_back(pods_rule(labelled(cfg, ns, "training"), {}, "all-reduce / NCCL"));
+}
+
+void standard_platform(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
+  platform_policy(cfg, ns, "platform-egress-https",
+                  "platform pods: egress HTTPS (443) and the Kubernetes API only", false, out);
 }
 
 void standard_training(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
   auto m = base(cfg, "ml-training-allow", ns,
                 "training pods: each other, metrics scrape, DNS, HTTPS to public addresses, "
                 "Kubernetes API");
-  m.selector = labelled(cfg, ns, "training");
-  m.ingress_type = m.egress_type = true;
-  m.ingress.push_back(pods_rule(labelled(cfg, ns, "training"), {}, "all-reduce / NCCL"));
-  push_if_ports(m.ingress, monitoring_rule(cfg, cfg.training_metrics_ports));
-  m.egress.push_back(pods_rule(labelled(cfg, ns, "training"), {}, "all-reduce / NCCL"));
+  training_peers(cfg, ns, m);
   m.egress.push_back(public_https_rule(cfg, "HTTPS to public addresses (AWS)"));
   push_if_ports(m.egress, api_server_rule(cfg));
   m.egress.push_back(dns_rule(false));
@@ -180,15 +191,20 @@ rule ingress_controllers_rule(const config& cfg) {
   return r;
 }
 
-void standard_inference(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
-  auto m = base(cfg, "ml-inference-allow", ns,
-                "inference pods: ingress controllers, metrics scrape, DNS, HTTPS to public "
-                "addresses, the namespaces of the allowed services");
+// Both modes: inference pods accept the ingress controllers and monitoring.
+void inference_ingress(const config& cfg, const std::string& ns, policy_model& m) {
   m.selector = labelled(cfg, ns, "inference");
   m.ingress_type = m.egress_type = true;
   rule controllers = ingress_controllers_rule(cfg);
   if (!controllers.peers.empty()) push_if_ports(m.ingress, std::move(controllers));
   push_if_ports(m.ingress, monitoring_rule(cfg, cfg.inference_metrics_ports));
+}
+
+void standard_inference(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
+  auto m = base(cfg, "ml-inference-allow", ns,
+                "inference pods: ingress controllers, metrics scrape, DNS, HTTPS to public "
+                "addresses, the namespaces of the allowed services");
+  inference_ingress(cfg, ns, m);
   m.egress.push_back(public_https_rule(cfg, "HTTPS to public addresses (S3)"));
   // NetworkPolicy cannot select a Service: every pod of the service's namespace stands in for it.
   rule services;
@@ -219,29 +235,15 @@ void cilium_default_deny(const config& cfg, const std::string& ns, std::vector<p
 }
 
 void cilium_platform(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
-  auto m = base(cfg, "platform-https-only", ns,
-                "Platform pods: egress HTTPS (443) only, the Kubernetes API and DNS");
-  m.selector.exists_key = cfg.platform_pod_selector_key;
-  m.egress_type = true;
-  rule https;
-  https.peers.push_back(kind_peer(peer_kind::anywhere));
-  https.ports.push_back({443, protocol::tcp});
-  https.what = "HTTPS";
-  m.egress.push_back(std::move(https));
-  push_if_ports(m.egress, api_server_rule(cfg));
-  m.egress.push_back(dns_rule(true));
-  out.push_back(std::move(m));
+  platform_policy(cfg, ns, "platform-https-only",
+                  "Platform pods: egress HTTPS (443) only, the Kubernetes API and DNS", true, out);
 }
 
 void cilium_training(const config& cfg, const std::string& ns, std::vector<policy_model>& out) {
   auto m = base(cfg, "ml-training-egress", ns,
                 "Training pods: each other (all-reduce/NCCL), AWS (S3, ECR, STS, CloudWatch) by "
                 "FQDN, the Kubernetes API, DNS; ingress from each other and monitoring");
-  m.selector = labelled(cfg, ns, "training");
-  m.ingress_type = m.egress_type = true;
-  m.ingress.push_back(pods_rule(labelled(cfg, ns, "training"), {}, "all-reduce / NCCL"));
-  push_if_ports(m.ingress, monitoring_rule(cfg, cfg.training_metrics_ports));
-  m.egress.push_back(pods_rule(labelled(cfg, ns, "training"), {}, "all-reduce / NCCL"));
+  training_peers(cfg, ns, m);
   if (!cfg.training_egress_fqdns.empty()) {
     m.egress.push_back(fqdn_rule(cfg.training_egress_fqdns, "AWS: S3, ECR, STS, CloudWatch"));
   }
@@ -254,11 +256,7 @@ void cilium_inference(const config& cfg, const std::string& ns, std::vector<poli
   auto m = base(cfg, "ml-inference-policy", ns,
                 "Inference pods: S3 by FQDN, the allowed services, DNS; ingress from ingress "
                 "controllers and monitoring");
-  m.selector = labelled(cfg, ns, "inference");
-  m.ingress_type = m.egress_type = true;
-  rule controllers = ingress_controllers_rule(cfg);
-  if (!controllers.peers.empty()) push_if_ports(m.ingress, std::move(controllers));
-  push_if_ports(m.ingress, monitoring_rule(cfg, cfg.inference_metrics_ports));
+  inference_ingress(cfg, ns, m);
   if (!cfg.inference_egress_fqdns.empty()) {
     m.egress.push_back(fqdn_rule(cfg.inference_egress_fqdns, "AWS: S3"));
   }
