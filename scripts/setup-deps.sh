@@ -11,7 +11,7 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# kubectl is not a Debian package; the manifest test skips its kustomize step only where kubectl is absent.
+# kubectl is not a Debian package (the machines have it); where it is absent the manifests test reports skipped.
 [ ${#missing[@]} -eq 0 ] && exit 0
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
