@@ -88,14 +88,20 @@ std::string wrong_type(std::string_view path, const char* want, const Value& got
 }
 
 // Optional string fields: absent or null read as "".
-bool read_string(const Value& v, std::string_view path, std::string& out, std::string& error) {
-  if (v.IsNull()) return true;
+// A field that must be a string: null is a type error here (request.uid, request.operation).
+bool read_required_string(const Value& v, std::string_view path, const char* expected,
+                          std::string& out, std::string& error) {
   if (!v.IsString()) {
-    error = wrong_type(path, "a string", v);
+    error = wrong_type(path, expected, v);
     return false;
   }
   out.assign(v.GetString(), v.GetStringLength());
   return true;
+}
+
+bool read_string(const Value& v, std::string_view path, std::string& out, std::string& error) {
+  if (v.IsNull()) return true;
+  return read_required_string(v, path, "a string", out, error);
 }
 
 bool read_object_pointer(const Value& v, std::string_view path, const Value*& out,
@@ -204,11 +210,7 @@ bool read_request(const Value& v, review_request& request, std::string& error) {
     const Value& value = m.value;
     bool ok = true;
     if (name == "uid") {
-      if (!value.IsString()) {
-        error = wrong_type("request.uid", "a non-empty string", value);
-        return false;
-      }
-      request.uid.assign(value.GetString(), value.GetStringLength());
+      ok = read_required_string(value, "request.uid", "a non-empty string", request.uid, error);
       has_uid = true;
     } else if (name == "kind") {
       request.kind = {};
@@ -221,11 +223,7 @@ bool read_request(const Value& v, review_request& request, std::string& error) {
     } else if (name == "subResource") {
       ok = read_string(value, "request.subResource", request.sub_resource, error);
     } else if (name == "operation") {
-      if (!value.IsString()) {
-        error = wrong_type("request.operation", "a string", value);
-        return false;
-      }
-      request.operation.assign(value.GetString(), value.GetStringLength());
+      ok = read_required_string(value, "request.operation", "a string", request.operation, error);
       has_operation = true;
     } else if (name == "namespace") {
       ok = read_string(value, "request.namespace", request.namespace_name, error);

@@ -139,32 +139,36 @@ void json_patch::begin(std::string_view op, std::string_view path) {
   write_string(text_, path);
 }
 
-void json_patch::add(std::string_view path, std::string_view string_value) {
-  begin("add", path);
+void json_patch::value_op(std::string_view op, std::string_view path,
+                          std::string_view string_value) {
+  begin(op, path);
   text_ += R"(,"value":)";
   write_string(text_, string_value);
   text_.push_back('}');
+}
+
+void json_patch::value_op(std::string_view op, std::string_view path,
+                          const rapidjson::Value& value) {
+  begin(op, path);
+  text_ += R"(,"value":)";
+  write_value(text_, value);
+  text_.push_back('}');
+}
+
+void json_patch::add(std::string_view path, std::string_view string_value) {
+  value_op("add", path, string_value);
 }
 
 void json_patch::add(std::string_view path, const rapidjson::Value& value) {
-  begin("add", path);
-  text_ += R"(,"value":)";
-  write_value(text_, value);
-  text_.push_back('}');
+  value_op("add", path, value);
 }
 
 void json_patch::replace(std::string_view path, std::string_view string_value) {
-  begin("replace", path);
-  text_ += R"(,"value":)";
-  write_string(text_, string_value);
-  text_.push_back('}');
+  value_op("replace", path, string_value);
 }
 
 void json_patch::replace(std::string_view path, const rapidjson::Value& value) {
-  begin("replace", path);
-  text_ += R"(,"value":)";
-  write_value(text_, value);
-  text_.push_back('}');
+  value_op("replace", path, value);
 }
 
 void json_patch::remove(std::string_view path) {

@@ -38,6 +38,9 @@ class json_patch {
 
  private:
   void begin(std::string_view op, std::string_view path);
+  // An op with a "value" member; add and replace differ only in the op name.
+  void value_op(std::string_view op, std::string_view path, std::string_view string_value);
+  void value_op(std::string_view op, std::string_view path, const rapidjson::Value& value);
   std::string text_;  // the operations, comma separated, without the enclosing brackets
   std::size_t operations_ = 0;
 };

@@ -90,15 +90,6 @@ int render_command(int argc, char** argv) {
     }
     cfg = std::move(loaded.value);
   }
-  const auto errors = policy::validate_render_config(cfg);
-  if (!errors.empty()) {
-    for (const auto& e : errors) {
-      std::fprintf(stderr, "mlnetpol render: %s%s%s\n", config_path.c_str(),
-                   config_path.empty() ? "" : ": ", e.c_str());
-    }
-    return 1;
-  }
-
   if (summary) {
     write_out(policy::summary_json(policy::summarize(cfg)) + "\n");
     return 0;
