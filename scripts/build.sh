@@ -5,5 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build_type=${1:-RelWithDebInfo}
 build_dir=${2:-build}
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" >/dev/null
+launcher=()
+# ccache (when installed) makes rebuilds in several checkouts cheap; the build does not need it.
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "${launcher[@]}" >/dev/null
 cmake --build "$build_dir" --parallel "$(nproc)"

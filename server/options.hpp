@@ -7,9 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/obs/logging.hpp"
+
 namespace mlnetpol::server {
 
-enum class log_format { json, text };
+using obs::log_format;
 
 struct options {
   std::string bind_address = "0.0.0.0";

@@ -13,13 +13,14 @@
 #include "admission/policy_handlers.hpp"
 #include "app/commands.hpp"
 #include "policy/render/render.hpp"
-#include "server/logging.hpp"
+#include "common/obs/logging.hpp"
 #include "server/server.hpp"
 
 namespace mlnetpol::app {
 
 int serve_command(int argc, char** argv) {
   namespace srv = mlnetpol::server;
+  namespace logging = mlnetpol::obs::logging;
   const auto parsed = srv::parse_serve_args(argc, argv);
   if (parsed.help) {
     std::fputs(srv::serve_usage().c_str(), stdout);
@@ -30,7 +31,7 @@ int serve_command(int argc, char** argv) {
     return 2;
   }
   const srv::options& opts = parsed.value;
-  srv::logging::setup(opts.format, opts.log_level);
+  logging::setup(opts.format, opts.log_level);
 
   admission::policy_handlers engine{policy::config{}};
   srv::config_hooks hooks;
@@ -51,8 +52,8 @@ int serve_command(int argc, char** argv) {
   try {
     server.start();
   } catch (const std::exception& e) {
-    srv::logging::event(spdlog::level::err, "cannot start", {{"error", e.what()}});
-    srv::logging::flush();
+    logging::event(spdlog::level::err, "cannot start", {{"error", e.what()}});
+    logging::flush();
     std::fprintf(stderr, "mlnetpol serve: %s\n", e.what());
     return 1;
   }
@@ -65,14 +66,14 @@ int serve_command(int argc, char** argv) {
     stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
       if (ec) return;
       if (draining) {
-        srv::logging::event(spdlog::level::warn, "second signal: stopping without draining",
+        logging::event(spdlog::level::warn, "second signal: stopping without draining",
                             {{"signal", signal}});
         forced = true;
         io.stop();
         return;
       }
       draining = true;
-      srv::logging::event(spdlog::level::info, "signal received", {{"signal", signal}});
+      logging::event(spdlog::level::info, "signal received", {{"signal", signal}});
       server.begin_shutdown();
       wait_stop();
     });
@@ -82,7 +83,7 @@ int serve_command(int argc, char** argv) {
   std::function<void()> wait_hup = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      srv::logging::event(spdlog::level::info, "SIGHUP: reloading certificate and configuration",
+      logging::event(spdlog::level::info, "SIGHUP: reloading certificate and configuration",
                           {});
       server.reload_now();
       wait_hup();
@@ -94,7 +95,7 @@ int serve_command(int argc, char** argv) {
   for (unsigned i = 1; i < opts.threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
-  srv::logging::flush();
+  logging::flush();
   return forced ? 1 : 0;
 }
 

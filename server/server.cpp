@@ -22,12 +22,14 @@
 #include <boost/beast/http.hpp>
 
 #include "app/config_file.hpp"
-#include "server/logging.hpp"
+#include "common/obs/logging.hpp"
 #include "server/router.hpp"
 #include "server/tls.hpp"
 #include "server/tls_stream.hpp"
 
 namespace mlnetpol::server {
+
+namespace logging = obs::logging;
 
 namespace net = boost::asio;
 namespace beast = boost::beast;

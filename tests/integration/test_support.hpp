@@ -29,7 +29,7 @@
 
 #include "admission/review.hpp"
 #include "certs/certs.hpp"
-#include "server/logging.hpp"
+#include "common/obs/logging.hpp"
 #include "server/server.hpp"
 
 namespace mlnetpol::testing {
@@ -159,7 +159,7 @@ inline void quiet_logs() {
   static std::once_flag once;
   std::call_once(once, [] {
     const char* level = std::getenv("MLNETPOL_TEST_LOG_LEVEL");
-    server::logging::setup(server::log_format::text, level ? level : "off");
+    mlnetpol::obs::logging::setup(mlnetpol::obs::log_format::text, level ? level : "off");
   });
 }
 

@@ -1,4 +1,4 @@
-#include "server/logging.hpp"
+#include "common/obs/logging.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -11,7 +11,7 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 
-namespace mlnetpol::server::logging {
+namespace mlnetpol::obs::logging {
 namespace {
 
 std::atomic<log_format> current_format{log_format::json};
@@ -117,4 +117,4 @@ void flush() {
   spdlog::default_logger_raw()->flush();
 }
 
-}  // namespace mlnetpol::server::logging
+}  // namespace mlnetpol::obs::logging

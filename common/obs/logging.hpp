@@ -9,9 +9,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/options.hpp"
 
-namespace mlnetpol::server::logging {
+namespace mlnetpol::obs {
+
+enum class log_format { json, text };
+
+}  // namespace mlnetpol::obs
+
+namespace mlnetpol::obs::logging {
 
 struct field {
   field(std::string_view k, std::string_view v) : key(k), text(v) {}
@@ -41,4 +46,4 @@ inline bool enabled(spdlog::level::level_enum level) {
 
 void flush();
 
-}  // namespace mlnetpol::server::logging
+}  // namespace mlnetpol::obs::logging

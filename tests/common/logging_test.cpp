@@ -1,4 +1,4 @@
-#include "server/logging.hpp"
+#include "common/obs/logging.hpp"
 
 #include <doctest/doctest.h>
 
@@ -9,7 +9,7 @@
 
 #include <sstream>
 
-using namespace mlnetpol::server;
+using namespace mlnetpol::obs;
 
 namespace {
 // Points the default logger at a string for one test; logging::setup's formats are reproduced by
