@@ -2,7 +2,7 @@
 // One function per `mlnetpol` subcommand; each returns the process exit code.
 namespace mlnetpol::app {
 
-int serve_command(int argc, char** argv);   // server/serve_command.cpp
+int serve_command(int argc, char** argv);   // app/serve_command.cpp
 int review_command(int argc, char** argv);  // app/review_command.cpp
 int render_command(int argc, char** argv);  // app/render_command.cpp
 int certs_command(int argc, char** argv);   // app/certs_command.cpp

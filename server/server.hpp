@@ -1,61 +1,52 @@
 #pragma once
 // The admission webhook server: an HTTPS listener for the API server and an optional plain-HTTP
-// listener for probes and scrapes. It knows handlers, not the engine: `serve` wires the policy
-// engine in through `routes` and `config_hooks`; the tests wire in their own.
+// listener for probes and scrapes. It knows handlers (through its mux), not the engine or the
+// configuration: app/ registers the webhooks and decides what happens once the server drained.
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 
-#include "admission/review.hpp"
-#include "policy/config.hpp"
 #include "server/metrics.hpp"
+#include "server/mux.hpp"
 #include "server/options.hpp"
 
 namespace mlnetpol::server {
 
-struct routes {
-  admission::handler* mutate = nullptr;    // POST /mutate
-  admission::handler* validate = nullptr;  // POST /validate
-};
-
-// What GET /status and the policy gauges show for a configuration.
-struct policy_status {
-  std::string json;
-  policy_gauges gauges;
-};
-
-struct config_hooks {
-  // Called with the configuration at start and after every good reload (on an I/O thread); puts it
-  // in force and returns what /status shows. Must not throw.
-  std::function<policy_status(const policy::config&)> apply;
-};
-
 class server {
  public:
-  server(boost::asio::io_context& io, options opts, routes r, config_hooks hooks);
+  server(boost::asio::io_context& io, options opts);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  // Loads the configuration (--config, else the embedded defaults) and the certificate, binds both
-  // listeners and starts accepting. Throws std::runtime_error with a readable reason (bad config
-  // file, bad certificate, address in use); nothing is listening then.
+  // Register routes here before start(): routes().handle("/mutate", handler).
+  mux& routes();
+
+  // Something else the server's readiness waits for: returns why it is not ready, empty when it
+  // is. Add before start(); called from I/O threads.
+  void add_readiness_check(std::function<std::string()> check);
+
+  // Loads the certificate, binds both listeners and starts accepting. Throws std::runtime_error
+  // with a readable reason (bad certificate, address in use); nothing is listening then.
   void start();
 
   std::uint16_t port() const;          // the bound HTTPS port (useful with --port 0)
   std::uint16_t metrics_port() const;  // 0 when the metrics listener is disabled
   bool ready() const;                  // what GET /readyz answers
 
-  // Re-reads the certificate pair and the configuration file now (SIGHUP); the poll does the same.
-  void reload_now();
+  // Re-reads the certificate pair now (SIGHUP); the poll does the same.
+  void reload_certificate_now();
 
-  // SIGTERM/SIGINT: readiness turns false, the listener closes, idle keep-alive connections close,
-  // requests in flight finish (up to --shutdown-grace), then the io_context is stopped so run()
-  // returns. Thread-safe and idempotent.
-  void begin_shutdown();
+  // SIGTERM: readiness turns false, the webhook listener closes, idle keep-alive connections
+  // close, requests in flight finish (up to --shutdown-grace), then the metrics listener closes and
+  // `drained` runs once on an I/O thread. The server never stops the io_context: its owner does,
+  // after whatever else must stop in between. Thread-safe and idempotent (later callbacks are
+  // dropped).
+  void begin_shutdown(std::function<void()> drained = {});
 
   mlnetpol::server::metrics& stats();
 

@@ -1,5 +1,7 @@
 #include "server/tls.hpp"
 
+#include "common/files.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -48,22 +50,6 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 }
 
 }  // namespace
-
-bool read_file(const std::string& path, std::string& out, std::string& error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    error = path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    error = path + ": read error";
-    return false;
-  }
-  out = std::move(ss).str();
-  return true;
-}
 
 tls_load_result make_tls_context(std::string_view cert_pem, std::string_view key_pem) {
   namespace ssl = boost::asio::ssl;
@@ -119,12 +105,16 @@ certificate_store::certificate_store(std::string cert_file, std::string key_file
 
 certificate_store::reload_result certificate_store::reload() {
   reload_result result;
-  std::string cert, key, error;
-  if (!read_file(cert_file_, cert, error) || !read_file(key_file_, key, error)) {
+  auto cert_read = files::read(cert_file_);
+  auto key_read =
+      cert_read ? files::read(key_file_) : mlnetpol::result<std::string>(cert_read.error());
+  if (!key_read) {
     result.outcome = status::failed;
-    result.error = error;
+    result.error = key_read.error().message;
     return result;
   }
+  const std::string& cert = *cert_read;
+  const std::string& key = *key_read;
   std::string both = cert;
   both += '\0';
   both += key;

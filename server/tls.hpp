@@ -62,7 +62,4 @@ class certificate_store {
   std::string rejected_bytes_;  // cert + key of the last pair that failed
 };
 
-// Reads a whole file; false (with a reason) when it cannot.
-bool read_file(const std::string& path, std::string& out, std::string& error);
-
 }  // namespace mlnetpol::server

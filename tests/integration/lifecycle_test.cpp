@@ -148,7 +148,7 @@ TEST_CASE("start-up failures are exceptions with a readable reason") {
   net::io_context io;
   auto opts = quick_options(dir.path);
   SUBCASE("missing certificate") {
-    mlnetpol::server::server srv(io, opts, {}, {});
+    mlnetpol::app::serve_app srv(io, opts, {});
     try {
       srv.start();
       FAIL("start() succeeded without a certificate");
@@ -160,7 +160,7 @@ TEST_CASE("start-up failures are exceptions with a readable reason") {
     auto pair = shared_pair();
     pair.key_pem = fresh_pair().key_pem;
     mlnetpol::certs::write_files(pair, dir.path, true);
-    mlnetpol::server::server srv(io, opts, {}, {});
+    mlnetpol::app::serve_app srv(io, opts, {});
     try {
       srv.start();
       FAIL("start() succeeded with a mismatched key");
@@ -173,7 +173,7 @@ TEST_CASE("start-up failures are exceptions with a readable reason") {
     mlnetpol::certs::write_files(shared_pair(), dir.path, true);
     tcp::acceptor taken(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
     opts.port = taken.local_endpoint().port();
-    mlnetpol::server::server srv(io, opts, {}, {});
+    mlnetpol::app::serve_app srv(io, opts, {});
     try {
       srv.start();
       FAIL("start() succeeded on a port in use");
@@ -185,7 +185,7 @@ TEST_CASE("start-up failures are exceptions with a readable reason") {
     mlnetpol::certs::write_files(shared_pair(), dir.path, true);
     write_text(dir.path / "config.yaml", "enabled: [not, a, bool]\n");
     opts.config_file = (dir.path / "config.yaml").string();
-    mlnetpol::server::server srv(io, opts, {}, {});
+    mlnetpol::app::serve_app srv(io, opts, {});
     try {
       srv.start();
       FAIL("start() succeeded with a bad configuration");

@@ -28,6 +28,7 @@
 #include <boost/beast/http.hpp>
 
 #include "admission/review.hpp"
+#include "app/serve_app.hpp"
 #include "certs/certs.hpp"
 #include "common/obs/logging.hpp"
 #include "server/server.hpp"
@@ -127,8 +128,8 @@ class test_handler final : public admission::handler {
 };
 
 // The test configuration status: the tenant namespaces, so a reload is visible in /status.
-inline server::policy_status test_status(const policy::config& cfg) {
-  server::policy_status s;
+inline app::policy_status test_status(const policy::config& cfg) {
+  app::policy_status s;
   s.json = "{\"tenants\":" + std::to_string(cfg.tenant_namespaces.size()) + "}";
   s.gauges.secured_namespaces = cfg.tenant_namespaces.size();
   s.gauges.policy_count = 7;
@@ -163,7 +164,8 @@ inline void quiet_logs() {
   });
 }
 
-// The server under test, running on its own threads until stopped or destroyed.
+// The server under test, composed as `serve` composes it, running on its own threads until
+// stopped or destroyed.
 struct running_server {
   temp_dir dir;
   test_handler mutate;
@@ -171,7 +173,7 @@ struct running_server {
   std::mutex applied_mutex;
   std::vector<policy::config> applied;  // every configuration the server put in force
   net::io_context io{2};
-  std::optional<server::server> srv;
+  std::optional<app::serve_app> srv;
   std::vector<std::thread> threads;
   server::options opts;
 
@@ -182,13 +184,13 @@ struct running_server {
     opts = quick_options(dir.path);
     if (tweak) tweak(opts);
     if (prepare) prepare(dir.path);
-    server::config_hooks hooks;
-    hooks.apply = [this](const policy::config& cfg) {
+    srv.emplace(io, opts, [this](const policy::config& cfg) {
       std::lock_guard lock(applied_mutex);
       applied.push_back(cfg);
       return test_status(cfg);
-    };
-    srv.emplace(io, opts, server::routes{&mutate, &validate}, hooks);
+    });
+    srv->routes().handle("/mutate", mutate);
+    srv->routes().handle("/validate", validate);
     srv->start();
     for (unsigned i = 0; i < opts.threads; ++i) threads.emplace_back([this] { io.run(); });
   }
@@ -204,7 +206,7 @@ struct running_server {
     }
   }
 
-  // Waits until the io_context stopped by itself (after a drain); false on timeout.
+  // Waits until the app stopped the io_context (after a drain); false on timeout.
   bool wait_stopped(std::chrono::milliseconds limit) {
     const auto end = std::chrono::steady_clock::now() + limit;
     while (!io.stopped()) {

@@ -1,5 +1,6 @@
-// `mlnetpol serve`: parses the flags, sets up logging, wires the policy engine into the server and
-// runs it until SIGTERM/SIGINT; SIGHUP re-reads the certificate and the configuration.
+// `mlnetpol serve`: parses the flags, sets up logging, composes the label webhook, the server and
+// the configuration watcher, and runs them until SIGTERM/SIGINT; SIGHUP re-reads the certificate
+// and the configuration. The io_context, its threads and the signals are owned here.
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -12,9 +13,9 @@
 
 #include "admission/policy_handlers.hpp"
 #include "app/commands.hpp"
-#include "policy/render/render.hpp"
+#include "app/serve_app.hpp"
 #include "common/obs/logging.hpp"
-#include "server/server.hpp"
+#include "policy/render/render.hpp"
 
 namespace mlnetpol::app {
 
@@ -34,11 +35,10 @@ int serve_command(int argc, char** argv) {
   logging::setup(opts.format, opts.log_level);
 
   admission::policy_handlers engine{policy::config{}};
-  srv::config_hooks hooks;
-  hooks.apply = [&engine](const policy::config& cfg) {
+  auto apply = [&engine](const policy::config& cfg) {
     engine.update_config(cfg);
     const auto summary = policy::summarize(cfg);
-    srv::policy_status status;
+    policy_status status;
     status.json = policy::summary_json(summary);
     status.gauges.secured_namespaces = summary.secured_namespaces.size();
     status.gauges.policy_count = summary.policy_count;
@@ -48,9 +48,11 @@ int serve_command(int argc, char** argv) {
   };
 
   boost::asio::io_context io(static_cast<int>(opts.threads));
-  srv::server server(io, opts, srv::routes{&engine.mutate(), &engine.validate()}, hooks);
+  serve_app app(io, opts, apply);
+  app.routes().handle("/mutate", engine.mutate());
+  app.routes().handle("/validate", engine.validate());
   try {
-    server.start();
+    app.start();
   } catch (const std::exception& e) {
     logging::event(spdlog::level::err, "cannot start", {{"error", e.what()}});
     logging::flush();
@@ -67,14 +69,14 @@ int serve_command(int argc, char** argv) {
       if (ec) return;
       if (draining) {
         logging::event(spdlog::level::warn, "second signal: stopping without draining",
-                            {{"signal", signal}});
+                       {{"signal", signal}});
         forced = true;
         io.stop();
         return;
       }
       draining = true;
       logging::event(spdlog::level::info, "signal received", {{"signal", signal}});
-      server.begin_shutdown();
+      app.begin_shutdown();
       wait_stop();
     });
   };
@@ -83,9 +85,8 @@ int serve_command(int argc, char** argv) {
   std::function<void()> wait_hup = [&] {
     reload_signal.async_wait([&](const boost::system::error_code& ec, int) {
       if (ec) return;
-      logging::event(spdlog::level::info, "SIGHUP: reloading certificate and configuration",
-                          {});
-      server.reload_now();
+      logging::event(spdlog::level::info, "SIGHUP: reloading certificate and configuration", {});
+      app.reload_now();
       wait_hup();
     });
   };

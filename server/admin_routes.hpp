@@ -1,0 +1,17 @@
+#pragma once
+// The probe and scrape routes: GET /healthz, /readyz and /metrics.
+#include <functional>
+#include <string>
+
+#include "server/mux.hpp"
+
+namespace mlnetpol::server {
+
+struct admin_sources {
+  std::function<std::string()> not_ready_reason;  // empty when ready
+  std::function<std::string()> metrics_text;      // the Prometheus text format
+};
+
+void add_admin_routes(mux& routes, admin_sources sources);
+
+}  // namespace mlnetpol::server

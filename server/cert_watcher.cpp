@@ -1,0 +1,79 @@
+#include "server/cert_watcher.hpp"
+
+#include <stdexcept>
+
+#include <boost/asio/post.hpp>
+
+#include "common/obs/logging.hpp"
+
+namespace mlnetpol::server {
+
+namespace logging = obs::logging;
+using spdlog::level::level_enum;
+
+cert_watcher::cert_watcher(boost::asio::io_context& io, std::string cert_file, std::string key_file,
+                           std::chrono::milliseconds interval, metrics& stats)
+    : io_(io),
+      store_(std::move(cert_file), std::move(key_file)),
+      interval_(interval),
+      stats_(stats),
+      timer_(io) {}
+
+void cert_watcher::load() {
+  std::lock_guard lock(mutex_);
+  reload(true);
+}
+
+void cert_watcher::start() {
+  schedule();
+}
+
+void cert_watcher::stop() {
+  stopped_.store(true);
+  timer_.cancel();
+}
+
+void cert_watcher::reload_now() {
+  boost::asio::post(io_, [self = shared_from_this()] {
+    if (self->stopped_.load()) return;
+    std::lock_guard lock(self->mutex_);
+    self->reload(false);
+  });
+}
+
+void cert_watcher::schedule() {
+  timer_.expires_after(interval_);
+  timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->stopped_.load()) return;
+    {
+      std::lock_guard lock(self->mutex_);
+      self->reload(false);
+    }
+    self->schedule();
+  });
+}
+
+void cert_watcher::reload(bool at_start) {
+  const auto result = store_.reload();
+  if (result.outcome == certificate_store::status::failed) {
+    if (at_start) throw std::runtime_error("TLS certificate: " + result.error);
+    if (result.error != last_error_) {
+      logging::event(level_enum::err,
+                     "certificate reload failed; new handshakes keep the previous pair",
+                     {{"error", result.error}});
+    }
+    last_error_ = result.error;
+    return;
+  }
+  if (result.outcome == certificate_store::status::reloaded) {
+    last_error_.clear();
+    const auto m = store_.material();
+    stats_.set_certificate_expiry(m.not_after);
+    logging::event(level_enum::info, at_start ? "certificate loaded" : "certificate reloaded",
+                   {{"cert", store_.cert_file()},
+                    {"serial", m.serial_hex},
+                    {"not_after", static_cast<std::uint64_t>(m.not_after)}});
+  }
+}
+
+}  // namespace mlnetpol::server

@@ -1,0 +1,46 @@
+#pragma once
+// Keeps the serving certificate current: loads it at start (a failure is fatal), then re-reads the
+// pair every poll interval and on reload_now() (SIGHUP). A bad new pair is reported once and the
+// previous one stays in use.
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "server/metrics.hpp"
+#include "server/tls.hpp"
+
+namespace mlnetpol::server {
+
+class cert_watcher final : public std::enable_shared_from_this<cert_watcher> {
+ public:
+  cert_watcher(boost::asio::io_context& io, std::string cert_file, std::string key_file,
+               std::chrono::milliseconds interval, metrics& stats);
+
+  void load();   // throws std::runtime_error("TLS certificate: ...") when the pair is unusable
+  void start();  // the poll
+  void stop();
+  void reload_now();  // on an I/O thread, without waiting for the poll
+
+  std::shared_ptr<boost::asio::ssl::context> current() const { return store_.current(); }
+  bool loaded() const { return store_.loaded(); }
+
+ private:
+  void reload(bool at_start);
+  void schedule();
+
+  boost::asio::io_context& io_;
+  certificate_store store_;
+  const std::chrono::milliseconds interval_;
+  metrics& stats_;
+  boost::asio::steady_timer timer_;
+  std::mutex mutex_;  // the poll and SIGHUP may run on different I/O threads
+  std::string last_error_;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace mlnetpol::server

@@ -1,0 +1,54 @@
+#pragma once
+// The HTTP/1.1 request parser the sessions use, public so tests and fuzz targets reach it: Beast's
+// basic_parser with our own storage, keeping only the request line, Content-Type and Expect.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/basic_parser.hpp>
+
+namespace mlnetpol::server {
+
+// The request line and the few headers the server looks at, reused across requests.
+struct request_head {
+  std::string method;
+  std::string target;
+  std::string content_type;
+  bool has_content_type = false;
+  bool expect_continue = false;
+  int version = 11;
+};
+
+// The body goes straight into the caller's reusable string, so a request allocates nothing once
+// buffers are warm. Construction clears head and body.
+class request_parser final : public boost::beast::http::basic_parser<true> {
+ public:
+  request_parser(request_head& head, std::string& body);
+
+ private:
+  using error_code = boost::system::error_code;
+  using string_view = boost::beast::string_view;
+  void on_request_impl(boost::beast::http::verb, string_view method, string_view target,
+                       int version, error_code&) override;
+  void on_response_impl(int, string_view, int, error_code& ec) override;
+  void on_field_impl(boost::beast::http::field name, string_view, string_view value,
+                     error_code&) override;
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override;
+  std::size_t on_body_impl(string_view s, error_code&) override;
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, string_view s, error_code&) override;
+  void on_finish_impl(error_code&) override {}
+
+  request_head& head_;
+  std::string& body_;
+};
+
+// The path of a request target (the API server appends ?timeout=5s, so only the path counts).
+std::string_view path_of(std::string_view request_target);
+
+// application/json, with optional parameters (charset=utf-8) and any letter case.
+bool is_json_content_type(std::string_view content_type);
+
+}  // namespace mlnetpol::server

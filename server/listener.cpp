@@ -1,0 +1,164 @@
+#include "server/listener.hpp"
+
+#include <stdexcept>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "common/obs/logging.hpp"
+
+namespace mlnetpol::server {
+
+namespace logging = obs::logging;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using spdlog::level::level_enum;
+
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+listener::listener(net::io_context& io, std::shared_ptr<server_state> state, listener_kind kind,
+                   tls_source tls)
+    : io_(io),
+      state_(std::move(state)),
+      kind_(kind),
+      tls_(std::move(tls)),
+      acceptor_(io),
+      grace_timer_(io) {}
+
+void listener::listen(const std::string& host, std::uint16_t port, std::string_view what) {
+  error_code ec;
+  const auto address = net::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error(std::string(what) + ": not an IP address: '" + host + "'");
+  const tcp::endpoint endpoint(address, port);
+  auto check = [&](std::string_view step) {
+    if (ec) {
+      throw std::runtime_error(std::string(what) + ": " + std::string(step) + " " +
+                               endpoint_text(endpoint) + ": " + ec.message());
+    }
+  };
+  acceptor_.open(endpoint.protocol(), ec);
+  check("open");
+  acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  check("set SO_REUSEADDR on");
+  acceptor_.bind(endpoint, ec);
+  check("bind");
+  acceptor_.listen(net::socket_base::max_listen_connections, ec);
+  check("listen on");
+  port_ = acceptor_.local_endpoint().port();
+}
+
+void listener::start() {
+  accept();
+}
+
+void listener::close() {
+  error_code ignored;
+  acceptor_.close(ignored);
+  grace_timer_.cancel();
+}
+
+void listener::accept() {
+  // One I/O thread needs no strand; several (or an unknown number: 0) serialise each connection
+  // on its own strand.
+  net::any_io_executor executor =
+      state_->opts.threads != 1 ? net::any_io_executor(net::make_strand(io_)) : io_.get_executor();
+  acceptor_.async_accept(executor, [self = shared_from_this()](error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (ec) {
+      // Out of descriptors and the like: say so and try again shortly instead of spinning.
+      logging::event(level_enum::err, "accept failed", {{"error", ec.message()}});
+      auto timer = std::make_shared<net::steady_timer>(self->io_, std::chrono::milliseconds(100));
+      timer->async_wait([self, timer](error_code) { self->accept(); });
+      return;
+    }
+    if (self->kind_ == listener_kind::metrics) {
+      make_plain_session(self->state_, std::move(socket))->run();
+    } else if (self->open_connections_.load() >= self->state_->opts.max_connections) {
+      self->on_capacity_reached(socket);
+    } else {
+      self->open_connections_.fetch_add(1);
+      // Answers are single writes; Nagle would hold one back waiting for the client's ACK.
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto s = make_tls_session(self->state_, self, std::move(socket), self->tls_());
+      {
+        std::lock_guard lock(self->sessions_mutex_);
+        self->sessions_.emplace(s.get(), s);
+      }
+      s->run();
+    }
+    self->accept();
+  });
+}
+
+void listener::on_capacity_reached(tcp::socket& socket) {
+  state_->stats.count_connection_rejected();
+  error_code ignored;
+  socket.close(ignored);
+  // One line per second at most: a flood must not turn into a log flood.
+  std::lock_guard lock(sessions_mutex_);
+  ++rejected_since_log_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_cap_log_ >= std::chrono::seconds(1)) {
+    logging::event(level_enum::warn,
+                   "connection limit reached; closing new connections until some close",
+                   {{"max_connections", static_cast<std::uint64_t>(state_->opts.max_connections)},
+                    {"rejected", static_cast<std::uint64_t>(rejected_since_log_)}});
+    rejected_since_log_ = 0;
+    last_cap_log_ = now;
+  }
+}
+
+void listener::release(session_base* s) {
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(s);
+  }
+  if (open_connections_.fetch_sub(1) == 1 && draining_.load() && !finished_.load()) {
+    net::post(io_, [self = shared_from_this()] { self->finish("all connections closed"); });
+  }
+}
+
+std::vector<std::shared_ptr<session_base>> listener::live_sessions() {
+  std::vector<std::shared_ptr<session_base>> out;
+  std::lock_guard lock(sessions_mutex_);
+  for (auto& [raw, weak] : sessions_) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void listener::drain(std::chrono::milliseconds grace,
+                     std::function<void(std::string_view why)> done) {
+  on_drained_ = std::move(done);
+  draining_.store(true);
+  error_code ignored;
+  acceptor_.close(ignored);
+  for (auto& s : live_sessions()) s->drain();
+  if (open_connections_.load() == 0) return finish("no open connections");
+  grace_timer_.expires_after(grace);
+  grace_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (ec) return;
+    logging::event(
+        level_enum::warn, "shutdown grace period over; closing open connections",
+        {{"open_connections", static_cast<std::uint64_t>(self->open_connections_.load())}});
+    for (auto& s : self->live_sessions()) s->force_close();
+    self->finish("grace period over");
+  });
+}
+
+void listener::finish(std::string_view why) {
+  if (finished_.exchange(true)) return;
+  grace_timer_.cancel();
+  if (on_drained_) on_drained_(why);
+}
+
+}  // namespace mlnetpol::server

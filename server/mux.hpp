@@ -1,0 +1,74 @@
+#pragma once
+// Path -> handler routing (controller-runtime's Register style): a new webhook is one
+// `mux.handle("/path", handler)` line in app/. Exact paths; the query (?timeout=5s) is ignored.
+// Routes are registered before the server starts and only read afterwards.
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admission/review.hpp"
+
+namespace mlnetpol::server {
+
+class metrics;
+
+// Which listener asks: the TLS webhook listener or the plain-HTTP metrics listener.
+enum class listener_kind { webhook, metrics };
+// Where a route answers.
+enum class listeners { webhook, metrics, both };
+
+inline constexpr std::string_view text_plain = "text/plain; charset=utf-8";
+
+struct http_request {
+  std::string_view method;
+  std::string_view target;  // as sent, with the query
+  std::string_view path;
+  std::string_view content_type;
+  bool has_content_type = false;
+  std::string_view body;
+  std::string_view peer;  // "ip:port", for logs
+};
+
+// Reused across the requests of a connection: assigning body keeps its capacity.
+struct http_response {
+  unsigned status = 200;
+  std::string_view content_type = text_plain;  // a string with static storage
+  std::string body;
+  std::string_view allow;  // the Allow header, for a 405
+};
+
+class mux {
+ public:
+  using handler_fn = std::function<void(const http_request&, http_response&)>;
+
+  explicit mux(metrics& stats) : stats_(stats) {}
+
+  // An AdmissionReview webhook: POST on the webhook listener; counted and logged under the path
+  // without its slash ("/mutate" -> webhook="mutate"). h must outlive the server.
+  void handle(std::string path, admission::handler& h);
+  // Any other route.
+  void handle(std::string path, std::string_view method, listeners where, handler_fn fn);
+
+  struct match {
+    const handler_fn* fn = nullptr;  // null: no such path here (404)
+    bool method_allowed = false;     // false: 405 with allow
+    std::string_view allow;
+  };
+  match find(std::string_view method, std::string_view target, listener_kind from) const;
+
+  // Routes the request, answering 404 and 405 itself.
+  void serve(listener_kind from, const http_request& request, http_response& response) const;
+
+ private:
+  struct route {
+    std::string path;
+    std::string method;
+    listeners where;
+    handler_fn fn;
+  };
+  metrics& stats_;
+  std::vector<route> routes_;
+};
+
+}  // namespace mlnetpol::server

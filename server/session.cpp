@@ -1,0 +1,389 @@
+#include "server/session.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/obs/logging.hpp"
+#include "server/http_parser.hpp"
+#include "server/tls_stream.hpp"
+
+namespace mlnetpol::server {
+
+namespace logging = obs::logging;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using spdlog::level::level_enum;
+
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// One connection: TLS (webhook listener) or plain (metrics listener), HTTP/1.1 keep-alive.
+// Reads go straight into Beast's parser from one buffer, and each phase (handshake, idle, header,
+// body, write) has a deadline enforced by one lazily re-armed timer: moving a deadline is a store,
+// not a timer cancel and a posted handler per I/O operation.
+template <bool Tls>
+class session final : public session_base, public std::enable_shared_from_this<session<Tls>> {
+  using stream_type = std::conditional_t<Tls, tls_stream, tcp::socket>;
+  using clock = std::chrono::steady_clock;
+
+ public:
+  session(std::shared_ptr<server_state> state, std::shared_ptr<session_owner> owner,
+          tcp::socket&& socket, std::shared_ptr<ssl::context> ctx)
+      : srv_(std::move(state)),
+        owner_(std::move(owner)),
+        ctx_(std::move(ctx)),
+        timer_(socket.get_executor()),
+        stream_(make_stream(std::move(socket))) {
+    error_code ignored;
+    peer_ = tcp_socket().remote_endpoint(ignored);
+  }
+
+  ~session() override {
+    if (owner_) owner_->release(this);
+  }
+
+  void run() override {
+    net::dispatch(tcp_socket().get_executor(),
+                  [self = this->shared_from_this()] { self->start(); });
+  }
+
+  void drain() override {
+    net::post(tcp_socket().get_executor(), [self = this->shared_from_this()] {
+      if (self->phase_ == phase::idle) self->close_socket();
+    });
+  }
+
+  void force_close() override {
+    net::post(tcp_socket().get_executor(),
+              [self = this->shared_from_this()] { self->close_socket(); });
+  }
+
+ private:
+  enum class phase { handshake, idle, header, body, handling, write, closing };
+
+  stream_type make_stream(tcp::socket&& socket) {
+    if constexpr (Tls) {
+      return stream_type(std::move(socket), *ctx_);
+    } else {
+      return std::move(socket);
+    }
+  }
+
+  tcp::socket& tcp_socket() {
+    if constexpr (Tls) {
+      return stream_.socket();
+    } else {
+      return stream_;
+    }
+  }
+
+  template <typename Handler>
+  void write(net::const_buffer buffer, Handler&& handler) {
+    if constexpr (Tls) {
+      stream_.async_write(buffer, std::forward<Handler>(handler));
+    } else {
+      net::async_write(stream_, buffer, std::forward<Handler>(handler));
+    }
+  }
+
+  static std::string_view phase_name(phase p) {
+    switch (p) {
+      case phase::handshake:
+        return "tls handshake";
+      case phase::idle:
+        return "idle wait";
+      case phase::header:
+        return "header read";
+      case phase::body:
+        return "body read";
+      case phase::handling:
+        return "handling";
+      case phase::write:
+        return "write";
+      case phase::closing:
+        return "closing";
+    }
+    return "";
+  }
+
+  // Enters a phase with its own deadline. The timer never waits longer than the shortest timeout,
+  // so a later phase's deadline is never earlier than the pending wake-up and moving it needs no
+  // re-arm; only the short closing deadline re-arms.
+  void enter(phase p, std::chrono::milliseconds timeout) {
+    phase_ = p;
+    const auto now = clock::now();
+    deadline_ = now + timeout;
+    if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
+  }
+
+  void arm_timer(clock::time_point now) {
+    timer_armed_ = true;
+    timer_expiry_ = std::min(deadline_, now + srv_->shortest_timeout);
+    timer_.expires_at(timer_expiry_);  // cancels a pending wait, which then returns early
+    timer_.async_wait([self = this->shared_from_this()](error_code ec) { self->on_timer(ec); });
+  }
+
+  void on_timer(error_code ec) {
+    if (ec == net::error::operation_aborted) return;
+    timer_armed_ = false;
+    if (closed_) return;
+    const auto now = clock::now();
+    if (now < deadline_) return arm_timer(now);
+    timed_out_ = true;
+    close_socket();  // the pending operation fails and reports the timeout
+  }
+
+  void start() {
+    if constexpr (Tls) {
+      enter(phase::handshake, srv_->opts.handshake_timeout);
+      stream_.async_handshake(
+          beast::bind_front_handler(&session::on_handshake, this->shared_from_this()));
+    } else {
+      read_next();
+    }
+  }
+
+  void on_handshake(error_code ec, std::size_t) {
+    if (ec) return fail(ec);
+    read_next();
+  }
+
+  void read_next() {
+    if (Tls && srv_->draining.load()) return close_socket();
+    parser_.emplace(head_, body_);
+    parser_->header_limit(static_cast<std::uint32_t>(srv_->opts.max_header_bytes));
+    parser_->body_limit(srv_->opts.max_body_bytes);
+    if (buffer_.size() > 0) return parse();  // pipelined: the next request is already here
+    enter(phase::idle, srv_->opts.idle_timeout);
+    read_some();
+  }
+
+  void read_some() {
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            beast::bind_front_handler(&session::on_read, this->shared_from_this()));
+  }
+
+  void on_read(error_code ec, std::size_t n) {
+    if (ec) return fail(ec);
+    buffer_.commit(n);
+    parse();
+  }
+
+  void parse() {
+    error_code ec;
+    while (buffer_.size() > 0 && !parser_->is_done()) {
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || used == 0) break;
+    }
+    if (ec == http::error::body_limit) return too_large();
+    if (ec == http::error::header_limit) {
+      return respond_error(431, "request header fields too large");
+    }
+    if (ec) return respond_error(400, "malformed HTTP request: " + ec.message());
+    if (parser_->is_done()) return handle();
+    // The header timeout starts with the first byte, so idling and trickling are bounded apart.
+    if (!parser_->is_header_done()) {
+      if (phase_ != phase::header) enter(phase::header, srv_->opts.header_timeout);
+      return read_some();
+    }
+    if (phase_ != phase::body) {
+      enter(phase::body, srv_->opts.body_timeout);
+      if (head_.expect_continue) return send_continue();
+    }
+    read_some();
+  }
+
+  void send_continue() {
+    static constexpr std::string_view line = "HTTP/1.1 100 Continue\r\n\r\n";
+    write(net::buffer(line.data(), line.size()),
+          [self = this->shared_from_this()](error_code ec, std::size_t) {
+            if (ec) return self->fail(ec);
+            self->read_some();
+          });
+  }
+
+  void handle() {
+    phase_ = phase::handling;
+    http_request request;
+    request.method = head_.method;
+    request.target = head_.target;
+    request.path = path_of(head_.target);
+    request.content_type = head_.content_type;
+    request.has_content_type = head_.has_content_type;
+    request.body = body_;
+    if (peer_text_.empty()) peer_text_ = endpoint_text(peer_);
+    request.peer = peer_text_;
+    srv_->routes.serve(Tls ? listener_kind::webhook : listener_kind::metrics, request, response_);
+    respond_stored();
+  }
+
+  void too_large() {
+    // Answer at once and close; the rest of the body is never read into memory.
+    linger_after_write_ = true;
+    respond_error(
+        413, "request body larger than " + std::to_string(srv_->opts.max_body_bytes) + " bytes");
+  }
+
+  void respond_error(unsigned status, std::string message) {
+    force_close_after_write_ = true;
+    response_.status = status;
+    response_.content_type = text_plain;
+    response_.body = std::move(message);
+    response_.allow = {};
+    respond_stored();
+  }
+
+  void respond_stored() {
+    keep_alive_ = !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() &&
+                  !(Tls && srv_->draining.load());
+    out_.clear();
+    out_ += "HTTP/1.1 ";
+    out_ += std::to_string(response_.status);
+    out_ += ' ';
+    const auto reason = http::obsolete_reason(http::int_to_status(response_.status));
+    out_.append(reason.data(), reason.size());
+    out_ += "\r\nContent-Type: ";
+    out_ += response_.content_type;
+    out_ += "\r\nContent-Length: ";
+    out_ += std::to_string(response_.body.size());
+    if (!response_.allow.empty()) {
+      out_ += "\r\nAllow: ";
+      out_ += response_.allow;
+    }
+    if (!keep_alive_)
+      out_ += "\r\nConnection: close";
+    else if (head_.version == 10)
+      out_ += "\r\nConnection: keep-alive";
+    out_ += "\r\n\r\n";
+    out_ += response_.body;
+    srv_->stats.count_http(response_.status);
+    enter(phase::write, srv_->opts.write_timeout);
+    write(net::buffer(out_),
+          beast::bind_front_handler(&session::on_write, this->shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t) {
+    if (ec) return fail(ec);
+    // A 7 MiB body once must not pin 7 MiB per idle connection.
+    if (body_.capacity() > (1u << 20)) std::string().swap(body_);
+    if (response_.body.capacity() > (1u << 20)) std::string().swap(response_.body);
+    if (!keep_alive_) return close_gracefully();
+    read_next();
+  }
+
+  // After a 413 the client may still be sending: half-close, then discard (not buffer) what comes
+  // for a second at most, so closing with unread data does not reset the connection before the
+  // client has read the answer.
+  void close_gracefully() {
+    enter(phase::closing, std::chrono::seconds(1));
+    if (linger_after_write_) {
+      error_code ignored;
+      tcp_socket().shutdown(tcp::socket::shutdown_send, ignored);
+      discard_.resize(16 * 1024);
+      return linger();
+    }
+    if constexpr (Tls) stream_.send_close_notify();  // without waiting for the peer's
+    close_socket();
+  }
+
+  void linger() {
+    tcp_socket().async_read_some(net::buffer(discard_),
+                                 [self = this->shared_from_this()](error_code ec, std::size_t) {
+                                   if (ec) return self->close_socket();
+                                   self->linger();
+                                 });
+  }
+
+  void close_socket() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    error_code ignored;
+    tcp_socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_socket().close(ignored);
+  }
+
+  // The one place I/O errors are reported.
+  void fail(error_code ec) {
+    const bool handshake = phase_ == phase::handshake;
+    if (handshake) srv_->stats.count_tls_handshake_error();
+    const bool quiet =
+        !handshake && (ec == net::error::eof || ec == net::error::operation_aborted ||
+                       ec == net::error::connection_reset || ec == ssl::error::stream_truncated);
+    const auto level = timed_out_ ? level_enum::info
+                       : quiet    ? level_enum::trace
+                                  : level_enum::debug;
+    if (logging::enabled(level)) {
+      logging::event(level, timed_out_ ? "connection timed out" : "connection closed",
+                     {{"stage", phase_name(phase_)},
+                      {"error", timed_out_ ? std::string("deadline passed") : ec.message()},
+                      {"peer", endpoint_text(peer_)}});
+    }
+    close_socket();
+  }
+
+  std::shared_ptr<server_state> srv_;
+  std::shared_ptr<session_owner> owner_;
+  std::shared_ptr<ssl::context> ctx_;  // the pair this connection started with
+  net::steady_timer timer_;
+  stream_type stream_;
+  beast::flat_buffer buffer_;
+  std::optional<request_parser> parser_;
+  request_head head_;
+  std::string body_;
+  http_response response_;
+  std::string peer_text_;
+  std::string out_;
+  std::vector<char> discard_;
+  tcp::endpoint peer_;
+  clock::time_point deadline_{};
+  clock::time_point timer_expiry_{};
+  phase phase_ = phase::handshake;
+  bool timer_armed_ = false;
+  bool timed_out_ = false;
+  bool closed_ = false;
+  bool keep_alive_ = false;
+  bool force_close_after_write_ = false;
+  bool linger_after_write_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<session_base> make_tls_session(std::shared_ptr<server_state> state,
+                                               std::shared_ptr<session_owner> owner,
+                                               tcp::socket&& socket,
+                                               std::shared_ptr<ssl::context> ctx) {
+  return std::make_shared<session<true>>(std::move(state), std::move(owner), std::move(socket),
+                                         std::move(ctx));
+}
+
+std::shared_ptr<session_base> make_plain_session(std::shared_ptr<server_state> state,
+                                                 tcp::socket&& socket) {
+  return std::make_shared<session<false>>(std::move(state), nullptr, std::move(socket), nullptr);
+}
+
+}  // namespace mlnetpol::server

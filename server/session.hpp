@@ -1,0 +1,53 @@
+#pragma once
+// One connection: TLS (webhook listener) or plain HTTP (metrics listener), HTTP/1.1 keep-alive,
+// a deadline per phase, answers through the mux.
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "server/metrics.hpp"
+#include "server/mux.hpp"
+#include "server/options.hpp"
+
+namespace mlnetpol::server {
+
+// What the listeners and their sessions share; lives as long as the last of them.
+struct server_state {
+  explicit server_state(options o)
+      : opts(std::move(o)),
+        shortest_timeout(std::min({opts.handshake_timeout, opts.header_timeout, opts.body_timeout,
+                                   opts.write_timeout, opts.idle_timeout})) {}
+  const options opts;
+  // How often at most a connection's timer wakes up (see session::enter).
+  const std::chrono::milliseconds shortest_timeout;
+  metrics stats;
+  mux routes{stats};
+  std::atomic<bool> draining{false};
+};
+
+class session_base {
+ public:
+  virtual ~session_base() = default;
+  virtual void run() = 0;
+  virtual void drain() = 0;        // close when idle, else after the response in progress
+  virtual void force_close() = 0;  // the grace period is over
+};
+
+// Told when a tracked session ends (the listener's connection count and drain).
+class session_owner {
+ public:
+  virtual ~session_owner() = default;
+  virtual void release(session_base* s) = 0;
+};
+
+std::shared_ptr<session_base> make_tls_session(std::shared_ptr<server_state> state,
+                                               std::shared_ptr<session_owner> owner,
+                                               boost::asio::ip::tcp::socket&& socket,
+                                               std::shared_ptr<boost::asio::ssl::context> ctx);
+std::shared_ptr<session_base> make_plain_session(std::shared_ptr<server_state> state,
+                                                 boost::asio::ip::tcp::socket&& socket);
+
+}  // namespace mlnetpol::server

@@ -1,0 +1,63 @@
+#include "server/http_parser.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+
+using namespace mlnetpol::server;
+
+namespace {
+
+struct parsed {
+  request_head head;
+  std::string body;
+  boost::system::error_code ec;
+  bool done = false;
+};
+
+parsed parse(std::string_view raw, std::size_t body_limit = 1024) {
+  parsed out;
+  request_parser p(out.head, out.body);
+  p.body_limit(body_limit);
+  p.eager(true);
+  while (!raw.empty() && !p.is_done()) {
+    const std::size_t used = p.put(boost::asio::buffer(raw.data(), raw.size()), out.ec);
+    raw.remove_prefix(used);
+    if (out.ec || used == 0) break;
+  }
+  out.done = p.is_done();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the parser keeps the request line, Content-Type, Expect and the body") {
+  const auto r = parse(
+      "POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n{}");
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.done);
+  CHECK(r.head.method == "POST");
+  CHECK(r.head.target == "/mutate?timeout=5s");
+  CHECK(r.head.content_type == "application/json");
+  CHECK(r.head.has_content_type);
+  CHECK(r.head.expect_continue);
+  CHECK(r.head.version == 11);
+  CHECK(r.body == "{}");
+}
+
+TEST_CASE("chunked bodies are joined; responses and oversized bodies are errors") {
+  auto r = parse(
+      "POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{\"\r\n4\r\na\":1\r\n"
+      "1\r\n}\r\n0\r\n\r\n");
+  REQUIRE_FALSE(r.ec);
+  CHECK(r.body == "{\"a\":1}");
+  CHECK_FALSE(r.head.has_content_type);
+  r = parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  CHECK(r.ec);
+  r = parse("POST /v HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789", 5);
+  CHECK(r.ec == boost::beast::http::error::body_limit);
+}
