@@ -17,12 +17,16 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
       : io_(io),
         config_file_(opts.config_file),
         reload_interval_(opts.reload_interval),
-        http_(io, std::move(opts)),
+        http_(io, std::move(opts), registry_),
         apply_(std::move(apply)) {}
 
   boost::asio::io_context& io_;
   const std::string config_file_;
   const std::chrono::milliseconds reload_interval_;
+  obs::registry registry_;  // before http_, which registers in it
+  serve_metrics metrics_;
+  obs::registry::registration metrics_registration_ =
+      registry_.add([this](std::string& out) { metrics_.render(out); });
   server::server http_;
   const apply_fn apply_;
   std::shared_ptr<config_watcher> config_;
@@ -36,7 +40,7 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
 
   void apply(const policy::config& cfg) {
     policy_status status = apply_ ? apply_(cfg) : policy_status{};
-    http_.stats().set_policy_gauges(status.gauges);
+    metrics_.set_policy_gauges(status.gauges);
     std::lock_guard lock(status_mutex_);
     status_json_ = std::make_shared<const std::string>(std::move(status.json));
   }
@@ -73,7 +77,7 @@ serve_app::serve_app(boost::asio::io_context& io, server::options opts, apply_fn
   auto* i = impl_.get();
   i->config_ = std::make_shared<config_watcher>(
       io, i->config_file_, i->reload_interval_, [i](const policy::config& cfg) { i->apply(cfg); },
-      [i] { i->http_.stats().count_config_reload_failure(); });
+      [i] { i->metrics_.count_config_reload_failure(); });
   i->http_.add_readiness_check(
       [i]() -> std::string { return i->config_->loaded() ? "" : "no configuration loaded"; });
   i->http_.routes().handle("/status", "GET", server::listeners::both,
@@ -137,6 +141,12 @@ bool serve_app::ready() const {
 }
 server::metrics& serve_app::stats() {
   return impl_->http_.stats();
+}
+std::uint64_t serve_app::config_reload_failures() const {
+  return impl_->metrics_.config_reload_failures();
+}
+obs::registry& serve_app::metrics_registry() {
+  return impl_->registry_;
 }
 
 }  // namespace mlnetpol::app

@@ -11,6 +11,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include "app/runnable.hpp"
+#include "app/serve_metrics.hpp"
+#include "common/obs/metrics.hpp"
 #include "policy/config.hpp"
 #include "server/metrics.hpp"
 #include "server/options.hpp"
@@ -21,7 +23,7 @@ namespace mlnetpol::app {
 // What GET /status and the policy gauges show for a configuration.
 struct policy_status {
   std::string json;
-  server::policy_gauges gauges;
+  policy_gauges gauges;
 };
 
 class serve_app {
@@ -51,7 +53,9 @@ class serve_app {
   std::uint16_t port() const;
   std::uint16_t metrics_port() const;
   bool ready() const;
-  server::metrics& stats();
+  server::metrics& stats();  // the server's families
+  std::uint64_t config_reload_failures() const;
+  obs::registry& metrics_registry();  // other owners (the controller) register theirs here
 
  private:
   struct impl;

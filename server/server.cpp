@@ -21,8 +21,9 @@ namespace net = boost::asio;
 using spdlog::level::level_enum;
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
-  impl(net::io_context& io, options o)
+  impl(net::io_context& io, options o, obs::registry& registry)
       : io_(io),
+        registry_(registry),
         state_(std::make_shared<server_state>(std::move(o))),
         certs_(std::make_shared<cert_watcher>(io, state_->opts.tls_cert_file,
                                               state_->opts.tls_key_file,
@@ -32,7 +33,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         metrics_(std::make_shared<listener>(io, state_, listener_kind::metrics, nullptr)) {}
 
   net::io_context& io_;
+  obs::registry& registry_;
   std::shared_ptr<server_state> state_;
+  obs::registry::registration metrics_registration_;
   std::shared_ptr<cert_watcher> certs_;
   std::shared_ptr<listener> webhook_;
   std::shared_ptr<listener> metrics_;
@@ -73,11 +76,12 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   }
 };
 
-server::server(net::io_context& io, options opts)
-    : impl_(std::make_shared<impl>(io, std::move(opts))) {
-  add_admin_routes(impl_->state_->routes,
-                   {[i = impl_.get()] { return i->not_ready_reason(); },
-                    [i = impl_.get()] { return i->state_->stats.render(); }});
+server::server(net::io_context& io, options opts, obs::registry& registry)
+    : impl_(std::make_shared<impl>(io, std::move(opts), registry)) {
+  impl_->metrics_registration_ =
+      registry.add([state = impl_->state_](std::string& out) { state->stats.render(out); });
+  add_admin_routes(impl_->state_->routes, {[i = impl_.get()] { return i->not_ready_reason(); },
+                                           [i = impl_.get()] { return i->registry_.render(); }});
 }
 
 server::~server() {

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "common/obs/metrics.hpp"
 #include "server/metrics.hpp"
 #include "server/mux.hpp"
 #include "server/options.hpp"
@@ -18,7 +19,9 @@ namespace mlnetpol::server {
 
 class server {
  public:
-  server(boost::asio::io_context& io, options opts);
+  // The server registers its metric families in `registry` and serves registry.render() on
+  // /metrics; the registry must outlive the server.
+  server(boost::asio::io_context& io, options opts, obs::registry& registry);
   ~server();
   server(const server&) = delete;
   server& operator=(const server&) = delete;

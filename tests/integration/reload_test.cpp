@@ -112,9 +112,9 @@ TEST_CASE("configuration hot reload: good files apply, bad ones keep the last go
   CHECK(metrics.find("mlnetpol_secured_namespaces 2") != std::string::npos);
 
   publish(cm, "v3", {{"config.yaml", "tenant_namespaces: 42\n"}});
-  REQUIRE(eventually([&] { return s.srv->stats().config_reload_failures() == 1; }));
+  REQUIRE(eventually([&] { return s.srv->config_reload_failures() == 1; }));
   std::this_thread::sleep_for(300ms);  // more polls of the same bad file count once
-  CHECK(s.srv->stats().config_reload_failures() == 1);
+  CHECK(s.srv->config_reload_failures() == 1);
   CHECK(s.applied_count() == 2);
   CHECK(c.request("GET", "/status", "", "").body == R"({"tenants":2})");
   CHECK(c.request("GET", "/readyz", "", "").status == 200);

@@ -1,0 +1,37 @@
+#pragma once
+// The app's metric families: the configuration in force (policy gauges) and rejected reloads.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "common/obs/metrics.hpp"
+
+namespace mlnetpol::app {
+
+struct policy_gauges {
+  std::size_t secured_namespaces = 0;
+  std::size_t policy_count = 0;
+  bool cilium_mode_enabled = false;
+  bool ml_policies_enabled = false;
+};
+
+class serve_metrics {
+ public:
+  void count_config_reload_failure() {
+    config_reload_failures_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void set_policy_gauges(const policy_gauges& g);
+  std::uint64_t config_reload_failures() const { return config_reload_failures_.load(); }
+
+  void render(std::string& out) const;
+  std::string render() const;
+
+ private:
+  std::atomic<std::uint64_t> config_reload_failures_{0};
+  mutable std::mutex gauges_mutex_;
+  policy_gauges gauges_;
+};
+
+}  // namespace mlnetpol::app

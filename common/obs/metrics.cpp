@@ -1,0 +1,195 @@
+#include "common/obs/metrics.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace mlnetpol::obs {
+namespace {
+
+constexpr char key_separator = '\x1f';  // not in any label value mlnetpol exports
+
+}  // namespace
+
+void append_number(std::string& out, double v) {
+  char buf[64];
+  const auto result = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, result.ptr);
+}
+
+void append_number(std::string& out, std::uint64_t v) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, result.ptr);
+}
+
+void append_number(std::string& out, std::int64_t v) {
+  char buf[24];
+  const auto result = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, result.ptr);
+}
+
+void append_family_header(std::string& out, std::string_view name, std::string_view type,
+                          std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void append_label_value(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+}
+
+labeled_counter::labeled_counter(std::initializer_list<std::string_view> label_names) {
+  for (auto n : label_names) names_.emplace_back(n);
+}
+
+void labeled_counter::make_key(std::string& key, std::initializer_list<std::string_view> values) {
+  key.clear();
+  for (auto v : values) {
+    key += v;
+    key += key_separator;
+  }
+}
+
+void labeled_counter::add(std::initializer_list<std::string_view> label_values, std::uint64_t n) {
+  thread_local std::string key;
+  make_key(key, label_values);
+  std::lock_guard lock(mutex_);
+  if (auto it = values_.find(std::string_view(key)); it != values_.end()) {
+    it->second += n;
+  } else {
+    values_.emplace(key, n);
+  }
+}
+
+std::uint64_t labeled_counter::value(std::initializer_list<std::string_view> label_values) const {
+  std::string key;
+  make_key(key, label_values);
+  std::lock_guard lock(mutex_);
+  auto it = values_.find(std::string_view(key));
+  return it == values_.end() ? 0 : it->second;
+}
+
+std::size_t labeled_counter::series() const {
+  std::lock_guard lock(mutex_);
+  return values_.size();
+}
+
+void labeled_counter::render(std::string& out, std::string_view name) const {
+  std::vector<std::pair<std::string, std::uint64_t>> rows;
+  {
+    std::lock_guard lock(mutex_);
+    rows.assign(values_.begin(), values_.end());
+  }
+  std::sort(rows.begin(), rows.end());
+  for (const auto& [key, count] : rows) {
+    out += name;
+    out += '{';
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      const std::size_t end = key.find(key_separator, start);
+      if (i) out += ',';
+      out += names_[i];
+      out += "=\"";
+      append_label_value(out, std::string_view(key).substr(start, end - start));
+      out += '"';
+      start = end + 1;
+    }
+    out += "} ";
+    append_number(out, count);
+    out += '\n';
+  }
+}
+
+void histogram::observe(double seconds) {
+  const auto it = std::lower_bound(bounds.begin(), bounds.end(), seconds);
+  if (it != bounds.end()) {
+    buckets_[static_cast<std::size_t>(it - bounds.begin())].fetch_add(1, std::memory_order_relaxed);
+  }
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+}
+
+void histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  auto line = [&](std::string_view suffix, std::string_view le, auto value) {
+    out += name;
+    out += suffix;
+    out += '{';
+    out += labels;
+    if (!le.empty()) {
+      out += ",le=\"";
+      out += le;
+      out += '"';
+    }
+    out += "} ";
+    append_number(out, value);
+    out += '\n';
+  };
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    line("_bucket", bound_labels[i], cumulative);
+  }
+  const std::uint64_t total = count();
+  line("_bucket", "+Inf", total);
+  line("_sum", "", static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9);
+  line("_count", "", total);
+}
+
+struct registry::registration::entry {
+  std::weak_ptr<registry::state> owner;
+  collector render;
+};
+
+struct registry::state {
+  mutable std::mutex mutex;
+  std::vector<std::shared_ptr<registration::entry>> entries;
+};
+
+registry::registry() : state_(std::make_shared<state>()) {}
+
+registry::registration::~registration() {
+  if (!entry_) return;
+  if (auto s = entry_->owner.lock()) {
+    std::lock_guard lock(s->mutex);
+    std::erase(s->entries, entry_);
+  }
+}
+
+registry::registration registry::add(collector c) {
+  auto e = std::make_shared<registration::entry>();
+  e->owner = state_;
+  e->render = std::move(c);
+  std::lock_guard lock(state_->mutex);
+  state_->entries.push_back(e);
+  return registration(std::move(e));
+}
+
+std::string registry::render() const {
+  std::vector<std::shared_ptr<registration::entry>> entries;
+  {
+    std::lock_guard lock(state_->mutex);
+    entries = state_->entries;
+  }
+  std::string out;
+  out.reserve(8192);
+  for (const auto& e : entries) e->render(out);
+  return out;
+}
+
+}  // namespace mlnetpol::obs

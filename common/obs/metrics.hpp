@@ -1,0 +1,111 @@
+#pragma once
+// Prometheus metrics primitives and the registry /metrics renders. Each owner (server, app,
+// controller) keeps its own families and registers a collector that appends them in the text
+// exposition format (version 0.0.4). Cheap on the request path: relaxed atomics for fixed series,
+// one uncontended mutex and no allocation (after the first sighting) for labelled counters.
+// Label values must come from closed sets: callers map request data to a fixed list first.
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace mlnetpol::obs {
+
+// A counter family with string labels.
+class labeled_counter {
+ public:
+  explicit labeled_counter(std::initializer_list<std::string_view> label_names);
+  void add(std::initializer_list<std::string_view> label_values, std::uint64_t n = 1);
+  std::uint64_t value(std::initializer_list<std::string_view> label_values) const;
+  std::size_t series() const;
+  // Appends `name{a="x",b="y"} N` lines, sorted by labels.
+  void render(std::string& out, std::string_view name) const;
+
+ private:
+  struct hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  static void make_key(std::string& key, std::initializer_list<std::string_view> values);
+  std::vector<std::string> names_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::uint64_t, hash, std::equal_to<>> values_;
+};
+
+class histogram {
+ public:
+  static constexpr std::array<double, 14> bounds{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  // The same bounds as `le` label values, written the way people read them.
+  static constexpr std::array<std::string_view, 14> bound_labels{
+      "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
+      "0.025",  "0.05",    "0.1",    "0.25",  "0.5",    "1",     "2.5"};
+  void observe(double seconds);
+  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  // labels: `a="x"` without braces, already escaped.
+  void render(std::string& out, std::string_view name, std::string_view labels) const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, bounds.size()> buckets_{};  // non-cumulative
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+// Escapes a label value for the text format (backslash, double quote, newline).
+void append_label_value(std::string& out, std::string_view value);
+// `# HELP name help` and `# TYPE name type` lines.
+void append_family_header(std::string& out, std::string_view name, std::string_view type,
+                          std::string_view help);
+void append_number(std::string& out, double v);  // shortest exact form
+void append_number(std::string& out, std::uint64_t v);
+void append_number(std::string& out, std::int64_t v);
+// A family with one unlabelled sample: header and `name value`.
+template <typename T>
+void append_single(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, T value) {
+  append_family_header(out, name, type, help);
+  out += name;
+  out += ' ';
+  append_number(out, value);
+  out += '\n';
+}
+
+class registry {
+ public:
+  using collector = std::function<void(std::string& out)>;
+
+  // Unregisters on destruction, so an owner that goes away takes its families with it.
+  class registration {
+   public:
+    registration() = default;
+    registration(registration&&) noexcept = default;
+    registration& operator=(registration&&) noexcept = default;
+    ~registration();
+
+   private:
+    friend class registry;
+    struct entry;
+    registration(std::shared_ptr<entry> e) : entry_(std::move(e)) {}
+    std::shared_ptr<entry> entry_;
+  };
+
+  registry();
+  // Families render in the order their owners registered.
+  [[nodiscard]] registration add(collector c);
+  std::string render() const;
+
+ private:
+  struct state;
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace mlnetpol::obs

@@ -1,0 +1,41 @@
+#include "common/obs/metrics.hpp"
+
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+
+using namespace mlnetpol::obs;
+
+TEST_CASE("label values are escaped") {
+  labeled_counter c{"kind"};
+  c.add({"Bad\"Kind\\\n"});
+  std::string out;
+  c.render(out, "x_total");
+  CHECK(out == "x_total{kind=\"Bad\\\"Kind\\\\\\n\"} 1\n");
+  CHECK(c.series() == 1);
+}
+
+TEST_CASE("the registry renders each owner's families in registration order, while registered") {
+  registry r;
+  auto first = std::make_optional(r.add(
+      [](std::string& out) { append_single(out, "a_total", "counter", "A.", std::uint64_t{1}); }));
+  auto second = r.add([](std::string& out) { append_single(out, "b", "gauge", "B.", 2.5); });
+  CHECK(r.render() ==
+        "# HELP a_total A.\n# TYPE a_total counter\na_total 1\n"
+        "# HELP b B.\n# TYPE b gauge\nb 2.5\n");
+  first.reset();  // the owner went away
+  CHECK(r.render() == "# HELP b B.\n# TYPE b gauge\nb 2.5\n");
+}
+
+TEST_CASE("histogram buckets are cumulative") {
+  histogram h;
+  h.observe(0.0003);
+  h.observe(3.0);
+  std::string out;
+  h.render(out, "d", "w=\"x\"");
+  CHECK(out.find("d_bucket{w=\"x\",le=\"0.0005\"} 1\n") != std::string::npos);
+  CHECK(out.find("d_bucket{w=\"x\",le=\"2.5\"} 1\n") != std::string::npos);
+  CHECK(out.find("d_bucket{w=\"x\",le=\"+Inf\"} 2\n") != std::string::npos);
+  CHECK(out.find("d_count{w=\"x\"} 2\n") != std::string::npos);
+}
