@@ -80,7 +80,7 @@ serve_app::serve_app(boost::asio::io_context& io, server::options opts, apply_fn
       [i] { i->metrics_.count_config_reload_failure(); });
   i->http_.add_readiness_check(
       [i]() -> std::string { return i->config_->loaded() ? "" : "no configuration loaded"; });
-  i->http_.routes().handle("/status", "GET", server::listeners::both,
+  i->http_.routes().handle("/status", "GET", server::listeners::metrics,
                            [i](const server::http_request&, server::http_response& r) {
                              r.content_type = server::text_plain;
                              auto status = i->status_json();

@@ -15,7 +15,7 @@ void add_admin_routes(mux& routes, admin_sources sources) {
                   r.status = why.empty() ? 200 : 503;
                   r.body = why.empty() ? "ok" : "not ready: " + why;
                 });
-  routes.handle("/metrics", "GET", listeners::both,
+  routes.handle("/metrics", "GET", listeners::metrics,
                 [text = sources.metrics_text](const http_request&, http_response& r) {
                   r.status = 200;
                   r.content_type = "text/plain; version=0.0.4; charset=utf-8";

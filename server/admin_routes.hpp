@@ -1,5 +1,6 @@
 #pragma once
-// The probe and scrape routes: GET /healthz, /readyz and /metrics.
+// The probe and scrape routes: GET /healthz and /readyz on both listeners, GET /metrics only on
+// the metrics listener (the webhook port is reachable by far more clients than the scraper).
 #include <functional>
 #include <string>
 

@@ -100,14 +100,14 @@ TEST_CASE("configuration hot reload: good files apply, bad ones keep the last go
   CHECK(s.last_applied().tenant_namespaces == std::vector<std::string>{"team-a"});
   tls_client c(s.port());
   c.connect();
-  CHECK(c.request("GET", "/status", "", "").body == R"({"tenants":1})");
+  CHECK(plain_get(s.srv->metrics_port(), "/status").body == R"({"tenants":1})");
 
   publish(cm, "v2", {{"config.yaml", "tenant_namespaces: [team-a, team-b]\ncilium_mode: true\n"}});
   REQUIRE(eventually([&] { return s.applied_count() == 2; }));
   CHECK(s.last_applied().tenant_namespaces == std::vector<std::string>{"team-a", "team-b"});
   CHECK(s.last_applied().cilium_mode);
-  CHECK(c.request("GET", "/status", "", "").body == R"({"tenants":2})");
-  auto metrics = c.request("GET", "/metrics", "", "").body;
+  CHECK(plain_get(s.srv->metrics_port(), "/status").body == R"({"tenants":2})");
+  auto metrics = plain_get(s.srv->metrics_port(), "/metrics").body;
   CHECK(metrics.find("mlnetpol_cilium_mode_enabled 1") != std::string::npos);
   CHECK(metrics.find("mlnetpol_secured_namespaces 2") != std::string::npos);
 
@@ -116,14 +116,14 @@ TEST_CASE("configuration hot reload: good files apply, bad ones keep the last go
   std::this_thread::sleep_for(300ms);  // more polls of the same bad file count once
   CHECK(s.srv->config_reload_failures() == 1);
   CHECK(s.applied_count() == 2);
-  CHECK(c.request("GET", "/status", "", "").body == R"({"tenants":2})");
+  CHECK(plain_get(s.srv->metrics_port(), "/status").body == R"({"tenants":2})");
   CHECK(c.request("GET", "/readyz", "", "").status == 200);
   CHECK(c.request("POST", "/mutate", body()).status == 200);
 
   publish(cm, "v4", {{"config.yaml", "tenant_namespaces: []\n"}});
   REQUIRE(eventually([&] { return s.applied_count() == 3; }));
-  CHECK(c.request("GET", "/status", "", "").body == R"({"tenants":0})");
-  CHECK(c.request("GET", "/metrics", "", "").body.find("mlnetpol_config_reload_failures_total 1") !=
+  CHECK(plain_get(s.srv->metrics_port(), "/status").body == R"({"tenants":0})");
+  CHECK(plain_get(s.srv->metrics_port(), "/metrics").body.find("mlnetpol_config_reload_failures_total 1") !=
         std::string::npos);
 }
 

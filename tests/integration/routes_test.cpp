@@ -68,7 +68,7 @@ TEST_CASE("every fixture passes through /mutate with its uid echoed") {
   CHECK(s.mutate.calls == seen);
 }
 
-TEST_CASE("probes, metrics and status on the webhook listener") {
+TEST_CASE("probes on the webhook listener; metrics and status only on the metrics listener") {
   running_server s;
   tls_client c(s.port());
   c.connect();
@@ -78,14 +78,23 @@ TEST_CASE("probes, metrics and status on the webhook listener") {
   r = c.request("GET", "/readyz", "", "");
   CHECK(r.status == 200);
   CHECK(s.srv->ready());
+  // Whoever reaches the webhook port (every client of the API server's network) must not read
+  // the configuration summary or the metrics.
   r = c.request("GET", "/status", "", "");
+  CHECK(r.status == 404);
+  CHECK(r.body.find("tenants") == std::string::npos);
+  r = c.request("GET", "/metrics", "", "");
+  CHECK(r.status == 404);
+  CHECK(r.body.find("mlnetpol_") == std::string::npos);
+  r = plain_get(s.srv->metrics_port(), "/status");
   CHECK(r.status == 200);
   CHECK(r.content_type == "application/json");
   CHECK(r.body == R"({"tenants":0})");
-  r = c.request("GET", "/metrics", "", "");
+  r = plain_get(s.srv->metrics_port(), "/metrics");
   CHECK(r.status == 200);
   CHECK(r.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
   CHECK(r.body.find("mlnetpol_http_requests_total{code=\"200\"} 3") != std::string::npos);
+  CHECK(r.body.find("mlnetpol_http_requests_total{code=\"404\"} 2") != std::string::npos);
   CHECK(r.body.find("mlnetpol_policy_count 7") != std::string::npos);
   // The certificate's notAfter is about a year ahead.
   const double expiry = s.srv->stats().certificate_expiry();

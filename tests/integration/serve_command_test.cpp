@@ -47,9 +47,10 @@ TEST_CASE("serve: the real engine answers, SIGHUP reloads, SIGTERM drains and ex
   mlnetpol::certs::write_files(shared_pair(), dir.path, true);
   write_text(dir.path / "config.yaml", "tenant_namespaces: [team-a]\n");
   const std::uint16_t port = free_port();
+  const std::uint16_t metrics_port = free_port();
   auto exit_code = std::async(std::launch::async, [&] {
     return run_serve({"--port", std::to_string(port), "--bind-address", "127.0.0.1",
-                      "--metrics-bind-address", "0", "--threads", "2", "--log-level", "off",
+                      "--metrics-bind-address", "127.0.0.1:" + std::to_string(metrics_port), "--threads", "2", "--log-level", "off",
                       "--reload-interval", "1h", "--tls-cert-file", (dir.path / "tls.crt").string(),
                       "--tls-key-file", (dir.path / "tls.key").string(), "--config",
                       (dir.path / "config.yaml").string()});
@@ -72,13 +73,13 @@ TEST_CASE("serve: the real engine answers, SIGHUP reloads, SIGTERM drains and ex
   auto r = c.request("POST", "/mutate?timeout=5s", body);
   CHECK(r.status == 200);
   CHECK(json::parse(r.body)["response"]["uid"] == json::parse(body)["request"]["uid"]);
-  auto status = json::parse(c.request("GET", "/status", "", "").body);
+  auto status = json::parse(plain_get(metrics_port, "/status").body);
   CHECK(status["secured_namespaces"].dump().find("team-a") != std::string::npos);
 
   write_text(dir.path / "config.yaml", "tenant_namespaces: [team-b]\n");
   ::kill(::getpid(), SIGHUP);
   CHECK(eventually([&] {
-    return c.request("GET", "/status", "", "").body.find("team-b") != std::string::npos;
+    return plain_get(metrics_port, "/status").body.find("team-b") != std::string::npos;
   }));
 
   ::kill(::getpid(), SIGTERM);

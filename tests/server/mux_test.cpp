@@ -27,7 +27,7 @@ struct serve_routes {
     routes.handle("/mutate", mutate);
     routes.handle("/validate", validate);
     add_admin_routes(routes, {[] { return std::string(); }, [] { return std::string(); }});
-    routes.handle("/status", "GET", listeners::both, [](const http_request&, http_response&) {});
+    routes.handle("/status", "GET", listeners::metrics, [](const http_request&, http_response&) {});
   }
   mux::match find(std::string_view method, std::string_view target,
                   listener_kind from = listener_kind::webhook) const {
@@ -78,15 +78,17 @@ TEST_CASE("wrong method: 405 with the Allow header") {
   CHECK(response.body == "method GET not allowed on /mutate; allowed: POST");
 }
 
-TEST_CASE("probe and scrape routes on both listeners, admission only on the webhook one") {
+TEST_CASE("probes on both listeners, scrapes on the metrics one, admission on the webhook one") {
   serve_routes r;
   for (auto kind : {listener_kind::webhook, listener_kind::metrics}) {
     CHECK(found(r.find("GET", "/healthz", kind)));
     CHECK(found(r.find("GET", "/readyz", kind)));
-    CHECK(found(r.find("GET", "/metrics", kind)));
-    CHECK(found(r.find("GET", "/status", kind)));
     CHECK(r.find("GET", "/readyz?verbose", kind).method_allowed);
   }
+  CHECK(found(r.find("GET", "/metrics", listener_kind::metrics)));
+  CHECK(found(r.find("GET", "/status", listener_kind::metrics)));
+  CHECK_FALSE(found(r.find("GET", "/metrics", listener_kind::webhook)));
+  CHECK_FALSE(found(r.find("GET", "/status", listener_kind::webhook)));
   CHECK_FALSE(found(r.find("POST", "/mutate", listener_kind::metrics)));
   CHECK_FALSE(found(r.find("POST", "/validate", listener_kind::metrics)));
 }
