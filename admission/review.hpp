@@ -61,7 +61,8 @@ struct review_response {
 class handler {
  public:
   virtual ~handler() = default;
-  // Must not throw: every failure is a review_response (with allowed=false and a message).
+  // A decision is a review_response; an internal error is an exception, which process_review
+  // answers with HTTP 500 so the webhook's failurePolicy decides (never a silent deny).
   virtual review_response handle(const review_request& request) = 0;
 };
 

@@ -16,7 +16,8 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "admission/base64.hpp"
-#include "admission/policy_handlers.hpp"
+#include "admission/label_webhook.hpp"
+#include "common/snapshot.hpp"
 #include "admission/review.hpp"
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
@@ -222,7 +223,8 @@ int review_command(int argc, char** argv) {
   }
   const std::string source = *input == "-" ? "stdin" : *input;
 
-  admission::policy_handlers handlers(cfg);
+  const snapshot<policy::config> config{cfg};
+  admission::label_webhook handlers(config, nullptr);  // offline: no namespace labels
   std::string error;
   const auto mutated = call(body, handlers.mutate(), error);
   if (!mutated) return bad_input(source + ": " + error);

@@ -11,10 +11,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include "admission/policy_handlers.hpp"
+#include "admission/label_webhook.hpp"
 #include "app/commands.hpp"
 #include "app/serve_app.hpp"
 #include "common/obs/logging.hpp"
+#include "common/snapshot.hpp"
 #include "policy/render/render.hpp"
 
 namespace mlnetpol::app {
@@ -34,9 +35,12 @@ int serve_command(int argc, char** argv) {
   const srv::options& opts = parsed.value;
   logging::setup(opts.format, opts.log_level);
 
-  admission::policy_handlers engine{policy::config{}};
-  auto apply = [&engine](const policy::config& cfg) {
-    engine.update_config(cfg);
+  // The configuration in force; requests read it, reloads replace it. No namespace lookup yet:
+  // until the controller's namespace cache is wired in, the per-namespace override is off.
+  snapshot<policy::config> config{policy::config{}};
+  admission::label_webhook labels{config, nullptr};
+  auto apply = [&config](const policy::config& cfg) {
+    config.set(cfg);
     const auto summary = policy::summarize(cfg);
     policy_status status;
     status.json = policy::summary_json(summary);
@@ -49,8 +53,8 @@ int serve_command(int argc, char** argv) {
 
   boost::asio::io_context io(static_cast<int>(opts.threads));
   serve_app app(io, opts, apply);
-  app.routes().handle("/mutate", engine.mutate());
-  app.routes().handle("/validate", engine.validate());
+  app.routes().handle("/mutate", labels.mutate());
+  app.routes().handle("/validate", labels.validate());
   try {
     app.start();
   } catch (const std::exception& e) {

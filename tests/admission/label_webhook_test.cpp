@@ -1,9 +1,12 @@
-#include "admission/policy_handlers.hpp"
+#include "admission/label_webhook.hpp"
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <map>
+#include <memory>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -13,7 +16,7 @@
 #include "tests/admission/test_support.hpp"
 
 using mlnetpol::admission::decode_review;
-using mlnetpol::admission::policy_handlers;
+using mlnetpol::admission::label_webhook;
 using mlnetpol::admission::review_request;
 using mlnetpol::admission::review_response;
 using mlnetpol::admission::testing::fixture;
@@ -21,6 +24,34 @@ using nlohmann::json;
 namespace policy = mlnetpol::policy;
 
 namespace {
+
+// The label webhook as `serve` wires it: a configuration snapshot the app replaces on reload and
+// an optional namespace lookup.
+class policy_handlers {
+ public:
+  explicit policy_handlers(policy::config initial,
+                           const policy::namespace_lookup* namespaces = nullptr)
+      : config_(std::move(initial)), webhook_(config_, namespaces) {}
+  mlnetpol::admission::handler& mutate() { return webhook_.mutate(); }
+  mlnetpol::admission::handler& validate() { return webhook_.validate(); }
+  void update_config(policy::config next) { config_.set(std::move(next)); }
+  std::shared_ptr<const policy::config> current_config() const { return config_.get(); }
+
+ private:
+  mlnetpol::snapshot<policy::config> config_;
+  label_webhook webhook_;
+};
+
+// Namespace labels as the controller's cache would know them from the API server.
+class fake_lookup final : public policy::namespace_lookup {
+ public:
+  std::map<std::string, policy::label_map, std::less<>> labels;
+  std::shared_ptr<const policy::label_map> labels_of(std::string_view name) const override {
+    const auto it = labels.find(name);
+    if (it == labels.end()) return nullptr;
+    return std::make_shared<const policy::label_map>(it->second);
+  }
+};
 
 policy::config ml_config(policy::enforcement_mode mode = policy::enforcement_mode::enforce) {
   policy::config cfg;
@@ -203,33 +234,58 @@ TEST_CASE("audit annotation keys are valid once the API server prefixes the webh
   check_keys(audit.validate().handle(decode(pod_review("ml-training", {{"workload-type", "x"}}))));
 }
 
-TEST_CASE(
-    "the namespace cache: per-namespace override from Namespace requests, not from dry runs") {
+TEST_CASE("a forged Namespace request does not change the decision about a later pod") {
   policy_handlers handlers(ml_config());
   const json bad = pod_review("ml-training", {{"workload-type", "gpu-miner"}});
   CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
+  // Anyone may send the webhook a Namespace UPDATE; the labels in it are not the cluster's.
+  for (const char* mode : {"audit", "warn"}) {
+    handlers.mutate().handle(decode(
+        namespace_review("ml-training", {{"mlnetpol.io/enforcement", mode}}, false, "UPDATE")));
+    handlers.validate().handle(decode(
+        namespace_review("ml-training", {{"mlnetpol.io/enforcement", mode}}, false, "UPDATE")));
+    CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
+  }
+}
 
-  // A dry run changes nothing.
-  handlers.mutate().handle(
-      decode(namespace_review("ml-training", {{"mlnetpol.io/enforcement", "warn"}}, true)));
-  CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
+TEST_CASE("the per-namespace override comes from the namespace lookup only") {
+  fake_lookup namespaces;
+  policy_handlers handlers(ml_config(), &namespaces);
+  const json bad = pod_review("ml-training", {{"workload-type", "gpu-miner"}});
+  CHECK(handlers.validate().handle(decode(bad)).decision == "denied");  // not synced yet
 
-  const review_response ns = handlers.mutate().handle(
-      decode(namespace_review("ml-training", {{"mlnetpol.io/enforcement", "warn"}})));
-  CHECK(ns.decision == "patched");
+  namespaces.labels["ml-training"] = {{"mlnetpol.io/enforcement", "warn"}};
   CHECK(handlers.validate().handle(decode(bad)).decision == "warned");
   // Another namespace is unaffected.
   CHECK(handlers.validate()
             .handle(decode(pod_review("training", {{"workload-type", "x"}})))
             .decision == "denied");
 
+  namespaces.labels["ml-training"] = {{"mlnetpol.io/enforcement", "audit"}};
+  CHECK(handlers.validate().handle(decode(bad)).decision == "audited");
+  // A request claiming otherwise changes nothing.
   handlers.validate().handle(decode(
-      namespace_review("ml-training", {{"mlnetpol.io/enforcement", "audit"}}, false, "UPDATE")));
+      namespace_review("ml-training", {{"mlnetpol.io/enforcement", "enforce"}}, false, "UPDATE")));
   CHECK(handlers.validate().handle(decode(bad)).decision == "audited");
 
-  handlers.validate().handle(
-      decode(namespace_review("ml-training", json::object(), false, "DELETE")));
+  namespaces.labels.erase("ml-training");
   CHECK(handlers.validate().handle(decode(bad)).decision == "denied");
+}
+
+TEST_CASE("an internal error is HTTP 500 (the failurePolicy decides), never 200 allowed:false") {
+  class failing_lookup final : public policy::namespace_lookup {
+   public:
+    std::shared_ptr<const policy::label_map> labels_of(std::string_view) const override {
+      throw std::runtime_error("cache broken");
+    }
+  };
+  failing_lookup namespaces;
+  policy_handlers handlers(ml_config(), &namespaces);
+  const std::string body = pod_review("ml-training", {{"workload-type", "gpu-miner"}}).dump();
+  const auto outcome = mlnetpol::admission::process_review(body, handlers.validate());
+  CHECK(outcome.http_status == 500);
+  CHECK(outcome.decision == "error");
+  CHECK(outcome.error.find("cache broken") != std::string::npos);
 }
 
 TEST_CASE("dryRun requests get exactly the answer a real one gets") {
@@ -286,7 +342,7 @@ TEST_CASE("update_config swaps the configuration for later requests") {
   CHECK(before->ml_training_namespaces.back() == "ml-training");  // the old one stays valid
 }
 
-TEST_CASE("concurrent requests, namespace updates and config reloads") {
+TEST_CASE("concurrent requests, namespace requests and config reloads") {
   policy_handlers handlers(ml_config());
   const json pod = json::parse(fixture("pod-create-kubectl-run.json"));
   const review_request pod_request = decode(pod);

@@ -1,0 +1,86 @@
+#include "admission/label_webhook.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admission/json_patch.hpp"
+#include "policy/config_parse.hpp"
+#include "policy/engine.hpp"
+#include "policy/warnings.hpp"
+
+namespace mlnetpol::admission {
+namespace {
+
+bool is_namespace_request(const review_request& r) {
+  return r.kind.group.empty() && r.kind.kind == "Namespace";
+}
+
+review_response to_response(const policy::decision& d) {
+  review_response out;
+  out.allowed = d.allowed;
+  out.code = d.code;
+  out.message = d.message;
+  if (d.code == 403) out.reason = "Forbidden";
+  out.warnings = d.warnings;
+  out.audit_annotations = d.audit_annotations;
+  out.decision = std::string(policy::to_string(d.result));
+  const std::string mode(policy::to_string(d.mode));
+  for (const auto& v : d.violations) out.violations.push_back({v.rule, mode});
+  return out;
+}
+
+}  // namespace
+
+label_webhook::label_webhook(const snapshot<policy::config>& config,
+                             const policy::namespace_lookup* namespaces)
+    : config_(config), namespaces_(namespaces) {}
+
+handler& label_webhook::mutate() {
+  return mutate_;
+}
+handler& label_webhook::validate() {
+  return validate_;
+}
+
+review_response label_webhook::evaluate(const review_request& request, bool mutating) const {
+  const std::shared_ptr<const policy::config> cfg = config_.get();
+  std::shared_ptr<const policy::label_map> ns_labels;
+  if (namespaces_ != nullptr && !is_namespace_request(request)) {
+    ns_labels = namespaces_->labels_of(request.namespace_name);
+  }
+
+  policy::request_facts facts;
+  facts.group = request.kind.group;
+  facts.kind = request.kind.kind;
+  facts.sub_resource = request.sub_resource;
+  facts.operation = request.operation;
+  facts.namespace_name = request.namespace_name;
+  facts.name = request.name;
+  facts.username = request.user.username;
+  facts.groups = request.user.groups;
+  facts.dry_run = request.dry_run;
+  facts.object = request.object;
+  facts.old_object = request.old_object;
+  facts.namespace_labels = ns_labels.get();
+
+  policy::decision d = mutating ? policy::mutate(facts, *cfg) : policy::validate(facts, *cfg);
+  review_response response = to_response(d);
+  if (!d.additions.empty() && request.object != nullptr) {
+    auto patch = patch_for_entries(*request.object, d.additions);
+    if (patch) {
+      response.patch = std::move(*patch);
+    } else {
+      // An object whose metadata is malformed cannot be patched; admission decides on it without
+      // the label (validation denies it when the label is required).
+      response.warnings.push_back("mlnetpol could not label this object: " + patch.error().message);
+      response.warnings = policy::fit_warnings(response.warnings);
+    }
+  }
+  if (mutating && response.patch.empty() && response.decision == "patched") {
+    response.decision = "allowed";
+  }
+  return response;
+}
+
+}  // namespace mlnetpol::admission
