@@ -132,6 +132,18 @@ TEST_CASE("real kube-apiserver: apply, list, watch, delete a NetworkPolicy; leas
   REQUIRE(read.has_value());
   CHECK(read->holder_identity == "smoke-a");
 
+  // The API server restarts (etcd keeps the data): the pooled connection is dead, calls fail as
+  // transport errors meanwhile and work again afterwards.
+  kapi.stop_apiserver();
+  auto down = client.get_lease("mlnetpol-system", "mlnetpol-reconciler");
+  REQUIRE_FALSE(down.has_value());
+  CHECK(down.error().kind == k8s::failure_kind::transport);
+  CHECK(down.error().retryable());
+  kapi.start_apiserver();
+  auto up = client.get_lease("mlnetpol-system", "mlnetpol-reconciler");
+  REQUIRE_MESSAGE(up.has_value(), up.error().message);
+  CHECK(up->resource_version == renewed->resource_version);
+
   // A bearer token of a service account without RBAC: authenticated, then forbidden.
   REQUIRE(kapi.kubectl("-n mlnetpol-system create sa smoke >/dev/null").status == 0);
   const auto token = kapi.kubectl("-n mlnetpol-system create token smoke");
