@@ -3,6 +3,9 @@
 // deadline passes; cancel() posts a close to every connection in use.
 #include "k8s/client.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -110,8 +113,7 @@ std::string collection_path(const resource& r, std::string_view namespace_name) 
   return path;
 }
 
-std::string object_path(const resource& r, std::string_view namespace_name,
-                        std::string_view name) {
+std::string object_path(const resource& r, std::string_view namespace_name, std::string_view name) {
   return collection_path(r, namespace_name) + "/" + wire::url_encode(name);
 }
 
@@ -183,8 +185,8 @@ std::string trim(std::string text) {
 struct client::impl {
   impl(rest_config c, client_options o) : config(std::move(c)), options(std::move(o)) {
     setup_tls();
-    host_header = config.host.find(':') != std::string::npos ? "[" + config.host + "]"
-                                                               : config.host;
+    host_header =
+        config.host.find(':') != std::string::npos ? "[" + config.host + "]" : config.host;
     host_header += ":" + std::to_string(config.port);
     verify_name = config.tls_server_name.empty() ? config.host : config.tls_server_name;
   }
@@ -289,6 +291,13 @@ struct client::impl {
     beast::error_code ignored;
     c.stream.next_layer().set_option(tcp::no_delay(true), ignored);
     c.stream.next_layer().set_option(net::socket_base::keep_alive(true), ignored);
+    // A watch waits for minutes on a quiet connection: probe it so a peer that vanished without
+    // a FIN or RST (node lost, NAT entry expired) ends the watch within about a minute.
+    const int fd = c.stream.next_layer().native_handle();
+    const int idle_seconds = 30, interval_seconds = 10, probes = 3;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_seconds, sizeof idle_seconds);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_seconds, sizeof interval_seconds);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
 
     SSL* ssl_handle = c.stream.native_handle();
     // SNI carries names only; the certificate is checked against the name or the IP address.
@@ -320,9 +329,9 @@ struct client::impl {
     std::lock_guard lock(token_mu);
     struct stat st {};
     if (::stat(config.bearer_token_file.c_str(), &st) == 0) {
-      const file_stamp stamp{st.st_ino, st.st_size,
-                             static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-                                 st.st_mtim.tv_nsec};
+      const file_stamp stamp{
+          st.st_ino, st.st_size,
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
       if (!(stamp == token_stamp)) {
         // Bound service-account tokens rotate (kubelet swaps the file): read the new one.
         auto text = files::read(config.bearer_token_file);
@@ -420,8 +429,8 @@ struct client::impl {
         const bool retry = c->reused && !parser.got_some() && !timed_out && !is_cancelled();
         finish(std::move(c), false);
         if (retry && attempt == 0) continue;
-        return transport_error(k, describe("read the answer", ec, timed_out,
-                                           options.request_timeout));
+        return transport_error(k,
+                               describe("read the answer", ec, timed_out, options.request_timeout));
       }
       auto& res = parser.get();
       raw_response out;
@@ -486,8 +495,8 @@ struct client::impl {
         const bool retry = c->reused && !parser.got_some() && !timed_out && !is_cancelled();
         finish(std::move(c), false);
         if (retry && attempt == 0) continue;
-        return transport_error(k, describe("read the watch answer", ec, timed_out,
-                                           options.request_timeout));
+        return transport_error(
+            k, describe("read the watch answer", ec, timed_out, options.request_timeout));
       }
       const unsigned status = parser.get().result_int();
       observe(k.verb, std::to_string(status));
@@ -592,7 +601,9 @@ struct client::impl {
 client::client(rest_config config, client_options options)
     : impl_(std::make_unique<impl>(std::move(config), std::move(options))) {}
 
-client::~client() { cancel(); }
+client::~client() {
+  cancel();
+}
 
 void client::set_observer(request_observer observer) {
   std::lock_guard lock(impl_->observer_mu);
@@ -641,8 +652,8 @@ api_result<object_meta> client::get(const resource& r, std::string_view namespac
 api_result<std::string> client::get_raw(const resource& r, std::string_view namespace_name,
                                         std::string_view name) {
   if (auto bad = check_object("get", r, namespace_name, name)) return *bad;
-  auto res = impl_->round_trip(
-      {"get", &r, http::verb::get, object_path(r, namespace_name, name), {}, {}});
+  auto res =
+      impl_->round_trip({"get", &r, http::verb::get, object_path(r, namespace_name, name), {}, {}});
   if (!res) return res.error();
   return std::move(res->body);
 }
@@ -730,13 +741,12 @@ api_result<void> client::watch(const resource& r, std::string_view namespace_nam
       timeout_seconds.count() > 0 ? timeout_seconds : std::chrono::seconds(3600);
   if (timeout_seconds.count() > 0) q.add("timeoutSeconds", std::to_string(timeout_seconds.count()));
   const auto deadline = steady::now() + server_timeout + impl_->options.request_timeout;
-  return impl_->stream({"watch", &r, http::verb::get, collection_path(r, namespace_name) + q.text,
-                        {}, {}},
-                       deadline, on_event);
+  return impl_->stream(
+      {"watch", &r, http::verb::get, collection_path(r, namespace_name) + q.text, {}, {}}, deadline,
+      on_event);
 }
 
-api_result<lease_record> client::get_lease(std::string_view namespace_name,
-                                           std::string_view name) {
+api_result<lease_record> client::get_lease(std::string_view namespace_name, std::string_view name) {
   if (auto bad = check_object("get", leases, namespace_name, name)) return *bad;
   return impl_->lease_call(
       {"get", &leases, http::verb::get, object_path(leases, namespace_name, name), {}, {}});

@@ -4,8 +4,8 @@
 #include <string>
 #include <system_error>
 
-#include <boost/asio/ip/address.hpp>
 #include <yaml-cpp/yaml.h>
+#include <boost/asio/ip/address.hpp>
 
 #include "common/files.hpp"
 #include "k8s/client.hpp"
@@ -32,7 +32,8 @@ result<std::string> read_small_file(const fs::path& path) {
 }
 
 result<std::uint16_t> parse_port(std::string_view text) {
-  if (text.empty() || text.size() > 5) return fail("port \"" + std::string(text) + "\" is not 1-65535");
+  if (text.empty() || text.size() > 5)
+    return fail("port \"" + std::string(text) + "\" is not 1-65535");
   unsigned value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return fail("port \"" + std::string(text) + "\" is not 1-65535");
@@ -258,7 +259,8 @@ result<rest_config> in_cluster_config(const fs::path& sa_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
   if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {
-    return fail("not running in a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set");
+    return fail(
+        "not running in a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set");
   }
   rest_config config;
   std::string_view h(host);
@@ -294,7 +296,8 @@ result<rest_config> parse_kubeconfig(std::string_view yaml, const fs::path& base
 result<rest_config> load_kubeconfig(const fs::path& path) {
   auto text = read_small_file(path);
   if (!text) return fail("kubeconfig " + text.error().message);
-  auto config = parse_kubeconfig(*text, path.parent_path().empty() ? fs::path(".") : path.parent_path());
+  auto config =
+      parse_kubeconfig(*text, path.parent_path().empty() ? fs::path(".") : path.parent_path());
   if (!config) return fail(path.string() + ": " + config.error().message);
   return config;
 }

@@ -6,9 +6,9 @@
 #include <ctime>
 #include <stdexcept>
 
-#include <boost/throw_exception.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <boost/throw_exception.hpp>
 
 #include "k8s/client.hpp"
 #include "k8s/json.hpp"
@@ -279,7 +279,8 @@ result<list_page> decode_list(const resource& r, std::string_view text) {
   page.items.reserve(items->Size());
   for (const auto& item : items->GetArray()) {
     auto meta = meta_of(item);
-    if (!meta) return fail("list item " + std::to_string(page.items.size()) + ": " + meta.error().message);
+    if (!meta)
+      return fail("list item " + std::to_string(page.items.size()) + ": " + meta.error().message);
     if (meta->api_version.empty()) meta->api_version = r.api_version();
     if (meta->kind.empty()) meta->kind = r.kind;
     page.items.push_back(std::move(*meta));

@@ -94,8 +94,8 @@ result<void> parse(rapidjson::Document& document, std::string_view text) {
 
 const rapidjson::Value* member(const rapidjson::Value& value, std::string_view key) {
   if (!value.IsObject()) return nullptr;
-  const auto it =
-      value.FindMember(rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size())));
+  const auto it = value.FindMember(
+      rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size())));
   return it == value.MemberEnd() ? nullptr : &it->value;
 }
 

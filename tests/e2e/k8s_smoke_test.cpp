@@ -17,7 +17,8 @@ const std::string policy_body = R"({"apiVersion":"networking.k8s.io/v1","kind":"
 "metadata":{"name":"default-deny-ingress","namespace":"smoke","labels":{"app.kubernetes.io/managed-by":"mlnetpol"}},
 "spec":{"podSelector":{},"policyTypes":["Ingress"]}})";
 
-const std::string policy_body_changed = R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+const std::string policy_body_changed =
+    R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
 "metadata":{"name":"default-deny-ingress","namespace":"smoke","labels":{"app.kubernetes.io/managed-by":"mlnetpol"}},
 "spec":{"podSelector":{},"policyTypes":["Ingress","Egress"]}})";
 
@@ -59,8 +60,9 @@ TEST_CASE("real kube-apiserver: apply, list, watch, delete a NetworkPolicy; leas
       R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"default-deny-ingress"},"spec":{"podSelector":{}}})");
   REQUIRE_FALSE(no_ns.has_value());
   CHECK(no_ns.error().kind == k8s::failure_kind::not_found);
-  auto no_crd = client.apply(k8s::cilium_network_policies, "smoke", "x",
-                             R"({"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy","metadata":{"name":"x"}})");
+  auto no_crd = client.apply(
+      k8s::cilium_network_policies, "smoke", "x",
+      R"({"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy","metadata":{"name":"x"}})");
   REQUIRE_FALSE(no_crd.has_value());
   CHECK(no_crd.error().kind == k8s::failure_kind::crd_missing);
 
@@ -100,9 +102,11 @@ TEST_CASE("real kube-apiserver: apply, list, watch, delete a NetworkPolicy; leas
   CHECK(gone.error().kind == k8s::failure_kind::not_found);
 
   // A Lease: create, renew, a stale takeover loses, a racing create loses.
-  REQUIRE(client.create(k8s::namespaces, "",
-                        R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"mlnetpol-system"}})")
-              .has_value());
+  REQUIRE(
+      client
+          .create(k8s::namespaces, "",
+                  R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"mlnetpol-system"}})")
+          .has_value());
   auto none = client.get_lease("mlnetpol-system", "mlnetpol-reconciler");
   REQUIRE_FALSE(none.has_value());
   CHECK(none.error().kind == k8s::failure_kind::not_found);

@@ -10,10 +10,10 @@
 //
 // `kapi start` wipes etcd: restarting keeps nothing. stop_apiserver()/start_apiserver() instead
 // stop and restart only the kube-apiserver process on the same etcd (same port, same data).
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -51,7 +51,8 @@ inline command_result run_command(const std::string& command) {
   if (pipe == nullptr) return r;
   std::array<char, 4096> buffer{};
   std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    r.out.append(buffer.data(), n);
   const int status = ::pclose(pipe);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
@@ -93,14 +94,13 @@ class kapi_server {
       }
     }
     if (port_ == 0) throw std::runtime_error("kapi: no free ports");
-    const auto r = run_command(shell_quote(script_) + " start --dir " + shell_quote(dir_) +
-                               " --port " + std::to_string(port_) + " --etcd-port " +
-                               std::to_string(etcd_port_));
+    const auto r =
+        run_command(shell_quote(script_) + " start --dir " + shell_quote(dir_) + " --port " +
+                    std::to_string(port_) + " --etcd-port " + std::to_string(etcd_port_));
     if (r.status != 0) {
       const std::string log = tail(dir_ + "/logs/apiserver.log");
       stop();
-      throw std::runtime_error("kapi start failed (exit " + std::to_string(r.status) + "): " +
-                               log);
+      throw std::runtime_error("kapi start failed (exit " + std::to_string(r.status) + "): " + log);
     }
   }
   ~kapi_server() {

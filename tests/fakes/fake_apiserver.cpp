@@ -118,7 +118,9 @@ fake_apiserver::fake_apiserver(options o) : state_(std::make_unique<state>(std::
   s.acceptor_thread = std::thread([this] { accept_loop(); });
 }
 
-fake_apiserver::~fake_apiserver() { stop(); }
+fake_apiserver::~fake_apiserver() {
+  stop();
+}
 
 void fake_apiserver::stop() {
   auto& s = *state_;
@@ -197,15 +199,15 @@ canned_response fake_apiserver::answer(const received_request& request) {
   canned_response none;
   none.status = 404;
   none.headers = {{"Content-Type", "application/json"}};
-  none.body = nlohmann::json{{"kind", "Status"},
-                             {"apiVersion", "v1"},
-                             {"metadata", nlohmann::json::object()},
-                             {"status", "Failure"},
-                             {"message", "fake apiserver: no route for " + request.method + " " +
-                                             request.target},
-                             {"reason", "NotFound"},
-                             {"code", 404}}
-                  .dump();
+  none.body = nlohmann::json{
+      {"kind", "Status"},
+      {"apiVersion", "v1"},
+      {"metadata", nlohmann::json::object()},
+      {"status", "Failure"},
+      {"message", "fake apiserver: no route for " + request.method + " " + request.target},
+      {"reason", "NotFound"},
+      {"code",
+       404}}.dump();
   return none;
 }
 
@@ -245,7 +247,8 @@ void fake_apiserver::serve(int id, int fd, void* raw_socket) {
     const auto q = r.target.find('?');
     r.path = r.target.substr(0, q);
     if (q != std::string::npos) r.query = r.target.substr(q + 1);
-    for (const auto& field : req) r.headers[lower(std::string(field.name_string()))] = field.value();
+    for (const auto& field : req)
+      r.headers[lower(std::string(field.name_string()))] = field.value();
     r.body = req.body();
     r.connection = id;
     r.client_cn = client_cn;
@@ -263,11 +266,12 @@ void fake_apiserver::serve(int id, int fd, void* raw_socket) {
       std::lock_guard lock(s.mu);
       if (s.stopping) return;
     }
-    std::string head = "HTTP/1.1 " + std::to_string(res.status) + " " +
-                       (res.reason.empty()
-                            ? std::string(http::obsolete_reason(static_cast<http::status>(res.status)))
-                            : res.reason) +
-                       "\r\n";
+    std::string head =
+        "HTTP/1.1 " + std::to_string(res.status) + " " +
+        (res.reason.empty()
+             ? std::string(http::obsolete_reason(static_cast<http::status>(res.status)))
+             : res.reason) +
+        "\r\n";
     for (const auto& [k, v] : res.headers) head += k + ": " + v + "\r\n";
     const bool chunked = res.chunked || !res.chunks.empty();
     if (chunked) {

@@ -23,7 +23,7 @@ namespace mlnetpol::testing {
 
 struct canned_response {
   unsigned status = 200;
-  std::string reason;  // "" -> the standard one
+  std::string reason;                                        // "" -> the standard one
   std::vector<std::pair<std::string, std::string>> headers;  // Content-Type, Retry-After, ...
   std::string body;
   bool chunked = false;
@@ -34,17 +34,17 @@ struct canned_response {
   std::chrono::milliseconds delay{0};  // before anything is sent (timeouts)
   bool close_after = false;            // "Connection: close" and close
   bool drop_after = false;  // close without saying so: the client learns it on its next request
-  bool hang = false;                   // never answer (until stop)
+  bool hang = false;        // never answer (until stop)
 };
 
 struct received_request {
   std::string method;
   std::string target;  // path and query as sent
   std::string path;
-  std::string query;   // after '?', as sent (still encoded)
+  std::string query;                           // after '?', as sent (still encoded)
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
-  int connection = 0;  // 1, 2, ... in accept order
+  int connection = 0;     // 1, 2, ... in accept order
   std::string client_cn;  // the verified client certificate's CN, "" without one
 };
 

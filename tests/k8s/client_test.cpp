@@ -18,7 +18,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
+std::string path_of(const std::string& target) {
+  return target.substr(0, target.find('?'));
+}
 
 received_request last(const std::vector<received_request>& requests) {
   REQUIRE_FALSE(requests.empty());
@@ -31,7 +33,7 @@ std::string json_line(const std::string& type, const std::string& name, const st
                          {{"kind", "Namespace"},
                           {"apiVersion", "v1"},
                           {"metadata", {{"name", name}, {"resourceVersion", rv}}}}}}
-             .dump();
+      .dump();
 }
 
 }  // namespace
@@ -71,15 +73,28 @@ TEST_CASE("every captured answer reaches the caller classified, over the wire") 
   const std::string np_body = "{}";
   std::vector<wire_case> cases{
       {"ciliumnetworkpolicy-ssa-crd-not-installed",
-       [&] { return err(client.apply(k8s::cilium_network_policies, "ml-training", "default-deny-with-dns", np_body)); }},
+       [&] {
+         return err(client.apply(k8s::cilium_network_policies, "ml-training",
+                                 "default-deny-with-dns", np_body));
+       }},
       {"networkpolicy-ssa-namespace-not-found",
-       [&] { return err(client.apply(k8s::network_policies, "no-such-namespace", "default-deny-ingress", np_body)); }},
+       [&] {
+         return err(client.apply(k8s::network_policies, "no-such-namespace", "default-deny-ingress",
+                                 np_body));
+       }},
       {"networkpolicy-ssa-namespace-terminating",
-       [&] { return err(client.apply(k8s::network_policies, "gone-ns", "default-deny-ingress", np_body)); }},
+       [&] {
+         return err(
+             client.apply(k8s::network_policies, "gone-ns", "default-deny-ingress", np_body));
+       }},
       {"networkpolicy-ssa-invalid",
-       [&] { return err(client.apply(k8s::network_policies, "ml-training", "bad-policy", np_body)); }},
+       [&] {
+         return err(client.apply(k8s::network_policies, "ml-training", "bad-policy", np_body));
+       }},
       {"networkpolicy-ssa-unknown-field",
-       [&] { return err(client.apply(k8s::network_policies, "ml-training", "allow-dns", np_body)); }},
+       [&] {
+         return err(client.apply(k8s::network_policies, "ml-training", "allow-dns", np_body));
+       }},
       {"forbidden-impersonated-serviceaccount-list-namespaces",
        [&] { return err(client.list(k8s::namespaces, "", "", 0, "")); }},
       {"namespace-merge-patch-not-found",
@@ -88,8 +103,10 @@ TEST_CASE("every captured answer reaches the caller classified, over the wire") 
        [&] { return err(client.remove(k8s::network_policies, "ml-training", "allow-dns")); }},
       {"networkpolicy-create-already-exists",
        [&] { return err(client.create(k8s::network_policies, "ml-training", "{}")); }},
-      {"lease-get-not-found", [&] { return err(client.get_lease("mlnetpol-system", "mlnetpol-reconciler")); }},
-      {"namespace-get-not-found", [&] { return err(client.get(k8s::namespaces, "", "does-not-exist")); }},
+      {"lease-get-not-found",
+       [&] { return err(client.get_lease("mlnetpol-system", "mlnetpol-reconciler")); }},
+      {"namespace-get-not-found",
+       [&] { return err(client.get(k8s::namespaces, "", "does-not-exist")); }},
   };
   for (const auto& c : cases) {
     CAPTURE(c.fixture);
@@ -168,7 +185,8 @@ TEST_CASE("list: label selector, limit and continue are encoded; pages follow th
     return r.query.find("continue=") == std::string::npos ? first : second;
   });
   k8s::client client(config_for(server));
-  auto page = client.list(k8s::network_policies, "", "app.kubernetes.io/managed-by=mlnetpol", 1, "");
+  auto page =
+      client.list(k8s::network_policies, "", "app.kubernetes.io/managed-by=mlnetpol", 1, "");
   REQUIRE(page.has_value());
   CHECK(page->continue_token == token);
   CHECK(last(server.requests()).query ==
@@ -181,6 +199,49 @@ TEST_CASE("list: label selector, limit and continue are encoded; pages follow th
   CHECK(all->continue_token.empty());
   const auto requests = server.requests();
   CHECK(requests.back().query.find("continue=" + token) != std::string::npos);
+}
+
+TEST_CASE("a chunked list: every item, the deleting namespace flagged") {
+  fake_apiserver server;
+  server.serve_fixture("namespace-list");
+  REQUIRE(fixture_response("namespace-list").chunked);
+  k8s::client client(config_for(server));
+  auto page = client.list(k8s::namespaces, "", "", 0, "");
+  REQUIRE(page.has_value());
+  REQUIRE(page->items.size() == 6);
+  CHECK(page->resource_version == "241");
+  CHECK(page->items[5].name == "team-a");
+  CHECK(page->items[5].deleting);
+  CHECK(page->items[5].kind == "Namespace");
+  CHECK(page->items[4].labels.at("workload-type") == "training");
+  CHECK(last(server.requests()).target == "/api/v1/namespaces");
+}
+
+TEST_CASE("429 and 503 over the wire: retryable, Retry-After parsed") {
+  fake_apiserver server;
+  canned_response throttled;
+  throttled.status = 429;
+  throttled.headers = {{"Content-Type", "application/json"}, {"Retry-After", "2"}};
+  throttled.body =
+      R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":2},"code":429})";
+  server.on("PATCH", "/apis/networking.k8s.io/v1/namespaces/a/networkpolicies/p", throttled);
+  canned_response unavailable;
+  unavailable.status = 503;
+  unavailable.headers = {{"Content-Type", "text/plain"}, {"Retry-After", "7"}};
+  unavailable.body = "upstream connect error";
+  server.on("GET", "/api/v1/namespaces/a", unavailable);
+  k8s::client client(config_for(server));
+  auto r = client.apply(k8s::network_policies, "a", "p", "{}");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().kind == k8s::failure_kind::throttled);
+  CHECK(r.error().retry_after == std::chrono::seconds(2));
+  CHECK(r.error().retryable());
+  auto g = client.get(k8s::namespaces, "", "a");
+  REQUIRE_FALSE(g.has_value());
+  CHECK(g.error().kind == k8s::failure_kind::server_error);
+  CHECK(g.error().retry_after == std::chrono::seconds(7));
+  CHECK(g.error().message == "upstream connect error");
+  CHECK(server.connections() == 1);
 }
 
 TEST_CASE("list_all relists once when the continue token expired") {
@@ -281,7 +342,8 @@ TEST_CASE("watch: on_event returning false stops; a non-200 answer is classified
         "timeoutSeconds=8");
 
   server.on("GET", path, fixture_response("forbidden-impersonated-serviceaccount"));
-  done = client.watch(k8s::network_policies, "", "", "", 8s, [](const k8s::watch_event&) { return true; });
+  done = client.watch(k8s::network_policies, "", "", "", 8s,
+                      [](const k8s::watch_event&) { return true; });
   REQUIRE_FALSE(done.has_value());
   CHECK(done.error().kind == k8s::failure_kind::forbidden);
   CHECK(done.error().verb == "watch");
@@ -296,6 +358,26 @@ TEST_CASE("watch: on_event returning false stops; a non-200 answer is classified
   });
   REQUIRE_FALSE(done.has_value());
   CHECK(done.error().kind == k8s::failure_kind::transport);
+  CHECK(seen == 1);
+}
+
+TEST_CASE("watch: a line longer than the bound ends the watch instead of growing without limit") {
+  fake_apiserver server;
+  canned_response res;
+  res.headers = {{"Content-Type", "application/json"}};
+  const std::string huge(1u << 20, 'x');
+  res.chunks.push_back(json_line("ADDED", "first", "1") + "\n{\"type\":\"ADDED\",\"object\":\"");
+  for (int i = 0; i < 17; ++i) res.chunks.push_back(huge);
+  res.chunks.push_back("\"}\n");
+  server.on("GET", "/api/v1/namespaces", res);
+  k8s::client client(config_for(server));
+  int seen = 0;
+  auto done = client.watch(k8s::namespaces, "", "", "", 30s, [&](const k8s::watch_event&) {
+    ++seen;
+    return true;
+  });
+  REQUIRE_FALSE(done.has_value());
+  CHECK(done.error().message.find("longer than") != std::string::npos);
   CHECK(seen == 1);
 }
 
@@ -413,7 +495,9 @@ TEST_CASE("cancel() from another thread ends a watch and a slow call; later call
   fake_apiserver server;
   canned_response endless;
   endless.headers = {{"Content-Type", "application/json"}};
-  for (int i = 0; i < 100; ++i) endless.chunks.push_back(json_line("ADDED", "ns" + std::to_string(i), std::to_string(i)) + "\n");
+  for (int i = 0; i < 100; ++i)
+    endless.chunks.push_back(json_line("ADDED", "ns" + std::to_string(i), std::to_string(i)) +
+                             "\n");
   endless.pause = 100ms;
   server.on("GET", "/api/v1/namespaces", endless);
   canned_response hang;
@@ -501,7 +585,8 @@ TEST_CASE("leases: get, create, update with resourceVersion; races answer 409 ki
   REQUIRE(created.has_value());
   CHECK(created->resource_version == "192");
   auto sent = nlohmann::json::parse(last(server.requests()).body);
-  const auto captured = nlohmann::json::parse(read_fixture_file("lease-create.json"))["request"]["body"];
+  const auto captured =
+      nlohmann::json::parse(read_fixture_file("lease-create.json"))["request"]["body"];
   CHECK(sent == captured);  // the exact object the real server accepted
   CHECK(last(server.requests()).method == "POST");
 
@@ -551,8 +636,8 @@ TEST_CASE("the observer counts every request by verb and code") {
   canned_response garbage;
   garbage.chunks = {"not json\n"};
   server.on("GET", "/api/v1/namespaces", garbage);
-  CHECK_FALSE(client.watch(k8s::namespaces, "", "", "", 5s, [](const k8s::watch_event&) {
-    return true;
-  }).has_value());
+  CHECK_FALSE(
+      client.watch(k8s::namespaces, "", "", "", 5s, [](const k8s::watch_event&) { return true; })
+          .has_value());
   CHECK(seen == std::vector<std::string>{"get 200", "get 404", "delete error", "watch 200"});
 }

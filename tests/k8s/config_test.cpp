@@ -87,9 +87,9 @@ TEST_CASE("kubeconfig with files relative to its folder, and a token file") {
   REQUIRE(client.get(k8s::namespaces, "", "ml-training").has_value());
   CHECK(server.requests().back().client_cn == "admin");
 
-  write_file(dir.path / "kube" / "token-config",
-             kubeconfig(url(server), "    certificate-authority: pki/ca.crt\n",
-                        "    tokenFile: token\n"));
+  write_file(
+      dir.path / "kube" / "token-config",
+      kubeconfig(url(server), "    certificate-authority: pki/ca.crt\n", "    tokenFile: token\n"));
   config = k8s::load_kubeconfig(dir.path / "kube" / "token-config");
   REQUIRE(config.has_value());
   CHECK(config->bearer_token_file == dir.path / "kube" / "token");
@@ -150,8 +150,9 @@ TEST_CASE("kubeconfig errors name what to fix") {
   std::string dashes;
   for (int i = 0; i < 3000; ++i) dashes += "- ";
   CHECK_FALSE(error_of(dashes + "x").empty());
-  CHECK(k8s::load_kubeconfig("/nonexistent/kubeconfig").error().message.find(
-            "/nonexistent/kubeconfig") != std::string::npos);
+  CHECK(k8s::load_kubeconfig("/nonexistent/kubeconfig")
+            .error()
+            .message.find("/nonexistent/kubeconfig") != std::string::npos);
 }
 
 TEST_CASE("in-cluster: the service-account folder and the service environment") {

@@ -86,8 +86,8 @@ TEST_CASE("every captured non-success answer is classified, and every capture is
     CHECK(e.status == r.status);
     CHECK_FALSE(e.message.empty());
     if (e.kind == k8s::failure_kind::invalid) CHECK_FALSE(e.causes.empty());
-    const bool retryable = e.kind == k8s::failure_kind::throttled ||
-                           e.kind == k8s::failure_kind::server_error;
+    const bool retryable =
+        e.kind == k8s::failure_kind::throttled || e.kind == k8s::failure_kind::server_error;
     CHECK(e.retryable() == retryable);
   }
   CHECK(non_success == static_cast<int>(expected_kinds().size()));
@@ -97,8 +97,9 @@ TEST_CASE("422 keeps every cause with its field; the 500 typed-patch error is no
   const auto invalid = fixture_response("networkpolicy-ssa-invalid");
   const auto e = k8s::classify_response(422, "application/json", invalid.body, "");
   REQUIRE(e.causes.size() == 4);
-  CHECK(e.causes[1] == "spec.egress[0].ports[0].port: Invalid value: 70000: must be between 1 "
-                       "and 65535, inclusive");
+  CHECK(e.causes[1] ==
+        "spec.egress[0].ports[0].port: Invalid value: 70000: must be between 1 "
+        "and 65535, inclusive");
   const auto oneof = fixture_response("ciliumnetworkpolicy-ssa-invalid-oneof");
   const auto o = k8s::classify_response(422, "application/json", oneof.body, "");
   REQUIRE(o.causes.size() == 1);
@@ -115,7 +116,8 @@ TEST_CASE("410 on a continue token carries the fresh token") {
   const auto e = k8s::classify_response(410, "application/json", r.body, "");
   CHECK(e.kind == k8s::failure_kind::expired);
   CHECK(e.continue_token ==
-        "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6LTEsInN0YXJ0IjoibWwtdHJhaW5pbmcvYWxsb3ctZG5zXHUwMDAwIn0");
+        "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6LTEsInN0YXJ0IjoibWwtdHJhaW5pbmcvYWxsb3ctZG5zXHUwMDAwIn"
+        "0");
 }
 
 TEST_CASE("429 and 5xx: retryable with Retry-After from the header or the Status details") {
@@ -175,7 +177,8 @@ TEST_CASE("watch lines: the captured streams, the 410 ERROR event and a bookmark
   CHECK(events[1].object.labels.at("workload-type") == "inference");
   CHECK(events[2].object.deleting);
 
-  auto gone = k8s::decode_watch_event(read_fixture_file("namespace-watch-too-old-resourceversion.ndjson"));
+  auto gone =
+      k8s::decode_watch_event(read_fixture_file("namespace-watch-too-old-resourceversion.ndjson"));
   REQUIRE(gone.has_value());
   CHECK(gone->event_type == k8s::watch_event::type::error);
   CHECK(gone->error_code == 410);
@@ -253,7 +256,8 @@ TEST_CASE("query values and path segments are percent-encoded") {
 TEST_CASE("mutated captures: truncations and byte flips never crash the decoders") {
   std::vector<std::string> seeds;
   for (const auto& entry : std::filesystem::directory_iterator(fixtures_dir())) {
-    if (entry.path().extension() == ".ndjson") seeds.push_back(read_fixture_file(entry.path().filename().string()));
+    if (entry.path().extension() == ".ndjson")
+      seeds.push_back(read_fixture_file(entry.path().filename().string()));
   }
   seeds.push_back(fixture_response("namespace-list").body);
   seeds.push_back(fixture_response("networkpolicy-ssa-invalid").body);
@@ -268,7 +272,8 @@ TEST_CASE("mutated captures: truncations and byte flips never crash the decoders
       std::string text = seed.substr(0, seed.find('\n'));
       if (text.empty()) continue;
       const auto flips = next() % 4;
-      for (std::uint32_t i = 0; i < flips; ++i) text[next() % text.size()] = static_cast<char>(next());
+      for (std::uint32_t i = 0; i < flips; ++i)
+        text[next() % text.size()] = static_cast<char>(next());
       if (next() % 3 == 0) text.resize(next() % text.size());
       if (k8s::decode_watch_event(text).has_value()) ++decoded;
       (void)k8s::decode_object_meta(text);
