@@ -70,7 +70,7 @@ struct api_error {
   std::string verb;     // get | list | watch | apply | patch | delete | create | update
   std::string resource;  // e.g. "networkpolicies.networking.k8s.io", for RBAC hints
   std::string message;   // the Status message, or the transport error
-  std::vector<std::string> causes;       // invalid: "field: message" per details.causes[], else the message
+  std::vector<std::string> causes;       // invalid: "field: message" per cause, or the message
   std::chrono::seconds retry_after{0};   // from Retry-After, 0 when absent
   std::string continue_token;            // a fresh one from a 410 Expired list, when given
   bool retryable() const;  // throttled, server_error, transport (not invalid, not forbidden)
