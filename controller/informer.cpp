@@ -62,6 +62,7 @@ void informer::run() {
     bool relist = false;
     while (!stop_.load() && !relist) {
       bool saw_event = false;
+      const auto started = std::chrono::steady_clock::now();
       auto watched = api_.watch(
           resource_, "", selector_, version, options_.watch_timeout,
           [&](const k8s::watch_event& e) {
@@ -85,7 +86,12 @@ void informer::run() {
         if (!sleep_for(next_backoff())) return;
         continue;
       }
-      if (saw_event) backoff = options_.min_backoff;
+      if (saw_event) {
+        backoff = options_.min_backoff;
+      } else if (std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+        // A stream that ends at once without events (a proxy closing it) must not spin.
+        if (!sleep_for(next_backoff())) return;
+      }
     }
   }
 }
