@@ -78,6 +78,11 @@ struct api_error {
 [[noreturn]] void throw_exception_from_error(const api_error& e,
                                              const boost::source_location& location);
 
+// How the client classifies an answer that is not 2xx (pure; the fixtures' tests and fuzz targets
+// call it): status, Content-Type, body and the Retry-After header as received.
+api_error classify_response(unsigned status, std::string_view content_type, std::string_view body,
+                            std::string_view retry_after);
+
 template <class T>
 using api_result = boost::system::result<T, api_error>;
 
@@ -111,6 +116,9 @@ struct watch_event {
 result<watch_event> decode_watch_event(std::string_view line);
 // metadata of one object (a JSON object text).
 result<object_meta> decode_object_meta(std::string_view json);
+
+// A Lease MicroTime: RFC 3339 UTC with 6 fractional digits, "2026-11-30T11:00:00.000000Z".
+std::string format_micro_time(std::chrono::system_clock::time_point time);
 
 struct lease_record {
   std::string namespace_name;

@@ -1,0 +1,35 @@
+#pragma once
+// A client pointed at a fake API server, and small helpers the k8s tests share.
+#include <filesystem>
+#include <string>
+
+#include "k8s/client.hpp"
+#include "tests/fakes/fake_apiserver.hpp"
+
+namespace mlnetpol::testing {
+
+// Verifies the fake's certificate with the test CA and authenticates as the admin certificate.
+inline k8s::rest_config config_for(const fake_apiserver& server) {
+  k8s::rest_config c;
+  c.host = "127.0.0.1";
+  c.port = server.port();
+  c.ca_pem = test_pki::shared().ca.cert_pem();
+  c.client_cert_pem = test_pki::shared().admin.cert_pem;
+  c.client_key_pem = test_pki::shared().admin.key_pem;
+  c.tls_server_name = "127.0.0.1";
+  return c;
+}
+
+struct scratch_dir {
+  std::filesystem::path path;
+  scratch_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "mlnetpol-k8s-XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~scratch_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+};
+
+}  // namespace mlnetpol::testing
