@@ -1,8 +1,6 @@
 #include "controller/leader_election.hpp"
 
-#include <cstdio>
 #include <cstdlib>
-#include <ctime>
 
 #include <unistd.h>
 
@@ -18,18 +16,6 @@ std::string default_identity() {
 std::string default_lease_namespace() {
   if (const char* ns = std::getenv("POD_NAMESPACE"); ns != nullptr && *ns != '\0') return ns;
   return "mlnetpol-system";
-}
-
-std::string micro_time(std::chrono::system_clock::time_point t) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch());
-  const std::time_t secs = static_cast<std::time_t>(us.count() / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<long long>(us.count() % 1'000'000));
-  return buf;
 }
 
 leader_elector::leader_elector(cluster& api, leader_election_options options)
@@ -50,7 +36,7 @@ bool leader_elector::try_acquire_or_renew(steady::time_point now,
     fresh.name = options_.lease_name;
     fresh.holder_identity = options_.identity;
     fresh.lease_duration_seconds = seconds;
-    fresh.acquire_time = fresh.renew_time = micro_time(wall);
+    fresh.acquire_time = fresh.renew_time = k8s::format_micro_time(wall);
     auto created = api_.create_lease(fresh);
     if (!created) {  // AlreadyExists: another candidate was faster
       holding_ = false;
@@ -83,7 +69,7 @@ bool leader_elector::try_acquire_or_renew(steady::time_point now,
   k8s::lease_record next = current;
   next.holder_identity = options_.identity;
   next.lease_duration_seconds = seconds;
-  next.renew_time = micro_time(wall);
+  next.renew_time = k8s::format_micro_time(wall);
   if (!mine) {
     next.acquire_time = next.renew_time;
     ++next.lease_transitions;
@@ -111,7 +97,7 @@ bool leader_elector::release(std::chrono::system_clock::time_point wall) {
   k8s::lease_record next = observed_;
   next.holder_identity.clear();
   next.lease_duration_seconds = 1;
-  next.renew_time = micro_time(wall);
+  next.renew_time = k8s::format_micro_time(wall);
   auto updated = api_.update_lease(next);
   if (!updated) return false;
   observed_ = *updated;

@@ -26,8 +26,6 @@ struct leader_election_options {
 std::string default_identity();
 // $POD_NAMESPACE, else mlnetpol-system.
 std::string default_lease_namespace();
-// RFC 3339 with microseconds, as MicroTime is written.
-std::string micro_time(std::chrono::system_clock::time_point t);
 
 class leader_elector {
  public:

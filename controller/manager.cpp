@@ -16,7 +16,7 @@ namespace logging = obs::logging;
 using level = spdlog::level::level_enum;
 
 std::string now_rfc3339() {
-  std::string t = micro_time(std::chrono::system_clock::now());
+  std::string t = k8s::format_micro_time(std::chrono::system_clock::now());
   return t.substr(0, 19) + "Z";  // seconds are enough for people
 }
 
