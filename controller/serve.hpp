@@ -38,4 +38,18 @@ result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // std::runtime_error for a --kubeconfig that cannot be loaded (fatal start-up configuration).
 std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial);
 
+// Points the server's optional hooks at the reconciler held in `slot` (set after server.start()):
+// live /status, /readyz waiting for the first namespace list, the controller's metrics. While the
+// slot is empty (admission-only) the server answers as without a reconciler.
+template <class Hooks>
+void hook_into(Hooks& hooks, const std::unique_ptr<manager>& slot) {
+  hooks.live_status = [&slot]() -> std::string {
+    return slot ? slot->status_json() : std::string();
+  };
+  hooks.not_ready = [&slot]() -> std::string {
+    return slot && !slot->synced() ? "namespace cache not synced" : "";
+  };
+  hooks.extra_metrics = [&slot]() -> std::string { return slot ? slot->metrics_text() : ""; };
+}
+
 }  // namespace mlnetpol::controller
