@@ -377,8 +377,9 @@ struct client::impl {
     if (o && *o) (*o)(verb, code);
   }
 
-  api_error transport_error(const call& k, std::string message) {
-    observe(k.verb, "error");
+  // counted: false when the request was already counted by its HTTP status.
+  api_error transport_error(const call& k, std::string message, bool counted = false) {
+    if (!counted) observe(k.verb, "error");
     api_error e;
     e.kind = failure_kind::transport;
     e.verb = k.verb;
@@ -441,7 +442,7 @@ struct client::impl {
     if (!r) return r.error();
     auto meta = decode_object_meta(r->body);
     if (!meta) {
-      auto e = transport_error(k, "malformed answer: " + meta.error().message);
+      auto e = transport_error(k, "malformed answer: " + meta.error().message, true);
       e.status = r->status;
       return e;
     }
@@ -453,7 +454,7 @@ struct client::impl {
     if (!r) return r.error();
     auto lease = wire::decode_lease(r->body);
     if (!lease) {
-      auto e = transport_error(k, "malformed answer: " + lease.error().message);
+      auto e = transport_error(k, "malformed answer: " + lease.error().message, true);
       e.status = r->status;
       return e;
     }
@@ -500,7 +501,7 @@ struct client::impl {
         if (line.empty()) return;
         auto event = decode_watch_event(line);
         if (!event) {
-          failure = transport_error(k, "malformed watch event: " + event.error().message);
+          failure = transport_error(k, "malformed watch event: " + event.error().message, true);
           return;
         }
         if (!on_event(*event)) stopped = true;
@@ -510,8 +511,8 @@ struct client::impl {
           const auto newline = data.find('\n');
           const auto part = data.substr(0, newline);
           if (pending.size() + part.size() > max_watch_line) {
-            failure = transport_error(k, "a watch event longer than " +
-                                             std::to_string(max_watch_line) + " bytes");
+            failure = transport_error(
+                k, "a watch event longer than " + std::to_string(max_watch_line) + " bytes", true);
             return;
           }
           if (newline == std::string_view::npos) {
@@ -545,8 +546,8 @@ struct client::impl {
         }
         if (ec || timed_out) {
           if (!failure) {
-            failure = transport_error(k, describe("watch stream", ec, timed_out,
-                                                  options.request_timeout));
+            failure = transport_error(
+                k, describe("watch stream", ec, timed_out, options.request_timeout), true);
           }
           break;
         }
@@ -679,7 +680,7 @@ api_result<list_page> client::list(const resource& r, std::string_view namespace
   if (!res) return res.error();
   auto page = wire::decode_list(r, res->body);
   if (!page) {
-    auto e = impl_->transport_error(k, "malformed list: " + page.error().message);
+    auto e = impl_->transport_error(k, "malformed list: " + page.error().message, true);
     e.status = res->status;
     return e;
   }

@@ -299,7 +299,7 @@ void fake_apiserver::serve(int id, int fd, void* raw_socket) {
       net::write(stream, net::buffer(std::string("0\r\n\r\n")), ec);
       if (ec) return;
     }
-    if (res.close_after) {
+    if (res.close_after || res.drop_after) {
       beast::error_code ignored;
       socket->shutdown(tcp::socket::shutdown_both, ignored);
       return;

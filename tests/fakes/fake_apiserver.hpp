@@ -33,6 +33,7 @@ struct canned_response {
   std::chrono::milliseconds pause{0};
   std::chrono::milliseconds delay{0};  // before anything is sent (timeouts)
   bool close_after = false;            // "Connection: close" and close
+  bool drop_after = false;  // close without saying so: the client learns it on its next request
   bool hang = false;                   // never answer (until stop)
 };
 

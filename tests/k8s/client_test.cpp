@@ -317,6 +317,17 @@ TEST_CASE("keep-alive: one connection serves many calls; a closed idle connectio
   std::this_thread::sleep_for(50ms);
   REQUIRE(client.get(k8s::namespaces, "", "ml-training").has_value());
   CHECK(server.connections() == 2);
+
+  // The server drops the idle connection silently (as after its idle timeout): the request that
+  // finds it dead is sent again on a new connection, once, and succeeds.
+  auto dropping = fixture_response("namespace-get");
+  dropping.drop_after = true;
+  server.on("GET", "/api/v1/namespaces/ml-training", dropping);
+  REQUIRE(client.get(k8s::namespaces, "", "ml-training").has_value());
+  std::this_thread::sleep_for(50ms);
+  auto r = client.get(k8s::namespaces, "", "ml-training");
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(server.connections() == 4);
 }
 
 TEST_CASE("TLS: a wrong CA or a name the certificate lacks fails; the IP SAN and DNS name pass") {
@@ -536,5 +547,12 @@ TEST_CASE("the observer counts every request by verb and code") {
     seen.push_back(std::string(verb) + " " + std::string(code));
   });
   CHECK_FALSE(refused.remove(k8s::network_policies, "a", "b").has_value());
-  CHECK(seen == std::vector<std::string>{"get 200", "get 404", "delete error"});
+  // A watch that breaks after its 200 header is one request, counted once.
+  canned_response garbage;
+  garbage.chunks = {"not json\n"};
+  server.on("GET", "/api/v1/namespaces", garbage);
+  CHECK_FALSE(client.watch(k8s::namespaces, "", "", "", 5s, [](const k8s::watch_event&) {
+    return true;
+  }).has_value());
+  CHECK(seen == std::vector<std::string>{"get 200", "get 404", "delete error", "watch 200"});
 }

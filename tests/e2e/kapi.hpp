@@ -1,0 +1,186 @@
+#pragma once
+// A real kube-apiserver v1.28.7 (with etcd) for end-to-end tests, started with the `kapi` script
+// (../shared/tools/kube-apiserver/kapi, found through the env var MLNETPOL_KAPI) in a fresh
+// folder on free ports, and stopped by the destructor:
+//
+//   auto script = mlnetpol::testing::kapi_script();      // nullopt: skip the suite (one line)
+//   mlnetpol::testing::kapi_server kapi(*script);        // throws with the log tail if it fails
+//   k8s::load_kubeconfig(kapi.kubeconfig());             // admin, system:masters
+//   kapi.kubectl("create ns demo");                      // kubectl with that kubeconfig
+//
+// `kapi start` wipes etcd: restarting keeps nothing. stop_apiserver()/start_apiserver() instead
+// stop and restart only the kube-apiserver process on the same etcd (same port, same data).
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace mlnetpol::testing {
+
+// The kapi script from MLNETPOL_KAPI, or nullopt when unset or not a file.
+inline std::optional<std::string> kapi_script() {
+  const char* path = std::getenv("MLNETPOL_KAPI");
+  if (path == nullptr || *path == '\0') return std::nullopt;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
+  return std::string(path);
+}
+
+// Runs a shell command; returns its exit status and stdout (stderr goes to the test's output).
+struct command_result {
+  int status = -1;
+  std::string out;
+};
+inline command_result run_command(const std::string& command) {
+  command_result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// True when nothing listens on 127.0.0.1:port and it can be bound now.
+inline bool port_free(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+class kapi_server {
+ public:
+  explicit kapi_server(std::string script) : script_(std::move(script)) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "mlnetpol-kapi-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = pattern;
+    // etcd takes port, port+1 and port+2; several suites may run at once, so pick at random.
+    std::mt19937 random(std::random_device{}());
+    for (int attempt = 0; attempt < 50 && port_ == 0; ++attempt) {
+      const int base = 20000 + static_cast<int>(random() % 20000);
+      if (port_free(base) && port_free(base + 10) && port_free(base + 11) && port_free(base + 12)) {
+        port_ = base;
+        etcd_port_ = base + 10;
+      }
+    }
+    if (port_ == 0) throw std::runtime_error("kapi: no free ports");
+    const auto r = run_command(shell_quote(script_) + " start --dir " + shell_quote(dir_) +
+                               " --port " + std::to_string(port_) + " --etcd-port " +
+                               std::to_string(etcd_port_));
+    if (r.status != 0) {
+      const std::string log = tail(dir_ + "/logs/apiserver.log");
+      stop();
+      throw std::runtime_error("kapi start failed (exit " + std::to_string(r.status) + "): " +
+                               log);
+    }
+  }
+  ~kapi_server() {
+    stop();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  kapi_server(const kapi_server&) = delete;
+  kapi_server& operator=(const kapi_server&) = delete;
+
+  void stop() { run_command(shell_quote(script_) + " stop --dir " + shell_quote(dir_)); }
+
+  const std::string& dir() const { return dir_; }
+  int port() const { return port_; }
+  std::string kubeconfig() const { return dir_ + "/admin.kubeconfig"; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  std::string ca_file() const { return dir_ + "/pki/ca.crt"; }
+
+  // kubectl with the admin kubeconfig; args are passed to the shell as written.
+  command_result kubectl(const std::string& args) const {
+    return run_command("KUBECONFIG=" + shell_quote(kubeconfig()) + " kubectl " + args);
+  }
+
+  // Stops only kube-apiserver (etcd and its data stay); start_apiserver() brings it back with
+  // the same flags and waits for /readyz.
+  void stop_apiserver() {
+    // Never "kill 0" (the whole process group) when the pid file is missing.
+    if (pid("apiserver") == "0") return;
+    const auto cmdline = read_file("/proc/" + pid("apiserver") + "/cmdline");
+    if (!cmdline.empty()) apiserver_cmdline_ = cmdline;
+    run_command("kill " + pid("apiserver") + " 2>/dev/null; for i in $(seq 1 50); do kill -0 " +
+                pid("apiserver") + " 2>/dev/null || break; sleep 0.1; done");
+  }
+  void start_apiserver() {
+    if (apiserver_cmdline_.empty()) throw std::runtime_error("stop_apiserver() first");
+    std::string command;
+    std::size_t start = 0;
+    while (start < apiserver_cmdline_.size()) {
+      const auto end = apiserver_cmdline_.find('\0', start);
+      command += shell_quote(apiserver_cmdline_.substr(start, end - start)) + " ";
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    run_command(command + ">> " + shell_quote(dir_ + "/logs/apiserver.log") + " 2>&1 & echo $! > " +
+                shell_quote(dir_ + "/apiserver.pid"));
+    const std::string pki = dir_ + "/pki/";
+    for (int i = 0; i < 120; ++i) {
+      if (run_command("curl -sf --cacert " + pki + "ca.crt --cert " + pki + "admin.crt --key " +
+                      pki + "admin.key " + url() + "/readyz >/dev/null 2>&1")
+              .status == 0) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    throw std::runtime_error("kube-apiserver did not become ready again: " +
+                             tail(dir_ + "/logs/apiserver.log"));
+  }
+
+ private:
+  static std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static std::string tail(const std::string& path) {
+    const std::string text = read_file(path);
+    return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
+  }
+  std::string pid(const std::string& name) const {
+    std::string text = read_file(dir_ + "/" + name + ".pid");
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return text.empty() ? "0" : text;
+  }
+
+  std::string script_;
+  std::string dir_;
+  int port_ = 0;
+  int etcd_port_ = 0;
+  std::string apiserver_cmdline_;
+};
+
+}  // namespace mlnetpol::testing
