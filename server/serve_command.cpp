@@ -12,6 +12,7 @@
 
 #include "admission/policy_handlers.hpp"
 #include "app/commands.hpp"
+#include "controller/serve.hpp"
 #include "policy/render/render.hpp"
 #include "common/obs/logging.hpp"
 #include "server/server.hpp"
@@ -21,9 +22,15 @@ namespace mlnetpol::app {
 int serve_command(int argc, char** argv) {
   namespace srv = mlnetpol::server;
   namespace logging = mlnetpol::obs::logging;
-  const auto parsed = srv::parse_serve_args(argc, argv);
+  controller::serve_flags reconcile_flags;
+  const auto server_args = controller::take_serve_flags({argv + 1, argv + argc}, reconcile_flags);
+  if (!server_args) {
+    std::fprintf(stderr, "mlnetpol serve: %s\n", server_args.error().message.c_str());
+    return 2;
+  }
+  const auto parsed = srv::parse_serve_args({server_args->begin(), server_args->end()});
   if (parsed.help) {
-    std::fputs(srv::serve_usage().c_str(), stdout);
+    std::fputs((srv::serve_usage() + "\n" + controller::serve_flags_usage()).c_str(), stdout);
     return 0;
   }
   if (!parsed.ok) {
@@ -35,8 +42,11 @@ int serve_command(int argc, char** argv) {
 
   admission::policy_handlers engine{policy::config{}};
   srv::config_hooks hooks;
-  hooks.apply = [&engine](const policy::config& cfg) {
+  std::unique_ptr<controller::manager> reconciler;
+  policy::config first_config;  // server.start() applies it before the reconciler exists
+  hooks.apply = [&engine, &reconciler, &first_config](const policy::config& cfg) {
     engine.update_config(cfg);
+    if (reconciler) reconciler->update_config(cfg); else first_config = cfg;
     const auto summary = policy::summarize(cfg);
     srv::policy_status status;
     status.json = policy::summary_json(summary);
@@ -47,10 +57,12 @@ int serve_command(int argc, char** argv) {
     return status;
   };
 
+  controller::hook_into(hooks, reconciler);
   boost::asio::io_context io(static_cast<int>(opts.threads));
   srv::server server(io, opts, srv::routes{&engine.mutate(), &engine.validate()}, hooks);
   try {
     server.start();
+    reconciler = controller::start_reconciler(reconcile_flags, first_config);
   } catch (const std::exception& e) {
     logging::event(spdlog::level::err, "cannot start", {{"error", e.what()}});
     logging::flush();
@@ -95,6 +107,7 @@ int serve_command(int argc, char** argv) {
   for (unsigned i = 1; i < opts.threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
   for (auto& t : workers) t.join();
+  if (reconciler) reconciler->stop();  // after the drain: workers finish, the lease is released
   logging::flush();
   return forced ? 1 : 0;
 }

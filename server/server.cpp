@@ -174,6 +174,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     if (!started_.load()) return "starting";
     if (!config_loaded_.load()) return "no configuration loaded";
     if (!certs_.loaded()) return "no certificate loaded";
+    if (hooks_.not_ready) {
+      thread_local std::string reason;  // the view must outlive this call
+      reason = hooks_.not_ready();
+      return reason;
+    }
     return {};
   }
 
@@ -197,6 +202,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   }
 
   std::shared_ptr<const std::string> status_json() const {
+    if (hooks_.live_status && config_loaded_.load()) {
+      std::string live = hooks_.live_status();
+      if (!live.empty()) return std::make_shared<const std::string>(std::move(live));
+    }
     std::lock_guard lock(status_mutex_);
     return status_json_;
   }
@@ -590,7 +599,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
         return respond(200, text, "ok");
       }
       case route::metrics:
-        return respond(200, "text/plain; version=0.0.4; charset=utf-8", srv_->metrics_.render());
+        return respond(200, "text/plain; version=0.0.4; charset=utf-8",
+                       srv_->metrics_.render() +
+                           (srv_->hooks_.extra_metrics ? srv_->hooks_.extra_metrics() : ""));
       case route::status: {
         auto status = srv_->status_json();
         if (!status) return respond(503, text, "no configuration loaded");

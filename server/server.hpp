@@ -31,6 +31,11 @@ struct config_hooks {
   // Called with the configuration at start and after every good reload (on an I/O thread); puts it
   // in force and returns what /status shows. Must not throw.
   std::function<policy_status(const policy::config&)> apply;
+  // Optional, from the controller: GET /status answers live() instead of apply's JSON; /readyz
+  // also waits for not_ready() to return "" ; /metrics appends extra_metrics().
+  std::function<std::string()> live_status;
+  std::function<std::string()> not_ready;
+  std::function<std::string()> extra_metrics;
 };
 
 class server {
