@@ -45,7 +45,13 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
     status_json_ = std::make_shared<const std::string>(std::move(status.json));
   }
 
+  std::function<std::string()> status_source_;  // set before start(), read-only after
+
   std::shared_ptr<const std::string> status_json() const {
+    if (status_source_) {
+      std::string live = status_source_();
+      if (!live.empty()) return std::make_shared<const std::string>(std::move(live));
+    }
     std::lock_guard lock(status_mutex_);
     return status_json_;
   }
@@ -106,6 +112,14 @@ server::mux& serve_app::routes() {
 
 void serve_app::add_runnable(runnable& r) {
   impl_->runnables_.push_back(&r);
+}
+
+void serve_app::add_readiness_check(std::function<std::string()> check) {
+  impl_->http_.add_readiness_check(std::move(check));
+}
+
+void serve_app::set_status_source(std::function<std::string()> source) {
+  impl_->status_source_ = std::move(source);
 }
 
 void serve_app::start() {

@@ -39,6 +39,11 @@ class serve_app {
 
   server::mux& routes();           // register the webhooks here, before start()
   void add_runnable(runnable& r);  // before start(); must outlive this object
+  // /readyz answers 503 with the reason while check() returns one (e.g. a cache not synced).
+  void add_readiness_check(std::function<std::string()> check);
+  // GET /status answers source() when it returns a document (the controller's, counted from the
+  // cluster), else the configuration's own summary.
+  void set_status_source(std::function<std::string()> source);
 
   // Loads the configuration, starts the server, then the runnables. Throws std::runtime_error
   // with a readable reason; nothing is listening then.

@@ -13,6 +13,7 @@
 
 #include "admission/label_webhook.hpp"
 #include "app/commands.hpp"
+#include "app/reconciler_runnable.hpp"
 #include "app/serve_app.hpp"
 #include "common/obs/logging.hpp"
 #include "common/snapshot.hpp"
@@ -23,9 +24,15 @@ namespace mlnetpol::app {
 int serve_command(int argc, char** argv) {
   namespace srv = mlnetpol::server;
   namespace logging = mlnetpol::obs::logging;
-  const auto parsed = srv::parse_serve_args(argc, argv);
+  controller::serve_flags reconcile_flags;
+  const auto server_args = controller::take_serve_flags({argv + 1, argv + argc}, reconcile_flags);
+  if (!server_args) {
+    std::fprintf(stderr, "mlnetpol serve: %s\n", server_args.error().message.c_str());
+    return 2;
+  }
+  const auto parsed = srv::parse_serve_args({server_args->begin(), server_args->end()});
   if (parsed.help) {
-    std::fputs(srv::serve_usage().c_str(), stdout);
+    std::fputs((srv::serve_usage() + "\n" + controller::serve_flags_usage()).c_str(), stdout);
     return 0;
   }
   if (!parsed.ok) {
@@ -35,12 +42,14 @@ int serve_command(int argc, char** argv) {
   const srv::options& opts = parsed.value;
   logging::setup(opts.format, opts.log_level);
 
-  // The configuration in force; requests read it, reloads replace it. No namespace lookup yet:
-  // until the controller's namespace cache is wired in, the per-namespace override is off.
+  // The configuration in force; requests read it, reloads replace it. Namespace labels come from
+  // the reconciler's cache (the API server), never from requests; admission-only has none.
   snapshot<policy::config> config{policy::config{}};
-  admission::label_webhook labels{config, nullptr};
-  auto apply = [&config](const policy::config& cfg) {
+  reconciler_runnable reconciler{reconcile_flags, config};
+  admission::label_webhook labels{config, &reconciler};
+  auto apply = [&config, &reconciler](const policy::config& cfg) {
     config.set(cfg);
+    reconciler.update_config(cfg);
     const auto summary = policy::summarize(cfg);
     policy_status status;
     status.json = policy::summary_json(summary);
@@ -55,6 +64,11 @@ int serve_command(int argc, char** argv) {
   serve_app app(io, opts, apply);
   app.routes().handle("/mutate", labels.mutate());
   app.routes().handle("/validate", labels.validate());
+  app.add_runnable(reconciler);
+  app.add_readiness_check([&reconciler] { return reconciler.not_ready(); });
+  app.set_status_source([&reconciler] { return reconciler.status_json(); });
+  auto reconciler_metrics =
+      app.metrics_registry().add([&reconciler](std::string& out) { reconciler.render_metrics(out); });
   try {
     app.start();
   } catch (const std::exception& e) {

@@ -54,11 +54,19 @@ WORKLOADS = {
     "trainer.kubeflow.org": {"trainjobs"},
 }
 POLICIES = {"networking.k8s.io": {"networkpolicies"}, "cilium.io": {"ciliumnetworkpolicies"}}
+# Exactly what the controller calls (controller/, k8s/): informers list + watch, namespace labels by
+# JSON merge patch, policies by server-side apply (PATCH; creating one through apply is authorized
+# as create as well) and delete. No get.
 EXPECTED_CLUSTER_RULES = [
-    ({""}, {"namespaces"}, {"get", "list", "watch", "patch"}),
-    ({"networking.k8s.io"}, {"networkpolicies"}, {"get", "list", "watch", "create", "patch", "delete"}),
-    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"get", "list", "watch", "create", "patch", "delete"}),
+    ({""}, {"namespaces"}, {"list", "watch", "patch"}),
+    ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "delete"}),
+    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "delete"}),
 ]
+# Leader election (controller/leader_election.cpp): get, create when missing, update (renew,
+# take over, release).
+EXPECTED_LEASE_RULES = [({"coordination.k8s.io"}, {"leases"}, {"get", "create", "update"})]
+# The downward API gives the controller its lease identity and namespace.
+DOWNWARD_ENV = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
 
 
 # ----------------------------------------------------------------------------- schemas
@@ -395,6 +403,13 @@ def check_workload(objs, overlay):
     spread = pod.get("topologySpreadConstraints") or []
     if not any(selector_matches(c.get("labelSelector"), pod_labels) for c in spread):
         errors.append("Deployment: needs a topology spread constraint over its replicas")
+    for c in pod.get("containers") or []:
+        env = {e.get("name"): ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+               for e in c.get("env") or []}
+        for name, path in DOWNWARD_ENV.items():
+            if env.get(name) != path:
+                errors.append(f"Deployment: container {c.get('name')} needs env {name} from the "
+                              f"downward API ({path}) for leader election")
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(field):
             errors.append(f"Deployment: {field} is not allowed")
@@ -527,20 +542,22 @@ def check_rbac_and_namespaces(objs):
             errors.append(f"{o['kind']}/{meta.get('name')}: must live in {NAMESPACE}")
     one(errors, objs, "ServiceAccount", NAME)
     role = one(errors, objs, "ClusterRole", NAME)
+
+    def canonical(rules):
+        return sorted(tuple(tuple(sorted(part)) for part in rule) for rule in rules)
     if role:
-        def canonical(rules):
-            return sorted(tuple(tuple(sorted(part)) for part in rule) for rule in rules)
         rules = [(r.get("apiGroups") or [], r.get("resources") or [], r.get("verbs") or [])
                  for r in role.get("rules") or []]
         if canonical(rules) != canonical(EXPECTED_CLUSTER_RULES):
             errors.append(f"ClusterRole {NAME}: rules must be exactly "
                           f"{canonical(EXPECTED_CLUSTER_RULES)}, are {canonical(rules)}")
     roles = find(objs, "Role")
-    lease_rules = [r for role in roles for r in role.get("rules") or []]
-    if not roles or any(set(r.get("resources") or []) != {"leases"} or
-                        set(r.get("apiGroups") or []) != {"coordination.k8s.io"} or
-                        "*" in (r.get("verbs") or []) for r in lease_rules):
-        errors.append(f"Role: only coordination.k8s.io leases in {NAMESPACE}")
+    lease_rules = [(r.get("apiGroups") or [], r.get("resources") or [], r.get("verbs") or [])
+                   for role in roles for r in role.get("rules") or []]
+    if not roles or canonical(lease_rules) != canonical(EXPECTED_LEASE_RULES) or any(
+            (role.get("metadata") or {}).get("namespace") != NAMESPACE for role in roles):
+        errors.append(f"Role: exactly {canonical(EXPECTED_LEASE_RULES)} (leases) in {NAMESPACE}, "
+                      f"are {canonical(lease_rules)}")
     bindings = find(objs, "ClusterRoleBinding") + find(objs, "RoleBinding")
     for b in bindings:
         subjects = b.get("subjects") or []
@@ -707,6 +724,15 @@ def breakages():
         ("wide RBAC", "ClusterRole mlnetpol: rules must be exactly",
          lambda o: find(o, "ClusterRole", NAME)[0]["rules"].append(
              {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})),
+        ("RBAC grants get it never calls", "ClusterRole mlnetpol: rules must be exactly",
+         lambda o: find(o, "ClusterRole", NAME)[0]["rules"][1]["verbs"].append("get")),
+        ("lease RBAC missing update", "Role: exactly",
+         lambda o: find(o, "Role")[0]["rules"][0].__setitem__("verbs", ["get", "create"])),
+        ("lease Role elsewhere", "Role: exactly",
+         lambda o: find(o, "Role")[0]["metadata"].__setitem__("namespace", "default")),
+        ("no POD_NAME", "needs env POD_NAME",
+         lambda o: container(o).__setitem__(
+             "env", [e for e in container(o).get("env") or [] if e["name"] != "POD_NAME"])),
         ("unknown config key", "unknown keys ['cilium_mod']",
          lambda o: find(o, "ConfigMap", CONFIGMAP)[0]["data"].__setitem__(
              "config.yaml", "cilium_mod: true\n")),

@@ -1,0 +1,48 @@
+#include "app/reconciler_runnable.hpp"
+
+#include <utility>
+
+namespace mlnetpol::app {
+
+reconciler_runnable::reconciler_runnable(controller::serve_flags flags,
+                                         const snapshot<policy::config>& config)
+    : flags_(std::move(flags)), config_(config) {}
+
+reconciler_runnable::~reconciler_runnable() {
+  stop();
+}
+
+void reconciler_runnable::start() {
+  std::shared_ptr<controller::manager> m = controller::start_reconciler(flags_, *config_.get());
+  std::atomic_store(&manager_, std::move(m));
+}
+
+void reconciler_runnable::stop() {
+  if (auto m = current()) m->stop();
+}
+
+std::shared_ptr<const policy::label_map> reconciler_runnable::labels_of(
+    std::string_view namespace_name) const {
+  auto m = current();
+  return m ? m->namespaces().labels_of(namespace_name) : nullptr;
+}
+
+std::string reconciler_runnable::not_ready() const {
+  auto m = current();
+  return m && !m->synced() ? "namespace cache not synced" : "";
+}
+
+std::string reconciler_runnable::status_json() const {
+  auto m = current();
+  return m ? m->status_json() : std::string();
+}
+
+void reconciler_runnable::render_metrics(std::string& out) const {
+  if (auto m = current()) out += m->metrics_text();
+}
+
+void reconciler_runnable::update_config(const policy::config& cfg) {
+  if (auto m = current()) m->update_config(cfg);
+}
+
+}  // namespace mlnetpol::app

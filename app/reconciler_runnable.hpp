@@ -1,0 +1,45 @@
+#pragma once
+// The controller as one of serve's runnables: started after the server with the configuration in
+// force, stopped after the drain (workers finish, the leader releases its Lease). It is also the
+// label webhook's namespace lookup: labels come from the API server's namespaces, never from
+// request bodies; without a reconciler (admission-only) no per-namespace override is honoured.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "app/runnable.hpp"
+#include "common/obs/metrics.hpp"
+#include "common/snapshot.hpp"
+#include "controller/serve.hpp"
+#include "policy/config.hpp"
+#include "policy/namespace_lookup.hpp"
+
+namespace mlnetpol::app {
+
+class reconciler_runnable final : public runnable, public policy::namespace_lookup {
+ public:
+  reconciler_runnable(controller::serve_flags flags, const snapshot<policy::config>& config);
+  ~reconciler_runnable() override;
+
+  std::string_view name() const override { return "reconciler"; }
+  void start() override;
+  void stop() override;
+
+  std::shared_ptr<const policy::label_map> labels_of(std::string_view namespace_name) const override;
+
+  // "" when ready; the reason otherwise (/readyz waits for the first namespace list).
+  std::string not_ready() const;
+  // The controller's /status document, "" when admission-only.
+  std::string status_json() const;
+  void render_metrics(std::string& out) const;
+  void update_config(const policy::config& cfg);
+
+ private:
+  controller::serve_flags flags_;
+  const snapshot<policy::config>& config_;
+  std::shared_ptr<controller::manager> manager_;  // set once by start(), read by request threads
+  std::shared_ptr<controller::manager> current() const { return std::atomic_load(&manager_); }
+};
+
+}  // namespace mlnetpol::app

@@ -1,0 +1,99 @@
+#include "controller/informer.hpp"
+
+#include <algorithm>
+
+namespace mlnetpol::controller {
+
+informer::informer(cluster& api, const k8s::resource& r, std::string label_selector,
+                   informer_handlers handlers, informer_options options)
+    : api_(api),
+      resource_(r),
+      selector_(std::move(label_selector)),
+      handlers_(std::move(handlers)),
+      options_(options) {}
+
+informer::~informer() {
+  request_stop();
+  join();
+}
+
+void informer::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void informer::request_stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_.store(true);
+  }
+  cv_.notify_all();
+}
+
+void informer::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+bool informer::sleep_for(std::chrono::milliseconds d) {
+  std::unique_lock lock(mutex_);
+  return !cv_.wait_for(lock, d, [this] { return stop_.load(); });
+}
+
+void informer::run() {
+  std::chrono::milliseconds backoff = options_.min_backoff;
+  auto next_backoff = [&] {
+    const auto d = backoff;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    return d;
+  };
+  while (!stop_.load()) {
+    auto listed = api_.list_all(resource_, "", selector_);
+    lists_.fetch_add(1);
+    if (!listed) {
+      if (handlers_.on_error) handlers_.on_error(listed.error(), true);
+      if (!sleep_for(next_backoff())) return;
+      continue;
+    }
+    std::string version = listed->resource_version;
+    if (handlers_.on_list) handlers_.on_list(std::move(listed->items));
+    backoff = options_.min_backoff;
+
+    // Watch until the server says the version is too old; a dropped stream resumes from the last
+    // version seen, so no event between two watches is lost.
+    bool relist = false;
+    while (!stop_.load() && !relist) {
+      bool saw_event = false;
+      const auto started = std::chrono::steady_clock::now();
+      auto watched = api_.watch(
+          resource_, "", selector_, version, options_.watch_timeout,
+          [&](const k8s::watch_event& e) {
+            if (e.event_type == k8s::watch_event::type::error) {
+              relist = true;  // 410 Expired (or any error event): start over from a list
+              return false;
+            }
+            saw_event = true;
+            if (!e.object.resource_version.empty()) version = e.object.resource_version;
+            if (e.event_type != k8s::watch_event::type::bookmark && handlers_.on_event)
+              handlers_.on_event(e);
+            return !stop_.load();
+          });
+      if (stop_.load()) return;
+      if (!watched) {
+        if (watched.error().kind == k8s::failure_kind::expired) {
+          relist = true;
+          continue;
+        }
+        if (handlers_.on_error) handlers_.on_error(watched.error(), false);
+        if (!sleep_for(next_backoff())) return;
+        continue;
+      }
+      if (saw_event) {
+        backoff = options_.min_backoff;
+      } else if (std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
+        // A stream that ends at once without events (a proxy closing it) must not spin.
+        if (!sleep_for(next_backoff())) return;
+      }
+    }
+  }
+}
+
+}  // namespace mlnetpol::controller

@@ -1,0 +1,477 @@
+#include "controller/manager.hpp"
+
+#include <random>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "common/obs/logging.hpp"
+#include "policy/namespaces.hpp"
+#include "policy/render/render.hpp"
+
+namespace mlnetpol::controller {
+namespace {
+
+namespace logging = obs::logging;
+using level = spdlog::level::level_enum;
+
+std::string now_rfc3339() {
+  std::string t = k8s::format_micro_time(std::chrono::system_clock::now());
+  return t.substr(0, 19) + "Z";  // seconds are enough for people
+}
+
+}  // namespace
+
+manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_options options)
+    : api_(std::move(api)),
+      options_(std::move(options)),
+      queue_(options_.backoff),
+      reconciler_(*api_, cache_),
+      elector_(*api_, options_.election),
+      config_(std::make_shared<const policy::config>(std::move(initial))) {}
+
+manager::~manager() { stop(); }
+
+std::function<void(std::string_view, std::string_view)> manager::request_observer() {
+  return [this](std::string_view verb, std::string_view code) {
+    metrics_.count_request(verb, code);
+  };
+}
+
+std::shared_ptr<const policy::config> manager::config() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
+}
+
+void manager::start() {
+  if (started_) return;
+  started_ = true;
+  namespace_informer_ = std::make_unique<informer>(
+      *api_, k8s::namespaces, "",
+      informer_handlers{
+          [this](std::vector<k8s::object_meta>&& items) { on_namespace_list(std::move(items)); },
+          [this](const k8s::watch_event& e) { on_namespace_event(e); },
+          [this](const k8s::api_error& e, bool listing) {
+            on_informer_error(k8s::namespaces, e, listing);
+          }},
+      options_.informers);
+  const std::string selector = managed_selector();
+  auto managed_informer = [&](const k8s::resource& r) {
+    const std::string kind(r.kind);
+    return std::make_unique<informer>(
+        *api_, r, selector,
+        informer_handlers{[this, kind](std::vector<k8s::object_meta>&& items) {
+                            on_managed_list(kind, std::move(items));
+                          },
+                          [this, kind](const k8s::watch_event& e) { on_managed_event(kind, e); },
+                          [this, &r](const k8s::api_error& e, bool listing) {
+                            on_informer_error(r, e, listing);
+                          }},
+        options_.informers);
+  };
+  policy_informer_ = managed_informer(k8s::network_policies);
+  cilium_informer_ = managed_informer(k8s::cilium_network_policies);
+  namespace_informer_->start();
+  policy_informer_->start();
+  cilium_informer_->start();
+  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
+    workers_.emplace_back([this] { worker_loop(); });
+  election_thread_ = std::thread([this] { election_loop(); });
+  resync_thread_ = std::thread([this] { resync_loop(); });
+  logging::event(level::info, "reconciler started",
+                 {{"identity", elector_.identity()},
+                  {"lease", options_.election.lease_namespace + "/" + options_.election.lease_name},
+                  {"resync_seconds",
+                   static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                                        options_.resync_period)
+                                        .count())}});
+}
+
+void manager::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  // Workers first (the reconcile in hand finishes), then the lease goes, then calls in flight end.
+  queue_.shutdown();
+  for (auto& t : workers_) t.join();
+  {
+    std::lock_guard lock(wait_mutex_);
+    stopping_.store(true);
+  }
+  wait_cv_.notify_all();
+  if (election_thread_.joinable()) election_thread_.join();
+  if (resync_thread_.joinable()) resync_thread_.join();
+  for (auto* inf : {namespace_informer_.get(), policy_informer_.get(), cilium_informer_.get()})
+    inf->request_stop();
+  api_->cancel();
+  for (auto* inf : {namespace_informer_.get(), policy_informer_.get(), cilium_informer_.get()})
+    inf->join();
+  leader_.store(false);
+  metrics_.set_leader(false);
+}
+
+bool manager::wait_for(std::chrono::milliseconds d) {
+  std::unique_lock lock(wait_mutex_);
+  return !wait_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+void manager::update_config(policy::config cfg) {
+  {
+    std::lock_guard lock(config_mutex_);
+    config_ = std::make_shared<const policy::config>(std::move(cfg));
+  }
+  full_sync("configuration reload");
+}
+
+bool manager::relevant(const policy::config& cfg, const std::string& ns,
+                       const label_map* labels) const {
+  const auto roles = policy::roles_of(cfg, ns);
+  if (roles.secured || roles.ml()) return true;
+  if (labels != nullptr && has_owned_label(*labels)) return true;
+  std::lock_guard lock(managed_mutex_);
+  return managed_.contains(ns);
+}
+
+// Queues every namespace mlnetpol has business with: the configuration's (that exist), those
+// carrying its labels (left the lists?) and those holding its objects (prune).
+void manager::full_sync(const char* why) {
+  if (!leader_.load()) return;
+  if (!cache_.synced()) {
+    std::lock_guard lock(state_mutex_);
+    full_sync_wanted_ = true;
+    return;
+  }
+  const auto cfg = config();
+  const auto snap = cache_.snapshot();
+  std::set<std::string> keys;
+  for (const auto& [name, labels] : *snap) {
+    if (relevant(*cfg, name, labels.get())) keys.insert(name);
+  }
+  {
+    std::lock_guard lock(managed_mutex_);
+    for (const auto& [ns, kinds] : managed_) keys.insert(ns);
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    full_sync_wanted_ = false;
+    full_pending_ = keys;
+    if (keys.empty()) last_full_sync_ = now_rfc3339();
+  }
+  logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
+  for (const auto& k : keys) queue_.add(k);
+  full_syncs_.fetch_add(1);
+}
+
+void manager::worker_loop() {
+  while (auto key = queue_.get()) {
+    process(*key);
+    queue_.done(*key);
+  }
+}
+
+void manager::process(const std::string& ns) {
+  // Only the leader writes; a replica that gains the lease queues everything anew.
+  if (!leader_.load()) {
+    queue_.forget(ns);
+    return;
+  }
+  const auto cfg = config();
+  const auto t0 = std::chrono::steady_clock::now();
+  reconcile_outcome out = reconciler_.reconcile(*cfg, ns);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  metrics_.count_reconcile(to_string(out.status), seconds);
+
+  bool settled = true;  // false: retried later, so not part of a completed full sync yet
+  switch (out.status) {
+    case reconcile_status::ok:
+    case reconcile_status::audited:
+    case reconcile_status::absent:
+    case reconcile_status::dropped:
+    case reconcile_status::skipped:
+      queue_.forget(ns);
+      break;
+    case reconcile_status::invalid:
+      // The renderer produced an object the API server rejects: retrying now cannot help.
+      queue_.forget(ns);
+      metrics_.count_renderer_error();
+      break;
+    case reconcile_status::retry:
+    case reconcile_status::forbidden:
+    case reconcile_status::crd_missing:
+      queue_.add_rate_limited(ns, out.retry_after);
+      settled = false;
+      break;
+  }
+
+  if (out.status == reconcile_status::forbidden) {
+    logging::event(level::err, "reconcile forbidden: RBAC must grant this",
+                   {{"namespace", ns}, {"error", out.message}});
+  } else if (out.status == reconcile_status::invalid) {
+    std::string causes;
+    for (const auto& c : out.causes) causes += (causes.empty() ? "" : "; ") + c;
+    logging::event(level::err, "API server rejected a rendered object (renderer bug)",
+                   {{"namespace", ns}, {"error", out.message}, {"causes", causes}});
+  } else if (out.status == reconcile_status::retry || out.status == reconcile_status::crd_missing) {
+    logging::event(level::warn, "reconcile failed, retrying",
+                   {{"namespace", ns},
+                    {"status", to_string(out.status)},
+                    {"error", out.message},
+                    {"attempt", static_cast<std::uint64_t>(queue_.requeues(ns))}});
+  } else if (out.writes() > 0) {
+    logging::event(level::info, "namespace reconciled",
+                   {{"namespace", ns},
+                    {"labels_patched", out.labels_patched ? "true" : "false"},
+                    {"applied", static_cast<std::uint64_t>(out.applied)},
+                    {"pruned", static_cast<std::uint64_t>(out.pruned)},
+                    {"seconds", seconds}});
+  }
+
+  std::lock_guard lock(state_mutex_);
+  const bool failed = out.status == reconcile_status::retry ||
+                      out.status == reconcile_status::forbidden ||
+                      out.status == reconcile_status::invalid ||
+                      out.status == reconcile_status::crd_missing;
+  if (failed) {
+    errors_[ns] = std::string(to_string(out.status)) + ": " + out.message;
+  } else {
+    errors_.erase(ns);
+  }
+  if (out.status == reconcile_status::audited) {
+    const std::pair<std::size_t, std::size_t> report{out.would_apply, out.would_prune};
+    auto [it, inserted] = audit_.try_emplace(ns, report);
+    // One line per namespace when what audit would do changes, not on every resync.
+    if (inserted || it->second != report) {
+      it->second = report;
+      logging::event(level::info, "audit: policies not applied",
+                     {{"namespace", ns},
+                      {"would_apply", static_cast<std::uint64_t>(out.would_apply)},
+                      {"would_prune", static_cast<std::uint64_t>(out.would_prune)}});
+    }
+  } else if (out.status != reconcile_status::retry) {
+    audit_.erase(ns);
+  }
+  std::size_t would = 0;
+  for (const auto& [name, r] : audit_) would += r.first;
+  metrics_.set_audit_would_apply(would);
+  if (settled && full_pending_.erase(ns) == 1 && full_pending_.empty())
+    last_full_sync_ = now_rfc3339();
+}
+
+void manager::election_loop() {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_real_distribution<double> jitter(0.0, 1.2);
+  while (!stopping_.load()) {
+    const bool was = leader_.load();
+    const bool now = elector_.try_acquire_or_renew(std::chrono::steady_clock::now(),
+                                                   std::chrono::system_clock::now());
+    leader_.store(now);
+    metrics_.set_leader(now);
+    if (now && !was) {
+      logging::event(level::info, "became leader", {{"identity", elector_.identity()}});
+      full_sync("became leader");
+    } else if (!now && was) {
+      logging::event(level::warn, "lost leadership", {{"identity", elector_.identity()}});
+    }
+    // Candidates wait with jitter (client-go's factor 1.2) so they do not retry in lockstep.
+    auto wait = options_.election.retry_period;
+    if (!now)
+      wait += std::chrono::milliseconds(
+          static_cast<std::int64_t>(static_cast<double>(wait.count()) * jitter(rng)));
+    if (!wait_for(wait)) break;
+  }
+  if (elector_.release(std::chrono::system_clock::now()))
+    logging::event(level::info, "lease released", {{"identity", elector_.identity()}});
+}
+
+void manager::resync_loop() {
+  while (wait_for(options_.resync_period)) full_sync("resync");
+}
+
+void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
+  std::vector<std::pair<std::string, label_map>> entries;
+  entries.reserve(items.size());
+  for (auto& item : items) {
+    entries.emplace_back(std::move(item.name), std::move(item.labels));
+  }
+  const bool first = !cache_.synced();
+  const auto changed = cache_.replace(std::move(entries));
+  if (first) logging::event(level::info, "namespace cache synced", {{"namespaces", items.size()}});
+  bool wanted;
+  {
+    std::lock_guard lock(state_mutex_);
+    wanted = full_sync_wanted_;
+  }
+  if (wanted) return full_sync("cache synced");
+  // A relist after a broken watch: what changed meanwhile is queued like events would have been.
+  if (!leader_.load() || first) return;
+  const auto cfg = config();
+  for (const auto& name : changed) {
+    const auto labels = cache_.labels_of(name);
+    if (labels && relevant(*cfg, name, labels.get())) queue_.add(name);
+  }
+}
+
+void manager::on_namespace_event(const k8s::watch_event& e) {
+  const std::string& name = e.object.name;
+  if (e.event_type == k8s::watch_event::type::deleted) {
+    cache_.erase(name);
+    std::lock_guard lock(state_mutex_);
+    errors_.erase(name);
+    audit_.erase(name);
+    return;
+  }
+  if (!cache_.upsert(name, e.object.labels)) return;
+  if (!leader_.load()) return;
+  if (relevant(*config(), name, &e.object.labels)) queue_.add(name);
+}
+
+void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items) {
+  std::set<std::string> namespaces;
+  {
+    std::lock_guard lock(managed_mutex_);
+    for (auto it = managed_.begin(); it != managed_.end();) {
+      it->second.erase(kind);
+      it = it->second.empty() ? managed_.erase(it) : std::next(it);
+    }
+    for (const auto& item : items) {
+      managed_[item.namespace_name][kind].insert(item.name);
+      namespaces.insert(item.namespace_name);
+    }
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    if (kind == k8s::cilium_network_policies.kind && crd_missing_) {
+      crd_missing_ = false;
+      metrics_.set_crd_missing(false);
+      logging::event(level::info, "CiliumNetworkPolicy CRD is served now", {});
+    }
+  }
+  publish_managed();
+  if (!leader_.load()) return;
+  for (const auto& ns : namespaces) queue_.add(ns);
+}
+
+void manager::on_managed_event(const std::string& kind, const k8s::watch_event& e) {
+  const std::string& ns = e.object.namespace_name;
+  {
+    std::lock_guard lock(managed_mutex_);
+    if (e.event_type == k8s::watch_event::type::deleted) {
+      auto it = managed_.find(ns);
+      if (it != managed_.end()) {
+        auto k = it->second.find(kind);
+        if (k != it->second.end()) {
+          k->second.erase(e.object.name);
+          if (k->second.empty()) it->second.erase(k);
+        }
+        if (it->second.empty()) managed_.erase(it);
+      }
+    } else {
+      managed_[ns][kind].insert(e.object.name);
+    }
+  }
+  publish_managed();
+  // Edited or deleted by someone: the namespace is reconciled (an unchanged hash costs no write).
+  if (leader_.load()) queue_.add(ns);
+}
+
+void manager::publish_managed() {
+  std::map<std::string, std::size_t> by_kind;
+  std::lock_guard lock(managed_mutex_);
+  for (const auto& [ns, kinds] : managed_)
+    for (const auto& [kind, names] : kinds) by_kind[kind] += names.size();
+  metrics_.set_managed(std::move(by_kind));
+}
+
+void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing) {
+  const std::string what = std::string(listing ? "list " : "watch ") + std::string(r.plural) +
+                           (r.group.empty() ? "" : "." + std::string(r.group));
+  if (e.kind == k8s::failure_kind::crd_missing) {
+    std::lock_guard lock(state_mutex_);
+    if (!crd_missing_) {
+      crd_missing_ = true;
+      metrics_.set_crd_missing(true);
+      logging::event(level::warn,
+                     "CiliumNetworkPolicy CRD not installed: Cilium-mode policies cannot be "
+                     "applied until it is; admission keeps working; retrying with backoff",
+                     {{"resource", what}});
+    }
+    return;
+  }
+  if (e.kind == k8s::failure_kind::forbidden || e.kind == k8s::failure_kind::unauthorized) {
+    logging::event(level::err, "RBAC must grant this",
+                   {{"verb", listing ? "list" : "watch"}, {"resource", what}, {"error", e.message}});
+    return;
+  }
+  logging::event(level::warn, "informer error, retrying",
+                 {{"resource", what}, {"error", e.message}, {"status", static_cast<int>(e.status)}});
+}
+
+std::string manager::status_json() const {
+  const auto cfg = config();
+  const auto summary = policy::summarize(*cfg);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  auto str = [&](std::string_view s) {
+    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  };
+  w.StartObject();
+  w.Key("secured_namespaces");
+  w.StartArray();
+  for (const auto& ns : summary.secured_namespaces) str(ns);
+  w.EndArray();
+  w.Key("cilium_mode_enabled");
+  w.Bool(summary.cilium_mode_enabled);
+  w.Key("ml_policies_enabled");
+  w.Bool(summary.ml_policies_enabled);
+  std::size_t in_cluster = 0;
+  {
+    std::lock_guard lock(managed_mutex_);
+    for (const auto& [ns, kinds] : managed_)
+      for (const auto& [kind, names] : kinds) in_cluster += names.size();
+  }
+  w.Key("policy_count");
+  w.Uint64(in_cluster);
+  w.Key("rendered_policy_count");
+  w.Uint64(summary.policy_count);
+  w.Key("reconciler");
+  w.StartObject();
+  w.Key("synced");
+  w.Bool(cache_.synced());
+  w.Key("leader");
+  w.Bool(leader_.load());
+  w.Key("identity");
+  str(elector_.identity());
+  std::lock_guard lock(state_mutex_);
+  w.Key("last_full_sync");
+  if (last_full_sync_.empty()) {
+    w.Null();
+  } else {
+    str(last_full_sync_);
+  }
+  w.Key("cilium_crd_missing");
+  w.Bool(crd_missing_);
+  w.Key("errors");
+  w.StartObject();
+  for (const auto& [ns, message] : errors_) {
+    str(ns);
+    str(message);
+  }
+  w.EndObject();
+  w.Key("audit");
+  w.StartObject();
+  for (const auto& [ns, report] : audit_) {
+    str(ns);
+    w.StartObject();
+    w.Key("would_apply");
+    w.Uint64(report.first);
+    w.Key("would_prune");
+    w.Uint64(report.second);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+}  // namespace mlnetpol::controller

@@ -1,0 +1,121 @@
+#pragma once
+// The reconciler as one runnable: the namespace informer and cache (every replica), watches of the
+// managed objects (every replica: /status counts policies from the cluster), leader election, and
+// on the leader the workers that reconcile queued namespaces and the periodic resync.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/cluster.hpp"
+#include "controller/informer.hpp"
+#include "controller/leader_election.hpp"
+#include "controller/metrics.hpp"
+#include "controller/namespace_cache.hpp"
+#include "controller/reconciler.hpp"
+#include "controller/work_queue.hpp"
+#include "policy/config.hpp"
+
+namespace mlnetpol::controller {
+
+struct manager_options {
+  std::chrono::milliseconds resync_period{std::chrono::minutes(10)};
+  leader_election_options election;
+  unsigned workers = 2;
+  informer_options informers;
+  backoff_options backoff;
+};
+
+class manager {
+ public:
+  manager(std::unique_ptr<cluster> api, policy::config initial, manager_options options);
+  ~manager();
+  manager(const manager&) = delete;
+  manager& operator=(const manager&) = delete;
+
+  void start();
+  // Workers finish the reconcile in hand, the leader releases its lease, calls in flight end.
+  // Idempotent.
+  void stop();
+
+  // A reloaded configuration: every namespace it or the previous one names, every namespace
+  // carrying mlnetpol's labels or managed objects is reconciled again.
+  void update_config(policy::config cfg);
+
+  const namespace_cache& namespaces() const { return cache_; }
+  bool synced() const { return cache_.synced(); }  // readyz
+  bool leader() const { return leader_.load(); }
+  controller_metrics& metrics() { return metrics_; }
+  // Counts every API request (hand it to k8s::client::set_observer).
+  std::function<void(std::string_view, std::string_view)> request_observer();
+
+  // GET /status: the module's outputs (policy_count from the cluster) and the controller's state.
+  std::string status_json() const;
+  std::string metrics_text() const { return metrics_.render(); }
+
+  // Nothing queued, waiting or in progress (tests).
+  bool idle() const { return queue_.idle(); }
+  std::uint64_t full_syncs() const { return full_syncs_.load(); }
+
+ private:
+  std::shared_ptr<const policy::config> config() const;
+  bool relevant(const policy::config& cfg, const std::string& ns, const label_map* labels) const;
+  void full_sync(const char* why);
+  void worker_loop();
+  void process(const std::string& ns);
+  void election_loop();
+  void resync_loop();
+  void on_namespace_list(std::vector<k8s::object_meta>&& items);
+  void on_namespace_event(const k8s::watch_event& e);
+  void on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items);
+  void on_managed_event(const std::string& kind, const k8s::watch_event& e);
+  void on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing);
+  void publish_managed();
+  bool wait_for(std::chrono::milliseconds d);  // false when stopping
+
+  std::unique_ptr<cluster> api_;
+  manager_options options_;
+  namespace_cache cache_;
+  controller_metrics metrics_;
+  work_queue queue_;
+  reconciler reconciler_;
+  leader_elector elector_;
+
+  mutable std::mutex config_mutex_;
+  std::shared_ptr<const policy::config> config_;
+
+  // Managed objects seen by the watches: namespace -> kind -> names.
+  mutable std::mutex managed_mutex_;
+  std::map<std::string, std::map<std::string, std::set<std::string>>> managed_;
+
+  mutable std::mutex state_mutex_;
+  std::map<std::string, std::string> errors_;  // namespace -> last failure
+  std::map<std::string, std::pair<std::size_t, std::size_t>> audit_;  // would apply / prune
+  std::set<std::string> full_pending_;
+  bool full_sync_wanted_ = false;  // became leader before the cache synced
+  std::string last_full_sync_;
+  bool crd_missing_ = false;
+
+  std::atomic<bool> leader_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> full_syncs_{0};
+  std::mutex wait_mutex_;
+  std::condition_variable wait_cv_;
+
+  std::unique_ptr<informer> namespace_informer_;
+  std::unique_ptr<informer> policy_informer_;
+  std::unique_ptr<informer> cilium_informer_;
+  std::vector<std::thread> workers_;
+  std::thread election_thread_;
+  std::thread resync_thread_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace mlnetpol::controller

@@ -1,0 +1,92 @@
+#pragma once
+// One reconcile of one namespace: its labels (every mode) and its managed policy set (enforce and
+// warn), converged to what the configuration renders. Level-based: it reads the cluster each time
+// and writes only what differs (spec-hash), and prunes only after the new set is in place.
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "controller/cluster.hpp"
+#include "controller/namespace_cache.hpp"
+#include "controller/namespace_labels.hpp"
+#include "policy/config.hpp"
+#include "policy/render/render.hpp"
+
+namespace mlnetpol::controller {
+
+// The label selector of every object mlnetpol manages.
+std::string managed_selector();
+
+// --- managed objects ---
+struct observed_object {
+  std::string kind;  // NetworkPolicy | CiliumNetworkPolicy
+  std::string name;
+  std::string spec_hash;  // "" when the annotation is missing (edited by hand)
+  // Someone else wrote it since our last apply (its resourceVersion is not the one our apply
+  // returned): an edit of the spec that left the spec-hash annotation alone.
+  bool edited = false;
+};
+struct object_plan {
+  std::vector<const policy::rendered_object*> apply;  // missing, other spec-hash, or edited
+  std::vector<observed_object> prune;                 // managed but no longer desired
+  std::size_t unchanged = 0;
+};
+object_plan plan_objects(const std::vector<policy::rendered_object>& desired,
+                         const std::vector<observed_object>& observed);
+const k8s::resource& resource_of_kind(std::string_view kind);
+
+// --- one reconcile ---
+enum class reconcile_status {
+  ok,           // converged (or nothing to do)
+  audited,      // labels converged; policies only reported (audit mode)
+  absent,       // the namespace does not exist: nothing to do until its watch event
+  dropped,      // 404 namespace missing while writing: dropped, its watch event brings it back
+  skipped,      // 403 namespace being terminated
+  retry,        // throttled, server error, transport, conflict: back off (honour retry_after)
+  invalid,      // 422 / typed-patch 500: a renderer bug; counted, not retried hot
+  forbidden,    // 401/403: RBAC must grant `verb` on `resource`
+  crd_missing,  // CiliumNetworkPolicy CRD not installed
+};
+std::string_view to_string(reconcile_status s);
+
+struct reconcile_outcome {
+  reconcile_status status = reconcile_status::ok;
+  std::chrono::seconds retry_after{0};
+  std::string message;  // what failed, for logs and /status
+  std::vector<std::string> causes;
+  bool labels_patched = false;
+  std::size_t applied = 0;
+  std::size_t pruned = 0;
+  std::size_t unchanged = 0;
+  std::size_t would_apply = 0;  // audit
+  std::size_t would_prune = 0;  // audit
+  // Managed objects in the namespace once done, by kind (what the cluster holds).
+  std::map<std::string, std::size_t> managed;
+  std::size_t writes() const { return applied + pruned + (labels_patched ? 1 : 0); }
+};
+
+class reconciler {
+ public:
+  reconciler(cluster& api, namespace_cache& namespaces) : api_(api), namespaces_(namespaces) {}
+  // Thread-safe for different namespaces (the queue never hands one namespace to two workers).
+  reconcile_outcome reconcile(const policy::config& cfg, const std::string& namespace_name);
+
+ private:
+  using object_key = std::tuple<std::string, std::string, std::string>;  // namespace, kind, name
+  std::string written_version(const object_key& key) const;
+  void set_written_version(const object_key& key, std::string version);
+
+  cluster& api_;
+  namespace_cache& namespaces_;
+  // The resourceVersion each of our applies returned (in memory: after a restart the spec-hash
+  // alone decides, so an unchanged resync stays write-free).
+  mutable std::mutex written_mutex_;
+  std::map<object_key, std::string> written_;
+};
+
+}  // namespace mlnetpol::controller

@@ -1,0 +1,51 @@
+#include "controller/serve.hpp"
+
+#include <stdexcept>
+
+#include "common/obs/logging.hpp"
+#include "controller/leader_election.hpp"
+
+namespace mlnetpol::controller {
+
+std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial) {
+  namespace logging = obs::logging;
+  if (!flags.reconcile) {
+    logging::event(spdlog::level::info,
+                   "reconciler off (--reconcile=false): admission only, no policies are kept in "
+                   "the cluster",
+                   {});
+    return nullptr;
+  }
+  k8s::rest_config rest;
+  if (!flags.kubeconfig.empty()) {
+    auto loaded = k8s::load_kubeconfig(flags.kubeconfig);
+    if (!loaded) throw std::runtime_error("--kubeconfig: " + loaded.error().message);
+    rest = std::move(*loaded);
+  } else {
+    auto in_cluster = k8s::in_cluster_config();
+    if (!in_cluster) {
+      logging::event(spdlog::level::info,
+                     "no cluster access (no --kubeconfig, not in a pod): admission only, no "
+                     "policies are kept in the cluster",
+                     {{"reason", in_cluster.error().message}});
+      return nullptr;
+    }
+    rest = std::move(*in_cluster);
+  }
+  manager_options options;
+  options.resync_period = flags.resync_period;
+  options.election.identity = default_identity();
+  options.election.lease_namespace = default_lease_namespace();
+  options.election.lease_duration = flags.lease_duration;
+  options.election.renew_deadline = flags.renew_deadline;
+  options.election.retry_period = flags.retry_period;
+  auto client = std::make_unique<k8s::client>(std::move(rest));
+  k8s::client* raw = client.get();
+  auto m = std::make_unique<manager>(make_client_cluster(std::move(client)), std::move(initial),
+                                     std::move(options));
+  raw->set_observer(m->request_observer());
+  m->start();
+  return m;
+}
+
+}  // namespace mlnetpol::controller

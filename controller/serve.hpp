@@ -1,0 +1,41 @@
+#pragma once
+// What `mlnetpol serve` needs from the controller, in a few calls: its flags, and a reconciler
+// started when there is cluster access (else admission-only, said in one log line).
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "controller/manager.hpp"
+#include "policy/config.hpp"
+
+namespace mlnetpol::controller {
+
+struct serve_flags {
+  std::string kubeconfig;  // empty: in-cluster, when in a pod
+  bool reconcile = true;
+  std::chrono::milliseconds resync_period{std::chrono::minutes(10)};
+  std::chrono::milliseconds lease_duration{15'000};
+  std::chrono::milliseconds renew_deadline{10'000};
+  std::chrono::milliseconds retry_period{2'000};
+};
+
+// Takes the reconciler's flags (--kubeconfig FILE, --reconcile=true|false, --resync-period 10m,
+// --leader-elect-lease-duration 15s, --leader-elect-renew-deadline 10s,
+// --leader-elect-retry-period 2s; `--flag value` or `--flag=value`) out of args and returns the
+// others, in order, for the server's own parser.
+result<std::vector<std::string>> take_serve_flags(const std::vector<std::string>& args,
+                                                  serve_flags& flags);
+std::string serve_flags_usage();
+
+// Go-style durations: 500ms, 15s, 10m, 1h, 1m30s.
+result<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// Starts the reconciler (namespace cache, managed-object watches, leader election, workers) with
+// the given configuration. Null when reconciling is off or there is no cluster access (no
+// --kubeconfig and not in a pod): then one log line says serve runs admission-only. Throws
+// std::runtime_error for a --kubeconfig that cannot be loaded (fatal start-up configuration).
+std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial);
+
+}  // namespace mlnetpol::controller

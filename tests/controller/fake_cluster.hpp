@@ -1,0 +1,365 @@
+#pragma once
+// An in-memory API server for the controller's tests: namespaces, NetworkPolicies,
+// CiliumNetworkPolicies and one Lease, with resourceVersions, label-selected lists, watches that
+// stream the event log, a record of every call and injectable failures.
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <rapidjson/document.h>
+
+#include "controller/cluster.hpp"
+
+namespace mlnetpol::controller::testing {
+
+inline k8s::api_error make_error(k8s::failure_kind kind, unsigned status, std::string message = "x") {
+  k8s::api_error e;
+  e.kind = kind;
+  e.status = status;
+  e.message = std::move(message);
+  return e;
+}
+
+class fake_cluster : public cluster {
+ public:
+  struct object {
+    k8s::object_meta meta;
+    std::string json;
+  };
+
+  // --- set-up / inspection (thread-safe) ---
+  void add_namespace(const std::string& name, std::map<std::string, std::string> labels = {}) {
+    std::lock_guard lock(m_);
+    k8s::object_meta meta;
+    meta.kind = "Namespace";
+    meta.name = name;
+    meta.labels = std::move(labels);
+    meta.resource_version = next_rv();
+    namespaces_[name] = meta;
+    emit("Namespace", k8s::watch_event::type::added, meta);
+  }
+  void delete_namespace(const std::string& name) {
+    std::lock_guard lock(m_);
+    auto it = namespaces_.find(name);
+    if (it == namespaces_.end()) return;
+    auto meta = it->second;
+    namespaces_.erase(it);
+    meta.resource_version = next_rv();
+    emit("Namespace", k8s::watch_event::type::deleted, meta);
+  }
+  std::map<std::string, std::string> labels(const std::string& ns) {
+    std::lock_guard lock(m_);
+    return namespaces_.at(ns).labels;
+  }
+  // An object created or edited by someone else (kubectl).
+  void put_object(const std::string& kind, const std::string& ns, const std::string& name,
+                  std::map<std::string, std::string> labels,
+                  std::map<std::string, std::string> annotations) {
+    std::lock_guard lock(m_);
+    object o;
+    o.meta.kind = kind;
+    o.meta.namespace_name = ns;
+    o.meta.name = name;
+    o.meta.labels = std::move(labels);
+    o.meta.annotations = std::move(annotations);
+    o.meta.resource_version = next_rv();
+    const bool existed = objects_.contains({kind, ns, name});
+    objects_[{kind, ns, name}] = o;
+    emit(kind, existed ? k8s::watch_event::type::modified : k8s::watch_event::type::added, o.meta);
+  }
+  void delete_object(const std::string& kind, const std::string& ns, const std::string& name) {
+    std::lock_guard lock(m_);
+    auto it = objects_.find({kind, ns, name});
+    if (it == objects_.end()) return;
+    auto meta = it->second.meta;
+    objects_.erase(it);
+    meta.resource_version = next_rv();
+    emit(kind, k8s::watch_event::type::deleted, meta);
+  }
+  std::optional<object> find(const std::string& kind, const std::string& ns,
+                             const std::string& name) {
+    std::lock_guard lock(m_);
+    auto it = objects_.find({kind, ns, name});
+    if (it == objects_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<std::string> names(const std::string& kind, const std::string& ns) {
+    std::lock_guard lock(m_);
+    std::vector<std::string> out;
+    for (const auto& [key, o] : objects_)
+      if (std::get<0>(key) == kind && std::get<1>(key) == ns) out.push_back(std::get<2>(key));
+    return out;
+  }
+  std::vector<std::string> calls() {
+    std::lock_guard lock(m_);
+    return calls_;
+  }
+  void clear_calls() {
+    std::lock_guard lock(m_);
+    calls_.clear();
+  }
+  // Writes to namespaces and policies (lease renewals are not counted).
+  std::size_t writes() {
+    std::lock_guard lock(m_);
+    std::size_t n = 0;
+    for (const auto& c : calls_)
+      if (c.rfind("apply", 0) == 0 || c.rfind("patch", 0) == 0 || c.rfind("delete", 0) == 0) ++n;
+    return n;
+  }
+  // The next write (apply, patch, delete) whose call text starts with `prefix` fails with e.
+  void fail_next(std::string prefix, k8s::api_error e) {
+    std::lock_guard lock(m_);
+    failures_.emplace_back(std::move(prefix), std::move(e));
+  }
+  void set_cilium_installed(bool installed) {
+    std::lock_guard lock(m_);
+    cilium_installed_ = installed;
+  }
+  void set_terminating(const std::string& ns) {
+    std::lock_guard lock(m_);
+    terminating_.insert(ns);
+  }
+  // Makes the next watch of every resource end with a 410 error event.
+  void expire_watches() {
+    std::lock_guard lock(m_);
+    expire_ = true;
+    cv_.notify_all();
+  }
+  std::optional<k8s::lease_record> lease() {
+    std::lock_guard lock(m_);
+    return lease_;
+  }
+  void set_lease(std::optional<k8s::lease_record> l) {
+    std::lock_guard lock(m_);
+    lease_ = std::move(l);
+    if (lease_) lease_->resource_version = next_rv();
+  }
+
+  // --- cluster ---
+  k8s::api_result<k8s::object_meta> apply(const k8s::resource& r, std::string_view ns,
+                                          std::string_view name,
+                                          std::string_view json_body) override {
+    std::lock_guard lock(m_);
+    const std::string call = "apply " + std::string(r.kind) + " " + std::string(ns) + "/" +
+                             std::string(name);
+    calls_.push_back(call);
+    if (auto e = injected(call)) return *e;
+    if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
+      return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
+    if (terminating_.contains(std::string(ns)))
+      return make_error(k8s::failure_kind::namespace_terminating, 403, "being terminated");
+    if (!namespaces_.contains(std::string(ns)))
+      return make_error(k8s::failure_kind::not_found, 404, "namespaces not found");
+    rapidjson::Document doc;
+    doc.Parse(json_body.data(), json_body.size());
+    if (doc.HasParseError() || !doc.IsObject())
+      return make_error(k8s::failure_kind::invalid, 422, "not JSON");
+    object o;
+    o.json = std::string(json_body);
+    o.meta.kind = std::string(r.kind);
+    o.meta.namespace_name = std::string(ns);
+    o.meta.name = std::string(name);
+    const auto& md = doc["metadata"];
+    for (const char* map : {"labels", "annotations"}) {
+      if (!md.HasMember(map)) continue;
+      for (const auto& m : md[map].GetObject()) {
+        (std::string(map) == "labels" ? o.meta.labels : o.meta.annotations)[m.name.GetString()] =
+            m.value.GetString();
+      }
+    }
+    const std::tuple<std::string, std::string, std::string> key{o.meta.kind, o.meta.namespace_name,
+                                                                o.meta.name};
+    auto it = objects_.find(key);
+    if (it != objects_.end() && it->second.json == o.json) return it->second.meta;
+    o.meta.resource_version = next_rv();
+    emit(o.meta.kind,
+         it == objects_.end() ? k8s::watch_event::type::added : k8s::watch_event::type::modified,
+         o.meta);
+    objects_[key] = o;
+    return o.meta;
+  }
+
+  k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
+                                                std::string_view name,
+                                                std::string_view json_patch) override {
+    std::lock_guard lock(m_);
+    const std::string call = "patch " + std::string(r.kind) + " " + std::string(name) + " " +
+                             std::string(json_patch);
+    calls_.push_back(call);
+    if (auto e = injected(call)) return *e;
+    auto it = namespaces_.find(std::string(name));
+    if (it == namespaces_.end())
+      return make_error(k8s::failure_kind::not_found, 404, "namespaces not found");
+    rapidjson::Document doc;
+    doc.Parse(json_patch.data(), json_patch.size());
+    for (const auto& m : doc["metadata"]["labels"].GetObject()) {
+      if (m.value.IsNull()) {
+        it->second.labels.erase(m.name.GetString());
+      } else {
+        it->second.labels[m.name.GetString()] = m.value.GetString();
+      }
+    }
+    it->second.resource_version = next_rv();
+    emit("Namespace", k8s::watch_event::type::modified, it->second);
+    return it->second;
+  }
+
+  k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
+                               std::string_view name) override {
+    std::lock_guard lock(m_);
+    const std::string call = "delete " + std::string(r.kind) + " " + std::string(ns) + "/" +
+                             std::string(name);
+    calls_.push_back(call);
+    if (auto e = injected(call)) return *e;
+    auto it = objects_.find({std::string(r.kind), std::string(ns), std::string(name)});
+    if (it == objects_.end()) return make_error(k8s::failure_kind::not_found, 404, "not found");
+    auto meta = it->second.meta;
+    objects_.erase(it);
+    meta.resource_version = next_rv();
+    emit(meta.kind, k8s::watch_event::type::deleted, meta);
+    return {};
+  }
+
+  k8s::api_result<k8s::list_page> list_all(const k8s::resource& r, std::string_view ns,
+                                           std::string_view selector) override {
+    std::lock_guard lock(m_);
+    calls_.push_back("list " + std::string(r.kind) + " " + std::string(ns));
+    if (auto e = injected(calls_.back())) return *e;
+    if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
+      return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
+    k8s::list_page page;
+    page.resource_version = std::to_string(rv_);
+    if (r.kind == k8s::namespaces.kind) {
+      for (const auto& [n, meta] : namespaces_) page.items.push_back(meta);
+      return page;
+    }
+    const auto eq = selector.find('=');
+    const std::string key(selector.substr(0, eq));
+    const std::string value(eq == std::string_view::npos ? "" : selector.substr(eq + 1));
+    for (const auto& [k, o] : objects_) {
+      if (std::get<0>(k) != r.kind) continue;
+      if (!ns.empty() && std::get<1>(k) != ns) continue;
+      if (!selector.empty()) {
+        auto l = o.meta.labels.find(key);
+        if (l == o.meta.labels.end() || l->second != value) continue;
+      }
+      page.items.push_back(o.meta);
+    }
+    return page;
+  }
+
+  k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns,
+                              std::string_view selector, std::string_view resource_version,
+                              std::chrono::seconds timeout,
+                              const std::function<bool(const k8s::watch_event&)>& on_event) override {
+    std::unique_lock lock(m_);
+    calls_.push_back("watch " + std::string(r.kind));
+    if (auto e = injected(calls_.back())) return *e;
+    if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
+      return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
+    std::uint64_t since = std::stoull(std::string(resource_version));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    for (;;) {
+      if (cancelled_) return make_error(k8s::failure_kind::transport, 0, "cancelled");
+      if (expire_) {
+        expire_ = false;
+        k8s::watch_event e;
+        e.event_type = k8s::watch_event::type::error;
+        e.error_code = 410;
+        lock.unlock();
+        on_event(e);
+        return {};
+      }
+      for (const auto& [kind, e] : log_) {
+        if (kind != r.kind) continue;
+        if (std::stoull(e.object.resource_version) <= since) continue;
+        since = std::stoull(e.object.resource_version);
+        const auto copy = e;
+        lock.unlock();
+        const bool more = on_event(copy);
+        lock.lock();
+        if (!more) return {};
+        break;  // the log may have grown meanwhile: scan again
+      }
+      bool pending = false;
+      for (const auto& [kind, e] : log_)
+        if (kind == r.kind && std::stoull(e.object.resource_version) > since) pending = true;
+      if (pending) continue;
+      // A short server-side timeout keeps the tests' shutdown quick; the informer resumes.
+      if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) return {};
+    }
+  }
+
+  k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
+                                               std::string_view name) override {
+    std::lock_guard lock(m_);
+    calls_.push_back("get lease");
+    if (!lease_) return make_error(k8s::failure_kind::not_found, 404, "not found");
+    return *lease_;
+  }
+  k8s::api_result<k8s::lease_record> create_lease(const k8s::lease_record& l) override {
+    std::lock_guard lock(m_);
+    calls_.push_back("create lease");
+    if (lease_) return make_error(k8s::failure_kind::already_exists, 409, "exists");
+    lease_ = l;
+    lease_->resource_version = next_rv();
+    return *lease_;
+  }
+  k8s::api_result<k8s::lease_record> update_lease(const k8s::lease_record& l) override {
+    std::lock_guard lock(m_);
+    calls_.push_back("update lease");
+    if (auto e = injected("update lease")) return *e;
+    if (!lease_ || lease_->resource_version != l.resource_version)
+      return make_error(k8s::failure_kind::conflict, 409, "conflict");
+    lease_ = l;
+    lease_->resource_version = next_rv();
+    return *lease_;
+  }
+  void cancel() override {
+    std::lock_guard lock(m_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::string next_rv() { return std::to_string(++rv_); }
+  void emit(const std::string& kind, k8s::watch_event::type t, const k8s::object_meta& meta) {
+    k8s::watch_event e;
+    e.event_type = t;
+    e.object = meta;
+    log_.emplace_back(kind, e);
+    cv_.notify_all();
+  }
+  std::optional<k8s::api_error> injected(const std::string& call) {
+    for (auto it = failures_.begin(); it != failures_.end(); ++it) {
+      if (call.rfind(it->first, 0) == 0) {
+        auto e = it->second;
+        failures_.erase(it);
+        return e;
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::uint64_t rv_ = 100;
+  std::map<std::string, k8s::object_meta> namespaces_;
+  std::set<std::string> terminating_;
+  std::map<std::tuple<std::string, std::string, std::string>, object> objects_;
+  std::vector<std::pair<std::string, k8s::watch_event>> log_;
+  std::vector<std::string> calls_;
+  std::deque<std::pair<std::string, k8s::api_error>> failures_;
+  std::optional<k8s::lease_record> lease_;
+  bool cilium_installed_ = true;
+  bool cancelled_ = false;
+  bool expire_ = false;
+};
+
+}  // namespace mlnetpol::controller::testing

@@ -1,0 +1,224 @@
+#include "controller/manager.hpp"
+
+#include <functional>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "tests/controller/fake_cluster.hpp"
+
+using namespace std::chrono_literals;
+using namespace mlnetpol;
+using namespace mlnetpol::controller;
+using testing::fake_cluster;
+
+namespace {
+
+// The fake is shared by replicas; each manager owns a forwarding handle to it.
+class shared_handle : public cluster {
+ public:
+  explicit shared_handle(fake_cluster& f) : f_(f) {}
+  k8s::api_result<k8s::object_meta> apply(const k8s::resource& r, std::string_view ns,
+                                          std::string_view name, std::string_view body) override {
+    if (cancelled_) return testing::make_error(k8s::failure_kind::transport, 0, "cancelled");
+    return f_.apply(r, ns, name, body);
+  }
+  k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
+                                                std::string_view name,
+                                                std::string_view patch) override {
+    return f_.merge_patch(r, ns, name, patch);
+  }
+  k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
+                               std::string_view name) override {
+    return f_.remove(r, ns, name);
+  }
+  k8s::api_result<k8s::list_page> list_all(const k8s::resource& r, std::string_view ns,
+                                           std::string_view sel) override {
+    return f_.list_all(r, ns, sel);
+  }
+  k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns, std::string_view sel,
+                              std::string_view rv, std::chrono::seconds timeout,
+                              const std::function<bool(const k8s::watch_event&)>& on) override {
+    if (cancelled_) return testing::make_error(k8s::failure_kind::transport, 0, "cancelled");
+    return f_.watch(r, ns, sel, rv, timeout, on);
+  }
+  k8s::api_result<k8s::lease_record> get_lease(std::string_view ns, std::string_view n) override {
+    return f_.get_lease(ns, n);
+  }
+  k8s::api_result<k8s::lease_record> create_lease(const k8s::lease_record& l) override {
+    return f_.create_lease(l);
+  }
+  k8s::api_result<k8s::lease_record> update_lease(const k8s::lease_record& l) override {
+    return f_.update_lease(l);
+  }
+  void cancel() override { cancelled_ = true; }
+
+ private:
+  fake_cluster& f_;
+  std::atomic<bool> cancelled_{false};
+};
+
+manager_options fast(std::string id) {
+  manager_options o;
+  o.election.identity = std::move(id);
+  o.election.lease_duration = 1000ms;
+  o.election.renew_deadline = 600ms;
+  o.election.retry_period = 50ms;
+  o.informers.min_backoff = 10ms;
+  o.informers.max_backoff = 50ms;
+  o.resync_period = 1h;
+  return o;
+}
+
+bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 5000ms) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return ok();
+}
+
+}  // namespace
+
+TEST_CASE("manager: enrols existing namespaces, reconciles new ones, repairs drift, prunes") {
+  fake_cluster api;
+  api.add_namespace("argocd");
+  api.add_namespace("default");
+  policy::config cfg;
+  manager m(std::make_unique<shared_handle>(api), cfg, fast("a"));
+  CHECK_FALSE(m.synced());
+  m.start();
+  REQUIRE(eventually([&] { return m.synced() && m.leader(); }));
+  REQUIRE(eventually([&] { return api.names("NetworkPolicy", "argocd").size() == 4; }));
+  CHECK(api.labels("argocd").at("mlnetpol.io/secured") == "true");
+  CHECK_FALSE(api.labels("default").contains("mlnetpol.io/secured"));
+  CHECK(m.namespaces().labels_of("default"));
+
+  // A new namespace is reconciled the moment it exists.
+  api.add_namespace("training");
+  REQUIRE(eventually([&] { return api.names("NetworkPolicy", "training").size() == 4; }));
+  CHECK(api.labels("training").at("workload-type") == "training");
+  REQUIRE(eventually([&] {
+    const auto l = m.namespaces().labels_of("training");
+    return l && l->contains("mlnetpol.io/training");
+  }));
+
+  // Drift: deleted by hand -> restored.
+  api.delete_object("NetworkPolicy", "argocd", "default-deny-ingress");
+  REQUIRE(eventually([&] {
+    return api.find("NetworkPolicy", "argocd", "default-deny-ingress").has_value();
+  }));
+
+  // A resync where nothing changed lists and writes nothing.
+  REQUIRE(eventually([&] { return m.idle(); }));
+  std::this_thread::sleep_for(100ms);
+  api.clear_calls();
+  m.update_config(cfg);  // same configuration: a full pass
+  REQUIRE(eventually([&] { return m.idle(); }));
+  std::this_thread::sleep_for(100ms);
+  CHECK(api.writes() == 0);
+
+  // The namespace leaves the lists: labels and objects go.
+  policy::config smaller = cfg;
+  smaller.platform_namespaces = {"monitoring"};
+  m.update_config(smaller);
+  REQUIRE(eventually([&] { return api.names("NetworkPolicy", "argocd").empty(); }));
+  REQUIRE(eventually([&] { return !api.labels("argocd").contains("mlnetpol.io/secured"); }));
+
+  // The managed-object watch sees the deletions a moment later.
+  REQUIRE(eventually(
+      [&] { return m.status_json().find(R"("policy_count":4)") != std::string::npos; }));
+  const std::string status = m.status_json();
+  CHECK(status.find(R"("secured_namespaces":["monitoring")") != std::string::npos);
+  CHECK(status.find(R"("policy_count":4)") != std::string::npos);  // training's, from the cluster
+  CHECK(status.find(R"("leader":true)") != std::string::npos);
+  CHECK(status.find(R"("last_full_sync":")") != std::string::npos);
+  const std::string metrics = m.metrics_text();
+  CHECK(metrics.find("mlnetpol_leader 1") != std::string::npos);
+  CHECK(metrics.find(R"(mlnetpol_reconcile_total{result="ok"})") != std::string::npos);
+  CHECK(metrics.find(R"(mlnetpol_managed_policies{kind="NetworkPolicy"} 4)") !=
+        std::string::npos);
+
+  m.stop();
+  CHECK(api.lease()->holder_identity.empty());  // released on stop
+}
+
+TEST_CASE("manager: two replicas, one leader; the other takes over when it stops") {
+  fake_cluster api;
+  api.add_namespace("argocd");
+  policy::config cfg;
+  auto a = std::make_unique<manager>(std::make_unique<shared_handle>(api), cfg, fast("a"));
+  a->start();
+  REQUIRE(eventually([&] { return a->leader(); }));
+  manager b(std::make_unique<shared_handle>(api), cfg, fast("b"));
+  b.start();
+  REQUIRE(eventually([&] { return b.synced(); }));
+  std::this_thread::sleep_for(300ms);
+  CHECK(a->leader());
+  CHECK_FALSE(b.leader());
+  // Every replica keeps the cache (admission reads it) and counts policies from the cluster.
+  REQUIRE(eventually([&] {
+    return b.status_json().find(R"("policy_count":4)") != std::string::npos;
+  }));
+  a->stop();
+  const auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return b.leader(); }));
+  // Released lease: no need to wait for the 1 s lease to expire.
+  CHECK(std::chrono::steady_clock::now() - t0 < 800ms);
+  // The new leader repairs what happens from now on.
+  api.delete_object("NetworkPolicy", "argocd", "allow-dns");
+  REQUIRE(eventually([&] { return api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+  a.reset();
+  b.stop();
+}
+
+TEST_CASE("manager: audit mode labels, applies nothing and reports in /status and metrics") {
+  fake_cluster api;
+  api.add_namespace("argocd");
+  policy::config cfg;
+  cfg.enforcement = policy::enforcement_mode::audit;
+  manager m(std::make_unique<shared_handle>(api), cfg, fast("a"));
+  m.start();
+  REQUIRE(eventually([&] {
+    return m.status_json().find(R"("audit":{"argocd":{"would_apply":4)") != std::string::npos;
+  }));
+  CHECK(api.labels("argocd").at("mlnetpol.io/secured") == "true");
+  CHECK(api.names("NetworkPolicy", "argocd").empty());
+  CHECK(m.metrics_text().find("mlnetpol_audit_would_apply_policies 4") != std::string::npos);
+  m.stop();
+}
+
+TEST_CASE("manager: a missing Cilium CRD is reported and admission's cache still syncs") {
+  fake_cluster api;
+  api.set_cilium_installed(false);
+  api.add_namespace("argocd");
+  policy::config cfg;
+  cfg.cilium_mode = true;
+  manager m(std::make_unique<shared_handle>(api), cfg, fast("a"));
+  m.start();
+  REQUIRE(eventually([&] { return m.synced(); }));
+  REQUIRE(eventually([&] {
+    return m.metrics_text().find("mlnetpol_cilium_crd_missing 1") != std::string::npos &&
+           m.status_json().find("crd_missing: apply") != std::string::npos;
+  }));
+  api.set_cilium_installed(true);
+  REQUIRE(eventually([&] { return api.names("CiliumNetworkPolicy", "argocd").size() == 2; },
+                     10'000ms));
+  REQUIRE(eventually(
+      [&] { return m.metrics_text().find("mlnetpol_cilium_crd_missing 0") != std::string::npos; }));
+  m.stop();
+}
+
+TEST_CASE("manager: a watch that expires (410) relists and loses no namespace") {
+  fake_cluster api;
+  policy::config cfg;
+  manager m(std::make_unique<shared_handle>(api), cfg, fast("a"));
+  m.start();
+  REQUIRE(eventually([&] { return m.synced() && m.leader(); }));
+  api.expire_watches();
+  api.add_namespace("monitoring");
+  REQUIRE(eventually([&] { return api.names("NetworkPolicy", "monitoring").size() ==
+                                   policy::render_policies(cfg, "monitoring").size(); }));
+  m.stop();
+}

@@ -1,0 +1,292 @@
+#include "controller/reconciler.hpp"
+
+#include <algorithm>
+
+#include <doctest/doctest.h>
+
+#include "tests/controller/fake_cluster.hpp"
+
+using namespace mlnetpol;
+using namespace mlnetpol::controller;
+using testing::fake_cluster;
+using testing::make_error;
+
+namespace {
+
+struct fixture {
+  fake_cluster api;
+  namespace_cache cache;
+  reconciler r{api, cache};
+  policy::config cfg;
+
+  // The cache as the informer would hold it after a list.
+  void sync_cache() {
+    auto page = api.list_all(k8s::namespaces, "", "");
+    std::vector<std::pair<std::string, label_map>> entries;
+    for (auto& m : page->items) entries.emplace_back(m.name, m.labels);
+    cache.replace(std::move(entries));
+    api.clear_calls();
+  }
+  std::size_t count(const std::string& prefix) {
+    const auto calls = api.calls();
+    return std::count_if(calls.begin(), calls.end(),
+                         [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
+  }
+};
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("namespace_label_changes: the engine's labels for secured, role and single-role") {
+  policy::config cfg;
+  auto c = namespace_label_changes(cfg, "training", {});
+  CHECK(c.set.at(std::string("mlnetpol.io/secured")) == "true");
+  CHECK(c.set.at(std::string("mlnetpol.io/training")) == "true");
+  CHECK(c.set.at(cfg.label_key) == "training");
+  CHECK_FALSE(c.set.contains(std::string("mlnetpol.io/inference")));
+  CHECK(c.remove.empty());
+
+  // mlops is both: no workload-type.
+  c = namespace_label_changes(cfg, "mlops", {});
+  CHECK_FALSE(c.set.contains(cfg.label_key));
+  CHECK(c.set.contains(std::string("mlnetpol.io/inference")));
+
+  // A workload-type someone set stays; labels already right are no change.
+  c = namespace_label_changes(cfg, "training",
+                              {{"mlnetpol.io/secured", "true"},
+                               {"mlnetpol.io/training", "true"},
+                               {"workload-type", "inference"}});
+  CHECK(c.empty());
+
+  // Unsecured: nothing to do.
+  CHECK(namespace_label_changes(cfg, "default", {{"team", "a"}}).empty());
+
+  // Left the lists: the mlnetpol.io labels go, others stay.
+  c = namespace_label_changes(cfg, "old",
+                              {{"mlnetpol.io/secured", "true"},
+                               {"mlnetpol.io/platform", "true"},
+                               {"team", "a"}});
+  CHECK(c.set.empty());
+  CHECK(sorted(c.remove) ==
+        std::vector<std::string>{"mlnetpol.io/platform", "mlnetpol.io/secured"});
+  CHECK(c.merge_patch() ==
+        R"({"metadata":{"labels":{"mlnetpol.io/secured":null,"mlnetpol.io/platform":null}}})");
+}
+
+TEST_CASE("plan_objects: hash skip, apply what differs, prune what is not desired") {
+  policy::config cfg;
+  const auto desired = policy::render_policies(cfg, "argocd");
+  REQUIRE(desired.size() >= 3);
+  std::vector<observed_object> observed;
+  for (const auto& d : desired) observed.push_back({d.kind, d.name, d.spec_hash});
+  observed[0].spec_hash = "edited";
+  observed.push_back({"CiliumNetworkPolicy", "default-deny-with-dns", "x"});
+  const auto plan = plan_objects(desired, observed);
+  REQUIRE(plan.apply.size() == 1);
+  CHECK(plan.apply[0]->name == desired[0].name);
+  CHECK(plan.unchanged == desired.size() - 1);
+  REQUIRE(plan.prune.size() == 1);
+  CHECK(plan.prune[0].name == "default-deny-with-dns");
+}
+
+TEST_CASE("reconcile: a new secured namespace gets its labels and its full set; again is free") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.labels_patched);
+  CHECK(f.api.labels("argocd").at("mlnetpol.io/secured") == "true");
+  CHECK(f.api.labels("argocd").at("mlnetpol.io/platform") == "true");
+  const auto desired = policy::render_policies(f.cfg, "argocd");
+  CHECK(out.applied == desired.size());
+  CHECK(f.api.names("NetworkPolicy", "argocd").size() == desired.size());
+  CHECK(out.managed.at("NetworkPolicy") == desired.size());
+
+  f.api.clear_calls();
+  out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.writes() == 0);
+  CHECK(out.unchanged == desired.size());
+  CHECK(f.api.writes() == 0);
+  CHECK(f.count("list") == 2);  // NetworkPolicies and CiliumNetworkPolicies in the namespace
+}
+
+TEST_CASE("reconcile: unsecured namespace -> nothing written; missing namespace -> no call") {
+  fixture f;
+  f.api.add_namespace("default");
+  f.sync_cache();
+  auto out = f.r.reconcile(f.cfg, "default");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(f.api.writes() == 0);
+  f.api.clear_calls();
+  out = f.r.reconcile(f.cfg, "argocd");  // in the config, not in the cluster
+  CHECK(out.status == reconcile_status::absent);
+  CHECK(f.api.calls().empty());
+}
+
+TEST_CASE("reconcile: drift (edited spec, deleted object) is repaired; foreign objects untouched") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  f.api.put_object("NetworkPolicy", "argocd", "default-deny-ingress",
+                   {{"app.kubernetes.io/managed-by", "mlnetpol"}}, {});  // hash gone: edited
+  f.api.delete_object("NetworkPolicy", "argocd", "allow-dns");
+  f.api.put_object("NetworkPolicy", "argocd", "team-own", {}, {});  // not managed
+  f.api.clear_calls();
+  const auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.applied == 2);
+  CHECK(out.pruned == 0);
+  CHECK(f.api.find("NetworkPolicy", "argocd", "allow-dns"));
+  CHECK(f.api.find("NetworkPolicy", "argocd", "default-deny-ingress")->meta.annotations.contains(
+      "mlnetpol.io/spec-hash"));
+  CHECK(f.api.find("NetworkPolicy", "argocd", "team-own"));
+}
+
+TEST_CASE("reconcile: a spec edited by hand with the spec-hash left in place is re-applied") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  const auto before = f.api.find("NetworkPolicy", "argocd", "allow-dns");
+  REQUIRE(before);
+  // kubectl edit: same labels and annotations (hash included), new resourceVersion.
+  f.api.put_object("NetworkPolicy", "argocd", "allow-dns", before->meta.labels,
+                   before->meta.annotations);
+  f.api.clear_calls();
+  auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.applied == 1);
+  CHECK(f.api.calls() == std::vector<std::string>{"list NetworkPolicy argocd",
+                                                  "list CiliumNetworkPolicy argocd",
+                                                  "apply NetworkPolicy argocd/allow-dns"});
+  out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.writes() == 0);
+  // A fresh process knows no versions: the hash alone decides (no writes on start-up).
+  reconciler fresh(f.api, f.cache);
+  CHECK(fresh.reconcile(f.cfg, "argocd").writes() == 0);
+}
+
+TEST_CASE("reconcile: standard -> Cilium applies the new set before pruning the old one") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  f.cfg.cilium_mode = true;
+  f.api.clear_calls();
+  auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  const auto calls = f.api.calls();
+  std::size_t last_apply = 0, first_delete = calls.size();
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].rfind("apply", 0) == 0) last_apply = i;
+    if (calls[i].rfind("delete", 0) == 0) first_delete = std::min(first_delete, i);
+  }
+  CHECK(out.applied == 2);
+  CHECK(out.pruned == 4);
+  CHECK(last_apply < first_delete);
+  CHECK(f.api.names("NetworkPolicy", "argocd").empty());
+  CHECK(f.api.names("CiliumNetworkPolicy", "argocd").size() == 2);
+  CHECK(out.managed.at("CiliumNetworkPolicy") == 2);
+  CHECK_FALSE(out.managed.contains("NetworkPolicy"));
+
+  // A failed apply of the new set prunes nothing: the namespace keeps its old default deny.
+  f.cfg.cilium_mode = false;
+  f.api.fail_next("apply NetworkPolicy argocd/default-deny-egress",
+                  make_error(k8s::failure_kind::server_error, 503, "unavailable"));
+  out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::retry);
+  CHECK(f.api.names("CiliumNetworkPolicy", "argocd").size() == 2);
+  out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(f.api.names("CiliumNetworkPolicy", "argocd").empty());
+}
+
+TEST_CASE("reconcile: Cilium mode without the CRD keeps the standard set and reports crd_missing") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  f.api.set_cilium_installed(false);
+  f.cfg.cilium_mode = true;
+  const auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::crd_missing);
+  CHECK(f.api.names("NetworkPolicy", "argocd").size() == 4);
+  // Standard mode works without the CRD.
+  f.cfg.cilium_mode = false;
+  CHECK(f.r.reconcile(f.cfg, "argocd").status == reconcile_status::ok);
+}
+
+TEST_CASE("reconcile: audit labels the namespace, applies and deletes nothing, reports") {
+  fixture f;
+  f.cfg.enforcement = policy::enforcement_mode::audit;
+  f.api.add_namespace("argocd");
+  f.api.put_object("NetworkPolicy", "argocd", "stale",
+                   {{"app.kubernetes.io/managed-by", "mlnetpol"}}, {});
+  f.sync_cache();
+  const auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::audited);
+  CHECK(f.api.labels("argocd").at("mlnetpol.io/secured") == "true");
+  CHECK(out.would_apply == 4);
+  CHECK(out.would_prune == 1);
+  CHECK(f.api.names("NetworkPolicy", "argocd") == std::vector<std::string>{"stale"});
+  CHECK(f.api.writes() == 1);  // the label patch
+
+  // The per-namespace override turns one namespace to enforce.
+  fixture g;
+  g.cfg.enforcement = policy::enforcement_mode::audit;
+  g.api.add_namespace("argocd", {{"mlnetpol.io/enforcement", "enforce"}});
+  g.sync_cache();
+  CHECK(g.r.reconcile(g.cfg, "argocd").status == reconcile_status::ok);
+  CHECK(g.api.names("NetworkPolicy", "argocd").size() == 4);
+}
+
+TEST_CASE("reconcile: a namespace removed from the config loses labels and managed objects") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  f.sync_cache();
+  f.cfg.platform_namespaces = {"monitoring"};
+  const auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.pruned == 4);
+  CHECK(f.api.names("NetworkPolicy", "argocd").empty());
+  CHECK_FALSE(f.api.labels("argocd").contains("mlnetpol.io/secured"));
+  CHECK_FALSE(f.api.labels("argocd").contains("mlnetpol.io/platform"));
+}
+
+TEST_CASE("reconcile: API statuses map to what the worker does") {
+  struct row {
+    k8s::failure_kind kind;
+    unsigned status;
+    reconcile_status expected;
+  };
+  for (const row& r : {row{k8s::failure_kind::not_found, 404, reconcile_status::dropped},
+                       row{k8s::failure_kind::namespace_terminating, 403, reconcile_status::skipped},
+                       row{k8s::failure_kind::forbidden, 403, reconcile_status::forbidden},
+                       row{k8s::failure_kind::unauthorized, 401, reconcile_status::forbidden},
+                       row{k8s::failure_kind::invalid, 422, reconcile_status::invalid},
+                       row{k8s::failure_kind::throttled, 429, reconcile_status::retry},
+                       row{k8s::failure_kind::server_error, 500, reconcile_status::retry},
+                       row{k8s::failure_kind::transport, 0, reconcile_status::retry}}) {
+    fixture f;
+    f.api.add_namespace("argocd");
+    f.sync_cache();
+    auto e = make_error(r.kind, r.status, "boom");
+    e.retry_after = std::chrono::seconds(7);
+    e.causes = {"spec.podSelector: Invalid value"};
+    f.api.fail_next("apply", e);
+    const auto out = f.r.reconcile(f.cfg, "argocd");
+    CAPTURE(r.status);
+    CHECK(out.status == r.expected);
+    CHECK(out.retry_after == std::chrono::seconds(7));
+    CHECK(out.message.find("apply networkpolicies.networking.k8s.io") == 0);
+    CHECK(out.causes.size() == 1);
+  }
+}
