@@ -65,13 +65,15 @@ struct connection {
   bool reused = false;  // served an earlier request: the server may have closed it meanwhile
 };
 
-// Runs the connection's io_context until done, or until the deadline (then the socket is closed
-// and the aborted operation drained). Returns false on the deadline.
-bool wait(connection& c, const bool& done, steady::time_point deadline) {
+// Runs the connection's io_context until done, or until the deadline (then the socket is closed,
+// abort called, and the aborted operation drained). Returns false on the deadline.
+bool wait(connection& c, const bool& done, steady::time_point deadline,
+          const std::function<void()>& abort = {}) {
   c.ioc.restart();
   while (!done) {
     if (c.ioc.run_one_until(deadline) == 0 && !done) {
       c.close();
+      if (abort) abort();
       c.ioc.restart();
       while (!done && c.ioc.run_one() > 0) {
       }
@@ -277,10 +279,8 @@ struct client::impl {
                                results = std::move(r);
                                done = true;
                              });
-      if (!wait(c, done, deadline)) {
-        resolver.cancel();
-        timed_out = true;
-      }
+      // A lookup already inside getaddrinfo still finishes first (Asio cannot interrupt it).
+      timed_out = !wait(c, done, deadline, [&] { resolver.cancel(); });
       if (timed_out || ec) return fail(describe("resolve " + config.host, ec, timed_out, budget));
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
