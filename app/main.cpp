@@ -13,7 +13,7 @@ constexpr const char* usage_text =
     "\n"
     "commands:\n"
     "  serve    run the admission webhook server (HTTPS)\n"
-    "  review   evaluate an AdmissionReview offline and print the response\n"
+    "  review   check manifests or an AdmissionReview offline, as the webhooks would\n"
     "  render   print the network policies the configuration requires\n"
     "  certs    issue a CA and a serving certificate for the webhook Service\n"
     "  version  print the version, git commit, build date and library versions\n"

@@ -253,6 +253,18 @@ class Checker:
         return errors, count
 
 
+def check_front_door(path, text):
+    """README.md is the front door: short, and no developer internals."""
+    errors = []
+    if text.count("\n") > 160:
+        errors.append(f"{path}: {text.count(chr(10))} lines; keep the front door under 160 and "
+                      "move reference text into docs/")
+    for internal in ("../shared", "benchmark ratio", "median ratio", "req/s"):
+        if internal in text:
+            errors.append(f"{path}: mentions {internal!r}, a developer internal (docs/development.md)")
+    return errors
+
+
 def self_test(checker):
     cases = [
         ("a failing command", "```sh\nmlnetpol render --bogus\n```\n", "exit 2, expected 0"),
@@ -279,6 +291,8 @@ def self_test(checker):
         found = check_links(doc, text)
         if len(found) != 2 or "no such heading" not in found[0] or "no such file" not in found[1]:
             failures.append(f"self-test 'links': expected 2 broken links, got {found}")
+    if len(check_front_door("README.md", "x\n" * 200 + "see ../shared/perf")) != 2:
+        failures.append("self-test 'front door': a long README naming ../shared passed")
     for what, text, fragment in cases:
         with tempfile.TemporaryDirectory(prefix="mlnetpol-docs-self-") as tmp:
             errors, _ = checker.check_doc(what, text, tmp)
@@ -305,6 +319,9 @@ def main():
         with tempfile.TemporaryDirectory(prefix="mlnetpol-docs-") as tmp:
             errors, count = checker.check_doc(os.path.relpath(path, args.source), text, tmp)
         failures += errors + check_links(os.path.relpath(path), text)
+        if os.path.basename(path) == "README.md" and os.path.normpath(os.path.dirname(path)) == \
+                os.path.normpath(args.source):
+            failures += check_front_door("README.md", text)
         total += count
     if args.self_test:
         failures += self_test(checker)
