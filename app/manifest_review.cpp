@@ -202,13 +202,25 @@ int review_manifests(const std::vector<manifest_input>& inputs,
     return 2;
   }
 
+  // Namespaces first, as Helm installs them: the handlers remember their labels, so a Namespace in
+  // the input sets the mlnetpol.io/enforcement override for the objects in it. Printed in input
+  // order.
   admission::policy_handlers handlers(cfg);
-  std::vector<object_result> results;
+  std::vector<object_result> results(objects.size());
+  auto is_namespace = [](const manifest_object& m) {
+    return member_string(m.object, "apiVersion") == "v1" &&
+           member_string(m.object, "kind") == "Namespace";
+  };
+  for (const bool namespaces : {true, false}) {
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+      if (is_namespace(objects[i]) != namespaces) continue;
+      results[i] = review_object(objects[i], options.default_namespace, handlers, i + 1);
+    }
+  }
   std::size_t denied = 0, errors = 0;
-  for (std::size_t i = 0; i < objects.size(); ++i) {
-    results.push_back(review_object(objects[i], options.default_namespace, handlers, i + 1));
-    denied += results.back().outcome == "denied";
-    errors += results.back().outcome == "error";
+  for (const auto& r : results) {
+    denied += r.outcome == "denied";
+    errors += r.outcome == "error";
   }
   if (options.json_output) {
     print_json(results, denied);

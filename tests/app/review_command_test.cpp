@@ -350,3 +350,20 @@ TEST_CASE("review: input that is not Kubernetes objects exits 2 and names the do
   CHECK(run(quote(fixture_path("pod-create-kubectl-run.json")) + " " + quote(no_kind)).exit_code ==
         2);
 }
+
+TEST_CASE("review: a Namespace in the input sets the enforcement override of its objects") {
+  manifest_dir dir;
+  // The pod comes first in the file; the Namespace is still reviewed first, as Helm applies it.
+  const std::string file =
+      dir.add("app.yaml", std::string(host_network_pod) +
+                              "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: training\n"
+                              "  labels: {mlnetpol.io/enforcement: audit}\n");
+  const run_result r = run(quote(file));
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(has(r, "Pod training/miner: allowed\n"));
+  CHECK(has(r, "  warning: would deny: pod \"miner\": hostNetwork is not allowed"));
+  CHECK(r.output.find("Pod training/miner") < r.output.find("Namespace training"));
+  // Without the Namespace the global mode (enforce) denies it.
+  CHECK(run(quote(dir.add("pod.yaml", host_network_pod))).exit_code == 1);
+}
