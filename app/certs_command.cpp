@@ -38,7 +38,10 @@ constexpr const char* certs_usage =
     "\n"
     "exit codes: 0 written, 1 issuing or writing failed, 2 usage error\n"
     "\n"
-    "Then: kubectl -n NS create secret tls mlnetpol-tls --cert=DIR/tls.crt --key=DIR/tls.key\n";
+    "Then, with --out manifests/certs: kubectl apply --server-side -k manifests/overlays/standard\n"
+    "(the certs component makes the Secret mlnetpol-tls with ca.crt, tls.crt and tls.key, and "
+    "puts\n"
+    "ca.crt into the webhooks' caBundle; docs/install-and-rollout.md).\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "mlnetpol certs: %s\nRun 'mlnetpol certs --help' for usage.\n",

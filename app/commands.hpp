@@ -6,5 +6,6 @@ int serve_command(int argc, char** argv);   // app/serve_command.cpp
 int review_command(int argc, char** argv);  // app/review_command.cpp
 int render_command(int argc, char** argv);  // app/render_command.cpp
 int certs_command(int argc, char** argv);   // app/certs_command.cpp
+int pause_command(int argc, char** argv);   // app/pause_command.cpp
 
 }  // namespace mlnetpol::app

@@ -1,9 +1,10 @@
-// mlnetpol: one binary, subcommands serve | review | render | certs.
+// mlnetpol: one binary, subcommands serve | review | render | certs | version | pause.
 #include <cstdio>
 #include <cstring>
 #include <string_view>
 
 #include "app/commands.hpp"
+#include "app/version.hpp"
 
 namespace {
 
@@ -12,9 +13,11 @@ constexpr const char* usage_text =
     "\n"
     "commands:\n"
     "  serve    run the admission webhook server (HTTPS)\n"
-    "  review   evaluate an AdmissionReview offline and print the response\n"
+    "  review   check manifests or an AdmissionReview offline, as the webhooks would\n"
     "  render   print the network policies the configuration requires\n"
     "  certs    issue a CA and a serving certificate for the webhook Service\n"
+    "  version  print the version, git commit, build date and library versions\n"
+    "  pause    wait N seconds (the Deployment's preStop hook)\n"
     "\n"
     "Run 'mlnetpol <command> --help' for the flags of a command.\n";
 
@@ -31,6 +34,10 @@ int main(int argc, char** argv) {
   if (command == "review") return mlnetpol::app::review_command(argc - 1, argv + 1);
   if (command == "render") return mlnetpol::app::render_command(argc - 1, argv + 1);
   if (command == "certs") return mlnetpol::app::certs_command(argc - 1, argv + 1);
+  if (command == "pause") return mlnetpol::app::pause_command(argc - 1, argv + 1);
+  if (command == "version" || command == "--version") {
+    return mlnetpol::app::version_command(argc - 1, argv + 1);
+  }
   if (command == "--help" || command == "-h" || command == "help") {
     std::fputs(usage_text, stdout);
     return 0;

@@ -8,6 +8,7 @@
 
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
+#include "policy/config_parse.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/render/render.hpp"
 
@@ -21,11 +22,15 @@ constexpr const char* render_usage =
     "\n"
     "flags:\n"
     "  --config FILE     configuration (YAML or JSON); default: the module's defaults\n"
-    "  --namespace NS    only the policies of namespace NS\n"
+    "  --namespace NS    only the policies of namespace NS (exit 2 when it gets none)\n"
     "  -o, --output FMT  yaml (default; multi-document, for kubectl apply -f -),\n"
     "                    json (a v1 List) or dot (Graphviz picture of the allowed flows)\n"
     "  --summary         print the module's outputs as JSON (secured_namespaces,\n"
-    "                    cilium_mode_enabled, ml_policies_enabled, policy_count)\n";
+    "                    cilium_mode_enabled, ml_policies_enabled, policy_count)\n"
+    "\n"
+    "Settings that open more than expected (e.g. empty api_server_cidrs) are warned about on\n"
+    "stderr. exit status: 0 printed, 1 bad configuration, 2 bad flags or a namespace without\n"
+    "policies.\n";
 
 void write_out(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
@@ -94,14 +99,23 @@ int render_command(int argc, char** argv) {
     write_out(policy::summary_json(policy::summarize(cfg)) + "\n");
     return 0;
   }
+  // A namespace this configuration does not secure is a mistake worth stopping a pipeline for:
+  // printing nothing would look like "no policies needed".
   if (!only_namespace.empty()) {
     const auto names = policy::policy_namespaces(cfg);
     if (std::find(names.begin(), names.end(), only_namespace) == names.end()) {
+      std::string listed;
+      for (const auto& n : names) listed += (listed.empty() ? "" : ", ") + n;
       std::fprintf(stderr,
-                   "mlnetpol render: namespace '%s' gets no policies under this "
-                   "configuration\n",
-                   only_namespace.c_str());
+                   "mlnetpol render: namespace '%s' gets no policies under this configuration "
+                   "(namespaces with policies: %s); add it to platform_namespaces, "
+                   "tenant_namespaces, ml_training_namespaces or ml_inference_namespaces\n",
+                   only_namespace.c_str(), listed.empty() ? "none" : listed.c_str());
+      return 2;
     }
+  }
+  for (const auto& warning : policy::permissive_settings(cfg)) {
+    std::fprintf(stderr, "mlnetpol render: warning: %s\n", warning.c_str());
   }
   if (output == "dot") {
     write_out(policy::render_dot(cfg, only_namespace));

@@ -1,26 +1,24 @@
-// `mlnetpol review`: evaluates an AdmissionReview offline exactly as the server would, through
-// both webhooks, and prints what each answered.
+// `mlnetpol review`: evaluates manifests or an AdmissionReview offline exactly as the server would,
+// through both webhooks, and prints what each answered.
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iostream>
-#include <iterator>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <rapidjson/document.h>
-#include <rapidjson/pointer.h>
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
-#include "admission/base64.hpp"
 #include "admission/label_webhook.hpp"
 #include "common/snapshot.hpp"
 #include "admission/review.hpp"
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
+#include "app/manifest_documents.hpp"
+#include "app/manifest_review.hpp"
+#include "app/review_pipeline.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/labels.hpp"
 
@@ -28,10 +26,20 @@ namespace mlnetpol::app {
 namespace {
 
 constexpr const char* review_usage =
-    "usage: mlnetpol review [--config FILE] [--mode enforce|warn|audit] FILE|-\n"
+    "usage: mlnetpol review [--config FILE] [--mode enforce|warn|audit] [--namespace NS]\n"
+    "                       [-o text|json] FILE|DIR|- ...\n"
     "\n"
-    "Evaluates an AdmissionReview request (JSON, as the API server POSTs it; '-' reads stdin)\n"
-    "offline, exactly as 'mlnetpol serve' would, through both webhooks in the API server's order:\n"
+    "Evaluates objects offline, exactly as 'mlnetpol serve' would, through both webhooks in the\n"
+    "API server's order. Two kinds of input:\n"
+    "\n"
+    "Manifests (what 'kubectl apply -f' takes; e.g. 'helm template ... | mlnetpol review -'):\n"
+    "  YAML or JSON, several documents per file, v1 Lists, directories (*.yaml, *.yml, *.json),\n"
+    "  '-' for stdin. Each object is reviewed as a CREATE in its metadata.namespace (else\n"
+    "  --namespace, default \"default\") by user mlnetpol-review. One line per object:\n"
+    "  allowed | would be patched (the patch) | denied (the message) | not reviewed (kinds the\n"
+    "  webhooks are not registered for); -o json prints {results: [...], denied: N}.\n"
+    "\n"
+    "One AdmissionReview request (JSON, as the API server POSTs it):\n"
     "  1. the mutating webhook (/mutate): its AdmissionReview response, and its JSON Patch "
     "decoded;\n"
     "  2. the patch applied to request.object;\n"
@@ -39,11 +47,14 @@ constexpr const char* review_usage =
     "  4. the labels of the mutated object (metadata and every pod template).\n"
     "\n"
     "flags:\n"
-    "  --config FILE   configuration file (YAML or JSON); default: the embedded defaults\n"
-    "  --mode MODE     override enforcement_mode: enforce | warn | audit\n"
-    "  -h, --help      this text\n"
+    "  --config FILE      configuration file (YAML or JSON); default: the embedded defaults\n"
+    "  --mode MODE        override enforcement_mode: enforce | warn | audit\n"
+    "  --namespace NS     namespace of manifests without metadata.namespace (default: default)\n"
+    "  -o, --output FMT   text (default) or json (manifests only)\n"
+    "  -h, --help         this text\n"
     "\n"
-    "exit status: 0 allowed by both webhooks, 1 denied by either, 2 bad input or configuration.\n";
+    "exit status: 0 allowed by both webhooks, 1 denied by either (any object), 2 bad input or\n"
+    "configuration.\n";
 
 int bad_input(const std::string& message) {
   std::fprintf(stderr, "mlnetpol review: %s\n", message.c_str());
@@ -63,44 +74,6 @@ std::string pretty(std::string_view json_text) {
   d.Parse(json_text.data(), json_text.size());
   if (d.HasParseError()) return std::string(json_text);
   return pretty(d);
-}
-
-// Applies the webhook's RFC 6902 patch (the operations it emits: add, replace, remove, test) to
-// target; returns what went wrong, or nullopt.
-std::optional<std::string> apply_patch(rapidjson::Value& target, std::string_view patch_text,
-                                       rapidjson::Document::AllocatorType& alloc) {
-  rapidjson::Document patch;
-  patch.Parse(patch_text.data(), patch_text.size());
-  if (patch.HasParseError() || !patch.IsArray()) return "the patch is not a JSON array";
-  for (const auto& op : patch.GetArray()) {
-    if (!op.IsObject() || !op.HasMember("op") || !op["op"].IsString() || !op.HasMember("path") ||
-        !op["path"].IsString()) {
-      return "a patch operation lacks op or path";
-    }
-    const std::string name = op["op"].GetString();
-    const std::string path = op["path"].GetString();
-    const rapidjson::Pointer pointer(path.c_str());
-    if (!pointer.IsValid()) return "invalid JSON pointer " + path;
-    const std::size_t slash = path.rfind('/');
-    const rapidjson::Pointer parent(path.substr(0, slash).c_str());
-    rapidjson::Value* at = pointer.Get(target);
-    if (name == "add" || name == "replace") {
-      if (!op.HasMember("value")) return name + " " + path + " has no value";
-      const rapidjson::Value* holder = parent.Get(target);
-      if (holder == nullptr || !holder->IsObject()) return name + " " + path + ": no parent object";
-      if (name == "replace" && at == nullptr) return "replace " + path + ": no such member";
-      pointer.Set(target, rapidjson::Value(op["value"], alloc), alloc);
-    } else if (name == "remove") {
-      if (!pointer.Erase(target)) return "remove " + path + ": no such member";
-    } else if (name == "test") {
-      if (at == nullptr || !op.HasMember("value") || *at != op["value"]) {
-        return "test " + path + " failed";
-      }
-    } else {
-      return "unsupported patch operation " + name;
-    }
-  }
-  return std::nullopt;
 }
 
 void print_labels(const rapidjson::Value* object, std::string_view group, std::string_view kind) {
@@ -133,36 +106,41 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
     print_map("metadata.labels", policy::json_member(object, "metadata"));
 }
 
-struct webhook_answer {
-  admission::review_outcome outcome;
-  bool allowed = false;
-  std::string patch;  // decoded
-};
+// One AdmissionReview, printed in full (both responses, the decoded patch, the labels).
+int review_admission_request(const std::string& body, const std::string& source,
+                             const policy::config& cfg) {
+  const snapshot<policy::config> config{cfg};
+  admission::label_webhook handlers(config, nullptr);  // offline: no cluster, no namespace labels
+  auto chained = run_both_webhooks(body, handlers);
+  if (!chained) return bad_input(source + ": " + chained.error().message);
+  const webhook_answer& mutated = chained->mutated;
+  std::printf("mutating webhook (/mutate): %s (enforcement_mode %s)\n",
+              mutated.outcome.decision.c_str(),
+              std::string(policy::to_string(cfg.enforcement)).c_str());
+  std::printf("%s\n", pretty(mutated.outcome.body).c_str());
+  std::printf("\npatch (decoded):\n%s\n",
+              mutated.patch.empty() ? "(none)" : pretty(mutated.patch).c_str());
+  std::printf("\nvalidating webhook (/validate), on the mutated object: %s\n",
+              chained->validated.outcome.decision.c_str());
+  std::printf("%s\n", pretty(chained->validated.outcome.body).c_str());
 
-std::optional<webhook_answer> call(std::string_view body, admission::handler& h,
-                                   std::string& error) {
-  webhook_answer answer;
-  answer.outcome = admission::process_review(body, h);
-  if (answer.outcome.decision == "error") {
-    error =
-        answer.outcome.error.empty() ? "the request could not be evaluated" : answer.outcome.error;
-    return std::nullopt;
-  }
-  rapidjson::Document response;
-  response.Parse(answer.outcome.body.c_str());
-  const rapidjson::Value* r = policy::json_member(&response, "response");
-  const rapidjson::Value* allowed = policy::json_member(r, "allowed");
-  answer.allowed = allowed != nullptr && allowed->IsBool() && allowed->GetBool();
-  const std::string_view patch = policy::json_string(policy::json_member(r, "patch"));
-  if (!patch.empty()) {
-    auto decoded = admission::base64_decode(patch);
-    if (!decoded) {
-      error = "the response's patch is not valid base64";
-      return std::nullopt;
-    }
-    answer.patch = std::move(*decoded);
-  }
-  return answer;
+  const rapidjson::Value* request = policy::json_member(&chained->review, "request");
+  const rapidjson::Value* object = policy::json_member(request, "object");
+  const rapidjson::Value* gvk = policy::json_member(request, "kind");
+  print_labels(object != nullptr && object->IsObject() ? object : nullptr,
+               policy::json_string(policy::json_member(gvk, "group")),
+               policy::json_string(policy::json_member(gvk, "kind")));
+
+  const bool allowed = chained->allowed();
+  std::printf("\nresult: %s\n", allowed ? "allowed" : "denied");
+  return allowed ? 0 : 1;
+}
+
+bool is_admission_review(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.data(), text.size());
+  return !d.HasParseError() &&
+         policy::json_string(policy::json_member(&d, "kind")) == "AdmissionReview";
 }
 
 }  // namespace
@@ -170,35 +148,43 @@ std::optional<webhook_answer> call(std::string_view body, admission::handler& h,
 int review_command(int argc, char** argv) {
   std::optional<std::string> config_path;
   std::optional<policy::enforcement_mode> mode;
-  std::optional<std::string> input;
+  std::vector<std::string> inputs;
+  manifest_review_options options;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    auto value = [&](std::string_view flag) -> std::optional<std::string> {
+    auto value = [&]() -> std::optional<std::string> {
       if (i + 1 >= argc) return std::nullopt;
-      (void)flag;
       return std::string(argv[++i]);
     };
     if (arg == "-h" || arg == "--help") {
       std::fputs(review_usage, stdout);
       return 0;
     } else if (arg == "--config" || arg.rfind("--config=", 0) == 0) {
-      config_path = arg == "--config" ? value(arg) : std::string(arg.substr(9));
+      config_path = arg == "--config" ? value() : std::string(arg.substr(9));
       if (!config_path) return bad_input("--config needs a file");
     } else if (arg == "--mode" || arg.rfind("--mode=", 0) == 0) {
-      const auto text = arg == "--mode" ? value(arg) : std::string(arg.substr(7));
+      const auto text = arg == "--mode" ? value() : std::string(arg.substr(7));
       if (!text) return bad_input("--mode needs enforce, warn or audit");
       mode = policy::parse_enforcement_mode(*text);
       if (!mode) return bad_input("--mode: \"" + *text + "\" is not enforce, warn or audit");
+    } else if (arg == "--namespace" || arg == "-n" || arg.rfind("--namespace=", 0) == 0) {
+      const auto text = arg.rfind("--namespace=", 0) == 0 ? std::string(arg.substr(12)) : value();
+      if (!text || text->empty()) return bad_input("--namespace needs a namespace name");
+      options.default_namespace = *text;
+    } else if (arg == "-o" || arg == "--output" || arg.rfind("--output=", 0) == 0) {
+      const auto text = arg.rfind("--output=", 0) == 0 ? std::string(arg.substr(9)) : value();
+      if (!text || (*text != "text" && *text != "json")) {
+        return bad_input("--output needs text or json");
+      }
+      options.json_output = *text == "json";
     } else if (arg.size() > 1 && arg[0] == '-') {
       std::fprintf(stderr, "mlnetpol review: unknown flag %s\n\n%s", argv[i], review_usage);
       return 2;
-    } else if (input) {
-      return bad_input("one input file only (got " + *input + " and " + std::string(arg) + ")");
     } else {
-      input = std::string(arg);
+      inputs.emplace_back(arg);
     }
   }
-  if (!input) {
+  if (inputs.empty()) {
     std::fprintf(stderr, "mlnetpol review: no input file\n\n%s", review_usage);
     return 2;
   }
@@ -211,68 +197,26 @@ int review_command(int argc, char** argv) {
   }
   if (mode) cfg.enforcement = *mode;
 
-  std::string body;
-  if (*input == "-") {
-    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(*input, std::ios::binary);
-    if (!in) return bad_input(*input + ": cannot open: " + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    body = text.str();
+  auto files = expand_inputs(inputs);
+  if (!files) return bad_input(files.error().message);
+  std::vector<manifest_input> texts;
+  for (const auto& file : *files) {
+    auto text = read_input(file);
+    if (!text) return bad_input(text.error().message);
+    texts.push_back({file == "-" ? "stdin" : file, std::move(*text)});
   }
-  const std::string source = *input == "-" ? "stdin" : *input;
-
-  const snapshot<policy::config> config{cfg};
-  admission::label_webhook handlers(config, nullptr);  // offline: no namespace labels
-  std::string error;
-  const auto mutated = call(body, handlers.mutate(), error);
-  if (!mutated) return bad_input(source + ": " + error);
-
-  std::printf("mutating webhook (/mutate): %s (enforcement_mode %s)\n",
-              mutated->outcome.decision.c_str(),
-              std::string(policy::to_string(cfg.enforcement)).c_str());
-  std::printf("%s\n", pretty(mutated->outcome.body).c_str());
-  std::printf("\npatch (decoded):\n%s\n",
-              mutated->patch.empty() ? "(none)" : pretty(mutated->patch).c_str());
-
-  // The validating webhook sees the object as the mutating webhook left it.
-  rapidjson::Document review;
-  review.Parse(body.data(), body.size());
-  rapidjson::Value* request =
-      review.IsObject() && review.HasMember("request") ? &review["request"] : nullptr;
-  rapidjson::Value* object = request != nullptr && request->IsObject() &&
-                                     request->HasMember("object") && (*request)["object"].IsObject()
-                                 ? &(*request)["object"]
-                                 : nullptr;
-  if (!mutated->patch.empty()) {
-    if (object == nullptr) return bad_input(source + ": a patch for a request without an object");
-    if (auto problem = apply_patch(*object, mutated->patch, review.GetAllocator())) {
-      return bad_input(source + ": the patch does not apply: " + *problem);
+  // A single AdmissionReview gets the detailed two-webhook report; anything else is manifests.
+  if (texts.size() == 1 && is_admission_review(texts[0].text)) {
+    if (options.json_output) return bad_input("-o json is for manifests, not AdmissionReviews");
+    return review_admission_request(texts[0].text, texts[0].source, cfg);
+  }
+  for (const auto& t : texts) {
+    if (is_admission_review(t.text)) {
+      return bad_input(t.source +
+                       ": an AdmissionReview is reviewed on its own, not with other input");
     }
   }
-  rapidjson::StringBuffer mutated_body;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(mutated_body);
-  review.Accept(writer);
-  const auto validated =
-      call({mutated_body.GetString(), mutated_body.GetSize()}, handlers.validate(), error);
-  if (!validated) return bad_input(source + ": " + error);
-
-  std::printf("\nvalidating webhook (/validate), on the mutated object: %s\n",
-              validated->outcome.decision.c_str());
-  std::printf("%s\n", pretty(validated->outcome.body).c_str());
-
-  std::string group, kind;
-  if (request != nullptr) {
-    const rapidjson::Value* gvk = policy::json_member(request, "kind");
-    group = policy::json_string(policy::json_member(gvk, "group"));
-    kind = policy::json_string(policy::json_member(gvk, "kind"));
-  }
-  print_labels(object, group, kind);
-
-  const bool allowed = mutated->allowed && validated->allowed;
-  std::printf("\nresult: %s\n", allowed ? "allowed" : "denied");
-  return allowed ? 0 : 1;
+  return review_manifests(texts, options, cfg);
 }
 
 }  // namespace mlnetpol::app

@@ -7,6 +7,7 @@
 
 #include "policy/fqdn.hpp"
 #include "policy/labels.hpp"
+#include "policy/namespaces.hpp"
 
 namespace mlnetpol::policy {
 namespace {
@@ -550,6 +551,49 @@ const std::vector<row>& rows() {
   return table;
 }
 
+// The namespace a "system:serviceaccount:<namespace>:<name>" identity lives in; empty otherwise.
+std::string_view service_account_namespace(std::string_view identity) {
+  constexpr std::string_view prefix = "system:serviceaccount:";
+  if (identity.substr(0, prefix.size()) != prefix) return {};
+  identity.remove_prefix(prefix.size());
+  const std::size_t colon = identity.find(':');
+  return colon == std::string_view::npos ? std::string_view{} : identity.substr(0, colon);
+}
+
+// The one rule against configurations that cut the cluster's own traffic: no namespace the control
+// plane, node heartbeats, mlnetpol itself or an exemption depends on may be in a list that secures
+// (default-denies) its pods. Every offending entry is reported at its key path.
+void refuse_cluster_cutting(config_parse_result& result) {
+  const config& cfg = result.value;
+  std::vector<std::pair<std::string, std::string>> protected_namespaces{
+      {"kube-system", "it runs the cluster's DNS and system controllers"},
+      {"kube-public", "it is readable by every client of the cluster"},
+      {"kube-node-lease", "it holds the node heartbeats"}};
+  std::string install(service_account_namespace(cfg.service_account));
+  if (install.empty()) install = "mlnetpol-system";
+  protected_namespaces.push_back({install, "mlnetpol itself runs there (service_account)"});
+  for (const auto& ns : cfg.exempt_namespaces) {
+    protected_namespaces.push_back({ns, "it is listed in exempt_namespaces"});
+  }
+  const std::pair<const char*, const std::vector<std::string>*> secured_lists[] = {
+      {"platform_namespaces", &cfg.platform_namespaces},
+      {"tenant_namespaces", &cfg.tenant_namespaces},
+      {"ml_training_namespaces", &cfg.ml_training_namespaces},
+      {"ml_inference_namespaces", &cfg.ml_inference_namespaces}};
+  for (const auto& [key, list] : secured_lists) {
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const auto hit = std::find_if(protected_namespaces.begin(), protected_namespaces.end(),
+                                    [&](const auto& p) { return p.first == (*list)[i]; });
+      if (hit == protected_namespaces.end()) continue;
+      result.errors.push_back(
+          {index(key, i), "\"" + hit->first + "\" must not be secured: " + hit->second +
+                              ", and default-deny policies there would cut the cluster's own "
+                              "traffic; remove it from " +
+                              key});
+    }
+  }
+}
+
 }  // namespace
 
 std::string_view to_string(enforcement_mode mode) {
@@ -604,7 +648,23 @@ config_parse_result parse_config(const rapidjson::Value& root) {
     }
     it->parse(member.value, result.value, key, result.errors);
   }
+  refuse_cluster_cutting(result);
   return result;
+}
+
+std::vector<std::string> permissive_settings(const config& cfg) {
+  std::vector<std::string> out;
+  if (cfg.enabled && !cfg.cilium_mode && cfg.api_server_cidrs.empty() &&
+      !cfg.api_server_ports.empty() && !policy_namespaces(cfg).empty()) {
+    std::string ports;
+    for (const auto p : cfg.api_server_ports) {
+      ports += (ports.empty() ? "" : ", ") + std::to_string(p);
+    }
+    out.push_back("api_server_cidrs is empty: secured pods may reach TCP " + ports +
+                  " at any address, not only the Kubernetes API; set it to the CIDRs of the API "
+                  "server endpoints (kubectl get endpoints kubernetes)");
+  }
+  return out;
 }
 
 std::vector<config_key_info> config_keys() {
@@ -616,7 +676,7 @@ std::vector<config_key_info> config_keys() {
 std::string format_config_yaml(const config& cfg) {
   std::string out =
       "# mlnetpol configuration (YAML or JSON). Every key is optional; absent keys take these\n"
-      "# defaults. Reference: README.md, section Configuration.\n";
+      "# defaults. Reference: docs/configuration.md.\n";
   for (const auto& r : rows()) {
     const std::string value = r.emit(cfg);
     out += "\n# " + r.doc + "\n" + r.key + (value.front() == '\n' ? ":" : ": ") + value + "\n";

@@ -29,6 +29,10 @@ config_parse_result parse_config(const rapidjson::Value& root);
 std::string_view to_string(enforcement_mode mode);
 std::optional<enforcement_mode> parse_enforcement_mode(std::string_view text);
 
+// Settings that are valid but open more than an operator may expect (e.g. empty api_server_cidrs
+// in standard mode: the API server ports to any address). `render` prints them as warnings.
+std::vector<std::string> permissive_settings(const config& cfg);
+
 // One row of the key table, for documentation and the default file.
 struct config_key_info {
   std::string key;

@@ -4,7 +4,9 @@
 set -euo pipefail
 build_pkgs=(g++ make cmake ninja-build pkg-config libboost1.81-dev libssl-dev rapidjson-dev libspdlog-dev
   libfmt-dev libyaml-cpp-dev doctest-dev openssl ca-certificates)
-test_pkgs=(nlohmann-json3-dev python3 python3-jsonschema python3-yaml curl wrk nginx-light graphviz)
+# prometheus brings promtool (tests/monitoring); its own service is not used by anything here.
+test_pkgs=(nlohmann-json3-dev python3 python3-jsonschema python3-yaml curl wrk nginx-light graphviz
+  prometheus)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")
 missing=()

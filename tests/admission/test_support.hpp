@@ -13,7 +13,7 @@
 namespace mlnetpol::admission::testing {
 
 inline std::filesystem::path fixture_dir() {
-  return std::filesystem::path(MLNETPOL_SHARED_DIR) / "fixtures" / "admission";
+  return std::filesystem::path(MLNETPOL_FIXTURES_DIR) / "admission";
 }
 
 inline std::string read_file(const std::filesystem::path& path) {

@@ -59,7 +59,13 @@ TEST_CASE("render command: the test configurations reproduce the goldens") {
     CAPTURE(name);
     const auto json = run_render("--config " + config_path(name) + " -o json");
     CHECK(json.exit_code == 0);
-    CHECK(json.err.empty());
+    // Standard mode without api_server_cidrs warns (stderr only, the output stays the golden).
+    const bool standard = std::string(name) == "basic" || std::string(name) == "standard-ml-on";
+    CHECK(json.err ==
+          (standard ? "mlnetpol render: warning: api_server_cidrs is empty: secured pods may reach "
+                      "TCP 443, 6443 at any address, not only the Kubernetes API; set it to the "
+                      "CIDRs of the API server endpoints (kubectl get endpoints kubernetes)\n"
+                    : ""));
     CHECK(json.out == golden(std::string(name) + ".json"));
     const auto yaml = run_render("--config=" + config_path(name));  // yaml is the default
     CHECK(yaml.exit_code == 0);
@@ -91,10 +97,40 @@ TEST_CASE("render command: without --config it renders the module's defaults") {
     CHECK(item["kind"] == "NetworkPolicy");
     CHECK(item["metadata"]["namespace"] == "training");
   }
+  // A namespace no list secures is an error (exit 2) that names the lists, not an empty List.
   const auto none = run_render("-o json --namespace nowhere");
-  CHECK(none.exit_code == 0);
-  CHECK(nlohmann::json::parse(none.out)["items"].empty());
-  CHECK(none.err.find("namespace 'nowhere' gets no policies") != std::string::npos);
+  CHECK(none.exit_code == 2);
+  CHECK(none.out.empty());
+  CHECK(none.err.find("namespace 'nowhere' gets no policies under this configuration") !=
+        std::string::npos);
+  CHECK(none.err.find("training") != std::string::npos);
+  CHECK(none.err.find("add it to platform_namespaces") != std::string::npos);
+}
+
+TEST_CASE("render command: permissive settings are warned about, on stderr only") {
+  const auto cidrs = run_render("--config " + config_path("standard-api-cidrs") + " -o json");
+  CHECK(cidrs.exit_code == 0);
+  CHECK(cidrs.err.empty());
+  const auto open = run_render("-o json");  // the defaults: standard mode, no api_server_cidrs
+  CHECK(open.exit_code == 0);
+  CHECK(open.err.find("warning: api_server_cidrs is empty") != std::string::npos);
+  CHECK(nlohmann::json::parse(open.out)["kind"] == "List");
+  const auto cilium = run_render("--config " + config_path("enhanced") + " -o json");
+  CHECK(cilium.err.empty());  // Cilium names the API server itself
+}
+
+TEST_CASE("render command: a configuration that cuts the cluster's traffic is refused") {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("mlnetpol-render-cut-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = dir / "cut.yaml";
+  std::ofstream(file) << "tenant_namespaces: [team-a, kube-system]\n";
+  const auto r = run_render("--config " + file.string());
+  std::filesystem::remove_all(dir);
+  CHECK(r.exit_code != 0);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("tenant_namespaces[1]: \"kube-system\" must not be secured") !=
+        std::string::npos);
 }
 
 TEST_CASE("render command: bad flags and bad configurations get clear errors") {

@@ -45,7 +45,7 @@ std::string example(const std::string& name) {
   return quote(std::string(MLNETPOL_SOURCE_DIR) + "/examples/" + name);
 }
 std::string fixture_path(const std::string& name) {
-  return std::string(MLNETPOL_SHARED_DIR) + "/fixtures/admission/" + name;
+  return std::string(MLNETPOL_FIXTURES_DIR) + "/admission/" + name;
 }
 
 struct temp_config {
@@ -168,8 +168,9 @@ TEST_CASE("review: bad input exits 2 with a message") {
   };
   const std::vector<row> rows{
       {"", 2, "no input file"},
-      {"/nonexistent/review.json", 2, "/nonexistent/review.json: cannot open"},
-      {quote(not_json.path.string()), 2, "mlnetpol review: " + not_json.path.string() + ": "},
+      {"/nonexistent/review.json", 2, "/nonexistent/review.json: No such file or directory"},
+      {quote(not_json.path.string()), 2,
+       "mlnetpol review: " + not_json.path.string() + "#1: not a Kubernetes object"},
       {"--mode block " + example("pod-create-training-namespace.json"), 2,
        "--mode: \"block\" is not enforce, warn or audit"},
       {"--config " + quote(bad_config.path.string()) + " " +
@@ -178,8 +179,11 @@ TEST_CASE("review: bad input exits 2 with a message") {
        bad_config.path.string() +
            ": enforcment_mode: unknown key; did you mean \"enforcement_mode\"?"},
       {"--bogus x", 2, "unknown flag --bogus"},
-      {"a.json b.json", 2, "one input file only"},
-      {"--help", 0, "exit status: 0 allowed by both webhooks, 1 denied by either, 2 bad input"},
+      {"--help", 0, "exit status: 0 allowed by both webhooks, 1 denied by either (any object)"},
+      {"-o xml " + example("pod-create-training-namespace.json"), 2, "--output needs text or json"},
+      {"-o json " + example("pod-create-training-namespace.json"), 2,
+       "-o json is for manifests, not AdmissionReviews"},
+      {"--namespace", 2, "--namespace needs a namespace name"},
   };
   for (const auto& r : rows) {
     CAPTURE(r.args);
@@ -205,4 +209,161 @@ TEST_CASE("the examples are AdmissionReview requests and the Makefile's curl exa
   const std::string text((std::istreambuf_iterator<char>(makefile)),
                          std::istreambuf_iterator<char>());
   CHECK(text.find("examples/pod-create-training-namespace.json") != std::string::npos);
+}
+
+namespace {
+
+// A temporary directory of manifest files, removed at the end of the test.
+struct manifest_dir {
+  manifest_dir() {
+    path = std::filesystem::temp_directory_path() /
+           ("mlnetpol-review-manifests-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    std::filesystem::create_directories(path);
+  }
+  ~manifest_dir() { std::filesystem::remove_all(path); }
+  std::string add(const std::string& name, const std::string& text) {
+    const auto file = path / name;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream(file) << text;
+    return file.string();
+  }
+  std::filesystem::path path;
+  static inline int n = 0;
+};
+
+const char* training_pod = R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: trainer
+  namespace: training
+spec:
+  containers: [{name: c, image: pytorch}]
+)";
+
+const char* host_network_pod = R"(apiVersion: v1
+kind: Pod
+metadata: {name: miner, namespace: training}
+spec:
+  hostNetwork: true
+  containers: [{name: c, image: x}]
+)";
+
+const char* deployment_without_namespace = R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx}]}
+)";
+
+}  // namespace
+
+TEST_CASE("review: plain manifests, multi-document YAML, one line per object") {
+  manifest_dir dir;
+  const std::string file =
+      dir.add("app.yaml", std::string(training_pod) + "---\n" + deployment_without_namespace +
+                              "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, "
+                              "namespace: serving}\nspec: {ports: [{port: 80}]}\n---\n");
+  const run_result r = run(quote(file));
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(has(r,
+            "Pod training/trainer: would be patched: add /metadata/labels="
+            "{\"workload-type\":\"training\"}"));
+  CHECK(has(r, "Deployment default/web: allowed\n"));  // "default" is no ML namespace
+  CHECK(has(r,
+            "Service serving/web: not reviewed: the webhooks are not called on CREATE of "
+            "Service"));
+  CHECK(has(r, "3 objects: 1 allowed, 1 would be patched, 0 denied, 1 not reviewed"));
+
+  // --namespace places objects without one; objects with one keep theirs.
+  const run_result placed = run("--namespace serving " + quote(file));
+  CHECK(placed.exit_code == 0);
+  CHECK(has(placed,
+            "Deployment serving/web: would be patched: add "
+            "/spec/template/metadata/labels/workload-type=inference"));
+  CHECK(has(placed, "Pod training/trainer: would be patched"));
+}
+
+TEST_CASE("review: a denied object fails the run (exit 1), as a merge-request gate") {
+  manifest_dir dir;
+  dir.add("ok/pod.yaml", training_pod);
+  dir.add("bad/miner.yml", host_network_pod);
+  dir.add("notes.txt", "not a manifest, not read");
+  const run_result r = run(quote(dir.path.string()));  // a directory: *.yaml, *.yml, *.json
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(has(r,
+            "Pod training/miner: denied: pod \"miner\" in namespace \"training\" sets "
+            "spec.hostNetwork: true"));
+  CHECK(has(r, "Pod training/trainer: would be patched"));
+  CHECK(has(r, "2 objects: 0 allowed, 1 would be patched, 1 denied, 0 not reviewed"));
+  // Sorted by path: bad/ before ok/.
+  CHECK(r.output.find("miner") < r.output.find("trainer"));
+
+  // audit mode allows it: the same input passes.
+  CHECK(run("--mode audit " + quote(dir.path.string())).exit_code == 0);
+}
+
+TEST_CASE("review: JSON, v1 Lists and stdin; -o json for machines") {
+  manifest_dir dir;
+  const std::string list = dir.add("list.json", R"({"apiVersion": "v1", "kind": "List", "items": [
+    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "training"}},
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "miner", "namespace": "training"},
+     "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "x"}]}}]})");
+  const run_result r = run("-o json -", list);
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 1);
+  const auto out = nlohmann::json::parse(r.output);
+  REQUIRE(out["results"].size() == 2);
+  CHECK(out["denied"] == 1);
+  const auto& ns = out["results"][0];
+  CHECK(ns["source"] == "stdin#1.items[0]");
+  CHECK(ns["kind"] == "Namespace");
+  CHECK(ns["namespace"] == "training");
+  CHECK(ns["result"] == "patched");
+  CHECK(ns["patch"].is_array());
+  const auto& pod = out["results"][1];
+  CHECK(pod["result"] == "denied");
+  CHECK(pod["patch"].is_null());
+  CHECK(pod["message"].get<std::string>().find("hostNetwork") != std::string::npos);
+}
+
+TEST_CASE("review: input that is not Kubernetes objects exits 2 and names the document") {
+  manifest_dir dir;
+  const std::string no_kind = dir.add("a.yaml", std::string(training_pod) + "---\nfoo: bar\n");
+  const run_result r = run(quote(no_kind));
+  CHECK(r.exit_code == 2);
+  CHECK(has(r, no_kind + "#2: not a Kubernetes object: apiVersion and kind are required"));
+  const std::string broken = dir.add("b.yaml", "kind: Pod\n  bad: [indent\n");
+  const run_result y = run(quote(broken));
+  CHECK(y.exit_code == 2);
+  CHECK(has(y, broken + ":2:"));
+  CHECK(has(y, "invalid YAML"));
+  const std::string empty = dir.add("c.yaml", "# nothing here\n---\n");
+  const run_result e = run(quote(empty));
+  CHECK(e.exit_code == 2);
+  CHECK(has(e, "no Kubernetes objects in the input"));
+  const std::string mixed = dir.add("d.json", "{}");
+  CHECK(run(quote(fixture_path("pod-create-kubectl-run.json")) + " " + quote(no_kind)).exit_code ==
+        2);
+}
+
+TEST_CASE("review: a Namespace in the input sets the enforcement override of its objects") {
+  manifest_dir dir;
+  // The pod comes first in the file; the Namespace is still reviewed first, as Helm applies it.
+  const std::string file =
+      dir.add("app.yaml", std::string(host_network_pod) +
+                              "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: training\n"
+                              "  labels: {mlnetpol.io/enforcement: audit}\n");
+  const run_result r = run(quote(file));
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(has(r, "Pod training/miner: allowed\n"));
+  CHECK(has(r, "  warning: would deny: pod \"miner\": hostNetwork is not allowed"));
+  CHECK(r.output.find("Pod training/miner") < r.output.find("Namespace training"));
+  // Without the Namespace the global mode (enforce) denies it.
+  CHECK(run(quote(dir.add("pod.yaml", host_network_pod))).exit_code == 1);
 }

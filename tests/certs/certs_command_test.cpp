@@ -159,6 +159,14 @@ TEST_CASE("mlnetpol certs --help documents every flag and exits 0") {
     CAPTURE(flag);
     CHECK(r.out.find(flag) != std::string::npos);
   }
+  // The synopsis names the repeatable flags, and the next step keeps ca.crt in the Secret:
+  // `kubectl create secret tls` would drop it.
+  const std::string synopsis = r.out.substr(0, r.out.find("\n\n"));
+  CHECK(synopsis.find("[--dns NAME]...") != std::string::npos);
+  CHECK(synopsis.find("[--ip ADDR]...") != std::string::npos);
+  CHECK(r.out.find("create secret") == std::string::npos);
+  CHECK(r.out.find("kubectl apply --server-side -k manifests/overlays/standard") !=
+        std::string::npos);
 }
 
 TEST_CASE("mlnetpol certs reports write failures with exit code 1") {

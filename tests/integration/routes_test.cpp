@@ -55,7 +55,7 @@ TEST_CASE("every fixture passes through /mutate with its uid echoed") {
   c.connect();
   int seen = 0;
   for (const auto& entry : std::filesystem::directory_iterator(
-           std::filesystem::path(MLNETPOL_SHARED_DIR) / "fixtures" / "admission")) {
+           std::filesystem::path(MLNETPOL_FIXTURES_DIR) / "admission")) {
     if (entry.path().filename() == "headers.json") continue;
     const std::string body = read_text(entry.path());
     CAPTURE(entry.path().filename().string());

@@ -55,7 +55,7 @@ inline void write_text(const std::filesystem::path& p, const std::string& text) 
 }
 
 inline std::string fixture(const std::string& name) {
-  return read_text(std::filesystem::path(MLNETPOL_SHARED_DIR) / "fixtures" / "admission" / name);
+  return read_text(std::filesystem::path(MLNETPOL_FIXTURES_DIR) / "admission" / name);
 }
 
 struct temp_dir {

@@ -8,7 +8,7 @@ security context, probes, availability, RBAC, certificate wiring and the configu
 The binary does what a user does: `mlnetpol certs` writes the certificate the overlays need (into a
 copy of manifests/), and `mlnetpol render --config` must accept every overlay's config.yaml.
 
-Usage: check_manifests.py --source DIR --shared DIR --kubectl PATH --binary PATH [--self-test]
+Usage: check_manifests.py --source DIR --schemas DIR --kubectl PATH --binary PATH [--self-test]
 --self-test breaks rendered objects on purpose and fails unless every break is reported.
 """
 import argparse
@@ -208,7 +208,7 @@ def check_schemas(objs, schemas):
 
 
 def check_cert_manager_object(o):
-    """cert-manager.io/v1 Issuer and Certificate: no schema in ../shared, so by structure."""
+    """cert-manager.io/v1 Issuer and Certificate: no schema in tests/schemas, so by structure."""
     errors = []
     if o.get("apiVersion") != "cert-manager.io/v1":
         errors.append(f"apiVersion {o.get('apiVersion')} is not cert-manager.io/v1")
@@ -378,6 +378,35 @@ def check_webhook_scope(w, where, kind, overlay):
     return errors
 
 
+def duration_seconds(text):
+    """--shutdown-grace values: 500ms, 10s, 2m (the server's parse_duration)."""
+    m = re.fullmatch(r"(\d+)(ms|s|m)", text or "")
+    if not m:
+        return None
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
+
+
+def check_shutdown(pod, c):
+    """Rolling updates must not refuse admissions: a preStop pause lets endpoints drain before
+    SIGTERM, and the grace period covers the pause plus the server's --shutdown-grace."""
+    errors = []
+    pre = (((c.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {}).get("command")
+    pause = None
+    if pre and len(pre) == 4 and pre[0].endswith("/mlnetpol") and pre[1:3] == ["pause", "--seconds"]:
+        pause = int(pre[3]) if pre[3].isdigit() else None
+    if not pause:
+        errors.append(f"Deployment: preStop must run [/usr/local/bin/mlnetpol, pause, --seconds, N>0]"
+                      f", is {pre}")
+    grace = duration_seconds(arg_value(c.get("args") or [], "--shutdown-grace") or "25s")
+    period = pod.get("terminationGracePeriodSeconds", 30)
+    if pause and grace is not None and period <= pause + grace:
+        errors.append(f"Deployment: terminationGracePeriodSeconds {period} must exceed the preStop "
+                      f"pause {pause}s + --shutdown-grace {grace:g}s")
+    if grace is None:
+        errors.append("Deployment: --shutdown-grace is not a duration")
+    return errors
+
+
 def check_workload(objs, overlay):
     errors = []
     dep = one(errors, objs, "Deployment", NAME)
@@ -387,8 +416,11 @@ def check_workload(objs, overlay):
     tmpl = spec.get("template") or {}
     pod_labels = (tmpl.get("metadata") or {}).get("labels") or {}
     pod = tmpl.get("spec") or {}
-    if spec.get("replicas") != 2:
-        errors.append(f"Deployment: replicas must be 2, is {spec.get('replicas')}")
+    if spec.get("replicas") != 3:
+        errors.append(f"Deployment: replicas must be 3, is {spec.get('replicas')}")
+    if pod.get("priorityClassName") != "system-cluster-critical":
+        errors.append("Deployment: priorityClassName must be system-cluster-critical, is "
+                      f"{pod.get('priorityClassName')}")
     if (spec.get("strategy") or {}).get("rollingUpdate", {}).get("maxUnavailable") not in (0, "0%"):
         errors.append("Deployment: rolling updates must keep every replica (maxUnavailable 0)")
     if pod.get("serviceAccountName") != NAME:
@@ -442,10 +474,12 @@ def check_workload(objs, overlay):
     if sc.get("runAsUser") == 0:
         errors.append("Deployment: container must not run as UID 0")
     res = c.get("resources") or {}
-    for section in ("requests", "limits"):
-        for r in ("cpu", "memory"):
-            if r not in (res.get(section) or {}):
-                errors.append(f"Deployment: resources.{section}.{r} missing")
+    for section, r in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory")):
+        if r not in (res.get(section) or {}):
+            errors.append(f"Deployment: resources.{section}.{r} missing")
+    if "cpu" in (res.get("limits") or {}):
+        errors.append("Deployment: no CPU limit (CFS throttling delays admission answers)")
+    errors += check_shutdown(pod, c)
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         get = (c.get(probe) or {}).get("httpGet") or {}
         if get.get("path") != path or port_number(c, get.get("port")) != 8080 or \
@@ -485,9 +519,14 @@ def check_workload(objs, overlay):
     if len(pdbs) != 1:
         errors.append(f"PodDisruptionBudget: expected one covering the webhook pods, found "
                       f"{len(pdbs)}")
-    elif pdbs[0]["spec"].get("minAvailable") != 1 and pdbs[0]["spec"].get("maxUnavailable") != 1:
-        # With 2 replicas, minAvailable 1 and maxUnavailable 1 are the same budget.
-        errors.append("PodDisruptionBudget: must keep one of the two replicas available")
+    elif pdbs[0]["spec"].get("maxUnavailable") != 1:
+        # One at a time, whatever the replica count: two of three keep serving during a drain.
+        errors.append("PodDisruptionBudget: must allow exactly one replica down (maxUnavailable 1)")
+
+    quotas = [q for q in find(objs, "ResourceQuota")
+              if "system-cluster-critical" in str((q.get("spec") or {}).get("scopeSelector"))]
+    if pod.get("priorityClassName") == "system-cluster-critical" and not quotas:
+        errors.append("ResourceQuota: none admits the system-cluster-critical priority class")
 
     svc = one(errors, objs, "Service", NAME)
     if svc:
@@ -699,7 +738,7 @@ def breakages():
              "caBundle", base64.b64encode(b"not the CA").decode())),
         ("wrong path", "path /mutate",
          lambda o: webhook(o, mw, 1)["clientConfig"]["service"].__setitem__("path", "/validate")),
-        ("one replica", "replicas must be 2",
+        ("one replica", "replicas must be 3",
          lambda o: dep(o)["spec"].__setitem__("replicas", 1)),
         ("writable root", "readOnlyRootFilesystem",
          lambda o: container(o)["securityContext"].__setitem__("readOnlyRootFilesystem", False)),
@@ -707,8 +746,25 @@ def breakages():
          lambda o: container(o)["securityContext"].pop("capabilities")),
         ("no liveness probe", "livenessProbe",
          lambda o: container(o).pop("livenessProbe")),
-        ("PDB allows no eviction", "must keep one of the two",
-         lambda o: find(o, "PodDisruptionBudget")[0]["spec"].__setitem__("minAvailable", 2)),
+        ("PDB allows no eviction", "must allow exactly one replica down",
+         lambda o: find(o, "PodDisruptionBudget")[0]["spec"].__setitem__("maxUnavailable", 0)),
+        ("CPU limit", "no CPU limit",
+         lambda o: container(o)["resources"]["limits"].__setitem__("cpu", "1")),
+        ("no memory limit", "resources.limits.memory missing",
+         lambda o: container(o)["resources"].pop("limits")),
+        ("no preStop pause", "preStop must run",
+         lambda o: container(o).pop("lifecycle")),
+        ("grace shorter than pause + shutdown", "terminationGracePeriodSeconds 20 must exceed",
+         lambda o: dep(o)["spec"]["template"]["spec"].__setitem__(
+             "terminationGracePeriodSeconds", 20)),
+        ("longer shutdown grace", "must exceed the preStop pause 5s + --shutdown-grace 60s",
+         lambda o: container(o).__setitem__("args", [
+             "--shutdown-grace=1m" if a.startswith("--shutdown-grace") else a
+             for a in container(o)["args"]])),
+        ("ordinary priority", "priorityClassName must be system-cluster-critical",
+         lambda o: dep(o)["spec"]["template"]["spec"].pop("priorityClassName")),
+        ("no quota for the priority class", "none admits the system-cluster-critical",
+         lambda o: o.remove(find(o, "ResourceQuota")[0])),
         ("no PDB", "PodDisruptionBudget",
          lambda o: o.remove(find(o, "PodDisruptionBudget")[0])),
         ("schema type error", "schema: spec/replicas",
@@ -774,7 +830,7 @@ def render(kubectl, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", required=True)
-    ap.add_argument("--shared", required=True)
+    ap.add_argument("--schemas", required=True, help="tests/schemas")
     ap.add_argument("--kubectl", required=True)
     ap.add_argument("--binary", required=True)
     ap.add_argument("--self-test", action="store_true")
@@ -787,7 +843,7 @@ def main():
         raise SystemExit(f"kubectl not found at {args.kubectl}")
     if not os.access(args.binary, os.X_OK):
         raise SystemExit(f"mlnetpol binary not found at {args.binary}: build it first")
-    schemas = Schemas(os.path.join(args.shared, "schemas", "kubernetes-v1.28"))
+    schemas = Schemas(os.path.join(args.schemas, "kubernetes-v1.28"))
     keys = config_keys(args.source)
     with open(os.path.join(args.source, "manifests", "base", "config.yaml")) as fh:
         base_config = yaml.safe_load(fh)

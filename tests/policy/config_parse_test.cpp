@@ -149,7 +149,7 @@ TEST_CASE("every key is read into its own field") {
     keys_seen.insert(d.MemberBegin()->name.GetString());
   }
   // Every key of the table is covered by a row above, and vice versa: a key added to the table
-  // needs a row here (and a line in the Configuration section of README.md).
+  // needs a row here (and a line in docs/configuration.md).
   std::set<std::string> table_keys;
   for (const auto& k : config_keys()) table_keys.insert(k.key);
   CHECK(keys_seen == table_keys);
@@ -252,8 +252,8 @@ TEST_CASE("edit_distance") {
   CHECK(edit_distance("enforcement", "enforcement_mode") == 5);
 }
 
-TEST_CASE("the README documents every configuration key") {
-  std::ifstream in(std::string(MLNETPOL_SOURCE_DIR) + "/README.md");
+TEST_CASE("docs/configuration.md documents every configuration key") {
+  std::ifstream in(std::string(MLNETPOL_SOURCE_DIR) + "/docs/configuration.md");
   REQUIRE(in.good());
   std::ostringstream text;
   text << in.rdbuf();
@@ -261,4 +261,35 @@ TEST_CASE("the README documents every configuration key") {
     CAPTURE(k.key);
     CHECK(text.str().find("| `" + k.key + "` |") != std::string::npos);
   }
+}
+
+TEST_CASE("a configuration that would cut the cluster's own traffic is refused") {
+  // Each protected namespace in each secured list: one error at the entry's key path.
+  for (const char* list : {"platform_namespaces", "tenant_namespaces", "ml_training_namespaces",
+                           "ml_inference_namespaces"}) {
+    for (const char* ns : {"kube-system", "kube-public", "kube-node-lease", "mlnetpol-system"}) {
+      CAPTURE(list);
+      CAPTURE(ns);
+      const auto r = parse(std::string(R"({")") + list + R"(": ["team-a", ")" + ns + R"("]})");
+      REQUIRE(r.errors.size() == 1);
+      CHECK(r.errors[0].path == std::string(list) + "[1]");
+      CHECK(r.errors[0].message.find(std::string("\"") + ns + "\" must not be secured") == 0);
+      CHECK(r.errors[0].message.find(std::string("remove it from ") + list) != std::string::npos);
+    }
+  }
+  // The install namespace follows service_account; any exempt namespace counts too.
+  const auto moved = parse(R"({"service_account": "system:serviceaccount:webhooks:mlnetpol",
+                               "tenant_namespaces": ["webhooks", "mlnetpol-system"]})");
+  REQUIRE(moved.errors.size() == 2);  // webhooks (install) and mlnetpol-system (still exempt)
+  CHECK(moved.errors[0].path == "tenant_namespaces[0]");
+  CHECK(moved.errors[0].message.find("service_account") != std::string::npos);
+  CHECK(moved.errors[1].message.find("exempt_namespaces") != std::string::npos);
+  const auto exempt = parse(R"({"exempt_namespaces": ["istio-system"],
+                                "platform_namespaces": ["argocd", "istio-system"]})");
+  REQUIRE(exempt.errors.size() == 1);
+  CHECK(exempt.errors[0].path == "platform_namespaces[1]");
+  CHECK(exempt.errors[0].message.find("exempt_namespaces") != std::string::npos);
+  // Nothing protected: accepted; the defaults are accepted as well.
+  CHECK(parse(R"({"platform_namespaces": ["argocd"], "tenant_namespaces": ["team-a"]})").ok());
+  CHECK(parse("{}").ok());
 }

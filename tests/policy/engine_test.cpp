@@ -56,10 +56,10 @@ std::string str(const rapidjson::Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
 
-// An AdmissionReview request from ../shared/fixtures/admission/.
+// An AdmissionReview request from tests/fixtures/admission/.
 std::unique_ptr<test_request> fixture(const std::string& file) {
   auto r = std::make_unique<test_request>();
-  r->doc.Parse(read_file(std::string(MLNETPOL_SHARED_DIR) + "/fixtures/admission/" + file).c_str());
+  r->doc.Parse(read_file(std::string(MLNETPOL_FIXTURES_DIR) + "/admission/" + file).c_str());
   REQUIRE_FALSE(r->doc.HasParseError());
   const rapidjson::Value& q = r->doc["request"];
   r->group = str(q["kind"]["group"]);

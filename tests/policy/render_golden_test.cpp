@@ -75,7 +75,7 @@ TEST_CASE("render golden: every test configuration, as a JSON List and as YAML")
 TEST_CASE("render golden: the picture of the module's Enhanced example") {
   const std::string dot = policy::render_dot(test::enhanced_config());
   check_golden("enhanced.dot", dot);
-  // The README's picture is drawn from docs/enhanced-example.dot: it must show today's rules.
+  // The picture in docs/policies.md is drawn from docs/enhanced-example.dot: it must show today's rules.
   // After regenerating: cp tests/render/golden/enhanced.dot docs/enhanced-example.dot &&
   //   dot -Tpng -Gdpi=80 docs/enhanced-example.dot -o docs/enhanced-example.png
   const auto docs_dot =

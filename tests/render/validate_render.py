@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validates every rendered object of every test configuration against the upstream schemas.
 
-- CiliumNetworkPolicy: ../shared/schemas/ciliumnetworkpolicy_v2.json (the CRD's openAPIV3Schema)
+- CiliumNetworkPolicy: tests/schemas/ciliumnetworkpolicy_v2.json (the CRD's openAPIV3Schema)
 - NetworkPolicy and every object's metadata: the Kubernetes v1.28 OpenAPI (networking.k8s.io/v1),
   `#/components/schemas/...` refs resolved.
 Both are made strict (no unknown fields), as server-side apply is: an unknown field gets a 500.
@@ -48,8 +48,7 @@ def strict(schema, branch=False):
     return schema
 
 
-def load_validators(shared):
-    schemas = os.path.join(shared, "schemas")
+def load_validators(schemas):
     with open(os.path.join(schemas, "ciliumnetworkpolicy_v2.json")) as f:
         cnp = strict(json.load(f))
     with open(os.path.join(schemas, "kubernetes-v1.28",
@@ -213,12 +212,13 @@ def run(cmd):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", required=True)
+    ap.add_argument("--fixtures", required=True, help="tests/fixtures")
+    ap.add_argument("--schemas", required=True, help="tests/schemas")
     ap.add_argument("--source", required=True)
     ap.add_argument("--binary", default="")
     args = ap.parse_args()
 
-    validators = load_validators(args.shared)
+    validators = load_validators(args.schemas)
     render_dir = os.path.join(args.source, "tests", "render")
     golden_dir = os.path.join(render_dir, "golden")
     config_dir = os.path.join(render_dir, "configs")
@@ -267,7 +267,7 @@ def main():
                 failures.append(f"{name}: --summary policy_count is not {len(items)}: {summary}")
 
     # The fixtures' CNPs, as accepted and rejected by a real API server with the real CRD.
-    cilium_dir = os.path.join(args.shared, "fixtures", "cilium")
+    cilium_dir = os.path.join(args.fixtures, "cilium")
     negatives = 0
     for fixture in sorted(os.listdir(cilium_dir)):
         if not fixture.endswith(".yaml"):

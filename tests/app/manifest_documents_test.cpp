@@ -1,0 +1,55 @@
+#include "app/manifest_documents.hpp"
+
+#include <doctest/doctest.h>
+
+using mlnetpol::app::manifest_objects;
+using mlnetpol::app::parse_documents;
+
+TEST_CASE("manifest documents: YAML scalars are typed like YAML 1.2's core schema") {
+  auto docs = parse_documents(
+      "a: 1\nb: \"1\"\nc: true\nd: 'true'\ne: 1.5\nf: ~\ng: 0755x\nh: -3\ni: .5\nj: 1e3\nk: \n"
+      "l: '8080'\nm: 1.2.3\n",
+      "t.yaml");
+  REQUIRE(docs.has_value());
+  REQUIRE(docs->size() == 1);
+  const auto& d = (*docs)[0];
+  CHECK(d["a"].IsInt64());
+  CHECK(d["b"].IsString());
+  CHECK(d["c"].IsBool());
+  CHECK(d["d"].IsString());
+  CHECK(d["e"].IsDouble());
+  CHECK(d["f"].IsNull());
+  CHECK(d["g"].IsString());
+  CHECK(d["h"].GetInt64() == -3);
+  CHECK(d["i"].IsDouble());
+  CHECK(d["j"].IsDouble());
+  CHECK(d["k"].IsNull());
+  CHECK(d["l"].IsString());
+  CHECK(d["m"].IsString());
+}
+
+TEST_CASE("manifest documents: multi-document YAML, JSON, Lists, empty documents") {
+  auto objs = manifest_objects(
+      "---\napiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\n# only a comment\n---\n"
+      "apiVersion: v1\nkind: PodList\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: b}}\n"
+      "- {apiVersion: v1, kind: Pod, metadata: {name: c}}\n",
+      "m.yaml");
+  REQUIRE(objs.has_value());
+  REQUIRE(objs->size() == 3);
+  CHECK((*objs)[0].source == "m.yaml#1");
+  CHECK((*objs)[1].source == "m.yaml#3.items[0]");
+  CHECK((*objs)[2].source == "m.yaml#3.items[1]");
+  CHECK(std::string((*(*objs)[2].object)["metadata"]["name"].GetString()) == "c");
+
+  auto json = manifest_objects(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"port": 53}})",
+                               "p.json");
+  REQUIRE(json.has_value());
+  REQUIRE(json->size() == 1);
+  CHECK((*(*json)[0].object)["metadata"]["port"].IsInt());
+
+  CHECK_FALSE(manifest_objects("[1, 2]", "x.json").has_value());
+  CHECK_FALSE(manifest_objects("apiVersion: v1\nkind: List\nitems: {}\n", "l.yaml").has_value());
+  const auto dup = manifest_objects("apiVersion: v1\nkind: Pod\nkind: Pod\n", "d.yaml");
+  REQUIRE_FALSE(dup.has_value());
+  CHECK(dup.error().message == "d.yaml: document 1: line 3: duplicate key \"kind\"");
+}
