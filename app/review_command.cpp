@@ -22,7 +22,8 @@
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
 #include "policy/config_parse.hpp"
-#include "policy/labels.hpp"
+#include "common/json.hpp"
+#include "policy/kinds.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -111,7 +112,7 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
   }
   auto print_map = [](const std::string& where, const rapidjson::Value* metadata) {
     std::printf("  %s:\n", where.c_str());
-    const rapidjson::Value* labels = policy::json_member(metadata, "labels");
+    const rapidjson::Value* labels = json::json_member(metadata, "labels");
     if (labels == nullptr || !labels->IsObject() || labels->MemberCount() == 0) {
       std::printf("    (none)\n");
       return;
@@ -123,14 +124,14 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
   };
   const auto sites = policy::pod_sites(group, kind, *object);
   const bool is_pod = policy::is_pod_kind(group, kind);
-  if (!is_pod) print_map("metadata.labels", policy::json_member(object, "metadata"));
+  if (!is_pod) print_map("metadata.labels", json::json_member(object, "metadata"));
   for (const auto& site : sites) {
     print_map(
         site.template_path.empty() ? "metadata.labels" : site.template_path + ".metadata.labels",
         site.metadata);
   }
   if (is_pod && sites.empty())
-    print_map("metadata.labels", policy::json_member(object, "metadata"));
+    print_map("metadata.labels", json::json_member(object, "metadata"));
 }
 
 struct webhook_answer {
@@ -150,10 +151,10 @@ std::optional<webhook_answer> call(std::string_view body, admission::handler& h,
   }
   rapidjson::Document response;
   response.Parse(answer.outcome.body.c_str());
-  const rapidjson::Value* r = policy::json_member(&response, "response");
-  const rapidjson::Value* allowed = policy::json_member(r, "allowed");
+  const rapidjson::Value* r = json::json_member(&response, "response");
+  const rapidjson::Value* allowed = json::json_member(r, "allowed");
   answer.allowed = allowed != nullptr && allowed->IsBool() && allowed->GetBool();
-  const std::string_view patch = policy::json_string(policy::json_member(r, "patch"));
+  const std::string_view patch = json::json_string(json::json_member(r, "patch"));
   if (!patch.empty()) {
     auto decoded = admission::base64_decode(patch);
     if (!decoded) {
@@ -264,9 +265,9 @@ int review_command(int argc, char** argv) {
 
   std::string group, kind;
   if (request != nullptr) {
-    const rapidjson::Value* gvk = policy::json_member(request, "kind");
-    group = policy::json_string(policy::json_member(gvk, "group"));
-    kind = policy::json_string(policy::json_member(gvk, "kind"));
+    const rapidjson::Value* gvk = json::json_member(request, "kind");
+    group = json::json_string(json::json_member(gvk, "group"));
+    kind = json::json_string(json::json_member(gvk, "kind"));
   }
   print_labels(object, group, kind);
 
