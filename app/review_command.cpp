@@ -16,13 +16,15 @@
 #include <rapidjson/stringbuffer.h>
 
 #include "admission/base64.hpp"
+#include "admission/json_patch_apply.hpp"
 #include "admission/label_webhook.hpp"
-#include "common/snapshot.hpp"
 #include "admission/review.hpp"
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
-#include "policy/config_parse.hpp"
+#include "common/files.hpp"
 #include "common/json.hpp"
+#include "common/snapshot.hpp"
+#include "policy/config_parse.hpp"
 #include "policy/kinds.hpp"
 
 namespace mlnetpol::app {
@@ -66,44 +68,6 @@ std::string pretty(std::string_view json_text) {
   return pretty(d);
 }
 
-// Applies the webhook's RFC 6902 patch (the operations it emits: add, replace, remove, test) to
-// target; returns what went wrong, or nullopt.
-std::optional<std::string> apply_patch(rapidjson::Value& target, std::string_view patch_text,
-                                       rapidjson::Document::AllocatorType& alloc) {
-  rapidjson::Document patch;
-  patch.Parse(patch_text.data(), patch_text.size());
-  if (patch.HasParseError() || !patch.IsArray()) return "the patch is not a JSON array";
-  for (const auto& op : patch.GetArray()) {
-    if (!op.IsObject() || !op.HasMember("op") || !op["op"].IsString() || !op.HasMember("path") ||
-        !op["path"].IsString()) {
-      return "a patch operation lacks op or path";
-    }
-    const std::string name = op["op"].GetString();
-    const std::string path = op["path"].GetString();
-    const rapidjson::Pointer pointer(path.c_str());
-    if (!pointer.IsValid()) return "invalid JSON pointer " + path;
-    const std::size_t slash = path.rfind('/');
-    const rapidjson::Pointer parent(path.substr(0, slash).c_str());
-    rapidjson::Value* at = pointer.Get(target);
-    if (name == "add" || name == "replace") {
-      if (!op.HasMember("value")) return name + " " + path + " has no value";
-      const rapidjson::Value* holder = parent.Get(target);
-      if (holder == nullptr || !holder->IsObject()) return name + " " + path + ": no parent object";
-      if (name == "replace" && at == nullptr) return "replace " + path + ": no such member";
-      pointer.Set(target, rapidjson::Value(op["value"], alloc), alloc);
-    } else if (name == "remove") {
-      if (!pointer.Erase(target)) return "remove " + path + ": no such member";
-    } else if (name == "test") {
-      if (at == nullptr || !op.HasMember("value") || *at != op["value"]) {
-        return "test " + path + " failed";
-      }
-    } else {
-      return "unsupported patch operation " + name;
-    }
-  }
-  return std::nullopt;
-}
-
 void print_labels(const rapidjson::Value* object, std::string_view group, std::string_view kind) {
   std::printf("\nlabels of the mutated object:\n");
   if (object == nullptr || !object->IsObject()) {
@@ -130,8 +94,7 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
         site.template_path.empty() ? "metadata.labels" : site.template_path + ".metadata.labels",
         site.metadata);
   }
-  if (is_pod && sites.empty())
-    print_map("metadata.labels", json::json_member(object, "metadata"));
+  if (is_pod && sites.empty()) print_map("metadata.labels", json::json_member(object, "metadata"));
 }
 
 struct webhook_answer {
@@ -216,11 +179,11 @@ int review_command(int argc, char** argv) {
   if (*input == "-") {
     body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
-    std::ifstream in(*input, std::ios::binary);
-    if (!in) return bad_input(*input + ": cannot open: " + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    body = text.str();
+    auto text = files::read(*input);
+    // files::read names the path: "<path>: <reason>".
+    if (!text)
+      return bad_input(*input + ": cannot open: " + text.error().message.substr(input->size() + 2));
+    body = std::move(*text);
   }
   const std::string source = *input == "-" ? "stdin" : *input;
 
@@ -248,8 +211,9 @@ int review_command(int argc, char** argv) {
                                  : nullptr;
   if (!mutated->patch.empty()) {
     if (object == nullptr) return bad_input(source + ": a patch for a request without an object");
-    if (auto problem = apply_patch(*object, mutated->patch, review.GetAllocator())) {
-      return bad_input(source + ": the patch does not apply: " + *problem);
+    if (auto applied = admission::apply_patch(*object, mutated->patch, review.GetAllocator());
+        !applied) {
+      return bad_input(source + ": the patch does not apply: " + applied.error().message);
     }
   }
   rapidjson::StringBuffer mutated_body;
