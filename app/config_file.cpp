@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/files.hpp"
 #include "policy/config_parse.hpp"
 
 namespace mlnetpol::app {
@@ -91,21 +92,15 @@ std::string located(const std::string& file, const std::string& path, const std:
 config_load_result load_config_file(const std::filesystem::path& path) {
   config_load_result result;
   const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    result.error = name + ": cannot open: " + std::strerror(errno);
-    return result;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    result.error = name + ": cannot read: " + std::strerror(errno);
+  auto text = files::read(path);
+  if (!text) {
+    result.error = text.error().message;
     return result;
   }
 
   YAML::Node root;
   try {
-    root = YAML::Load(text.str());
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     // Marks are 0-based; editors count from 1.
     result.error = name + ":" + std::to_string(e.mark.line + 1) + ":" +

@@ -180,9 +180,7 @@ int review_command(int argc, char** argv) {
     body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
     auto text = files::read(*input);
-    // files::read names the path: "<path>: <reason>".
-    if (!text)
-      return bad_input(*input + ": cannot open: " + text.error().message.substr(input->size() + 2));
+    if (!text) return bad_input(text.error().message);
     body = std::move(*text);
   }
   const std::string source = *input == "-" ? "stdin" : *input;
