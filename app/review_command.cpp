@@ -22,6 +22,7 @@
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
 #include "common/files.hpp"
+#include "common/flags.hpp"
 #include "common/json.hpp"
 #include "common/snapshot.hpp"
 #include "policy/config_parse.hpp"
@@ -135,32 +136,41 @@ int review_command(int argc, char** argv) {
   std::optional<std::string> config_path;
   std::optional<policy::enforcement_mode> mode;
   std::optional<std::string> input;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&](std::string_view flag) -> std::optional<std::string> {
-      if (i + 1 >= argc) return std::nullopt;
-      (void)flag;
-      return std::string(argv[++i]);
-    };
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(review_usage, stdout);
-      return 0;
-    } else if (arg == "--config" || arg.rfind("--config=", 0) == 0) {
-      config_path = arg == "--config" ? value(arg) : std::string(arg.substr(9));
-      if (!config_path) return bad_input("--config needs a file");
-    } else if (arg == "--mode" || arg.rfind("--mode=", 0) == 0) {
-      const auto text = arg == "--mode" ? value(arg) : std::string(arg.substr(7));
-      if (!text) return bad_input("--mode needs enforce, warn or audit");
-      mode = policy::parse_enforcement_mode(*text);
-      if (!mode) return bad_input("--mode: \"" + *text + "\" is not enforce, warn or audit");
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      std::fprintf(stderr, "mlnetpol review: unknown flag %s\n\n%s", argv[i], review_usage);
+  flags::wording wording;
+  wording.unknown_flag = "unknown flag {}";
+  flags::parser p(wording);
+  p.value(
+       "--config",
+       [&](std::string_view v) -> std::string {
+         config_path = std::string(v);
+         return {};
+       },
+       "--config needs a file")
+      .value(
+          "--mode",
+          [&](std::string_view v) -> std::string {
+            mode = policy::parse_enforcement_mode(v);
+            if (!mode) return "--mode: \"" + std::string(v) + "\" is not enforce, warn or audit";
+            return {};
+          },
+          "--mode needs enforce, warn or audit")
+      .positional([&](std::string_view v) -> std::string {
+        if (input) return "one input file only (got " + *input + " and " + std::string(v) + ")";
+        input = std::string(v);
+        return {};
+      });
+  const auto parsed = p.parse(argc, argv);
+  if (!parsed) {
+    if (parsed.error().message.starts_with("unknown flag")) {
+      std::fprintf(stderr, "mlnetpol review: %s\n\n%s", parsed.error().message.c_str(),
+                   review_usage);
       return 2;
-    } else if (input) {
-      return bad_input("one input file only (got " + *input + " and " + std::string(arg) + ")");
-    } else {
-      input = std::string(arg);
     }
+    return bad_input(parsed.error().message);
+  }
+  if (*parsed) {
+    std::fputs(review_usage, stdout);
+    return 0;
   }
   if (!input) {
     std::fprintf(stderr, "mlnetpol review: no input file\n\n%s", review_usage);
