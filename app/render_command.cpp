@@ -71,13 +71,13 @@ int render_command(int argc, char** argv) {
   policy::config cfg;
   if (!config_path.empty()) {
     auto loaded = load_config_file(config_path);
-    if (!loaded.ok) {
-      std::fprintf(
-          stderr, "mlnetpol render: %s\n",
-          loaded.error.empty() ? (config_path + ": cannot load").c_str() : loaded.error.c_str());
+    if (!loaded) {
+      std::fprintf(stderr, "mlnetpol render: %s\n",
+                   loaded.error().message.empty() ? (config_path + ": cannot load").c_str()
+                                                  : loaded.error().message.c_str());
       return 1;
     }
-    cfg = std::move(loaded.value);
+    cfg = std::move(*loaded);
   }
   if (summary) {
     write_out(policy::summary_json(policy::summarize(cfg)) + "\n");

@@ -179,9 +179,9 @@ int review_command(int argc, char** argv) {
 
   policy::config cfg;
   if (config_path) {
-    config_load_result loaded = load_config_file(*config_path);
-    if (!loaded.ok) return bad_input("bad configuration:\n" + loaded.error);
-    cfg = std::move(loaded.value);
+    auto loaded = load_config_file(*config_path);
+    if (!loaded) return bad_input("bad configuration:\n" + loaded.error().message);
+    cfg = std::move(*loaded);
   }
   if (mode) cfg.enforcement = *mode;
 
