@@ -12,6 +12,7 @@
 
 #include "app/commands.hpp"
 #include "certs/certs.hpp"
+#include "common/flags.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -66,57 +67,46 @@ int certs_command(int argc, char** argv) {
   std::optional<std::filesystem::path> out;
   bool force = false;
 
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(certs_usage, stdout);
-      return 0;
-    }
-    if (arg == "--dev") {
-      options.dev = true;
-      continue;
-    }
-    if (arg == "--force") {
-      force = true;
-      continue;
-    }
-    // Flags with a value accept both "--flag value" and "--flag=value".
-    std::string_view name = arg;
-    std::optional<std::string_view> value;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string_view::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-    }
-    const bool takes_value = name == "--out" || name == "--service" || name == "--namespace" ||
-                             name == "--days" || name == "--dns" || name == "--ip";
-    if (!takes_value) {
-      if (name == "--dev" || name == "--force")
-        return usage_error("flag " + std::string(name) + " takes no value");
-      return usage_error("unknown flag '" + std::string(arg) + "'");
-    }
-    if (!value) {
-      // "--out --dev" is a forgotten value, not a directory named "--dev".
-      if (i + 1 >= argc || std::string_view(argv[i + 1]).starts_with("--"))
-        return usage_error("flag " + std::string(name) + " needs a value");
-      value = argv[++i];
-    }
-    if (value->empty()) return usage_error("flag " + std::string(name) + " needs a value");
-    if (name == "--out") {
-      out = std::filesystem::path(*value);
-    } else if (name == "--service") {
-      options.service = *value;
-    } else if (name == "--namespace") {
-      options.namespace_name = *value;
-    } else if (name == "--dns") {
-      options.extra_dns.emplace_back(*value);
-    } else if (name == "--ip") {
-      options.extra_ips.emplace_back(*value);
-    } else {
-      const auto days = parse_int(*value);
-      if (!days)
-        return usage_error("--days needs a whole number, got '" + std::string(*value) + "'");
-      options.days = *days;
-    }
+  auto take = [](auto& out) {
+    return [&out](std::string_view v) -> std::string {
+      out = std::string(v);
+      return {};
+    };
+  };
+  auto add = [](std::vector<std::string>& out) {
+    return [&out](std::string_view v) -> std::string {
+      out.emplace_back(v);
+      return {};
+    };
+  };
+  flags::wording wording;
+  wording.missing_value = "flag {} needs a value";
+  wording.unexpected_argument = "unknown flag '{}'";
+  wording.dashes_mean_missing = true;
+  wording.empty_means_missing = true;
+  flags::parser p(wording);
+  p.toggle("--dev", [&] { options.dev = true; })
+      .toggle("--force", [&] { force = true; })
+      .value("--out",
+             [&](std::string_view v) -> std::string {
+               out = std::filesystem::path(v);
+               return {};
+             })
+      .value("--service", take(options.service))
+      .value("--namespace", take(options.namespace_name))
+      .value("--dns", add(options.extra_dns))
+      .value("--ip", add(options.extra_ips))
+      .value("--days", [&](std::string_view v) -> std::string {
+        const auto days = parse_int(v);
+        if (!days) return "--days needs a whole number, got '" + std::string(v) + "'";
+        options.days = *days;
+        return {};
+      });
+  const auto parsed = p.parse(argc, argv);
+  if (!parsed) return usage_error(parsed.error().message);
+  if (*parsed) {
+    std::fputs(certs_usage, stdout);
+    return 0;
   }
   if (!out) return usage_error("--out DIR is required");
   if (const std::string error = certs::check_options(options); !error.empty())

@@ -12,6 +12,7 @@
 #include <rapidjson/document.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/files.hpp"
 #include "policy/config_parse.hpp"
 
 namespace mlnetpol::app {
@@ -88,29 +89,18 @@ std::string located(const std::string& file, const std::string& path, const std:
 
 }  // namespace
 
-config_load_result load_config_file(const std::filesystem::path& path) {
-  config_load_result result;
+result<policy::config> load_config_file(const std::filesystem::path& path) {
   const std::string name = path.string();
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    result.error = name + ": cannot open: " + std::strerror(errno);
-    return result;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) {
-    result.error = name + ": cannot read: " + std::strerror(errno);
-    return result;
-  }
+  auto text = files::read(path);
+  if (!text) return text.error();
 
   YAML::Node root;
   try {
-    root = YAML::Load(text.str());
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     // Marks are 0-based; editors count from 1.
-    result.error = name + ":" + std::to_string(e.mark.line + 1) + ":" +
-                   std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg;
-    return result;
+    return fail(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
   }
 
   rapidjson::Document document;
@@ -132,13 +122,8 @@ config_load_result load_config_file(const std::filesystem::path& path) {
       errors += (errors.empty() ? "" : "\n") + located(name, "", e);
     }
   }
-  if (!errors.empty()) {
-    result.error = std::move(errors);
-    return result;
-  }
-  result.ok = true;
-  result.value = parsed.value;
-  return result;
+  if (!errors.empty()) return fail(std::move(errors));
+  return parsed.value;
 }
 
 const char* default_config_yaml() {

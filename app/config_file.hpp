@@ -3,17 +3,13 @@
 #include <filesystem>
 #include <string>
 
+#include "common/result.hpp"
 #include "policy/config.hpp"
 
 namespace mlnetpol::app {
 
-struct config_load_result {
-  bool ok = false;
-  policy::config value;
-  std::string error;  // "path/to/file: key.path: what is wrong" when !ok
-};
-
-config_load_result load_config_file(const std::filesystem::path& path);
+// The error reads "path/to/file: key.path: what is wrong", one line per problem.
+result<policy::config> load_config_file(const std::filesystem::path& path);
 // The embedded default (the module's defaults) as YAML text, for `render`/docs and the ConfigMap.
 const char* default_config_yaml();
 

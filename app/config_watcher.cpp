@@ -35,8 +35,8 @@ void config_watcher::load() {
   if (!bytes) throw std::runtime_error(bytes.error().message);
   bytes_ = std::move(*bytes);
   auto loaded = load_config_file(path_);
-  if (!loaded.ok) throw std::runtime_error(loaded.error);
-  apply_(loaded.value);
+  if (!loaded) throw std::runtime_error(loaded.error().message);
+  apply_(*loaded);
   loaded_.store(true);
   logging::event(level_enum::info, "configuration loaded", {{"source", path_.string()}});
 }
@@ -83,13 +83,13 @@ void config_watcher::reload() {
   if (*bytes == bytes_) return;
   bytes_ = std::move(*bytes);
   auto loaded = load_config_file(path_);
-  if (!loaded.ok) {
+  if (!loaded) {
     if (on_failure_) on_failure_();
     logging::event(level_enum::err, "configuration reload rejected; keeping the last good one",
-                   {{"file", path_.string()}, {"error", loaded.error}});
+                   {{"file", path_.string()}, {"error", loaded.error().message}});
     return;
   }
-  apply_(loaded.value);
+  apply_(*loaded);
   logging::event(level_enum::info, "configuration reloaded", {{"file", path_.string()}});
 }
 

@@ -14,6 +14,7 @@
 #include "policy/namespace_lookup.hpp"
 #include "app/manifest_documents.hpp"
 #include "app/review_pipeline.hpp"
+#include "common/json.hpp"
 #include "policy/labels.hpp"
 
 namespace mlnetpol::app {
@@ -28,7 +29,7 @@ struct object_result {
 };
 
 std::string_view member_string(const rapidjson::Value* v, std::string_view key) {
-  return policy::json_string(policy::json_member(v, key));
+  return json::json_string(json::json_member(v, key));
 }
 
 // The kinds the webhooks are registered for on CREATE (manifests/base/webhooks.yaml): Namespace,
@@ -101,7 +102,7 @@ std::string patch_summary(std::string_view patch_text) {
     if (name == "test") continue;
     out += out.empty() ? "" : "; ";
     out += std::string(name) + " " + std::string(member_string(&op, "path"));
-    if (const rapidjson::Value* v = policy::json_member(&op, "value")) {
+    if (const rapidjson::Value* v = json::json_member(&op, "value")) {
       out += "=" + (v->IsString() ? std::string(v->GetString()) : to_json_text(*v));
     }
   }
@@ -129,7 +130,7 @@ object_result review_object(const manifest_object& m, const std::string& default
   r.source = m.source;
   r.api_version = std::string(member_string(m.object, "apiVersion"));
   r.kind = std::string(member_string(m.object, "kind"));
-  const rapidjson::Value* metadata = policy::json_member(m.object, "metadata");
+  const rapidjson::Value* metadata = json::json_member(m.object, "metadata");
   r.name = std::string(member_string(metadata, "name"));
   if (r.name.empty()) r.name = std::string(member_string(metadata, "generateName"));
   const std::size_t slash = r.api_version.find('/');
@@ -232,8 +233,8 @@ int review_manifests(const std::vector<manifest_input>& inputs,
   input_namespaces lookup;
   for (const auto& m : objects) {
     if (!is_namespace(m)) continue;
-    const rapidjson::Value* metadata = policy::json_member(m.object, "metadata");
-    const rapidjson::Value* labels = policy::json_member(metadata, "labels");
+    const rapidjson::Value* metadata = json::json_member(m.object, "metadata");
+    const rapidjson::Value* labels = json::json_member(metadata, "labels");
     policy::label_map map;
     if (labels != nullptr && labels->IsObject()) {
       for (const auto& l : labels->GetObject()) {

@@ -8,6 +8,7 @@
 
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
+#include "common/flags.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/render/render.hpp"
@@ -41,42 +42,30 @@ void write_out(const std::string& text) {
 int render_command(int argc, char** argv) {
   std::string config_path, only_namespace, output = "yaml";
   bool summary = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    // Accept both "--flag value" and "--flag=value".
-    auto value_of = [&](std::string_view flag, std::string& out) {
-      if (arg == flag) {
-        if (i + 1 >= argc) {
-          std::fprintf(stderr, "mlnetpol render: %s needs a value\n\n%s", argv[i], render_usage);
-          return -1;
-        }
-        out = argv[++i];
-        return 1;
-      }
-      if (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag &&
-          arg[flag.size()] == '=') {
-        out = std::string(arg.substr(flag.size() + 1));
-        return 1;
-      }
-      return 0;
+  auto into = [](std::string& out) {
+    return [&out](std::string_view v) -> std::string {
+      out = v;
+      return {};
     };
-    int r = 0;
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(render_usage, stdout);
-      return 0;
-    }
-    if (arg == "--summary") {
-      summary = true;
-      continue;
-    }
-    if ((r = value_of("--config", config_path)) != 0 ||
-        (r = value_of("--namespace", only_namespace)) != 0 ||
-        (r = value_of("--output", output)) != 0 || (r = value_of("-o", output)) != 0) {
-      if (r < 0) return 2;
-      continue;
-    }
-    std::fprintf(stderr, "mlnetpol render: unknown argument '%s'\n\n%s", argv[i], render_usage);
+  };
+  flags::wording wording;
+  wording.missing_value = "{} needs a value";
+  wording.unknown_flag = "unknown argument '{}'";
+  wording.unexpected_argument = "unknown argument '{}'";
+  flags::parser p(wording);
+  p.value("--config", into(config_path))
+      .value("--namespace", into(only_namespace))
+      .value("--output", into(output))
+      .alias("-o", "--output")
+      .toggle("--summary", [&] { summary = true; });
+  const auto parsed = p.parse(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "mlnetpol render: %s\n\n%s", parsed.error().message.c_str(), render_usage);
     return 2;
+  }
+  if (*parsed) {
+    std::fputs(render_usage, stdout);
+    return 0;
   }
   if (output != "yaml" && output != "json" && output != "dot") {
     std::fprintf(stderr, "mlnetpol render: unknown output format '%s' (yaml, json or dot)\n",
@@ -87,13 +76,13 @@ int render_command(int argc, char** argv) {
   policy::config cfg;
   if (!config_path.empty()) {
     auto loaded = load_config_file(config_path);
-    if (!loaded.ok) {
-      std::fprintf(
-          stderr, "mlnetpol render: %s\n",
-          loaded.error.empty() ? (config_path + ": cannot load").c_str() : loaded.error.c_str());
+    if (!loaded) {
+      std::fprintf(stderr, "mlnetpol render: %s\n",
+                   loaded.error().message.empty() ? (config_path + ": cannot load").c_str()
+                                                  : loaded.error().message.c_str());
       return 1;
     }
-    cfg = std::move(loaded.value);
+    cfg = std::move(*loaded);
   }
   if (summary) {
     write_out(policy::summary_json(policy::summarize(cfg)) + "\n");

@@ -11,16 +11,20 @@
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
+
 #include "admission/label_webhook.hpp"
-#include "common/snapshot.hpp"
 #include "admission/review.hpp"
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
 #include "app/manifest_documents.hpp"
 #include "app/manifest_review.hpp"
 #include "app/review_pipeline.hpp"
+#include "common/files.hpp"
+#include "common/flags.hpp"
+#include "common/json.hpp"
+#include "common/snapshot.hpp"
 #include "policy/config_parse.hpp"
-#include "policy/labels.hpp"
+#include "policy/kinds.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -84,7 +88,7 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
   }
   auto print_map = [](const std::string& where, const rapidjson::Value* metadata) {
     std::printf("  %s:\n", where.c_str());
-    const rapidjson::Value* labels = policy::json_member(metadata, "labels");
+    const rapidjson::Value* labels = json::json_member(metadata, "labels");
     if (labels == nullptr || !labels->IsObject() || labels->MemberCount() == 0) {
       std::printf("    (none)\n");
       return;
@@ -96,14 +100,13 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
   };
   const auto sites = policy::pod_sites(group, kind, *object);
   const bool is_pod = policy::is_pod_kind(group, kind);
-  if (!is_pod) print_map("metadata.labels", policy::json_member(object, "metadata"));
+  if (!is_pod) print_map("metadata.labels", json::json_member(object, "metadata"));
   for (const auto& site : sites) {
     print_map(
         site.template_path.empty() ? "metadata.labels" : site.template_path + ".metadata.labels",
         site.metadata);
   }
-  if (is_pod && sites.empty())
-    print_map("metadata.labels", policy::json_member(object, "metadata"));
+  if (is_pod && sites.empty()) print_map("metadata.labels", json::json_member(object, "metadata"));
 }
 
 // One AdmissionReview, printed in full (both responses, the decoded patch, the labels).
@@ -124,12 +127,12 @@ int review_admission_request(const std::string& body, const std::string& source,
               chained->validated.outcome.decision.c_str());
   std::printf("%s\n", pretty(chained->validated.outcome.body).c_str());
 
-  const rapidjson::Value* request = policy::json_member(&chained->review, "request");
-  const rapidjson::Value* object = policy::json_member(request, "object");
-  const rapidjson::Value* gvk = policy::json_member(request, "kind");
+  const rapidjson::Value* request = json::json_member(&chained->review, "request");
+  const rapidjson::Value* object = json::json_member(request, "object");
+  const rapidjson::Value* gvk = json::json_member(request, "kind");
   print_labels(object != nullptr && object->IsObject() ? object : nullptr,
-               policy::json_string(policy::json_member(gvk, "group")),
-               policy::json_string(policy::json_member(gvk, "kind")));
+               json::json_string(json::json_member(gvk, "group")),
+               json::json_string(json::json_member(gvk, "kind")));
 
   const bool allowed = chained->allowed();
   std::printf("\nresult: %s\n", allowed ? "allowed" : "denied");
@@ -140,7 +143,7 @@ bool is_admission_review(const std::string& text) {
   rapidjson::Document d;
   d.Parse(text.data(), text.size());
   return !d.HasParseError() &&
-         policy::json_string(policy::json_member(&d, "kind")) == "AdmissionReview";
+         json::json_string(json::json_member(&d, "kind")) == "AdmissionReview";
 }
 
 }  // namespace
@@ -150,39 +153,58 @@ int review_command(int argc, char** argv) {
   std::optional<policy::enforcement_mode> mode;
   std::vector<std::string> inputs;
   manifest_review_options options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(review_usage, stdout);
-      return 0;
-    } else if (arg == "--config" || arg.rfind("--config=", 0) == 0) {
-      config_path = arg == "--config" ? value() : std::string(arg.substr(9));
-      if (!config_path) return bad_input("--config needs a file");
-    } else if (arg == "--mode" || arg.rfind("--mode=", 0) == 0) {
-      const auto text = arg == "--mode" ? value() : std::string(arg.substr(7));
-      if (!text) return bad_input("--mode needs enforce, warn or audit");
-      mode = policy::parse_enforcement_mode(*text);
-      if (!mode) return bad_input("--mode: \"" + *text + "\" is not enforce, warn or audit");
-    } else if (arg == "--namespace" || arg == "-n" || arg.rfind("--namespace=", 0) == 0) {
-      const auto text = arg.rfind("--namespace=", 0) == 0 ? std::string(arg.substr(12)) : value();
-      if (!text || text->empty()) return bad_input("--namespace needs a namespace name");
-      options.default_namespace = *text;
-    } else if (arg == "-o" || arg == "--output" || arg.rfind("--output=", 0) == 0) {
-      const auto text = arg.rfind("--output=", 0) == 0 ? std::string(arg.substr(9)) : value();
-      if (!text || (*text != "text" && *text != "json")) {
-        return bad_input("--output needs text or json");
-      }
-      options.json_output = *text == "json";
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      std::fprintf(stderr, "mlnetpol review: unknown flag %s\n\n%s", argv[i], review_usage);
+  flags::wording wording;
+  wording.unknown_flag = "unknown flag {}";
+  flags::parser p(wording);
+  p.value(
+       "--config",
+       [&](std::string_view v) -> std::string {
+         config_path = std::string(v);
+         return {};
+       },
+       "--config needs a file")
+      .value(
+          "--mode",
+          [&](std::string_view v) -> std::string {
+            mode = policy::parse_enforcement_mode(v);
+            if (!mode) return "--mode: \"" + std::string(v) + "\" is not enforce, warn or audit";
+            return {};
+          },
+          "--mode needs enforce, warn or audit")
+      .value(
+          "--namespace",
+          [&](std::string_view v) -> std::string {
+            if (v.empty()) return "--namespace needs a namespace name";
+            options.default_namespace = std::string(v);
+            return {};
+          },
+          "--namespace needs a namespace name")
+      .alias("-n", "--namespace")
+      .value(
+          "--output",
+          [&](std::string_view v) -> std::string {
+            if (v != "text" && v != "json") return "--output needs text or json";
+            options.json_output = v == "json";
+            return {};
+          },
+          "--output needs text or json")
+      .alias("-o", "--output")
+      .positional([&](std::string_view v) -> std::string {
+        inputs.emplace_back(v);
+        return {};
+      });
+  const auto parsed = p.parse(argc, argv);
+  if (!parsed) {
+    if (parsed.error().message.starts_with("unknown flag")) {
+      std::fprintf(stderr, "mlnetpol review: %s\n\n%s", parsed.error().message.c_str(),
+                   review_usage);
       return 2;
-    } else {
-      inputs.emplace_back(arg);
     }
+    return bad_input(parsed.error().message);
+  }
+  if (*parsed) {
+    std::fputs(review_usage, stdout);
+    return 0;
   }
   if (inputs.empty()) {
     std::fprintf(stderr, "mlnetpol review: no input file\n\n%s", review_usage);
@@ -191,9 +213,9 @@ int review_command(int argc, char** argv) {
 
   policy::config cfg;
   if (config_path) {
-    config_load_result loaded = load_config_file(*config_path);
-    if (!loaded.ok) return bad_input("bad configuration:\n" + loaded.error);
-    cfg = std::move(loaded.value);
+    auto loaded = load_config_file(*config_path);
+    if (!loaded) return bad_input("bad configuration:\n" + loaded.error().message);
+    cfg = std::move(*loaded);
   }
   if (mode) cfg.enforcement = *mode;
 

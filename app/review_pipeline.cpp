@@ -5,7 +5,8 @@
 #include <rapidjson/writer.h>
 
 #include "admission/base64.hpp"
-#include "policy/labels.hpp"
+#include "admission/json_patch_apply.hpp"
+#include "common/json.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -19,18 +20,18 @@ result<webhook_answer> call(std::string_view body, admission::handler& h) {
   }
   rapidjson::Document response;
   response.Parse(answer.outcome.body.c_str());
-  const rapidjson::Value* r = policy::json_member(&response, "response");
-  const rapidjson::Value* allowed = policy::json_member(r, "allowed");
+  const rapidjson::Value* r = json::json_member(&response, "response");
+  const rapidjson::Value* allowed = json::json_member(r, "allowed");
   answer.allowed = allowed != nullptr && allowed->IsBool() && allowed->GetBool();
   answer.message = std::string(
-      policy::json_string(policy::json_member(policy::json_member(r, "status"), "message")));
-  if (const rapidjson::Value* w = policy::json_member(r, "warnings");
+      json::json_string(json::json_member(json::json_member(r, "status"), "message")));
+  if (const rapidjson::Value* w = json::json_member(r, "warnings");
       w != nullptr && w->IsArray()) {
     for (const auto& item : w->GetArray()) {
       if (item.IsString()) answer.warnings.emplace_back(item.GetString(), item.GetStringLength());
     }
   }
-  const std::string_view patch = policy::json_string(policy::json_member(r, "patch"));
+  const std::string_view patch = json::json_string(json::json_member(r, "patch"));
   if (!patch.empty()) {
     auto decoded = admission::base64_decode(patch);
     if (!decoded) return fail("the response's patch is not valid base64");
@@ -40,42 +41,6 @@ result<webhook_answer> call(std::string_view body, admission::handler& h) {
 }
 
 }  // namespace
-
-std::optional<std::string> apply_patch(rapidjson::Value& target, std::string_view patch_text,
-                                       rapidjson::Document::AllocatorType& alloc) {
-  rapidjson::Document patch;
-  patch.Parse(patch_text.data(), patch_text.size());
-  if (patch.HasParseError() || !patch.IsArray()) return "the patch is not a JSON array";
-  for (const auto& op : patch.GetArray()) {
-    if (!op.IsObject() || !op.HasMember("op") || !op["op"].IsString() || !op.HasMember("path") ||
-        !op["path"].IsString()) {
-      return "a patch operation lacks op or path";
-    }
-    const std::string name = op["op"].GetString();
-    const std::string path = op["path"].GetString();
-    const rapidjson::Pointer pointer(path.c_str());
-    if (!pointer.IsValid()) return "invalid JSON pointer " + path;
-    const std::size_t slash = path.rfind('/');
-    const rapidjson::Pointer parent(path.substr(0, slash).c_str());
-    rapidjson::Value* at = pointer.Get(target);
-    if (name == "add" || name == "replace") {
-      if (!op.HasMember("value")) return name + " " + path + " has no value";
-      const rapidjson::Value* holder = parent.Get(target);
-      if (holder == nullptr || !holder->IsObject()) return name + " " + path + ": no parent object";
-      if (name == "replace" && at == nullptr) return "replace " + path + ": no such member";
-      pointer.Set(target, rapidjson::Value(op["value"], alloc), alloc);
-    } else if (name == "remove") {
-      if (!pointer.Erase(target)) return "remove " + path + ": no such member";
-    } else if (name == "test") {
-      if (at == nullptr || !op.HasMember("value") || *at != op["value"]) {
-        return "test " + path + " failed";
-      }
-    } else {
-      return "unsupported patch operation " + name;
-    }
-  }
-  return std::nullopt;
-}
 
 result<chained_review> run_both_webhooks(std::string_view review_body,
                                          admission::label_webhook& handlers) {
@@ -94,9 +59,8 @@ result<chained_review> run_both_webhooks(std::string_view review_body,
                                  : nullptr;
   if (!out.mutated.patch.empty()) {
     if (object == nullptr) return fail("a patch for a request without an object");
-    if (auto problem = apply_patch(*object, out.mutated.patch, out.review.GetAllocator())) {
-      return fail("the patch does not apply: " + *problem);
-    }
+    auto applied = admission::apply_patch(*object, out.mutated.patch, out.review.GetAllocator());
+    if (!applied) return fail("the patch does not apply: " + applied.error().message);
   }
   rapidjson::StringBuffer mutated_body;
   rapidjson::Writer<rapidjson::StringBuffer> writer(mutated_body);

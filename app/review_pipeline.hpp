@@ -33,8 +33,4 @@ struct chained_review {
 result<chained_review> run_both_webhooks(std::string_view review_body,
                                          admission::label_webhook& handlers);
 
-// Applies an RFC 6902 patch of the operations the webhook emits (add, replace, remove, test).
-std::optional<std::string> apply_patch(rapidjson::Value& target, std::string_view patch_text,
-                                       rapidjson::Document::AllocatorType& alloc);
-
 }  // namespace mlnetpol::app

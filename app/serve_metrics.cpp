@@ -17,18 +17,20 @@ void serve_metrics::render(std::string& out) const {
     std::lock_guard lock(gauges_mutex_);
     g = gauges_;
   }
-  append_single(out, "mlnetpol_secured_namespaces", "gauge",
-                "Namespaces the configuration secures.",
-                static_cast<std::uint64_t>(g.secured_namespaces));
-  append_single(out, "mlnetpol_policy_count", "gauge",
-                "Network policies the configuration renders.",
-                static_cast<std::uint64_t>(g.policy_count));
-  append_single(out, "mlnetpol_cilium_mode_enabled", "gauge",
-                "1 when CiliumNetworkPolicies are rendered.",
-                static_cast<std::uint64_t>(g.cilium_mode_enabled));
-  append_single(out, "mlnetpol_ml_policies_enabled", "gauge",
-                "1 when the ML workload policies are enabled.",
-                static_cast<std::uint64_t>(g.ml_policies_enabled));
+  const struct {
+    std::string_view name;
+    std::string_view help;
+    std::uint64_t value;
+  } gauges[] = {
+      {"mlnetpol_secured_namespaces", "Namespaces the configuration secures.",
+       g.secured_namespaces},
+      {"mlnetpol_policy_count", "Network policies the configuration renders.", g.policy_count},
+      {"mlnetpol_cilium_mode_enabled", "1 when CiliumNetworkPolicies are rendered.",
+       g.cilium_mode_enabled},
+      {"mlnetpol_ml_policies_enabled", "1 when the ML workload policies are enabled.",
+       g.ml_policies_enabled},
+  };
+  for (const auto& gauge : gauges) append_single(out, gauge.name, "gauge", gauge.help, gauge.value);
 }
 
 std::string serve_metrics::render() const {

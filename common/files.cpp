@@ -10,9 +10,9 @@ namespace mlnetpol::files {
 
 result<std::string> read(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(path.string() + ": " + std::strerror(errno));
+  if (!in) return fail(path.string() + ": cannot open: " + std::strerror(errno));
   std::string out{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) return fail(path.string() + ": read error");
+  if (in.bad()) return fail(path.string() + ": cannot read: " + std::strerror(errno));
   return out;
 }
 

@@ -8,7 +8,8 @@
 
 namespace mlnetpol::files {
 
-// The whole file (following symlinks, as a Secret volume swaps them); the error names the path.
+// The whole file (following symlinks, as a Secret volume swaps them); the error names the path:
+// "<path>: cannot open: <reason>".
 result<std::string> read(const std::filesystem::path& path);
 
 // Writes to a temporary file beside path, then renames it over path, so readers never see half.

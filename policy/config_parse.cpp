@@ -5,12 +5,16 @@
 #include <cstdio>
 #include <functional>
 
+#include "common/json.hpp"
 #include "policy/fqdn.hpp"
 #include "policy/labels.hpp"
+#include "policy/name_rules.hpp"
 #include "policy/namespaces.hpp"
 
 namespace mlnetpol::policy {
 namespace {
+
+using json::json_member;
 
 using errors_t = std::vector<config_error>;
 // Returns what is wrong with a string value, or nullopt when it is fine.
@@ -176,7 +180,7 @@ struct codec<std::uint16_t> {
       return std::nullopt;
     }
     const std::int64_t port = v.GetInt64();
-    if (port < 1 || port > 65535) {
+    if (!is_port(port)) {
       errors.push_back({path, "port " + std::to_string(port) + " out of range 1-65535"});
       return std::nullopt;
     }
@@ -373,61 +377,8 @@ std::optional<std::string> check_fqdn_pattern(std::string_view s) {
   return problem;
 }
 
-bool parse_uint(std::string_view s, unsigned max, unsigned& out) {
-  if (s.empty() || s.size() > 3) return false;
-  out = 0;
-  for (const char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + static_cast<unsigned>(c - '0');
-  }
-  return out <= max;
-}
-
-bool is_ipv4(std::string_view s) {
-  int parts = 0;
-  while (true) {
-    const std::size_t dot = s.find('.');
-    unsigned octet = 0;
-    if (!parse_uint(s.substr(0, dot), 255, octet)) return false;
-    ++parts;
-    if (dot == std::string_view::npos) break;
-    s.remove_prefix(dot + 1);
-  }
-  return parts == 4;
-}
-
-bool is_ipv6(std::string_view s) {
-  const std::size_t gap = s.find("::");
-  if (gap != std::string_view::npos && s.find("::", gap + 1) != std::string_view::npos)
-    return false;
-  int groups = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    if (s[i] == ':') {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    while (i + n < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + n]))) ++n;
-    if (n == 0 || n > 4) return false;
-    ++groups;
-    i += n;
-    if (i < s.size() && s[i] != ':') return false;
-  }
-  if (s.find(":::") != std::string_view::npos) return false;
-  return gap == std::string_view::npos ? groups == 8 : groups < 8;
-}
-
 std::optional<std::string> check_cidr(std::string_view s) {
-  const std::size_t slash = s.find('/');
-  if (slash != std::string_view::npos) {
-    const std::string_view address = s.substr(0, slash);
-    const bool v4 = is_ipv4(address);
-    unsigned bits = 0;
-    if ((v4 || is_ipv6(address)) && parse_uint(s.substr(slash + 1), v4 ? 32 : 128, bits)) {
-      return std::nullopt;
-    }
-  }
+  if (is_cidr(s)) return std::nullopt;
   return "\"" + std::string(s) + "\" is not a CIDR (e.g. \"10.0.0.0/8\" or \"fd00::/8\")";
 }
 

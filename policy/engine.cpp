@@ -3,13 +3,21 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/json.hpp"
 #include "policy/config_parse.hpp"
+#include "policy/inference.hpp"
+#include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/warnings.hpp"
 
 namespace mlnetpol::policy {
 namespace {
+
+using json::json_member;
+using json::json_string;
+using json::labels_of;
+using json::map_value;
 
 // Audit annotation keys: the API server prefixes them with "<webhook name>/", so they must be a
 // qualified name's name part (no '/').
@@ -32,19 +40,6 @@ bool contains(const std::vector<std::string>& list, std::string_view value) {
 
 std::string str(std::string_view s) {
   return std::string(s);
-}
-
-std::map<std::string, std::string> labels_of(const rapidjson::Value* object) {
-  std::map<std::string, std::string> out;
-  const rapidjson::Value* labels = json_member(json_member(object, "metadata"), "labels");
-  if (labels == nullptr || !labels->IsObject()) return out;
-  for (const auto& m : labels->GetObject()) {
-    if (m.value.IsString()) {
-      out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
-                  std::string(m.value.GetString(), m.value.GetStringLength()));
-    }
-  }
-  return out;
 }
 
 // The namespace a request is about: a Namespace's own name, else request.namespace.

@@ -3,9 +3,65 @@
 #include <algorithm>
 #include <array>
 
+#include "common/json.hpp"
+
 namespace mlnetpol::policy {
 
 namespace {
+
+using json::json_member;
+
+struct workload_kind {
+  std::string_view group;
+  std::string_view kind;
+  // Path to the pod template, or (replica_specs) to the map of replica specs holding templates.
+  std::array<std::string_view, 4> path;
+  std::size_t path_size;
+  bool replica_specs;
+};
+
+constexpr std::array<workload_kind, 12> workload_kinds{{
+    {"apps", "Deployment", {"spec", "template"}, 2, false},
+    {"apps", "StatefulSet", {"spec", "template"}, 2, false},
+    {"apps", "DaemonSet", {"spec", "template"}, 2, false},
+    {"apps", "ReplicaSet", {"spec", "template"}, 2, false},
+    {"batch", "Job", {"spec", "template"}, 2, false},
+    {"batch", "CronJob", {"spec", "jobTemplate", "spec", "template"}, 4, false},
+    // Kubeflow training operator: spec.<kind>ReplicaSpecs.<replica type>.template.
+    {"kubeflow.org", "PyTorchJob", {"spec", "pytorchReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "TFJob", {"spec", "tfReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "MPIJob", {"spec", "mpiReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "XGBoostJob", {"spec", "xgbReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "PaddleJob", {"spec", "paddleReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "JAXJob", {"spec", "jaxReplicaSpecs"}, 2, true},
+}};
+
+const workload_kind* find_workload_kind(std::string_view group, std::string_view kind) {
+  for (const auto& w : workload_kinds) {
+    if (w.group == group && w.kind == kind) return &w;
+  }
+  return nullptr;
+}
+
+std::string join_path(const std::vector<std::string>& path) {
+  std::string out;
+  for (const auto& step : path) {
+    if (!out.empty()) out += '.';
+    out += step;
+  }
+  return out;
+}
+
+pod_site site_at(const rapidjson::Value& tmpl, std::vector<std::string> path) {
+  pod_site site;
+  site.template_path = join_path(path);
+  site.metadata = json_member(&tmpl, "metadata");
+  if (site.metadata && !site.metadata->IsObject()) site.metadata = nullptr;
+  site.spec = json_member(&tmpl, "spec");
+  path.emplace_back("metadata");
+  site.metadata_path = std::move(path);
+  return site;
+}
 
 constexpr std::array<std::string_view, 20> handled_kinds{"Pod",
                                                          "Namespace",
@@ -29,6 +85,54 @@ constexpr std::array<std::string_view, 20> handled_kinds{"Pod",
                                                          "CiliumClusterwideNetworkPolicy"};
 
 }  // namespace
+
+bool is_workload_kind(std::string_view group, std::string_view kind) {
+  return find_workload_kind(group, kind) != nullptr;
+}
+
+bool is_pod_kind(std::string_view group, std::string_view kind) {
+  return group.empty() && kind == "Pod";
+}
+
+bool is_network_policy_kind(std::string_view group, std::string_view kind) {
+  return (group == "networking.k8s.io" && kind == "NetworkPolicy") ||
+         (group == "cilium.io" &&
+          (kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy"));
+}
+
+std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
+                                const rapidjson::Value& object) {
+  std::vector<pod_site> sites;
+  if (!object.IsObject()) return sites;
+  if (is_pod_kind(group, kind)) {
+    pod_site site = site_at(object, {});
+    site.template_path.clear();
+    sites.push_back(std::move(site));
+    return sites;
+  }
+  const workload_kind* w = find_workload_kind(group, kind);
+  if (w == nullptr) return sites;
+  const rapidjson::Value* at = &object;
+  std::vector<std::string> path;
+  for (std::size_t i = 0; i < w->path_size && at != nullptr; ++i) {
+    at = json_member(at, w->path[i]);
+    path.emplace_back(w->path[i]);
+  }
+  if (at == nullptr || !at->IsObject()) return sites;
+  if (!w->replica_specs) {
+    sites.push_back(site_at(*at, std::move(path)));
+    return sites;
+  }
+  for (const auto& replica : at->GetObject()) {
+    const rapidjson::Value* tmpl = json_member(&replica.value, "template");
+    if (tmpl == nullptr || !tmpl->IsObject()) continue;
+    std::vector<std::string> replica_path = path;
+    replica_path.emplace_back(replica.name.GetString(), replica.name.GetStringLength());
+    replica_path.emplace_back("template");
+    sites.push_back(site_at(*tmpl, std::move(replica_path)));
+  }
+  return sites;
+}
 
 bool is_handled_kind(std::string_view kind) {
   return std::find(handled_kinds.begin(), handled_kinds.end(), kind) != handled_kinds.end();

@@ -1,9 +1,30 @@
 #pragma once
-// The closed list of kinds mlnetpol handles (admitted workloads, namespaces and the network
-// policies it renders). Metric labels use it so request data cannot create new series.
+// The kinds mlnetpol handles: where pods and pod templates sit in an admitted object, and the
+// closed list of kinds metric labels may name (so request data cannot create new series).
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include <rapidjson/document.h>
 
 namespace mlnetpol::policy {
+
+// Workload kinds whose pod templates the engine handles (Deployment, Job, PyTorchJob, ...).
+bool is_workload_kind(std::string_view group, std::string_view kind);
+bool is_pod_kind(std::string_view group, std::string_view kind);
+bool is_network_policy_kind(std::string_view group, std::string_view kind);
+
+// A pod or a pod template inside an admitted object.
+struct pod_site {
+  std::vector<std::string> metadata_path;      // from the object root to the metadata object
+  std::string template_path;                   // "spec.template", "" for the Pod itself
+  const rapidjson::Value* metadata = nullptr;  // null when the template has no metadata yet
+  const rapidjson::Value* spec = nullptr;
+};
+
+// The Pod itself for kind Pod; every pod template for a workload kind; empty otherwise.
+std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
+                                const rapidjson::Value& object);
 
 bool is_handled_kind(std::string_view kind);
 

@@ -16,14 +16,6 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 using spdlog::level::level_enum;
 
-namespace {
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
-}  // namespace
-
 listener::listener(net::io_context& io, std::shared_ptr<server_state> state, listener_kind kind,
                    tls_source tls)
     : io_(io),

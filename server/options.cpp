@@ -1,5 +1,8 @@
 #include "server/options.hpp"
 
+#include "common/flags.hpp"
+
+#include <algorithm>
 #include <charconv>
 #include <thread>
 
@@ -91,108 +94,92 @@ std::string serve_usage() {
 parse_result parse_serve_args(const std::vector<std::string_view>& args) {
   parse_result r;
   options& o = r.value;
-  auto fail = [&](std::string message) {
-    r.ok = false;
-    r.error = std::move(message);
-    return r;
-  };
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view flag = args[i];
-    std::string_view value;
-    bool has_value = false;
-    if (flag == "--help" || flag == "-h") {
-      r.help = true;
-      r.ok = true;
-      return r;
-    }
-    if (flag.substr(0, 2) != "--") return fail("unexpected argument " + quoted(flag));
-    if (auto eq = flag.find('='); eq != std::string_view::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-      has_value = true;
-    }
-    auto need_value = [&]() -> bool {
-      if (has_value) return true;
-      if (i + 1 >= args.size()) return false;
-      value = args[++i];
-      return true;
-    };
-    auto duration_flag = [&](std::chrono::milliseconds& out) -> std::string {
-      if (!need_value()) return std::string(flag) + ": missing value";
-      if (!parse_duration(value, out))
-        return std::string(flag) + ": not a duration (like 500ms, 10s, 2m): " + quoted(value);
+  std::uint64_t n = 0;
+  auto text = [](std::string& out, std::string_view flag) {
+    return [&out, flag](std::string_view v) -> std::string {
+      if (v.empty()) return std::string(flag) + ": missing value";
+      out = v;
       return {};
     };
-    std::string err;
-    std::uint64_t n = 0;
-    if (flag == "--port") {
-      if (!need_value()) return fail("--port: missing value");
-      if (!parse_unsigned(value, 65535, n))
-        return fail("--port: not a port number: " + quoted(value));
-      o.port = static_cast<std::uint16_t>(n);
-    } else if (flag == "--bind-address") {
-      if (!need_value() || value.empty()) return fail("--bind-address: missing value");
-      o.bind_address = value;
-    } else if (flag == "--tls-cert-file") {
-      if (!need_value() || value.empty()) return fail("--tls-cert-file: missing value");
-      o.tls_cert_file = value;
-    } else if (flag == "--tls-key-file") {
-      if (!need_value() || value.empty()) return fail("--tls-key-file: missing value");
-      o.tls_key_file = value;
-    } else if (flag == "--threads") {
-      if (!need_value()) return fail("--threads: missing value");
-      if (!parse_unsigned(value, 1024, n) || n == 0)
-        return fail("--threads: not a thread count (1..1024): " + quoted(value));
-      o.threads = static_cast<unsigned>(n);
-    } else if (flag == "--config") {
-      if (!need_value() || value.empty()) return fail("--config: missing value");
-      o.config_file = value;
-    } else if (flag == "--metrics-bind-address") {
-      if (!need_value()) return fail("--metrics-bind-address: missing value");
-      std::string host;
-      std::uint16_t port = 0;
-      if (value != "0" && !split_host_port(value, host, port))
-        return fail("--metrics-bind-address: not host:port or 0: " + quoted(value));
-      o.metrics_bind_address = value;
-    } else if (flag == "--log-format") {
-      if (!need_value()) return fail("--log-format: missing value");
-      if (value == "json")
-        o.format = log_format::json;
-      else if (value == "text")
-        o.format = log_format::text;
-      else
-        return fail("--log-format: json or text, not " + quoted(value));
-    } else if (flag == "--log-level") {
-      if (!need_value()) return fail("--log-level: missing value");
-      if (value != "trace" && value != "debug" && value != "info" && value != "warn" &&
-          value != "error" && value != "off")
-        return fail("--log-level: trace, debug, info, warn, error or off, not " + quoted(value));
-      o.log_level = value;
-    } else if (flag == "--max-connections") {
-      if (!need_value()) return fail("--max-connections: missing value");
-      if (!parse_unsigned(value, 1'000'000, n) || n == 0)
-        return fail("--max-connections: not a positive count: " + quoted(value));
-      o.max_connections = n;
-    } else if (flag == "--shutdown-grace") {
-      err = duration_flag(o.shutdown_grace);
-    } else if (flag == "--handshake-timeout") {
-      err = duration_flag(o.handshake_timeout);
-    } else if (flag == "--header-timeout") {
-      err = duration_flag(o.header_timeout);
-    } else if (flag == "--body-timeout") {
-      err = duration_flag(o.body_timeout);
-    } else if (flag == "--write-timeout") {
-      err = duration_flag(o.write_timeout);
-    } else if (flag == "--idle-timeout") {
-      err = duration_flag(o.idle_timeout);
-    } else if (flag == "--reload-interval") {
-      err = duration_flag(o.reload_interval);
-      if (err.empty() && o.reload_interval.count() == 0) err = "--reload-interval: must be > 0";
-    } else {
-      return fail("unknown flag " + quoted(flag) + " (see --help)");
-    }
-    if (!err.empty()) return fail(err);
+  };
+  auto duration = [](std::chrono::milliseconds& out, std::string_view flag) {
+    return [&out, flag](std::string_view v) -> std::string {
+      if (!parse_duration(v, out))
+        return std::string(flag) + ": not a duration (like 500ms, 10s, 2m): " + quoted(v);
+      return {};
+    };
+  };
+  flags::wording wording;
+  wording.unknown_flag = "unknown flag '{}' (see --help)";
+  flags::parser p(wording);
+  p.value("--port",
+          [&](std::string_view v) -> std::string {
+            if (!parse_unsigned(v, 65535, n)) return "--port: not a port number: " + quoted(v);
+            o.port = static_cast<std::uint16_t>(n);
+            return {};
+          })
+      .value("--bind-address", text(o.bind_address, "--bind-address"))
+      .value("--tls-cert-file", text(o.tls_cert_file, "--tls-cert-file"))
+      .value("--tls-key-file", text(o.tls_key_file, "--tls-key-file"))
+      .value("--threads",
+             [&](std::string_view v) -> std::string {
+               if (!parse_unsigned(v, 1024, n) || n == 0)
+                 return "--threads: not a thread count (1..1024): " + quoted(v);
+               o.threads = static_cast<unsigned>(n);
+               return {};
+             })
+      .value("--config", text(o.config_file, "--config"))
+      .value("--metrics-bind-address",
+             [&](std::string_view v) -> std::string {
+               std::string host;
+               std::uint16_t port = 0;
+               if (v != "0" && !split_host_port(v, host, port))
+                 return "--metrics-bind-address: not host:port or 0: " + quoted(v);
+               o.metrics_bind_address = v;
+               return {};
+             })
+      .value("--log-format",
+             [&](std::string_view v) -> std::string {
+               if (v == "json")
+                 o.format = log_format::json;
+               else if (v == "text")
+                 o.format = log_format::text;
+               else
+                 return "--log-format: json or text, not " + quoted(v);
+               return {};
+             })
+      .value("--log-level",
+             [&](std::string_view v) -> std::string {
+               if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" &&
+                   v != "off")
+                 return "--log-level: trace, debug, info, warn, error or off, not " + quoted(v);
+               o.log_level = v;
+               return {};
+             })
+      .value("--max-connections",
+             [&](std::string_view v) -> std::string {
+               if (!parse_unsigned(v, 1'000'000, n) || n == 0)
+                 return "--max-connections: not a positive count: " + quoted(v);
+               o.max_connections = n;
+               return {};
+             })
+      .value("--shutdown-grace", duration(o.shutdown_grace, "--shutdown-grace"))
+      .value("--handshake-timeout", duration(o.handshake_timeout, "--handshake-timeout"))
+      .value("--header-timeout", duration(o.header_timeout, "--header-timeout"))
+      .value("--body-timeout", duration(o.body_timeout, "--body-timeout"))
+      .value("--write-timeout", duration(o.write_timeout, "--write-timeout"))
+      .value("--idle-timeout", duration(o.idle_timeout, "--idle-timeout"))
+      .value("--reload-interval", [&](std::string_view v) -> std::string {
+        if (auto e = duration(o.reload_interval, "--reload-interval")(v); !e.empty()) return e;
+        if (o.reload_interval.count() == 0) return "--reload-interval: must be > 0";
+        return {};
+      });
+  const auto parsed = p.parse(args);
+  if (!parsed) {
+    r.error = parsed.error().message;
+    return r;
   }
+  r.help = *parsed;
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   r.ok = true;
   return r;

@@ -32,10 +32,6 @@ using spdlog::level::level_enum;
 
 namespace {
 
-std::string endpoint_text(const tcp::endpoint& ep) {
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 // One connection: TLS (webhook listener) or plain (metrics listener), HTTP/1.1 keep-alive.
 // Reads go straight into Beast's parser from one buffer, and each phase (handshake, idle, header,
 // body, write) has a deadline enforced by one lazily re-armed timer: moving a deadline is a store,
@@ -372,6 +368,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
 };
 
 }  // namespace
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
 
 std::shared_ptr<session_base> make_tls_session(std::shared_ptr<server_state> state,
                                                std::shared_ptr<session_owner> owner,

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <string>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -42,6 +43,9 @@ class session_owner {
   virtual ~session_owner() = default;
   virtual void release(session_base* s) = 0;
 };
+
+// "ip:port", for logs and error messages.
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& ep);
 
 std::shared_ptr<session_base> make_tls_session(std::shared_ptr<server_state> state,
                                                std::shared_ptr<session_owner> owner,

@@ -51,17 +51,16 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 }  // namespace
 
-tls_load_result make_tls_context(std::string_view cert_pem, std::string_view key_pem) {
+result<tls_material> make_tls_context(std::string_view cert_pem, std::string_view key_pem) {
   namespace ssl = boost::asio::ssl;
-  tls_load_result r;
+  tls_material r;
   ERR_clear_error();
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   if (SSL_CTX_set_cipher_list(native, intermediate_ciphers) != 1) {
-    r.error = openssl_error("cipher list");
-    return r;
+    return fail(openssl_error("cipher list"));
   }
   SSL_CTX_set1_groups_list(native, "X25519:prime256v1:secp384r1");
   SSL_CTX_set_dh_auto(native, 1);  // DHE-RSA suites with built-in ffdhe groups
@@ -69,34 +68,29 @@ tls_load_result make_tls_context(std::string_view cert_pem, std::string_view key
   boost::system::error_code ec;
   ctx->use_certificate_chain(boost::asio::buffer(cert_pem.data(), cert_pem.size()), ec);
   if (ec) {
-    r.error = openssl_error("certificate: " + ec.message());
-    return r;
+    return fail(openssl_error("certificate: " + ec.message()));
   }
   ctx->use_private_key(boost::asio::buffer(key_pem.data(), key_pem.size()), ssl::context::pem, ec);
   if (ec) {
-    r.error = openssl_error("private key: " + ec.message());
-    return r;
+    return fail(openssl_error("private key: " + ec.message()));
   }
   if (SSL_CTX_check_private_key(native) != 1) {
-    r.error = openssl_error("the private key does not match the certificate");
-    return r;
+    return fail(openssl_error("the private key does not match the certificate"));
   }
   X509* leaf = SSL_CTX_get0_certificate(native);
   if (leaf == nullptr) {
-    r.error = "certificate: no certificate in the file";
-    return r;
+    return fail("certificate: no certificate in the file");
   }
   std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1) r.value.not_after = double(timegm(&tm));
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1) r.not_after = double(timegm(&tm));
   if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr)) {
     if (char* hex = BN_bn2hex(bn)) {
-      r.value.serial_hex = hex;
+      r.serial_hex = hex;
       OPENSSL_free(hex);
     }
     BN_free(bn);
   }
-  r.value.context = std::move(ctx);
-  r.ok = true;
+  r.context = std::move(ctx);
   return r;
 }
 
@@ -125,13 +119,13 @@ certificate_store::reload_result certificate_store::reload() {
   }
   auto made = make_tls_context(cert, key);
   std::lock_guard lock(mutex_);
-  if (!made.ok) {
+  if (!made) {
     rejected_bytes_ = std::move(both);
     result.outcome = status::failed;
-    result.error = cert_file_ + " / " + key_file_ + ": " + made.error;
+    result.error = cert_file_ + " / " + key_file_ + ": " + made.error().message;
     return result;
   }
-  current_ = std::move(made.value);
+  current_ = std::move(*made);
   loaded_bytes_ = std::move(both);
   rejected_bytes_.clear();
   result.outcome = status::reloaded;

@@ -9,18 +9,14 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "common/result.hpp"
+
 namespace mlnetpol::server {
 
 struct tls_material {
   std::shared_ptr<boost::asio::ssl::context> context;
   double not_after = 0;    // Unix seconds
   std::string serial_hex;  // of the leaf certificate, for logs
-};
-
-struct tls_load_result {
-  bool ok = false;
-  tls_material value;
-  std::string error;
 };
 
 // Mozilla "intermediate" (v5.7) TLS 1.2 suites; TLS 1.3 keeps OpenSSL's default suites, which are
@@ -30,7 +26,8 @@ inline constexpr const char* intermediate_ciphers =
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
 
-tls_load_result make_tls_context(std::string_view cert_pem, std::string_view key_pem);
+// The error starts with what was wrong: "certificate: ...", "private key: ...".
+result<tls_material> make_tls_context(std::string_view cert_pem, std::string_view key_pem);
 
 class certificate_store {
  public:

@@ -365,9 +365,11 @@ rendered_object render_one(const policy_model& m) {
   key(w, "labels");
   string_map(
       w,
-      {{managed_by_label, manager_name}, {part_of_label, manager_name}, {policy_label, out.name}});
+      {{std::string(managed_by_label), std::string(managed_by_value)},
+       {std::string(part_of_label), std::string(managed_by_value)},
+       {std::string(policy_label), out.name}});
   key(w, "annotations");
-  string_map(w, {{spec_hash_annotation, out.spec_hash}});
+  string_map(w, {{std::string(spec_hash_annotation), out.spec_hash}});
   w.EndObject();
   key(w, "spec");
   w.RawValue(spec.data(), spec.size(), rapidjson::kObjectType);

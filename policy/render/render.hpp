@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "policy/config.hpp"
+#include "policy/labels.hpp"  // the labels and annotation every rendered object carries
 
 namespace mlnetpol::policy {
 
@@ -34,14 +35,6 @@ struct render_summary {
 
 render_summary summarize(const config& cfg);
 std::string summary_json(const render_summary& summary);  // {"secured_namespaces":[...],...}
-
-// Labels and annotation on every rendered object (a reconciler lists by managed-by and compares
-// spec-hash to skip unchanged objects).
-inline constexpr const char* managed_by_label = "app.kubernetes.io/managed-by";
-inline constexpr const char* part_of_label = "app.kubernetes.io/part-of";
-inline constexpr const char* policy_label = "mlnetpol.io/policy";
-inline constexpr const char* spec_hash_annotation = "mlnetpol.io/spec-hash";
-inline constexpr const char* manager_name = "mlnetpol";
 
 // The objects as a v1 List (what `kubectl get -o json` prints); pretty: indented, else compact.
 std::string list_json(const std::vector<rendered_object>& objects, bool pretty);

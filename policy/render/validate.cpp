@@ -1,85 +1,18 @@
 // validate_render_config: catches what would render an object the API server rejects, or one that
 // allows more than the configuration meant.
-#include <cctype>
 #include <string_view>
 
 #include "policy/fqdn.hpp"
+#include "policy/name_rules.hpp"
 #include "policy/render/render.hpp"
 
 namespace mlnetpol::policy {
 namespace {
 
-// RFC 1123 label: what Kubernetes accepts as a namespace or Service name.
-bool is_dns_label(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
-      return false;
-    }
-  }
-  return s.front() != '-' && s.back() != '-';
-}
-
-bool parse_uint(std::string_view s, unsigned max, unsigned& out) {
-  if (s.empty() || s.size() > 3) return false;
-  out = 0;
-  for (char c : s) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-    out = out * 10 + static_cast<unsigned>(c - '0');
-  }
-  return out <= max && !(s.size() > 1 && s.front() == '0');
-}
-
-bool is_ipv4_cidr(std::string_view s) {
-  const auto slash = s.find('/');
-  if (slash == std::string_view::npos) return false;
-  unsigned bits = 0;
-  if (!parse_uint(s.substr(slash + 1), 32, bits)) return false;
-  std::string_view addr = s.substr(0, slash);
-  for (int i = 0; i < 4; ++i) {
-    const auto dot = addr.find('.');
-    if ((i < 3) != (dot != std::string_view::npos)) return false;
-    unsigned octet = 0;
-    if (!parse_uint(addr.substr(0, dot), 255, octet)) return false;
-    addr = dot == std::string_view::npos ? std::string_view{} : addr.substr(dot + 1);
-  }
-  return true;
-}
-
-bool is_ipv6_cidr(std::string_view s) {
-  const auto slash = s.find('/');
-  if (slash == std::string_view::npos || slash == 0) return false;
-  unsigned bits = 0;
-  if (!parse_uint(s.substr(slash + 1), 128, bits)) return false;
-  int groups = 0;
-  bool double_colon = false;
-  std::string_view addr = s.substr(0, slash);
-  if (addr.find(':') == std::string_view::npos) return false;
-  for (std::size_t i = 0; i < addr.size();) {
-    if (addr[i] == ':') {
-      if (i + 1 < addr.size() && addr[i + 1] == ':') {
-        if (double_colon) return false;
-        double_colon = true;
-        i += 2;
-        continue;
-      }
-      if (i == 0 || i + 1 == addr.size()) return false;
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    while (i < addr.size() && std::isxdigit(static_cast<unsigned char>(addr[i]))) ++i, ++n;
-    if (n == 0 || n > 4) return false;
-    ++groups;
-  }
-  return double_colon ? groups < 8 : groups == 8;
-}
-
 void check_namespaces(const std::vector<std::string>& names, std::string_view key,
                       std::vector<std::string>& errors) {
   for (const auto& n : names) {
-    if (!is_dns_label(n)) {
+    if (!is_dns1123_label(n)) {
       errors.push_back(std::string(key) + ": '" + n + "' is not a valid namespace name");
     }
   }
@@ -88,7 +21,8 @@ void check_namespaces(const std::vector<std::string>& names, std::string_view ke
 void check_ports(const std::vector<std::uint16_t>& ports, std::string_view key,
                  std::vector<std::string>& errors) {
   for (auto p : ports) {
-    if (p == 0) errors.push_back(std::string(key) + ": port 0 is not a port");
+    if (!is_port(p))
+      errors.push_back(std::string(key) + ": port " + std::to_string(p) + " is not a port");
   }
 }
 
@@ -107,7 +41,7 @@ std::vector<std::string> validate_render_config(const config& cfg) {
   }
   for (const auto& s : cfg.inference_allowed_services) {
     check_namespaces({s.namespace_name}, "inference_allowed_services.namespace", errors);
-    if (!is_dns_label(s.service_name)) {
+    if (!is_dns1123_label(s.service_name)) {
       errors.push_back("inference_allowed_services.serviceName: '" + s.service_name +
                        "' is not a valid Service name");
     }

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/codec.hpp"
-#include "policy/labels.hpp"
+#include "policy/name_rules.hpp"
 #include "tests/admission/test_support.hpp"
 
 using mlnetpol::admission::decode_review;

@@ -11,7 +11,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "policy/inference.hpp"
+#include "policy/kinds.hpp"
 #include "policy/labels.hpp"
+#include "policy/name_rules.hpp"
 
 using namespace mlnetpol::policy;
 

@@ -1,4 +1,8 @@
+#include "common/json.hpp"
+#include "policy/inference.hpp"
+#include "policy/kinds.hpp"
 #include "policy/labels.hpp"
+#include "policy/name_rules.hpp"
 
 #include <doctest/doctest.h>
 
@@ -7,6 +11,7 @@
 #include "policy/warnings.hpp"
 
 using namespace mlnetpol::policy;
+using mlnetpol::json::map_value;
 
 TEST_CASE("Kubernetes name rules") {
   struct row {

@@ -39,6 +39,17 @@ bool found(const mux::match& m) {
   return m.fn != nullptr;
 }
 
+// What the mux answers to a request without a body.
+http_response serve(const serve_routes& r, std::string_view method, std::string_view target) {
+  http_request request;
+  request.method = method;
+  request.target = target;
+  request.path = path_of(target);
+  http_response response;
+  r.routes.serve(listener_kind::webhook, request, response);
+  return response;
+}
+
 }  // namespace
 
 TEST_CASE("the path alone routes; the API server's ?timeout= is ignored") {
@@ -67,12 +78,7 @@ TEST_CASE("wrong method: 405 with the Allow header") {
   m = r.find("DELETE", "/metrics", listener_kind::metrics);
   CHECK_FALSE(m.method_allowed);
 
-  http_request request;
-  request.method = "GET";
-  request.target = "/mutate";
-  request.path = "/mutate";
-  http_response response;
-  r.routes.serve(listener_kind::webhook, request, response);
+  const http_response response = serve(r, "GET", "/mutate");
   CHECK(response.status == 405);
   CHECK(response.allow == "POST");
   CHECK(response.body == "method GET not allowed on /mutate; allowed: POST");
@@ -99,12 +105,7 @@ TEST_CASE("unknown paths are not found, exact match only") {
     CAPTURE(path);
     CHECK_FALSE(found(r.find("POST", path)));
   }
-  http_request request;
-  request.method = "POST";
-  request.target = "/nope?x";
-  request.path = "/nope";
-  http_response response;
-  r.routes.serve(listener_kind::webhook, request, response);
+  const http_response response = serve(r, "POST", "/nope?x");
   CHECK(response.status == 404);
   CHECK(response.body == "404 page not found: /nope");
 }

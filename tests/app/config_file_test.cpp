@@ -35,8 +35,8 @@ struct temp_file {
 TEST_CASE("the embedded default parses to policy::config{}") {
   temp_file f(default_config_yaml());
   const auto r = load_config_file(f.path);
-  REQUIRE_MESSAGE(r.ok, r.error);
-  CHECK(r.value == policy::config{});
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
+  CHECK(*r == policy::config{});
 }
 
 TEST_CASE("a non-default configuration survives format -> YAML -> load") {
@@ -51,8 +51,8 @@ TEST_CASE("a non-default configuration survives format -> YAML -> load") {
   cfg.platform_pod_selector_key = "";
   temp_file f(policy::format_config_yaml(cfg));
   const auto r = load_config_file(f.path);
-  REQUIRE_MESSAGE(r.ok, r.error);
-  CHECK(r.value == cfg);
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
+  CHECK(*r == cfg);
 }
 
 TEST_CASE("YAML and JSON files, as the module's README writes them") {
@@ -72,26 +72,26 @@ inference_allowed_services:
 training_metrics_ports: [9090]
 )");
   const auto y = load_config_file(yaml.path);
-  REQUIRE_MESSAGE(y.ok, y.error);
-  CHECK(y.value.cilium_mode);
-  CHECK(y.value.enforcement == policy::enforcement_mode::warn);
-  CHECK(y.value.tenant_namespaces == std::vector<std::string>{"team-alpha", "team-beta"});
-  CHECK(y.value.inference_allowed_services.at(1) ==
+  REQUIRE_MESSAGE(y.has_value(), (y ? "" : y.error().message));
+  CHECK(y->cilium_mode);
+  CHECK(y->enforcement == policy::enforcement_mode::warn);
+  CHECK(y->tenant_namespaces == std::vector<std::string>{"team-alpha", "team-beta"});
+  CHECK(y->inference_allowed_services.at(1) ==
         policy::k8s_service_ref{"feast", "feature-store"});
-  CHECK(y.value.training_metrics_ports == std::vector<std::uint16_t>{9090});
-  CHECK(y.value.platform_namespaces == policy::config{}.platform_namespaces);
+  CHECK(y->training_metrics_ports == std::vector<std::uint16_t>{9090});
+  CHECK(y->platform_namespaces == policy::config{}.platform_namespaces);
 
   temp_file json(R"({"enabled": false, "label_key": "workload-type", "admin_groups": []})",
                  "config.json");
   const auto j = load_config_file(json.path);
-  REQUIRE_MESSAGE(j.ok, j.error);
-  CHECK_FALSE(j.value.enabled);
-  CHECK(j.value.admin_groups.empty());
+  REQUIRE_MESSAGE(j.has_value(), (j ? "" : j.error().message));
+  CHECK_FALSE(j->enabled);
+  CHECK(j->admin_groups.empty());
 
   temp_file empty("");
   const auto e = load_config_file(empty.path);
-  REQUIRE_MESSAGE(e.ok, e.error);
-  CHECK(e.value == policy::config{});
+  REQUIRE_MESSAGE(e.has_value(), (e ? "" : e.error().message));
+  CHECK(*e == policy::config{});
 }
 
 TEST_CASE("errors: FILE: key.path: problem, all of them") {
@@ -121,33 +121,33 @@ TEST_CASE("errors: FILE: key.path: problem, all of them") {
     CAPTURE(r.yaml);
     temp_file f(r.yaml);
     const auto result = load_config_file(f.path);
-    CHECK_FALSE(result.ok);
+    CHECK_FALSE(result.has_value());
     std::string expected;
     for (const auto& line : r.lines) {
       expected += (expected.empty() ? "" : "\n") + f.path.string() + ": " + line;
     }
-    CHECK(result.error == expected);
+    CHECK(result.error().message == expected);
   }
 }
 
 TEST_CASE("unreadable and malformed files") {
   const auto missing = load_config_file("/nonexistent/mlnetpol.yaml");
-  CHECK_FALSE(missing.ok);
-  CHECK(missing.error.rfind("/nonexistent/mlnetpol.yaml: cannot open: ", 0) == 0);
+  CHECK_FALSE(missing.has_value());
+  CHECK(missing.error().message.rfind("/nonexistent/mlnetpol.yaml: cannot open: ", 0) == 0);
 
   temp_file bad("enabled: [true\n");
   const auto r = load_config_file(bad.path);
-  CHECK_FALSE(r.ok);
-  CHECK(r.error.rfind(bad.path.string() + ":", 0) == 0);
-  CHECK(r.error.find("invalid YAML") != std::string::npos);
+  CHECK_FALSE(r.has_value());
+  CHECK(r.error().message.rfind(bad.path.string() + ":", 0) == 0);
+  CHECK(r.error().message.find("invalid YAML") != std::string::npos);
 }
 
 TEST_CASE("a file that parses but would render invalid policies is refused by the loader") {
   // serve (start and reload), review and render share this loader, so all three refuse it.
   temp_file f("https_egress_except_cidrs: [\"10.0.0.0/8\", \"fd00::/8\", \"0.0.0.0/0\"]\n");
   const auto result = load_config_file(f.path);
-  CHECK_FALSE(result.ok);
-  CHECK(result.error ==
+  CHECK_FALSE(result.has_value());
+  CHECK(result.error().message ==
         f.path.string() + ": https_egress_except_cidrs: 'fd00::/8' is not an IPv4 CIDR\n" +
             f.path.string() + ": https_egress_except_cidrs: '0.0.0.0/0' would exclude every address");
 }

@@ -1,0 +1,126 @@
+#include "common/flags.hpp"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace mlnetpol::flags {
+namespace {
+
+// Levenshtein distance; flags are short and the unknown one is cut to 64 characters, so this
+// stays small whatever is typed.
+std::size_t distance(std::string_view a, std::string_view b) {
+  a = a.substr(0, 64);
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+parser& parser::value(std::string name, value_fn set, std::string missing) {
+  flags_.push_back({std::move(name), true, std::move(set), nullptr, std::move(missing)});
+  return *this;
+}
+
+parser& parser::alias(std::string name, std::string of) {
+  aliases_.emplace_back(std::move(name), std::move(of));
+  return *this;
+}
+
+parser& parser::toggle(std::string name, std::function<void()> set) {
+  flags_.push_back({std::move(name), false, nullptr, std::move(set), {}});
+  return *this;
+}
+
+parser& parser::positional(value_fn take) {
+  positional_ = std::move(take);
+  return *this;
+}
+
+const parser::flag* parser::find(std::string_view name) const {
+  for (const auto& [alias, of] : aliases_) {
+    if (alias == name) name = of;
+  }
+  for (const auto& f : flags_) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+std::string parser::say(const std::string& pattern, std::string_view what) const {
+  std::string out = pattern;
+  if (const auto at = out.find("{}"); at != std::string::npos) out.replace(at, 2, what);
+  return out;
+}
+
+std::string parser::closest(std::string_view unknown) const {
+  std::string best;
+  std::size_t best_distance = 3;  // more edits than this is not a typo
+  for (const auto& f : flags_) {
+    const std::size_t d = distance(unknown, f.name);
+    if (d < best_distance) {
+      best_distance = d;
+      best = f.name;
+    }
+  }
+  return best;
+}
+
+result<bool> parser::parse(const std::vector<std::string_view>& args) const {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "--help" || arg == "-h") return true;
+    if (arg.size() < 2 || arg.front() != '-') {
+      if (!positional_) return fail(say(wording_.unexpected_argument, arg));
+      if (std::string problem = positional_(arg); !problem.empty()) return fail(problem);
+      continue;
+    }
+    std::string_view name = arg;
+    std::string_view value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    const flag* f = find(name);
+    if (f == nullptr) {
+      std::string message = say(wording_.unknown_flag, has_value ? name : arg);
+      if (const std::string near = closest(name); !near.empty()) {
+        message += "; did you mean " + near + "?";
+      }
+      return fail(message);
+    }
+    if (!f->takes_value) {
+      if (has_value) return fail(say(wording_.value_not_expected, name));
+      f->set_toggle();
+      continue;
+    }
+    const std::string missing = say(f->missing.empty() ? wording_.missing_value : f->missing, name);
+    if (!has_value) {
+      if (i + 1 >= args.size()) return fail(missing);
+      if (wording_.dashes_mean_missing && args[i + 1].starts_with("--")) return fail(missing);
+      value = args[++i];
+    }
+    if (wording_.empty_means_missing && value.empty()) return fail(missing);
+    if (std::string problem = f->set_value(value); !problem.empty()) return fail(problem);
+  }
+  return false;
+}
+
+result<bool> parser::parse(int argc, char** argv) const {
+  std::vector<std::string_view> args;
+  for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
+  return parse(args);
+}
+
+}  // namespace mlnetpol::flags

@@ -1,0 +1,47 @@
+#pragma once
+// Read-only access to RapidJSON values, header-only so the pure policy core can use it: a missing
+// member, a wrong type and a null pointer all read as "absent".
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+namespace mlnetpol::json {
+
+inline const rapidjson::Value* json_member(const rapidjson::Value* v, std::string_view key) {
+  if (v == nullptr || !v->IsObject()) return nullptr;
+  const auto it = v->FindMember(rapidjson::Value(rapidjson::StringRef(key.data(), key.size())));
+  return it == v->MemberEnd() ? nullptr : &it->value;
+}
+
+// "" unless a string.
+inline std::string_view json_string(const rapidjson::Value* v) {
+  if (v == nullptr || !v->IsString()) return {};
+  return {v->GetString(), v->GetStringLength()};
+}
+
+// A string-valued entry of metadata.<map_name>; nullopt when absent or not a string.
+inline std::optional<std::string_view> map_value(const rapidjson::Value* metadata,
+                                                 std::string_view map_name, std::string_view key) {
+  const rapidjson::Value* value = json_member(json_member(metadata, map_name), key);
+  if (value == nullptr || !value->IsString()) return std::nullopt;
+  return std::string_view{value->GetString(), value->GetStringLength()};
+}
+
+// metadata.labels of an object, string values only; empty when absent.
+inline std::map<std::string, std::string> labels_of(const rapidjson::Value* object) {
+  std::map<std::string, std::string> out;
+  const rapidjson::Value* labels = json_member(json_member(object, "metadata"), "labels");
+  if (labels == nullptr || !labels->IsObject()) return out;
+  for (const auto& m : labels->GetObject()) {
+    if (m.value.IsString()) {
+      out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
+                  std::string(m.value.GetString(), m.value.GetStringLength()));
+    }
+  }
+  return out;
+}
+
+}  // namespace mlnetpol::json
