@@ -1,5 +1,6 @@
 #include "controller/manager.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <random>
 
@@ -443,7 +444,24 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
   // Our own writes coming back need nothing.
   k8s::watch_event typed = e;
   typed.object.kind = kind;
-  if (leader_.load() && !reconciler_.own_write(typed)) queue_.add(ns);
+  if (leader_.load() && !reconciler_.own_write(typed) && needs_reconcile(typed)) queue_.add(ns);
+}
+
+// An event about a managed object calls for a reconcile unless the object is exactly what we
+// would apply: desired, same spec-hash, and not written by someone else since our last apply (an
+// apply's own event can arrive before the apply call returns, so "unknown" counts as ours).
+bool manager::needs_reconcile(const k8s::watch_event& e) {
+  if (e.event_type == k8s::watch_event::type::deleted) return true;
+  const auto& o = e.object;
+  const auto desired = policy::render_policies(*config(), o.namespace_name);
+  const auto it = std::find_if(desired.begin(), desired.end(), [&](const auto& d) {
+    return d.kind == o.kind && d.name == o.name;
+  });
+  if (it == desired.end()) return true;  // a managed object no longer wanted: prune
+  const auto hash = o.annotations.find(policy::spec_hash_annotation);
+  if (hash == o.annotations.end() || hash->second != it->spec_hash) return true;
+  const std::string written = reconciler_.written_version(o.namespace_name, o.kind, o.name);
+  return !written.empty() && written != o.resource_version;
 }
 
 void manager::publish_managed() {

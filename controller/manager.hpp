@@ -82,6 +82,7 @@ class manager {
   void on_managed_event(const std::string& kind, const k8s::watch_event& e);
   void on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing);
   void publish_managed();
+  bool needs_reconcile(const k8s::watch_event& e);
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
 
   std::unique_ptr<cluster> api_;

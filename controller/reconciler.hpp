@@ -90,6 +90,11 @@ class reconciler {
   // A watch event about an object our own last write produced (an apply that returned this
   // resourceVersion, or our delete): nothing to reconcile. Consumes the record of a delete.
   bool own_write(const k8s::watch_event& e);
+  // The resourceVersion our last apply of the object returned; "" when unknown.
+  std::string written_version(std::string_view ns, std::string_view kind,
+                              std::string_view name) const {
+    return written_version({std::string(ns), std::string(kind), std::string(name)});
+  }
 
  private:
   using object_key = std::tuple<std::string, std::string, std::string>;  // namespace, kind, name
