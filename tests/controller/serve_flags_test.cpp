@@ -58,6 +58,7 @@ TEST_CASE("start_reconciler: off, or no cluster access -> admission only (null)"
   serve_flags f;
   f.reconcile = false;
   CHECK(start_reconciler(f, {}) == nullptr);
+  CHECK(make_reconciler(f) == nullptr);
   serve_flags g;  // no --kubeconfig; KUBERNETES_SERVICE_HOST unset in the test environment
   unsetenv("KUBERNETES_SERVICE_HOST");
   CHECK(start_reconciler(g, {}) == nullptr);
