@@ -38,4 +38,9 @@ result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // std::runtime_error for a --kubeconfig that cannot be loaded (fatal start-up configuration).
 std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial);
 
+// The same, not started yet: for a serve that must hand the namespace cache
+// (manager::namespaces(), a policy::namespace_lookup) to the label webhook before the
+// configuration is loaded. Call update_config() with the loaded configuration, then start().
+std::unique_ptr<manager> make_reconciler(const serve_flags& flags);
+
 }  // namespace mlnetpol::controller
