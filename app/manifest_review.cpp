@@ -15,6 +15,7 @@
 #include "app/manifest_documents.hpp"
 #include "app/review_pipeline.hpp"
 #include "common/json.hpp"
+#include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 
 namespace mlnetpol::app {

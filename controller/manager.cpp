@@ -457,7 +457,7 @@ bool manager::needs_reconcile(const k8s::watch_event& e) {
   const auto it = std::find_if(desired.begin(), desired.end(),
                                [&](const auto& d) { return d.kind == o.kind && d.name == o.name; });
   if (it == desired.end()) return true;  // a managed object no longer wanted: prune
-  const auto hash = o.annotations.find(policy::spec_hash_annotation);
+  const auto hash = o.annotations.find(std::string(policy::spec_hash_annotation));
   if (hash == o.annotations.end() || hash->second != it->spec_hash) return true;
   const std::string written = reconciler_.written_version(o.namespace_name, o.kind, o.name);
   return !written.empty() && written != o.resource_version;

@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "policy/inference.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
 

@@ -56,7 +56,7 @@ std::string rbac_name(const k8s::resource& r) {
 }  // namespace
 
 std::string managed_selector() {
-  return std::string(policy::managed_by_label) + "=" + policy::manager_name;
+  return std::string(policy::managed_by_label) + "=" + std::string(policy::managed_by_value);
 }
 
 const k8s::resource& resource_of_kind(std::string_view kind) {
@@ -158,7 +158,7 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
   const std::vector<policy::rendered_object> desired = policy::render_policies(cfg, namespace_name);
   std::vector<observed_object> observed;
   auto observe = [&](const k8s::object_meta& item, std::string_view kind) {
-    const auto hash = item.annotations.find(policy::spec_hash_annotation);
+    const auto hash = item.annotations.find(std::string(policy::spec_hash_annotation));
     const std::string written = written_version({namespace_name, str(kind), item.name});
     observed.push_back({str(kind), item.name,
                         hash == item.annotations.end() ? std::string() : hash->second,

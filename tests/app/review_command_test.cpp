@@ -168,7 +168,7 @@ TEST_CASE("review: bad input exits 2 with a message") {
   };
   const std::vector<row> rows{
       {"", 2, "no input file"},
-      {"/nonexistent/review.json", 2, "/nonexistent/review.json: No such file or directory"},
+      {"/nonexistent/review.json", 2, "/nonexistent/review.json: cannot open: No such file or directory"},
       {quote(not_json.path.string()), 2,
        "mlnetpol review: " + not_json.path.string() + "#1: not a Kubernetes object"},
       {"--mode block " + example("pod-create-training-namespace.json"), 2,
