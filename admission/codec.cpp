@@ -10,6 +10,7 @@
 #include "admission/base64.hpp"
 #include "admission/json_parse.hpp"
 #include "admission/json_writer.hpp"
+#include "admission/review_document.hpp"
 
 namespace mlnetpol::admission {
 namespace {
@@ -361,7 +362,7 @@ std::string_view status_reason(int code) {
   }
 }
 
-decode_result decode_review(std::string_view body) {
+decode_result decode_review(std::string_view body, std::size_t padding) {
   decode_error error;
   auto fail = [&error](std::string message) {
     error.message = std::move(message);
@@ -369,11 +370,19 @@ decode_result decode_review(std::string_view body) {
   };
   if (body.empty()) return fail("empty request body");
 
-  auto parsed = std::make_shared<parsed_document>(body);
-  if (auto parse_error = parse_json_insitu(parsed->document, parsed->text(), body.size())) {
-    return fail(std::move(parse_error->message));
+  // simdjson validates at least as strictly as RapidJSON (UTF-8, depth, numbers, controls in
+  // strings); what it refuses goes through RapidJSON, whose messages the error answers keep.
+  std::shared_ptr<const rapidjson::Document> document;
+  if (auto fast = parse_review_document(body, padding)) {
+    document = std::shared_ptr<const rapidjson::Document>(fast, &fast->document);
+  } else {
+    auto parsed = std::make_shared<parsed_document>(body);
+    if (auto parse_error = parse_json_insitu(parsed->document, parsed->text(), body.size())) {
+      return fail(std::move(parse_error->message));
+    }
+    document = std::shared_ptr<const rapidjson::Document>(parsed, &parsed->document);
   }
-  const Value& root = parsed->document;
+  const Value& root = *document;
   if (!root.IsObject()) {
     return fail(std::string("not an AdmissionReview: the body is ") + json_type_name(root) +
                 ", not a JSON object");
@@ -427,7 +436,7 @@ decode_result decode_review(std::string_view body) {
   out.api_version = version;
   std::string message;
   if (!read_request(*request, out, message)) return fail(std::move(message));
-  out.document = std::shared_ptr<const rapidjson::Document>(parsed, &parsed->document);
+  out.document = std::move(document);
   return result;
 }
 

@@ -33,6 +33,7 @@ int serve_command(int argc, char** argv) {
   }
   const srv::options& opts = parsed.value;
   logging::setup(opts.format, opts.log_level);
+  logging::set_log_denies(opts.log_denies);
 
   admission::policy_handlers engine{policy::config{}};
   auto apply = [&engine](const policy::config& cfg) {

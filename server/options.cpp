@@ -75,6 +75,8 @@ std::string serve_usage() {
          "  --shutdown-grace DURATION     time in-flight requests get on SIGTERM (default 25s)\n"
          "  --log-format json|text        (default json)\n"
          "  --log-level LEVEL             trace|debug|info|warn|error|off (default info)\n"
+         "  --log-denies[=true|false]     log denials and warn/audit findings at info; other\n"
+         "                                decisions are logged at debug (default true)\n"
          "  --max-connections N           open HTTPS connections at most (default 4096)\n"
          "  --handshake-timeout DURATION  TLS handshake (default 10s)\n"
          "  --header-timeout DURATION     request line and headers (default 10s)\n"
@@ -168,6 +170,14 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
           value != "error" && value != "off")
         return fail("--log-level: trace, debug, info, warn, error or off, not " + quoted(value));
       o.log_level = value;
+    } else if (flag == "--log-denies") {
+      if (!has_value || value == "true") {
+        o.log_denies = true;
+      } else if (value == "false") {
+        o.log_denies = false;
+      } else {
+        return fail("--log-denies: true or false, not " + quoted(value));
+      }
     } else if (flag == "--max-connections") {
       if (!need_value()) return fail("--max-connections: missing value");
       if (!parse_unsigned(value, 1'000'000, n) || n == 0)

@@ -1,0 +1,32 @@
+#pragma once
+// The request decoder's fast path: simdjson (DOM, fully validating) parses an AdmissionReview body
+// and the parts the label engine can read are copied into a small RapidJSON document; the codec's
+// field checks then run on that document exactly as on a RapidJSON parse.
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+namespace mlnetpol::admission {
+
+// Bytes a caller may leave readable (and unused) after a body so the parser reads it in place.
+inline constexpr std::size_t review_body_padding = 64;
+
+// A parsed review: the document and the pool its values and strings live in.
+struct review_document {
+  review_document();
+  rapidjson::MemoryPoolAllocator<> pool;
+  rapidjson::Document document;  // declared last: destroyed before the pool
+};
+
+// Parses body (bounded by default_max_json_depth, UTF-8 checked) and keeps every member except
+// subtrees no decision reads: `status` of request.object/oldObject, `managedFields` of any
+// metadata inside them, and the containers, initContainers, ephemeralContainers and volumes of
+// any spec inside them. padding: readable bytes after body (>= review_body_padding: no copy).
+// Returns null when simdjson rejects the body: the caller then parses with RapidJSON, whose error
+// message (or, should RapidJSON accept what simdjson refused, whose document) is the answer.
+std::shared_ptr<review_document> parse_review_document(std::string_view body,
+                                                       std::size_t padding = 0);
+
+}  // namespace mlnetpol::admission
