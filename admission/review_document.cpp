@@ -123,8 +123,9 @@ constexpr std::size_t kept_parser_capacity = 1 << 20;
 
 }  // namespace
 
-// Pool chunks of 8 KiB: a typical review's kept parts fit the first one.
-review_document::review_document() : pool(8 * 1024), document(&pool, 4096, &stack_allocator) {}
+review_document::review_document()
+    : pool(first_chunk, sizeof first_chunk, sizeof first_chunk),
+      document(&pool, 4096, &stack_allocator) {}
 
 std::shared_ptr<review_document> parse_review_document(std::string_view body,
                                                        std::size_t padding) {

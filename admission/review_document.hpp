@@ -16,6 +16,8 @@ inline constexpr std::size_t review_body_padding = 64;
 // A parsed review: the document and the pool its values and strings live in.
 struct review_document {
   review_document();
+  // The pool's first chunk, in the same allocation: a typical review's kept parts fit in it.
+  alignas(16) char first_chunk[8 * 1024];
   rapidjson::MemoryPoolAllocator<> pool;
   rapidjson::Document document;  // declared last: destroyed before the pool
 };

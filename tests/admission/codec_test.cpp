@@ -432,3 +432,19 @@ TEST_CASE("status_reason follows metav1.StatusReason") {
   CHECK(status_reason(500) == "InternalError");
   CHECK(status_reason(200).empty());
 }
+
+TEST_CASE("append_json_escaped escapes every byte as RapidJSON's Writer does") {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  const std::string samples[] = {all, "", "plain", "a\"b\\c\n\x01\x1f\x7f/", "caf\xc3\xa9 \xe2\x9c\x93"};
+  for (const auto& s : samples) {
+    std::string reference;
+    mlnetpol::admission::string_output stream(reference);
+    mlnetpol::admission::string_writer writer(stream);
+    writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+    std::string ours = "\"";
+    mlnetpol::admission::append_json_escaped(ours, s);
+    ours += '"';
+    CHECK(ours == reference);
+  }
+}

@@ -112,3 +112,10 @@ TEST_CASE("the stdout line: UTC timestamp to the microsecond, level, then the ev
                         " error text n=1\n");
   CHECK_MESSAGE(std::regex_match(out, want), out);
 }
+
+TEST_CASE("real numbers are written with three decimals") {
+  captured_log log(log_format::text);
+  logging::event(spdlog::level::info, "x",
+                 {{"a", 0.0}, {"b", 0.0004}, {"c", 0.0125}, {"d", 12345.6789}, {"e", -2.5}});
+  CHECK(log.out.str() == "x a=0.000 b=0.000 c=0.013 d=12345.679 e=-2.500\n");
+}
