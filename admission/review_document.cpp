@@ -12,38 +12,55 @@ namespace dom = simdjson::dom;
 
 static_assert(review_body_padding >= simdjson::SIMDJSON_PADDING);
 
-// Where a value sits, for the skip rules: only inside request.object/oldObject is anything left out.
-enum class place { envelope, request, object_root, inside, metadata, spec };
+// Where a value sits: each place keeps the members a decision can read (the codec's request
+// fields; the label engine's and the patch builder's paths, policy/labels.cpp and policy/engine.cpp)
+// and drops the rest. `all` keeps a whole subtree.
+enum class place { envelope, request, all, object, metadata, spec, job_template, replica_specs,
+                   replica, dropped };
 
-bool skipped(place parent, std::string_view key) {
-  switch (parent) {
-    case place::object_root:
-      return key == "status";
-    case place::metadata:
-      return key == "managedFields";
-    case place::spec:
-      return key == "containers" || key == "initContainers" || key == "ephemeralContainers" ||
-             key == "volumes";
-    default:
-      return false;
-  }
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// The place of member `key` of an object at `parent`; dropped when no decision reads it.
 place child_place(place parent, std::string_view key) {
   switch (parent) {
     case place::envelope:
-      return key == "request" ? place::request : place::envelope;
+      if (key == "request") return place::request;
+      return key == "apiVersion" || key == "kind" ? place::all : place::dropped;
     case place::request:
-      return key == "object" || key == "oldObject" ? place::object_root : place::envelope;
-    case place::object_root:
-    case place::inside:
-    case place::metadata:
-    case place::spec:
+      if (key == "object" || key == "oldObject") return place::object;
+      return key == "uid" || key == "kind" || key == "resource" || key == "subResource" ||
+                     key == "operation" || key == "namespace" || key == "name" ||
+                     key == "userInfo" || key == "dryRun"
+                 ? place::all
+                 : place::dropped;
+    case place::all:
+      return place::all;
+    case place::object:  // request.object/oldObject, or a pod template inside one
       if (key == "metadata") return place::metadata;
       if (key == "spec") return place::spec;
-      return place::inside;
+      return key == "apiVersion" || key == "kind" ? place::all : place::dropped;
+    case place::metadata:
+      return key == "name" || key == "generateName" || key == "namespace" || key == "labels" ||
+                     key == "annotations" || key == "ownerReferences"
+                 ? place::all
+                 : place::dropped;
+    case place::spec:  // hostNetwork, and the ways down to pod templates
+      if (key == "hostNetwork") return place::all;
+      if (key == "template") return place::object;
+      if (key == "jobTemplate") return place::job_template;
+      return ends_with(key, "ReplicaSpecs") ? place::replica_specs : place::dropped;
+    case place::job_template:
+      return key == "spec" ? place::spec : place::dropped;
+    case place::replica_specs:
+      return place::replica;
+    case place::replica:
+      return key == "template" ? place::object : place::dropped;
+    case place::dropped:
+      return place::dropped;
   }
-  return place::inside;
+  return place::dropped;
 }
 
 // Replays the kept parts of simdjson's tape as SAX events into a RapidJSON document, which
@@ -62,9 +79,10 @@ class converter {
         dom::object object;  // a copy: value_unsafe() of a temporary result would dangle
         if (in.get(object) != simdjson::SUCCESS) return false;
         for (const dom::key_value_pair field : object) {
-          if (skipped(where, field.key)) continue;
+          const place inner = child_place(where, field.key);
+          if (inner == place::dropped) continue;
           out_.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
-          emit(field.value, child_place(where, field.key));
+          emit(field.value, inner);
           ++members;
         }
         return out_.EndObject(members);
@@ -72,8 +90,8 @@ class converter {
       case dom::element_type::ARRAY: {
         out_.StartArray();
         rapidjson::SizeType elements = 0;
-        const place inner = where == place::envelope || where == place::request ? place::envelope
-                                                                                : place::inside;
+        // Where an object is expected an array is kept whole: the readers see it is no object.
+        const place inner = place::all;
         dom::array array;
         if (in.get(array) != simdjson::SUCCESS) return false;
         for (const dom::element item : array) {

@@ -22,12 +22,13 @@ struct review_document {
   rapidjson::Document document;  // declared last: destroyed before the pool
 };
 
-// Parses body (bounded by default_max_json_depth, UTF-8 checked) and keeps every member except
-// subtrees no decision reads: `status` of request.object/oldObject, `managedFields` of any
-// metadata inside them, and the containers, initContainers, ephemeralContainers and volumes of
-// any spec inside them. padding: readable bytes after body (>= review_body_padding: no copy).
-// Returns null when simdjson rejects the body: the caller then parses with RapidJSON, whose error
-// message (or, should RapidJSON accept what simdjson refused, whose document) is the answer.
+// Parses body (bounded by default_max_json_depth, UTF-8 checked) and keeps only what a decision
+// reads: apiVersion, kind and the request fields the codec models; of request.object/oldObject the
+// apiVersion, kind, metadata's name, generateName, namespace, labels, annotations and
+// ownerReferences, spec.hostNetwork, and the same again in every pod template the label engine
+// finds (spec.template, spec.jobTemplate.spec.template, spec.*ReplicaSpecs.*.template).
+// managedFields, containers, volumes, status and the like are never copied.
+// padding: readable bytes after body (>= review_body_padding: no copy).
 std::shared_ptr<review_document> parse_review_document(std::string_view body,
                                                        std::size_t padding = 0);
 

@@ -103,8 +103,8 @@ for t in $threads; do
       for r in $(seq 1 "$rounds"); do
         read -r nr n50 n99 ncpu _ < <(measure "https://127.0.0.1:$nginx_port/$endpoint?timeout=10s" "$lua" $(nginx_pids))
         read -r mr m50 m99 mcpu mbad < <(measure "https://127.0.0.1:$port/$endpoint?timeout=10s" "$lua" "$mlnetpol_pid")
-        ratio=$(awk -v a="$mr" -v b="$nr" 'BEGIN {printf "%.3f", b > 0 ? a / b : 0}')
-        p99ratio=$(awk -v a="$m99" -v b="$n99" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')
+        ratio=$(awk -v a="$mr" -v b="$nr" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')
+        p99ratio=$(awk -v a="$m99" -v b="$n99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
         ratios+=("$ratio") p99s+=("$p99ratio") cpus+=("$mcpu/$ncpu")
         printf '%-9s %-10s %5s | %9.0f %9.0f %6s | %5s/%-6s %5s/%-6s | %8s %8s%s\n' "$endpoint" "$b" "$r" \
           "$nr" "$mr" "$ratio" "$n50" "$n99" "$m50" "$m99" "$ncpu" "$mcpu" \

@@ -37,25 +37,54 @@ json as_nlohmann(const rapidjson::Value& value) {
   return json::parse(text);
 }
 
-// What the codec keeps of request.object/oldObject (review_document.hpp), rewritten independently:
-// no status at the top, no managedFields in a metadata, no containers or volumes in a spec.
-json without_unread(json value, bool top = true) {
-  if (value.is_array()) {
-    for (auto& item : value) item = without_unread(std::move(item), false);
-    return value;
-  }
+// What the codec keeps of request.object/oldObject (review_document.hpp), rewritten independently.
+json kept_object(const json& object);
+
+json kept_members(const json& value, std::initializer_list<const char*> names) {
   if (!value.is_object()) return value;
-  if (top) value.erase("status");
-  for (auto& [key, child] : value.items()) {
-    if (key == "metadata" && child.is_object()) child.erase("managedFields");
-    if (key == "spec" && child.is_object()) {
-      for (const char* unread : {"containers", "initContainers", "ephemeralContainers", "volumes"}) {
-        child.erase(unread);
-      }
-    }
-    child = without_unread(std::move(child), false);
+  json out = json::object();
+  for (const char* name : names) {
+    if (value.contains(name)) out[name] = value[name];
   }
-  return value;
+  return out;
+}
+
+json kept_spec(const json& spec) {
+  if (!spec.is_object()) return spec;
+  json out = json::object();
+  for (const auto& [key, child] : spec.items()) {
+    if (key == "hostNetwork") {
+      out[key] = child;
+    } else if (key == "template") {
+      out[key] = kept_object(child);
+    } else if (key == "jobTemplate") {
+      out[key] = child.is_object() && child.contains("spec")
+                     ? json{{"spec", kept_spec(child["spec"])}}
+                     : (child.is_object() ? json::object() : child);
+    } else if (key.size() >= 12 && key.compare(key.size() - 12, 12, "ReplicaSpecs") == 0) {
+      json replicas = child.is_object() ? json::object() : child;
+      if (child.is_object()) {
+        for (const auto& [name, replica] : child.items()) {
+          replicas[name] = replica.is_object() && replica.contains("template")
+                               ? json{{"template", kept_object(replica["template"])}}
+                               : (replica.is_object() ? json::object() : replica);
+        }
+      }
+      out[key] = replicas;
+    }
+  }
+  return out;
+}
+
+json kept_object(const json& object) {
+  if (!object.is_object()) return object;
+  json out = kept_members(object, {"apiVersion", "kind"});
+  if (object.contains("metadata")) {
+    out["metadata"] = kept_members(object["metadata"], {"name", "generateName", "namespace", "labels",
+                                                        "annotations", "ownerReferences"});
+  }
+  if (object.contains("spec")) out["spec"] = kept_spec(object["spec"]);
+  return out;
 }
 
 }  // namespace
@@ -87,9 +116,9 @@ TEST_CASE("every captured AdmissionReview decodes with every field a decision re
     CHECK((r.object == nullptr) == want["object"].is_null());
     CHECK((r.old_object == nullptr) ==
           (!want.contains("oldObject") || want["oldObject"].is_null()));
-    if (r.object != nullptr) CHECK(as_nlohmann(*r.object) == without_unread(want["object"]));
+    if (r.object != nullptr) CHECK(as_nlohmann(*r.object) == kept_object(want["object"]));
     if (r.old_object != nullptr) {
-      CHECK(as_nlohmann(*r.old_object) == without_unread(want["oldObject"]));
+      CHECK(as_nlohmann(*r.old_object) == kept_object(want["oldObject"]));
     }
   }
 }
@@ -137,21 +166,31 @@ TEST_CASE("the decoded request keeps the document alive on its own") {
   CHECK(std::string((*copy.object)["metadata"]["name"].GetString()) == "bare");
 }
 
-TEST_CASE("only structural places are left out: a label or annotation named status stays") {
+TEST_CASE("only what decisions read is kept, by place: a label named spec or status stays") {
   const std::string body =
-      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u",)"
-      R"("kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"resource":"pods"},)"
-      R"("operation":"CREATE","status":{"kept":true},"object":{"metadata":{"labels":)"
-      R"({"status":"a","managedFields":"b","containers":"c"},"managedFields":[{}]},)"
-      R"("spec":{"hostNetwork":true,"volumes":[],"template":{"spec":{"containers":[]}}},)"
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","extra":[1],"request":{"uid":"u",)"
+      R"("kind":{"group":"batch","version":"v1","kind":"CronJob"},"resource":{"resource":"cronjobs"},)"
+      R"("operation":"CREATE","status":{"dropped":true},"userInfo":{"username":"a","extra":{"k":["v"]}},)"
+      R"("object":{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"n","labels":)"
+      R"({"status":"a","managedFields":"b","spec":"c"},"managedFields":[{}],"uid":"x"},)"
+      R"("spec":{"hostNetwork":true,"volumes":[],"schedule":"* * * * *","jobTemplate":{"metadata":{},)"
+      R"("spec":{"template":{"metadata":{"labels":{"l":"v"}},"spec":{"containers":[],"hostNetwork":false}}}},)"
+      R"("pytorchReplicaSpecs":{"Master":{"replicas":1,"template":{"spec":{"hostNetwork":true}}}}},)"
       R"("status":{"phase":"Pending"},"data":{"status":"x"}}}})";
   auto decoded = decode_review(body);
   REQUIRE(decoded.has_value());
   REQUIRE(decoded->object != nullptr);
   CHECK(as_nlohmann(*decoded->object) ==
-        json::parse(R"({"metadata":{"labels":{"status":"a","managedFields":"b","containers":"c"}},)"
-                    R"("spec":{"hostNetwork":true,"template":{"spec":{}}},"data":{"status":"x"}})"));
-  CHECK(as_nlohmann(*decoded->document)["request"]["status"] == json::parse(R"({"kept":true})"));
+        json::parse(R"({"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"n","labels":)"
+                    R"({"status":"a","managedFields":"b","spec":"c"}},"spec":{"hostNetwork":true,)"
+                    R"("jobTemplate":{"spec":{"template":{"metadata":{"labels":{"l":"v"}},)"
+                    R"("spec":{"hostNetwork":false}}}},"pytorchReplicaSpecs":{"Master":)"
+                    R"({"template":{"spec":{"hostNetwork":true}}}}}})"));
+  const json document = as_nlohmann(*decoded->document);
+  CHECK_FALSE(document.contains("extra"));
+  CHECK_FALSE(document["request"].contains("status"));
+  CHECK(document["request"]["userInfo"]["extra"] == json::parse(R"({"k":["v"]})"));
+  CHECK(decoded->user.username == "a");
 }
 
 TEST_CASE("a padded body is read in place and decodes as an unpadded one") {
