@@ -17,6 +17,10 @@ namespace mlnetpol::obs::logging {
 namespace {
 
 std::atomic<log_format> current_format{log_format::json};
+
+// An event's fields, laid out on the stack: room for a decision line (about 400 bytes) without a
+// heap allocation.
+using line_buffer = fmt::basic_memory_buffer<char, 1024>;
 std::atomic<bool> denies_at_info{true};
 
 // stdout without spdlog's fflush after every line; the stdio buffer is flushed on warn and every
@@ -74,7 +78,7 @@ class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
   std::size_t cached_length_ = 0;
 };
 
-void append_json_string(spdlog::memory_buf_t& out, std::string_view s) {
+void append_json_string(line_buffer& out, std::string_view s) {
   out.push_back('"');
   // Copy runs of plain characters at once; only quotes, backslashes and controls need escaping.
   static constexpr auto plain = [] {
@@ -99,7 +103,7 @@ void append_json_string(spdlog::memory_buf_t& out, std::string_view s) {
   out.push_back('"');
 }
 
-void append_text_value(spdlog::memory_buf_t& out, std::string_view s) {
+void append_text_value(line_buffer& out, std::string_view s) {
   const bool quote = s.empty() || s.find_first_of(" \t\"=\n") != std::string_view::npos;
   if (!quote) {
     out.append(s.data(), s.data() + s.size());
@@ -109,7 +113,7 @@ void append_text_value(spdlog::memory_buf_t& out, std::string_view s) {
 }
 
 // Numbers are the same in both formats; text values are quoted per format.
-bool append_number(spdlog::memory_buf_t& out, const field& f) {
+bool append_number(line_buffer& out, const field& f) {
   if (f.kind == field::type::integer) {
     fmt::format_to(std::back_inserter(out), "{}", f.integer);
   } else if (f.kind == field::type::boolean) {
@@ -155,7 +159,7 @@ void event(spdlog::level::level_enum level, std::string_view msg,
            std::initializer_list<field> fields) {
   auto* logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
-  spdlog::memory_buf_t line;
+  line_buffer line;
   if (current_format.load(std::memory_order_relaxed) == log_format::json) {
     line.append(std::string_view("\"msg\":"));
     append_json_string(line, msg);
