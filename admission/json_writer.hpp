@@ -58,8 +58,8 @@ inline void append_json_escaped(std::string& out, std::string_view s) {
       constexpr std::uint64_t highs = 0x8080808080808080ULL;
       const std::uint64_t quote = word ^ (ones * '"');
       const std::uint64_t backslash = word ^ (ones * '\\');
-      const std::uint64_t special = ((word - ones * 0x20) & ~word) |
-                                    ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+      const std::uint64_t special = ((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
+                                    ((backslash - ones) & ~backslash);
       if ((special & highs) != 0) break;
       i += 8;
     }
@@ -67,7 +67,11 @@ inline void append_json_escaped(std::string& out, std::string_view s) {
     const char e = escape[static_cast<unsigned char>(s[i])];
     if (e == 0) continue;
     out.append(s.data() + run, i - run);
-    const char seq[6] = {'\\', e, '0', '0', hex[static_cast<unsigned char>(s[i]) >> 4],
+    const char seq[6] = {'\\',
+                         e,
+                         '0',
+                         '0',
+                         hex[static_cast<unsigned char>(s[i]) >> 4],
                          hex[static_cast<unsigned char>(s[i]) & 0xF]};
     out.append(seq, e == 'u' ? 6 : 2);
     run = i + 1;

@@ -13,10 +13,20 @@ namespace dom = simdjson::dom;
 static_assert(review_body_padding >= simdjson::SIMDJSON_PADDING);
 
 // Where a value sits: each place keeps the members a decision can read (the codec's request
-// fields; the label engine's and the patch builder's paths, policy/labels.cpp and policy/engine.cpp)
-// and drops the rest. `all` keeps a whole subtree.
-enum class place { envelope, request, all, object, metadata, spec, job_template, replica_specs,
-                   replica, dropped };
+// fields; the label engine's and the patch builder's paths, policy/labels.cpp and
+// policy/engine.cpp) and drops the rest. `all` keeps a whole subtree.
+enum class place {
+  envelope,
+  request,
+  all,
+  object,
+  metadata,
+  spec,
+  job_template,
+  replica_specs,
+  replica,
+  dropped
+};
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -145,8 +155,7 @@ review_document::review_document()
     : pool(first_chunk, sizeof first_chunk, sizeof first_chunk),
       document(&pool, 4096, &stack_allocator) {}
 
-std::shared_ptr<review_document> parse_review_document(std::string_view body,
-                                                       std::size_t padding) {
+std::shared_ptr<review_document> parse_review_document(std::string_view body, std::size_t padding) {
   dom::parser& parser = thread_parser();
   if (parser.max_depth() != default_max_json_depth) {
     if (parser.allocate(parser.capacity(), default_max_json_depth) != simdjson::SUCCESS) {

@@ -33,14 +33,15 @@ for _ in $(seq 1 100); do
   curl -sf --cacert "$work/certs/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-# Stops after exactly one million responses (one wrk thread, so one counter).
+# Exits after one million responses (one wrk thread, so one counter; wrk.thread:stop() would
+# leave wrk sleeping out its -d).
 cat > "$work/million.lua" <<LUA
 local f = io.open("$root/bench/bodies/pod-create-training.json", "rb"); local b = f:read("*all"); f:close()
 wrk.method = "POST"; wrk.body = b; wrk.headers["Content-Type"] = "application/json"
 local n = 0
 function response(status)
   n = n + 1
-  if n >= 1000000 then wrk.thread:stop() end
+  if n >= 1000000 then os.exit(0) end
 end
 LUA
 kib() { awk -v k="$1" '/^'"$1"':/ {print $2}' "/proc/$pid/status"; }

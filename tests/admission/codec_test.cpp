@@ -80,8 +80,9 @@ json kept_object(const json& object) {
   if (!object.is_object()) return object;
   json out = kept_members(object, {"apiVersion", "kind"});
   if (object.contains("metadata")) {
-    out["metadata"] = kept_members(object["metadata"], {"name", "generateName", "namespace", "labels",
-                                                        "annotations", "ownerReferences"});
+    out["metadata"] = kept_members(
+        object["metadata"],
+        {"name", "generateName", "namespace", "labels", "annotations", "ownerReferences"});
   }
   if (object.contains("spec")) out["spec"] = kept_spec(object["spec"]);
   return out;
@@ -475,7 +476,8 @@ TEST_CASE("status_reason follows metav1.StatusReason") {
 TEST_CASE("append_json_escaped escapes every byte as RapidJSON's Writer does") {
   std::string all;
   for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
-  const std::string samples[] = {all, "", "plain", "a\"b\\c\n\x01\x1f\x7f/", "caf\xc3\xa9 \xe2\x9c\x93"};
+  const std::string samples[] = {all, "", "plain", "a\"b\\c\n\x01\x1f\x7f/",
+                                 "caf\xc3\xa9 \xe2\x9c\x93"};
   for (const auto& s : samples) {
     std::string reference;
     mlnetpol::admission::string_output stream(reference);

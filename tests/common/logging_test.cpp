@@ -7,9 +7,9 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
-#include <sstream>
 #include <cstdio>
 #include <regex>
+#include <sstream>
 #include <string>
 
 #include <unistd.h>

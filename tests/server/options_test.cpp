@@ -25,7 +25,8 @@ TEST_CASE("serve defaults follow controller-runtime") {
 TEST_CASE("--log-denies takes true or false after '=', or nothing") {
   CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies"}).value.log_denies);
   CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies=true"}).value.log_denies);
-  const auto off = parse_serve_args(std::vector<std::string_view>{"--log-denies=false", "--port", "1"});
+  const auto off =
+      parse_serve_args(std::vector<std::string_view>{"--log-denies=false", "--port", "1"});
   REQUIRE(off.ok);
   CHECK_FALSE(off.value.log_denies);
   CHECK(off.value.port == 1);

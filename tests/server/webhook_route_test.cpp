@@ -20,9 +20,7 @@ namespace {
 class fixed_handler final : public admission::handler {
  public:
   explicit fixed_handler(admission::review_response r) : response_(std::move(r)) {}
-  admission::review_response handle(const admission::review_request&) override {
-    return response_;
-  }
+  admission::review_response handle(const admission::review_request&) override { return response_; }
 
  private:
   admission::review_response response_;
