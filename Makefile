@@ -24,7 +24,9 @@ run: build
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
 
-bench: build
+# The benchmark against nginx (bench/README.md): a Release build of its own, then bench/run.sh.
+bench: deps
+	@scripts/build.sh Release build-release
 	@bench/run.sh
 
 # Reconciler latency, resync cost and RSS against the real kube-apiserver (MLNETPOL_KAPI).

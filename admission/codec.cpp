@@ -10,6 +10,7 @@
 #include "admission/base64.hpp"
 #include "admission/json_parse.hpp"
 #include "admission/json_writer.hpp"
+#include "admission/review_document.hpp"
 
 namespace mlnetpol::admission {
 namespace {
@@ -271,26 +272,27 @@ std::string_view response_api_version(std::string_view requested) {
 }
 
 template <std::size_t N>
-void key(pooled_string_writer& w, const char (&name)[N]) {
-  w.Key(name, N - 1);
+void key(pooled_string_writer& w, std::string& out, const char (&name)[N]) {
+  write_string(w, out, std::string_view(name, N - 1));
 }
 
-void write_str(pooled_string_writer& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+void write_str(pooled_string_writer& w, std::string& out, std::string_view s) {
+  write_string(w, out, s);
 }
 
 // Writes {"apiVersion":...,"kind":"AdmissionReview","response":{ ; the caller writes the
 // response's members and close_review closes both objects.
-void open_review(pooled_string_writer& w, std::string_view api_version, std::string_view uid) {
+void open_review(pooled_string_writer& w, std::string& out, std::string_view api_version,
+                 std::string_view uid) {
   w.StartObject();
-  key(w, "apiVersion");
-  write_str(w, response_api_version(api_version));
-  key(w, "kind");
-  write_str(w, "AdmissionReview");
-  key(w, "response");
+  key(w, out, "apiVersion");
+  write_str(w, out, response_api_version(api_version));
+  key(w, out, "kind");
+  write_str(w, out, "AdmissionReview");
+  key(w, out, "response");
   w.StartObject();
-  key(w, "uid");
-  write_str(w, uid);
+  key(w, out, "uid");
+  write_str(w, out, uid);
 }
 
 void close_review(pooled_string_writer& w) {
@@ -298,22 +300,22 @@ void close_review(pooled_string_writer& w) {
   w.EndObject();
 }
 
-void write_status(pooled_string_writer& w, int code, std::string_view message,
+void write_status(pooled_string_writer& w, std::string& out, int code, std::string_view message,
                   std::string_view reason) {
-  key(w, "status");
+  key(w, out, "status");
   w.StartObject();
   if (code != 0) {
-    key(w, "code");
+    key(w, out, "code");
     w.Int(code);
   }
   if (!message.empty()) {
-    key(w, "message");
-    write_str(w, message);
+    key(w, out, "message");
+    write_str(w, out, message);
   }
   if (reason.empty()) reason = status_reason(code);
   if (!reason.empty()) {
-    key(w, "reason");
-    write_str(w, reason);
+    key(w, out, "reason");
+    write_str(w, out, reason);
   }
   w.EndObject();
 }
@@ -361,7 +363,7 @@ std::string_view status_reason(int code) {
   }
 }
 
-decode_result decode_review(std::string_view body) {
+decode_result decode_review(std::string_view body, std::size_t padding) {
   decode_error error;
   auto fail = [&error](std::string message) {
     error.message = std::move(message);
@@ -369,11 +371,19 @@ decode_result decode_review(std::string_view body) {
   };
   if (body.empty()) return fail("empty request body");
 
-  auto parsed = std::make_shared<parsed_document>(body);
-  if (auto parse_error = parse_json_insitu(parsed->document, parsed->text(), body.size())) {
-    return fail(std::move(parse_error->message));
+  // simdjson validates at least as strictly as RapidJSON (UTF-8, depth, numbers, controls in
+  // strings); what it refuses goes through RapidJSON, whose messages the error answers keep.
+  std::shared_ptr<const rapidjson::Document> document;
+  if (auto fast = parse_review_document(body, padding)) {
+    document = std::shared_ptr<const rapidjson::Document>(fast, &fast->document);
+  } else {
+    auto parsed = std::make_shared<parsed_document>(body);
+    if (auto parse_error = parse_json_insitu(parsed->document, parsed->text(), body.size())) {
+      return fail(std::move(parse_error->message));
+    }
+    document = std::shared_ptr<const rapidjson::Document>(parsed, &parsed->document);
   }
-  const Value& root = parsed->document;
+  const Value& root = *document;
   if (!root.IsObject()) {
     return fail(std::string("not an AdmissionReview: the body is ") + json_type_name(root) +
                 ", not a JSON object");
@@ -427,7 +437,7 @@ decode_result decode_review(std::string_view body) {
   out.api_version = version;
   std::string message;
   if (!read_request(*request, out, message)) return fail(std::move(message));
-  out.document = std::shared_ptr<const rapidjson::Document>(parsed, &parsed->document);
+  out.document = std::move(document);
   return result;
 }
 
@@ -449,14 +459,14 @@ std::string encode_response(std::string_view api_version, std::string_view uid,
   string_output stream(out);
   pooled_string_writer w(stream, &stack_pool, 4);
 
-  open_review(w, api_version, uid);
-  key(w, "allowed");
+  open_review(w, out, api_version, uid);
+  key(w, out, "allowed");
   w.Bool(response.allowed);
-  if (has_status) write_status(w, code, response.message, response.reason);
+  if (has_status) write_status(w, out, code, response.message, response.reason);
   if (!response.patch.empty()) {
-    key(w, "patchType");
-    write_str(w, "JSONPatch");
-    key(w, "patch");
+    key(w, out, "patchType");
+    write_str(w, out, "JSONPatch");
+    key(w, out, "patch");
     // Base64 needs no escaping: let the writer place the separator and opening quote, then encode
     // straight into the output instead of through a temporary string.
     w.RawValue("\"", 1, rapidjson::kStringType);
@@ -464,17 +474,17 @@ std::string encode_response(std::string_view api_version, std::string_view uid,
     out.push_back('"');
   }
   if (!response.warnings.empty()) {
-    key(w, "warnings");
+    key(w, out, "warnings");
     w.StartArray();
-    for (const auto& warning : response.warnings) write_str(w, warning);
+    for (const auto& warning : response.warnings) write_str(w, out, warning);
     w.EndArray();
   }
   if (!response.audit_annotations.empty()) {
-    key(w, "auditAnnotations");
+    key(w, out, "auditAnnotations");
     w.StartObject();
     for (const auto& [k, v] : response.audit_annotations) {
-      write_str(w, k);
-      write_str(w, v);
+      write_str(w, out, k);
+      write_str(w, out, v);
     }
     w.EndObject();
   }
@@ -490,10 +500,10 @@ std::string encode_error(std::string_view api_version, std::string_view uid,
   rapidjson::MemoryPoolAllocator<> stack_pool(stack_buffer, sizeof(stack_buffer));
   string_output stream(out);
   pooled_string_writer w(stream, &stack_pool, 4);
-  open_review(w, api_version, uid);
-  key(w, "allowed");
+  open_review(w, out, api_version, uid);
+  key(w, out, "allowed");
   w.Bool(false);
-  write_status(w, code, message, {});
+  write_status(w, out, code, message, {});
   close_review(w);
   return out;
 }

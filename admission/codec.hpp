@@ -1,6 +1,7 @@
 #pragma once
 // The AdmissionReview codec without a handler in between: the server uses it through
 // process_review, `mlnetpol review` calls decode/encode directly. Errors are values, never thrown.
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -24,8 +25,10 @@ struct decode_error {
 [[noreturn]] void throw_exception_from_error(const decode_error& error,
                                              const boost::source_location& location);
 
-// Parses (bounded, see json_parse.hpp) and checks an AdmissionReview request body.
-boost::system::result<review_request, decode_error> decode_review(std::string_view body);
+// Parses (bounded, see json_parse.hpp) and checks an AdmissionReview request body. padding: bytes
+// readable after body that the parser may read (see review_document.hpp); 0 lets it copy the body.
+boost::system::result<review_request, decode_error> decode_review(std::string_view body,
+                                                                  std::size_t padding = 0);
 
 // The AdmissionReview response JSON for a handler's answer, in the request's apiVersion.
 // A denial without a code gets status 403/Forbidden; patch is base64-encoded with

@@ -29,10 +29,10 @@ review_outcome handler_failure(review_request& request, const char* what) {
 
 }  // namespace
 
-review_outcome process_review(std::string_view body, handler& h) {
+review_outcome process_review(std::string_view body, handler& h, std::size_t padding) {
   review_outcome outcome;
   try {
-    auto decoded = decode_review(body);
+    auto decoded = decode_review(body, padding);
     if (!decoded) {
       decode_error error = decoded.error();
       outcome.http_status = 400;
@@ -57,8 +57,11 @@ review_outcome process_review(std::string_view body, handler& h) {
     outcome.namespace_name = std::move(request.namespace_name);
     outcome.name = std::move(request.name);
     outcome.operation = std::move(request.operation);
+    outcome.user = std::move(request.user.username);
+    outcome.dry_run = request.dry_run;
     outcome.decision =
         response.decision.empty() ? default_decision(response) : std::move(response.decision);
+    outcome.patch = std::move(response.patch);  // after default_decision, which looks at it
     outcome.violations = std::move(response.violations);
   } catch (...) {
     // Only allocation failure gets here; these assignments fit the small-string buffer.

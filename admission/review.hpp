@@ -1,6 +1,7 @@
 #pragma once
 // The AdmissionReview codec's types and the handler interface the server knows. No sockets here:
 // the server hands a body in and gets an HTTP status and a body out.
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,12 +76,15 @@ struct review_outcome {
   std::string namespace_name;
   std::string name;
   std::string operation;
+  std::string user;      // request.userInfo.username
+  bool dry_run = false;  // request.dryRun
+  std::string patch;     // the JSON Patch sent (base64-encoded in body), for the decision log
   std::string decision;  // as review_response::decision, or "error" for undecodable input
   std::string error;     // readable transport/decode error, empty on success
   std::vector<violation_record> violations;
 };
 
-// Decodes body, calls h, encodes the answer. Never throws.
-review_outcome process_review(std::string_view body, handler& h);
+// Decodes body (padding as for decode_review), calls h, encodes the answer. Never throws.
+review_outcome process_review(std::string_view body, handler& h, std::size_t padding = 0);
 
 }  // namespace mlnetpol::admission

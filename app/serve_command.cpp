@@ -41,6 +41,7 @@ int serve_command(int argc, char** argv) {
   }
   const srv::options& opts = parsed.value;
   logging::setup(opts.format, opts.log_level);
+  logging::set_log_denies(opts.log_denies);
 
   // The configuration in force; requests read it, reloads replace it. Namespace labels come from
   // the reconciler's cache (the API server), never from requests; admission-only has none.

@@ -1,38 +1,126 @@
 #!/usr/bin/env bash
-# First throughput measurement: `mlnetpol serve --threads 1` against the nginx baseline, through
-# ../shared/perf/compare.sh. Builds nothing: run `make build` (or scripts/build.sh) first.
-# Usage: bench/run.sh [compare.sh arguments, e.g. --rounds 5 --seconds 10]
-# Env: MLNETPOL (binary, default build/mlnetpol), MLNETPOL_SHARED_DIR (default ../shared),
-#      LOG_LEVEL (default info: one decision line per request, as in production).
+# `make bench`: mlnetpol serve against the nginx baseline (bench/nginx.conf.in), side by side in one
+# run, per thread count, endpoint and body. wrk (1 thread, 64 connections) alternates nginx and
+# mlnetpol for several rounds; per pair: requests/s, ratio, p50/p99, CPU µs per request (process
+# CPU time from /proc/<pid>/stat over the run / requests), then mlnetpol's RSS. Medians at the end.
+# Builds nothing (the Makefile builds build-release first). Not a test: CI does not run it.
+# Usage: bench/run.sh [--rounds N] [--seconds S] [--conns C] [--threads "1 2"]
+#                     [--endpoints "validate mutate"] [--bodies "pod namespace deployment"]
+# Env: MLNETPOL (binary, default build-release/mlnetpol), LOG_LEVEL (default: the Deployment's, info).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-binary=${MLNETPOL:-$root/build/mlnetpol}
-shared=${MLNETPOL_SHARED_DIR:-$root/../shared}
-[ -x "$binary" ] || { echo "bench: $binary not built; run 'make build' first" >&2; exit 2; }
-[ -x "$shared/perf/compare.sh" ] || { echo "bench: $shared/perf/compare.sh not found" >&2; exit 2; }
+binary=${MLNETPOL:-$root/build-release/mlnetpol}
+rounds=3 seconds=5 conns=64 threads="1 2" endpoints="validate mutate" bodies="pod namespace deployment"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds=$2; shift 2 ;; --seconds) seconds=$2; shift 2 ;; --conns) conns=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;; --endpoints) endpoints=$2; shift 2 ;;
+    --bodies) bodies=$2; shift 2 ;;
+    *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+command -v nginx >/dev/null || { echo "bench: skipped, nginx is not installed (apt-get install nginx-light)"; exit 0; }
+command -v wrk >/dev/null || { echo "bench: skipped, wrk is not installed (apt-get install wrk)"; exit 0; }
+[ -x "$binary" ] || { echo "bench: $binary not built; run 'make bench' or scripts/build.sh Release build-release" >&2; exit 2; }
 
+declare -A body_file=([pod]=pod-create-training.json [namespace]=namespace-create.json
+  [deployment]=deployment-create-30k.json)
 work=$(mktemp -d)
-pid=""
+mlnetpol_pid="" nginx_master=""
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  [ -n "$mlnetpol_pid" ] && kill "$mlnetpol_pid" 2>/dev/null && wait "$mlnetpol_pid" 2>/dev/null || true
+  [ -n "$nginx_master" ] && kill "$nginx_master" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 "$binary" certs --dev --out "$work/certs" >/dev/null
-# A free port: bind port 0 and let it go (the window before the server takes it is harmless here).
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$binary" serve --threads 1 --port "$port" --bind-address 127.0.0.1 --metrics-bind-address 0 \
-  --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
-  --log-format json --log-level "${LOG_LEVEL:-info}" >"$work/serve.log" 2>&1 &
-pid=$!
-ready=""
-for _ in $(seq 1 50); do
-  curl -sf --cacert "$work/certs/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && { ready=1; break; }
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$ready" ] || { echo "bench: the server did not become ready" >&2; cat "$work/serve.log" >&2; exit 1; }
 
-echo "mlnetpol serve --threads 1 on port $port ($(nproc) cores; body: pod-create-training.json)"
-"$shared/perf/compare.sh" --url "https://127.0.0.1:$port/validate" "$@"
+# Process CPU time in clock ticks: mlnetpol's pid, or nginx's master and workers.
+ticks() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+nginx_pids() { echo "$nginx_master" $(pgrep -P "$nginx_master"); }
+hz=$(getconf CLK_TCK)
+# wrk's latency column in ms.
+to_ms() { awk '{v = $1; if (v ~ /us$/) printf "%.2f", v / 1000; else if (v ~ /ms$/) printf "%.2f", v + 0; else if (v ~ /s$/) printf "%.2f", v * 1000; else print "?"}'; }
+
+# One wrk run against url with the body; prints "rps p50 p99 cpu_us_per_request non2xx".
+measure() {
+  local url=$1 lua=$2; shift 2
+  local before after out
+  before=$(ticks "$@")
+  out=$(wrk -t1 -c"$conns" -d"${seconds}s" --latency -s "$lua" "$url" 2>&1)
+  after=$(ticks "$@")
+  local rps requests p50 p99 non2xx
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}' | to_ms)
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}' | to_ms)
+  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  local cpu
+  cpu=$(awk -v a="$before" -v b="$after" -v n="${requests:-0}" -v hz="$hz" \
+    'BEGIN {if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "?"}')
+  echo "${rps:-0} $p50 $p99 $cpu ${non2xx:-0}"
+}
+
+median() { sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]; else print "?"}'; }
+
+echo "mlnetpol $("$binary" --version 2>/dev/null || echo "($binary)") vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wrk -t1 -c$conns -d${seconds}s, $rounds rounds alternating nginx / mlnetpol; serve flags as manifests/base/deployment.yaml (--log-format=json, log level ${LOG_LEVEL:-info})"
+summary=()
+for t in $threads; do
+  nginx_port=$(free_port)
+  mkdir -p "$work/nginx"
+  sed -e "s|@WORKERS@|$t|; s|@DIR@|$work/nginx|g; s|@PORT@|$nginx_port|; s|@CERT@|$work/certs/tls.crt|; s|@KEY@|$work/certs/tls.key|" \
+    "$root/bench/nginx.conf.in" > "$work/nginx/nginx.conf"
+  nginx -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" || { cat "$work/nginx/error.log" >&2; exit 1; }
+  for _ in $(seq 1 50); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.1; done
+  nginx_master=$(cat "$work/nginx/nginx.pid")
+
+  port=$(free_port)
+  "$binary" serve --threads "$t" --port "$port" --bind-address 127.0.0.1 --metrics-bind-address 0 \
+    --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
+    --log-format=json --log-level "${LOG_LEVEL:-info}" >"$work/serve.log" 2>&1 &
+  mlnetpol_pid=$!
+  ready=""
+  for _ in $(seq 1 100); do
+    curl -sf --cacert "$work/certs/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && { ready=1; break; }
+    kill -0 "$mlnetpol_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$ready" ] || { echo "bench: mlnetpol did not become ready" >&2; cat "$work/serve.log" >&2; exit 1; }
+
+  echo
+  echo "== --threads $t vs nginx worker_processes $t"
+  printf '%-9s %-10s %5s | %9s %9s %6s | %12s %12s | %8s %8s\n' endpoint body round \
+    "nginx/s" "mlnetpol/s" ratio "nginx p50/99" "mlnp p50/99" "nginx µs" "mlnp µs"
+  for endpoint in $endpoints; do
+    for b in $bodies; do
+      file="$root/bench/bodies/${body_file[$b]}"
+      lua="$work/$b.lua"
+      printf 'local f = io.open("%s", "rb"); local b = f:read("*all"); f:close()\nwrk.method = "POST"; wrk.body = b; wrk.headers["Content-Type"] = "application/json"\n' "$file" > "$lua"
+      ratios=() p99s=() cpus=()
+      for r in $(seq 1 "$rounds"); do
+        read -r nr n50 n99 ncpu _ < <(measure "https://127.0.0.1:$nginx_port/$endpoint?timeout=10s" "$lua" $(nginx_pids))
+        read -r mr m50 m99 mcpu mbad < <(measure "https://127.0.0.1:$port/$endpoint?timeout=10s" "$lua" "$mlnetpol_pid")
+        ratio=$(awk -v a="$mr" -v b="$nr" 'BEGIN {printf "%.3f", (b > 0 ? a / b : 0)}')
+        p99ratio=$(awk -v a="$m99" -v b="$n99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+        ratios+=("$ratio") p99s+=("$p99ratio") cpus+=("$mcpu/$ncpu")
+        printf '%-9s %-10s %5s | %9.0f %9.0f %6s | %5s/%-6s %5s/%-6s | %8s %8s%s\n' "$endpoint" "$b" "$r" \
+          "$nr" "$mr" "$ratio" "$n50" "$n99" "$m50" "$m99" "$ncpu" "$mcpu" \
+          "$([ "$mbad" != 0 ] && echo "  non-2xx $mbad")"
+      done
+      summary+=("$(printf '%-9s %-10s threads %s: median ratio %s, median p99 ratio %s' "$endpoint" "$b" "$t" \
+        "$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%s\n' "${p99s[@]}" | median)")")
+    done
+  done
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$mlnetpol_pid/status")
+  hwm=$(awk '/VmHWM/ {print $2}' "/proc/$mlnetpol_pid/status")
+  echo "mlnetpol --threads $t: RSS $((rss / 1024)) MiB, peak $((hwm / 1024)) MiB"
+  summary+=("threads $t: mlnetpol RSS $((rss / 1024)) MiB, peak $((hwm / 1024)) MiB")
+  kill "$mlnetpol_pid"; wait "$mlnetpol_pid" 2>/dev/null || true; mlnetpol_pid=""
+  kill "$nginx_master"; nginx_master=""; sleep 0.3
+done
+echo
+echo "== summary (targets: validate >= 0.90, mutate >= 0.85, p99 ratio <= 1.5)"
+printf '%s\n' "${summary[@]}"

@@ -41,6 +41,14 @@ parser& parser::toggle(std::string name, std::function<void()> set) {
   return *this;
 }
 
+parser& parser::boolean(std::string name, bool& out) {
+  flag f;
+  f.name = std::move(name);
+  f.set_boolean = &out;
+  flags_.push_back(std::move(f));
+  return *this;
+}
+
 parser& parser::positional(value_fn take) {
   positional_ = std::move(take);
   return *this;
@@ -99,6 +107,16 @@ result<bool> parser::parse(const std::vector<std::string_view>& args) const {
         message += "; did you mean " + near + "?";
       }
       return fail(message);
+    }
+    if (f->set_boolean != nullptr) {
+      if (!has_value || value == "true") {
+        *f->set_boolean = true;
+      } else if (value == "false") {
+        *f->set_boolean = false;
+      } else {
+        return fail(std::string(name) + ": true or false, not '" + std::string(value) + "'");
+      }
+      continue;
     }
     if (!f->takes_value) {
       if (has_value) return fail(say(wording_.value_not_expected, name));

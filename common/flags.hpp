@@ -37,6 +37,8 @@ class parser {
   parser& alias(std::string name, std::string of);
   // A flag without a value.
   parser& toggle(std::string name, std::function<void()> set);
+  // A switch: `--name` and `--name=true` set true, `--name=false` false (controller-runtime style).
+  parser& boolean(std::string name, bool& out);
   // Arguments that are not flags; without it they are errors.
   parser& positional(value_fn take);
 
@@ -54,6 +56,7 @@ class parser {
     value_fn set_value;
     std::function<void()> set_toggle;
     std::string missing;
+    bool* set_boolean = nullptr;
   };
   const flag* find(std::string_view name) const;
   std::string say(const std::string& pattern, std::string_view what) const;

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages mlnetpol needs to build and test; uses sudo when not root.
 # One list for `make run`, `make test`, CI and the Dockerfile build stage.
 set -euo pipefail
-build_pkgs=(g++ make cmake ninja-build pkg-config libboost1.81-dev libssl-dev rapidjson-dev libspdlog-dev
+build_pkgs=(g++ make cmake ninja-build pkg-config libboost1.81-dev libssl-dev rapidjson-dev libsimdjson-dev libspdlog-dev
   libfmt-dev libyaml-cpp-dev doctest-dev openssl ca-certificates)
 # prometheus brings promtool (tests/monitoring); its own service is not used by anything here.
 test_pkgs=(nlohmann-json3-dev python3 python3-jsonschema python3-yaml curl wrk nginx-light graphviz

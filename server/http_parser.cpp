@@ -5,6 +5,8 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "admission/review_document.hpp"
+
 namespace mlnetpol::server {
 
 namespace beast = boost::beast;
@@ -50,7 +52,8 @@ void request_parser::on_field_impl(http::field name, string_view, string_view va
 }
 
 void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  if (length) body_.reserve(static_cast<std::size_t>(*length));  // <= body_limit, checked before
+  // <= body_limit, checked before; the padding lets the JSON parser read the body in place.
+  if (length) body_.reserve(static_cast<std::size_t>(*length) + admission::review_body_padding);
 }
 
 std::size_t request_parser::on_body_impl(string_view s, error_code&) {

@@ -27,6 +27,7 @@ struct http_request {
   std::string_view content_type;
   bool has_content_type = false;
   std::string_view body;
+  std::size_t body_padding = 0;  // readable bytes after body (the JSON parser reads in place)
   std::string_view peer;  // "ip:port", for logs
 };
 

@@ -78,6 +78,8 @@ std::string serve_usage() {
          "  --shutdown-grace DURATION     time in-flight requests get on SIGTERM (default 25s)\n"
          "  --log-format json|text        (default json)\n"
          "  --log-level LEVEL             trace|debug|info|warn|error|off (default info)\n"
+         "  --log-denies[=true|false]     log denials and warn/audit findings at info; other\n"
+         "                                decisions are logged at debug (default true)\n"
          "  --max-connections N           open HTTPS connections at most (default 4096)\n"
          "  --handshake-timeout DURATION  TLS handshake (default 10s)\n"
          "  --header-timeout DURATION     request line and headers (default 10s)\n"
@@ -156,6 +158,7 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
                o.log_level = v;
                return {};
              })
+      .boolean("--log-denies", o.log_denies)
       .value("--max-connections",
              [&](std::string_view v) -> std::string {
                if (!parse_unsigned(v, 1'000'000, n) || n == 0)

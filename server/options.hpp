@@ -26,6 +26,8 @@ struct options {
   std::chrono::milliseconds shutdown_grace{25'000};
   log_format format = log_format::json;
   std::string log_level = "info";
+  // Denials and warn/audit findings logged at info (every other decision at debug).
+  bool log_denies = true;
   std::size_t max_connections = 4096;
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds header_timeout{10'000};

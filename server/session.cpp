@@ -231,6 +231,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     request.content_type = head_.content_type;
     request.has_content_type = head_.has_content_type;
     request.body = body_;
+    request.body_padding = body_.capacity() - body_.size();
     if (peer_text_.empty()) peer_text_ = endpoint_text(peer_);
     request.peer = peer_text_;
     srv_->routes.serve(Tls ? listener_kind::webhook : listener_kind::metrics, request, response_);

@@ -25,7 +25,8 @@ struct field {
   field(std::string_view k, std::uint64_t v)
       : key(k), integer(static_cast<std::int64_t>(v)), kind(type::integer) {}
   field(std::string_view k, int v) : key(k), integer(v), kind(type::integer) {}
-  enum class type { text, integer, real };
+  field(std::string_view k, bool v) : key(k), integer(v ? 1 : 0), kind(type::boolean) {}
+  enum class type { text, integer, real, boolean };
   std::string_view key;
   std::string_view text;
   double number = 0;  // written with 3 decimals (milliseconds to the microsecond)
@@ -45,5 +46,10 @@ inline bool enabled(spdlog::level::level_enum level) {
 }
 
 void flush();
+
+// Admission decisions are logged at debug; with log_denies (`--log-denies`, on by default) the
+// ones with a violation (denied, warned, audited) at info.
+void set_log_denies(bool on);
+bool log_denies();
 
 }  // namespace mlnetpol::obs::logging

@@ -7,7 +7,12 @@
 
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <cstdio>
+#include <regex>
 #include <sstream>
+#include <string>
+
+#include <unistd.h>
 
 using namespace mlnetpol::obs;
 
@@ -58,4 +63,59 @@ TEST_CASE("events below the level are dropped") {
   CHECK(log.out.str().empty());
   CHECK_FALSE(logging::enabled(spdlog::level::debug));
   CHECK(logging::enabled(spdlog::level::warn));
+}
+
+TEST_CASE("booleans are bare in both formats") {
+  {
+    captured_log log(log_format::json);
+    logging::event(spdlog::level::info, "x", {{"dry_run", true}, {"b", false}});
+    CHECK(log.out.str() == "\"msg\":\"x\",\"dry_run\":true,\"b\":false\n");
+  }
+  captured_log log(log_format::text);
+  logging::event(spdlog::level::info, "x", {{"dry_run", false}});
+  CHECK(log.out.str() == "x dry_run=false\n");
+}
+
+TEST_CASE("log_denies is a switch, on by default") {
+  CHECK(logging::log_denies());
+  logging::set_log_denies(false);
+  CHECK_FALSE(logging::log_denies());
+  logging::set_log_denies(true);
+  CHECK(logging::log_denies());
+}
+
+TEST_CASE("the stdout line: UTC timestamp to the microsecond, level, then the event") {
+  const auto previous = spdlog::default_logger();
+  std::fflush(stdout);
+  const int saved = dup(STDOUT_FILENO);
+  std::FILE* capture = std::tmpfile();
+  REQUIRE(capture != nullptr);
+  dup2(fileno(capture), STDOUT_FILENO);
+  logging::setup(log_format::json, "info");
+  logging::event(spdlog::level::info, "hello", {{"k", "v"}});
+  logging::event(spdlog::level::warn, "again", {});
+  logging::setup(log_format::text, "info");
+  logging::event(spdlog::level::err, "text", {{"n", 1}});
+  logging::flush();
+  std::fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  spdlog::set_default_logger(previous);
+  std::rewind(capture);
+  std::string out;
+  char chunk[512];
+  while (const std::size_t n = std::fread(chunk, 1, sizeof chunk, capture)) out.append(chunk, n);
+  std::fclose(capture);
+  const std::string ts = R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)";
+  const std::regex want("\\{\"ts\":\"" + ts + R"(","level":"info","msg":"hello","k":"v"\}\n)" +
+                        "\\{\"ts\":\"" + ts + R"(","level":"warning","msg":"again"\}\n)" + ts +
+                        " error text n=1\n");
+  CHECK_MESSAGE(std::regex_match(out, want), out);
+}
+
+TEST_CASE("real numbers are written with three decimals") {
+  captured_log log(log_format::text);
+  logging::event(spdlog::level::info, "x",
+                 {{"a", 0.0}, {"b", 0.0004}, {"c", 0.0125}, {"d", 12345.6789}, {"e", -2.5}});
+  CHECK(log.out.str() == "x a=0.000 b=0.000 c=0.013 d=12345.679 e=-2.500\n");
 }

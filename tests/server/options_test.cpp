@@ -19,6 +19,17 @@ TEST_CASE("serve defaults follow controller-runtime") {
   CHECK(r.value.config_file.empty());
   CHECK(r.value.format == log_format::json);
   CHECK(r.value.max_body_bytes == 7u * 1024 * 1024);
+  CHECK(r.value.log_denies);
+}
+
+TEST_CASE("--log-denies takes true or false after '=', or nothing") {
+  CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies"}).value.log_denies);
+  CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies=true"}).value.log_denies);
+  const auto off =
+      parse_serve_args(std::vector<std::string_view>{"--log-denies=false", "--port", "1"});
+  REQUIRE(off.ok);
+  CHECK_FALSE(off.value.log_denies);
+  CHECK(off.value.port == 1);
 }
 
 TEST_CASE("serve flags, both --flag value and --flag=value") {
@@ -93,6 +104,7 @@ TEST_CASE("bad flags get a message naming the flag") {
       {{"--threads", "0"}, "--threads: not a thread count"},
       {{"--log-format", "xml"}, "--log-format: json or text, not 'xml'"},
       {{"--log-level", "loud"}, "--log-level:"},
+      {{"--log-denies=no"}, "--log-denies: true or false, not 'no'"},
       {{"--shutdown-grace", "soon"}, "--shutdown-grace: not a duration"},
       {{"--shutdown-grace", "5d"}, "--shutdown-grace: not a duration"},
       {{"--metrics-bind-address", "8080"}, "--metrics-bind-address: not host:port or 0"},

@@ -1,0 +1,180 @@
+#include "admission/review_document.hpp"
+
+#include <simdjson.h>
+
+#include "admission/json_parse.hpp"
+
+namespace mlnetpol::admission {
+namespace {
+
+using rapidjson::Value;
+namespace dom = simdjson::dom;
+
+static_assert(review_body_padding >= simdjson::SIMDJSON_PADDING);
+
+// Where a value sits: each place keeps the members a decision can read (the codec's request
+// fields; the label engine's and the patch builder's paths, policy/labels.cpp and
+// policy/engine.cpp) and drops the rest. `all` keeps a whole subtree.
+enum class place {
+  envelope,
+  request,
+  all,
+  object,
+  metadata,
+  spec,
+  job_template,
+  replica_specs,
+  replica,
+  dropped
+};
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The place of member `key` of an object at `parent`; dropped when no decision reads it.
+place child_place(place parent, std::string_view key) {
+  switch (parent) {
+    case place::envelope:
+      if (key == "request") return place::request;
+      return key == "apiVersion" || key == "kind" ? place::all : place::dropped;
+    case place::request:
+      if (key == "object" || key == "oldObject") return place::object;
+      return key == "uid" || key == "kind" || key == "resource" || key == "subResource" ||
+                     key == "operation" || key == "namespace" || key == "name" ||
+                     key == "userInfo" || key == "dryRun"
+                 ? place::all
+                 : place::dropped;
+    case place::all:
+      return place::all;
+    case place::object:  // request.object/oldObject, or a pod template inside one
+      if (key == "metadata") return place::metadata;
+      if (key == "spec") return place::spec;
+      return key == "apiVersion" || key == "kind" ? place::all : place::dropped;
+    case place::metadata:
+      return key == "name" || key == "generateName" || key == "namespace" || key == "labels" ||
+                     key == "annotations" || key == "ownerReferences"
+                 ? place::all
+                 : place::dropped;
+    case place::spec:  // hostNetwork, and the ways down to pod templates
+      if (key == "hostNetwork") return place::all;
+      if (key == "template") return place::object;
+      if (key == "jobTemplate") return place::job_template;
+      return ends_with(key, "ReplicaSpecs") ? place::replica_specs : place::dropped;
+    case place::job_template:
+      return key == "spec" ? place::spec : place::dropped;
+    case place::replica_specs:
+      return place::replica;
+    case place::replica:
+      return key == "template" ? place::object : place::dropped;
+    case place::dropped:
+      return place::dropped;
+  }
+  return place::dropped;
+}
+
+// Replays the kept parts of simdjson's tape as SAX events into a RapidJSON document, which
+// stacks values and moves each finished container into its pool in one piece.
+class converter {
+ public:
+  explicit converter(rapidjson::Document& out) : out_(out) {}
+
+  // Recursion is bounded: simdjson has already rejected documents nested deeper than
+  // default_max_json_depth.
+  bool emit(dom::element in, place where) {
+    switch (in.type()) {
+      case dom::element_type::OBJECT: {
+        out_.StartObject();
+        rapidjson::SizeType members = 0;
+        dom::object object;  // a copy: value_unsafe() of a temporary result would dangle
+        if (in.get(object) != simdjson::SUCCESS) return false;
+        for (const dom::key_value_pair field : object) {
+          const place inner = child_place(where, field.key);
+          if (inner == place::dropped) continue;
+          out_.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
+          emit(field.value, inner);
+          ++members;
+        }
+        return out_.EndObject(members);
+      }
+      case dom::element_type::ARRAY: {
+        out_.StartArray();
+        rapidjson::SizeType elements = 0;
+        // Where an object is expected an array is kept whole: the readers see it is no object.
+        const place inner = place::all;
+        dom::array array;
+        if (in.get(array) != simdjson::SUCCESS) return false;
+        for (const dom::element item : array) {
+          emit(item, inner);
+          ++elements;
+        }
+        return out_.EndArray(elements);
+      }
+      case dom::element_type::STRING: {
+        const std::string_view s = in.get_string().value_unsafe();
+        return out_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+      }
+      case dom::element_type::INT64:
+        return out_.Int64(in.get_int64().value_unsafe());
+      case dom::element_type::UINT64:
+        return out_.Uint64(in.get_uint64().value_unsafe());
+      case dom::element_type::DOUBLE:
+        return out_.Double(in.get_double().value_unsafe());
+      case dom::element_type::BOOL:
+        return out_.Bool(in.get_bool().value_unsafe());
+      case dom::element_type::NULL_VALUE:
+        return out_.Null();
+    }
+    return out_.Null();
+  }
+
+ private:
+  rapidjson::Document& out_;
+};
+
+// Stateless; shared so no document allocates an allocator of its own for its parse stack.
+rapidjson::CrtAllocator stack_allocator;
+
+// One parser per thread: its buffers are reused from request to request.
+dom::parser& thread_parser() {
+  thread_local dom::parser parser = [] {
+    dom::parser p;
+    // Allocation failure here only means the first parse allocates instead.
+    if (p.allocate(64 * 1024, default_max_json_depth) != simdjson::SUCCESS) return dom::parser();
+    return p;
+  }();
+  return parser;
+}
+
+// A parser grown by one huge body gives the memory back instead of keeping it per thread.
+constexpr std::size_t kept_parser_capacity = 1 << 20;
+
+}  // namespace
+
+review_document::review_document()
+    : pool(first_chunk, sizeof first_chunk, sizeof first_chunk),
+      document(&pool, 4096, &stack_allocator) {}
+
+std::shared_ptr<review_document> parse_review_document(std::string_view body, std::size_t padding) {
+  dom::parser& parser = thread_parser();
+  if (parser.max_depth() != default_max_json_depth) {
+    if (parser.allocate(parser.capacity(), default_max_json_depth) != simdjson::SUCCESS) {
+      return nullptr;
+    }
+  }
+  const bool copy = padding < simdjson::SIMDJSON_PADDING;
+  const auto parsed = parser.parse(body.data(), body.size(), copy);
+  std::shared_ptr<review_document> out;
+  if (!parsed.error()) {
+    out = std::make_shared<review_document>();
+    const dom::element root = parsed.value_unsafe();
+    auto generate = [root](rapidjson::Document& document) {
+      return converter(document).emit(root, place::envelope);
+    };
+    out->document.Populate(generate);
+  }
+  if (parser.capacity() > kept_parser_capacity) parser = dom::parser();
+  return out;
+}
+
+}  // namespace mlnetpol::admission

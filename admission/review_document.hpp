@@ -1,0 +1,35 @@
+#pragma once
+// The request decoder's fast path: simdjson (DOM, fully validating) parses an AdmissionReview body
+// and the parts the label engine can read are copied into a small RapidJSON document; the codec's
+// field checks then run on that document exactly as on a RapidJSON parse.
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+namespace mlnetpol::admission {
+
+// Bytes a caller may leave readable (and unused) after a body so the parser reads it in place.
+inline constexpr std::size_t review_body_padding = 64;
+
+// A parsed review: the document and the pool its values and strings live in.
+struct review_document {
+  review_document();
+  // The pool's first chunk, in the same allocation: a typical review's kept parts fit in it.
+  alignas(16) char first_chunk[8 * 1024];
+  rapidjson::MemoryPoolAllocator<> pool;
+  rapidjson::Document document;  // declared last: destroyed before the pool
+};
+
+// Parses body (bounded by default_max_json_depth, UTF-8 checked) and keeps only what a decision
+// reads: apiVersion, kind and the request fields the codec models; of request.object/oldObject the
+// apiVersion, kind, metadata's name, generateName, namespace, labels, annotations and
+// ownerReferences, spec.hostNetwork, and the same again in every pod template the label engine
+// finds (spec.template, spec.jobTemplate.spec.template, spec.*ReplicaSpecs.*.template).
+// managedFields, containers, volumes, status and the like are never copied.
+// padding: readable bytes after body (>= review_body_padding: no copy).
+std::shared_ptr<review_document> parse_review_document(std::string_view body,
+                                                       std::size_t padding = 0);
+
+}  // namespace mlnetpol::admission

@@ -1,0 +1,116 @@
+#include "server/webhook_route.hpp"
+
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <doctest/doctest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "common/obs/logging.hpp"
+#include "server/metrics.hpp"
+
+using namespace mlnetpol::server;
+namespace admission = mlnetpol::admission;
+namespace logging = mlnetpol::obs::logging;
+
+namespace {
+
+// Answers with a fixed response, so the route's logging can be checked per decision.
+class fixed_handler final : public admission::handler {
+ public:
+  explicit fixed_handler(admission::review_response r) : response_(std::move(r)) {}
+  admission::review_response handle(const admission::review_request&) override { return response_; }
+
+ private:
+  admission::review_response response_;
+};
+
+// The default logger pointed at a string (JSON fields only) at the given level, for one test.
+struct captured_log {
+  std::ostringstream out;
+  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+  explicit captured_log(spdlog::level::level_enum level) {
+    logging::setup(mlnetpol::obs::log_format::json, "info");
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+    sink->set_pattern("%l %v");
+    auto logger = std::make_shared<spdlog::logger>("capture", sink);
+    logger->set_level(level);
+    spdlog::set_default_logger(logger);
+  }
+  ~captured_log() {
+    spdlog::set_default_logger(previous);
+    logging::set_log_denies(true);
+  }
+};
+
+const std::string review =
+    R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u-1",)"
+    R"("kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"resource":"pods"},)"
+    R"("operation":"CREATE","namespace":"training","name":"p","dryRun":true,)"
+    R"("userInfo":{"username":"alice"},"object":{"metadata":{"name":"p"}}}})";
+
+std::string call(admission::handler& h) {
+  metrics stats;
+  const auto route = webhook_route("validate", h, stats);
+  http_request request;
+  request.method = "POST";
+  request.path = "/validate";
+  request.content_type = "application/json";
+  request.has_content_type = true;
+  request.body = review;
+  http_response response;
+  route(request, response);
+  CHECK(response.status == 200);
+  return response.body;
+}
+
+admission::review_response denial() {
+  admission::review_response r;
+  r.allowed = false;
+  r.message = "no";
+  r.decision = "denied";
+  r.violations = {{"workload-type-missing", "enforce"}};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a denial is logged at info with who and why") {
+  captured_log log(spdlog::level::info);
+  fixed_handler h(denial());
+  call(h);
+  const std::string line = log.out.str();
+  CHECK(line.rfind("info \"msg\":\"admission\"", 0) == 0);
+  CHECK(line.find(R"("uid":"u-1")") != std::string::npos);
+  CHECK(line.find(R"("user":"alice")") != std::string::npos);
+  CHECK(line.find(R"("operation":"CREATE")") != std::string::npos);
+  CHECK(line.find(R"("dry_run":true)") != std::string::npos);
+  CHECK(line.find(R"("decision":"denied")") != std::string::npos);
+  CHECK(line.find(R"("violations":"workload-type-missing:enforce")") != std::string::npos);
+}
+
+TEST_CASE("allowed and patched decisions are logged at debug only") {
+  admission::review_response patched;
+  patched.patch = R"([{"op":"add","path":"/metadata/labels","value":{"a":"b"}}])";
+  fixed_handler h(patched);
+  {
+    captured_log log(spdlog::level::info);
+    call(h);
+    CHECK(log.out.str().empty());
+  }
+  captured_log log(spdlog::level::debug);
+  call(h);
+  const std::string line = log.out.str();
+  CHECK(line.rfind("debug \"msg\":\"admission\"", 0) == 0);
+  CHECK(line.find(R"("decision":"patched")") != std::string::npos);
+  CHECK(line.find(R"("patch":"[{\"op\":\"add\")") != std::string::npos);
+}
+
+TEST_CASE("--log-denies=false puts denials at debug too") {
+  captured_log log(spdlog::level::info);
+  logging::set_log_denies(false);
+  fixed_handler h(denial());
+  call(h);
+  CHECK(log.out.str().empty());
+}
