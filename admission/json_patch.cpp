@@ -35,11 +35,6 @@ rapidjson::Value::ConstMemberIterator find(const rapidjson::Value& object, std::
   return object.FindMember(key);
 }
 
-rapidjson::Value::MemberIterator find(rapidjson::Value& object, std::string_view name) {
-  rapidjson::Value key(rapidjson::StringRef(name.data(), size_of(name)));
-  return object.FindMember(key);
-}
-
 std::string pointer_of(const std::vector<std::string_view>& steps, std::size_t count) {
   std::string pointer;
   for (std::size_t i = 0; i < count; ++i) append_pointer_token(pointer, steps[i]);
@@ -69,7 +64,7 @@ struct wanted_node {
 };
 
 // The node as a JSON object (for one "add" of a missing parent), written as RapidJSON writes it.
-rapidjson::Value to_json(const wanted_node& node, rapidjson::Document::AllocatorType& alloc) {
+rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator<>& alloc) {
   rapidjson::Value out(rapidjson::kObjectType);
   for (const auto& m : node.members) {
     rapidjson::Value value = m.value ? rapidjson::Value(m.value->data(), size_of(*m.value), alloc)
@@ -134,7 +129,8 @@ class original_members {
 // of the entries' paths, not anything from the admitted object.
 boost::system::result<void, patch_error> diff(const wanted_node& wanted,
                                               const rapidjson::Value& original,
-                                              std::string& pointer, json_patch& patch) {
+                                              std::string& pointer, json_patch& patch,
+                                              rapidjson::MemoryPoolAllocator<>& alloc) {
   const original_members members(original);
   for (const auto& member : wanted.members) {
     const std::size_t mark = pointer.size();
@@ -145,8 +141,7 @@ boost::system::result<void, patch_error> diff(const wanted_node& wanted,
       if (member.value) {
         patch.add(pointer, *member.value);
       } else {
-        rapidjson::Document value;
-        patch.add(pointer, to_json(*member.map, value.GetAllocator()));
+        patch.add(pointer, to_json(*member.map, alloc));
       }
     } else if (member.value) {
       if (!it->IsString() ||
@@ -154,7 +149,7 @@ boost::system::result<void, patch_error> diff(const wanted_node& wanted,
         patch.replace(pointer, *member.value);
       }
     } else if (it->IsObject()) {
-      auto nested = diff(*member.map, *it, pointer, patch);
+      auto nested = diff(*member.map, *it, pointer, patch, alloc);
       if (!nested) return nested;
     } else {
       return patch_error(pointer + " is " + json_type_name(*it) + ", not an object");
@@ -229,10 +224,13 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Document& do
   for (std::size_t i = 0; i + 1 < tokens->size(); ++i) {
     const std::string& token = (*tokens)[i];
     if (parent->IsObject()) {
-      const auto it = find(*parent, token);
-      if (it == parent->MemberEnd())
+      // Const lookups: RapidJSON's non-const iterator == is ambiguous in C++20 (clang warns).
+      const rapidjson::Value& object = *parent;
+      const auto it = find(object, token);
+      if (it == object.MemberEnd()) {
         return patch_error(std::string(path) + std::string(" does not resolve"));
-      parent = &it->value;
+      }
+      parent = &(parent->MemberBegin() + (it - object.MemberBegin()))->value;
     } else if (parent->IsArray()) {
       const auto index = array_index(token, parent->Size());
       if (!index || *index == parent->Size())
@@ -244,11 +242,15 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Document& do
   }
   const std::string& last = tokens->back();
   if (parent->IsObject()) {
-    const auto it = find(*parent, last);
-    if (it == parent->MemberEnd()) {
+    const rapidjson::Value& object = *parent;
+    const auto found = find(object, last);
+    if (found == object.MemberEnd()) {
       if (!add) return patch_error(std::string(path) + std::string(" does not exist"));
       parent->AddMember(rapidjson::Value(last.data(), size_of(last), alloc), value, alloc);
-    } else if (op == "remove") {
+      return {};
+    }
+    const auto it = parent->MemberBegin() + (found - object.MemberBegin());
+    if (op == "remove") {
       parent->EraseMember(it);
     } else {
       it->value = value;
@@ -377,7 +379,9 @@ boost::system::result<std::string, patch_error> patch_for_entries(
   if (auto built = build_wanted(wanted, entries); !built) return built.error();
   json_patch patch;
   std::string pointer;
-  if (auto done = diff(wanted, object, pointer, patch); !done) return done.error();
+  // One small pool for the values of all "add"s (each is written out at once).
+  rapidjson::MemoryPoolAllocator<> alloc(4096);
+  if (auto done = diff(wanted, object, pointer, patch, alloc); !done) return done.error();
   return patch_result(boost::system::in_place_value, patch.str());
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one build script: CI (`make test`), `make run` and the Dockerfile build stage all call it.
-# Usage: scripts/build.sh [BUILD_TYPE] [BUILD_DIR]  (defaults: RelWithDebInfo, build)
+# Usage: scripts/build.sh [BUILD_TYPE] [BUILD_DIR] [CMAKE ARGS...]  (defaults: RelWithDebInfo, build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_type=${1:-RelWithDebInfo}
@@ -8,5 +8,5 @@ build_dir=${2:-build}
 launcher=()
 # ccache (when installed) makes rebuilds in several checkouts cheap; the build does not need it.
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "${launcher[@]}" >/dev/null
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "${launcher[@]}" "${@:3}" >/dev/null
 cmake --build "$build_dir" --parallel "$(nproc)"

@@ -4,7 +4,8 @@
 set -euo pipefail
 build_pkgs=(g++ make cmake ninja-build pkg-config libboost1.81-dev libssl-dev rapidjson-dev libspdlog-dev
   libfmt-dev libyaml-cpp-dev doctest-dev openssl ca-certificates)
-test_pkgs=(nlohmann-json3-dev python3 python3-jsonschema python3-yaml curl wrk nginx-light graphviz)
+test_pkgs=(nlohmann-json3-dev python3 python3-jsonschema python3-yaml curl wrk nginx-light graphviz
+  clang-14 libclang-rt-14-dev)  # clang-14 + libclang-rt: the libFuzzer targets (make fuzz)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")
 missing=()
