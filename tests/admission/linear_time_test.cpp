@@ -103,6 +103,18 @@ std::string pod(const std::string& metadata_extra, std::size_t containers = 1) {
          metadata_extra + R"(},"spec":{"containers":)" + container_list(containers) + "}}";
 }
 
+// Below noise_floor seconds a ratio proves nothing (caches: the large body no longer fits where
+// the small one did); the quadratic code took 0.6 to 7 s for the large bodies here.
+#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
+constexpr double noise_floor = 1.5;  // sanitizer or debug builds run several times slower
+constexpr double cap = 6.0;
+constexpr int runs = 2;
+#else
+constexpr double noise_floor = 0.25;
+constexpr double cap = 1.0;
+constexpr int runs = 5;
+#endif
+
 // CPU seconds of this thread (the handlers run in it): other load on the machine does not count.
 double thread_cpu_seconds() {
   timespec t{};
@@ -110,26 +122,16 @@ double thread_cpu_seconds() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
-// The fastest of five runs (the least disturbed by other load on the machine).
+// The fastest of a few runs (the least disturbed by other load on the machine).
 double seconds(const std::function<void()>& run) {
   double best = 1e9;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < runs; ++i) {
     const double start = thread_cpu_seconds();
     run();
     best = std::min(best, thread_cpu_seconds() - start);
   }
   return best;
 }
-
-// Below noise_floor seconds a ratio proves nothing (caches: the large body no longer fits where
-// the small one did); the quadratic code took 0.6 to 7 s for the large bodies here.
-#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
-constexpr double noise_floor = 1.5;  // sanitizer or debug builds run several times slower
-constexpr double cap = 6.0;
-#else
-constexpr double noise_floor = 0.25;
-constexpr double cap = 1.0;
-#endif
 
 struct shape {
   std::function<std::string(std::size_t)> body;

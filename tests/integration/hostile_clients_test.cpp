@@ -107,7 +107,7 @@ TEST_CASE("1,000 idle connections do not starve new requests") {
   CHECK(idle.back()->request("POST", "/validate", review_body()).status == 200);
 }
 
-TEST_CASE("at the connection cap idle connections are what is refused room, until they time out") {
+TEST_CASE("at the connection cap new connections are refused until idle ones time out") {
   raise_fd_limit(8192);
   running_server s([](auto& o) {
     o.max_connections = 100;
