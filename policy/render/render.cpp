@@ -363,9 +363,9 @@ rendered_object render_one(const policy_model& m) {
   key(w, "namespace");
   str(w, out.namespace_name);
   key(w, "labels");
-  string_map(
-      w,
-      {{managed_by_label, manager_name}, {part_of_label, manager_name}, {policy_label, out.name}});
+  string_map(w, {{std::string(managed_by_label), manager_name},
+                 {part_of_label, manager_name},
+                 {policy_label, out.name}});
   key(w, "annotations");
   string_map(w, {{spec_hash_annotation, out.spec_hash}});
   w.EndObject();

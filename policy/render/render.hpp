@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "policy/config.hpp"
+#include "policy/labels.hpp"  // managed_by_label
 
 namespace mlnetpol::policy {
 
@@ -37,7 +38,6 @@ std::string summary_json(const render_summary& summary);  // {"secured_namespace
 
 // Labels and annotation on every rendered object (a reconciler lists by managed-by and compares
 // spec-hash to skip unchanged objects).
-inline constexpr const char* managed_by_label = "app.kubernetes.io/managed-by";
 inline constexpr const char* part_of_label = "app.kubernetes.io/part-of";
 inline constexpr const char* policy_label = "mlnetpol.io/policy";
 inline constexpr const char* spec_hash_annotation = "mlnetpol.io/spec-hash";
