@@ -48,6 +48,14 @@ void check_builder(FuzzedDataProvider& in) {
   if (admission::parse_json(object, text)) return;
   const auto built = admission::patch_for_entries(object, entries);
   if (!built || built->empty() || has_duplicate_names(object)) return;
+  // Entries hold valid UTF-8 in the server (keys from the decoded, checked request or the
+  // configuration); a patch of other bytes is not JSON the applier (or the API server) reads.
+  for (const auto& e : entries) {
+    bool valid = !admission::find_invalid_utf8(e.map_name) &&
+                 !admission::find_invalid_utf8(e.key) && !admission::find_invalid_utf8(e.value);
+    for (const auto& step : e.metadata_path) valid = valid && !admission::find_invalid_utf8(step);
+    if (!valid) return;
+  }
 
   rapidjson::Document patched;
   patched.CopyFrom(object, patched.GetAllocator());
