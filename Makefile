@@ -5,7 +5,10 @@ DEV_CERTS ?= .dev-certs
 PORT ?= 9443
 MLNETPOL := $(BUILD_DIR)/mlnetpol
 
-.PHONY: deps build run test clean bench bench-reconcile
+FUZZ_SECONDS ?= 60
+ASAN_BUILD_DIR ?= build-asan
+
+.PHONY: deps build run test test-asan fuzz clean bench bench-reconcile
 
 deps:
 	@scripts/setup-deps.sh
@@ -23,6 +26,17 @@ run: build
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, in its own build folder (the
+# suites that start the binary start the sanitized one from there).
+test-asan: deps
+	@scripts/build.sh Debug $(ASAN_BUILD_DIR) -DMLNETPOL_SANITIZE=ON
+	@cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure --timeout 900
+
+# Each libFuzzer target for FUZZ_SECONDS seconds (clang-14; build-fuzz).
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The benchmark against nginx (bench/README.md): a Release build of its own, then bench/run.sh.
 bench: deps

@@ -1,11 +1,15 @@
 #include "admission/json_patch.hpp"
 
+#include <map>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 
 #include <boost/throw_exception.hpp>
 
 #include "admission/json_parse.hpp"
 #include "admission/json_writer.hpp"
+#include "policy/json_index.hpp"
 
 namespace mlnetpol::admission {
 namespace {
@@ -31,48 +35,71 @@ rapidjson::Value::ConstMemberIterator find(const rapidjson::Value& object, std::
   return object.FindMember(key);
 }
 
-rapidjson::Value::MemberIterator find(rapidjson::Value& object, std::string_view name) {
-  rapidjson::Value key(rapidjson::StringRef(name.data(), size_of(name)));
-  return object.FindMember(key);
-}
-
-std::string pointer_of(const std::vector<std::string>& steps, std::size_t count) {
+std::string pointer_of(const std::vector<std::string_view>& steps, std::size_t count) {
   std::string pointer;
   for (std::size_t i = 0; i < count; ++i) append_pointer_token(pointer, steps[i]);
   return pointer;
 }
 
-// Merges the entries into one tree of wanted values (objects for maps and path steps, strings for
-// entries), so entries under the same missing parent end up in the same "add".
+// The wanted values: a tree of maps (path steps and label/annotation maps) with string leaves, in
+// the order entries first name them. Children are indexed by name (views into the entries), so n
+// entries cost n log n rather than a linear member search each.
+struct wanted_node {
+  struct member {
+    std::string_view name;
+    std::optional<std::string_view> value;  // a string entry; else a map
+    std::unique_ptr<wanted_node> map;
+  };
+  std::vector<member> members;
+  std::map<std::string_view, std::size_t> index;  // name -> position in members
+
+  member* find(std::string_view name) {
+    const auto it = index.find(name);
+    return it == index.end() ? nullptr : &members[it->second];
+  }
+  member& add(std::string_view name) {
+    index.emplace(name, members.size());
+    return members.emplace_back(member{name, std::nullopt, nullptr});
+  }
+};
+
+// The node as a JSON object (for one "add" of a missing parent), written as RapidJSON writes it.
+rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator<>& alloc) {
+  rapidjson::Value out(rapidjson::kObjectType);
+  for (const auto& m : node.members) {
+    rapidjson::Value value = m.value ? rapidjson::Value(m.value->data(), size_of(*m.value), alloc)
+                                     : to_json(*m.map, alloc);
+    out.AddMember(rapidjson::Value(m.name.data(), size_of(m.name), alloc), value, alloc);
+  }
+  return out;
+}
+
+// Merges the entries into one tree of wanted values, so entries under the same missing parent end
+// up in the same "add".
 boost::system::result<void, patch_error> build_wanted(
-    rapidjson::Document& wanted, const std::vector<policy::map_entry>& entries) {
-  auto& alloc = wanted.GetAllocator();
-  std::vector<std::string> steps;
+    wanted_node& wanted, const std::vector<policy::map_entry>& entries) {
   for (const auto& entry : entries) {
-    steps = entry.metadata_path;
-    steps.push_back(entry.map_name);
-    rapidjson::Value* node = &wanted;
+    std::vector<std::string_view> steps(entry.metadata_path.begin(), entry.metadata_path.end());
+    steps.emplace_back(entry.map_name);
+    wanted_node* node = &wanted;
     for (std::size_t i = 0; i < steps.size(); ++i) {
-      auto it = find(*node, steps[i]);
-      if (it == node->MemberEnd()) {
-        node->AddMember(rapidjson::Value(steps[i].data(), size_of(steps[i]), alloc),
-                        rapidjson::Value(rapidjson::kObjectType), alloc);
-        node = &(node->MemberEnd() - 1)->value;
-      } else if (it->value.IsObject()) {
-        node = &it->value;
-      } else {
+      wanted_node::member* found = node->find(steps[i]);
+      if (found == nullptr) {
+        found = &node->add(steps[i]);
+        found->map = std::make_unique<wanted_node>();
+      } else if (found->value) {
         return patch_error("conflicting entries: " + pointer_of(steps, i + 1) +
                            " is both a value and a map");
       }
+      node = found->map.get();
     }
-    auto it = find(*node, entry.key);
-    if (it == node->MemberEnd()) {
-      node->AddMember(rapidjson::Value(entry.key.data(), size_of(entry.key), alloc),
-                      rapidjson::Value(entry.value.data(), size_of(entry.value), alloc), alloc);
-    } else if (it->value.IsString()) {
-      it->value.SetString(entry.value.data(), size_of(entry.value), alloc);  // later entries win
+    wanted_node::member* found = node->find(entry.key);
+    if (found == nullptr) {
+      node->add(entry.key).value = entry.value;
+    } else if (found->value) {
+      found->value = entry.value;  // later entries win
     } else {
-      steps.push_back(entry.key);
+      steps.emplace_back(entry.key);
       return patch_error("conflicting entries: " + pointer_of(steps, steps.size()) +
                          " is both a value and a map");
     }
@@ -80,37 +107,187 @@ boost::system::result<void, patch_error> build_wanted(
   return {};
 }
 
+// The member of original named name (the first one, as FindMember finds it); objects with many
+// members are indexed once per diff step rather than searched once per wanted member.
+class original_members {
+ public:
+  explicit original_members(const rapidjson::Value& object) : object_(object) {
+    if (object.MemberCount() > policy::small_object_members) index_.emplace(object);
+  }
+  const rapidjson::Value* find(std::string_view name) const {
+    if (index_) return index_->find(name);
+    const auto it = admission::find(object_, name);
+    return it == object_.MemberEnd() ? nullptr : &it->value;
+  }
+
+ private:
+  const rapidjson::Value& object_;
+  std::optional<policy::member_index> index_;
+};
+
 // Emits the operations turning original into a superset of wanted. Recursion depth is the length
 // of the entries' paths, not anything from the admitted object.
-boost::system::result<void, patch_error> diff(const rapidjson::Value& wanted,
+boost::system::result<void, patch_error> diff(const wanted_node& wanted,
                                               const rapidjson::Value& original,
-                                              std::string& pointer, json_patch& patch) {
-  for (const auto& member : wanted.GetObject()) {
+                                              std::string& pointer, json_patch& patch,
+                                              rapidjson::MemoryPoolAllocator<>& alloc) {
+  const original_members members(original);
+  for (const auto& member : wanted.members) {
     const std::size_t mark = pointer.size();
-    const std::string_view name(member.name.GetString(), member.name.GetStringLength());
-    append_pointer_token(pointer, name);
-    auto it = find(original, name);
-    if (it == original.MemberEnd() || it->value.IsNull()) {
+    append_pointer_token(pointer, member.name);
+    const rapidjson::Value* it = members.find(member.name);
+    if (it == nullptr || it->IsNull()) {
       // "add" creates the member, or replaces a null one (RFC 6902 4.1).
-      patch.add(pointer, member.value);
-    } else if (member.value.IsString()) {
-      const std::string_view want(member.value.GetString(), member.value.GetStringLength());
-      if (!it->value.IsString() ||
-          std::string_view(it->value.GetString(), it->value.GetStringLength()) != want) {
-        patch.replace(pointer, want);
+      if (member.value) {
+        patch.add(pointer, *member.value);
+      } else {
+        patch.add(pointer, to_json(*member.map, alloc));
       }
-    } else if (it->value.IsObject()) {
-      auto nested = diff(member.value, it->value, pointer, patch);
+    } else if (member.value) {
+      if (!it->IsString() ||
+          std::string_view(it->GetString(), it->GetStringLength()) != *member.value) {
+        patch.replace(pointer, *member.value);
+      }
+    } else if (it->IsObject()) {
+      auto nested = diff(*member.map, *it, pointer, patch, alloc);
       if (!nested) return nested;
     } else {
-      return patch_error(pointer + " is " + json_type_name(it->value) + ", not an object");
+      return patch_error(pointer + " is " + json_type_name(*it) + ", not an object");
     }
     pointer.resize(mark);
   }
   return {};
 }
 
+// The unescaped tokens of an RFC 6901 JSON Pointer ("" is the whole document: no tokens).
+boost::system::result<std::vector<std::string>, patch_error> pointer_tokens(
+    std::string_view pointer) {
+  std::vector<std::string> tokens;
+  if (pointer.empty()) return tokens;
+  if (pointer.front() != '/')
+    return patch_error("JSON Pointer " + std::string(pointer) + " does not start with /");
+  for (std::size_t i = 1;; ++i) {
+    std::string& token = tokens.emplace_back();
+    for (; i < pointer.size() && pointer[i] != '/'; ++i) {
+      if (pointer[i] != '~') {
+        token.push_back(pointer[i]);
+      } else if (i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
+        token.push_back(pointer[++i] == '0' ? '~' : '/');
+      } else {
+        return patch_error("JSON Pointer " + std::string(pointer) + " has a bad ~ escape");
+      }
+    }
+    if (i >= pointer.size()) return tokens;
+  }
+}
+
+// An array index token: "0" or digits without a leading zero, below size (or equal, for add).
+std::optional<rapidjson::SizeType> array_index(std::string_view token, rapidjson::SizeType limit) {
+  if (token.empty() || token.size() > 9 || (token.size() > 1 && token.front() == '0')) return {};
+  rapidjson::SizeType index = 0;
+  for (const char c : token) {
+    if (c < '0' || c > '9') return {};
+    index = index * 10 + static_cast<rapidjson::SizeType>(c - '0');
+  }
+  if (index > limit) return {};
+  return index;
+}
+
+boost::system::result<void, patch_error> apply_operation(rapidjson::Document& document,
+                                                         const rapidjson::Value& operation) {
+  if (!operation.IsObject()) return patch_error("a patch operation is not an object");
+  const auto op_it = find(operation, "op");
+  const auto path_it = find(operation, "path");
+  if (op_it == operation.MemberEnd() || !op_it->value.IsString() ||
+      path_it == operation.MemberEnd() || !path_it->value.IsString()) {
+    return patch_error("a patch operation lacks a string op or path");
+  }
+  const std::string_view op(op_it->value.GetString(), op_it->value.GetStringLength());
+  const std::string_view path(path_it->value.GetString(), path_it->value.GetStringLength());
+  const bool add = op == "add";
+  if (!add && op != "replace" && op != "remove")
+    return patch_error("unsupported op " + std::string(op));
+  const auto value_it = find(operation, "value");
+  if (op != "remove" && value_it == operation.MemberEnd())
+    return patch_error(std::string(op) + " " + std::string(path) + " has no value");
+  auto tokens = pointer_tokens(path);
+  if (!tokens) return tokens.error();
+  auto& alloc = document.GetAllocator();
+  rapidjson::Value value;
+  if (op != "remove") value.CopyFrom(value_it->value, alloc);
+  if (tokens->empty()) {
+    if (op == "remove") return patch_error("remove of the whole document");
+    static_cast<rapidjson::Value&>(document).Swap(value);  // the root, not the allocator
+    return {};
+  }
+  rapidjson::Value* parent = &document;
+  for (std::size_t i = 0; i + 1 < tokens->size(); ++i) {
+    const std::string& token = (*tokens)[i];
+    if (parent->IsObject()) {
+      // Const lookups: RapidJSON's non-const iterator == is ambiguous in C++20 (clang warns).
+      const rapidjson::Value& object = *parent;
+      const auto it = find(object, token);
+      if (it == object.MemberEnd()) {
+        return patch_error(std::string(path) + std::string(" does not resolve"));
+      }
+      parent = &(parent->MemberBegin() + (it - object.MemberBegin()))->value;
+    } else if (parent->IsArray()) {
+      const auto index = array_index(token, parent->Size());
+      if (!index || *index == parent->Size())
+        return patch_error(std::string(path) + std::string(" does not resolve"));
+      parent = &(*parent)[*index];
+    } else {
+      return patch_error(std::string(path) + std::string(" does not resolve"));
+    }
+  }
+  const std::string& last = tokens->back();
+  if (parent->IsObject()) {
+    const rapidjson::Value& object = *parent;
+    const auto found = find(object, last);
+    if (found == object.MemberEnd()) {
+      if (!add) return patch_error(std::string(path) + std::string(" does not exist"));
+      parent->AddMember(rapidjson::Value(last.data(), size_of(last), alloc), value, alloc);
+      return {};
+    }
+    const auto it = parent->MemberBegin() + (found - object.MemberBegin());
+    if (op == "remove") {
+      parent->EraseMember(it);
+    } else {
+      it->value = value;
+    }
+    return {};
+  }
+  if (parent->IsArray()) {
+    const rapidjson::SizeType size = parent->Size();
+    std::optional<rapidjson::SizeType> index = add && last == "-" ? size : array_index(last, size);
+    if (!index || (!add && *index == size))
+      return patch_error(std::string(path) + std::string(" does not exist"));
+    if (op == "replace") {
+      (*parent)[*index] = value;
+    } else if (op == "remove") {
+      parent->Erase(parent->Begin() + *index);
+    } else {
+      parent->PushBack(value, alloc);  // then moved into place
+      for (rapidjson::SizeType i = size; i > *index; --i) (*parent)[i].Swap((*parent)[i - 1]);
+    }
+    return {};
+  }
+  return patch_error(std::string(path) + std::string(" does not resolve"));
+}
+
 }  // namespace
+
+boost::system::result<void, patch_error> apply_patch(rapidjson::Document& document,
+                                                     std::string_view patch) {
+  rapidjson::Document operations;
+  if (auto error = parse_json(operations, patch))
+    return patch_error("invalid patch: " + error->message);
+  if (!operations.IsArray()) return patch_error("a patch is a JSON array");
+  for (const auto& operation : operations.GetArray()) {
+    if (auto done = apply_operation(document, operation); !done) return done;
+  }
+  return {};
+}
 
 void append_pointer_token(std::string& pointer, std::string_view token) {
   pointer.push_back('/');
@@ -198,11 +375,13 @@ boost::system::result<std::string, patch_error> patch_for_entries(
     return patch_error(std::string("the admitted object is ") + json_type_name(object) +
                        ", not an object");
   }
-  rapidjson::Document wanted(rapidjson::kObjectType);
+  wanted_node wanted;
   if (auto built = build_wanted(wanted, entries); !built) return built.error();
   json_patch patch;
   std::string pointer;
-  if (auto done = diff(wanted, object, pointer, patch); !done) return done.error();
+  // One small pool for the values of all "add"s (each is written out at once).
+  rapidjson::MemoryPoolAllocator<> alloc(4096);
+  if (auto done = diff(wanted, object, pointer, patch, alloc); !done) return done.error();
   return patch_result(boost::system::in_place_value, patch.str());
 }
 

@@ -63,4 +63,10 @@ struct patch_error {
 boost::system::result<std::string, patch_error> patch_for_entries(
     const rapidjson::Value& object, const std::vector<policy::map_entry>& entries);
 
+// Applies an RFC 6902 patch of add, replace and remove operations (those json_patch writes) to
+// document, in order; an error names the first operation that does not apply (a path that does not
+// resolve, another op, malformed JSON). On error the document may be partly patched.
+boost::system::result<void, patch_error> apply_patch(rapidjson::Document& document,
+                                                     std::string_view patch);
+
 }  // namespace mlnetpol::admission

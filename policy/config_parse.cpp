@@ -77,25 +77,50 @@ std::string quote(std::string_view s) {
 std::string unknown_key_message(std::string_view key, const std::vector<std::string>& valid) {
   std::string best;
   std::size_t best_distance = std::string::npos;
-  auto lower = [](std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+  // A suggestion only helps when it is close; otherwise list what is valid here.
+  const std::size_t close = std::max<std::size_t>(3, key.size() / 2);
+  // edit_distance of the lower-cased strings, or close + 1 once it cannot be close any more (a
+  // row's minimum never decreases), with two rows reused for every candidate: no copy or
+  // allocation per pair (a file of many unknown keys compares each with every valid key).
+  std::vector<std::size_t> prev, cur;
+  auto distance = [&](std::string_view a, std::string_view b) {
+    prev.resize(b.size() + 1);
+    cur.resize(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+      cur[0] = i;
+      std::size_t row_min = cur[0];
+      for (std::size_t j = 1; j <= b.size(); ++j) {
+        const std::size_t substitute = prev[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
+        row_min = std::min(row_min, cur[j]);
+      }
+      if (row_min > close) return close + 1;
+      std::swap(prev, cur);
+    }
+    return prev[b.size()];
   };
   for (const auto& candidate : valid) {
-    const std::size_t d = edit_distance(lower(key), lower(candidate));
+    // The distance is at least the difference in length: a candidate that cannot be close is not
+    // compared (a long unknown key costs no length x length table per valid key).
+    const std::size_t longer = std::max(key.size(), candidate.size());
+    if (longer - std::min(key.size(), candidate.size()) > close) continue;
+    const std::size_t d = distance(key, candidate);
     if (d < best_distance) {
       best_distance = d;
       best = candidate;
     }
   }
   std::string message = "unknown key";
-  // A suggestion only helps when it is close; otherwise list what is valid here.
-  if (!best.empty() && best_distance <= std::max<std::size_t>(3, key.size() / 2)) {
+  if (!best.empty() && best_distance <= close) {
     return message + "; did you mean \"" + best + "\"?";
   }
   message += "; valid keys here:";
-  for (const auto& candidate : valid) message += " " + candidate;
+  for (const auto& candidate : valid) {
+    message += ' ';
+    message += candidate;
+  }
   return message;
 }
 

@@ -7,6 +7,7 @@
 #include "policy/config_parse.hpp"
 #include "policy/inference.hpp"
 #include "policy/kinds.hpp"
+#include "policy/json_index.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/warnings.hpp"
@@ -193,15 +194,25 @@ std::vector<pod_site> written_sites(const request_facts& r) {
   std::vector<pod_site> sites = pod_sites(r.group, r.kind, *r.object);
   if (r.operation != "UPDATE" || r.old_object == nullptr) return sites;
   const std::vector<pod_site> old_sites = pod_sites(r.group, r.kind, *r.old_object);
+  // Sorted by path, each new site is compared with the old site at its path only (n log n, not
+  // n²). Several old sites share a path only when the old object repeats a replica type's key,
+  // which the API server never sends; then the first counts, as FindMember and the patch see it.
+  std::vector<const pod_site*> by_path;
+  by_path.reserve(old_sites.size());
+  for (const auto& old : old_sites) by_path.push_back(&old);
+  std::stable_sort(by_path.begin(), by_path.end(), [](const pod_site* a, const pod_site* b) {
+    return a->template_path < b->template_path;
+  });
   auto same = [](const rapidjson::Value* a, const rapidjson::Value* b) {
     if (a == nullptr || b == nullptr) return a == b;
-    return *a == *b;
+    return json_equal(*a, *b);
   };
   std::erase_if(sites, [&](const pod_site& site) {
-    return std::any_of(old_sites.begin(), old_sites.end(), [&](const pod_site& old) {
-      return old.template_path == site.template_path && same(old.metadata, site.metadata) &&
-             same(old.spec, site.spec);
-    });
+    const auto old = std::lower_bound(
+        by_path.begin(), by_path.end(), site.template_path,
+        [](const pod_site* o, const std::string& path) { return o->template_path < path; });
+    return old != by_path.end() && (*old)->template_path == site.template_path &&
+           same((*old)->metadata, site.metadata) && same((*old)->spec, site.spec);
   });
   return sites;
 }

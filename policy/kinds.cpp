@@ -123,10 +123,15 @@ std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
     sites.push_back(site_at(*at, std::move(path)));
     return sites;
   }
+  sites.reserve(at->MemberCount());
   for (const auto& replica : at->GetObject()) {
     const rapidjson::Value* tmpl = json_member(&replica.value, "template");
     if (tmpl == nullptr || !tmpl->IsObject()) continue;
-    std::vector<std::string> replica_path = path;
+    // Sized once (+ replica type, "template", "metadata"): thousands of replica specs are common
+    // in hostile requests, and each reallocation is a malloc per site.
+    std::vector<std::string> replica_path;
+    replica_path.reserve(path.size() + 3);
+    replica_path = path;
     replica_path.emplace_back(replica.name.GetString(), replica.name.GetStringLength());
     replica_path.emplace_back("template");
     sites.push_back(site_at(*tmpl, std::move(replica_path)));

@@ -3,10 +3,12 @@
 # One list for `make run`, `make test`, CI and the Dockerfile build stage.
 set -euo pipefail
 build_pkgs=(g++ make cmake ninja-build pkg-config libboost1.81-dev libssl-dev rapidjson-dev libsimdjson-dev libspdlog-dev
-  libfmt-dev libyaml-cpp-dev doctest-dev openssl ca-certificates)
+  libfmt-dev libyaml-cpp-dev doctest-dev openssl ca-certificates ccache)
 # prometheus brings promtool (tests/monitoring); its own service is not used by anything here.
+# clang-14 + libclang-rt-14-dev: the libFuzzer targets (make fuzz); etcd-server: the real API server
+# of the e2e suites (kapi).
 test_pkgs=(nlohmann-json3-dev python3 python3-jsonschema python3-yaml curl wrk nginx-light graphviz
-  prometheus)
+  prometheus clang-14 libclang-rt-14-dev etcd-server)
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || pkgs+=("${test_pkgs[@]}")
 missing=()

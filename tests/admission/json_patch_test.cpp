@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "admission/json_parse.hpp"
 #include "tests/admission/test_support.hpp"
 
@@ -317,6 +320,7 @@ TEST_CASE("entries that need one path to be both a value and a map are an error"
 }
 
 TEST_CASE("patches for every fixture object apply cleanly") {
+  REQUIRE(mlnetpol::admission::testing::review_fixtures().size() >= 16);  // else nothing is checked
   for (const auto& path : mlnetpol::admission::testing::review_fixtures()) {
     CAPTURE(path.filename().string());
     const json request = json::parse(mlnetpol::admission::testing::read_file(path))["request"];
@@ -328,4 +332,85 @@ TEST_CASE("patches for every fixture object apply cleanly") {
     }
     apply_entries(request["object"].dump(), entries);
   }
+}
+
+namespace {
+
+// The document after apply_patch, as nlohmann JSON; fails the test when the patch does not apply.
+json applied(const std::string& object_text, const std::string& patch) {
+  rapidjson::Document document;
+  REQUIRE_FALSE(parse_json(document, object_text).has_value());
+  const auto done = mlnetpol::admission::apply_patch(document, patch);
+  REQUIRE_MESSAGE(done.has_value(), (done ? "" : done.error().message));
+  rapidjson::StringBuffer text;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+  document.Accept(writer);
+  return json::parse(text.GetString());
+}
+
+std::string apply_error(const std::string& object_text, const std::string& patch) {
+  rapidjson::Document document;
+  REQUIRE_FALSE(parse_json(document, object_text).has_value());
+  const auto done = mlnetpol::admission::apply_patch(document, patch);
+  REQUIRE_FALSE(done.has_value());
+  return done.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("apply_patch agrees with nlohmann's RFC 6902 on add, replace and remove") {
+  const std::string object =
+      R"({"metadata":{"name":"p","labels":{"a/b":"1","c~d":"2"},"x":null},"list":[1,2,3]})";
+  const std::vector<std::string> patches = {
+      R"([{"op":"add","path":"/metadata/labels/e","value":"3"}])",
+      R"([{"op":"add","path":"/metadata/labels/a~1b","value":"replaced by add"}])",
+      R"([{"op":"replace","path":"/metadata/labels/c~0d","value":{"deep":[true]}}])",
+      R"([{"op":"remove","path":"/metadata/labels/a~1b"}])",
+      R"([{"op":"add","path":"/metadata/x","value":{"k":"v"}}])",
+      R"([{"op":"add","path":"/list/0","value":0},{"op":"add","path":"/list/-","value":4}])",
+      R"([{"op":"add","path":"/list/3","value":"end"},{"op":"remove","path":"/list/1"}])",
+      R"([{"op":"replace","path":"/list/2","value":[]},{"op":"add","path":"","value":{"n":1}}])",
+      R"([{"op":"add","path":"/","value":"empty key"}])",
+  };
+  for (const auto& patch : patches) {
+    CAPTURE(patch);
+    CHECK(applied(object, patch) == json::parse(object).patch(json::parse(patch)));
+  }
+}
+
+TEST_CASE("apply_patch applies every built patch as nlohmann does") {
+  REQUIRE(mlnetpol::admission::testing::review_fixtures().size() >= 16);
+  for (const auto& path : mlnetpol::admission::testing::review_fixtures()) {
+    CAPTURE(path.filename().string());
+    const json request = json::parse(mlnetpol::admission::testing::read_file(path))["request"];
+    if (!request["object"].is_object()) continue;
+    const std::vector<map_entry> entries = {label(pod_meta, "workload-type", "training"),
+                                            label(template_meta, "workload-type", "training"),
+                                            annotation(template_meta, "a~b/c", "yes")};
+    const auto p = apply_entries(request["object"].dump(), entries);
+    if (p.patch.empty()) continue;
+    CHECK(applied(request["object"].dump(), p.patch) == p.result);
+  }
+}
+
+TEST_CASE("apply_patch names what does not apply") {
+  const std::string object = R"({"a":{"b":"c"},"l":[1]})";
+  CHECK(apply_error(object, R"([{"op":"replace","path":"/a/x","value":1}])") ==
+        "/a/x does not exist");
+  CHECK(apply_error(object, R"([{"op":"remove","path":"/l/1"}])") == "/l/1 does not exist");
+  CHECK(apply_error(object, R"([{"op":"add","path":"/l/01","value":1}])") ==
+        "/l/01 does not exist");
+  CHECK(apply_error(object, R"([{"op":"add","path":"/x/y","value":1}])") ==
+        "/x/y does not resolve");
+  CHECK(apply_error(object, R"([{"op":"add","path":"/a/b/c","value":1}])") ==
+        "/a/b/c does not resolve");
+  CHECK(apply_error(object, R"([{"op":"move","from":"/a","path":"/b"}])") == "unsupported op move");
+  CHECK(apply_error(object, R"([{"op":"add","path":"/a/~2"}])") == "add /a/~2 has no value");
+  CHECK(apply_error(object, R"([{"op":"add","path":"/a/~2","value":1}])") ==
+        "JSON Pointer /a/~2 has a bad ~ escape");
+  CHECK(apply_error(object, R"([{"op":"add","path":"a","value":1}])") ==
+        "JSON Pointer a does not start with /");
+  CHECK(apply_error(object, R"({"op":"add"})") == "a patch is a JSON array");
+  CHECK(apply_error(object, R"([1])") == "a patch operation is not an object");
+  CHECK(apply_error(object, "[").rfind("invalid patch: ", 0) == 0);
 }

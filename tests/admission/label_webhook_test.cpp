@@ -14,33 +14,18 @@
 #include "admission/codec.hpp"
 #include "policy/name_rules.hpp"
 #include "tests/admission/test_support.hpp"
+#include "tests/admission/webhook_under_test.hpp"
 
 using mlnetpol::admission::decode_review;
 using mlnetpol::admission::label_webhook;
 using mlnetpol::admission::review_request;
 using mlnetpol::admission::review_response;
 using mlnetpol::admission::testing::fixture;
+using mlnetpol::admission::testing::policy_handlers;
 using nlohmann::json;
 namespace policy = mlnetpol::policy;
 
 namespace {
-
-// The label webhook as `serve` wires it: a configuration snapshot the app replaces on reload and
-// an optional namespace lookup.
-class policy_handlers {
- public:
-  explicit policy_handlers(policy::config initial,
-                           const policy::namespace_lookup* namespaces = nullptr)
-      : config_(std::move(initial)), webhook_(config_, namespaces) {}
-  mlnetpol::admission::handler& mutate() { return webhook_.mutate(); }
-  mlnetpol::admission::handler& validate() { return webhook_.validate(); }
-  void update_config(policy::config next) { config_.set(std::move(next)); }
-  std::shared_ptr<const policy::config> current_config() const { return config_.get(); }
-
- private:
-  mlnetpol::snapshot<policy::config> config_;
-  label_webhook webhook_;
-};
 
 // Namespace labels as the controller's cache would know them from the API server.
 class fake_lookup final : public policy::namespace_lookup {

@@ -69,6 +69,7 @@ json response_of(const std::string& body) {
 }  // namespace
 
 TEST_CASE("every fixture gets a 200 response that re-parses with the same uid") {
+  REQUIRE(review_fixtures().size() >= 16);  // no fixtures would check nothing
   for (const auto& path : review_fixtures()) {
     CAPTURE(path.filename().string());
     const std::string body = read_file(path);

@@ -151,3 +151,90 @@ TEST_CASE("a file that parses but would render invalid policies is refused by th
         f.path.string() + ": https_egress_except_cidrs: 'fd00::/8' is not an IPv4 CIDR\n" +
             f.path.string() + ": https_egress_except_cidrs: '0.0.0.0/0' would exclude every address");
 }
+
+TEST_CASE("a 30,000-digit plain scalar is a clear error, not a stack overflow") {
+  const std::string digits(30000, '9');
+  // Too big for an integer: typed as a (huge) number, which a port list and a string reject.
+  temp_file ports("training_metrics_ports: [" + digits + "]\n");
+  auto r = load_config_file(ports.path);
+  CHECK_FALSE(r.has_value());
+  CHECK(r.error().message.find("training_metrics_ports[0]: wrong type: expected a port number") !=
+        std::string::npos);
+  temp_file key("label_key: " + digits + "\n");
+  r = load_config_file(key.path);
+  CHECK_FALSE(r.has_value());
+  CHECK(r.error().message.find("label_key: wrong type: expected a string, got a number") !=
+        std::string::npos);
+  // Quoted, the same digits are a string (and too long for a label key, but not a crash).
+  temp_file quoted("exempt_users: [\"" + digits + "\", " + std::string(30000, 'x') + "]\n");
+  r = load_config_file(quoted.path);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+  CHECK(r->exempt_users == std::vector<std::string>{digits, std::string(30000, 'x')});
+  // A long float and a long exponent go through the same scanner.
+  temp_file floats("training_metrics_ports: [" + digits + "." + digits + "e" + digits + "]\n");
+  CHECK_FALSE(load_config_file(floats.path).has_value());
+}
+
+TEST_CASE("plain scalars are typed as YAML 1.2's core schema types them") {
+  // Which type a scalar got shows in the error for a list of strings.
+  struct row {
+    const char* scalar;
+    const char* got;  // "" when it is a string (no error)
+  };
+  const std::vector<row> rows{
+      {"~", "null"},
+      {"null", "null"},
+      {"Null", "null"},
+      {"NULL", "null"},
+      {"true", "a bool"},
+      {"True", "a bool"},
+      {"TRUE", "a bool"},
+      {"false", "a bool"},
+      {"FALSE", "a bool"},
+      {"0", "a number"},
+      {"-12", "a number"},
+      {"+7", "a number"},
+      {"1.", "a number"},
+      {".5", "a number"},
+      {"-.5e+3", "a number"},
+      {"1e5", "a number"},
+      {"1E-5", "a number"},
+      {"99999999999999999999", "a number"},
+      {"tRue", ""},
+      {"nul", ""},
+      {"0x1F", ""},
+      {".", ""},
+      {"-", ""},
+      {"+", ""},
+      {"1e", ""},
+      {"1e+", ""},
+      {"e5", ""},
+      {".e5", ""},
+      {"1.2.3", ""},
+      {"1_000", ""},
+      {"--1", ""},
+      {"1 2", ""},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.scalar);
+    temp_file f(std::string("exempt_users: [") + r.scalar + "]\n");
+    const auto loaded = load_config_file(f.path);
+    if (*r.got == '\0') {
+      REQUIRE_MESSAGE(loaded.has_value(), (loaded ? std::string() : loaded.error().message));
+      CHECK(loaded->exempt_users == std::vector<std::string>{r.scalar});
+    } else {
+      CHECK_FALSE(loaded.has_value());
+      CHECK(loaded.error().message.find(std::string("got ") + r.got) != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("duplicate keys are found in maps of any size") {
+  std::string text = "unknown:\n";
+  for (int i = 0; i < 20000; ++i) text += "  k" + std::to_string(i) + ": 1\n";
+  text += "  k7: 2\n";
+  temp_file f(text);
+  const auto r = load_config_file(f.path);
+  CHECK_FALSE(r.has_value());
+  CHECK(r.error().message.find("unknown.k7: duplicate key") != std::string::npos);
+}

@@ -162,3 +162,14 @@ TEST_CASE("render command: bad flags and bad configurations get clear errors") {
   CHECK(r.out.empty());
   std::filesystem::remove(bad);
 }
+
+TEST_CASE("render command: a 30,000-digit plain scalar is an error, not a crash") {
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("mlnetpol-render-digits-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(file) << "training_metrics_ports: [" << std::string(30000, '7') << "]\n";
+  const auto r = run_render("--config " + file.string());
+  CHECK(r.exit_code == 1);  // the regex scanner overflowed the stack here (killed: -1)
+  CHECK(r.err.find("training_metrics_ports[0]: wrong type") != std::string::npos);
+  CHECK(r.out.empty());
+  std::filesystem::remove(file);
+}

@@ -11,12 +11,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/json.hpp"
 #include "policy/inference.hpp"
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "policy/name_rules.hpp"
 
 using namespace mlnetpol::policy;
+using mlnetpol::json::json_member;
+using mlnetpol::json::map_value;
 
 namespace {
 
@@ -156,11 +159,20 @@ bool has_rule(const decision& d, std::string_view rule) {
 }
 
 // Mutates, applies the additions, and checks that validation passes and a second pass is a no-op.
+// The additions go into the object the facts point at (request.object in fixtures, object in built
+// requests), which r.doc owns.
 void check_round_trip(test_request& r, const config& cfg) {
   const decision first = mutate(r.facts(), cfg);
   REQUIRE(r.object != nullptr);
-  apply(r.doc["object"], first.additions, r.doc.GetAllocator());
-  r.object = &r.doc["object"];
+  REQUIRE(r.object->IsObject());
+  auto& object = const_cast<rapidjson::Value&>(*r.object);
+  apply(object, first.additions, r.doc.GetAllocator());
+  for (const auto& a : first.additions) {
+    // The patched object holds every addition (a check that the apply above reached it).
+    const rapidjson::Value* at = r.object;
+    for (const auto& step : a.metadata_path) at = json_member(at, step);
+    CHECK(map_value(at, a.map_name, a.key) == a.value);
+  }
   const decision again = mutate(r.facts(), cfg);
   CHECK(again.additions.empty());
   const decision checked = validate(r.facts(), cfg);

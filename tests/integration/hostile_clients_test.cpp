@@ -1,0 +1,425 @@
+// Clients that try to exhaust or crash the server, on loopback, bounded in time and count: many
+// idle connections, slowloris, non-TLS bytes on the TLS port, huge and deeply nested bodies,
+// certificate rotation under load, SIGTERM under load.
+//
+// The connection cap (--max-connections, 4096 by default) counts every open connection, idle or
+// not: at the cap the server accepts and at once closes each new connection (counted in
+// mlnetpol_connections_rejected_total) until one closes. Idle connections do not hold a slot
+// forever: a connection that does not finish its TLS handshake is closed after the handshake
+// timeout, one that sends no request after the idle timeout, one that does not finish its header
+// after the header timeout (whatever it trickles). Below the cap, idle connections cost a socket
+// and a timer each and never delay other clients' requests.
+#include <sys/resource.h>
+
+#include <csignal>
+#include <future>
+#include <random>
+#include <set>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "app/commands.hpp"
+#include "tests/integration/test_support.hpp"
+
+using namespace mlnetpol::testing;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A small AdmissionReview of its own, so these tests need no fixture files.
+std::string review_body(const std::string& object = R"({"metadata":{"name":"p"},"spec":{}})") {
+  return R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{)"
+         R"("uid":"0b9d3c1e-5f44-4a2b-9f1e-000000000001","kind":{"group":"","version":"v1",)"
+         R"("kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},)"
+         R"("namespace":"ml-training","operation":"CREATE","userInfo":{"username":"alice"},)"
+         R"("object":)" +
+         object + "}}";
+}
+
+tcp::endpoint loopback(std::uint16_t port) {
+  return {net::ip::make_address("127.0.0.1"), port};
+}
+
+// Each test may hold a few thousand sockets (both ends live in this process).
+void raise_fd_limit(rlim_t want) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur >= want) return;
+  limit.rlim_cur = std::min(want, limit.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+}
+
+bool good_request(std::uint16_t port, const std::string& ca = shared_pair().ca_cert_pem) {
+  tls_client c(port, ca);
+  c.connect();
+  return c.request("POST", "/validate?timeout=5s", review_body()).status == 200;
+}
+
+// Lays out dir/..data -> dir/<version>/ and dir/<name> -> ..data/<name>, like a Secret volume.
+void publish(const fs::path& dir, const std::string& version,
+             const std::vector<std::pair<std::string, std::string>>& files) {
+  fs::create_directories(dir / version);
+  for (const auto& [name, content] : files) write_text(dir / version / name, content);
+  const fs::path tmp = dir / "..data_tmp";
+  fs::remove(tmp);
+  fs::create_directory_symlink(version, tmp);
+  fs::rename(tmp, dir / "..data");
+  for (const auto& [name, content] : files) {
+    if (!fs::is_symlink(dir / name)) fs::create_symlink(fs::path("..data") / name, dir / name);
+  }
+}
+
+std::size_t resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+  }
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("1,000 idle connections do not starve new requests") {
+  raise_fd_limit(8192);
+  running_server s([](auto& o) {
+    o.handshake_timeout = 20s;  // the idle ones stay for the whole test
+    o.idle_timeout = 20s;
+  });
+  net::io_context io;
+  std::vector<tcp::socket> silent;  // TCP only: they never start a handshake
+  for (int i = 0; i < 500; ++i) {
+    silent.emplace_back(io).connect(loopback(s.port()));
+  }
+  std::vector<std::unique_ptr<tls_client>> idle;  // handshaken, then silent
+  for (int i = 0; i < 500; ++i) {
+    idle.push_back(std::make_unique<tls_client>(s.port()));
+    idle.back()->connect();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) CHECK(good_request(s.port()));
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  CHECK(s.srv->stats().connections_rejected() == 0);
+  // The idle ones are still open and usable.
+  CHECK(idle.front()->request("GET", "/healthz", "", "").status == 200);
+  CHECK(idle.back()->request("POST", "/validate", review_body()).status == 200);
+}
+
+TEST_CASE("at the connection cap new connections are refused until idle ones time out") {
+  raise_fd_limit(8192);
+  running_server s([](auto& o) {
+    o.max_connections = 100;
+    o.handshake_timeout = 1s;
+  });
+  net::io_context io;
+  std::vector<tcp::socket> silent;
+  for (int i = 0; i < 100; ++i) silent.emplace_back(io).connect(loopback(s.port()));
+  REQUIRE(eventually([&] {
+    try {
+      return !good_request(s.port());
+    } catch (const boost::system::system_error&) {
+      return true;  // closed at once: the cap is full
+    }
+  }));
+  CHECK(s.srv->stats().connections_rejected() >= 1);
+  // After the handshake timeout the silent ones are gone and requests get through again.
+  CHECK(eventually(
+      [&] {
+        try {
+          return good_request(s.port());
+        } catch (const boost::system::system_error&) {
+          return false;
+        }
+      },
+      5000ms));
+}
+
+TEST_CASE("slowloris: a header trickled one byte a second is cut at the header timeout") {
+  running_server s([](auto& o) {
+    o.header_timeout = 2s;
+    o.idle_timeout = 10s;
+  });
+  tls_client c(s.port());
+  c.connect();
+  const std::string header =
+      "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Slow: abcdefgh";
+  const auto start = std::chrono::steady_clock::now();
+  std::size_t sent = 0;
+  bool closed = false;
+  while (!closed && sent < header.size() && std::chrono::steady_clock::now() - start < 8s) {
+    try {
+      c.write_raw(header.substr(sent, 1));
+      ++sent;
+    } catch (const boost::system::system_error&) {
+      closed = true;
+      break;
+    }
+    // Waits a second for the close; returns early when the server closes.
+    closed = c.time_until_closed(1000ms) < 1000ms;
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  CHECK(closed);
+  CHECK(took >= 1500ms);
+  CHECK(took < 4500ms);
+  CHECK(sent <= 5);
+  CHECK(good_request(s.port()));
+}
+
+TEST_CASE("plain HTTP and random bytes on the TLS port are dropped, the server goes on") {
+  running_server s([](auto& o) { o.handshake_timeout = 1s; });
+  std::mt19937 random(42);
+  for (int i = 0; i < 20; ++i) {
+    net::io_context io;
+    tcp::socket sock(io);
+    sock.connect(loopback(s.port()));
+    std::string bytes;
+    if (i % 2 == 0) {
+      bytes = "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+    } else {
+      bytes.resize(1 + random() % 70000);
+      for (auto& b : bytes) b = static_cast<char>(random());
+      if (i == 1) bytes[0] = 0x16;  // a TLS handshake record type, then garbage
+    }
+    boost::system::error_code ec;
+    net::write(sock, net::buffer(bytes), ec);  // may fail once the server has given up
+    const auto start = std::chrono::steady_clock::now();
+    char buf[4096];
+    while (!ec) sock.read_some(net::buffer(buf), ec);  // until the server closes
+    CHECK(std::chrono::steady_clock::now() - start < 3s);
+  }
+  CHECK(eventually([&] { return s.srv->stats().tls_handshake_errors() >= 20; }));
+  CHECK(s.mutate.calls == 0);
+  CHECK(good_request(s.port()));
+}
+
+TEST_CASE("a 100 MB body is refused without being buffered") {
+  running_server s([](auto& o) { o.body_timeout = 10s; });
+  const std::size_t hundred_mb = 100 * 1024 * 1024;
+  const std::size_t rss_before = resident_kib();
+  SUBCASE("declared with Content-Length") {
+    tls_client c(s.port());
+    c.connect();
+    c.write_raw(
+        "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(hundred_mb) + "\r\n\r\n{\"apiVersion\":");
+    const auto r = c.read_response();
+    CHECK(r.status == 413);
+    CHECK_FALSE(r.keep_alive);
+  }
+  SUBCASE("chunked, written until the server stops reading") {
+    tls_client c(s.port());
+    c.connect();
+    c.write_raw(
+        "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n");
+    const std::size_t chunk = 256 * 1024;
+    std::ostringstream size;
+    size << std::hex << chunk;
+    const std::string piece = size.str() + "\r\n" + std::string(chunk, ' ') + "\r\n";
+    std::size_t written = 0;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      while (written < hundred_mb) {
+        c.write_raw(piece);
+        written += chunk;
+      }
+    } catch (const boost::system::system_error&) {
+      // The server answered and closed: the rest of the 100 MB is never sent.
+    }
+    const auto r = c.read_response();
+    CHECK(r.status == 413);
+    // After answering, the server discards (never buffers) input for one second, so the client
+    // can read the answer before the close; on loopback that second may take all 100 MB.
+    CHECK(std::chrono::steady_clock::now() - start < 10s);
+    MESSAGE("written before the close: " << written / (1024 * 1024) << " MiB");
+  }
+  CHECK(s.mutate.calls == 0);
+  // The server kept at most the 7 MiB limit (plus buffers), never the 100 MB.
+  CHECK(resident_kib() < rss_before + 48 * 1024);
+  CHECK(good_request(s.port()));
+}
+
+TEST_CASE("JSON nested 100,000 deep is refused without a stack overflow") {
+  running_server s;
+  for (const auto& [open, close] : {std::pair{"[", "]"}, std::pair{"{\"a\":", "}"}}) {
+    std::string deep;
+    for (int i = 0; i < 100000; ++i) deep += open;
+    deep += "1";
+    for (int i = 0; i < 100000; ++i) deep += close;
+    tls_client c(s.port());
+    c.connect();
+    const auto r = c.request("POST", "/mutate", review_body(R"({"spec":)" + deep + "}"));
+    CHECK(r.status == 400);
+    CHECK(r.body.find("nesting") != std::string::npos);
+    CHECK(c.request("POST", "/mutate", review_body()).status == 200);  // same connection
+  }
+  CHECK(s.mutate.calls == 2);
+}
+
+TEST_CASE("10,000 requests while the certificate files rotate: none fails") {
+  const auto first = fresh_pair();
+  const auto second = fresh_pair();
+  running_server s(
+      [](auto& o) {
+        o.tls_cert_file = (fs::path(o.tls_cert_file).parent_path() / "secret" / "tls.crt").string();
+        o.tls_key_file = (fs::path(o.tls_key_file).parent_path() / "secret" / "tls.key").string();
+        o.reload_interval = 20ms;
+      },
+      [&](const fs::path& dir) {
+        publish(dir / "secret", "v0", {{"tls.crt", first.cert_pem}, {"tls.key", first.key_pem}});
+      });
+  const std::string both_cas = first.ca_cert_pem + second.ca_cert_pem;
+  std::atomic<bool> done{false};
+  std::atomic<int> rotations{0};
+  std::thread rotate([&] {
+    for (int v = 1; !done; ++v) {
+      const auto& pair = v % 2 ? second : first;
+      publish(s.dir.path / "secret", "v" + std::to_string(v),
+              {{"tls.crt", pair.cert_pem}, {"tls.key", pair.key_pem}});
+      ++rotations;
+      std::this_thread::sleep_for(30ms);
+    }
+  });
+  constexpr int clients = 4;
+  constexpr int per_client = 2500;
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::set<std::string> serials;
+  std::mutex serials_mutex;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < clients; ++w) {
+    workers.emplace_back([&] {
+      std::unique_ptr<tls_client> c;
+      for (int i = 0; i < per_client; ++i) {
+        try {
+          if (i % 25 == 0) {  // a fresh handshake now and then sees the current pair
+            c = std::make_unique<tls_client>(s.port(), both_cas);
+            c->connect();
+            std::lock_guard lock(serials_mutex);
+            serials.insert(c->peer_serial());
+          }
+          if (c->request("POST", "/validate", review_body()).status == 200) {
+            ++ok;
+          } else {
+            ++failed;
+          }
+        } catch (const std::exception& e) {
+          ++failed;
+          c.reset();
+          MESSAGE("request failed: " << std::string(e.what()));
+          if (i % 25 != 0) i = (i / 25 + 1) * 25 - 1;  // reconnect on the next one
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  done = true;
+  rotate.join();
+  CHECK(failed == 0);
+  CHECK(ok == clients * per_client);
+  CHECK(rotations > 2);
+  CHECK(serials.size() == 2);  // both pairs were served during the run
+}
+
+namespace {
+
+std::uint16_t free_port() {
+  net::io_context io;
+  tcp::acceptor a(io, loopback(0));
+  return a.local_endpoint().port();
+}
+
+int run_serve(std::vector<std::string> args) {
+  args.insert(args.begin(), "mlnetpol serve");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return mlnetpol::app::serve_command(static_cast<int>(args.size()), argv.data());
+}
+
+}  // namespace
+
+TEST_CASE("SIGTERM under load: no request in flight fails") {
+  temp_dir dir;
+  mlnetpol::certs::write_files(shared_pair(), dir.path, true);
+  write_text(dir.path / "config.yaml", "ml_training_namespaces: [ml-training]\n");
+  const std::uint16_t port = free_port();
+  auto exit_code = std::async(std::launch::async, [&] {
+    return run_serve({"--port", std::to_string(port), "--bind-address", "127.0.0.1",
+                      "--metrics-bind-address", "0", "--threads", "2", "--log-level", "off",
+                      "--shutdown-grace", "10s", "--tls-cert-file", (dir.path / "tls.crt").string(),
+                      "--tls-key-file", (dir.path / "tls.key").string(), "--config",
+                      (dir.path / "config.yaml").string()});
+  });
+  REQUIRE(eventually(
+      [&] {
+        try {
+          tls_client c(port);
+          c.connect();
+          return c.request("GET", "/readyz", "", "").status == 200;
+        } catch (const boost::system::system_error&) {
+          return false;
+        }
+      },
+      5000ms));
+  const std::string body = review_body();
+  const std::string head =
+      "POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+
+  // The load: keep-alive clients sending whole requests back to back.
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
+  std::atomic<int> cut{0};
+  std::vector<std::thread> load;
+  for (int w = 0; w < 4; ++w) {
+    load.emplace_back([&] {
+      while (!stop) {
+        try {
+          tls_client c(port);
+          c.connect();
+          for (int i = 0; i < 20 && !stop; ++i) {
+            const auto r = c.request("POST", "/mutate?timeout=5s", body);
+            if (r.status == 200) ++answered;
+            if (!r.keep_alive) break;
+          }
+        } catch (const boost::system::system_error&) {
+          ++cut;  // refused, or an idle keep-alive connection closed by the drain (see below)
+          std::this_thread::sleep_for(5ms);
+        }
+      }
+    });
+  }
+  REQUIRE(eventually([&] { return answered > 200; }, 10000ms));
+
+  // In flight for sure: requests the server is reading (header and half the body sent).
+  std::vector<std::unique_ptr<tls_client>> in_flight;
+  for (int i = 0; i < 8; ++i) {
+    in_flight.push_back(std::make_unique<tls_client>(port));
+    in_flight.back()->connect();
+    in_flight.back()->write_raw(head + body.substr(0, body.size() / 2));
+  }
+  std::this_thread::sleep_for(100ms);  // the server has read those halves
+  ::kill(::getpid(), SIGTERM);
+  std::this_thread::sleep_for(100ms);  // the drain has begun
+  for (auto& c : in_flight) {
+    c->write_raw(body.substr(body.size() / 2));
+    const auto r = c->read_response();
+    CHECK(r.status == 200);
+    CHECK(json::parse(r.body)["response"]["allowed"] == true);
+    CHECK_FALSE(r.keep_alive);  // Connection: close while draining
+  }
+  REQUIRE(exit_code.wait_for(15s) == std::future_status::ready);
+  stop = true;
+  for (auto& t : load) t.join();
+  CHECK(exit_code.get() == 0);
+  // Requests written on an idle keep-alive connection just as the drain closes it are lost: the
+  // drain closes idle connections at once (as Go's Server.Shutdown does), racing a client that
+  // reuses one. Reported, not asserted; the load above shows how often it happens.
+  MESSAGE("load: " << answered.load() << " answered, " << cut.load()
+                   << " connections refused or cut around the drain");
+}
