@@ -174,6 +174,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     if (!started_.load()) return "starting";
     if (!config_loaded_.load()) return "no configuration loaded";
     if (!certs_.loaded()) return "no certificate loaded";
+    if (hooks_.not_ready) {
+      thread_local std::string reason;  // the view must outlive this call
+      reason = hooks_.not_ready();
+      return reason;
+    }
     return {};
   }
 
@@ -197,6 +202,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   }
 
   std::shared_ptr<const std::string> status_json() const {
+    if (hooks_.live_status && config_loaded_.load()) {
+      std::string live = hooks_.live_status();
+      if (!live.empty()) return std::make_shared<const std::string>(std::move(live));
+    }
     std::lock_guard lock(status_mutex_);
     return status_json_;
   }
@@ -241,7 +250,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     logging::event(level_enum::info, "configuration reloaded", {{"file", opts_.config_file}});
   }
 
+  // No files named: the pair arrives through server::set_certificate (the Secret).
+  bool files_mode() const { return !opts_.tls_cert_file.empty(); }
+
   void reload_certificate(bool at_start) {
+    if (!files_mode()) return;
     const auto result = certs_.reload();
     if (result.outcome == certificate_store::status::failed) {
       if (at_start) throw std::runtime_error("TLS certificate: " + result.error);
@@ -590,7 +603,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
         return respond(200, text, "ok");
       }
       case route::metrics:
-        return respond(200, "text/plain; version=0.0.4; charset=utf-8", srv_->metrics_.render());
+        return respond(200, "text/plain; version=0.0.4; charset=utf-8",
+                       srv_->metrics_.render() +
+                           (srv_->hooks_.extra_metrics ? srv_->hooks_.extra_metrics() : ""));
       case route::status: {
         auto status = srv_->status_json();
         if (!status) return respond(503, text, "no configuration loaded");
@@ -784,14 +799,19 @@ void server::impl::accept_webhook() {
       timer->async_wait([self, timer](error_code) { self->accept_webhook(); });
       return;
     }
-    if (self->open_connections_.load() >= self->opts_.max_connections) {
+    auto ctx = self->certs_.current();
+    if (!ctx) {
+      // No pair yet (waiting for the Secret): nothing to handshake with.
+      error_code ignored;
+      socket.close(ignored);
+    } else if (self->open_connections_.load() >= self->opts_.max_connections) {
       self->on_capacity_reached(socket);
     } else {
       self->open_connections_.fetch_add(1);
       // Answers are single writes; Nagle would hold one back waiting for the client's ACK.
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto s = std::make_shared<session<true>>(self, std::move(socket), self->certs_.current());
+      auto s = std::make_shared<session<true>>(self, std::move(socket), std::move(ctx));
       self->register_session(s);
       s->run();
     }
@@ -876,6 +896,21 @@ std::uint16_t server::metrics_port() const {
 
 bool server::ready() const {
   return impl_->not_ready_reason().empty();
+}
+
+std::string server::set_certificate(std::string_view cert_pem, std::string_view key_pem) {
+  auto& s = *impl_;
+  const auto result = s.certs_.load_pem(cert_pem, key_pem);
+  if (result.outcome == certificate_store::status::failed) return result.error;
+  if (result.outcome == certificate_store::status::reloaded) {
+    const auto m = s.certs_.material();
+    s.metrics_.set_certificate_expiry(m.not_after);
+    logging::event(level_enum::info, "certificate loaded",
+                   {{"source", "secret"},
+                    {"serial", m.serial_hex},
+                    {"not_after", static_cast<std::uint64_t>(m.not_after)}});
+  }
+  return {};
 }
 
 void server::reload_now() {

@@ -31,6 +31,11 @@ struct config_hooks {
   // Called with the configuration at start and after every good reload (on an I/O thread); puts it
   // in force and returns what /status shows. Must not throw.
   std::function<policy_status(const policy::config&)> apply;
+  // Optional, from the controller: GET /status answers live() instead of apply's JSON; /readyz
+  // also waits for not_ready() to return "" ; /metrics appends extra_metrics().
+  std::function<std::string()> live_status;
+  std::function<std::string()> not_ready;
+  std::function<std::string()> extra_metrics;
 };
 
 class server {
@@ -48,6 +53,10 @@ class server {
   std::uint16_t port() const;          // the bound HTTPS port (useful with --port 0)
   std::uint16_t metrics_port() const;  // 0 when the metrics listener is disabled
   bool ready() const;                  // what GET /readyz answers
+
+  // Puts a serving pair given as PEM in force for new handshakes (--cert-management=self, where
+  // the options name no files); "" or why it was rejected (the pair in force stays).
+  std::string set_certificate(std::string_view cert_pem, std::string_view key_pem);
 
   // Re-reads the certificate pair and the configuration file now (SIGHUP); the poll does the same.
   void reload_now();

@@ -125,7 +125,15 @@ certificate_store::reload_result certificate_store::reload() {
     result.error = error;
     return result;
   }
-  std::string both = cert;
+  result = load_pem(cert, key);
+  if (result.outcome == status::failed) result.error = cert_file_ + " / " + key_file_ + ": " + result.error;
+  return result;
+}
+
+certificate_store::reload_result certificate_store::load_pem(std::string_view cert,
+                                                             std::string_view key) {
+  reload_result result;
+  std::string both(cert);
   both += '\0';
   both += key;
   {
@@ -138,7 +146,7 @@ certificate_store::reload_result certificate_store::reload() {
   if (!made.ok) {
     rejected_bytes_ = std::move(both);
     result.outcome = status::failed;
-    result.error = cert_file_ + " / " + key_file_ + ": " + made.error;
+    result.error = made.error;
     return result;
   }
   current_ = std::move(made.value);
