@@ -66,7 +66,8 @@ object_plan plan_objects(const std::vector<policy::rendered_object>& desired,
   for (const auto& d : desired) {
     wanted.insert({d.kind, d.name});
     const auto it = have.find({d.kind, d.name});
-    if (it != have.end() && !d.spec_hash.empty() && it->second->spec_hash == d.spec_hash) {
+    if (it != have.end() && !d.spec_hash.empty() && it->second->spec_hash == d.spec_hash &&
+        !it->second->edited) {
       ++plan.unchanged;
     } else {
       plan.apply.push_back(&d);
@@ -76,6 +77,21 @@ object_plan plan_objects(const std::vector<policy::rendered_object>& desired,
     if (!wanted.contains({o.kind, o.name})) plan.prune.push_back(o);
   }
   return plan;
+}
+
+std::string reconciler::written_version(const object_key& key) const {
+  std::lock_guard lock(written_mutex_);
+  const auto it = written_.find(key);
+  return it == written_.end() ? std::string() : it->second;
+}
+
+void reconciler::set_written_version(const object_key& key, std::string version) {
+  std::lock_guard lock(written_mutex_);
+  if (version.empty()) {
+    written_.erase(key);
+  } else {
+    written_[key] = std::move(version);
+  }
 }
 
 std::string_view to_string(reconcile_status s) {
@@ -139,8 +155,10 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
     }
     for (const auto& item : listed->items) {
       const auto hash = item.annotations.find(policy::spec_hash_annotation);
+      const std::string written = written_version({namespace_name, str(r->kind), item.name});
       observed.push_back({str(r->kind), item.name,
-                          hash == item.annotations.end() ? std::string() : hash->second});
+                          hash == item.annotations.end() ? std::string() : hash->second,
+                          !written.empty() && written != item.resource_version});
     }
   }
   const object_plan plan = plan_objects(desired, observed);
@@ -174,6 +192,7 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
       return f;
     }
     ++out.applied;
+    set_written_version({namespace_name, d->kind, d->name}, applied->resource_version);
     const bool existed = std::any_of(observed.begin(), observed.end(), [&](const auto& o) {
       return o.kind == d->kind && o.name == d->name;
     });
@@ -190,6 +209,7 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
       return f;
     }
     ++out.pruned;
+    set_written_version({namespace_name, o.kind, o.name}, {});
     if (--out.managed[o.kind] == 0) out.managed.erase(o.kind);
   }
   out.status = reconcile_status::ok;

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "controller/cluster.hpp"
@@ -25,9 +27,12 @@ struct observed_object {
   std::string kind;  // NetworkPolicy | CiliumNetworkPolicy
   std::string name;
   std::string spec_hash;  // "" when the annotation is missing (edited by hand)
+  // Someone else wrote it since our last apply (its resourceVersion is not the one our apply
+  // returned): an edit of the spec that left the spec-hash annotation alone.
+  bool edited = false;
 };
 struct object_plan {
-  std::vector<const policy::rendered_object*> apply;  // missing or different spec-hash
+  std::vector<const policy::rendered_object*> apply;  // missing, other spec-hash, or edited
   std::vector<observed_object> prune;                 // managed but no longer desired
   std::size_t unchanged = 0;
 };
@@ -68,11 +73,20 @@ struct reconcile_outcome {
 class reconciler {
  public:
   reconciler(cluster& api, namespace_cache& namespaces) : api_(api), namespaces_(namespaces) {}
+  // Thread-safe for different namespaces (the queue never hands one namespace to two workers).
   reconcile_outcome reconcile(const policy::config& cfg, const std::string& namespace_name);
 
  private:
+  using object_key = std::tuple<std::string, std::string, std::string>;  // namespace, kind, name
+  std::string written_version(const object_key& key) const;
+  void set_written_version(const object_key& key, std::string version);
+
   cluster& api_;
   namespace_cache& namespaces_;
+  // The resourceVersion each of our applies returned (in memory: after a restart the spec-hash
+  // alone decides, so an unchanged resync stays write-free).
+  mutable std::mutex written_mutex_;
+  std::map<object_key, std::string> written_;
 };
 
 }  // namespace mlnetpol::controller

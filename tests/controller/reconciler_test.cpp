@@ -149,6 +149,29 @@ TEST_CASE("reconcile: drift (edited spec, deleted object) is repaired; foreign o
   CHECK(f.api.find("NetworkPolicy", "argocd", "team-own"));
 }
 
+TEST_CASE("reconcile: a spec edited by hand with the spec-hash left in place is re-applied") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  const auto before = f.api.find("NetworkPolicy", "argocd", "allow-dns");
+  REQUIRE(before);
+  // kubectl edit: same labels and annotations (hash included), new resourceVersion.
+  f.api.put_object("NetworkPolicy", "argocd", "allow-dns", before->meta.labels,
+                   before->meta.annotations);
+  f.api.clear_calls();
+  auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.applied == 1);
+  CHECK(f.api.calls() == std::vector<std::string>{"list NetworkPolicy argocd",
+                                                  "list CiliumNetworkPolicy argocd",
+                                                  "apply NetworkPolicy argocd/allow-dns"});
+  out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.writes() == 0);
+  // A fresh process knows no versions: the hash alone decides (no writes on start-up).
+  reconciler fresh(f.api, f.cache);
+  CHECK(fresh.reconcile(f.cfg, "argocd").writes() == 0);
+}
+
 TEST_CASE("reconcile: standard -> Cilium applies the new set before pruning the old one") {
   fixture f;
   f.api.add_namespace("argocd");

@@ -60,13 +60,15 @@ WORKLOADS = {
 }
 POLICIES = {"networking.k8s.io": {"networkpolicies"}, "cilium.io": {"ciliumnetworkpolicies"}}
 # Exactly what the controller calls (controller/, k8s/): informers list + watch, namespace labels by
-# JSON merge patch, policies by server-side apply (PATCH, which also creates) and delete; the
-# certificate manager gets and JSON-patches caBundle of the two webhook configurations, by name.
+# JSON merge patch, policies by server-side apply (PATCH; creating one through apply is authorized
+# as create as well) and delete; the certificate manager gets and JSON-patches caBundle of the two webhook configurations, by name.
 # (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
     ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
-    ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "patch", "delete"}, set()),
-    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "patch", "delete"}, set()),
+    ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "delete"},
+     set()),
+    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "delete"},
+     set()),
     ({"admissionregistration.k8s.io"},
      {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "patch"},
      {NAME}),
@@ -786,8 +788,8 @@ def breakages():
         ("wide RBAC", "ClusterRole mlnetpol: rules must be exactly",
          lambda o: find(o, "ClusterRole", NAME)[0]["rules"].append(
              {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})),
-        ("RBAC grants create it never calls", "ClusterRole mlnetpol: rules must be exactly",
-         lambda o: find(o, "ClusterRole", NAME)[0]["rules"][1]["verbs"].append("create")),
+        ("RBAC grants get it never calls", "ClusterRole mlnetpol: rules must be exactly",
+         lambda o: find(o, "ClusterRole", NAME)[0]["rules"][1]["verbs"].append("get")),
         ("lease RBAC missing update", "Role: exactly",
          lambda o: find(o, "Role")[0]["rules"][0].__setitem__("verbs", ["get", "create"])),
         ("lease Role elsewhere", "Role: exactly",

@@ -1,0 +1,476 @@
+// The reconciler as in a cluster, against the real kube-apiserver v1.28.7 (kapi): `mlnetpol serve`
+// runs as a local process with the project's own RBAC (manifests/base/rbac.yaml) and a real bound
+// service-account token (never system:masters), its webhooks registered with the API server (so
+// its own writes pass its validating webhook). Skipped when MLNETPOL_KAPI is unset.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "k8s/client.hpp"
+#include "tests/e2e/kapi.hpp"
+
+namespace k8s = mlnetpol::k8s;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using mlnetpol::testing::kapi_server;
+using mlnetpol::testing::run_command;
+using mlnetpol::testing::shell_quote;
+
+namespace {
+
+const std::string binary = MLNETPOL_BINARY;
+const std::string source = MLNETPOL_SOURCE_DIR;
+const std::string managed = "app.kubernetes.io/managed-by=mlnetpol";
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+int free_port() {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int p = 40000 + static_cast<int>(std::random_device{}() % 20000);
+    if (mlnetpol::testing::port_free(p)) return p;
+  }
+  throw std::runtime_error("no free port");
+}
+
+bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 20s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return ok();
+}
+
+// manifests/base/webhooks.yaml with each Service reference turned into a URL on this host.
+std::string local_webhooks(int port, const std::string& ca_b64) {
+  std::istringstream in(read_text(source + "/manifests/base/webhooks.yaml"));
+  std::string out, line;
+  while (std::getline(in, line)) {
+    if (line == "    service:") {
+      std::string path;
+      for (int i = 0; i < 4 && std::getline(in, line); ++i) {
+        if (line.find("path: ") != std::string::npos) path = line.substr(line.find("path: ") + 6);
+      }
+      out += "    url: https://127.0.0.1:" + std::to_string(port) + path + "\n";
+      out += "    caBundle: " + ca_b64 + "\n";
+      continue;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+// One `mlnetpol serve` process (a replica).
+class replica {
+ public:
+  replica(std::string name, const std::string& dir, const std::string& kubeconfig,
+          const std::string& config, const std::string& certs)
+      : name_(std::move(name)), port_(free_port()), metrics_port_(free_port()) {
+    log_ = dir + "/" + name_ + ".log";
+    std::vector<std::string> args{binary,
+                                  "serve",
+                                  "--port",
+                                  std::to_string(port_),
+                                  "--bind-address",
+                                  "127.0.0.1",
+                                  "--metrics-bind-address",
+                                  "127.0.0.1:" + std::to_string(metrics_port_),
+                                  "--tls-cert-file",
+                                  certs + "/tls.crt",
+                                  "--tls-key-file",
+                                  certs + "/tls.key",
+                                  "--config",
+                                  config,
+                                  "--log-format",
+                                  "text",
+                                  "--kubeconfig",
+                                  kubeconfig,
+                                  "--resync-period",
+                                  "30s",
+                                  "--leader-elect-lease-duration",
+                                  "4s",
+                                  "--leader-elect-renew-deadline",
+                                  "3s",
+                                  "--leader-elect-retry-period",
+                                  "500ms"};
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::setenv("POD_NAME", name_.c_str(), 1);
+      ::setenv("POD_NAMESPACE", "mlnetpol-system", 1);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+  }
+  ~replica() { stop(); }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+  void reload() { ::kill(pid_, SIGHUP); }
+  bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+
+  std::string get(const std::string& path) const {
+    return run_command("curl -s --max-time 5 http://127.0.0.1:" + std::to_string(metrics_port_) +
+                       path)
+        .out;
+  }
+  bool ready() const { return get("/readyz").starts_with("ok"); }
+  bool leader() const { return get("/metrics").find("\nmlnetpol_leader 1") != std::string::npos; }
+  const std::string& name() const { return name_; }
+  int port() const { return port_; }
+  std::string log() const { return read_text(log_); }
+
+ private:
+  std::string name_;
+  int port_;
+  int metrics_port_;
+  std::string log_;
+  pid_t pid_ = 0;
+};
+
+struct cluster_fixture {
+  kapi_server& kapi;
+  std::string dir;
+  std::string certs;
+  std::string ca_b64;
+  std::string sa_kubeconfig;
+  std::string config;
+  std::unique_ptr<k8s::client> admin;
+
+  explicit cluster_fixture(kapi_server& k) : kapi(k), dir(k.dir()) {
+    certs = dir + "/webhook-certs";
+    REQUIRE(run_command(shell_quote(binary) + " certs --dev --out " + shell_quote(certs) +
+                        " >/dev/null 2>&1")
+                .status == 0);
+    ca_b64 = trim(run_command("base64 -w0 " + shell_quote(certs + "/ca.crt")).out);
+    // The project's own RBAC for the project's own service account.
+    REQUIRE(kubectl("create namespace mlnetpol-system").status == 0);
+    REQUIRE(kubectl("-n mlnetpol-system create serviceaccount mlnetpol").status == 0);
+    REQUIRE(kubectl("apply -f " + shell_quote(source + "/manifests/base/rbac.yaml")).status == 0);
+    const std::string token =
+        trim(kubectl("-n mlnetpol-system create token mlnetpol --duration=2h").out);
+    REQUIRE(!token.empty());
+    sa_kubeconfig = dir + "/sa.kubeconfig";
+    write_file(sa_kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
+                              "    server: " + kapi.url() + "\n    certificate-authority: " +
+                                  kapi.ca_file() +
+                                  "\nusers:\n- name: mlnetpol\n  user:\n    token: " + token +
+                                  "\ncontexts:\n- name: sa\n  context: {cluster: kapi, user: "
+                                  "mlnetpol}\ncurrent-context: sa\n");
+    config = dir + "/config.yaml";
+    auto rest = k8s::load_kubeconfig(kapi.kubeconfig());
+    REQUIRE(rest.has_value());
+    admin = std::make_unique<k8s::client>(*rest);
+  }
+
+  mlnetpol::testing::command_result kubectl(const std::string& args) const {
+    return kapi.kubectl(args + " 2>&1");
+  }
+
+  void register_webhooks(int port) {
+    write_file(dir + "/webhooks.yaml", local_webhooks(port, ca_b64));
+    const auto r = kubectl("apply -f " + shell_quote(dir + "/webhooks.yaml"));
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+  }
+
+  void set_config(const std::string& yaml) { write_file(config, yaml); }
+
+  std::set<std::string> names(const k8s::resource& r, const std::string& ns) {
+    std::set<std::string> out;
+    auto page = admin->list_all(r, ns, managed);
+    if (!page) return out;
+    for (const auto& item : page->items) out.insert(item.name);
+    return out;
+  }
+  std::map<std::string, std::string> labels(const std::string& ns) {
+    auto got = admin->get(k8s::namespaces, "", ns);
+    return got ? got->labels : std::map<std::string, std::string>{};
+  }
+  // What `mlnetpol render` says namespace ns must hold under the current config: kind/name.
+  std::set<std::string> desired(const std::string& ns) {
+    const auto r = run_command(shell_quote(binary) + " render --config " + shell_quote(config) +
+                               " --namespace " + ns + " -o json");
+    std::set<std::string> out;
+    const auto list = nlohmann::json::parse(r.out, nullptr, false);
+    if (!list.is_object() || !list.contains("items")) return out;
+    for (const auto& item : list["items"])
+      out.insert(item["kind"].get<std::string>() + "/" +
+                 item["metadata"]["name"].get<std::string>());
+    return out;
+  }
+  std::set<std::string> held(const std::string& ns) {
+    std::set<std::string> out;
+    for (const auto& n : names(k8s::network_policies, ns)) out.insert("NetworkPolicy/" + n);
+    for (const auto& n : names(k8s::cilium_network_policies, ns))
+      out.insert("CiliumNetworkPolicy/" + n);
+    return out;
+  }
+  std::string describe(const std::string& ns) {
+    std::string out = ns + ": desired";
+    for (const auto& d : desired(ns)) out += " " + d;
+    out += "; held";
+    for (const auto& h : held(ns)) out += " " + h;
+    return out;
+  }
+  bool converged(const std::string& ns) {
+    const auto want = desired(ns);
+    return !want.empty() && held(ns) == want;
+  }
+  std::string lease_holder() {
+    auto lease = admin->get_lease("mlnetpol-system", "mlnetpol-reconciler");
+    return lease ? lease->holder_identity : std::string("<none>");
+  }
+};
+
+const std::string base_config = R"(platform_namespaces: [argocd, monitoring]
+tenant_namespaces: []
+ml_training_namespaces: [training]
+ml_inference_namespaces: [serving]
+)";
+
+}  // namespace
+
+TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
+  const auto script = mlnetpol::testing::kapi_script();
+  if (!script) {
+    std::puts("reconciler e2e skipped: MLNETPOL_KAPI (path of the kapi script) is not set");
+    return;
+  }
+  kapi_server kapi(*script);
+  cluster_fixture c(kapi);
+  c.set_config(base_config + "enforcement_mode: enforce\ncilium_mode: false\n");
+
+  // Before mlnetpol: one namespace it must enrol, one it must leave alone.
+  REQUIRE(c.kubectl("create namespace argocd").status == 0);
+  REQUIRE(c.kubectl("create namespace team-x").status == 0);
+
+  auto a = std::make_unique<replica>("replica-a", c.dir, c.sa_kubeconfig, c.config, c.certs);
+  REQUIRE_MESSAGE(eventually([&] { return a->ready(); }), a->log());
+  c.register_webhooks(a->port());
+
+  INFO("replica-a log:\n" << a->log());
+
+  // --- existing namespaces enrolled at start-up; an unsecured one untouched
+  REQUIRE_MESSAGE(eventually([&] { return c.converged("argocd"); }), c.describe("argocd"));
+  CHECK(c.labels("argocd")["mlnetpol.io/secured"] == "true");
+  CHECK(c.labels("argocd")["mlnetpol.io/platform"] == "true");
+  CHECK(c.held("team-x").empty());
+  CHECK_FALSE(c.labels("team-x").contains("mlnetpol.io/secured"));
+  CHECK(eventually([&] { return c.lease_holder() == "replica-a"; }));
+
+  // --- a new namespace gets its labels and its full set
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(c.kubectl("create namespace monitoring").status == 0);
+    REQUIRE(eventually([&] { return c.converged("monitoring"); }, 10s));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    MESSAGE("create ns -> full set: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    CHECK(c.labels("monitoring")["mlnetpol.io/secured"] == "true");
+  }
+
+  // --- drift: deleted and edited by an admin -> repaired
+  REQUIRE(c.kubectl("-n argocd delete networkpolicy allow-dns").status == 0);
+  CHECK(eventually([&] { return c.names(k8s::network_policies, "argocd").contains("allow-dns"); }));
+  {
+    const auto r = c.kubectl(
+        "-n argocd patch networkpolicy default-deny-ingress --type=merge -p "
+        "'{\"spec\":{\"policyTypes\":[\"Ingress\",\"Egress\"]}}'");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK(eventually([&] {
+      return trim(c.kubectl("-n argocd get networkpolicy default-deny-ingress -o "
+                            "jsonpath='{.spec.policyTypes}'")
+                      .out) == R"(["Ingress"])";
+    }));
+  }
+
+  // --- audit: labels, no policies, and its pods reach the webhook
+  c.set_config(base_config + "enforcement_mode: audit\ncilium_mode: false\n");
+  a->reload();
+  std::this_thread::sleep_for(1s);
+  REQUIRE(c.kubectl("create namespace serving").status == 0);
+  CHECK(eventually([&] {
+    auto l = c.labels("serving");
+    return l["mlnetpol.io/secured"] == "true" && l["mlnetpol.io/inference"] == "true";
+  }));
+  CHECK(eventually([&] {
+    return a->get("/status").find(R"("serving":{"would_apply":)") != std::string::npos;
+  }));
+  CHECK(c.held("serving").empty());
+  CHECK(c.held("argocd") == c.desired("argocd"));  // audit deletes nothing
+  {
+    REQUIRE(c.kubectl("-n serving create serviceaccount default").status == 0);
+    const auto count_pods = [&] {
+      // Sum of every admission request for Pods in the metrics text.
+      std::istringstream in(a->get("/metrics"));
+      std::string line;
+      double n = 0;
+      while (std::getline(in, line))
+        if (line.starts_with("mlnetpol_admission_requests_total{") &&
+            line.find("kind=\"Pod\"") != std::string::npos)
+          n += std::stod(line.substr(line.rfind(' ') + 1));
+      return n;
+    };
+    const double before = count_pods();
+    const auto r = c.kubectl("-n serving run web --image=nginx --restart=Never");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK(count_pods() > before);
+  }
+  c.set_config(base_config + "enforcement_mode: enforce\ncilium_mode: false\n");
+  a->reload();
+  CHECK(eventually([&] { return c.converged("serving"); }));
+
+  // --- standard -> Cilium (the real CRD) and back, never without default deny
+  {
+    auto r = c.kubectl("apply -f " +
+                       shell_quote(source + "/tests/schemas/cilium-crds/ciliumnetworkpolicies.yaml"));
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    r = c.kubectl("wait --for condition=established --timeout=30s "
+                  "crd/ciliumnetworkpolicies.cilium.io");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    std::atomic<bool> to_cilium{true}, done{false};
+    std::atomic<int> samples{0}, gaps{0};
+    std::thread poller([&] {
+      while (!done.load()) {
+        // The old kind first: if it is gone, the new one was in place before (apply, then prune).
+        const bool cilium_new = to_cilium.load();
+        const auto first =
+            c.names(cilium_new ? k8s::network_policies : k8s::cilium_network_policies, "argocd");
+        const auto second =
+            c.names(cilium_new ? k8s::cilium_network_policies : k8s::network_policies, "argocd");
+        const auto& nps = cilium_new ? first : second;
+        const auto& cnps = cilium_new ? second : first;
+        if (!nps.contains("default-deny-ingress") && !cnps.contains("default-deny-with-dns"))
+          ++gaps;
+        ++samples;
+      }
+    });
+    c.set_config(base_config + "enforcement_mode: enforce\ncilium_mode: true\n");
+    a->reload();
+    CHECK(eventually([&] {
+      return c.converged("argocd") && c.names(k8s::network_policies, "argocd").empty();
+    }));
+    to_cilium = false;
+    c.set_config(base_config + "enforcement_mode: enforce\ncilium_mode: false\n");
+    a->reload();
+    CHECK(eventually([&] {
+      return c.converged("argocd") && c.names(k8s::cilium_network_policies, "argocd").empty();
+    }));
+    done = true;
+    poller.join();
+    MESSAGE("default-deny samples during the switches: " << samples.load());
+    CHECK(samples.load() > 10);
+    CHECK(gaps.load() == 0);
+  }
+
+  // --- a namespace removed from the config is pruned (labels and objects)
+  c.set_config(
+      "platform_namespaces: [monitoring]\ntenant_namespaces: []\nml_training_namespaces: "
+      "[training]\nml_inference_namespaces: [serving]\nenforcement_mode: enforce\n");
+  a->reload();
+  CHECK(eventually([&] { return c.held("argocd").empty(); }));
+  CHECK(eventually([&] { return !c.labels("argocd").contains("mlnetpol.io/secured"); }));
+  CHECK(c.names(k8s::network_policies, "monitoring").size() > 0);
+
+  // --- the API server stops mid-sync and comes back: converges, nothing lost or duplicated
+  {
+    std::vector<std::string> tenants;
+    for (int i = 0; i < 10; ++i) {
+      tenants.push_back("tenant-" + std::to_string(i));
+      REQUIRE(c.kubectl("create namespace " + tenants.back()).status == 0);
+    }
+    std::string list;
+    for (const auto& t : tenants) list += (list.empty() ? "" : ", ") + t;
+    c.set_config("platform_namespaces: [monitoring]\ntenant_namespaces: [" + list +
+                 "]\nml_training_namespaces: [training]\nml_inference_namespaces: "
+                 "[serving]\nenforcement_mode: enforce\n");
+    a->reload();
+    std::this_thread::sleep_for(150ms);
+    kapi.stop_apiserver();
+    std::this_thread::sleep_for(3s);
+    kapi.start_apiserver();
+    for (const auto& t : tenants) {
+      CAPTURE(t);
+      CHECK(eventually([&] { return c.converged(t); }, 40s));
+      CHECK(c.labels(t)["mlnetpol.io/tenant"] == "true");
+    }
+    // Nothing duplicated or left over anywhere: the cluster holds exactly the rendered sets.
+    std::size_t expected = 0;
+    for (const auto& ns : {"monitoring", "serving"}) expected += c.desired(ns).size();
+    for (const auto& t : tenants) expected += c.desired(t).size();
+    auto all = c.admin->list_all(k8s::network_policies, "", managed);
+    REQUIRE(all.has_value());
+    CHECK(all->items.size() == expected);
+    CHECK(a->running());
+  }
+
+  // --- two replicas: one leader; the other takes over when it stops
+  {
+    replica b("replica-b", c.dir, c.sa_kubeconfig, c.config, c.certs);
+    REQUIRE_MESSAGE(eventually([&] { return b.ready(); }), b.log());
+    std::this_thread::sleep_for(2s);
+    CHECK(a->leader());
+    CHECK_FALSE(b.leader());
+    CHECK(c.lease_holder() == "replica-a");
+    // Every replica keeps the namespace cache and counts policies from the cluster.
+    CHECK(eventually(
+        [&] { return b.get("/status").find(R"("policy_count":0)") == std::string::npos; }));
+    c.register_webhooks(b.port());  // the API server must reach a live webhook after a stops
+    const auto t0 = std::chrono::steady_clock::now();
+    a->stop();
+    CHECK(a->log().find("lease released") != std::string::npos);
+    REQUIRE(eventually([&] { return c.lease_holder() == "replica-b" && b.leader(); }, 10s));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    MESSAGE("handover: " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << " ms");
+    CHECK(took < 4s);  // released, not expired
+    REQUIRE(c.kubectl("-n monitoring delete networkpolicy default-deny-egress").status == 0);
+    CHECK(eventually([&] { return c.converged("monitoring"); }));
+    b.stop();
+  }
+}
