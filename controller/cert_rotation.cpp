@@ -423,7 +423,8 @@ step plan(const std::optional<tls_state>& secret,
     return out;
   }
   if (state.next && !state.next_trusted_since) {
-    state.next_trusted_since = now;
+    // Rounded up: the wait never comes out shorter than the propagation.
+    state.next_trusted_since = now + std::chrono::seconds(1);
     return write(action::update_secret, event::ca_trusted, state);
   }
   if (state.next && *state.next_trusted_since + s.propagation <= now) {

@@ -162,7 +162,7 @@ TEST_CASE("fresh install: CA staged, caBundle, propagation wait, then the servin
   REQUIRE(w.secret.has_value());
   CHECK_FALSE(w.secret->serving.has_value());
   CHECK(w.secret->next.has_value());
-  w.now += 4s;
+  w.now += 5s;  // the wait starts at the next whole second: never shorter than 5 s
   w.settle();
   CHECK_FALSE(w.secret->serving.has_value());
   w.now += 1s;
