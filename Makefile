@@ -5,7 +5,7 @@ DEV_CERTS ?= .dev-certs
 PORT ?= 9443
 MLNETPOL := $(BUILD_DIR)/mlnetpol
 
-.PHONY: deps build run test clean bench
+.PHONY: deps build run test clean bench bench-reconcile
 
 deps:
 	@scripts/setup-deps.sh
@@ -26,6 +26,10 @@ test: build
 
 bench: build
 	@bench/run.sh
+
+# Reconciler latency, resync cost and RSS against the real kube-apiserver (MLNETPOL_KAPI).
+bench-reconcile: build
+	@bench/reconcile.py
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -1,5 +1,7 @@
 #include "controller/manager.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <random>
 
 #include <rapidjson/stringbuffer.h>
@@ -131,14 +133,43 @@ bool manager::relevant(const policy::config& cfg, const std::string& ns,
   return managed_.contains(ns);
 }
 
+void manager::full_sync(const char* why) {
+  {
+    std::lock_guard lock(wait_mutex_);
+    pass_request_ = why;
+  }
+  wait_cv_.notify_all();
+}
+
 // Queues every namespace mlnetpol has business with: the configuration's (that exist), those
 // carrying its labels (left the lists?) and those holding its objects (prune).
-void manager::full_sync(const char* why) {
+void manager::run_pass(const std::string& why) {
   if (!leader_.load()) return;
   if (!cache_.synced()) {
     std::lock_guard lock(state_mutex_);
     full_sync_wanted_ = true;
     return;
+  }
+  // The managed objects of every namespace, in one list per kind. A failed list only means the
+  // reconciles list their namespace themselves.
+  std::map<std::string, prelisted> lists;
+  bool listed = true;
+  bool cilium_missing = false;
+  const std::string selector = managed_selector();
+  for (const k8s::resource* r : {&k8s::network_policies, &k8s::cilium_network_policies}) {
+    auto page = api_->list_all(*r, "", selector);
+    if (!page) {
+      if (page.error().kind == k8s::failure_kind::crd_missing) {
+        cilium_missing = true;
+        continue;
+      }
+      listed = false;
+      break;
+    }
+    for (auto& item : page->items) {
+      item.kind = std::string(r->kind);
+      lists[item.namespace_name].objects.push_back(std::move(item));
+    }
   }
   const auto cfg = config();
   const auto snap = cache_.snapshot();
@@ -150,11 +181,20 @@ void manager::full_sync(const char* why) {
     std::lock_guard lock(managed_mutex_);
     for (const auto& [ns, kinds] : managed_) keys.insert(ns);
   }
+  for (const auto& [ns, l] : lists) keys.insert(ns);
   {
     std::lock_guard lock(state_mutex_);
     full_sync_wanted_ = false;
     full_pending_ = keys;
     if (keys.empty()) last_full_sync_ = now_rfc3339();
+    if (listed) {
+      for (const auto& k : keys) {
+        prelisted& p = prelisted_[k];
+        auto it = lists.find(k);
+        p.objects = it == lists.end() ? std::vector<k8s::object_meta>{} : std::move(it->second.objects);
+        p.cilium_missing = cilium_missing;
+      }
+    }
   }
   logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
   for (const auto& k : keys) queue_.add(k);
@@ -175,8 +215,19 @@ void manager::process(const std::string& ns) {
     return;
   }
   const auto cfg = config();
+  std::optional<prelisted> listed;
+  bool cilium_known_missing;
+  {
+    std::lock_guard lock(state_mutex_);
+    if (auto it = prelisted_.find(ns); it != prelisted_.end()) {
+      listed = std::move(it->second);
+      prelisted_.erase(it);
+    }
+    cilium_known_missing = crd_missing_;
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  reconcile_outcome out = reconciler_.reconcile(*cfg, ns);
+  reconcile_outcome out =
+      reconciler_.reconcile(*cfg, ns, listed ? &*listed : nullptr, cilium_known_missing);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   metrics_.count_reconcile(to_string(out.status), seconds);
@@ -204,7 +255,7 @@ void manager::process(const std::string& ns) {
   }
 
   if (out.status == reconcile_status::forbidden) {
-    logging::event(level::err, "reconcile forbidden: RBAC must grant this",
+    logging::event(level::err, "reconcile forbidden",
                    {{"namespace", ns}, {"error", out.message}});
   } else if (out.status == reconcile_status::invalid) {
     std::string causes;
@@ -284,7 +335,20 @@ void manager::election_loop() {
 }
 
 void manager::resync_loop() {
-  while (wait_for(options_.resync_period)) full_sync("resync");
+  auto next = std::chrono::steady_clock::now() + options_.resync_period;
+  for (;;) {
+    std::string why;
+    {
+      std::unique_lock lock(wait_mutex_);
+      wait_cv_.wait_until(lock, next,
+                          [this] { return stopping_.load() || !pass_request_.empty(); });
+      if (stopping_.load()) return;
+      why = pass_request_.empty() ? "resync" : pass_request_;
+      pass_request_.clear();
+    }
+    if (why == "resync") next = std::chrono::steady_clock::now() + options_.resync_period;
+    run_pass(why);
+  }
 }
 
 void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
@@ -340,6 +404,7 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
   }
   {
     std::lock_guard lock(state_mutex_);
+    prelisted_.clear();  // a relist: the watch had a gap, so no pass list can be trusted
     if (kind == k8s::cilium_network_policies.kind && crd_missing_) {
       crd_missing_ = false;
       metrics_.set_crd_missing(false);
@@ -353,6 +418,11 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
 
 void manager::on_managed_event(const std::string& kind, const k8s::watch_event& e) {
   const std::string& ns = e.object.namespace_name;
+  {
+    // A pass's list of this namespace is stale now.
+    std::lock_guard lock(state_mutex_);
+    prelisted_.erase(ns);
+  }
   {
     std::lock_guard lock(managed_mutex_);
     if (e.event_type == k8s::watch_event::type::deleted) {
@@ -371,7 +441,27 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
   }
   publish_managed();
   // Edited or deleted by someone: the namespace is reconciled (an unchanged hash costs no write).
-  if (leader_.load()) queue_.add(ns);
+  // Our own writes coming back need nothing.
+  k8s::watch_event typed = e;
+  typed.object.kind = kind;
+  if (leader_.load() && !reconciler_.own_write(typed) && needs_reconcile(typed)) queue_.add(ns);
+}
+
+// An event about a managed object calls for a reconcile unless the object is exactly what we
+// would apply: desired, same spec-hash, and not written by someone else since our last apply (an
+// apply's own event can arrive before the apply call returns, so "unknown" counts as ours).
+bool manager::needs_reconcile(const k8s::watch_event& e) {
+  if (e.event_type == k8s::watch_event::type::deleted) return true;
+  const auto& o = e.object;
+  const auto desired = policy::render_policies(*config(), o.namespace_name);
+  const auto it = std::find_if(desired.begin(), desired.end(), [&](const auto& d) {
+    return d.kind == o.kind && d.name == o.name;
+  });
+  if (it == desired.end()) return true;  // a managed object no longer wanted: prune
+  const auto hash = o.annotations.find(policy::spec_hash_annotation);
+  if (hash == o.annotations.end() || hash->second != it->spec_hash) return true;
+  const std::string written = reconciler_.written_version(o.namespace_name, o.kind, o.name);
+  return !written.empty() && written != o.resource_version;
 }
 
 void manager::publish_managed() {

@@ -66,7 +66,12 @@ class manager {
  private:
   std::shared_ptr<const policy::config> config() const;
   bool relevant(const policy::config& cfg, const std::string& ns, const label_map* labels) const;
+  // Asks the resync thread for a full pass now (cheap, never blocks: callers include the
+  // server's I/O threads on a configuration reload).
   void full_sync(const char* why);
+  // One pass: a cluster-wide list per managed kind, then every namespace mlnetpol has business with
+  // is queued with its share of that list (so a pass costs a few list calls, not two per namespace).
+  void run_pass(const std::string& why);
   void worker_loop();
   void process(const std::string& ns);
   void election_loop();
@@ -77,6 +82,7 @@ class manager {
   void on_managed_event(const std::string& kind, const k8s::watch_event& e);
   void on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing);
   void publish_managed();
+  bool needs_reconcile(const k8s::watch_event& e);
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
 
   std::unique_ptr<cluster> api_;
@@ -98,6 +104,8 @@ class manager {
   std::map<std::string, std::string> errors_;  // namespace -> last failure
   std::map<std::string, std::pair<std::size_t, std::size_t>> audit_;  // would apply / prune
   std::set<std::string> full_pending_;
+  std::map<std::string, prelisted> prelisted_;  // a pass's lists, until the namespace's reconcile
+  std::string pass_request_;                     // why a pass was asked for; "" when none
   bool full_sync_wanted_ = false;  // became leader before the cache synced
   std::string last_full_sync_;
   bool crd_missing_ = false;

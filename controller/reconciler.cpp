@@ -38,6 +38,11 @@ reconcile_outcome failed(const k8s::api_error& e, std::string_view verb, std::st
   out.retry_after = e.retry_after;
   out.causes = e.causes;
   out.message = str(verb) + " " + str(what) + ": " + (e.message.empty() ? "failed" : e.message);
+  if (out.status == reconcile_status::forbidden) {
+    // Name the grant: an apply that creates the object is authorized as create as well.
+    out.message = "RBAC must grant " + str(verb == "apply" ? "create, patch" : verb) + " on " +
+                  str(what) + " (" + out.message + ")";
+  }
   if (e.status != 0) out.message += " (HTTP " + std::to_string(e.status) + ")";
   return out;
 }
@@ -77,6 +82,14 @@ object_plan plan_objects(const std::vector<policy::rendered_object>& desired,
     if (!wanted.contains({o.kind, o.name})) plan.prune.push_back(o);
   }
   return plan;
+}
+
+bool reconciler::own_write(const k8s::watch_event& e) {
+  const object_key key{e.object.namespace_name, e.object.kind, e.object.name};
+  std::lock_guard lock(written_mutex_);
+  if (e.event_type == k8s::watch_event::type::deleted) return pruned_.erase(key) == 1;
+  const auto it = written_.find(key);
+  return it != written_.end() && it->second == e.object.resource_version;
 }
 
 std::string reconciler::written_version(const object_key& key) const {
@@ -119,7 +132,8 @@ std::string_view to_string(reconcile_status s) {
 }
 
 reconcile_outcome reconciler::reconcile(const policy::config& cfg,
-                                        const std::string& namespace_name) {
+                                        const std::string& namespace_name,
+                                        const prelisted* listed, bool cilium_known_missing) {
   const auto labels = namespaces_.labels_of(namespace_name);
   if (!labels) {
     // Not in the synced cache: the namespace does not exist (its ADDED event queues it again).
@@ -142,23 +156,38 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
   const std::vector<policy::rendered_object> desired =
       policy::render_policies(cfg, namespace_name);
   std::vector<observed_object> observed;
-  const std::string selector = managed_selector();
+  auto observe = [&](const k8s::object_meta& item, std::string_view kind) {
+    const auto hash = item.annotations.find(policy::spec_hash_annotation);
+    const std::string written = written_version({namespace_name, str(kind), item.name});
+    observed.push_back({str(kind), item.name,
+                        hash == item.annotations.end() ? std::string() : hash->second,
+                        !written.empty() && written != item.resource_version});
+  };
   bool cilium_missing = false;
-  for (const k8s::resource* r : {&k8s::network_policies, &k8s::cilium_network_policies}) {
-    auto listed = api_.list_all(*r, namespace_name, selector);
-    if (!listed) {
-      if (listed.error().kind == k8s::failure_kind::crd_missing) {
-        cilium_missing = true;  // nothing of that kind can exist; only wanting one is an error
+  if (listed != nullptr) {
+    for (const auto& item : listed->objects) observe(item, item.kind);
+    cilium_missing = listed->cilium_missing;
+  } else {
+    const bool wants_cilium =
+        std::any_of(desired.begin(), desired.end(), [](const policy::rendered_object& d) {
+          return d.kind == k8s::cilium_network_policies.kind;
+        });
+    const std::string selector = managed_selector();
+    for (const k8s::resource* r : {&k8s::network_policies, &k8s::cilium_network_policies}) {
+      // Without the CRD no such object can exist: a list would only answer 404 again.
+      if (r == &k8s::cilium_network_policies && cilium_known_missing && !wants_cilium) {
+        cilium_missing = true;
         continue;
       }
-      return failed(listed.error(), "list", rbac_name(*r));
-    }
-    for (const auto& item : listed->items) {
-      const auto hash = item.annotations.find(policy::spec_hash_annotation);
-      const std::string written = written_version({namespace_name, str(r->kind), item.name});
-      observed.push_back({str(r->kind), item.name,
-                          hash == item.annotations.end() ? std::string() : hash->second,
-                          !written.empty() && written != item.resource_version});
+      auto page = api_.list_all(*r, namespace_name, selector);
+      if (!page) {
+        if (page.error().kind == k8s::failure_kind::crd_missing) {
+          cilium_missing = true;  // nothing of that kind can exist; only wanting one is an error
+          continue;
+        }
+        return failed(page.error(), "list", rbac_name(*r));
+      }
+      for (const auto& item : page->items) observe(item, r->kind);
     }
   }
   const object_plan plan = plan_objects(desired, observed);
@@ -210,6 +239,10 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
     }
     ++out.pruned;
     set_written_version({namespace_name, o.kind, o.name}, {});
+    if (removed) {
+      std::lock_guard lock(written_mutex_);
+      pruned_.insert({namespace_name, o.kind, o.name});
+    }
     if (--out.managed[o.kind] == 0) out.managed.erase(o.kind);
   }
   out.status = reconcile_status::ok;

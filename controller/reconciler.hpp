@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -70,11 +71,30 @@ struct reconcile_outcome {
   std::size_t writes() const { return applied + pruned + (labels_patched ? 1 : 0); }
 };
 
+// The managed objects of one namespace, listed beforehand (a full pass lists every namespace's in
+// one cluster-wide call per kind); meta.kind is set.
+struct prelisted {
+  std::vector<k8s::object_meta> objects;
+  bool cilium_missing = false;  // the CiliumNetworkPolicy list answered crd_missing
+};
+
 class reconciler {
  public:
   reconciler(cluster& api, namespace_cache& namespaces) : api_(api), namespaces_(namespaces) {}
   // Thread-safe for different namespaces (the queue never hands one namespace to two workers).
-  reconcile_outcome reconcile(const policy::config& cfg, const std::string& namespace_name);
+  // `listed`: the namespace's managed objects as a full pass listed them (no list calls then);
+  // `cilium_known_missing`: skip listing CiliumNetworkPolicies unless some are desired.
+  reconcile_outcome reconcile(const policy::config& cfg, const std::string& namespace_name,
+                              const prelisted* listed = nullptr,
+                              bool cilium_known_missing = false);
+  // A watch event about an object our own last write produced (an apply that returned this
+  // resourceVersion, or our delete): nothing to reconcile. Consumes the record of a delete.
+  bool own_write(const k8s::watch_event& e);
+  // The resourceVersion our last apply of the object returned; "" when unknown.
+  std::string written_version(std::string_view ns, std::string_view kind,
+                              std::string_view name) const {
+    return written_version({std::string(ns), std::string(kind), std::string(name)});
+  }
 
  private:
   using object_key = std::tuple<std::string, std::string, std::string>;  // namespace, kind, name
@@ -87,6 +107,7 @@ class reconciler {
   // alone decides, so an unchanged resync stays write-free).
   mutable std::mutex written_mutex_;
   std::map<object_key, std::string> written_;
+  std::set<object_key> pruned_;  // deleted by us, until the watch reports it
 };
 
 }  // namespace mlnetpol::controller

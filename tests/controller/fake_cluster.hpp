@@ -260,6 +260,7 @@ class fake_cluster : public cluster {
                               const std::function<bool(const k8s::watch_event&)>& on_event) override {
     std::unique_lock lock(m_);
     calls_.push_back("watch " + std::string(r.kind));
+    if (auto e = injected(calls_.back())) return *e;
     if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     std::uint64_t since = std::stoull(std::string(resource_version));

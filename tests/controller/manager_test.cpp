@@ -115,9 +115,17 @@ TEST_CASE("manager: enrols existing namespaces, reconciles new ones, repairs dri
   std::this_thread::sleep_for(100ms);
   api.clear_calls();
   m.update_config(cfg);  // same configuration: a full pass
-  REQUIRE(eventually([&] { return m.idle(); }));
+  REQUIRE(eventually([&] { return m.full_syncs() >= 2 && m.idle(); }));
   std::this_thread::sleep_for(100ms);
   CHECK(api.writes() == 0);
+  // One cluster-wide list per kind, none per namespace.
+  std::size_t cluster_lists = 0, namespace_lists = 0;
+  for (const auto& call : api.calls()) {
+    if (call == "list NetworkPolicy " || call == "list CiliumNetworkPolicy ") ++cluster_lists;
+    if (call.rfind("list NetworkPolicy ", 0) == 0 && call.size() > 19) ++namespace_lists;
+  }
+  CHECK(cluster_lists == 2);
+  CHECK(namespace_lists == 0);
 
   // The namespace leaves the lists: labels and objects go.
   policy::config smaller = cfg;

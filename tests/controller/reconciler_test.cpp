@@ -286,7 +286,54 @@ TEST_CASE("reconcile: API statuses map to what the worker does") {
     CAPTURE(r.status);
     CHECK(out.status == r.expected);
     CHECK(out.retry_after == std::chrono::seconds(7));
-    CHECK(out.message.find("apply networkpolicies.networking.k8s.io") == 0);
+    CHECK(out.message.find("apply networkpolicies.networking.k8s.io") != std::string::npos);
+    if (r.expected == reconcile_status::forbidden)
+      CHECK(out.message.find("RBAC must grant create, patch on networkpolicies.networking.k8s.io") ==
+            0);
     CHECK(out.causes.size() == 1);
   }
+}
+
+TEST_CASE("reconcile: a pass's lists replace the per-namespace ones; a known missing CRD is not listed") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  prelisted listed;
+  auto page = f.api.list_all(k8s::network_policies, "argocd", managed_selector());
+  for (auto item : page->items) listed.objects.push_back(item);
+  f.api.clear_calls();
+  auto out = f.r.reconcile(f.cfg, "argocd", &listed);
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.unchanged == 4);
+  CHECK(f.api.calls().empty());
+
+  out = f.r.reconcile(f.cfg, "argocd", nullptr, true);
+  CHECK(f.api.calls() == std::vector<std::string>{"list NetworkPolicy argocd"});
+  // Wanting Cilium objects lists them anyway (the CRD may be back).
+  f.cfg.cilium_mode = true;
+  f.api.clear_calls();
+  out = f.r.reconcile(f.cfg, "argocd", nullptr, true);
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(f.api.calls().at(1) == "list CiliumNetworkPolicy argocd");
+}
+
+TEST_CASE("reconciler::own_write: our apply's and delete's events are recognised, others not") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  auto obj = f.api.find("NetworkPolicy", "argocd", "allow-dns");
+  REQUIRE(obj);
+  k8s::watch_event e;
+  e.event_type = k8s::watch_event::type::added;
+  e.object = obj->meta;
+  CHECK(f.r.own_write(e));
+  e.object.resource_version = "999999";  // someone else's later write
+  CHECK_FALSE(f.r.own_write(e));
+  f.cfg.platform_namespaces = {};
+  f.r.reconcile(f.cfg, "argocd");  // prunes
+  e.event_type = k8s::watch_event::type::deleted;
+  CHECK(f.r.own_write(e));
+  CHECK_FALSE(f.r.own_write(e));  // consumed
 }

@@ -302,6 +302,13 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
   CHECK(c.held("team-x").empty());
   CHECK_FALSE(c.labels("team-x").contains("mlnetpol.io/secured"));
   CHECK(eventually([&] { return c.lease_holder() == "replica-a"; }));
+  {
+    const std::string m = a->get("/metrics");
+    CHECK(m.find(R"(mlnetpol_apiserver_requests_total{verb="apply",code="201"})") !=
+          std::string::npos);
+    CHECK(m.find(R"(mlnetpol_managed_policies{kind="NetworkPolicy"} )") != std::string::npos);
+    CHECK(m.find("\nmlnetpol_cilium_crd_missing 1") != std::string::npos);  // no CRD yet
+  }
 
   // --- a new namespace gets its labels and its full set
   {
@@ -370,9 +377,12 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
     auto r = c.kubectl("apply -f " +
                        shell_quote(source + "/tests/schemas/cilium-crds/ciliumnetworkpolicies.yaml"));
     REQUIRE_MESSAGE(r.status == 0, r.out);
-    r = c.kubectl("wait --for condition=established --timeout=30s "
-                  "crd/ciliumnetworkpolicies.cilium.io");
-    REQUIRE_MESSAGE(r.status == 0, r.out);
+    // (kubectl wait fails while the CRD has no status.conditions yet.)
+    REQUIRE(eventually([&] {
+      return trim(c.kubectl("get crd ciliumnetworkpolicies.cilium.io -o "
+                            "jsonpath='{.status.conditions[?(@.type==\"Established\")].status}'")
+                      .out) == "True";
+    }));
     std::atomic<bool> to_cilium{true}, done{false};
     std::atomic<int> samples{0}, gaps{0};
     std::thread poller([&] {
