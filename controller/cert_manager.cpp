@@ -224,8 +224,13 @@ bool cert_manager::leader_pass() {
   const auto& o = options_;
   auto fail = [&](std::string_view what, const k8s::api_error& e) {
     ++errors_;
-    logging::event(level::warn, "certificate manager: " + std::string(what),
-                   {{"error", e.message}, {"status", static_cast<int>(e.status)}});
+    // Once per distinct failure, not once per check interval (a missing webhook configuration).
+    std::string line = std::string(what) + ": " + e.message;
+    if (line != last_pass_error_) {
+      logging::event(level::warn, "certificate manager: " + std::string(what),
+                     {{"error", e.message}, {"status", static_cast<int>(e.status)}});
+      last_pass_error_ = std::move(line);
+    }
     return false;
   };
   std::optional<cert::tls_state> secret;
@@ -287,6 +292,7 @@ bool cert_manager::leader_pass() {
   switch (step.what) {
     case cert::action::idle: {
       next_due_ = step.wake;
+      last_pass_error_.clear();
       std::lock_guard lock(mutex_);
       last_good_bundle_ = secret ? secret->trusted() : std::vector<std::string>{};
       return false;
@@ -369,6 +375,7 @@ bool cert_manager::leader_pass() {
       break;
     }
   }
+  last_pass_error_.clear();
   std::lock_guard lock(mutex_);
   if (step.what != cert::action::patch_bundles) remembered_ = step.state;
   return true;

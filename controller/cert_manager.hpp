@@ -83,6 +83,7 @@ class cert_manager {
   std::string last_error_;
   std::vector<std::string> last_good_bundle_;  // what caBundle held when it last matched
   std::optional<cert::wall::time_point> next_due_;  // leader thread only
+  std::string last_pass_error_;                     // leader thread only
 
   std::atomic<std::uint64_t> serving_rotations_{0};
   std::atomic<std::uint64_t> ca_rotations_{0};
