@@ -27,10 +27,10 @@ class client_cluster final : public cluster {
                                            std::string_view label_selector) override {
     return client_->list_all(r, ns, label_selector);
   }
-  k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns,
-                              std::string_view label_selector, std::string_view resource_version,
-                              std::chrono::seconds timeout,
-                              const std::function<bool(const k8s::watch_event&)>& on_event) override {
+  k8s::api_result<void> watch(
+      const k8s::resource& r, std::string_view ns, std::string_view label_selector,
+      std::string_view resource_version, std::chrono::seconds timeout,
+      const std::function<bool(const k8s::watch_event&)>& on_event) override {
     return client_->watch(r, ns, label_selector, resource_version, timeout, on_event);
   }
   k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,

@@ -16,19 +16,17 @@ class cluster {
   virtual k8s::api_result<k8s::object_meta> apply(const k8s::resource& r, std::string_view ns,
                                                   std::string_view name,
                                                   std::string_view json_body) = 0;
-  virtual k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r,
-                                                        std::string_view ns,
+  virtual k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
                                                         std::string_view name,
                                                         std::string_view json_patch) = 0;
   virtual k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
                                        std::string_view name) = 0;
   virtual k8s::api_result<k8s::list_page> list_all(const k8s::resource& r, std::string_view ns,
                                                    std::string_view label_selector) = 0;
-  virtual k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns,
-                                      std::string_view label_selector,
-                                      std::string_view resource_version,
-                                      std::chrono::seconds timeout,
-                                      const std::function<bool(const k8s::watch_event&)>& on_event) = 0;
+  virtual k8s::api_result<void> watch(
+      const k8s::resource& r, std::string_view ns, std::string_view label_selector,
+      std::string_view resource_version, std::chrono::seconds timeout,
+      const std::function<bool(const k8s::watch_event&)>& on_event) = 0;
   virtual k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
                                                        std::string_view name) = 0;
   virtual k8s::api_result<k8s::lease_record> create_lease(const k8s::lease_record& lease) = 0;

@@ -63,19 +63,19 @@ void informer::run() {
     while (!stop_.load() && !relist) {
       bool saw_event = false;
       const auto started = std::chrono::steady_clock::now();
-      auto watched = api_.watch(
-          resource_, "", selector_, version, options_.watch_timeout,
-          [&](const k8s::watch_event& e) {
-            if (e.event_type == k8s::watch_event::type::error) {
-              relist = true;  // 410 Expired (or any error event): start over from a list
-              return false;
-            }
-            saw_event = true;
-            if (!e.object.resource_version.empty()) version = e.object.resource_version;
-            if (e.event_type != k8s::watch_event::type::bookmark && handlers_.on_event)
-              handlers_.on_event(e);
-            return !stop_.load();
-          });
+      auto watched =
+          api_.watch(resource_, "", selector_, version, options_.watch_timeout,
+                     [&](const k8s::watch_event& e) {
+                       if (e.event_type == k8s::watch_event::type::error) {
+                         relist = true;  // 410 Expired (or any error event): start over from a list
+                         return false;
+                       }
+                       saw_event = true;
+                       if (!e.object.resource_version.empty()) version = e.object.resource_version;
+                       if (e.event_type != k8s::watch_event::type::bookmark && handlers_.on_event)
+                         handlers_.on_event(e);
+                       return !stop_.load();
+                     });
       if (stop_.load()) return;
       if (!watched) {
         if (watched.error().kind == k8s::failure_kind::expired) {

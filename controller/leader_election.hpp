@@ -47,7 +47,7 @@ class leader_elector {
  private:
   cluster& api_;
   leader_election_options options_;
-  k8s::lease_record observed_;     // the record as last read or written
+  k8s::lease_record observed_;        // the record as last read or written
   steady::time_point observed_at_{};  // when it last changed, on our clock
   bool have_observed_ = false;
   bool holding_ = false;

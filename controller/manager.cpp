@@ -32,12 +32,13 @@ manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_o
       elector_(*api_, options_.election),
       config_(std::make_shared<const policy::config>(std::move(initial))) {}
 
-manager::~manager() { stop(); }
+manager::~manager() {
+  stop();
+}
 
 std::function<void(std::string_view, std::string_view)> manager::request_observer() {
-  return [this](std::string_view verb, std::string_view code) {
-    metrics_.count_request(verb, code);
-  };
+  return
+      [this](std::string_view verb, std::string_view code) { metrics_.count_request(verb, code); };
 }
 
 std::shared_ptr<const policy::config> manager::config() const {
@@ -80,13 +81,13 @@ void manager::start() {
     workers_.emplace_back([this] { worker_loop(); });
   election_thread_ = std::thread([this] { election_loop(); });
   resync_thread_ = std::thread([this] { resync_loop(); });
-  logging::event(level::info, "reconciler started",
-                 {{"identity", elector_.identity()},
-                  {"lease", options_.election.lease_namespace + "/" + options_.election.lease_name},
-                  {"resync_seconds",
-                   static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
-                                        options_.resync_period)
-                                        .count())}});
+  logging::event(
+      level::info, "reconciler started",
+      {{"identity", elector_.identity()},
+       {"lease", options_.election.lease_namespace + "/" + options_.election.lease_name},
+       {"resync_seconds",
+        static_cast<int>(
+            std::chrono::duration_cast<std::chrono::seconds>(options_.resync_period).count())}});
 }
 
 void manager::stop() {
@@ -191,7 +192,8 @@ void manager::run_pass(const std::string& why) {
       for (const auto& k : keys) {
         prelisted& p = prelisted_[k];
         auto it = lists.find(k);
-        p.objects = it == lists.end() ? std::vector<k8s::object_meta>{} : std::move(it->second.objects);
+        p.objects =
+            it == lists.end() ? std::vector<k8s::object_meta>{} : std::move(it->second.objects);
         p.cilium_missing = cilium_missing;
       }
     }
@@ -255,8 +257,7 @@ void manager::process(const std::string& ns) {
   }
 
   if (out.status == reconcile_status::forbidden) {
-    logging::event(level::err, "reconcile forbidden",
-                   {{"namespace", ns}, {"error", out.message}});
+    logging::event(level::err, "reconcile forbidden", {{"namespace", ns}, {"error", out.message}});
   } else if (out.status == reconcile_status::invalid) {
     std::string causes;
     for (const auto& c : out.causes) causes += (causes.empty() ? "" : "; ") + c;
@@ -278,10 +279,9 @@ void manager::process(const std::string& ns) {
   }
 
   std::lock_guard lock(state_mutex_);
-  const bool failed = out.status == reconcile_status::retry ||
-                      out.status == reconcile_status::forbidden ||
-                      out.status == reconcile_status::invalid ||
-                      out.status == reconcile_status::crd_missing;
+  const bool failed =
+      out.status == reconcile_status::retry || out.status == reconcile_status::forbidden ||
+      out.status == reconcile_status::invalid || out.status == reconcile_status::crd_missing;
   if (failed) {
     errors_[ns] = std::string(to_string(out.status)) + ": " + out.message;
   } else {
@@ -454,9 +454,8 @@ bool manager::needs_reconcile(const k8s::watch_event& e) {
   if (e.event_type == k8s::watch_event::type::deleted) return true;
   const auto& o = e.object;
   const auto desired = policy::render_policies(*config(), o.namespace_name);
-  const auto it = std::find_if(desired.begin(), desired.end(), [&](const auto& d) {
-    return d.kind == o.kind && d.name == o.name;
-  });
+  const auto it = std::find_if(desired.begin(), desired.end(),
+                               [&](const auto& d) { return d.kind == o.kind && d.name == o.name; });
   if (it == desired.end()) return true;  // a managed object no longer wanted: prune
   const auto hash = o.annotations.find(policy::spec_hash_annotation);
   if (hash == o.annotations.end() || hash->second != it->spec_hash) return true;
@@ -488,12 +487,14 @@ void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e,
     return;
   }
   if (e.kind == k8s::failure_kind::forbidden || e.kind == k8s::failure_kind::unauthorized) {
-    logging::event(level::err, "RBAC must grant this",
-                   {{"verb", listing ? "list" : "watch"}, {"resource", what}, {"error", e.message}});
+    logging::event(
+        level::err, "RBAC must grant this",
+        {{"verb", listing ? "list" : "watch"}, {"resource", what}, {"error", e.message}});
     return;
   }
-  logging::event(level::warn, "informer error, retrying",
-                 {{"resource", what}, {"error", e.message}, {"status", static_cast<int>(e.status)}});
+  logging::event(
+      level::warn, "informer error, retrying",
+      {{"resource", what}, {"error", e.message}, {"status", static_cast<int>(e.status)}});
 }
 
 std::string manager::status_json() const {

@@ -70,7 +70,8 @@ class manager {
   // server's I/O threads on a configuration reload).
   void full_sync(const char* why);
   // One pass: a cluster-wide list per managed kind, then every namespace mlnetpol has business with
-  // is queued with its share of that list (so a pass costs a few list calls, not two per namespace).
+  // is queued with its share of that list (so a pass costs a few list calls, not two per
+  // namespace).
   void run_pass(const std::string& why);
   void worker_loop();
   void process(const std::string& ns);
@@ -101,12 +102,12 @@ class manager {
   std::map<std::string, std::map<std::string, std::set<std::string>>> managed_;
 
   mutable std::mutex state_mutex_;
-  std::map<std::string, std::string> errors_;  // namespace -> last failure
+  std::map<std::string, std::string> errors_;                         // namespace -> last failure
   std::map<std::string, std::pair<std::size_t, std::size_t>> audit_;  // would apply / prune
   std::set<std::string> full_pending_;
   std::map<std::string, prelisted> prelisted_;  // a pass's lists, until the namespace's reconcile
-  std::string pass_request_;                     // why a pass was asked for; "" when none
-  bool full_sync_wanted_ = false;  // became leader before the cache synced
+  std::string pass_request_;                    // why a pass was asked for; "" when none
+  bool full_sync_wanted_ = false;               // became leader before the cache synced
   std::string last_full_sync_;
   bool crd_missing_ = false;
 

@@ -9,7 +9,9 @@
 namespace mlnetpol::controller {
 namespace {
 
-std::string str(std::string_view s) { return std::string(s); }
+std::string str(std::string_view s) {
+  return std::string(s);
+}
 
 }  // namespace
 

@@ -22,8 +22,8 @@ struct label_changes {
 
 // What must change on a namespace with `current` labels so it carries exactly the labels mlnetpol
 // owns under cfg: mlnetpol.io/secured and role labels (the engine's own keys and values), and the
-// workload-type of a single-role namespace unless it already has one. A namespace outside every list
-// loses the mlnetpol.io labels.
+// workload-type of a single-role namespace unless it already has one. A namespace outside every
+// list loses the mlnetpol.io labels.
 label_changes namespace_label_changes(const policy::config& cfg, std::string_view namespace_name,
                                       const label_map& current);
 

@@ -9,7 +9,9 @@
 namespace mlnetpol::controller {
 namespace {
 
-std::string str(std::string_view s) { return std::string(s); }
+std::string str(std::string_view s) {
+  return std::string(s);
+}
 
 // The failure of one call, as what the worker does about it.
 reconcile_outcome failed(const k8s::api_error& e, std::string_view verb, std::string_view what) {
@@ -132,8 +134,8 @@ std::string_view to_string(reconcile_status s) {
 }
 
 reconcile_outcome reconciler::reconcile(const policy::config& cfg,
-                                        const std::string& namespace_name,
-                                        const prelisted* listed, bool cilium_known_missing) {
+                                        const std::string& namespace_name, const prelisted* listed,
+                                        bool cilium_known_missing) {
   const auto labels = namespaces_.labels_of(namespace_name);
   if (!labels) {
     // Not in the synced cache: the namespace does not exist (its ADDED event queues it again).
@@ -153,8 +155,7 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
   }
 
   // 2. What the cluster holds, managed objects only (never anything without the label).
-  const std::vector<policy::rendered_object> desired =
-      policy::render_policies(cfg, namespace_name);
+  const std::vector<policy::rendered_object> desired = policy::render_policies(cfg, namespace_name);
   std::vector<observed_object> observed;
   auto observe = [&](const k8s::object_meta& item, std::string_view kind) {
     const auto hash = item.annotations.find(policy::spec_hash_annotation);

@@ -85,8 +85,7 @@ class reconciler {
   // `listed`: the namespace's managed objects as a full pass listed them (no list calls then);
   // `cilium_known_missing`: skip listing CiliumNetworkPolicies unless some are desired.
   reconcile_outcome reconcile(const policy::config& cfg, const std::string& namespace_name,
-                              const prelisted* listed = nullptr,
-                              bool cilium_known_missing = false);
+                              const prelisted* listed = nullptr, bool cilium_known_missing = false);
   // A watch event about an object our own last write produced (an apply that returned this
   // resourceVersion, or our delete): nothing to reconcile. Consumes the record of a delete.
   bool own_write(const k8s::watch_event& e);

@@ -8,6 +8,14 @@
 namespace mlnetpol::controller {
 
 std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial) {
+  auto m = make_reconciler(flags);
+  if (!m) return nullptr;
+  m->update_config(std::move(initial));
+  m->start();
+  return m;
+}
+
+std::unique_ptr<manager> make_reconciler(const serve_flags& flags) {
   namespace logging = obs::logging;
   if (!flags.reconcile) {
     logging::event(spdlog::level::info,
@@ -41,10 +49,9 @@ std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::conf
   options.election.retry_period = flags.retry_period;
   auto client = std::make_unique<k8s::client>(std::move(rest));
   k8s::client* raw = client.get();
-  auto m = std::make_unique<manager>(make_client_cluster(std::move(client)), std::move(initial),
+  auto m = std::make_unique<manager>(make_client_cluster(std::move(client)), policy::config{},
                                      std::move(options));
   raw->set_observer(m->request_observer());
-  m->start();
   return m;
 }
 

@@ -38,6 +38,11 @@ result<std::chrono::milliseconds> parse_duration(std::string_view text);
 // std::runtime_error for a --kubeconfig that cannot be loaded (fatal start-up configuration).
 std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial);
 
+// The same, not started yet: for a serve that must hand the namespace cache
+// (manager::namespaces(), a policy::namespace_lookup) to the label webhook before the
+// configuration is loaded. Call update_config() with the loaded configuration, then start().
+std::unique_ptr<manager> make_reconciler(const serve_flags& flags);
+
 // Points the server's optional hooks at the reconciler held in `slot` (set after server.start()):
 // live /status, /readyz waiting for the first namespace list, the controller's metrics. While the
 // slot is empty (admission-only) the server answers as without a reconciler.

@@ -83,16 +83,20 @@ result<std::vector<std::string>> take_serve_flags(const std::vector<std::string>
   if (flags.lease_duration <= flags.renew_deadline)
     return fail("--leader-elect-lease-duration must be greater than --leader-elect-renew-deadline");
   if (flags.renew_deadline.count() <= flags.retry_period.count() * 12 / 10)
-    return fail("--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period");
+    return fail(
+        "--leader-elect-renew-deadline must be greater than 1.2 x --leader-elect-retry-period");
   return rest;
 }
 
 std::string serve_flags_usage() {
   return "reconciler flags:\n"
-         "  --kubeconfig FILE                  cluster access outside a pod (in a pod: the service\n"
+         "  --kubeconfig FILE                  cluster access outside a pod (in a pod: the "
+         "service\n"
          "                                     account); without either, serve is admission-only\n"
-         "  --reconcile=true|false             keep labels and policies in the cluster (default true)\n"
-         "  --resync-period D                  full pass over every secured namespace (default 10m)\n"
+         "  --reconcile=true|false             keep labels and policies in the cluster (default "
+         "true)\n"
+         "  --resync-period D                  full pass over every secured namespace (default "
+         "10m)\n"
          "  --leader-elect-lease-duration D    (default 15s)\n"
          "  --leader-elect-renew-deadline D    (default 10s)\n"
          "  --leader-elect-retry-period D      (default 2s)\n";

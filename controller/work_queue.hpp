@@ -63,8 +63,8 @@ class work_queue {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
-  std::unordered_set<std::string> dirty_;       // queued, not yet handed out
-  std::unordered_set<std::string> processing_;  // handed out, done() not called yet
+  std::unordered_set<std::string> dirty_;                  // queued, not yet handed out
+  std::unordered_set<std::string> processing_;             // handed out, done() not called yet
   std::multimap<clock::time_point, std::string> waiting_;  // delayed adds, earliest first
   std::unordered_map<std::string, clock::time_point> waiting_at_;
   std::unordered_map<std::string, std::size_t> failures_;

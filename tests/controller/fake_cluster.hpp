@@ -18,7 +18,8 @@
 
 namespace mlnetpol::controller::testing {
 
-inline k8s::api_error make_error(k8s::failure_kind kind, unsigned status, std::string message = "x") {
+inline k8s::api_error make_error(k8s::failure_kind kind, unsigned status,
+                                 std::string message = "x") {
   k8s::api_error e;
   e.kind = kind;
   e.status = status;
@@ -146,8 +147,8 @@ class fake_cluster : public cluster {
                                           std::string_view name,
                                           std::string_view json_body) override {
     std::lock_guard lock(m_);
-    const std::string call = "apply " + std::string(r.kind) + " " + std::string(ns) + "/" +
-                             std::string(name);
+    const std::string call =
+        "apply " + std::string(r.kind) + " " + std::string(ns) + "/" + std::string(name);
     calls_.push_back(call);
     if (auto e = injected(call)) return *e;
     if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
@@ -189,8 +190,8 @@ class fake_cluster : public cluster {
                                                 std::string_view name,
                                                 std::string_view json_patch) override {
     std::lock_guard lock(m_);
-    const std::string call = "patch " + std::string(r.kind) + " " + std::string(name) + " " +
-                             std::string(json_patch);
+    const std::string call =
+        "patch " + std::string(r.kind) + " " + std::string(name) + " " + std::string(json_patch);
     calls_.push_back(call);
     if (auto e = injected(call)) return *e;
     auto it = namespaces_.find(std::string(name));
@@ -213,8 +214,8 @@ class fake_cluster : public cluster {
   k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
                                std::string_view name) override {
     std::lock_guard lock(m_);
-    const std::string call = "delete " + std::string(r.kind) + " " + std::string(ns) + "/" +
-                             std::string(name);
+    const std::string call =
+        "delete " + std::string(r.kind) + " " + std::string(ns) + "/" + std::string(name);
     calls_.push_back(call);
     if (auto e = injected(call)) return *e;
     auto it = objects_.find({std::string(r.kind), std::string(ns), std::string(name)});
@@ -254,10 +255,10 @@ class fake_cluster : public cluster {
     return page;
   }
 
-  k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns,
-                              std::string_view selector, std::string_view resource_version,
-                              std::chrono::seconds timeout,
-                              const std::function<bool(const k8s::watch_event&)>& on_event) override {
+  k8s::api_result<void> watch(
+      const k8s::resource& r, std::string_view ns, std::string_view selector,
+      std::string_view resource_version, std::chrono::seconds timeout,
+      const std::function<bool(const k8s::watch_event&)>& on_event) override {
     std::unique_lock lock(m_);
     calls_.push_back("watch " + std::string(r.kind));
     if (auto e = injected(calls_.back())) return *e;

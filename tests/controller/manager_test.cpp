@@ -106,9 +106,8 @@ TEST_CASE("manager: enrols existing namespaces, reconciles new ones, repairs dri
 
   // Drift: deleted by hand -> restored.
   api.delete_object("NetworkPolicy", "argocd", "default-deny-ingress");
-  REQUIRE(eventually([&] {
-    return api.find("NetworkPolicy", "argocd", "default-deny-ingress").has_value();
-  }));
+  REQUIRE(eventually(
+      [&] { return api.find("NetworkPolicy", "argocd", "default-deny-ingress").has_value(); }));
 
   // A resync where nothing changed lists and writes nothing.
   REQUIRE(eventually([&] { return m.idle(); }));
@@ -135,8 +134,8 @@ TEST_CASE("manager: enrols existing namespaces, reconciles new ones, repairs dri
   REQUIRE(eventually([&] { return !api.labels("argocd").contains("mlnetpol.io/secured"); }));
 
   // The managed-object watch sees the deletions a moment later.
-  REQUIRE(eventually(
-      [&] { return m.status_json().find(R"("policy_count":4)") != std::string::npos; }));
+  REQUIRE(
+      eventually([&] { return m.status_json().find(R"("policy_count":4)") != std::string::npos; }));
   const std::string status = m.status_json();
   CHECK(status.find(R"("secured_namespaces":["monitoring")") != std::string::npos);
   CHECK(status.find(R"("policy_count":4)") != std::string::npos);  // training's, from the cluster
@@ -145,8 +144,7 @@ TEST_CASE("manager: enrols existing namespaces, reconciles new ones, repairs dri
   const std::string metrics = m.metrics_text();
   CHECK(metrics.find("mlnetpol_leader 1") != std::string::npos);
   CHECK(metrics.find(R"(mlnetpol_reconcile_total{result="ok"})") != std::string::npos);
-  CHECK(metrics.find(R"(mlnetpol_managed_policies{kind="NetworkPolicy"} 4)") !=
-        std::string::npos);
+  CHECK(metrics.find(R"(mlnetpol_managed_policies{kind="NetworkPolicy"} 4)") != std::string::npos);
 
   m.stop();
   CHECK(api.lease()->holder_identity.empty());  // released on stop
@@ -166,9 +164,8 @@ TEST_CASE("manager: two replicas, one leader; the other takes over when it stops
   CHECK(a->leader());
   CHECK_FALSE(b.leader());
   // Every replica keeps the cache (admission reads it) and counts policies from the cluster.
-  REQUIRE(eventually([&] {
-    return b.status_json().find(R"("policy_count":4)") != std::string::npos;
-  }));
+  REQUIRE(
+      eventually([&] { return b.status_json().find(R"("policy_count":4)") != std::string::npos; }));
   a->stop();
   const auto t0 = std::chrono::steady_clock::now();
   REQUIRE(eventually([&] { return b.leader(); }));
@@ -211,8 +208,8 @@ TEST_CASE("manager: a missing Cilium CRD is reported and admission's cache still
            m.status_json().find("crd_missing: apply") != std::string::npos;
   }));
   api.set_cilium_installed(true);
-  REQUIRE(eventually([&] { return api.names("CiliumNetworkPolicy", "argocd").size() == 2; },
-                     10'000ms));
+  REQUIRE(
+      eventually([&] { return api.names("CiliumNetworkPolicy", "argocd").size() == 2; }, 10'000ms));
   REQUIRE(eventually(
       [&] { return m.metrics_text().find("mlnetpol_cilium_crd_missing 0") != std::string::npos; }));
   m.stop();
@@ -226,7 +223,9 @@ TEST_CASE("manager: a watch that expires (410) relists and loses no namespace") 
   REQUIRE(eventually([&] { return m.synced() && m.leader(); }));
   api.expire_watches();
   api.add_namespace("monitoring");
-  REQUIRE(eventually([&] { return api.names("NetworkPolicy", "monitoring").size() ==
-                                   policy::render_policies(cfg, "monitoring").size(); }));
+  REQUIRE(eventually([&] {
+    return api.names("NetworkPolicy", "monitoring").size() ==
+           policy::render_policies(cfg, "monitoring").size();
+  }));
   m.stop();
 }

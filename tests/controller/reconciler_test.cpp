@@ -66,10 +66,9 @@ TEST_CASE("namespace_label_changes: the engine's labels for secured, role and si
   CHECK(namespace_label_changes(cfg, "default", {{"team", "a"}}).empty());
 
   // Left the lists: the mlnetpol.io labels go, others stay.
-  c = namespace_label_changes(cfg, "old",
-                              {{"mlnetpol.io/secured", "true"},
-                               {"mlnetpol.io/platform", "true"},
-                               {"team", "a"}});
+  c = namespace_label_changes(
+      cfg, "old",
+      {{"mlnetpol.io/secured", "true"}, {"mlnetpol.io/platform", "true"}, {"team", "a"}});
   CHECK(c.set.empty());
   CHECK(sorted(c.remove) ==
         std::vector<std::string>{"mlnetpol.io/platform", "mlnetpol.io/secured"});
@@ -144,8 +143,8 @@ TEST_CASE("reconcile: drift (edited spec, deleted object) is repaired; foreign o
   CHECK(out.applied == 2);
   CHECK(out.pruned == 0);
   CHECK(f.api.find("NetworkPolicy", "argocd", "allow-dns"));
-  CHECK(f.api.find("NetworkPolicy", "argocd", "default-deny-ingress")->meta.annotations.contains(
-      "mlnetpol.io/spec-hash"));
+  CHECK(f.api.find("NetworkPolicy", "argocd", "default-deny-ingress")
+            ->meta.annotations.contains("mlnetpol.io/spec-hash"));
   CHECK(f.api.find("NetworkPolicy", "argocd", "team-own"));
 }
 
@@ -267,14 +266,15 @@ TEST_CASE("reconcile: API statuses map to what the worker does") {
     unsigned status;
     reconcile_status expected;
   };
-  for (const row& r : {row{k8s::failure_kind::not_found, 404, reconcile_status::dropped},
-                       row{k8s::failure_kind::namespace_terminating, 403, reconcile_status::skipped},
-                       row{k8s::failure_kind::forbidden, 403, reconcile_status::forbidden},
-                       row{k8s::failure_kind::unauthorized, 401, reconcile_status::forbidden},
-                       row{k8s::failure_kind::invalid, 422, reconcile_status::invalid},
-                       row{k8s::failure_kind::throttled, 429, reconcile_status::retry},
-                       row{k8s::failure_kind::server_error, 500, reconcile_status::retry},
-                       row{k8s::failure_kind::transport, 0, reconcile_status::retry}}) {
+  for (const row& r :
+       {row{k8s::failure_kind::not_found, 404, reconcile_status::dropped},
+        row{k8s::failure_kind::namespace_terminating, 403, reconcile_status::skipped},
+        row{k8s::failure_kind::forbidden, 403, reconcile_status::forbidden},
+        row{k8s::failure_kind::unauthorized, 401, reconcile_status::forbidden},
+        row{k8s::failure_kind::invalid, 422, reconcile_status::invalid},
+        row{k8s::failure_kind::throttled, 429, reconcile_status::retry},
+        row{k8s::failure_kind::server_error, 500, reconcile_status::retry},
+        row{k8s::failure_kind::transport, 0, reconcile_status::retry}}) {
     fixture f;
     f.api.add_namespace("argocd");
     f.sync_cache();
@@ -288,13 +288,14 @@ TEST_CASE("reconcile: API statuses map to what the worker does") {
     CHECK(out.retry_after == std::chrono::seconds(7));
     CHECK(out.message.find("apply networkpolicies.networking.k8s.io") != std::string::npos);
     if (r.expected == reconcile_status::forbidden)
-      CHECK(out.message.find("RBAC must grant create, patch on networkpolicies.networking.k8s.io") ==
-            0);
+      CHECK(out.message.find(
+                "RBAC must grant create, patch on networkpolicies.networking.k8s.io") == 0);
     CHECK(out.causes.size() == 1);
   }
 }
 
-TEST_CASE("reconcile: a pass's lists replace the per-namespace ones; a known missing CRD is not listed") {
+TEST_CASE(
+    "reconcile: a pass's lists replace the per-namespace ones; a known missing CRD is not listed") {
   fixture f;
   f.api.add_namespace("argocd");
   f.sync_cache();

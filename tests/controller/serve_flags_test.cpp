@@ -20,11 +20,11 @@ TEST_CASE("parse_duration: Go-style durations") {
 
 TEST_CASE("take_serve_flags: takes the reconciler's flags, leaves the server's") {
   serve_flags f;
-  auto rest = take_serve_flags({"--port", "9443", "--kubeconfig", "/k", "--reconcile=false",
-                                "--resync-period=30s", "--leader-elect-lease-duration", "20s",
-                                "--leader-elect-renew-deadline=12s",
-                                "--leader-elect-retry-period", "3s", "--log-format", "text"},
-                               f);
+  auto rest = take_serve_flags(
+      {"--port", "9443", "--kubeconfig", "/k", "--reconcile=false", "--resync-period=30s",
+       "--leader-elect-lease-duration", "20s", "--leader-elect-renew-deadline=12s",
+       "--leader-elect-retry-period", "3s", "--log-format", "text"},
+      f);
   REQUIRE(rest.has_value());
   CHECK(*rest == std::vector<std::string>{"--port", "9443", "--log-format", "text"});
   CHECK(f.kubeconfig == "/k");
@@ -50,14 +50,16 @@ TEST_CASE("take_serve_flags: bad values are clear errors") {
   CHECK_FALSE(take_serve_flags({"--kubeconfig"}, f).has_value());
   CHECK_FALSE(take_serve_flags({"--resync-period", "often"}, f).has_value());
   serve_flags g;
-  CHECK(take_serve_flags({"--leader-elect-lease-duration=5s"}, g).error().message.find(
-            "greater than --leader-elect-renew-deadline") != std::string::npos);
+  CHECK(take_serve_flags({"--leader-elect-lease-duration=5s"}, g)
+            .error()
+            .message.find("greater than --leader-elect-renew-deadline") != std::string::npos);
 }
 
 TEST_CASE("start_reconciler: off, or no cluster access -> admission only (null)") {
   serve_flags f;
   f.reconcile = false;
   CHECK(start_reconciler(f, {}) == nullptr);
+  CHECK(make_reconciler(f) == nullptr);
   serve_flags g;  // no --kubeconfig; KUBERNETES_SERVICE_HOST unset in the test environment
   unsetenv("KUBERNETES_SERVICE_HOST");
   CHECK(start_reconciler(g, {}) == nullptr);

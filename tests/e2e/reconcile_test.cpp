@@ -196,12 +196,13 @@ struct cluster_fixture {
         trim(kubectl("-n mlnetpol-system create token mlnetpol --duration=2h").out);
     REQUIRE(!token.empty());
     sa_kubeconfig = dir + "/sa.kubeconfig";
-    write_file(sa_kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
-                              "    server: " + kapi.url() + "\n    certificate-authority: " +
-                                  kapi.ca_file() +
-                                  "\nusers:\n- name: mlnetpol\n  user:\n    token: " + token +
-                                  "\ncontexts:\n- name: sa\n  context: {cluster: kapi, user: "
-                                  "mlnetpol}\ncurrent-context: sa\n");
+    write_file(sa_kubeconfig,
+               "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
+               "    server: " +
+                   kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
+                   "\nusers:\n- name: mlnetpol\n  user:\n    token: " + token +
+                   "\ncontexts:\n- name: sa\n  context: {cluster: kapi, user: "
+                   "mlnetpol}\ncurrent-context: sa\n");
     config = dir + "/config.yaml";
     auto rest = k8s::load_kubeconfig(kapi.kubeconfig());
     REQUIRE(rest.has_value());
@@ -345,9 +346,8 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
     auto l = c.labels("serving");
     return l["mlnetpol.io/secured"] == "true" && l["mlnetpol.io/inference"] == "true";
   }));
-  CHECK(eventually([&] {
-    return a->get("/status").find(R"("serving":{"would_apply":)") != std::string::npos;
-  }));
+  CHECK(eventually(
+      [&] { return a->get("/status").find(R"("serving":{"would_apply":)") != std::string::npos; }));
   CHECK(c.held("serving").empty());
   CHECK(c.held("argocd") == c.desired("argocd"));  // audit deletes nothing
   {
@@ -374,8 +374,9 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
 
   // --- standard -> Cilium (the real CRD) and back, never without default deny
   {
-    auto r = c.kubectl("apply -f " +
-                       shell_quote(source + "/tests/schemas/cilium-crds/ciliumnetworkpolicies.yaml"));
+    auto r =
+        c.kubectl("apply -f " +
+                  shell_quote(source + "/tests/schemas/cilium-crds/ciliumnetworkpolicies.yaml"));
     REQUIRE_MESSAGE(r.status == 0, r.out);
     // (kubectl wait fails while the CRD has no status.conditions yet.)
     REQUIRE(eventually([&] {
@@ -402,9 +403,8 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
     });
     c.set_config(base_config + "enforcement_mode: enforce\ncilium_mode: true\n");
     a->reload();
-    CHECK(eventually([&] {
-      return c.converged("argocd") && c.names(k8s::network_policies, "argocd").empty();
-    }));
+    CHECK(eventually(
+        [&] { return c.converged("argocd") && c.names(k8s::network_policies, "argocd").empty(); }));
     to_cilium = false;
     c.set_config(base_config + "enforcement_mode: enforce\ncilium_mode: false\n");
     a->reload();
