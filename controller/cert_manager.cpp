@@ -134,7 +134,8 @@ void cert_manager::refresh_from_secret() {
   std::lock_guard lock(mutex_);
   if (!error.empty()) {
     if (error != last_error_) {
-      logging::event(level::err, "serving certificate from the Secret rejected; keeping the pair in force",
+      logging::event(level::err,
+                     "serving certificate from the Secret rejected; keeping the pair in force",
                      {{"error", error}});
     }
     last_error_ = error;
@@ -145,9 +146,9 @@ void cert_manager::refresh_from_secret() {
   serving_serial_ = info ? info->serial_hex : "";
   serving_not_after_ = info ? unix_seconds(info->not_after) : 0;
   ++reloads_;
-  logging::event(level::info, "serving certificate from the Secret in force",
-                 {{"serial", serving_serial_},
-                  {"not_after", info ? cert::format_time(info->not_after) : ""}});
+  logging::event(
+      level::info, "serving certificate from the Secret in force",
+      {{"serial", serving_serial_}, {"not_after", info ? cert::format_time(info->not_after) : ""}});
 }
 
 void cert_manager::watch_loop() {
@@ -160,19 +161,20 @@ void cert_manager::watch_loop() {
     refresh_from_secret();
     wake_leader();
     bool relist = false;
-    auto watched = client_->watch_object(
-        k8s::secrets, options_.secret_namespace, options_.secret_name, resource_version, 300s,
-        [&](const k8s::watch_event& e) {
-          if (e.event_type == k8s::watch_event::type::error) {
-            relist = true;
-            return false;
-          }
-          if (!e.object.resource_version.empty()) resource_version = e.object.resource_version;
-          if (e.event_type == k8s::watch_event::type::bookmark) return true;
-          refresh_from_secret();
-          wake_leader();
-          return true;
-        });
+    auto watched =
+        client_->watch_object(k8s::secrets, options_.secret_namespace, options_.secret_name,
+                              resource_version, 300s, [&](const k8s::watch_event& e) {
+                                if (e.event_type == k8s::watch_event::type::error) {
+                                  relist = true;
+                                  return false;
+                                }
+                                if (!e.object.resource_version.empty())
+                                  resource_version = e.object.resource_version;
+                                if (e.event_type == k8s::watch_event::type::bookmark) return true;
+                                refresh_from_secret();
+                                wake_leader();
+                                return true;
+                              });
     if (relist) resource_version.clear();
     if (!watched) {
       resource_version.clear();
@@ -184,10 +186,11 @@ void cert_manager::watch_loop() {
 void cert_manager::election_loop() {
   while (true) {
     const bool held = elector_->try_acquire_or_renew(std::chrono::steady_clock::now(),
-                                                    std::chrono::system_clock::now());
+                                                     std::chrono::system_clock::now());
     if (held != own_leader_.load()) {
       own_leader_.store(held);
-      logging::event(level::info, held ? "certificate manager: leading" : "certificate manager: not leading",
+      logging::event(level::info,
+                     held ? "certificate manager: leading" : "certificate manager: not leading",
                      {{"identity", elector_->identity()}});
       if (held) wake_leader();
     }
@@ -256,8 +259,9 @@ bool cert_manager::leader_pass() {
     std::string raw;
     cert::webhook_view view;
   };
-  configuration configs[] = {{&k8s::mutating_webhook_configurations, &o.mutating_webhook, {}, {}},
-                             {&k8s::validating_webhook_configurations, &o.validating_webhook, {}, {}}};
+  configuration configs[] = {
+      {&k8s::mutating_webhook_configurations, &o.mutating_webhook, {}, {}},
+      {&k8s::validating_webhook_configurations, &o.validating_webhook, {}, {}}};
   std::vector<std::vector<std::string>> observed;
   for (auto& c : configs) {
     auto got = client_->get_raw(*c.r, "", *c.name);
@@ -298,9 +302,9 @@ bool cert_manager::leader_pass() {
       return false;
     }
     case cert::action::create_secret: {
-      auto created = client_->create(k8s::secrets, o.secret_namespace,
-                                     cert::secret_object(step.state, o.secret_namespace,
-                                                         o.secret_name));
+      auto created =
+          client_->create(k8s::secrets, o.secret_namespace,
+                          cert::secret_object(step.state, o.secret_namespace, o.secret_name));
       if (!created) return fail("cannot create the TLS Secret", created.error());
       if (step.why == cert::event::secret_recreated) {
         ++secret_recreations_;

@@ -81,7 +81,7 @@ class cert_manager {
   double serving_not_after_ = 0;
   double ca_not_after_ = 0;
   std::string last_error_;
-  std::vector<std::string> last_good_bundle_;  // what caBundle held when it last matched
+  std::vector<std::string> last_good_bundle_;       // what caBundle held when it last matched
   std::optional<cert::wall::time_point> next_due_;  // leader thread only
   std::string last_pass_error_;                     // leader thread only
 

@@ -24,7 +24,7 @@ struct data_key {
   bool cert;  // cert_pem, else key_pem
 };
 constexpr data_key pair_keys[] = {
-    {"tls.crt", &tls_state::serving, true},      {"tls.key", &tls_state::serving, false},
+    {"tls.crt", &tls_state::serving, true},        {"tls.key", &tls_state::serving, false},
     {"signing-ca.crt", &tls_state::signing, true}, {"signing-ca.key", &tls_state::signing, false},
     {"next-ca.crt", &tls_state::next, true},       {"next-ca.key", &tls_state::next, false},
 };
@@ -234,8 +234,8 @@ result<secret_view> decode_secret(std::string_view text) {
     for (const auto& k : pair_keys) {
       if (!k.cert) continue;
       const auto cert = decoded_member(*data, k.name);
-      const auto key = decoded_member(*data, std::string(k.name.substr(0, k.name.size() - 3)) +
-                                                 "key");
+      const auto key =
+          decoded_member(*data, std::string(k.name.substr(0, k.name.size() - 3)) + "key");
       if (cert && key && !cert->empty() && !key->empty()) {
         view.state.*k.pair = certs::key_pair{*cert, *key};
       }
@@ -253,7 +253,8 @@ result<secret_view> decode_secret(std::string_view text) {
     }
   }
   if (const auto* annotations = json::object_member(*meta, "annotations")) {
-    view.state.next_trusted_since = parse_time(json::string_member(*annotations, trusted_since_key));
+    view.state.next_trusted_since =
+        parse_time(json::string_member(*annotations, trusted_since_key));
     view.state.retire_after = parse_time(json::string_member(*annotations, retire_after_key));
   }
   if (!view.state.next) view.state.next_trusted_since.reset();
@@ -266,7 +267,8 @@ std::string secret_object(const tls_state& state, std::string_view ns, std::stri
   append_json_string(out, name);
   out += R"(,"namespace":)";
   append_json_string(out, ns);
-  out += R"(,"labels":{"app.kubernetes.io/name":"mlnetpol","app.kubernetes.io/component":"webhook-tls"},"annotations":)";
+  out +=
+      R"(,"labels":{"app.kubernetes.io/name":"mlnetpol","app.kubernetes.io/component":"webhook-tls"},"annotations":)";
   out += annotations_json(state, false);
   out += R"(},"data":)";
   out += data_json(state, false);
@@ -335,16 +337,26 @@ result<std::string> bundle_patch(std::string_view configuration_json, std::strin
 
 std::string_view to_string(event e) {
   switch (e) {
-    case event::none: return "none";
-    case event::initial_ca: return "initial_ca";
-    case event::secret_recreated: return "secret_recreated";
-    case event::ca_staged: return "ca_staged";
-    case event::ca_trusted: return "ca_trusted";
-    case event::ca_untrusted: return "ca_untrusted";
-    case event::ca_switched: return "ca_switched";
-    case event::ca_retired: return "ca_retired";
-    case event::serving_renewed: return "serving_renewed";
-    case event::bundle_repaired: return "bundle_repaired";
+    case event::none:
+      return "none";
+    case event::initial_ca:
+      return "initial_ca";
+    case event::secret_recreated:
+      return "secret_recreated";
+    case event::ca_staged:
+      return "ca_staged";
+    case event::ca_trusted:
+      return "ca_trusted";
+    case event::ca_untrusted:
+      return "ca_untrusted";
+    case event::ca_switched:
+      return "ca_switched";
+    case event::ca_retired:
+      return "ca_retired";
+    case event::serving_renewed:
+      return "serving_renewed";
+    case event::bundle_repaired:
+      return "bundle_repaired";
   }
   return "unknown";
 }
@@ -466,7 +478,8 @@ step plan(const std::optional<tls_state>& secret,
       due.push_back(*ca_due);
     }
   }
-  if (state.next && state.next_trusted_since) due.push_back(*state.next_trusted_since + s.propagation);
+  if (state.next && state.next_trusted_since)
+    due.push_back(*state.next_trusted_since + s.propagation);
   if (state.retire_after && !state.retiring.empty()) due.push_back(*state.retire_after);
   out.wake = due.empty() ? now + s.propagation : *std::min_element(due.begin(), due.end());
   return out;

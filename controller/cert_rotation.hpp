@@ -91,8 +91,8 @@ std::string_view to_string(event e);
 struct step {
   action what = action::idle;
   event why = event::none;
-  tls_state state;      // create_secret / update_secret: the Secret's new content
-  std::string bundle;   // patch_bundles: what every caBundle gets
+  tls_state state;          // create_secret / update_secret: the Secret's new content
+  std::string bundle;       // patch_bundles: what every caBundle gets
   wall::time_point wake{};  // idle: when something is due next
 };
 
@@ -103,7 +103,8 @@ step plan(const std::optional<tls_state>& secret,
           const std::vector<std::vector<std::string>>& observed,
           const std::optional<tls_state>& remembered, wall::time_point now, const settings& s);
 
-// The canonical, sorted CA set of a PEM bundle (what decode_webhook_configuration yields per entry).
+// The canonical, sorted CA set of a PEM bundle (what decode_webhook_configuration yields per
+// entry).
 std::vector<std::string> bundle_set(std::string_view pem);
 
 // RFC 3339 UTC with seconds, "2026-11-30T11:00:00Z", and back.

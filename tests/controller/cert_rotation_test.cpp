@@ -45,8 +45,8 @@ struct world {
   std::optional<cert::tls_state> memory;
   std::vector<std::vector<std::string>> bundles = std::vector<std::vector<std::string>>(4);
   std::map<std::string, wall::time_point> in_all_since;  // CA -> every entry holds it since
-  std::map<std::string, std::string> issued;            // serving cert -> its CA
-  std::vector<std::string> journal;                     // "secret:<event>" / "bundle"
+  std::map<std::string, std::string> issued;             // serving cert -> its CA
+  std::vector<std::string> journal;                      // "secret:<event>" / "bundle"
   std::set<std::string> ever_trusted;
 
   void note_bundles() {
@@ -75,15 +75,17 @@ struct world {
         REQUIRE_FALSE(secret.has_value());
         [[fallthrough]];
       case cert::action::update_secret: {
-        if (st.state.serving && (!secret || !secret->serving ||
-                                 !(*secret->serving == *st.state.serving))) {
+        if (st.state.serving &&
+            (!secret || !secret->serving || !(*secret->serving == *st.state.serving))) {
           const std::string leaf = st.state.serving->cert_pem;
           const std::string ca = issuer_of(leaf, st.state.trusted());
           REQUIRE_MESSAGE(!ca.empty(), "serving certificate not signed by a trusted CA");
-          REQUIRE_MESSAGE(in_all_since.count(ca), "serving certificate whose CA is not in every caBundle");
+          REQUIRE_MESSAGE(in_all_since.count(ca),
+                          "serving certificate whose CA is not in every caBundle");
           // A CA's first serving certificate waits for the propagation (renewals under a CA
           // already served need not).
-          const bool new_ca = !secret || !secret->serving || issued[secret->serving->cert_pem] != ca;
+          const bool new_ca =
+              !secret || !secret->serving || issued[secret->serving->cert_pem] != ca;
           if (new_ca) {
             CHECK_MESSAGE(in_all_since[ca] + s.propagation <= now,
                           "serving certificate issued before its CA's propagation wait");
@@ -227,7 +229,8 @@ TEST_CASE("caBundle edited by someone else: set back; a staged CA waits again") 
   w.note_bundles();
   w.journal.clear();
   w.settle();
-  CHECK(w.journal == std::vector<std::string>{"secret:ca_untrusted", "bundle", "secret:ca_trusted"});
+  CHECK(w.journal ==
+        std::vector<std::string>{"secret:ca_untrusted", "bundle", "secret:ca_trusted"});
   w.run_for(50s);  // the rules are checked at every write
   CHECK(w.count("secret:ca_switched") == 1);
 }

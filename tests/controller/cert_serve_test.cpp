@@ -8,12 +8,11 @@ using namespace std::chrono_literals;
 
 TEST_CASE("take_cert_flags: takes --cert-*, leaves the rest, builds the options") {
   cert_flags f;
-  auto rest = take_cert_flags({"--port", "9443", "--cert-management=self", "--cert-extra-san",
-                               "127.0.0.1", "--cert-extra-san=webhook.local",
-                               "--cert-serving-lifetime=30s", "--cert-ca-lifetime", "90s",
-                               "--cert-propagation=2s", "--cert-secret-namespace=ns1",
-                               "--kubeconfig", "/k"},
-                              f);
+  auto rest = take_cert_flags(
+      {"--port", "9443", "--cert-management=self", "--cert-extra-san", "127.0.0.1",
+       "--cert-extra-san=webhook.local", "--cert-serving-lifetime=30s", "--cert-ca-lifetime", "90s",
+       "--cert-propagation=2s", "--cert-secret-namespace=ns1", "--kubeconfig", "/k"},
+      f);
   REQUIRE(rest.has_value());
   CHECK(*rest == std::vector<std::string>{"--port", "9443", "--kubeconfig", "/k"});
   CHECK(f.mode == cert_mode::self);
@@ -44,11 +43,11 @@ TEST_CASE("take_cert_flags: bad values are clear errors") {
   CHECK_FALSE(take_cert_flags({"--cert-propagation=soon"}, f).has_value());
   CHECK_FALSE(take_cert_flags({"--cert-colour=blue"}, f).has_value());
   cert_flags g;
-  CHECK(take_cert_flags({"--cert-management=self", "--cert-ca-lifetime=100h",
-                         "--cert-serving-lifetime=90h"},
-                        g)
+  CHECK(take_cert_flags(
+            {"--cert-management=self", "--cert-ca-lifetime=100h", "--cert-serving-lifetime=90h"}, g)
             .error()
             .message.find("three serving lifetimes") != std::string::npos);
   cert_flags h;
-  CHECK_FALSE(take_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
+  CHECK_FALSE(
+      take_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
 }

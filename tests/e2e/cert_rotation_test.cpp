@@ -66,24 +66,24 @@ struct replica {
     port = free_port();
     metrics_port = free_port();
     log = dir + "/" + name + ".log";
-    std::vector<std::string> args = {MLNETPOL_BINARY,
-                                     "serve",
-                                     "--cert-management=self",
-                                     "--bind-address=127.0.0.1",
-                                     "--port=" + std::to_string(port),
-                                     "--metrics-bind-address=127.0.0.1:" +
-                                         std::to_string(metrics_port),
-                                     "--kubeconfig=" + kubeconfig,
-                                     "--threads=2",
-                                     "--cert-extra-san=127.0.0.1",
-                                     "--cert-serving-lifetime=30s",
-                                     "--cert-ca-lifetime=90s",
-                                     "--cert-propagation=2s",
-                                     "--cert-clock-margin=2s",
-                                     "--cert-check-interval=1s",
-                                     "--leader-elect-lease-duration=4s",
-                                     "--leader-elect-renew-deadline=3s",
-                                     "--leader-elect-retry-period=1s"};
+    std::vector<std::string> args = {
+        MLNETPOL_BINARY,
+        "serve",
+        "--cert-management=self",
+        "--bind-address=127.0.0.1",
+        "--port=" + std::to_string(port),
+        "--metrics-bind-address=127.0.0.1:" + std::to_string(metrics_port),
+        "--kubeconfig=" + kubeconfig,
+        "--threads=2",
+        "--cert-extra-san=127.0.0.1",
+        "--cert-serving-lifetime=30s",
+        "--cert-ca-lifetime=90s",
+        "--cert-propagation=2s",
+        "--cert-clock-margin=2s",
+        "--cert-check-interval=1s",
+        "--leader-elect-lease-duration=4s",
+        "--leader-elect-renew-deadline=3s",
+        "--leader-elect-retry-period=1s"};
     args.insert(args.end(), extra.begin(), extra.end());
     pid = ::fork();
     if (pid == 0) {
@@ -125,8 +125,8 @@ struct replica {
         .out;
   }
   bool ready() const {
-    return t::run_command("curl -sf --max-time 2 http://127.0.0.1:" +
-                          std::to_string(metrics_port) + "/readyz >/dev/null")
+    return t::run_command("curl -sf --max-time 2 http://127.0.0.1:" + std::to_string(metrics_port) +
+                          "/readyz >/dev/null")
                .status == 0;
   }
   ~replica() { kill_now(); }
@@ -244,12 +244,14 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
     MESSAGE("replica-b log:\n" << tail_of(b.log));
   };
   auto secret_field = [&](const std::string& jsonpath) {
-    return kapi.kubectl("-n mlnetpol-system get secret mlnetpol-tls -o jsonpath=" +
-                        t::shell_quote("{" + jsonpath + "}") + " 2>/dev/null")
+    return kapi
+        .kubectl("-n mlnetpol-system get secret mlnetpol-tls -o jsonpath=" +
+                 t::shell_quote("{" + jsonpath + "}") + " 2>/dev/null")
         .out;
   };
   auto bundle_of = [&](const std::string& kind) {
-    return kapi.kubectl("get " + kind + " mlnetpol -o jsonpath='{.webhooks[0].clientConfig.caBundle}'")
+    return kapi
+        .kubectl("get " + kind + " mlnetpol -o jsonpath='{.webhooks[0].clientConfig.caBundle}'")
         .out;
   };
   auto wait_for = [](std::chrono::seconds limit, auto pred) {
@@ -303,9 +305,11 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
   // --- caBundle tampered: repaired within seconds.
   {
     std::string b64 = t::run_command("base64 -w0 " + t::shell_quote(kapi.ca_file())).out;
-    REQUIRE(kapi.kubectl("patch validatingwebhookconfiguration mlnetpol --type=json -p " +
-                         t::shell_quote(R"([{"op":"replace","path":"/webhooks/0/clientConfig/caBundle","value":")" +
-                                        b64 + "\"}]"))
+    REQUIRE(kapi.kubectl(
+                    "patch validatingwebhookconfiguration mlnetpol --type=json -p " +
+                    t::shell_quote(
+                        R"([{"op":"replace","path":"/webhooks/0/clientConfig/caBundle","value":")" +
+                        b64 + "\"}]"))
                 .status == 0);
   }
   const bool repaired = wait_for(10s, [&] {
@@ -342,18 +346,20 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
   REQUIRE_MESSAGE(staged, "no CA rotation started");
   const std::string next_ca = secret_field(".data.next-ca\\.crt");
   REQUIRE_FALSE(next_ca.empty());
-  REQUIRE(kapi.kubectl("patch mutatingwebhookconfiguration mlnetpol --type=json -p " +
-                       t::shell_quote(R"([{"op":"replace","path":"/webhooks/0/clientConfig/url","value":"https://127.0.0.1:)" +
-                                      std::to_string(b.port) + "/mutate\"}]"))
-              .status == 0);
+  REQUIRE(
+      kapi.kubectl(
+              "patch mutatingwebhookconfiguration mlnetpol --type=json -p " +
+              t::shell_quote(
+                  R"([{"op":"replace","path":"/webhooks/0/clientConfig/url","value":"https://127.0.0.1:)" +
+                  std::to_string(b.port) + "/mutate\"}]"))
+          .status == 0);
   admissions handover;
   handover.loop(admin, 30s, [&] { return secret_field(".data.signing-ca\\.crt") == next_ca; });
   const bool completed = secret_field(".data.signing-ca\\.crt") == next_ca &&
                          secret_field(".data.next-ca\\.crt").empty();
   if (!completed) dump();
   CHECK(completed);
-  CHECK(t::run_command("grep -q '\"step\":\"ca_switched\"' " + t::shell_quote(b.log)).status ==
-        0);
+  CHECK(t::run_command("grep -q '\"step\":\"ca_switched\"' " + t::shell_quote(b.log)).status == 0);
   MESSAGE("handover: " << handover.attempted.load() << " attempted, " << handover.refused.load()
                        << " refused");
   if (handover.refused) MESSAGE("first error: " << handover.first_error);
