@@ -34,6 +34,11 @@ class reconciler_runnable final : public runnable, public policy::namespace_look
   std::string status_json() const;
   void render_metrics(std::string& out) const;
   void update_config(const policy::config& cfg);
+  bool running() const { return current() != nullptr; }  // false when admission-only
+  bool leader() const {
+    auto m = current();
+    return m && m->leader();
+  }
 
  private:
   controller::serve_flags flags_;

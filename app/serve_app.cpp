@@ -133,6 +133,10 @@ void serve_app::start() {
   }
 }
 
+std::string serve_app::set_certificate(std::string_view cert_pem, std::string_view key_pem) {
+  return impl_->http_.set_certificate(cert_pem, key_pem);
+}
+
 void serve_app::reload_now() {
   if (impl_->stopping_.load()) return;
   impl_->http_.reload_certificate_now();

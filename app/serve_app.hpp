@@ -49,6 +49,9 @@ class serve_app {
   // with a readable reason; nothing is listening then.
   void start();
 
+  // A serving pair as PEM (self-managed certificates); "" or why it was rejected.
+  std::string set_certificate(std::string_view cert_pem, std::string_view key_pem);
+
   // SIGHUP: re-reads the certificate and the configuration now.
   void reload_now();
 

@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "admission/label_webhook.hpp"
+#include "app/cert_runnable.hpp"
 #include "app/commands.hpp"
 #include "app/reconciler_runnable.hpp"
 #include "app/serve_app.hpp"
@@ -24,22 +25,37 @@ namespace mlnetpol::app {
 int serve_command(int argc, char** argv) {
   namespace srv = mlnetpol::server;
   namespace logging = mlnetpol::obs::logging;
+  controller::cert_flags cert_flags;
+  const auto other_args = controller::take_cert_flags({argv + 1, argv + argc}, cert_flags);
+  if (!other_args) {
+    std::fprintf(stderr, "mlnetpol serve: %s\n", other_args.error().message.c_str());
+    return 2;
+  }
   controller::serve_flags reconcile_flags;
-  const auto server_args = controller::take_serve_flags({argv + 1, argv + argc}, reconcile_flags);
+  const auto server_args = controller::take_serve_flags(*other_args, reconcile_flags);
   if (!server_args) {
     std::fprintf(stderr, "mlnetpol serve: %s\n", server_args.error().message.c_str());
     return 2;
   }
   const auto parsed = srv::parse_serve_args({server_args->begin(), server_args->end()});
   if (parsed.help) {
-    std::fputs((srv::serve_usage() + "\n" + controller::serve_flags_usage()).c_str(), stdout);
+    std::fputs((srv::serve_usage() + "\n" + controller::serve_flags_usage() + "\n" +
+                controller::cert_flags_usage())
+                   .c_str(),
+               stdout);
     return 0;
   }
   if (!parsed.ok) {
     std::fprintf(stderr, "mlnetpol serve: %s\n", parsed.error.c_str());
     return 2;
   }
-  const srv::options& opts = parsed.value;
+  srv::options opts = parsed.value;
+  const bool self_managed = cert_flags.mode == controller::cert_mode::self;
+  // Self-managed: the pair comes from the Secret (set_certificate), never from files.
+  if (self_managed) {
+    opts.tls_cert_file.clear();
+    opts.tls_key_file.clear();
+  }
   logging::setup(opts.format, opts.log_level);
   logging::set_log_denies(opts.log_denies);
 
@@ -70,6 +86,17 @@ int serve_command(int argc, char** argv) {
   app.set_status_source([&reconciler] { return reconciler.status_json(); });
   auto reconciler_metrics =
       app.metrics_registry().add([&reconciler](std::string& out) { reconciler.render_metrics(out); });
+  cert_runnable certificates{cert_flags, reconcile_flags.kubeconfig, reconciler,
+                             [&app](std::string_view cert, std::string_view key) {
+                               return app.set_certificate(cert, key);
+                             }};
+  obs::registry::registration certificate_metrics;
+  if (self_managed) {
+    app.add_runnable(certificates);  // after the reconciler: it shares its leadership
+    app.add_readiness_check([&certificates] { return certificates.not_ready(); });
+    certificate_metrics = app.metrics_registry().add(
+        [&certificates](std::string& out) { certificates.render_metrics(out); });
+  }
   try {
     app.start();
   } catch (const std::exception& e) {

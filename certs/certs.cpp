@@ -1,5 +1,6 @@
 #include "certs/certs.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -14,6 +15,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -108,18 +110,24 @@ void set_name(X509_NAME* name, const std::string& cn) {
         "setting the common name");
 }
 
-x509_ptr new_certificate(EVP_PKEY* subject_key, const std::string& cn, int days) {
+x509_ptr new_certificate(EVP_PKEY* subject_key, const std::string& cn, std::time_t not_before,
+                         std::time_t not_after) {
   x509_ptr cert(X509_new());
   if (!cert) fail("allocating a certificate");
   check(X509_set_version(cert.get(), X509_VERSION_3), "setting the version");
   set_random_serial(cert.get());
-  // Backdated a few minutes so a node whose clock runs slightly behind still accepts it.
-  if (!X509_gmtime_adj(X509_getm_notBefore(cert.get()), -5 * 60)) fail("setting notBefore");
-  if (!X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(days) * 24 * 60 * 60))
-    fail("setting notAfter");
+  if (!ASN1_TIME_set(X509_getm_notBefore(cert.get()), not_before)) fail("setting notBefore");
+  if (!ASN1_TIME_set(X509_getm_notAfter(cert.get()), not_after)) fail("setting notAfter");
   check(X509_set_pubkey(cert.get(), subject_key), "setting the public key");
   set_name(X509_get_subject_name(cert.get()), cn);
   return cert;
+}
+
+x509_ptr new_certificate(EVP_PKEY* subject_key, const std::string& cn, int days) {
+  const std::time_t now = std::time(nullptr);
+  // Backdated a few minutes so a node whose clock runs slightly behind still accepts it.
+  return new_certificate(subject_key, cn, now - 5 * 60,
+                         now + static_cast<std::time_t>(days) * 24 * 60 * 60);
 }
 
 // Fixed extension strings only; names from the caller go through add_subject_alt_names.
@@ -253,30 +261,29 @@ std::string check_options(const issue_options& options) {
   return {};
 }
 
-issued issue(const issue_options& options) {
-  if (const std::string error = check_options(options); !error.empty())
-    throw std::runtime_error("certs: " + error);
-  ERR_clear_error();  // so a failure reports its own reasons, not a stale one
-  const std::string svc = options.service + "." + options.namespace_name + ".svc";
+namespace {
 
-  pkey_ptr ca_key = generate_p256();
-  x509_ptr ca = new_certificate(ca_key.get(), "mlnetpol CA for " + svc, options.days);
-  check(X509_set_issuer_name(ca.get(), X509_get_subject_name(ca.get())), "setting the CA issuer");
-  add_ext(ca.get(), ca.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
-  add_ext(ca.get(), ca.get(), NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
-  add_ext(ca.get(), ca.get(), NID_subject_key_identifier, "hash");
-  add_ext(ca.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
-  if (X509_sign(ca.get(), ca_key.get(), EVP_sha256()) <= 0) fail("signing the CA certificate");
+std::string service_fqdn(const issue_options& options) {
+  return options.service + "." + options.namespace_name + ".svc";
+}
 
-  pkey_ptr key = generate_p256();
-  x509_ptr cert = new_certificate(key.get(), svc, options.days);
-  check(X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.get())), "setting the issuer");
-  add_ext(cert.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE");
+void make_ca(X509* ca, EVP_PKEY* ca_key) {
+  check(X509_set_issuer_name(ca, X509_get_subject_name(ca)), "setting the CA issuer");
+  add_ext(ca, ca, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+  add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+  add_ext(ca, ca, NID_subject_key_identifier, "hash");
+  add_ext(ca, ca, NID_authority_key_identifier, "keyid:always");
+  if (X509_sign(ca, ca_key, EVP_sha256()) <= 0) fail("signing the CA certificate");
+}
+
+void make_serving(X509* cert, X509* ca, EVP_PKEY* ca_key, const issue_options& options) {
+  check(X509_set_issuer_name(cert, X509_get_subject_name(ca)), "setting the issuer");
+  add_ext(cert, ca, NID_basic_constraints, "critical,CA:FALSE");
   // ECDSA keys sign only; keyEncipherment would be meaningless for them.
-  add_ext(cert.get(), ca.get(), NID_key_usage, "critical,digitalSignature");
-  add_ext(cert.get(), ca.get(), NID_ext_key_usage, "serverAuth");
-  add_ext(cert.get(), ca.get(), NID_subject_key_identifier, "hash");
-  add_ext(cert.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
+  add_ext(cert, ca, NID_key_usage, "critical,digitalSignature");
+  add_ext(cert, ca, NID_ext_key_usage, "serverAuth");
+  add_ext(cert, ca, NID_subject_key_identifier, "hash");
+  add_ext(cert, ca, NID_authority_key_identifier, "keyid:always");
   std::vector<std::string> dns = service_dns_names(options.service, options.namespace_name);
   std::vector<std::string> ips;
   if (options.dev) {
@@ -285,11 +292,138 @@ issued issue(const issue_options& options) {
   }
   dns.insert(dns.end(), options.extra_dns.begin(), options.extra_dns.end());
   ips.insert(ips.end(), options.extra_ips.begin(), options.extra_ips.end());
-  add_subject_alt_names(cert.get(), dns, ips);
-  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0)
-    fail("signing the serving certificate");
+  add_subject_alt_names(cert, dns, ips);
+  if (X509_sign(cert, ca_key, EVP_sha256()) <= 0) fail("signing the serving certificate");
+}
 
+x509_ptr read_cert(std::string_view pem) {
+  bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return nullptr;
+  x509_ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  return cert;
+}
+
+pkey_ptr read_key(std::string_view pem) {
+  bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return nullptr;
+  pkey_ptr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  ERR_clear_error();
+  return key;
+}
+
+wall_clock::time_point to_time_point(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return {};
+  return wall_clock::from_time_t(timegm(&tm));
+}
+
+void check_names(const issue_options& options) {
+  issue_options named = options;
+  named.days = 1;  // lifetimes are checked by the caller here
+  if (const std::string error = check_options(named); !error.empty())
+    throw std::runtime_error("certs: " + error);
+  ERR_clear_error();
+}
+
+}  // namespace
+
+issued issue(const issue_options& options) {
+  if (const std::string error = check_options(options); !error.empty())
+    throw std::runtime_error("certs: " + error);
+  ERR_clear_error();  // so a failure reports its own reasons, not a stale one
+  const std::string svc = service_fqdn(options);
+
+  pkey_ptr ca_key = generate_p256();
+  x509_ptr ca = new_certificate(ca_key.get(), "mlnetpol CA for " + svc, options.days);
+  make_ca(ca.get(), ca_key.get());
+
+  pkey_ptr key = generate_p256();
+  x509_ptr cert = new_certificate(key.get(), svc, options.days);
+  make_serving(cert.get(), ca.get(), ca_key.get(), options);
   return issued{to_pem(ca.get()), to_pem(cert.get()), to_pkcs8_pem(key.get())};
+}
+
+key_pair issue_ca(const issue_options& options, wall_clock::time_point not_before,
+                  wall_clock::time_point not_after) {
+  check_names(options);
+  pkey_ptr ca_key = generate_p256();
+  x509_ptr ca = new_certificate(ca_key.get(), "mlnetpol CA for " + service_fqdn(options),
+                                wall_clock::to_time_t(not_before),
+                                wall_clock::to_time_t(not_after));
+  make_ca(ca.get(), ca_key.get());
+  return {to_pem(ca.get()), to_pkcs8_pem(ca_key.get())};
+}
+
+key_pair issue_serving(const key_pair& ca_pair, const issue_options& options,
+                       wall_clock::time_point not_before, wall_clock::time_point not_after) {
+  check_names(options);
+  x509_ptr ca = read_cert(ca_pair.cert_pem);
+  pkey_ptr ca_key = read_key(ca_pair.key_pem);
+  if (!ca || !ca_key) throw std::runtime_error("certs: the CA certificate or key does not parse");
+  pkey_ptr key = generate_p256();
+  x509_ptr cert = new_certificate(key.get(), service_fqdn(options),
+                                  wall_clock::to_time_t(not_before),
+                                  wall_clock::to_time_t(not_after));
+  make_serving(cert.get(), ca.get(), ca_key.get(), options);
+  return {to_pem(cert.get()), to_pkcs8_pem(key.get())};
+}
+
+std::optional<cert_info> inspect(std::string_view pem) {
+  x509_ptr cert = read_cert(pem);
+  if (!cert) return std::nullopt;
+  cert_info info;
+  info.not_before = to_time_point(X509_get0_notBefore(cert.get()));
+  info.not_after = to_time_point(X509_get0_notAfter(cert.get()));
+  if (bn_ptr bn{ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr)}) {
+    if (char* hex = BN_bn2hex(bn.get())) {
+      info.serial_hex = hex;
+      OPENSSL_free(hex);
+    }
+  }
+  gens_ptr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names.get(), i);
+    if (gen->type == GEN_DNS) {
+      const auto* s = gen->d.dNSName;
+      info.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                  static_cast<std::size_t>(ASN1_STRING_length(s)));
+    } else if (gen->type == GEN_IPADD) {
+      const auto* s = gen->d.iPAddress;
+      const int len = ASN1_STRING_length(s);
+      char text[INET6_ADDRSTRLEN] = {};
+      if ((len == 4 || len == 16) &&
+          ::inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), text,
+                      sizeof text) != nullptr) {
+        info.ip_addresses.emplace_back(text);
+      }
+    }
+  }
+  ERR_clear_error();
+  return info;
+}
+
+bool signed_by(std::string_view cert_pem, std::string_view ca_pem) {
+  x509_ptr cert = read_cert(cert_pem);
+  x509_ptr ca = read_cert(ca_pem);
+  if (!cert || !ca) return false;
+  EVP_PKEY* ca_key = X509_get0_pubkey(ca.get());
+  const bool ok = ca_key != nullptr && X509_verify(cert.get(), ca_key) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+std::vector<std::string> split_bundle(std::string_view bundle) {
+  std::vector<std::string> out;
+  bio_ptr bio(BIO_new_mem_buf(bundle.data(), static_cast<int>(bundle.size())));
+  if (!bio) return out;
+  // PEM_read_bio_X509 skips text between blocks and stops at the end (or a broken block).
+  while (x509_ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)}) {
+    out.push_back(to_pem(cert.get()));
+  }
+  ERR_clear_error();
+  return out;
 }
 
 std::vector<std::string> service_dns_names(const std::string& service,

@@ -1,7 +1,10 @@
 #pragma once
 // CA and serving certificate issuance (ECDSA P-256) with the OpenSSL 3 EVP API.
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlnetpol::certs {
@@ -34,6 +37,38 @@ issued issue(const issue_options& options);
 // The in-cluster names of a Service: NAME, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local.
 std::vector<std::string> service_dns_names(const std::string& service,
                                            const std::string& namespace_name);
+
+// --- pieces for a certificate manager that keeps a CA and issues serving certificates itself ---
+using wall_clock = std::chrono::system_clock;
+
+struct key_pair {
+  std::string cert_pem;
+  std::string key_pem;  // PKCS#8
+  bool operator==(const key_pair&) const = default;
+};
+
+// A self-signed CA (pathlen 0) for options' Service, valid [not_before, not_after]. Throws
+// std::runtime_error like issue().
+key_pair issue_ca(const issue_options& options, wall_clock::time_point not_before,
+                  wall_clock::time_point not_after);
+// A serving certificate for options' names (the same SANs issue() writes), signed by ca.
+key_pair issue_serving(const key_pair& ca, const issue_options& options,
+                       wall_clock::time_point not_before, wall_clock::time_point not_after);
+
+struct cert_info {
+  wall_clock::time_point not_before;
+  wall_clock::time_point not_after;
+  std::string serial_hex;
+  std::vector<std::string> dns_names;
+  std::vector<std::string> ip_addresses;
+};
+// The first certificate of a PEM text; nullopt when there is none or it does not parse.
+std::optional<cert_info> inspect(std::string_view pem);
+// True when cert_pem's signature verifies with ca_pem's public key.
+bool signed_by(std::string_view cert_pem, std::string_view ca_pem);
+// The CERTIFICATE blocks of a bundle, each re-encoded canonically (so two bundles that differ
+// only in whitespace or order compare equal once sorted); blocks that do not parse are dropped.
+std::vector<std::string> split_bundle(std::string_view bundle);
 
 // Writes ca.crt (0644), tls.crt (0644), tls.key (0600) into dir, creating it.
 // Throws std::runtime_error naming the file if one exists and !force (nothing is written then);

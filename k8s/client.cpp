@@ -471,6 +471,12 @@ struct client::impl {
   }
 
   // --- watch ---
+  // GET ...?watch=1 with the selectors given (either may be empty).
+  api_result<void> watch(const resource& r, std::string_view namespace_name,
+                         std::string_view label_selector, std::string_view field_selector,
+                         std::string_view resource_version, std::chrono::seconds timeout_seconds,
+                         const std::function<bool(const watch_event&)>& on_event);
+
   api_result<void> stream(const call& k, steady::time_point deadline,
                           const std::function<bool(const watch_event&)>& on_event) {
     if (!init_error.empty()) return transport_error(k, init_error);
@@ -642,6 +648,16 @@ api_result<object_meta> client::merge_patch(const resource& r, std::string_view 
                              "application/merge-patch+json", json_patch});
 }
 
+api_result<object_meta> client::json_patch(const resource& r, std::string_view namespace_name,
+                                           std::string_view name, std::string_view json_patch) {
+  if (auto bad = check_object("patch", r, namespace_name, name)) return *bad;
+  query q;
+  q.add("fieldManager", impl_->options.field_manager);
+  return impl_->object_call({"patch", &r, http::verb::patch,
+                             object_path(r, namespace_name, name) + q.text,
+                             "application/json-patch+json", json_patch});
+}
+
 api_result<object_meta> client::get(const resource& r, std::string_view namespace_name,
                                     std::string_view name) {
   if (auto bad = check_object("get", r, namespace_name, name)) return *bad;
@@ -731,19 +747,38 @@ api_result<void> client::watch(const resource& r, std::string_view namespace_nam
                                std::string_view label_selector, std::string_view resource_version,
                                std::chrono::seconds timeout_seconds,
                                const std::function<bool(const watch_event&)>& on_event) {
+  return impl_->watch(r, namespace_name, label_selector, {}, resource_version, timeout_seconds,
+                      on_event);
+}
+
+api_result<void> client::watch_object(const resource& r, std::string_view namespace_name,
+                                      std::string_view name, std::string_view resource_version,
+                                      std::chrono::seconds timeout_seconds,
+                                      const std::function<bool(const watch_event&)>& on_event) {
+  return impl_->watch(r, namespace_name, {}, "metadata.name=" + std::string(name),
+                      resource_version, timeout_seconds, on_event);
+}
+
+api_result<void> client::impl::watch(const resource& r, std::string_view namespace_name,
+                                     std::string_view label_selector,
+                                     std::string_view field_selector,
+                                     std::string_view resource_version,
+                                     std::chrono::seconds timeout_seconds,
+                                     const std::function<bool(const watch_event&)>& on_event) {
   query q;
   q.add("watch", "1");
   q.add("allowWatchBookmarks", "true");
   if (!resource_version.empty()) q.add("resourceVersion", resource_version);
   if (!label_selector.empty()) q.add("labelSelector", label_selector);
+  if (!field_selector.empty()) q.add("fieldSelector", field_selector);
   // Without timeoutSeconds the API server picks 30-60 minutes itself.
   const auto server_timeout =
       timeout_seconds.count() > 0 ? timeout_seconds : std::chrono::seconds(3600);
   if (timeout_seconds.count() > 0) q.add("timeoutSeconds", std::to_string(timeout_seconds.count()));
-  const auto deadline = steady::now() + server_timeout + impl_->options.request_timeout;
-  return impl_->stream(
-      {"watch", &r, http::verb::get, collection_path(r, namespace_name) + q.text, {}, {}}, deadline,
-      on_event);
+  const auto deadline = steady::now() + server_timeout + options.request_timeout;
+  return stream({"watch", &r, http::verb::get, collection_path(r, namespace_name) + q.text,
+                        {}, {}},
+                       deadline, on_event);
 }
 
 api_result<lease_record> client::get_lease(std::string_view namespace_name, std::string_view name) {

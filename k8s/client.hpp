@@ -149,6 +149,12 @@ inline constexpr resource cilium_network_policies{"cilium.io", "v2", "ciliumnetw
 inline constexpr resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 inline constexpr resource secrets{"", "v1", "secrets", "Secret", true};
 inline constexpr resource events{"events.k8s.io", "v1", "events", "Event", true};
+inline constexpr resource mutating_webhook_configurations{
+    "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+    "MutatingWebhookConfiguration", false};
+inline constexpr resource validating_webhook_configurations{
+    "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+    "ValidatingWebhookConfiguration", false};
 
 struct client_options {
   std::chrono::milliseconds connect_timeout{5'000};
@@ -177,6 +183,10 @@ class client {
   // deleted namespace). A 404 means the object is gone.
   api_result<object_meta> merge_patch(const resource& r, std::string_view namespace_name,
                                       std::string_view name, std::string_view json_patch);
+  // JSON patch (application/json-patch+json, RFC 6902): a few fields of a list entry (caBundle of
+  // every webhook), with a test op as the precondition.
+  api_result<object_meta> json_patch(const resource& r, std::string_view namespace_name,
+                                     std::string_view name, std::string_view json_patch);
   api_result<object_meta> get(const resource& r, std::string_view namespace_name,
                               std::string_view name);
   // The object's whole JSON text (Secrets, webhook configurations).
@@ -204,6 +214,13 @@ class client {
                          std::string_view label_selector, std::string_view resource_version,
                          std::chrono::seconds timeout_seconds,
                          const std::function<bool(const watch_event&)>& on_event);
+
+  // watch() of the one object `name` (fieldSelector=metadata.name=NAME, so RBAC resourceNames
+  // can grant it). With resource_version "" the current object arrives first as ADDED.
+  api_result<void> watch_object(const resource& r, std::string_view namespace_name,
+                                std::string_view name, std::string_view resource_version,
+                                std::chrono::seconds timeout_seconds,
+                                const std::function<bool(const watch_event&)>& on_event);
 
   api_result<lease_record> get_lease(std::string_view namespace_name, std::string_view name);
   api_result<lease_record> create_lease(const lease_record& lease);

@@ -20,12 +20,13 @@ cert_watcher::cert_watcher(boost::asio::io_context& io, std::string cert_file, s
       timer_(io) {}
 
 void cert_watcher::load() {
+  if (!files_mode()) return;
   std::lock_guard lock(mutex_);
   reload(true);
 }
 
 void cert_watcher::start() {
-  schedule();
+  if (files_mode()) schedule();
 }
 
 void cert_watcher::stop() {
@@ -34,11 +35,27 @@ void cert_watcher::stop() {
 }
 
 void cert_watcher::reload_now() {
+  if (!files_mode()) return;
   boost::asio::post(io_, [self = shared_from_this()] {
     if (self->stopped_.load()) return;
     std::lock_guard lock(self->mutex_);
     self->reload(false);
   });
+}
+
+std::string cert_watcher::set_pem(std::string_view cert_pem, std::string_view key_pem) {
+  std::lock_guard lock(mutex_);
+  const auto result = store_.load_pem(cert_pem, key_pem);
+  if (result.outcome == certificate_store::status::failed) return result.error;
+  if (result.outcome == certificate_store::status::reloaded) {
+    const auto m = store_.material();
+    stats_.set_certificate_expiry(m.not_after);
+    logging::event(level_enum::info, "certificate loaded",
+                   {{"source", "secret"},
+                    {"serial", m.serial_hex},
+                    {"not_after", static_cast<std::uint64_t>(m.not_after)}});
+  }
+  return {};
 }
 
 void cert_watcher::schedule() {

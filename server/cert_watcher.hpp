@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -25,6 +26,12 @@ class cert_watcher final : public std::enable_shared_from_this<cert_watcher> {
   void start();  // the poll
   void stop();
   void reload_now();  // on an I/O thread, without waiting for the poll
+
+  // A pair given as PEM (self-managed certificates: the Secret), for new handshakes; "" or why it
+  // was rejected (the pair in force stays).
+  std::string set_pem(std::string_view cert_pem, std::string_view key_pem);
+  // No files named: the pair only arrives through set_pem, nothing is read or polled.
+  bool files_mode() const { return !store_.cert_file().empty(); }
 
   std::shared_ptr<boost::asio::ssl::context> current() const { return store_.current(); }
   bool loaded() const { return store_.loaded(); }

@@ -71,8 +71,14 @@ void listener::accept() {
       timer->async_wait([self, timer](error_code) { self->accept(); });
       return;
     }
+    std::shared_ptr<boost::asio::ssl::context> tls;
+    if (self->kind_ == listener_kind::webhook) tls = self->tls_();
     if (self->kind_ == listener_kind::metrics) {
       make_plain_session(self->state_, std::move(socket))->run();
+    } else if (!tls) {
+      // No pair yet (self-managed certificates, waiting for the Secret): nothing to handshake with.
+      error_code ignored;
+      socket.close(ignored);
     } else if (self->open_connections_.load() >= self->state_->opts.max_connections) {
       self->on_capacity_reached(socket);
     } else {
@@ -80,7 +86,7 @@ void listener::accept() {
       // Answers are single writes; Nagle would hold one back waiting for the client's ACK.
       error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto s = make_tls_session(self->state_, self, std::move(socket), self->tls_());
+      auto s = make_tls_session(self->state_, self, std::move(socket), std::move(tls));
       {
         std::lock_guard lock(self->sessions_mutex_);
         self->sessions_.emplace(s.get(), s);

@@ -137,6 +137,10 @@ bool server::ready() const {
   return impl_->not_ready_reason().empty();
 }
 
+std::string server::set_certificate(std::string_view cert_pem, std::string_view key_pem) {
+  return impl_->certs_->set_pem(cert_pem, key_pem);
+}
+
 void server::reload_certificate_now() {
   impl_->certs_->reload_now();
 }

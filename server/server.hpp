@@ -41,6 +41,10 @@ class server {
   std::uint16_t metrics_port() const;  // 0 when the metrics listener is disabled
   bool ready() const;                  // what GET /readyz answers
 
+  // Puts a serving pair given as PEM in force for new handshakes (--cert-management=self, where
+  // the options name no files); "" or why it was rejected (the pair in force stays).
+  std::string set_certificate(std::string_view cert_pem, std::string_view key_pem);
+
   // Re-reads the certificate pair now (SIGHUP); the poll does the same.
   void reload_certificate_now();
 

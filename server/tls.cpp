@@ -98,18 +98,24 @@ certificate_store::certificate_store(std::string cert_file, std::string key_file
     : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
 
 certificate_store::reload_result certificate_store::reload() {
-  reload_result result;
   auto cert_read = files::read(cert_file_);
   auto key_read =
       cert_read ? files::read(key_file_) : mlnetpol::result<std::string>(cert_read.error());
   if (!key_read) {
+    reload_result result;
     result.outcome = status::failed;
     result.error = key_read.error().message;
     return result;
   }
-  const std::string& cert = *cert_read;
-  const std::string& key = *key_read;
-  std::string both = cert;
+  reload_result result = load_pem(*cert_read, *key_read);
+  if (result.outcome == status::failed) result.error = cert_file_ + " / " + key_file_ + ": " + result.error;
+  return result;
+}
+
+certificate_store::reload_result certificate_store::load_pem(std::string_view cert,
+                                                             std::string_view key) {
+  reload_result result;
+  std::string both(cert);
   both += '\0';
   both += key;
   {
@@ -122,7 +128,7 @@ certificate_store::reload_result certificate_store::reload() {
   if (!made) {
     rejected_bytes_ = std::move(both);
     result.outcome = status::failed;
-    result.error = cert_file_ + " / " + key_file_ + ": " + made.error().message;
+    result.error = made.error().message;
     return result;
   }
   current_ = std::move(*made);

@@ -43,6 +43,8 @@ class certificate_store {
   // when their bytes differ from the pair in use. A pair that fails is remembered so the same bad
   // files are reported once, not on every poll.
   reload_result reload();
+  // Puts a pair given as PEM bytes in force (the certificate manager's Secret), the same way.
+  reload_result load_pem(std::string_view cert_pem, std::string_view key_pem);
 
   std::shared_ptr<boost::asio::ssl::context> current() const;
   bool loaded() const;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -330,4 +332,44 @@ TEST_CASE("write_files refuses a path that is a file, not a directory") {
   temp_dir tmp;
   { std::ofstream(tmp.path / "file") << "x"; }
   CHECK_THROWS_AS(write_files(issue({}), tmp.path / "file", false), std::runtime_error);
+}
+
+TEST_CASE("issue_ca / issue_serving: given validity, chain, SANs; inspect, signed_by, split_bundle") {
+  using namespace mlnetpol::certs;
+  const auto now = wall_clock::from_time_t(std::time(nullptr));
+  issue_options names;
+  names.extra_ips = {"127.0.0.1"};
+  names.extra_dns = {"webhook.example"};
+  const key_pair ca = issue_ca(names, now - std::chrono::seconds(10), now + std::chrono::hours(2));
+  const key_pair other = issue_ca(names, now, now + std::chrono::hours(2));
+  const key_pair leaf =
+      issue_serving(ca, names, now - std::chrono::seconds(5), now + std::chrono::minutes(30));
+
+  const auto info = inspect(leaf.cert_pem);
+  REQUIRE(info.has_value());
+  CHECK(info->not_before == now - std::chrono::seconds(5));
+  CHECK(info->not_after == now + std::chrono::minutes(30));
+  CHECK(info->serial_hex == serial_hex(leaf.cert_pem));
+  const std::set<std::string> dns(info->dns_names.begin(), info->dns_names.end());
+  CHECK(dns == std::set<std::string>{"mlnetpol", "mlnetpol.mlnetpol-system",
+                                     "mlnetpol.mlnetpol-system.svc",
+                                     "mlnetpol.mlnetpol-system.svc.cluster.local",
+                                     "webhook.example"});
+  CHECK(info->ip_addresses == std::vector<std::string>{"127.0.0.1"});
+  CHECK(signed_by(leaf.cert_pem, ca.cert_pem));
+  CHECK_FALSE(signed_by(leaf.cert_pem, other.cert_pem));
+  CHECK_FALSE(signed_by("garbage", ca.cert_pem));
+  CHECK_FALSE(inspect("garbage").has_value());
+
+  // A bundle splits into canonical blocks, whatever the whitespace and text around them.
+  const auto blocks = split_bundle("comment\n" + ca.cert_pem + "\n\n" + other.cert_pem + "tail");
+  REQUIRE(blocks.size() == 2);
+  CHECK(blocks[0] == split_bundle(ca.cert_pem).at(0));
+  CHECK(split_bundle("no certificates").empty());
+
+  CHECK_THROWS_AS(issue_serving(key_pair{"x", "y"}, names, now, now + std::chrono::hours(1)),
+                  std::runtime_error);
+  issue_options bad = names;
+  bad.service = "Bad_Name";
+  CHECK_THROWS_AS(issue_ca(bad, now, now + std::chrono::hours(1)), std::runtime_error);
 }

@@ -5,8 +5,10 @@ Each object is validated against the Kubernetes v1.28 OpenAPI schemas (unknown f
 as with `kubectl apply --validate=strict`); cert-manager objects, which have no schema there, are
 checked structurally. Then the deployment's safety rules: webhook settings and scopes, restricted
 security context, probes, availability, RBAC, certificate wiring and the configuration file.
-The binary does what a user does: `mlnetpol certs` writes the certificate the overlays need (into a
-copy of manifests/), and `mlnetpol render --config` must accept every overlay's config.yaml.
+The standard, cilium and audit overlays manage their certificate themselves (--cert-management=self)
+and must render before any certificate step, with no Secret and no caBundle in them; then the
+binary does what a user of the external overlay does: `mlnetpol certs` writes the certificate (into
+a copy of manifests/). `mlnetpol render --config` must accept every overlay's config.yaml.
 
 Usage: check_manifests.py --source DIR --schemas DIR --kubectl PATH --binary PATH [--self-test]
 --self-test breaks rendered objects on purpose and fails unless every break is reported.
@@ -37,13 +39,16 @@ SECURED_LABEL = ("mlnetpol.io/secured", "true")
 MANAGED_BY = ("app.kubernetes.io/managed-by", "mlnetpol")
 FORBIDDEN_RESOURCES = {"leases", "events", "tokenreviews"}
 SKIPPED = 77  # ctest's SKIP_RETURN_CODE
-OVERLAYS = ["standard", "cilium", "cert-manager", "audit"]
+OVERLAYS = ["standard", "cilium", "cert-manager", "audit", "external"]
+# Overlays whose leader keeps the Secret and caBundle itself (docs/certificates.md).
+SELF_MANAGED = {"standard", "cilium", "audit"}
 # What each overlay's config.yaml changes relative to manifests/base/config.yaml.
 CONFIG_CHANGES = {
     "standard": {},
     "cilium": {"cilium_mode": True},
     "cert-manager": {},
     "audit": {"enforcement_mode": "audit"},
+    "external": {},
 }
 # Pod-controlling resources the engine handles, per API group (mutated and validated).
 WORKLOADS = {
@@ -56,15 +61,26 @@ WORKLOADS = {
 POLICIES = {"networking.k8s.io": {"networkpolicies"}, "cilium.io": {"ciliumnetworkpolicies"}}
 # Exactly what the controller calls (controller/, k8s/): informers list + watch, namespace labels by
 # JSON merge patch, policies by server-side apply (PATCH; creating one through apply is authorized
-# as create as well) and delete. No get.
+# as create as well) and delete; the certificate manager gets and JSON-patches caBundle of the two webhook configurations, by name.
+# (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
-    ({""}, {"namespaces"}, {"list", "watch", "patch"}),
-    ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "delete"}),
-    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "delete"}),
+    ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
+    ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "delete"},
+     set()),
+    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "delete"},
+     set()),
+    ({"admissionregistration.k8s.io"},
+     {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "patch"},
+     {NAME}),
 ]
-# Leader election (controller/leader_election.cpp): get, create when missing, update (renew,
-# take over, release).
-EXPECTED_LEASE_RULES = [({"coordination.k8s.io"}, {"leases"}, {"get", "create", "update"})]
+# In mlnetpol-system: leader election (controller/leader_election.cpp: get, create when missing,
+# update to renew, take over, release) and the certificate manager's Secret (create, which cannot
+# be limited by name; get, watch with fieldSelector metadata.name, merge patch of that one Secret).
+EXPECTED_ROLE_RULES = [
+    ({"coordination.k8s.io"}, {"leases"}, {"get", "create", "update"}, set()),
+    ({""}, {"secrets"}, {"create"}, set()),
+    ({""}, {"secrets"}, {"get", "watch", "patch"}, {SECRET}),
+]
 # The downward API gives the controller its lease identity and namespace.
 DOWNWARD_ENV = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
 
@@ -300,6 +316,10 @@ def check_webhooks(objs, overlay, ca_pem):
             if overlay == "cert-manager":
                 if bundle:
                     errors.append(f"{where}: caBundle is set although cainjector owns it")
+            elif overlay in SELF_MANAGED:
+                if bundle is not None:
+                    errors.append(f"{where}: caBundle is set in the manifests although the leader "
+                                  f"keeps it (--cert-management=self)")
             elif ca_pem is None or bundle is None or \
                     base64.b64decode("".join(bundle.split())) != ca_pem:
                 errors.append(f"{where}: caBundle is not the base64 of the issued ca.crt")
@@ -492,8 +512,14 @@ def check_workload(objs, overlay):
                        ("--log-format", "json"), ("--config", CONFIG_PATH)):
         if arg_value(args, flag) != want:
             errors.append(f"Deployment: needs {flag} {want}, has {arg_value(args, flag)}")
+    mode = "self" if overlay in SELF_MANAGED else "external"
+    if arg_value(args, "--cert-management") != mode:
+        errors.append(f"Deployment: needs --cert-management {mode}, has "
+                      f"{arg_value(args, '--cert-management')}")
     for flag, file in (("--tls-cert-file", "tls.crt"), ("--tls-key-file", "tls.key")):
-        if arg_value(args, flag) not in (None, f"{CERT_DIR}/{file}"):
+        if mode == "self" and arg_value(args, flag) is not None:
+            errors.append(f"Deployment: {flag} is for --cert-management=external only")
+        elif arg_value(args, flag) not in (None, f"{CERT_DIR}/{file}"):
             errors.append(f"Deployment: {flag} must be {CERT_DIR}/{file} (the Secret's mount)")
     ports = {p.get("containerPort") for p in c.get("ports") or []}
     if not {9443, 8080} <= ports:
@@ -501,7 +527,12 @@ def check_workload(objs, overlay):
     mounts = {m.get("mountPath"): m for m in c.get("volumeMounts") or []}
     cert_mount = mounts.get(CERT_DIR)
     cert_vol = volumes.get(cert_mount.get("name")) if cert_mount else None
-    if not cert_vol or (cert_vol.get("secret") or {}).get("secretName") != SECRET \
+    if mode == "self":
+        # The leader creates the Secret: a pod mounting it could not start before it exists.
+        if any((v.get("secret") or {}).get("secretName") == SECRET for v in volumes.values()):
+            errors.append(f"Deployment: must not mount Secret {SECRET} (self-managed: served from "
+                          f"a watch)")
+    elif not cert_vol or (cert_vol.get("secret") or {}).get("secretName") != SECRET \
             or cert_mount.get("subPath"):
         errors.append(f"Deployment: Secret {SECRET} must be mounted (whole) at {CERT_DIR}")
     cfg_mount = mounts.get(os.path.dirname(CONFIG_PATH))
@@ -559,6 +590,10 @@ def check_workload(objs, overlay):
                                   f"{ref.get('name')} is not in the overlay")
         if find(objs, "Secret", SECRET):
             errors.append(f"Secret {SECRET} must come from cert-manager in this overlay")
+    elif overlay in SELF_MANAGED:
+        if find(objs, "Secret"):
+            errors.append(f"Secret: none must be in the manifests of a self-managed overlay (the "
+                          f"leader creates {SECRET}; no key in the repository)")
     else:
         secret = one(errors, objs, "Secret", SECRET)
         if secret and (secret.get("type") != "kubernetes.io/tls" or
@@ -584,19 +619,21 @@ def check_rbac_and_namespaces(objs):
 
     def canonical(rules):
         return sorted(tuple(tuple(sorted(part)) for part in rule) for rule in rules)
+
+    def parts(r):
+        return (r.get("apiGroups") or [], r.get("resources") or [], r.get("verbs") or [],
+                r.get("resourceNames") or [])
     if role:
-        rules = [(r.get("apiGroups") or [], r.get("resources") or [], r.get("verbs") or [])
-                 for r in role.get("rules") or []]
+        rules = [parts(r) for r in role.get("rules") or []]
         if canonical(rules) != canonical(EXPECTED_CLUSTER_RULES):
             errors.append(f"ClusterRole {NAME}: rules must be exactly "
                           f"{canonical(EXPECTED_CLUSTER_RULES)}, are {canonical(rules)}")
     roles = find(objs, "Role")
-    lease_rules = [(r.get("apiGroups") or [], r.get("resources") or [], r.get("verbs") or [])
-                   for role in roles for r in role.get("rules") or []]
-    if not roles or canonical(lease_rules) != canonical(EXPECTED_LEASE_RULES) or any(
+    role_rules = [parts(r) for role in roles for r in role.get("rules") or []]
+    if not roles or canonical(role_rules) != canonical(EXPECTED_ROLE_RULES) or any(
             (role.get("metadata") or {}).get("namespace") != NAMESPACE for role in roles):
-        errors.append(f"Role: exactly {canonical(EXPECTED_LEASE_RULES)} (leases) in {NAMESPACE}, "
-                      f"are {canonical(lease_rules)}")
+        errors.append(f"Role: exactly {canonical(EXPECTED_ROLE_RULES)} (leases, the TLS Secret) in "
+                      f"{NAMESPACE}, are {canonical(role_rules)}")
     bindings = find(objs, "ClusterRoleBinding") + find(objs, "RoleBinding")
     for b in bindings:
         subjects = b.get("subjects") or []
@@ -608,8 +645,11 @@ def check_rbac_and_namespaces(objs):
             errors.append(f"{b['kind']}/{b['metadata']['name']}: roleRef names nothing rendered")
     for r in find(objs, "ClusterRole") + roles:
         for rule in r.get("rules") or []:
-            if "secrets" in (rule.get("resources") or []) or "*" in (rule.get("resources") or []):
-                errors.append(f"{r['kind']}/{r['metadata']['name']}: no access to secrets or '*'")
+            resources = rule.get("resources") or []
+            if "*" in resources or "*" in (rule.get("verbs") or []) or (
+                    r["kind"] == "ClusterRole" and "secrets" in resources):
+                errors.append(f"{r['kind']}/{r['metadata']['name']}: no '*' and no Secrets "
+                              f"outside {NAMESPACE}")
     return errors
 
 
@@ -691,7 +731,7 @@ def check_overlay(objs, overlay, schemas, ca_pem, base_config, keys, binary):
 # ----------------------------------------------------------------------------- self-test
 
 def breakages():
-    """(description, expected error fragment, function that breaks the object list)."""
+    """(description, expected error fragment, function that breaks the object list[, overlay])."""
 
     def webhook(objs, kind, index):
         return find(objs, kind, NAME)[0]["webhooks"][index]
@@ -735,7 +775,23 @@ def breakages():
          lambda o: webhook(o, vw, 1).__setitem__("failurePolicy", "Ignore")),
         ("wrong caBundle", "caBundle is not the base64",
          lambda o: webhook(o, vw, 2)["clientConfig"].__setitem__(
-             "caBundle", base64.b64encode(b"not the CA").decode())),
+             "caBundle", base64.b64encode(b"not the CA").decode()), "external"),
+        ("caBundle in self-managed manifests", "caBundle is set in the manifests",
+         lambda o: webhook(o, mw, 1)["clientConfig"].__setitem__(
+             "caBundle", base64.b64encode(b"a CA").decode())),
+        ("a Secret in self-managed manifests", "none must be in the manifests",
+         lambda o: o.append({"apiVersion": "v1", "kind": "Secret",
+                             "metadata": {"name": SECRET, "namespace": NAMESPACE},
+                             "type": "kubernetes.io/tls", "data": {}})),
+        ("self-managed mounts the Secret", "must not mount Secret",
+         lambda o: dep(o)["spec"]["template"]["spec"]["volumes"].append(
+             {"name": "certs", "secret": {"secretName": SECRET}})),
+        ("no --cert-management", "needs --cert-management self",
+         lambda o: container(o)["args"].remove("--cert-management=self")),
+        ("external without its mode", "needs --cert-management external",
+         lambda o: container(o)["args"].__setitem__(0, "--cert-management=self"), "external"),
+        ("files flag in self mode", "--tls-key-file is for --cert-management=external",
+         lambda o: container(o)["args"].append("--tls-key-file=" + CERT_DIR + "/tls.key")),
         ("wrong path", "path /mutate",
          lambda o: webhook(o, mw, 1)["clientConfig"]["service"].__setitem__("path", "/validate")),
         ("one replica", "replicas must be 3",
@@ -774,9 +830,17 @@ def breakages():
         ("schema unknown webhook field", "schema: webhooks/0",
          lambda o: webhook(o, vw, 0).__setitem__("failurPolicy", "Fail")),
         ("key read elsewhere", "--tls-key-file must be",
-         lambda o: container(o)["args"].append("--tls-key-file=/etc/tls.key")),
+         lambda o: container(o)["args"].append("--tls-key-file=/etc/tls.key"), "external"),
         ("secret not mounted", "must be mounted (whole) at /tmp/k8s-webhook-server",
-         lambda o: container(o)["volumeMounts"][0].__setitem__("mountPath", "/certs")),
+         lambda o: [m.__setitem__("mountPath", "/certs") for m in container(o)["volumeMounts"]
+                    if m["name"] == "serving-certs"], "external"),
+        ("webhook RBAC for every configuration", "ClusterRole mlnetpol: rules must be exactly",
+         lambda o: find(o, "ClusterRole", NAME)[0]["rules"][3].pop("resourceNames")),
+        ("Secret RBAC for every Secret", "Role: exactly",
+         lambda o: find(o, "Role", "mlnetpol-certificates")[0]["rules"][1].pop("resourceNames")),
+        ("Secrets cluster-wide", "no '*' and no Secrets",
+         lambda o: find(o, "ClusterRole", NAME)[0]["rules"].append(
+             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})),
         ("wide RBAC", "ClusterRole mlnetpol: rules must be exactly",
          lambda o: find(o, "ClusterRole", NAME)[0]["rules"].append(
              {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})),
@@ -803,15 +867,19 @@ def breakages():
     ]
 
 
-def self_test(objs, schemas, ca_pem, base_config, keys, binary):
-    baseline = check_overlay(objs, "standard", schemas, ca_pem, base_config, keys, binary)
-    if baseline:
-        return [f"self-test baseline is not clean: {e}" for e in baseline]
+def self_test(rendered, schemas, ca_pem, base_config, keys, binary):
     failures = []
-    for what, fragment, brk in breakages():
-        broken = copy.deepcopy(objs)
+    for overlay in ("standard", "external"):
+        baseline = check_overlay(rendered[overlay], overlay, schemas, ca_pem, base_config, keys,
+                                 binary)
+        failures += [f"self-test baseline {overlay} is not clean: {e}" for e in baseline]
+    if failures:
+        return failures
+    for what, fragment, brk, *where in breakages():
+        overlay = where[0] if where else "standard"
+        broken = copy.deepcopy(rendered[overlay])
         brk(broken)
-        found = check_overlay(broken, "standard", schemas, ca_pem, base_config, keys, binary)
+        found = check_overlay(broken, overlay, schemas, ca_pem, base_config, keys, binary)
         if not any(fragment in e for e in found):
             failures.append(f"self-test '{what}': no error containing '{fragment}' "
                             f"(got {found})")
@@ -853,6 +921,9 @@ def main():
         manifests = os.path.join(tmp, "manifests")
         shutil.copytree(os.path.join(args.source, "manifests"), manifests,
                         ignore=shutil.ignore_patterns("*.crt", "*.key"))
+        # Self-managed overlays render as a GitOps tool sees the repository: no certificate step.
+        rendered = {o: render(args.kubectl, os.path.join(manifests, "overlays", o))
+                    for o in OVERLAYS if o in SELF_MANAGED}
         certs = os.path.join(manifests, "certs")
         proc = subprocess.run([args.binary, "certs", "--service", NAME, "--namespace", NAMESPACE,
                                "--out", certs], capture_output=True, text=True)
@@ -862,16 +933,15 @@ def main():
             ca_pem = fh.read()
 
         errors = check_base_config_is_default(args.source, args.binary)
-        rendered = {}
         for overlay in OVERLAYS:
-            objs = render(args.kubectl, os.path.join(manifests, "overlays", overlay))
-            rendered[overlay] = objs
+            if overlay not in rendered:
+                rendered[overlay] = render(args.kubectl, os.path.join(manifests, "overlays", overlay))
+            objs = rendered[overlay]
             found = check_overlay(objs, overlay, schemas, ca_pem, base_config, keys, args.binary)
             errors += [f"[{overlay}] {e}" for e in found]
             print(f"{overlay}: {len(objs)} objects, {len(found)} problems")
         if args.self_test:
-            found = self_test(rendered["standard"], schemas, ca_pem, base_config, keys,
-                              args.binary)
+            found = self_test(rendered, schemas, ca_pem, base_config, keys, args.binary)
             errors += found
             print(f"self-test: {len(breakages())} deliberate breakages, "
                   f"{len(found)} not caught")

@@ -1,0 +1,42 @@
+#include "app/cert_runnable.hpp"
+
+#include <atomic>
+#include <utility>
+
+namespace mlnetpol::app {
+
+cert_runnable::cert_runnable(controller::cert_flags flags, std::string kubeconfig,
+                             const reconciler_runnable& reconciler, install_fn install)
+    : flags_(std::move(flags)),
+      kubeconfig_(std::move(kubeconfig)),
+      reconciler_(reconciler),
+      install_(std::move(install)) {}
+
+cert_runnable::~cert_runnable() {
+  stop();
+}
+
+void cert_runnable::start() {
+  std::function<bool()> is_leader;
+  if (reconciler_.running()) is_leader = [this] { return reconciler_.leader(); };
+  std::shared_ptr<controller::cert_manager> m = controller::start_cert_manager(
+      flags_, kubeconfig_,
+      [this](const certs::key_pair& pair) { return install_(pair.cert_pem, pair.key_pem); },
+      std::move(is_leader));
+  std::atomic_store(&manager_, std::move(m));
+}
+
+void cert_runnable::stop() {
+  if (auto m = current()) m->stop();
+}
+
+std::string cert_runnable::not_ready() const {
+  auto m = current();
+  return m ? m->not_ready() : std::string("certificate manager not started");
+}
+
+void cert_runnable::render_metrics(std::string& out) const {
+  if (auto m = current()) out += m->metrics_text();
+}
+
+}  // namespace mlnetpol::app

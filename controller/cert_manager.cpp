@@ -1,0 +1,431 @@
+#include "controller/cert_manager.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "common/obs/logging.hpp"
+
+namespace mlnetpol::controller {
+namespace {
+
+using namespace std::chrono_literals;
+namespace logging = obs::logging;
+using level = spdlog::level::level_enum;
+
+double unix_seconds(cert::wall::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+std::string escape_label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+cert_manager::cert_manager(k8s::rest_config rest, cert_manager_options options, pair_sink sink,
+                           std::function<bool()> is_leader)
+    : options_(std::move(options)), sink_(std::move(sink)), is_leader_(std::move(is_leader)) {
+  if (!is_leader_) {
+    election_api_ = make_client_cluster(std::make_unique<k8s::client>(rest));
+    elector_ = std::make_unique<leader_elector>(*election_api_, options_.election);
+  }
+  client_ = std::make_unique<k8s::client>(std::move(rest));
+}
+
+cert_manager::~cert_manager() {
+  stop();
+}
+
+void cert_manager::start() {
+  if (started_) return;
+  started_ = true;
+  watch_thread_ = std::thread([this] { watch_loop(); });
+  leader_thread_ = std::thread([this] { leader_loop(); });
+  if (elector_) election_thread_ = std::thread([this] { election_loop(); });
+}
+
+void cert_manager::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  client_->cancel();
+  if (watch_thread_.joinable()) watch_thread_.join();
+  if (leader_thread_.joinable()) leader_thread_.join();
+  if (election_thread_.joinable()) election_thread_.join();
+  if (elector_ && own_leader_.load()) {
+    elector_->release(std::chrono::system_clock::now());
+    own_leader_.store(false);
+  }
+  if (election_api_) election_api_->cancel();
+}
+
+bool cert_manager::leader() const {
+  return is_leader_ ? is_leader_() : own_leader_.load();
+}
+
+bool cert_manager::sleep_for(std::chrono::milliseconds d) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, d, [this] { return stopping_ || wake_; });
+  wake_ = false;
+  return !stopping_;
+}
+
+void cert_manager::wake_leader() {
+  {
+    std::lock_guard lock(mutex_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+std::string cert_manager::not_ready() const {
+  std::lock_guard lock(mutex_);
+  if (serving_) return "";
+  return "waiting for the leader to issue the serving certificate (Secret " +
+         options_.secret_namespace + "/" + options_.secret_name + ")";
+}
+
+// Every replica: the Secret's serving pair, in force within a watch event's delay. A deleted
+// Secret or one without a pair changes nothing here: the pair in force stays (its CA is still in
+// caBundle until it expires), and the leader writes the Secret back.
+void cert_manager::refresh_from_secret() {
+  auto raw = client_->get_raw(k8s::secrets, options_.secret_namespace, options_.secret_name);
+  if (!raw) {
+    if (raw.error().kind != k8s::failure_kind::not_found) {
+      ++errors_;
+      logging::event(level::warn, "cannot read the TLS Secret",
+                     {{"secret", options_.secret_name}, {"error", raw.error().message}});
+    }
+    return;
+  }
+  auto view = cert::decode_secret(*raw);
+  if (!view) {
+    logging::event(level::err, "the TLS Secret does not decode",
+                   {{"secret", options_.secret_name}, {"error", view.error().message}});
+    return;
+  }
+  std::optional<certs::key_pair> pair = view->state.serving;
+  double ca_end = 0;
+  if (view->state.signing) {
+    if (const auto info = certs::inspect(view->state.signing->cert_pem)) {
+      ca_end = unix_seconds(info->not_after);
+    }
+  }
+  {
+    std::lock_guard lock(mutex_);
+    remembered_ = view->state;
+    ca_not_after_ = ca_end;
+    if (!pair || (serving_ && *serving_ == *pair)) return;
+  }
+  const std::string error = sink_(*pair);
+  const auto info = certs::inspect(pair->cert_pem);
+  std::lock_guard lock(mutex_);
+  if (!error.empty()) {
+    if (error != last_error_) {
+      logging::event(level::err,
+                     "serving certificate from the Secret rejected; keeping the pair in force",
+                     {{"error", error}});
+    }
+    last_error_ = error;
+    return;
+  }
+  last_error_.clear();
+  serving_ = pair;
+  serving_serial_ = info ? info->serial_hex : "";
+  serving_not_after_ = info ? unix_seconds(info->not_after) : 0;
+  ++reloads_;
+  logging::event(
+      level::info, "serving certificate from the Secret in force",
+      {{"serial", serving_serial_}, {"not_after", info ? cert::format_time(info->not_after) : ""}});
+}
+
+void cert_manager::watch_loop() {
+  std::string resource_version;
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    refresh_from_secret();
+    wake_leader();
+    bool relist = false;
+    auto watched =
+        client_->watch_object(k8s::secrets, options_.secret_namespace, options_.secret_name,
+                              resource_version, 300s, [&](const k8s::watch_event& e) {
+                                if (e.event_type == k8s::watch_event::type::error) {
+                                  relist = true;
+                                  return false;
+                                }
+                                if (!e.object.resource_version.empty())
+                                  resource_version = e.object.resource_version;
+                                if (e.event_type == k8s::watch_event::type::bookmark) return true;
+                                refresh_from_secret();
+                                wake_leader();
+                                return true;
+                              });
+    if (relist) resource_version.clear();
+    if (!watched) {
+      resource_version.clear();
+      if (!sleep_for(1s)) return;
+    }
+  }
+}
+
+void cert_manager::election_loop() {
+  while (true) {
+    const bool held = elector_->try_acquire_or_renew(std::chrono::steady_clock::now(),
+                                                     std::chrono::system_clock::now());
+    if (held != own_leader_.load()) {
+      own_leader_.store(held);
+      logging::event(level::info,
+                     held ? "certificate manager: leading" : "certificate manager: not leading",
+                     {{"identity", elector_->identity()}});
+      if (held) wake_leader();
+    }
+    std::unique_lock lock(mutex_);
+    if (cv_.wait_for(lock, options_.election.retry_period, [this] { return stopping_; })) return;
+  }
+}
+
+void cert_manager::leader_loop() {
+  while (true) {
+    std::chrono::milliseconds wait = options_.check_interval;
+    next_due_.reset();
+    if (leader()) {
+      // A handful of steps per pass: each one re-reads what it acts on.
+      for (int i = 0; i < 16 && leader(); ++i) {
+        {
+          std::lock_guard lock(mutex_);
+          if (stopping_) return;
+        }
+        if (!leader_pass()) break;
+      }
+      // Wake for a step due before the next check (the end of a propagation wait).
+      if (next_due_) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            *next_due_ - cert::wall::now() + std::chrono::milliseconds(50));
+        wait = std::clamp(left, std::chrono::milliseconds(50), wait);
+      }
+    }
+    if (!sleep_for(wait)) return;
+  }
+}
+
+bool cert_manager::leader_pass() {
+  const auto& o = options_;
+  auto fail = [&](std::string_view what, const k8s::api_error& e) {
+    ++errors_;
+    // Once per distinct failure, not once per check interval (a missing webhook configuration).
+    std::string line = std::string(what) + ": " + e.message;
+    if (line != last_pass_error_) {
+      logging::event(level::warn, "certificate manager: " + std::string(what),
+                     {{"error", e.message}, {"status", static_cast<int>(e.status)}});
+      last_pass_error_ = std::move(line);
+    }
+    return false;
+  };
+  std::optional<cert::tls_state> secret;
+  std::string secret_version;
+  auto raw = client_->get_raw(k8s::secrets, o.secret_namespace, o.secret_name);
+  if (raw) {
+    auto view = cert::decode_secret(*raw);
+    if (!view) {
+      ++errors_;
+      logging::event(level::err, "certificate manager: the TLS Secret does not decode",
+                     {{"error", view.error().message}});
+      return false;
+    }
+    secret = std::move(view->state);
+    secret_version = std::move(view->resource_version);
+  } else if (raw.error().kind != k8s::failure_kind::not_found) {
+    return fail("cannot read the TLS Secret", raw.error());
+  }
+
+  struct configuration {
+    const k8s::resource* r;
+    const std::string* name;
+    std::string raw;
+    cert::webhook_view view;
+  };
+  configuration configs[] = {
+      {&k8s::mutating_webhook_configurations, &o.mutating_webhook, {}, {}},
+      {&k8s::validating_webhook_configurations, &o.validating_webhook, {}, {}}};
+  std::vector<std::vector<std::string>> observed;
+  for (auto& c : configs) {
+    auto got = client_->get_raw(*c.r, "", *c.name);
+    if (!got) return fail("cannot read " + c.r->rbac_name() + "/" + *c.name, got.error());
+    auto view = cert::decode_webhook_configuration(*got);
+    if (!view) {
+      ++errors_;
+      logging::event(level::err, "certificate manager: webhook configuration does not decode",
+                     {{"name", *c.name}, {"error", view.error().message}});
+      return false;
+    }
+    c.raw = std::move(*got);
+    c.view = std::move(*view);
+    observed.insert(observed.end(), c.view.bundles.begin(), c.view.bundles.end());
+  }
+
+  std::optional<cert::tls_state> remembered;
+  {
+    std::lock_guard lock(mutex_);
+    remembered = remembered_;
+  }
+  cert::step step;
+  const auto now = cert::wall::now();
+  try {
+    step = cert::plan(secret, observed, remembered, now, o.rotation);
+  } catch (const std::exception& e) {
+    ++errors_;
+    logging::event(level::err, "certificate manager: cannot issue", {{"error", e.what()}});
+    return false;
+  }
+  const std::string why(cert::to_string(step.why));
+  switch (step.what) {
+    case cert::action::idle: {
+      next_due_ = step.wake;
+      last_pass_error_.clear();
+      std::lock_guard lock(mutex_);
+      last_good_bundle_ = secret ? secret->trusted() : std::vector<std::string>{};
+      return false;
+    }
+    case cert::action::create_secret: {
+      auto created =
+          client_->create(k8s::secrets, o.secret_namespace,
+                          cert::secret_object(step.state, o.secret_namespace, o.secret_name));
+      if (!created) return fail("cannot create the TLS Secret", created.error());
+      if (step.why == cert::event::secret_recreated) {
+        ++secret_recreations_;
+        logging::event(level::warn, "the TLS Secret was missing: written back",
+                       {{"secret", o.secret_name}, {"from", remembered ? "memory" : "caBundle"}});
+      } else {
+        logging::event(level::info, "TLS Secret created with a new CA (staged, not signing yet)",
+                       {{"secret", o.secret_name}});
+      }
+      break;
+    }
+    case cert::action::update_secret: {
+      auto patched = client_->merge_patch(k8s::secrets, o.secret_namespace, o.secret_name,
+                                          cert::secret_patch(step.state, secret_version));
+      if (!patched) return fail("cannot update the TLS Secret (" + why + ")", patched.error());
+      if (step.why == cert::event::serving_renewed) ++serving_rotations_;
+      if (step.why == cert::event::ca_switched) {
+        ++ca_rotations_;
+        ++serving_rotations_;
+      }
+      std::string serial;
+      if (step.state.serving) {
+        if (auto info = certs::inspect(step.state.serving->cert_pem)) serial = info->serial_hex;
+      }
+      logging::event(step.why == cert::event::ca_untrusted ? level::warn : level::info,
+                     "TLS Secret updated",
+                     {{"step", why},
+                      {"serving_serial", serial},
+                      {"trusted_cas", static_cast<int>(step.state.trusted().size())}});
+      break;
+    }
+    case cert::action::patch_bundles: {
+      const auto want = cert::bundle_set(step.bundle);
+      std::vector<std::string> last_good;
+      {
+        std::lock_guard lock(mutex_);
+        last_good = last_good_bundle_;
+      }
+      for (auto& c : configs) {
+        bool differs = false;
+        bool tampered = false;
+        for (const auto& entry : c.view.bundles) {
+          if (entry != want) differs = true;
+          if (entry != last_good) tampered = true;
+        }
+        if (!differs) continue;
+        auto patch = cert::bundle_patch(c.raw, step.bundle);
+        if (!patch) {
+          ++errors_;
+          logging::event(level::err, "certificate manager: cannot build the caBundle patch",
+                         {{"name", *c.name}, {"error", patch.error().message}});
+          return false;
+        }
+        auto patched = client_->json_patch(*c.r, "", *c.name, *patch);
+        if (!patched) return fail("cannot patch caBundle of " + *c.name, patched.error());
+        if (tampered && !last_good.empty()) {
+          ++bundle_repairs_;
+          logging::event(level::warn, "caBundle was changed by someone else: repaired",
+                         {{"kind", std::string(c.r->kind)},
+                          {"name", *c.name},
+                          {"trusted_cas", static_cast<int>(want.size())}});
+        } else {
+          ++bundle_updates_;
+          logging::event(level::info, "caBundle updated to the Secret's CAs",
+                         {{"kind", std::string(c.r->kind)},
+                          {"name", *c.name},
+                          {"trusted_cas", static_cast<int>(want.size())}});
+        }
+      }
+      std::lock_guard lock(mutex_);
+      last_good_bundle_ = want;
+      break;
+    }
+  }
+  last_pass_error_.clear();
+  std::lock_guard lock(mutex_);
+  if (step.what != cert::action::patch_bundles) remembered_ = step.state;
+  return true;
+}
+
+std::string cert_manager::metrics_text() const {
+  std::ostringstream out;
+  std::string replica = escape_label(options_.identity);
+  double serving_end = 0, ca_end = 0;
+  {
+    std::lock_guard lock(mutex_);
+    serving_end = serving_not_after_;
+    ca_end = ca_not_after_;
+  }
+  auto gauge = [&](const char* name, const char* help, double value, const std::string& labels) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
+        << name << labels << ' ' << std::fixed << value << '\n';
+  };
+  auto counter = [&](const char* name, const char* help, std::uint64_t value,
+                     const std::string& labels) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
+        << name << labels << ' ' << value << '\n';
+  };
+  out.precision(0);
+  const std::string rl = "{replica=\"" + replica + "\"}";
+  gauge("mlnetpol_cert_serving_not_after_timestamp_seconds",
+        "notAfter of the serving certificate this replica serves from the Secret (0: none yet).",
+        serving_end, rl);
+  gauge("mlnetpol_cert_ca_not_after_timestamp_seconds",
+        "notAfter of the CA signing the serving certificates, as this replica last read it.",
+        ca_end, rl);
+  counter("mlnetpol_cert_reloads_total", "Serving pairs from the Secret this replica put in force.",
+          reloads_.load(), rl);
+  out << "# HELP mlnetpol_cert_rotations_total Certificates rotated by this replica as leader.\n"
+         "# TYPE mlnetpol_cert_rotations_total counter\n"
+      << "mlnetpol_cert_rotations_total{kind=\"serving\"} " << serving_rotations_.load() << '\n'
+      << "mlnetpol_cert_rotations_total{kind=\"ca\"} " << ca_rotations_.load() << '\n';
+  counter("mlnetpol_cert_cabundle_repairs_total",
+          "caBundle edits by someone else that the leader set back.", bundle_repairs_.load(), "");
+  counter("mlnetpol_cert_cabundle_updates_total",
+          "caBundle writes following the Secret (new or retired CA).", bundle_updates_.load(), "");
+  counter("mlnetpol_cert_secret_recreations_total", "Times the leader wrote back a deleted Secret.",
+          secret_recreations_.load(), "");
+  counter("mlnetpol_cert_errors_total", "Failed API calls and rejected material.", errors_.load(),
+          "");
+  return out.str();
+}
+
+}  // namespace mlnetpol::controller

@@ -1,0 +1,166 @@
+#include "controller/cert_serve.hpp"
+
+#include <optional>
+#include <stdexcept>
+
+#include <arpa/inet.h>
+
+#include "controller/serve.hpp"
+
+namespace mlnetpol::controller {
+namespace {
+
+std::chrono::seconds whole_seconds(std::chrono::milliseconds d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d);
+}
+
+bool is_ip(const std::string& s) {
+  unsigned char buf[16];
+  return ::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+cert_manager_options cert_options(const cert_flags& flags) {
+  cert_manager_options o;
+  o.secret_name = flags.secret_name;
+  o.secret_namespace =
+      flags.secret_namespace.empty() ? default_lease_namespace() : flags.secret_namespace;
+  o.mutating_webhook = flags.mutating_webhook;
+  o.validating_webhook = flags.validating_webhook;
+  o.check_interval = flags.check_interval;
+  o.identity = default_identity();
+  o.rotation.names.service = flags.service;
+  o.rotation.names.namespace_name = o.secret_namespace;
+  for (const auto& san : flags.extra_sans) {
+    (is_ip(san) ? o.rotation.names.extra_ips : o.rotation.names.extra_dns).push_back(san);
+  }
+  o.rotation.ca_lifetime = whole_seconds(flags.ca_lifetime);
+  o.rotation.serving_lifetime = whole_seconds(flags.serving_lifetime);
+  o.rotation.propagation = whole_seconds(flags.propagation);
+  o.rotation.clock_margin = whole_seconds(flags.clock_margin);
+  o.election.identity = o.identity;
+  o.election.lease_namespace = default_lease_namespace();
+  return o;
+}
+
+result<std::vector<std::string>> take_cert_flags(const std::vector<std::string>& args,
+                                                 cert_flags& flags) {
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string name = args[i];
+    std::optional<std::string> value;
+    if (const auto eq = name.find('='); name.starts_with("--") && eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (!name.starts_with("--cert-")) {
+      rest.push_back(args[i]);
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) return fail(name + " needs a value");
+      value = args[++i];
+    }
+    auto duration = [&](std::chrono::milliseconds& out) -> result<void> {
+      auto d = parse_duration(*value);
+      if (!d) return fail(name + ": " + d.error().message);
+      if (d->count() <= 0) return fail(name + " must be positive");
+      out = *d;
+      return {};
+    };
+    auto text = [&](std::string& out) -> result<void> {
+      if (value->empty()) return fail(name + " needs a value");
+      out = *value;
+      return {};
+    };
+    result<void> ok;
+    if (name == "--cert-management") {
+      if (*value == "self") {
+        flags.mode = cert_mode::self;
+      } else if (*value == "external") {
+        flags.mode = cert_mode::external;
+      } else {
+        return fail("--cert-management: self or external, got \"" + *value + "\"");
+      }
+    } else if (name == "--cert-secret-name") {
+      ok = text(flags.secret_name);
+    } else if (name == "--cert-secret-namespace") {
+      ok = text(flags.secret_namespace);
+    } else if (name == "--cert-service") {
+      ok = text(flags.service);
+    } else if (name == "--cert-mutating-webhook") {
+      ok = text(flags.mutating_webhook);
+    } else if (name == "--cert-validating-webhook") {
+      ok = text(flags.validating_webhook);
+    } else if (name == "--cert-ca-lifetime") {
+      ok = duration(flags.ca_lifetime);
+    } else if (name == "--cert-serving-lifetime") {
+      ok = duration(flags.serving_lifetime);
+    } else if (name == "--cert-propagation") {
+      ok = duration(flags.propagation);
+    } else if (name == "--cert-clock-margin") {
+      ok = duration(flags.clock_margin);
+    } else if (name == "--cert-check-interval") {
+      ok = duration(flags.check_interval);
+    } else if (name == "--cert-extra-san") {
+      std::string san;
+      ok = text(san);
+      if (ok) flags.extra_sans.push_back(san);
+    } else {
+      return fail("unknown flag " + name);
+    }
+    if (!ok) return ok.error();
+  }
+  if (flags.mode == cert_mode::self) {
+    const std::string why = cert::check_settings(cert_options(flags).rotation);
+    if (!why.empty()) return fail("--cert-*: " + why);
+  }
+  return rest;
+}
+
+std::string cert_flags_usage() {
+  return "webhook certificate flags:\n"
+         "  --cert-management self|external  self: the leader keeps a CA and the serving\n"
+         "                                   certificate in a Secret and the webhooks' caBundle\n"
+         "                                   (docs/certificates.md); external (default): serve\n"
+         "                                   --tls-cert-file/--tls-key-file (cert-manager, make "
+         "run)\n"
+         "  --cert-secret-name NAME          Secret of the pair (default mlnetpol-tls)\n"
+         "  --cert-secret-namespace NS       default $POD_NAMESPACE, else mlnetpol-system\n"
+         "  --cert-service NAME              Service named in the SANs (default mlnetpol)\n"
+         "  --cert-mutating-webhook NAME     MutatingWebhookConfiguration (default mlnetpol)\n"
+         "  --cert-validating-webhook NAME   ValidatingWebhookConfiguration (default mlnetpol)\n"
+         "  --cert-ca-lifetime D             CA lifetime (default 8760h; >= 3 serving lifetimes)\n"
+         "  --cert-serving-lifetime D        serving certificate lifetime (default 2160h)\n"
+         "  --cert-propagation D             wait between a CA entering caBundle and signing\n"
+         "                                   (default 60s)\n"
+         "  --cert-clock-margin D            clock skew allowed to the API servers (default 60s)\n"
+         "  --cert-check-interval D          leader re-checks Secret and caBundle (default 5s)\n"
+         "  --cert-extra-san NAME|IP         extra SAN (repeatable; local registration by URL)\n";
+}
+
+std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags,
+                                                 const std::string& kubeconfig, pair_sink sink,
+                                                 std::function<bool()> is_leader) {
+  k8s::rest_config rest;
+  if (!kubeconfig.empty()) {
+    auto loaded = k8s::load_kubeconfig(kubeconfig);
+    if (!loaded) throw std::runtime_error("--kubeconfig: " + loaded.error().message);
+    rest = std::move(*loaded);
+  } else {
+    auto in_cluster = k8s::in_cluster_config();
+    if (!in_cluster) {
+      throw std::runtime_error(
+          "--cert-management=self needs the API server (--kubeconfig, or run in a pod): " +
+          in_cluster.error().message);
+    }
+    rest = std::move(*in_cluster);
+  }
+  auto m = std::make_unique<cert_manager>(std::move(rest), cert_options(flags), std::move(sink),
+                                          std::move(is_leader));
+  m->start();
+  return m;
+}
+
+}  // namespace mlnetpol::controller

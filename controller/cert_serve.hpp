@@ -1,0 +1,47 @@
+#pragma once
+// What `mlnetpol serve` needs for --cert-management: its flags and a started certificate manager.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "controller/cert_manager.hpp"
+
+namespace mlnetpol::controller {
+
+enum class cert_mode { external, self };
+
+struct cert_flags {
+  cert_mode mode = cert_mode::external;  // external: --tls-cert-file/--tls-key-file (cert-manager)
+  std::string secret_name = "mlnetpol-tls";
+  std::string secret_namespace;  // "" = $POD_NAMESPACE, else mlnetpol-system
+  std::string service = "mlnetpol";
+  std::string mutating_webhook = "mlnetpol";
+  std::string validating_webhook = "mlnetpol";
+  std::chrono::milliseconds ca_lifetime{std::chrono::hours(24 * 365)};
+  std::chrono::milliseconds serving_lifetime{std::chrono::hours(24 * 90)};
+  std::chrono::milliseconds propagation{std::chrono::seconds(60)};
+  std::chrono::milliseconds clock_margin{std::chrono::seconds(60)};
+  std::chrono::milliseconds check_interval{std::chrono::seconds(5)};
+  std::vector<std::string> extra_sans;  // IP addresses or DNS names (local registration, dev)
+};
+
+// Takes --cert-management=self|external, --cert-secret-name, --cert-secret-namespace,
+// --cert-service, --cert-mutating-webhook, --cert-validating-webhook, --cert-ca-lifetime,
+// --cert-serving-lifetime, --cert-propagation, --cert-clock-margin, --cert-check-interval and
+// --cert-extra-san (repeatable) out of args; returns the others in order. Checks the lifetimes.
+result<std::vector<std::string>> take_cert_flags(const std::vector<std::string>& args,
+                                                 cert_flags& flags);
+std::string cert_flags_usage();
+// The rotation settings and manager options the flags describe.
+cert_manager_options cert_options(const cert_flags& flags);
+
+// Starts the certificate manager (self mode) with the cluster access `serve` has (--kubeconfig,
+// else in-cluster). Throws std::runtime_error when there is none: self-managed certificates need
+// the API server.
+std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags,
+                                                 const std::string& kubeconfig, pair_sink sink,
+                                                 std::function<bool()> is_leader);
+
+}  // namespace mlnetpol::controller

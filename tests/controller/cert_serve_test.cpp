@@ -1,0 +1,53 @@
+// --cert-* flags: taken out of serve's arguments, checked, turned into the manager's options.
+#include <doctest/doctest.h>
+
+#include "controller/cert_serve.hpp"
+
+using namespace mlnetpol::controller;
+using namespace std::chrono_literals;
+
+TEST_CASE("take_cert_flags: takes --cert-*, leaves the rest, builds the options") {
+  cert_flags f;
+  auto rest = take_cert_flags(
+      {"--port", "9443", "--cert-management=self", "--cert-extra-san", "127.0.0.1",
+       "--cert-extra-san=webhook.local", "--cert-serving-lifetime=30s", "--cert-ca-lifetime", "90s",
+       "--cert-propagation=2s", "--cert-secret-namespace=ns1", "--kubeconfig", "/k"},
+      f);
+  REQUIRE(rest.has_value());
+  CHECK(*rest == std::vector<std::string>{"--port", "9443", "--kubeconfig", "/k"});
+  CHECK(f.mode == cert_mode::self);
+  const auto o = cert_options(f);
+  CHECK(o.secret_namespace == "ns1");
+  CHECK(o.secret_name == "mlnetpol-tls");
+  CHECK(o.rotation.names.namespace_name == "ns1");
+  CHECK(o.rotation.names.extra_ips == std::vector<std::string>{"127.0.0.1"});
+  CHECK(o.rotation.names.extra_dns == std::vector<std::string>{"webhook.local"});
+  CHECK(o.rotation.serving_lifetime == 30s);
+  CHECK(o.rotation.ca_lifetime == 90s);
+  CHECK(o.rotation.propagation == 2s);
+  CHECK(o.mutating_webhook == "mlnetpol");
+  CHECK(o.validating_webhook == "mlnetpol");
+
+  cert_flags d;
+  REQUIRE(take_cert_flags({}, d).has_value());
+  CHECK(d.mode == cert_mode::external);  // `make run`, cert-manager
+  CHECK(cert_options(d).rotation.ca_lifetime == std::chrono::hours(24 * 365));
+  CHECK(cert_options(d).rotation.serving_lifetime == std::chrono::hours(24 * 90));
+}
+
+TEST_CASE("take_cert_flags: bad values are clear errors") {
+  cert_flags f;
+  CHECK(take_cert_flags({"--cert-management=auto"}, f).error().message.find("self or external") !=
+        std::string::npos);
+  CHECK_FALSE(take_cert_flags({"--cert-ca-lifetime"}, f).has_value());
+  CHECK_FALSE(take_cert_flags({"--cert-propagation=soon"}, f).has_value());
+  CHECK_FALSE(take_cert_flags({"--cert-colour=blue"}, f).has_value());
+  cert_flags g;
+  CHECK(take_cert_flags(
+            {"--cert-management=self", "--cert-ca-lifetime=100h", "--cert-serving-lifetime=90h"}, g)
+            .error()
+            .message.find("three serving lifetimes") != std::string::npos);
+  cert_flags h;
+  CHECK_FALSE(
+      take_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
+}
