@@ -359,7 +359,11 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
                          secret_field(".data.next-ca\\.crt").empty();
   if (!completed) dump();
   CHECK(completed);
-  CHECK(t::run_command("grep -q '\"step\":\"ca_switched\"' " + t::shell_quote(b.log)).status == 0);
+  // Info lines reach the file within a second (the logger flushes them in batches).
+  CHECK(wait_for(5s, [&] {
+    return t::run_command("grep -q '\"step\":\"ca_switched\"' " + t::shell_quote(b.log)).status ==
+           0;
+  }));
   MESSAGE("handover: " << handover.attempted.load() << " attempted, " << handover.refused.load()
                        << " refused");
   if (handover.refused) MESSAGE("first error: " << handover.first_error);
