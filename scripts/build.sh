@@ -7,7 +7,7 @@ build_type=${1:-RelWithDebInfo}
 build_dir=${2:-build}
 launcher=()
 # Paths relative to the checkout, so a fresh clone (CI) reuses what another checkout compiled.
-export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(pwd)}"
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(pwd)}" CCACHE_NOHASHDIR=1
 # ccache (when installed) makes rebuilds in several checkouts cheap; the build does not need it.
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "${launcher[@]}" "${@:3}" >/dev/null
