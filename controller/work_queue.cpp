@@ -108,7 +108,10 @@ std::optional<std::string> work_queue::get() {
     if (waiting_.empty()) {
       cv_.wait(lock);
     } else {
-      cv_.wait_until(lock, waiting_.begin()->first);
+      // A copy: wait_until reads its deadline again after waking, when another thread may have
+      // erased that entry.
+      const clock::time_point due = waiting_.begin()->first;
+      cv_.wait_until(lock, due);
     }
   }
   std::string key = std::move(queue_.front());
