@@ -156,7 +156,10 @@ void listener::drain(std::chrono::milliseconds grace,
 void listener::finish(std::string_view why) {
   if (finished_.exchange(true)) return;
   grace_timer_.cancel();
-  if (on_drained_) on_drained_(why);
+  // Called once, then dropped: the callback holds its owner, which holds this listener.
+  auto done = std::move(on_drained_);
+  on_drained_ = nullptr;
+  if (done) done(why);
 }
 
 }  // namespace mlnetpol::server

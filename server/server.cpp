@@ -61,7 +61,10 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
          {"grace_seconds", std::chrono::duration<double>(state_->opts.shutdown_grace).count()}});
     certs_->stop();
     webhook_->drain(state_->opts.shutdown_grace,
-                    [self = shared_from_this()](std::string_view why) { self->finish(why); });
+                    // Weak: the listener keeps the callback, and this impl keeps the listener.
+                    [weak = weak_from_this()](std::string_view why) {
+                      if (auto self = weak.lock()) self->finish(why);
+                    });
   }
 
   void finish(std::string_view why) {
