@@ -390,7 +390,8 @@ key_pair issue_client(const key_pair& ca_pair, const std::string& common_name,
   add_ext(cert.get(), ca.get(), NID_subject_key_identifier, "hash");
   add_ext(cert.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
   if (!dns_names.empty()) add_subject_alt_names(cert.get(), dns_names, {});
-  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0) fail("signing the client certificate");
+  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0)
+    fail("signing the client certificate");
   return {to_pem(cert.get()), to_pkcs8_pem(key.get())};
 }
 

@@ -186,7 +186,8 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
                  while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
                  while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
                  if (!name.empty()) o.client_allowed_names.emplace_back(name);
-                 rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+                 rest =
+                     comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
                }
                if (o.client_allowed_names.empty())
                  return "--client-allowed-names: no name in " + quoted(v);

@@ -71,9 +71,10 @@ result<int> for_each_ca(std::string_view pem, Each&& each) {
   BIO_free(bio);
   // The loop ends at the end of the text (no further BEGIN line) or at a block that is broken.
   const unsigned long last = ERR_peek_last_error();
-  if (last != 0 && !(ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)) {
-    return fail(openssl_error("client CA: certificate " + std::to_string(count + 1) +
-                              " does not parse"));
+  if (last != 0 &&
+      !(ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)) {
+    return fail(
+        openssl_error("client CA: certificate " + std::to_string(count + 1) + " does not parse"));
   }
   ERR_clear_error();
   if (count == 0) return fail("client CA: no certificate in the file");

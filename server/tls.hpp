@@ -9,8 +9,8 @@
 
 #include <vector>
 
-#include <boost/asio/ssl/context.hpp>
 #include <openssl/ssl.h>
+#include <boost/asio/ssl/context.hpp>
 
 #include "common/result.hpp"
 

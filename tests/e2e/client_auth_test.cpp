@@ -45,7 +45,8 @@ std::string base64(const std::string& in) {
   std::string out;
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    const unsigned v =
+        (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
     out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
   }
   if (i + 1 == in.size()) {
@@ -104,7 +105,8 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
   certs::issue_options ca_options;
   ca_options.service = "webhook-clients";
   const auto client_ca = certs::issue_ca(ca_options, now - 5min, now + 24h);
-  const auto apiserver_cert = certs::issue_client(client_ca, "kube-apiserver", {}, now - 5min, now + 24h);
+  const auto apiserver_cert =
+      certs::issue_client(client_ca, "kube-apiserver", {}, now - 5min, now + 24h);
   write_file(dir + "/client-ca.crt", client_ca.cert_pem);
   write_file(dir + "/apiserver-client.crt", apiserver_cert.cert_pem);
   write_file(dir + "/apiserver-client.key", apiserver_cert.key_pem);
@@ -113,13 +115,12 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
   const int metrics_port = pick_port();
   webhook_process webhook;
   webhook.log = dir + "/serve.log";
-  webhook.start({MLNETPOL_BINARY, "serve", "--bind-address=127.0.0.1",
-                 "--port=" + std::to_string(port),
-                 "--metrics-bind-address=127.0.0.1:" + std::to_string(metrics_port),
-                 "--tls-cert-file=" + dir + "/tls.crt", "--tls-key-file=" + dir + "/tls.key",
-                 "--client-ca-file=" + dir + "/client-ca.crt",
-                 "--client-allowed-names=kube-apiserver", "--kubeconfig=" + kapi.kubeconfig(),
-                 "--threads=2"});
+  webhook.start(
+      {MLNETPOL_BINARY, "serve", "--bind-address=127.0.0.1", "--port=" + std::to_string(port),
+       "--metrics-bind-address=127.0.0.1:" + std::to_string(metrics_port),
+       "--tls-cert-file=" + dir + "/tls.crt", "--tls-key-file=" + dir + "/tls.key",
+       "--client-ca-file=" + dir + "/client-ca.crt", "--client-allowed-names=kube-apiserver",
+       "--kubeconfig=" + kapi.kubeconfig(), "--threads=2"});
   const std::string metrics = "http://127.0.0.1:" + std::to_string(metrics_port);
   bool up = false;
   for (int i = 0; i < 100 && !up; ++i) {
@@ -143,7 +144,9 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
   REQUIRE(kapi.kubectl("label ns training mlnetpol.io/secured=true >/dev/null").status == 0);
   // No controller-manager here to create it.
   REQUIRE(kapi.kubectl("-n training create serviceaccount default >/dev/null").status == 0);
-  REQUIRE(kapi.kubectl("apply -f " + t::shell_quote(dir + "/webhook.yaml") + " >/dev/null").status == 0);
+  REQUIRE(
+      kapi.kubectl("apply -f " + t::shell_quote(dir + "/webhook.yaml") + " >/dev/null").status ==
+      0);
   auto create_pod = [&](const std::string& name) {
     return kapi.kubectl("run " + name +
                         " -n training --image=registry.k8s.io/pause:3.9 --restart=Never 2>&1");
@@ -160,14 +163,18 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
              "apiVersion: v1\nkind: Config\nusers:\n- name: \"127.0.0.1:" + std::to_string(port) +
                  "\"\n  user:\n    client-certificate: " + dir +
                  "/apiserver-client.crt\n    client-key: " + dir + "/apiserver-client.key\n");
-  write_file(dir + "/admission.yaml",
-             "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n"
-             "- name: MutatingAdmissionWebhook\n  configuration:\n"
-             "    apiVersion: apiserver.config.k8s.io/v1\n    kind: WebhookAdmissionConfiguration\n"
-             "    kubeConfigFile: " + dir + "/webhook-kubeconfig.yaml\n"
-             "- name: ValidatingAdmissionWebhook\n  configuration:\n"
-             "    apiVersion: apiserver.config.k8s.io/v1\n    kind: WebhookAdmissionConfiguration\n"
-             "    kubeConfigFile: " + dir + "/webhook-kubeconfig.yaml\n");
+  write_file(
+      dir + "/admission.yaml",
+      "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n"
+      "- name: MutatingAdmissionWebhook\n  configuration:\n"
+      "    apiVersion: apiserver.config.k8s.io/v1\n    kind: WebhookAdmissionConfiguration\n"
+      "    kubeConfigFile: " +
+          dir +
+          "/webhook-kubeconfig.yaml\n"
+          "- name: ValidatingAdmissionWebhook\n  configuration:\n"
+          "    apiVersion: apiserver.config.k8s.io/v1\n    kind: WebhookAdmissionConfiguration\n"
+          "    kubeConfigFile: " +
+          dir + "/webhook-kubeconfig.yaml\n");
   kapi.stop_apiserver();
   kapi.start_apiserver({"--admission-control-config-file=" + dir + "/admission.yaml"});
 
@@ -185,18 +192,23 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
   CHECK(label.out == "training");
 
   // A forged request without a client certificate gets no admission decision.
-  write_file(dir + "/forged.json",
-             R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Namespace"},"resource":{"group":"","version":"v1","resource":"namespaces"},"name":"training","operation":"UPDATE","userInfo":{"username":"x"},"object":{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"training","labels":{"mlnetpol.io/enforcement":"audit"}}}}})");
-  const auto forged = t::run_command(
-      "curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert " + dir + "/ca.crt -H "
-      "'Content-Type: application/json' --data-binary @" + dir + "/forged.json " + url + "/mutate");
+  write_file(
+      dir + "/forged.json",
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Namespace"},"resource":{"group":"","version":"v1","resource":"namespaces"},"name":"training","operation":"UPDATE","userInfo":{"username":"x"},"object":{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"training","labels":{"mlnetpol.io/enforcement":"audit"}}}}})");
+  const auto forged =
+      t::run_command("curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert " + dir +
+                     "/ca.crt -H "
+                     "'Content-Type: application/json' --data-binary @" +
+                     dir + "/forged.json " + url + "/mutate");
   INFO("curl without a client certificate: exit " << forged.status << ", " << forged.out);
   CHECK(forged.status != 0);
   CHECK(forged.out != "200");
   // The same curl with the API server's certificate is answered: the refusal was the certificate.
-  const auto with_cert = t::run_command(
-      "curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert " + dir + "/ca.crt --cert " +
-      dir + "/apiserver-client.crt --key " + dir + "/apiserver-client.key -H "
-      "'Content-Type: application/json' --data-binary @" + dir + "/forged.json " + url + "/mutate");
+  const auto with_cert =
+      t::run_command("curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert " + dir +
+                     "/ca.crt --cert " + dir + "/apiserver-client.crt --key " + dir +
+                     "/apiserver-client.key -H "
+                     "'Content-Type: application/json' --data-binary @" +
+                     dir + "/forged.json " + url + "/mutate");
   CHECK(with_cert.out == "200");
 }

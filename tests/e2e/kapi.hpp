@@ -138,7 +138,8 @@ class kapi_server {
   void start_apiserver(const std::vector<std::string>& extra_flags = {}) {
     if (apiserver_cmdline_.empty()) throw std::runtime_error("stop_apiserver() first");
     for (const auto& flag : extra_flags) {
-      if (!apiserver_cmdline_.empty() && apiserver_cmdline_.back() != '\0') apiserver_cmdline_ += '\0';
+      if (!apiserver_cmdline_.empty() && apiserver_cmdline_.back() != '\0')
+        apiserver_cmdline_ += '\0';
       apiserver_cmdline_ += flag;
     }
     std::string command;

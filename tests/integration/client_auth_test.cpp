@@ -17,9 +17,9 @@ namespace {
 
 struct client_pki {
   certs::key_pair ca;
-  certs::key_pair apiserver;  // CN kube-apiserver
-  certs::key_pair by_san;     // CN something-else, DNS SAN webhook-client.example
-  certs::key_pair intruder;   // CN intruder: right CA, name not allowed
+  certs::key_pair apiserver;    // CN kube-apiserver
+  certs::key_pair by_san;       // CN something-else, DNS SAN webhook-client.example
+  certs::key_pair intruder;     // CN intruder: right CA, name not allowed
   certs::key_pair server_only;  // right CA and name, but serverAuth only
 };
 
@@ -88,7 +88,8 @@ std::function<void(const std::filesystem::path&)> write_client_ca() {
 
 }  // namespace
 
-TEST_CASE("--client-ca-file: no certificate, a foreign CA or a server-only certificate are refused") {
+TEST_CASE(
+    "--client-ca-file: no certificate, a foreign CA or a server-only certificate are refused") {
   running_server s(
       [](auto& o) {
         require_client_ca(o, std::filesystem::path(o.tls_cert_file).parent_path(), {});
@@ -144,8 +145,9 @@ TEST_CASE("--client-allowed-names: the CN or a DNS SAN must be listed, else 403"
   CHECK(s.mutate.calls == 1);
 }
 
-TEST_CASE("--client-ca-file: a forged Namespace review from a client without a certificate changes "
-          "nothing") {
+TEST_CASE(
+    "--client-ca-file: a forged Namespace review from a client without a certificate changes "
+    "nothing") {
   mlnetpol::policy::config cfg;
   cfg.tenant_namespaces = {"training"};
   mlnetpol::admission::testing::policy_handlers handlers(cfg);
@@ -201,10 +203,10 @@ TEST_CASE("--client-ca-file is re-read like the serving pair; a bad one is fatal
   const auto now = certs::wall_clock::now();
   certs::issue_options o;
   o.service = "next-ca";
-  const auto next_ca = certs::issue_ca(o, now - std::chrono::minutes(5), now + std::chrono::hours(1));
-  const auto next_client = certs::issue_client(next_ca, "kube-apiserver", {},
-                                               now - std::chrono::minutes(5),
-                                               now + std::chrono::hours(1));
+  const auto next_ca =
+      certs::issue_ca(o, now - std::chrono::minutes(5), now + std::chrono::hours(1));
+  const auto next_client = certs::issue_client(
+      next_ca, "kube-apiserver", {}, now - std::chrono::minutes(5), now + std::chrono::hours(1));
   const auto ca_path = s.dir.path / "client-ca.crt";
   write_text(ca_path, next_ca.cert_pem);
   CHECK(eventually([&] { return post_status(s.port(), &next_client, "/mutate", body) == 200; }));
@@ -221,16 +223,14 @@ TEST_CASE("--client-ca-file is re-read like the serving pair; a bad one is fatal
   CHECK(post_status(s.port(), &next_client, "/mutate", body) == 200);
 
   // At start a missing, empty or broken CA file stops serve.
-  for (const std::string text : {std::string(), std::string("garbage"), std::string("missing")}) {
+  for (const std::string& text : {std::string(), std::string("garbage"), std::string("missing")}) {
     CAPTURE(text);
-    CHECK_THROWS_AS(running_server(
-                        [&](auto& opts) {
-                          opts.client_ca_file = (other.path / "ca.crt").string();
-                        },
-                        [&](const std::filesystem::path&) {
-                          if (text != "missing") write_text(other.path / "ca.crt", text);
-                        }),
-                    std::runtime_error);
+    CHECK_THROWS_AS(
+        running_server([&](auto& opts) { opts.client_ca_file = (other.path / "ca.crt").string(); },
+                       [&](const std::filesystem::path&) {
+                         if (text != "missing") write_text(other.path / "ca.crt", text);
+                       }),
+        std::runtime_error);
     std::filesystem::remove(other.path / "ca.crt");
   }
 }

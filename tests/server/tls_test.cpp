@@ -140,8 +140,9 @@ TEST_CASE("a client CA makes the context require a verified client certificate")
   REQUIRE(r.has_value());
   CHECK(SSL_CTX_get_verify_mode(r->context->native_handle()) == SSL_VERIFY_NONE);
 
-  for (const std::string bad : {std::string("garbage"), pair.key,
-                                std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
+  for (const std::string& bad :
+       {std::string("garbage"), pair.key,
+        std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
     CAPTURE(bad);
     r = make_tls_context(pair.cert, pair.key, bad);
     REQUIRE_FALSE(r.has_value());
