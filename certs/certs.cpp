@@ -369,6 +369,32 @@ key_pair issue_serving(const key_pair& ca_pair, const issue_options& options,
   return {to_pem(cert.get()), to_pkcs8_pem(key.get())};
 }
 
+key_pair issue_client(const key_pair& ca_pair, const std::string& common_name,
+                      const std::vector<std::string>& dns_names, wall_clock::time_point not_before,
+                      wall_clock::time_point not_after) {
+  if (common_name.empty() || common_name.size() > 64)
+    throw std::runtime_error("certs: a client common name has 1 to 64 characters");
+  for (const auto& name : dns_names)
+    if (!is_dns_name(name)) throw std::runtime_error("certs: '" + name + "' is not a DNS name");
+  ERR_clear_error();
+  x509_ptr ca = read_cert(ca_pair.cert_pem);
+  pkey_ptr ca_key = read_key(ca_pair.key_pem);
+  if (!ca || !ca_key) throw std::runtime_error("certs: the CA certificate or key does not parse");
+  pkey_ptr key = generate_p256();
+  x509_ptr cert = new_certificate(key.get(), common_name, wall_clock::to_time_t(not_before),
+                                  wall_clock::to_time_t(not_after));
+  check(X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.get())), "setting the issuer");
+  add_ext(cert.get(), ca.get(), NID_basic_constraints, "critical,CA:FALSE");
+  add_ext(cert.get(), ca.get(), NID_key_usage, "critical,digitalSignature");
+  add_ext(cert.get(), ca.get(), NID_ext_key_usage, "clientAuth");
+  add_ext(cert.get(), ca.get(), NID_subject_key_identifier, "hash");
+  add_ext(cert.get(), ca.get(), NID_authority_key_identifier, "keyid:always");
+  if (!dns_names.empty()) add_subject_alt_names(cert.get(), dns_names, {});
+  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0)
+    fail("signing the client certificate");
+  return {to_pem(cert.get()), to_pkcs8_pem(key.get())};
+}
+
 std::optional<cert_info> inspect(std::string_view pem) {
   x509_ptr cert = read_cert(pem);
   if (!cert) return std::nullopt;

@@ -55,6 +55,13 @@ key_pair issue_ca(const issue_options& options, wall_clock::time_point not_befor
 key_pair issue_serving(const key_pair& ca, const issue_options& options,
                        wall_clock::time_point not_before, wall_clock::time_point not_after);
 
+// A client certificate (extendedKeyUsage clientAuth) with subject CN common_name and the given DNS
+// SANs, signed by ca: what the API server presents to `serve --client-ca-file`. Throws
+// std::runtime_error for a name that is empty or not a DNS name (SANs) or on OpenSSL failure.
+key_pair issue_client(const key_pair& ca, const std::string& common_name,
+                      const std::vector<std::string>& dns_names, wall_clock::time_point not_before,
+                      wall_clock::time_point not_after);
+
 struct cert_info {
   wall_clock::time_point not_before;
   wall_clock::time_point not_after;

@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "common/files.hpp"
 #include "common/obs/logging.hpp"
 
 namespace mlnetpol::server {
@@ -12,21 +13,32 @@ namespace logging = obs::logging;
 using spdlog::level::level_enum;
 
 cert_watcher::cert_watcher(boost::asio::io_context& io, std::string cert_file, std::string key_file,
-                           std::chrono::milliseconds interval, metrics& stats)
+                           std::chrono::milliseconds interval, metrics& stats,
+                           std::string client_ca_file)
     : io_(io),
-      store_(std::move(cert_file), std::move(key_file)),
+      store_(std::move(cert_file), std::move(key_file), std::move(client_ca_file)),
       interval_(interval),
       stats_(stats),
       timer_(io) {}
 
 void cert_watcher::load() {
-  if (!files_mode()) return;
+  if (!files_mode()) {
+    // The pair comes later (the Secret); a client CA named now must be usable now.
+    const std::string& ca_file = store_.client_ca_file();
+    if (ca_file.empty()) return;
+    auto text = files::read(ca_file);
+    if (!text) throw std::runtime_error("TLS client CA: " + text.error().message);
+    if (text->empty()) throw std::runtime_error("TLS client CA: " + ca_file + " is empty");
+    if (auto checked = check_client_ca(*text); !checked)
+      throw std::runtime_error("TLS client CA: " + ca_file + ": " + checked.error().message);
+    return;
+  }
   std::lock_guard lock(mutex_);
   reload(true);
 }
 
 void cert_watcher::start() {
-  if (files_mode()) schedule();
+  if (polls()) schedule();
 }
 
 void cert_watcher::stop() {
@@ -35,7 +47,7 @@ void cert_watcher::stop() {
 }
 
 void cert_watcher::reload_now() {
-  if (!files_mode()) return;
+  if (!polls()) return;
   boost::asio::post(io_, [self = shared_from_this()] {
     if (self->stopped_.load()) return;
     std::lock_guard lock(self->mutex_);
@@ -87,7 +99,7 @@ void cert_watcher::reload(bool at_start) {
     const auto m = store_.material();
     stats_.set_certificate_expiry(m.not_after);
     logging::event(level_enum::info, at_start ? "certificate loaded" : "certificate reloaded",
-                   {{"cert", store_.cert_file()},
+                   {{"cert", files_mode() ? store_.cert_file() : std::string("secret")},
                     {"serial", m.serial_hex},
                     {"not_after", static_cast<std::uint64_t>(m.not_after)}});
   }

@@ -19,10 +19,12 @@ namespace mlnetpol::server {
 
 class cert_watcher final : public std::enable_shared_from_this<cert_watcher> {
  public:
+  // client_ca_file: "" or --client-ca-file, re-read with the pair.
   cert_watcher(boost::asio::io_context& io, std::string cert_file, std::string key_file,
-               std::chrono::milliseconds interval, metrics& stats);
+               std::chrono::milliseconds interval, metrics& stats, std::string client_ca_file = {});
 
-  void load();   // throws std::runtime_error("TLS certificate: ...") when the pair is unusable
+  // Throws std::runtime_error("TLS certificate: ...") when the pair or the client CA is unusable.
+  void load();
   void start();  // the poll
   void stop();
   void reload_now();  // on an I/O thread, without waiting for the poll
@@ -32,6 +34,8 @@ class cert_watcher final : public std::enable_shared_from_this<cert_watcher> {
   std::string set_pem(std::string_view cert_pem, std::string_view key_pem);
   // No files named: the pair only arrives through set_pem, nothing is read or polled.
   bool files_mode() const { return !store_.cert_file().empty(); }
+  // Something to poll: the pair's files or the client CA file.
+  bool polls() const { return files_mode() || !store_.client_ca_file().empty(); }
 
   std::shared_ptr<boost::asio::ssl::context> current() const { return store_.current(); }
   bool loaded() const { return store_.loaded(); }

@@ -87,6 +87,10 @@ std::string serve_usage() {
          "  --write-timeout DURATION      response write (default 30s)\n"
          "  --idle-timeout DURATION       keep-alive wait for the next request (default 120s)\n"
          "  --reload-interval DURATION    certificate/config file polling (default 5s)\n"
+         "  --client-ca-file FILE         require a client certificate signed by a CA in FILE\n"
+         "                                on the HTTPS port (the API server's; default: none)\n"
+         "  --client-allowed-names LIST   comma-separated names; the client certificate's CN or\n"
+         "                                a DNS SAN must be one of them (403 otherwise)\n"
          "  --help                        this text\n"
          "\n"
          "Durations: 500ms, 10s, 2m, 1h (a bare number is seconds).\n"
@@ -172,6 +176,23 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
       .value("--body-timeout", duration(o.body_timeout, "--body-timeout"))
       .value("--write-timeout", duration(o.write_timeout, "--write-timeout"))
       .value("--idle-timeout", duration(o.idle_timeout, "--idle-timeout"))
+      .value("--client-ca-file", text(o.client_ca_file, "--client-ca-file"))
+      .value("--client-allowed-names",
+             [&](std::string_view v) -> std::string {
+               o.client_allowed_names.clear();
+               for (std::string_view rest = v; !rest.empty();) {
+                 const auto comma = rest.find(',');
+                 std::string_view name = rest.substr(0, comma);
+                 while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+                 while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+                 if (!name.empty()) o.client_allowed_names.emplace_back(name);
+                 rest =
+                     comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+               }
+               if (o.client_allowed_names.empty())
+                 return "--client-allowed-names: no name in " + quoted(v);
+               return {};
+             })
       .value("--reload-interval", [&](std::string_view v) -> std::string {
         if (auto e = duration(o.reload_interval, "--reload-interval")(v); !e.empty()) return e;
         if (o.reload_interval.count() == 0) return "--reload-interval: must be > 0";
@@ -183,6 +204,10 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
     return r;
   }
   r.help = *parsed;
+  if (!o.client_allowed_names.empty() && o.client_ca_file.empty()) {
+    r.error = "--client-allowed-names needs --client-ca-file";
+    return r;
+  }
   if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   r.ok = true;
   return r;

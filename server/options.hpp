@@ -42,6 +42,12 @@ struct options {
   // envelope. controller-runtime uses the same 7 MiB bound.
   std::size_t max_body_bytes = 7 * 1024 * 1024;
   std::size_t max_header_bytes = 16 * 1024;
+  // Client authentication on the webhook port: when set, every TLS client must present a
+  // certificate signed by a CA in this PEM file (re-read like the serving pair).
+  std::string client_ca_file;
+  // When not empty, the client certificate's subject CN or one of its DNS SANs must be one of
+  // these (else 403).
+  std::vector<std::string> client_allowed_names;
 };
 
 struct parse_result {

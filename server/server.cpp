@@ -25,9 +25,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       : io_(io),
         registry_(registry),
         state_(std::make_shared<server_state>(std::move(o))),
-        certs_(std::make_shared<cert_watcher>(io, state_->opts.tls_cert_file,
-                                              state_->opts.tls_key_file,
-                                              state_->opts.reload_interval, state_->stats)),
+        certs_(std::make_shared<cert_watcher>(
+            io, state_->opts.tls_cert_file, state_->opts.tls_key_file, state_->opts.reload_interval,
+            state_->stats, state_->opts.client_ca_file)),
         webhook_(std::make_shared<listener>(io, state_, listener_kind::webhook,
                                             [c = certs_] { return c->current(); })),
         metrics_(std::make_shared<listener>(io, state_, listener_kind::metrics, nullptr)) {}

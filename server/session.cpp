@@ -17,6 +17,7 @@
 
 #include "common/obs/logging.hpp"
 #include "server/http_parser.hpp"
+#include "server/tls.hpp"
 #include "server/tls_stream.hpp"
 
 namespace mlnetpol::server {
@@ -160,6 +161,17 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   void on_handshake(error_code ec, std::size_t) {
     if (ec) return fail(ec);
+    if constexpr (Tls) {
+      // The CA check happened in the handshake; the allowed names are answered with 403 (an
+      // authenticated caller that may not use this server), on every request of the connection.
+      if (!srv_->opts.client_ca_file.empty()) {
+        refusal_ = client_refusal(stream_.native_handle(), srv_->opts.client_allowed_names);
+        if (!refusal_.empty()) {
+          logging::event(level_enum::info, "client certificate refused",
+                         {{"reason", refusal_}, {"peer", endpoint_text(peer_)}});
+        }
+      }
+    }
     read_next();
   }
 
@@ -224,6 +236,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   void handle() {
     phase_ = phase::handling;
+    if (!refusal_.empty()) return respond_error(403, refusal_);
     http_request request;
     request.method = head_.method;
     request.target = head_.target;
@@ -354,6 +367,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::string body_;
   http_response response_;
   std::string peer_text_;
+  std::string refusal_;  // why this connection's client may not be served ("" = it may)
   std::string out_;
   std::vector<char> discard_;
   tcp::endpoint peer_;

@@ -2,6 +2,7 @@
 
 #include "common/files.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -14,6 +15,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 namespace mlnetpol::server {
 namespace {
@@ -49,9 +51,83 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+// Calls `each` with every certificate of a PEM bundle; an error when one does not parse or
+// there is none.
+template <typename Each>
+result<int> for_each_ca(std::string_view pem, Each&& each) {
+  ERR_clear_error();
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return fail(openssl_error("client CA: reading"));
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    const bool ok = each(cert);
+    X509_free(cert);
+    if (!ok) {
+      BIO_free(bio);
+      return fail(openssl_error("client CA: adding certificate " + std::to_string(count + 1)));
+    }
+    ++count;
+  }
+  BIO_free(bio);
+  // The loop ends at the end of the text (no further BEGIN line) or at a block that is broken.
+  const unsigned long last = ERR_peek_last_error();
+  if (last != 0 &&
+      !(ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE)) {
+    return fail(
+        openssl_error("client CA: certificate " + std::to_string(count + 1) + " does not parse"));
+  }
+  ERR_clear_error();
+  if (count == 0) return fail("client CA: no certificate in the file");
+  return count;
+}
+
 }  // namespace
 
-result<tls_material> make_tls_context(std::string_view cert_pem, std::string_view key_pem) {
+std::string client_refusal(SSL* ssl, const std::vector<std::string>& allowed) {
+  X509* peer = ssl == nullptr ? nullptr : SSL_get0_peer_certificate(ssl);
+  if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK)
+    return "a client certificate signed by the client CA is required";
+  if (allowed.empty()) return {};
+  auto is_allowed = [&](std::string_view name) {
+    return std::find(allowed.begin(), allowed.end(), name) != allowed.end();
+  };
+  std::string first_cn;
+  const X509_NAME* subject = X509_get_subject_name(peer);
+  for (int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1); i >= 0;
+       i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) {
+    const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+    unsigned char* utf8 = nullptr;
+    const int len = ASN1_STRING_to_UTF8(&utf8, data);
+    if (len < 0) continue;
+    const std::string cn(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
+    OPENSSL_free(utf8);
+    if (is_allowed(cn)) return {};
+    if (first_cn.empty()) first_cn = cn;
+  }
+  bool found = false;
+  if (auto* names = static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(peer, NID_subject_alt_name, nullptr, nullptr))) {
+    for (int i = 0; !found && i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names, i);
+      if (gen->type != GEN_DNS) continue;
+      const auto* dns = gen->d.dNSName;
+      found = is_allowed(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                                          static_cast<std::size_t>(ASN1_STRING_length(dns))));
+    }
+    GENERAL_NAMES_free(names);
+  }
+  ERR_clear_error();
+  if (found) return {};
+  return "client certificate (CN '" + first_cn.substr(0, 256) +
+         "') is not one of --client-allowed-names";
+}
+
+result<int> check_client_ca(std::string_view client_ca_pem) {
+  return for_each_ca(client_ca_pem, [](X509*) { return true; });
+}
+
+result<tls_material> make_tls_context(std::string_view cert_pem, std::string_view key_pem,
+                                      std::string_view client_ca_pem) {
   namespace ssl = boost::asio::ssl;
   tls_material r;
   ERR_clear_error();
@@ -77,6 +153,21 @@ result<tls_material> make_tls_context(std::string_view cert_pem, std::string_vie
   if (SSL_CTX_check_private_key(native) != 1) {
     return fail(openssl_error("the private key does not match the certificate"));
   }
+  if (!client_ca_pem.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(native);
+    auto added = for_each_ca(client_ca_pem, [&](X509* ca) {
+      // The CA names go into the CertificateRequest so a client holding several certificates
+      // picks the right one.
+      return X509_STORE_add_cert(store, ca) == 1 && SSL_CTX_add_client_CA(native, ca) == 1;
+    });
+    if (!added) return fail(added.error().message);
+    // The handshake fails (alert certificate_required / bad_certificate) without a certificate
+    // that chains to the bundle; OpenSSL checks the clientAuth purpose of a server-side peer.
+    SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    // Needed for session resumption once peers are verified.
+    static constexpr unsigned char sid[] = {'m', 'l', 'n', 'e', 't', 'p', 'o', 'l'};
+    SSL_CTX_set_session_id_context(native, sid, sizeof sid);
+  }
   X509* leaf = SSL_CTX_get0_certificate(native);
   if (leaf == nullptr) {
     return fail("certificate: no certificate in the file");
@@ -94,36 +185,89 @@ result<tls_material> make_tls_context(std::string_view cert_pem, std::string_vie
   return r;
 }
 
-certificate_store::certificate_store(std::string cert_file, std::string key_file)
-    : cert_file_(std::move(cert_file)), key_file_(std::move(key_file)) {}
+certificate_store::certificate_store(std::string cert_file, std::string key_file,
+                                     std::string client_ca_file)
+    : cert_file_(std::move(cert_file)),
+      key_file_(std::move(key_file)),
+      client_ca_file_(std::move(client_ca_file)) {}
+
+namespace {
+
+certificate_store::reload_result failed_with(std::string error) {
+  certificate_store::reload_result result;
+  result.outcome = certificate_store::status::failed;
+  result.error = std::move(error);
+  return result;
+}
+
+}  // namespace
 
 certificate_store::reload_result certificate_store::reload() {
+  std::string ca;
+  if (!client_ca_file_.empty()) {
+    auto ca_read = files::read(client_ca_file_);
+    if (!ca_read) return failed_with("client CA: " + ca_read.error().message);
+    // An empty file must not turn client authentication off.
+    if (ca_read->empty()) return failed_with("client CA: " + client_ca_file_ + " is empty");
+    ca = std::move(*ca_read);
+  }
+  if (cert_file_.empty()) {
+    std::string cert, key;
+    {
+      std::lock_guard lock(mutex_);
+      cert = pem_cert_;
+      key = pem_key_;
+    }
+    if (cert.empty()) return {};  // no pair yet: nothing to serve with
+    reload_result result = build(cert, key, ca);
+    if (result.outcome == status::failed) result.error = client_ca_file_ + ": " + result.error;
+    return result;
+  }
   auto cert_read = files::read(cert_file_);
   auto key_read =
       cert_read ? files::read(key_file_) : mlnetpol::result<std::string>(cert_read.error());
-  if (!key_read) {
-    reload_result result;
-    result.outcome = status::failed;
-    result.error = key_read.error().message;
-    return result;
+  if (!key_read) return failed_with(key_read.error().message);
+  reload_result result = build(*cert_read, *key_read, ca);
+  if (result.outcome == status::failed) {
+    result.error = cert_file_ + " / " + key_file_ +
+                   (client_ca_file_.empty() ? "" : " / " + client_ca_file_) + ": " + result.error;
   }
-  reload_result result = load_pem(*cert_read, *key_read);
-  if (result.outcome == status::failed) result.error = cert_file_ + " / " + key_file_ + ": " + result.error;
   return result;
 }
 
 certificate_store::reload_result certificate_store::load_pem(std::string_view cert,
                                                              std::string_view key) {
+  std::string ca;
+  if (!client_ca_file_.empty()) {
+    auto ca_read = files::read(client_ca_file_);
+    if (!ca_read) return failed_with("client CA: " + ca_read.error().message);
+    // An empty file must not turn client authentication off.
+    if (ca_read->empty()) return failed_with("client CA: " + client_ca_file_ + " is empty");
+    ca = std::move(*ca_read);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    pem_cert_ = cert;
+    pem_key_ = key;
+  }
+  return build(cert, key, ca);
+}
+
+certificate_store::reload_result certificate_store::build(std::string_view cert,
+                                                          std::string_view key,
+                                                          std::string_view ca) {
   reload_result result;
   std::string both(cert);
   both += '\0';
   both += key;
+  both += '\0';
+  both += ca;
   {
     std::lock_guard lock(mutex_);
     if (both == loaded_bytes_) return result;
     if (both == rejected_bytes_) return result;  // already reported
   }
-  auto made = make_tls_context(cert, key);
+  auto made = make_tls_context(cert, key, ca);
   std::lock_guard lock(mutex_);
   if (!made) {
     rejected_bytes_ = std::move(both);

@@ -28,6 +28,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace mlnetpol::testing {
 
@@ -125,7 +126,7 @@ class kapi_server {
   }
 
   // Stops only kube-apiserver (etcd and its data stay); start_apiserver() brings it back with
-  // the same flags and waits for /readyz.
+  // the same flags plus `extra_flags` (kept for later restarts) and waits for /readyz.
   void stop_apiserver() {
     // Never "kill 0" (the whole process group) when the pid file is missing.
     if (pid("apiserver") == "0") return;
@@ -134,8 +135,13 @@ class kapi_server {
     run_command("kill " + pid("apiserver") + " 2>/dev/null; for i in $(seq 1 50); do kill -0 " +
                 pid("apiserver") + " 2>/dev/null || break; sleep 0.1; done");
   }
-  void start_apiserver() {
+  void start_apiserver(const std::vector<std::string>& extra_flags = {}) {
     if (apiserver_cmdline_.empty()) throw std::runtime_error("stop_apiserver() first");
+    for (const auto& flag : extra_flags) {
+      if (!apiserver_cmdline_.empty() && apiserver_cmdline_.back() != '\0')
+        apiserver_cmdline_ += '\0';
+      apiserver_cmdline_ += flag;
+    }
     std::string command;
     std::size_t start = 0;
     while (start < apiserver_cmdline_.size()) {

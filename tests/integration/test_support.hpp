@@ -257,6 +257,12 @@ class tls_client {
     SSL_CTX_set_alpn_protos(ctx_.native_handle(), alpn, sizeof alpn);
   }
 
+  // Presents this certificate (chain) and key in every later handshake (--client-ca-file).
+  void use_certificate(const std::string& cert_pem, const std::string& key_pem) {
+    ctx_.use_certificate_chain(net::buffer(cert_pem));
+    ctx_.use_private_key(net::buffer(key_pem), ssl::context::pem);
+  }
+
   // Throws boost::system::system_error when the connection or the handshake fails. With a
   // session from an earlier connection, offers to resume it.
   void connect(SSL_SESSION* resume = nullptr) {

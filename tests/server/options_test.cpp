@@ -152,3 +152,26 @@ TEST_CASE("host:port") {
   CHECK_FALSE(split_host_port("localhost", host, port));
   CHECK_FALSE(split_host_port("h:99999", host, port));
 }
+
+TEST_CASE("--client-ca-file and --client-allowed-names") {
+  const auto none = parse_serve_args(std::vector<std::string_view>{});
+  REQUIRE(none.ok);
+  CHECK(none.value.client_ca_file.empty());
+  CHECK(none.value.client_allowed_names.empty());
+
+  const auto r = parse_serve_args(std::vector<std::string_view>{
+      "--client-ca-file", "/etc/ca.crt", "--client-allowed-names=kube-apiserver, ,b.example,"});
+  REQUIRE(r.ok);
+  CHECK(r.value.client_ca_file == "/etc/ca.crt");
+  CHECK(r.value.client_allowed_names == std::vector<std::string>{"kube-apiserver", "b.example"});
+
+  const auto names_only =
+      parse_serve_args(std::vector<std::string_view>{"--client-allowed-names", "a"});
+  CHECK_FALSE(names_only.ok);
+  CHECK(names_only.error == "--client-allowed-names needs --client-ca-file");
+  const auto empty = parse_serve_args(
+      std::vector<std::string_view>{"--client-ca-file", "x", "--client-allowed-names=,"});
+  CHECK_FALSE(empty.ok);
+  CHECK(empty.error.find("--client-allowed-names") != std::string::npos);
+  CHECK(serve_usage().find("--client-ca-file FILE") != std::string::npos);
+}

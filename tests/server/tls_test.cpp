@@ -122,3 +122,69 @@ TEST_CASE("certificate_store: reload only on change, remember a rejected pair") 
   CHECK(store.current() != ctx1);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a client CA makes the context require a verified client certificate") {
+  const auto pair = rsa_pair(1);
+  const auto ca = rsa_pair(1);
+  auto r = make_tls_context(pair.cert, pair.key, ca.cert);
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
+  SSL_CTX* native = r->context->native_handle();
+  CHECK(SSL_CTX_get_verify_mode(native) == (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
+  CHECK(sk_X509_NAME_num(SSL_CTX_get_client_CA_list(native)) == 1);
+  // Two CAs (a rotation): both trusted.
+  r = make_tls_context(pair.cert, pair.key, ca.cert + rsa_pair(1).cert);
+  REQUIRE(r.has_value());
+  CHECK(sk_X509_NAME_num(SSL_CTX_get_client_CA_list(r->context->native_handle())) == 2);
+  // Without one, nothing is asked of clients.
+  r = make_tls_context(pair.cert, pair.key);
+  REQUIRE(r.has_value());
+  CHECK(SSL_CTX_get_verify_mode(r->context->native_handle()) == SSL_VERIFY_NONE);
+
+  for (const std::string& bad :
+       {std::string("garbage"), pair.key,
+        std::string("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")}) {
+    CAPTURE(bad);
+    r = make_tls_context(pair.cert, pair.key, bad);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message.rfind("client CA:", 0) == 0);
+    CHECK_FALSE(check_client_ca(bad).has_value());
+  }
+  CHECK(check_client_ca(ca.cert).value() == 1);
+}
+
+TEST_CASE("certificate_store with a client CA file: re-read with the pair; empty never disables") {
+  std::string pattern = (std::filesystem::temp_directory_path() / "mlnetpol-tls-XXXXXX").string();
+  const std::filesystem::path dir = ::mkdtemp(pattern.data());
+  const auto pair = rsa_pair(10);
+  const auto ca1 = rsa_pair(10);
+  const auto ca2 = rsa_pair(10);
+  write(dir / "tls.crt", pair.cert);
+  write(dir / "tls.key", pair.key);
+  certificate_store store((dir / "tls.crt").string(), (dir / "tls.key").string(),
+                          (dir / "ca.crt").string());
+  auto r = store.reload();
+  CHECK(r.outcome == certificate_store::status::failed);  // no CA file yet
+  CHECK_FALSE(store.loaded());
+  write(dir / "ca.crt", ca1.cert);
+  CHECK(store.reload().outcome == certificate_store::status::reloaded);
+  const auto ctx1 = store.current();
+  CHECK(store.reload().outcome == certificate_store::status::unchanged);
+  write(dir / "ca.crt", "");
+  r = store.reload();
+  CHECK(r.outcome == certificate_store::status::failed);
+  CHECK(r.error.find("empty") != std::string::npos);
+  CHECK(store.current() == ctx1);
+  write(dir / "ca.crt", ca2.cert);
+  CHECK(store.reload().outcome == certificate_store::status::reloaded);
+  CHECK(store.current() != ctx1);
+
+  // Without pair files: the pair from load_pem, combined with each new CA.
+  certificate_store pem_store("", "", (dir / "ca.crt").string());
+  CHECK(pem_store.reload().outcome == certificate_store::status::unchanged);  // no pair yet
+  CHECK(pem_store.load_pem(pair.cert, pair.key).outcome == certificate_store::status::reloaded);
+  const auto pem_ctx = pem_store.current();
+  write(dir / "ca.crt", ca1.cert);
+  CHECK(pem_store.reload().outcome == certificate_store::status::reloaded);
+  CHECK(pem_store.current() != pem_ctx);
+  std::filesystem::remove_all(dir);
+}
