@@ -24,27 +24,6 @@ std::string quoted(std::string_view v) {
 
 }  // namespace
 
-bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  std::uint64_t n = 0;
-  if (!parse_unsigned(text.substr(0, digits), 1'000'000'000, n)) return false;
-  const std::string_view unit = text.substr(digits);
-  std::uint64_t ms_per_unit = 0;
-  if (unit.empty() || unit == "s")
-    ms_per_unit = 1000;
-  else if (unit == "ms")
-    ms_per_unit = 1;
-  else if (unit == "m")
-    ms_per_unit = 60'000;
-  else if (unit == "h")
-    ms_per_unit = 3'600'000;
-  else
-    return false;
-  out = std::chrono::milliseconds(n * ms_per_unit);
-  return true;
-}
-
 bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos) return false;
@@ -89,14 +68,17 @@ std::string serve_usage() {
          "  --reload-interval DURATION    certificate/config file polling (default 5s)\n"
          "  --help                        this text\n"
          "\n"
-         "Durations: 500ms, 10s, 2m, 1h (a bare number is seconds).\n"
+         "Durations: 500ms, 10s, 2m, 1h, 1m30s (a bare number is seconds).\n"
          "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP re-reads certificate and config now.\n";
 }
 
-parse_result parse_serve_args(const std::vector<std::string_view>& args) {
-  parse_result r;
-  options& o = r.value;
-  std::uint64_t n = 0;
+flags::wording serve_wording() {
+  flags::wording wording;
+  wording.unknown_flag = "unknown flag '{}' (see --help)";
+  return wording;
+}
+
+void declare(flags::parser& p, options& o) {
   auto text = [](std::string& out, std::string_view flag) {
     return [&out, flag](std::string_view v) -> std::string {
       if (v.empty()) return std::string(flag) + ": missing value";
@@ -104,18 +86,9 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
       return {};
     };
   };
-  auto duration = [](std::chrono::milliseconds& out, std::string_view flag) {
-    return [&out, flag](std::string_view v) -> std::string {
-      if (!parse_duration(v, out))
-        return std::string(flag) + ": not a duration (like 500ms, 10s, 2m): " + quoted(v);
-      return {};
-    };
-  };
-  flags::wording wording;
-  wording.unknown_flag = "unknown flag '{}' (see --help)";
-  flags::parser p(wording);
   p.value("--port",
-          [&](std::string_view v) -> std::string {
+          [&o](std::string_view v) -> std::string {
+            std::uint64_t n = 0;
             if (!parse_unsigned(v, 65535, n)) return "--port: not a port number: " + quoted(v);
             o.port = static_cast<std::uint16_t>(n);
             return {};
@@ -124,7 +97,8 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
       .value("--tls-cert-file", text(o.tls_cert_file, "--tls-cert-file"))
       .value("--tls-key-file", text(o.tls_key_file, "--tls-key-file"))
       .value("--threads",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
+               std::uint64_t n = 0;
                if (!parse_unsigned(v, 1024, n) || n == 0)
                  return "--threads: not a thread count (1..1024): " + quoted(v);
                o.threads = static_cast<unsigned>(n);
@@ -132,7 +106,7 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
              })
       .value("--config", text(o.config_file, "--config"))
       .value("--metrics-bind-address",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
                std::string host;
                std::uint16_t port = 0;
                if (v != "0" && !split_host_port(v, host, port))
@@ -141,7 +115,7 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
                return {};
              })
       .value("--log-format",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
                if (v == "json")
                  o.format = log_format::json;
                else if (v == "text")
@@ -151,7 +125,7 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
                return {};
              })
       .value("--log-level",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
                if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" &&
                    v != "off")
                  return "--log-level: trace, debug, info, warn, error or off, not " + quoted(v);
@@ -160,30 +134,37 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
              })
       .boolean("--log-denies", o.log_denies)
       .value("--max-connections",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
+               std::uint64_t n = 0;
                if (!parse_unsigned(v, 1'000'000, n) || n == 0)
                  return "--max-connections: not a positive count: " + quoted(v);
                o.max_connections = n;
                return {};
              })
-      .value("--shutdown-grace", duration(o.shutdown_grace, "--shutdown-grace"))
-      .value("--handshake-timeout", duration(o.handshake_timeout, "--handshake-timeout"))
-      .value("--header-timeout", duration(o.header_timeout, "--header-timeout"))
-      .value("--body-timeout", duration(o.body_timeout, "--body-timeout"))
-      .value("--write-timeout", duration(o.write_timeout, "--write-timeout"))
-      .value("--idle-timeout", duration(o.idle_timeout, "--idle-timeout"))
-      .value("--reload-interval", [&](std::string_view v) -> std::string {
-        if (auto e = duration(o.reload_interval, "--reload-interval")(v); !e.empty()) return e;
-        if (o.reload_interval.count() == 0) return "--reload-interval: must be > 0";
-        return {};
-      });
+      .duration("--shutdown-grace", o.shutdown_grace)
+      .duration("--handshake-timeout", o.handshake_timeout)
+      .duration("--header-timeout", o.header_timeout)
+      .duration("--body-timeout", o.body_timeout)
+      .duration("--write-timeout", o.write_timeout)
+      .duration("--idle-timeout", o.idle_timeout)
+      .duration("--reload-interval", o.reload_interval, /*positive=*/true);
+}
+
+void finish(options& o) {
+  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+}
+
+parse_result parse_serve_args(const std::vector<std::string_view>& args) {
+  parse_result r;
+  flags::parser p(serve_wording());
+  declare(p, r.value);
   const auto parsed = p.parse(args);
   if (!parsed) {
     r.error = parsed.error().message;
     return r;
   }
   r.help = *parsed;
-  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  finish(r.value);
   r.ok = true;
   return r;
 }
