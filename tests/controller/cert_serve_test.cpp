@@ -10,7 +10,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // A parser with the certificate flags beside the reconciler's, as serve_command declares them.
-mlnetpol::result<void> take_cert_flags(std::vector<std::string_view> args, cert_flags& f) {
+mlnetpol::result<void> parse_cert_flags(std::vector<std::string_view> args, cert_flags& f) {
   serve_flags s;
   mlnetpol::flags::parser p;
   declare(p, s);
@@ -23,7 +23,7 @@ mlnetpol::result<void> take_cert_flags(std::vector<std::string_view> args, cert_
 
 TEST_CASE("cert flags: parsed beside serve's others, build the options") {
   cert_flags f;
-  auto rest = take_cert_flags(
+  auto rest = parse_cert_flags(
       {"--cert-management=self", "--cert-extra-san", "127.0.0.1",
        "--cert-extra-san=webhook.local", "--cert-serving-lifetime=30s", "--cert-ca-lifetime", "90s",
        "--cert-propagation=2s", "--cert-secret-namespace=ns1", "--kubeconfig", "/k"},
@@ -43,7 +43,7 @@ TEST_CASE("cert flags: parsed beside serve's others, build the options") {
   CHECK(o.validating_webhook == "mlnetpol");
 
   cert_flags d;
-  REQUIRE(take_cert_flags({}, d).has_value());
+  REQUIRE(parse_cert_flags({}, d).has_value());
   CHECK(d.mode == cert_mode::external);  // `make run`, cert-manager
   CHECK(cert_options(d).rotation.ca_lifetime == std::chrono::hours(24 * 365));
   CHECK(cert_options(d).rotation.serving_lifetime == std::chrono::hours(24 * 90));
@@ -51,18 +51,18 @@ TEST_CASE("cert flags: parsed beside serve's others, build the options") {
 
 TEST_CASE("cert flags: bad values are clear errors") {
   cert_flags f;
-  CHECK(take_cert_flags({"--cert-management=auto"}, f).error().message.find("self or external") !=
+  CHECK(parse_cert_flags({"--cert-management=auto"}, f).error().message.find("self or external") !=
         std::string::npos);
-  CHECK_FALSE(take_cert_flags({"--cert-ca-lifetime"}, f).has_value());
-  CHECK_FALSE(take_cert_flags({"--cert-propagation=soon"}, f).has_value());
-  CHECK(take_cert_flags({"--cert-servce=x"}, f).error().message.find("--cert-service") !=
+  CHECK_FALSE(parse_cert_flags({"--cert-ca-lifetime"}, f).has_value());
+  CHECK_FALSE(parse_cert_flags({"--cert-propagation=soon"}, f).has_value());
+  CHECK(parse_cert_flags({"--cert-servce=x"}, f).error().message.find("--cert-service") !=
         std::string::npos);
   cert_flags g;
-  CHECK(take_cert_flags(
+  CHECK(parse_cert_flags(
             {"--cert-management=self", "--cert-ca-lifetime=100h", "--cert-serving-lifetime=90h"}, g)
             .error()
             .message.find("three serving lifetimes") != std::string::npos);
   cert_flags h;
   CHECK_FALSE(
-      take_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
+      parse_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
 }

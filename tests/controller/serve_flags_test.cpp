@@ -41,7 +41,7 @@ TEST_CASE("declare: the reconciler's flags beside the server's on one parser") {
   CHECK(d.retry_period == 2s);
 }
 
-TEST_CASE("take_serve_flags: bad values are clear errors") {
+TEST_CASE("reconciler flags: bad values are clear errors") {
   serve_flags f;
   CHECK(parse({"--reconcile=maybe"}, f).error().message.find("true or false") !=
         std::string::npos);
