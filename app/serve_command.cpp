@@ -16,6 +16,7 @@
 #include "app/commands.hpp"
 #include "app/reconciler_runnable.hpp"
 #include "app/serve_app.hpp"
+#include "common/flags.hpp"
 #include "common/obs/logging.hpp"
 #include "common/snapshot.hpp"
 #include "policy/render/render.hpp"
@@ -25,31 +26,33 @@ namespace mlnetpol::app {
 int serve_command(int argc, char** argv) {
   namespace srv = mlnetpol::server;
   namespace logging = mlnetpol::obs::logging;
-  controller::cert_flags cert_flags;
-  const auto other_args = controller::take_cert_flags({argv + 1, argv + argc}, cert_flags);
-  if (!other_args) {
-    std::fprintf(stderr, "mlnetpol serve: %s\n", other_args.error().message.c_str());
-    return 2;
-  }
+  // One parser over every part's flags: an unknown flag is matched against all of them.
+  srv::options opts;
   controller::serve_flags reconcile_flags;
-  const auto server_args = controller::take_serve_flags(*other_args, reconcile_flags);
-  if (!server_args) {
-    std::fprintf(stderr, "mlnetpol serve: %s\n", server_args.error().message.c_str());
-    return 2;
-  }
-  const auto parsed = srv::parse_serve_args({server_args->begin(), server_args->end()});
-  if (parsed.help) {
+  controller::cert_flags cert_flags;
+  flags::parser parser(srv::serve_wording());
+  srv::declare(parser, opts);
+  controller::declare(parser, reconcile_flags);
+  controller::declare(parser, cert_flags);
+  const auto help = parser.parse(argc, argv);
+  if (help && *help) {
     std::fputs((srv::serve_usage() + "\n" + controller::serve_flags_usage() + "\n" +
                 controller::cert_flags_usage())
                    .c_str(),
                stdout);
     return 0;
   }
-  if (!parsed.ok) {
-    std::fprintf(stderr, "mlnetpol serve: %s\n", parsed.error.c_str());
+  for (const auto& ok : {help ? result<void>{} : result<void>{help.error()},
+                         controller::check(reconcile_flags), controller::check(cert_flags)}) {
+    if (!ok) {
+      std::fprintf(stderr, "mlnetpol serve: %s\n", ok.error().message.c_str());
+      return 2;
+    }
+  }
+  if (auto finished = srv::finish(opts); !finished) {
+    std::fprintf(stderr, "mlnetpol serve: %s\n", finished.error().message.c_str());
     return 2;
   }
-  srv::options opts = parsed.value;
   const bool self_managed = cert_flags.mode == controller::cert_mode::self;
   // Self-managed: the pair comes from the Secret (set_certificate), never from files.
   if (self_managed) {

@@ -1,5 +1,7 @@
 #include "common/flags.hpp"
 
+#include "common/duration.hpp"
+
 #include <algorithm>
 #include <cstddef>
 
@@ -47,6 +49,17 @@ parser& parser::boolean(std::string name, bool& out) {
   f.set_boolean = &out;
   flags_.push_back(std::move(f));
   return *this;
+}
+
+parser& parser::duration(std::string name, std::chrono::milliseconds& out, bool positive) {
+  std::string flag_name = name;
+  return value(std::move(name), [&out, positive, flag_name](std::string_view v) -> std::string {
+    const auto d = parse_duration(v);
+    if (!d) return flag_name + ": not a duration (like 500ms, 10s, 2m): '" + std::string(v) + "'";
+    if (positive && d->count() == 0) return flag_name + ": must be > 0";
+    out = *d;
+    return {};
+  });
 }
 
 parser& parser::positional(value_fn take) {

@@ -3,6 +3,7 @@
 // the value), then parsed from argv. `--flag value` and `--flag=value` both work; an unknown flag
 // is an error naming the closest known flag. Each command keeps its own wording of the errors
 // (scripts and tests pin them) through `wording`. Commands exit 2 on any error.
+#include <chrono>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,9 @@ class parser {
   parser& toggle(std::string name, std::function<void()> set);
   // A switch: `--name` and `--name=true` set true, `--name=false` false (controller-runtime style).
   parser& boolean(std::string name, bool& out);
+  // A duration (common/duration.hpp); "NAME: not a duration (like 500ms, 10s, 2m): 'v'", and
+  // "NAME: must be > 0" for a zero one when `positive`.
+  parser& duration(std::string name, std::chrono::milliseconds& out, bool positive = false);
   // Arguments that are not flags; without it they are errors.
   parser& positional(value_fn take);
 

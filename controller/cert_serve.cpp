@@ -1,11 +1,11 @@
 #include "controller/cert_serve.hpp"
 
-#include <optional>
 #include <stdexcept>
 
 #include <arpa/inet.h>
 
 #include "controller/serve.hpp"
+
 
 namespace mlnetpol::controller {
 namespace {
@@ -44,79 +44,48 @@ cert_manager_options cert_options(const cert_flags& flags) {
   return o;
 }
 
-result<std::vector<std::string>> take_cert_flags(const std::vector<std::string>& args,
-                                                 cert_flags& flags) {
-  std::vector<std::string> rest;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i];
-    std::optional<std::string> value;
-    if (const auto eq = name.find('='); name.starts_with("--") && eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    }
-    if (!name.starts_with("--cert-")) {
-      rest.push_back(args[i]);
-      continue;
-    }
-    if (!value) {
-      if (i + 1 >= args.size()) return fail(name + " needs a value");
-      value = args[++i];
-    }
-    auto duration = [&](std::chrono::milliseconds& out) -> result<void> {
-      auto d = parse_duration(*value);
-      if (!d) return fail(name + ": " + d.error().message);
-      if (d->count() <= 0) return fail(name + " must be positive");
-      out = *d;
+void declare(flags::parser& p, cert_flags& flags) {
+  auto text = [](std::string& out, std::string name) {
+    return [&out, name](std::string_view v) -> std::string {
+      if (v.empty()) return name + ": missing value";
+      out = v;
       return {};
     };
-    auto text = [&](std::string& out) -> result<void> {
-      if (value->empty()) return fail(name + " needs a value");
-      out = *value;
-      return {};
-    };
-    result<void> ok;
-    if (name == "--cert-management") {
-      if (*value == "self") {
-        flags.mode = cert_mode::self;
-      } else if (*value == "external") {
-        flags.mode = cert_mode::external;
-      } else {
-        return fail("--cert-management: self or external, got \"" + *value + "\"");
-      }
-    } else if (name == "--cert-secret-name") {
-      ok = text(flags.secret_name);
-    } else if (name == "--cert-secret-namespace") {
-      ok = text(flags.secret_namespace);
-    } else if (name == "--cert-service") {
-      ok = text(flags.service);
-    } else if (name == "--cert-mutating-webhook") {
-      ok = text(flags.mutating_webhook);
-    } else if (name == "--cert-validating-webhook") {
-      ok = text(flags.validating_webhook);
-    } else if (name == "--cert-ca-lifetime") {
-      ok = duration(flags.ca_lifetime);
-    } else if (name == "--cert-serving-lifetime") {
-      ok = duration(flags.serving_lifetime);
-    } else if (name == "--cert-propagation") {
-      ok = duration(flags.propagation);
-    } else if (name == "--cert-clock-margin") {
-      ok = duration(flags.clock_margin);
-    } else if (name == "--cert-check-interval") {
-      ok = duration(flags.check_interval);
-    } else if (name == "--cert-extra-san") {
-      std::string san;
-      ok = text(san);
-      if (ok) flags.extra_sans.push_back(san);
-    } else {
-      return fail("unknown flag " + name);
-    }
-    if (!ok) return ok.error();
-  }
+  };
+  p.value("--cert-management",
+          [&flags](std::string_view v) -> std::string {
+            if (v == "self")
+              flags.mode = cert_mode::self;
+            else if (v == "external")
+              flags.mode = cert_mode::external;
+            else
+              return "--cert-management: self or external, got \"" + std::string(v) + "\"";
+            return {};
+          })
+      .value("--cert-secret-name", text(flags.secret_name, "--cert-secret-name"))
+      .value("--cert-secret-namespace", text(flags.secret_namespace, "--cert-secret-namespace"))
+      .value("--cert-service", text(flags.service, "--cert-service"))
+      .value("--cert-mutating-webhook", text(flags.mutating_webhook, "--cert-mutating-webhook"))
+      .value("--cert-validating-webhook",
+             text(flags.validating_webhook, "--cert-validating-webhook"))
+      .duration("--cert-ca-lifetime", flags.ca_lifetime, /*positive=*/true)
+      .duration("--cert-serving-lifetime", flags.serving_lifetime, /*positive=*/true)
+      .duration("--cert-propagation", flags.propagation, /*positive=*/true)
+      .duration("--cert-clock-margin", flags.clock_margin, /*positive=*/true)
+      .duration("--cert-check-interval", flags.check_interval, /*positive=*/true)
+      .value("--cert-extra-san", [&flags](std::string_view v) -> std::string {
+        if (v.empty()) return "--cert-extra-san: missing value";
+        flags.extra_sans.emplace_back(v);  // repeatable
+        return {};
+      });
+}
+
+result<void> check(const cert_flags& flags) {
   if (flags.mode == cert_mode::self) {
     const std::string why = cert::check_settings(cert_options(flags).rotation);
     if (!why.empty()) return fail("--cert-*: " + why);
   }
-  return rest;
+  return {};
 }
 
 std::string cert_flags_usage() {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/flags.hpp"
 #include "common/result.hpp"
 #include "controller/cert_manager.hpp"
 
@@ -27,12 +28,13 @@ struct cert_flags {
   std::vector<std::string> extra_sans;  // IP addresses or DNS names (local registration, dev)
 };
 
-// Takes --cert-management=self|external, --cert-secret-name, --cert-secret-namespace,
-// --cert-service, --cert-mutating-webhook, --cert-validating-webhook, --cert-ca-lifetime,
-// --cert-serving-lifetime, --cert-propagation, --cert-clock-margin, --cert-check-interval and
-// --cert-extra-san (repeatable) out of args; returns the others in order. Checks the lifetimes.
-result<std::vector<std::string>> take_cert_flags(const std::vector<std::string>& args,
-                                                 cert_flags& flags);
+// The certificate flags on serve's one parser: --cert-management=self|external,
+// --cert-secret-name, --cert-secret-namespace, --cert-service, --cert-mutating-webhook,
+// --cert-validating-webhook, --cert-ca-lifetime, --cert-serving-lifetime, --cert-propagation,
+// --cert-clock-margin, --cert-check-interval and --cert-extra-san (repeatable). check() after
+// parsing: the lifetimes and names of self mode.
+void declare(flags::parser& p, cert_flags& flags);
+result<void> check(const cert_flags& flags);
 std::string cert_flags_usage();
 // The rotation settings and manager options the flags describe.
 cert_manager_options cert_options(const cert_flags& flags);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/flags.hpp"
 #include "common/result.hpp"
 #include "controller/manager.hpp"
 #include "policy/config.hpp"
@@ -21,16 +22,12 @@ struct serve_flags {
   std::chrono::milliseconds retry_period{2'000};
 };
 
-// Takes the reconciler's flags (--kubeconfig FILE, --reconcile=true|false, --resync-period 10m,
-// --leader-elect-lease-duration 15s, --leader-elect-renew-deadline 10s,
-// --leader-elect-retry-period 2s; `--flag value` or `--flag=value`) out of args and returns the
-// others, in order, for the server's own parser.
-result<std::vector<std::string>> take_serve_flags(const std::vector<std::string>& args,
-                                                  serve_flags& flags);
+// The reconciler's flags on serve's one parser: --kubeconfig FILE, --reconcile[=true|false],
+// --resync-period 10m, --leader-elect-lease-duration 15s, --leader-elect-renew-deadline 10s,
+// --leader-elect-retry-period 2s. check() after parsing: the leader-election timing rules.
+void declare(flags::parser& p, serve_flags& flags);
+result<void> check(const serve_flags& flags);
 std::string serve_flags_usage();
-
-// Go-style durations: 500ms, 15s, 10m, 1h, 1m30s.
-result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // Starts the reconciler (namespace cache, managed-object watches, leader election, workers) with
 // the given configuration. Null when reconciling is off or there is no cluster access (no

@@ -24,27 +24,6 @@ std::string quoted(std::string_view v) {
 
 }  // namespace
 
-bool parse_duration(std::string_view text, std::chrono::milliseconds& out) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  std::uint64_t n = 0;
-  if (!parse_unsigned(text.substr(0, digits), 1'000'000'000, n)) return false;
-  const std::string_view unit = text.substr(digits);
-  std::uint64_t ms_per_unit = 0;
-  if (unit.empty() || unit == "s")
-    ms_per_unit = 1000;
-  else if (unit == "ms")
-    ms_per_unit = 1;
-  else if (unit == "m")
-    ms_per_unit = 60'000;
-  else if (unit == "h")
-    ms_per_unit = 3'600'000;
-  else
-    return false;
-  out = std::chrono::milliseconds(n * ms_per_unit);
-  return true;
-}
-
 bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos) return false;
@@ -93,14 +72,17 @@ std::string serve_usage() {
          "                                a DNS SAN must be one of them (403 otherwise)\n"
          "  --help                        this text\n"
          "\n"
-         "Durations: 500ms, 10s, 2m, 1h (a bare number is seconds).\n"
+         "Durations: 500ms, 10s, 2m, 1h, 1m30s (a bare number is seconds).\n"
          "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP re-reads certificate and config now.\n";
 }
 
-parse_result parse_serve_args(const std::vector<std::string_view>& args) {
-  parse_result r;
-  options& o = r.value;
-  std::uint64_t n = 0;
+flags::wording serve_wording() {
+  flags::wording wording;
+  wording.unknown_flag = "unknown flag '{}' (see --help)";
+  return wording;
+}
+
+void declare(flags::parser& p, options& o) {
   auto text = [](std::string& out, std::string_view flag) {
     return [&out, flag](std::string_view v) -> std::string {
       if (v.empty()) return std::string(flag) + ": missing value";
@@ -108,18 +90,9 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
       return {};
     };
   };
-  auto duration = [](std::chrono::milliseconds& out, std::string_view flag) {
-    return [&out, flag](std::string_view v) -> std::string {
-      if (!parse_duration(v, out))
-        return std::string(flag) + ": not a duration (like 500ms, 10s, 2m): " + quoted(v);
-      return {};
-    };
-  };
-  flags::wording wording;
-  wording.unknown_flag = "unknown flag '{}' (see --help)";
-  flags::parser p(wording);
   p.value("--port",
-          [&](std::string_view v) -> std::string {
+          [&o](std::string_view v) -> std::string {
+            std::uint64_t n = 0;
             if (!parse_unsigned(v, 65535, n)) return "--port: not a port number: " + quoted(v);
             o.port = static_cast<std::uint16_t>(n);
             return {};
@@ -128,7 +101,8 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
       .value("--tls-cert-file", text(o.tls_cert_file, "--tls-cert-file"))
       .value("--tls-key-file", text(o.tls_key_file, "--tls-key-file"))
       .value("--threads",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
+               std::uint64_t n = 0;
                if (!parse_unsigned(v, 1024, n) || n == 0)
                  return "--threads: not a thread count (1..1024): " + quoted(v);
                o.threads = static_cast<unsigned>(n);
@@ -136,7 +110,7 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
              })
       .value("--config", text(o.config_file, "--config"))
       .value("--metrics-bind-address",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
                std::string host;
                std::uint16_t port = 0;
                if (v != "0" && !split_host_port(v, host, port))
@@ -145,7 +119,7 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
                return {};
              })
       .value("--log-format",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
                if (v == "json")
                  o.format = log_format::json;
                else if (v == "text")
@@ -155,7 +129,7 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
                return {};
              })
       .value("--log-level",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
                if (v != "trace" && v != "debug" && v != "info" && v != "warn" && v != "error" &&
                    v != "off")
                  return "--log-level: trace, debug, info, warn, error or off, not " + quoted(v);
@@ -164,51 +138,58 @@ parse_result parse_serve_args(const std::vector<std::string_view>& args) {
              })
       .boolean("--log-denies", o.log_denies)
       .value("--max-connections",
-             [&](std::string_view v) -> std::string {
+             [&o](std::string_view v) -> std::string {
+               std::uint64_t n = 0;
                if (!parse_unsigned(v, 1'000'000, n) || n == 0)
                  return "--max-connections: not a positive count: " + quoted(v);
                o.max_connections = n;
                return {};
              })
-      .value("--shutdown-grace", duration(o.shutdown_grace, "--shutdown-grace"))
-      .value("--handshake-timeout", duration(o.handshake_timeout, "--handshake-timeout"))
-      .value("--header-timeout", duration(o.header_timeout, "--header-timeout"))
-      .value("--body-timeout", duration(o.body_timeout, "--body-timeout"))
-      .value("--write-timeout", duration(o.write_timeout, "--write-timeout"))
-      .value("--idle-timeout", duration(o.idle_timeout, "--idle-timeout"))
+      .duration("--shutdown-grace", o.shutdown_grace)
+      .duration("--handshake-timeout", o.handshake_timeout)
+      .duration("--header-timeout", o.header_timeout)
+      .duration("--body-timeout", o.body_timeout)
+      .duration("--write-timeout", o.write_timeout)
+      .duration("--idle-timeout", o.idle_timeout)
+      .duration("--reload-interval", o.reload_interval, /*positive=*/true)
       .value("--client-ca-file", text(o.client_ca_file, "--client-ca-file"))
-      .value("--client-allowed-names",
-             [&](std::string_view v) -> std::string {
-               o.client_allowed_names.clear();
-               for (std::string_view rest = v; !rest.empty();) {
-                 const auto comma = rest.find(',');
-                 std::string_view name = rest.substr(0, comma);
-                 while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-                 while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-                 if (!name.empty()) o.client_allowed_names.emplace_back(name);
-                 rest =
-                     comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-               }
-               if (o.client_allowed_names.empty())
-                 return "--client-allowed-names: no name in " + quoted(v);
-               return {};
-             })
-      .value("--reload-interval", [&](std::string_view v) -> std::string {
-        if (auto e = duration(o.reload_interval, "--reload-interval")(v); !e.empty()) return e;
-        if (o.reload_interval.count() == 0) return "--reload-interval: must be > 0";
+      .value("--client-allowed-names", [&](std::string_view v) -> std::string {
+        o.client_allowed_names.clear();
+        for (std::string_view rest = v; !rest.empty();) {
+          const auto comma = rest.find(',');
+          std::string_view name = rest.substr(0, comma);
+          while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+          while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+          if (!name.empty()) o.client_allowed_names.emplace_back(name);
+          rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+        if (o.client_allowed_names.empty()) return "--client-allowed-names: no name in " + quoted(v);
         return {};
       });
+}
+
+result<void> finish(options& o) {
+  if (!o.client_allowed_names.empty() && o.client_ca_file.empty()) {
+    return fail("--client-allowed-names needs --client-ca-file");
+  }
+  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
+  return {};
+}
+
+parse_result parse_serve_args(const std::vector<std::string_view>& args) {
+  parse_result r;
+  flags::parser p(serve_wording());
+  declare(p, r.value);
   const auto parsed = p.parse(args);
   if (!parsed) {
     r.error = parsed.error().message;
     return r;
   }
   r.help = *parsed;
-  if (!o.client_allowed_names.empty() && o.client_ca_file.empty()) {
-    r.error = "--client-allowed-names needs --client-ca-file";
+  if (auto done = finish(r.value); !done) {
+    r.error = done.error().message;
     return r;
   }
-  if (o.threads == 0) o.threads = std::max(1u, std::thread::hardware_concurrency());
   r.ok = true;
   return r;
 }

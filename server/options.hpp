@@ -7,7 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "common/flags.hpp"
 #include "common/obs/logging.hpp"
+#include "common/result.hpp"
 
 namespace mlnetpol::server {
 
@@ -57,12 +59,18 @@ struct parse_result {
   std::string error;  // "--port: not a port number: 'x'" when !ok
 };
 
+// The server's flags on `p` (serve's one parser also holds the controller's); parse, then finish().
+void declare(flags::parser& p, options& o);
+// serve's wording of flag errors ("unknown flag '--x' (see --help)").
+flags::wording serve_wording();
+// Defaults that depend on the machine (threads: one per core).
+result<void> finish(options& o);  // cross-flag checks, then defaults
+
+// The server's flags alone (tests, tools); `mlnetpol serve` parses all of its flags at once.
 parse_result parse_serve_args(const std::vector<std::string_view>& args);
 parse_result parse_serve_args(int argc, char** argv);  // argv[0] is the program
 std::string serve_usage();
 
-// "25s", "500ms", "2m", "1h", or plain seconds ("30"); false on anything else.
-bool parse_duration(std::string_view text, std::chrono::milliseconds& out);
 // "host:port" / "[v6]:port" / ":port"; false on anything else.
 bool split_host_port(std::string_view text, std::string& host, std::uint16_t& port);
 

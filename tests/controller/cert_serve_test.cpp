@@ -2,19 +2,33 @@
 #include <doctest/doctest.h>
 
 #include "controller/cert_serve.hpp"
+#include "controller/serve.hpp"
 
 using namespace mlnetpol::controller;
 using namespace std::chrono_literals;
 
-TEST_CASE("take_cert_flags: takes --cert-*, leaves the rest, builds the options") {
+namespace {
+
+// A parser with the certificate flags beside the reconciler's, as serve_command declares them.
+mlnetpol::result<void> parse_cert_flags(std::vector<std::string_view> args, cert_flags& f) {
+  serve_flags s;
+  mlnetpol::flags::parser p;
+  declare(p, s);
+  declare(p, f);
+  if (auto r = p.parse(args); !r) return r.error();
+  return check(f);
+}
+
+}  // namespace
+
+TEST_CASE("cert flags: parsed beside serve's others, build the options") {
   cert_flags f;
-  auto rest = take_cert_flags(
-      {"--port", "9443", "--cert-management=self", "--cert-extra-san", "127.0.0.1",
+  auto rest = parse_cert_flags(
+      {"--cert-management=self", "--cert-extra-san", "127.0.0.1",
        "--cert-extra-san=webhook.local", "--cert-serving-lifetime=30s", "--cert-ca-lifetime", "90s",
        "--cert-propagation=2s", "--cert-secret-namespace=ns1", "--kubeconfig", "/k"},
       f);
   REQUIRE(rest.has_value());
-  CHECK(*rest == std::vector<std::string>{"--port", "9443", "--kubeconfig", "/k"});
   CHECK(f.mode == cert_mode::self);
   const auto o = cert_options(f);
   CHECK(o.secret_namespace == "ns1");
@@ -29,25 +43,26 @@ TEST_CASE("take_cert_flags: takes --cert-*, leaves the rest, builds the options"
   CHECK(o.validating_webhook == "mlnetpol");
 
   cert_flags d;
-  REQUIRE(take_cert_flags({}, d).has_value());
+  REQUIRE(parse_cert_flags({}, d).has_value());
   CHECK(d.mode == cert_mode::external);  // `make run`, cert-manager
   CHECK(cert_options(d).rotation.ca_lifetime == std::chrono::hours(24 * 365));
   CHECK(cert_options(d).rotation.serving_lifetime == std::chrono::hours(24 * 90));
 }
 
-TEST_CASE("take_cert_flags: bad values are clear errors") {
+TEST_CASE("cert flags: bad values are clear errors") {
   cert_flags f;
-  CHECK(take_cert_flags({"--cert-management=auto"}, f).error().message.find("self or external") !=
+  CHECK(parse_cert_flags({"--cert-management=auto"}, f).error().message.find("self or external") !=
         std::string::npos);
-  CHECK_FALSE(take_cert_flags({"--cert-ca-lifetime"}, f).has_value());
-  CHECK_FALSE(take_cert_flags({"--cert-propagation=soon"}, f).has_value());
-  CHECK_FALSE(take_cert_flags({"--cert-colour=blue"}, f).has_value());
+  CHECK_FALSE(parse_cert_flags({"--cert-ca-lifetime"}, f).has_value());
+  CHECK_FALSE(parse_cert_flags({"--cert-propagation=soon"}, f).has_value());
+  CHECK(parse_cert_flags({"--cert-servce=x"}, f).error().message.find("--cert-service") !=
+        std::string::npos);
   cert_flags g;
-  CHECK(take_cert_flags(
+  CHECK(parse_cert_flags(
             {"--cert-management=self", "--cert-ca-lifetime=100h", "--cert-serving-lifetime=90h"}, g)
             .error()
             .message.find("three serving lifetimes") != std::string::npos);
   cert_flags h;
   CHECK_FALSE(
-      take_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
+      parse_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
 }

@@ -5,28 +5,26 @@
 using namespace std::chrono_literals;
 using namespace mlnetpol::controller;
 
-TEST_CASE("parse_duration: Go-style durations") {
-  CHECK(*parse_duration("10m") == 600'000ms);
-  CHECK(*parse_duration("15s") == 15'000ms);
-  CHECK(*parse_duration("500ms") == 500ms);
-  CHECK(*parse_duration("1h") == 3'600'000ms);
-  CHECK(*parse_duration("1m30s") == 90'000ms);
-  CHECK_FALSE(parse_duration("").has_value());
-  CHECK_FALSE(parse_duration("10").has_value());
-  CHECK_FALSE(parse_duration("s").has_value());
-  CHECK_FALSE(parse_duration("-5s").has_value());
-  CHECK_FALSE(parse_duration("5d").has_value());
+namespace {
+
+// A parser with the reconciler's flags, as serve_command declares them.
+mlnetpol::result<void> parse(std::vector<std::string_view> args, serve_flags& f) {
+  mlnetpol::flags::parser p;
+  declare(p, f);
+  if (auto r = p.parse(args); !r) return r.error();
+  return check(f);
 }
 
-TEST_CASE("take_serve_flags: takes the reconciler's flags, leaves the server's") {
+}  // namespace
+
+TEST_CASE("declare: the reconciler's flags beside the server's on one parser") {
   serve_flags f;
-  auto rest = take_serve_flags(
-      {"--port", "9443", "--kubeconfig", "/k", "--reconcile=false", "--resync-period=30s",
+  auto rest = parse(
+      {"--kubeconfig", "/k", "--reconcile=false", "--resync-period=30s",
        "--leader-elect-lease-duration", "20s", "--leader-elect-renew-deadline=12s",
-       "--leader-elect-retry-period", "3s", "--log-format", "text"},
+       "--leader-elect-retry-period", "3s"},
       f);
   REQUIRE(rest.has_value());
-  CHECK(*rest == std::vector<std::string>{"--port", "9443", "--log-format", "text"});
   CHECK(f.kubeconfig == "/k");
   CHECK_FALSE(f.reconcile);
   CHECK(f.resync_period == 30s);
@@ -35,7 +33,7 @@ TEST_CASE("take_serve_flags: takes the reconciler's flags, leaves the server's")
   CHECK(f.retry_period == 3s);
 
   serve_flags d;
-  REQUIRE(take_serve_flags({}, d).has_value());
+  REQUIRE(parse({}, d).has_value());
   CHECK(d.reconcile);
   CHECK(d.resync_period == 10min);
   CHECK(d.lease_duration == 15s);
@@ -43,14 +41,18 @@ TEST_CASE("take_serve_flags: takes the reconciler's flags, leaves the server's")
   CHECK(d.retry_period == 2s);
 }
 
-TEST_CASE("take_serve_flags: bad values are clear errors") {
+TEST_CASE("reconciler flags: bad values are clear errors") {
   serve_flags f;
-  CHECK(take_serve_flags({"--reconcile=maybe"}, f).error().message.find("true or false") !=
+  CHECK(parse({"--reconcile=maybe"}, f).error().message.find("true or false") !=
         std::string::npos);
-  CHECK_FALSE(take_serve_flags({"--kubeconfig"}, f).has_value());
-  CHECK_FALSE(take_serve_flags({"--resync-period", "often"}, f).has_value());
+  CHECK_FALSE(parse({"--kubeconfig"}, f).has_value());
+  CHECK(parse({"--resync-period", "often"}, f).error().message ==
+        "--resync-period: not a duration (like 500ms, 10s, 2m): 'often'");
+  CHECK(parse({"--resync-period=0s"}, f).error().message == "--resync-period: must be > 0");
+  // Did-you-mean across every part's flags.
+  CHECK(parse({"--kubeconfg=/k"}, f).error().message.find("--kubeconfig") != std::string::npos);
   serve_flags g;
-  CHECK(take_serve_flags({"--leader-elect-lease-duration=5s"}, g)
+  CHECK(parse({"--leader-elect-lease-duration=5s"}, g)
             .error()
             .message.find("greater than --leader-elect-renew-deadline") != std::string::npos);
 }

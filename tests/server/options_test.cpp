@@ -121,22 +121,6 @@ TEST_CASE("bad flags get a message naming the flag") {
   }
 }
 
-TEST_CASE("durations") {
-  std::chrono::milliseconds d{};
-  CHECK(parse_duration("500ms", d));
-  CHECK(d == 500ms);
-  CHECK(parse_duration("25s", d));
-  CHECK(d == 25s);
-  CHECK(parse_duration("2m", d));
-  CHECK(d == 2min);
-  CHECK(parse_duration("7", d));
-  CHECK(d == 7s);
-  CHECK_FALSE(parse_duration("", d));
-  CHECK_FALSE(parse_duration("s", d));
-  CHECK_FALSE(parse_duration("-1s", d));
-  CHECK_FALSE(parse_duration("1.5s", d));
-}
-
 TEST_CASE("host:port") {
   std::string host;
   std::uint16_t port = 1;
