@@ -25,8 +25,8 @@ review_response to_response(const policy::decision& d) {
   out.warnings = d.warnings;
   out.audit_annotations = d.audit_annotations;
   out.decision = std::string(policy::to_string(d.result));
-  const std::string mode(policy::to_string(d.mode));
-  for (const auto& v : d.violations) out.violations.push_back({v.rule, mode});
+  out.mode = policy::to_string(d.mode);
+  for (const auto& v : d.violations) out.violations.push_back({v.rule, std::string(out.mode)});
   return out;
 }
 

@@ -58,6 +58,8 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
     outcome.name = std::move(request.name);
     outcome.operation = std::move(request.operation);
     outcome.user = std::move(request.user.username);
+    outcome.groups = std::move(request.user.groups);
+    outcome.mode = response.mode;
     outcome.dry_run = request.dry_run;
     outcome.decision =
         response.decision.empty() ? default_decision(response) : std::move(response.decision);

@@ -56,6 +56,7 @@ struct review_response {
   std::vector<std::pair<std::string, std::string>> audit_annotations;
   // For the decision log line and metrics, not sent to the API server.
   std::string decision;  // allowed | patched | denied | warned | audited | exempt
+  std::string_view mode;  // enforce | warn | audit in force for the request (a static string)
   std::vector<violation_record> violations;
 };
 
@@ -77,6 +78,8 @@ struct review_outcome {
   std::string name;
   std::string operation;
   std::string user;      // request.userInfo.username
+  std::vector<std::string> groups;  // request.userInfo.groups
+  std::string_view mode;            // review_response::mode
   bool dry_run = false;  // request.dryRun
   std::string patch;     // the JSON Patch sent (base64-encoded in body), for the decision log
   std::string decision;  // as review_response::decision, or "error" for undecodable input

@@ -13,9 +13,9 @@ std::string missing_certificate_hint(const std::string& cert_file, const std::st
          "  mlnetpol certs --dev --out " +
          out +
          "        # a local run (valid for localhost and 127.0.0.1)\n"
-         "  mlnetpol certs --out manifests/certs  # the cluster: kubectl apply --server-side -k "
-         "manifests/overlays/standard\n"
-         "then pass the files with --tls-cert-file and --tls-key-file "
+         "  mlnetpol certs --out manifests/certs  # the cluster, for overlays/external\n"
+         "then pass the files with --tls-cert-file and --tls-key-file. In the cluster, "
+         "--cert-management=self (overlays/standard) needs no files "
          "(docs/install-and-rollout.md).";
 }
 

@@ -6,6 +6,7 @@
 
 #include "app/config_watcher.hpp"
 #include "common/obs/logging.hpp"
+#include "common/obs/process_metrics.hpp"
 
 namespace mlnetpol::app {
 
@@ -27,6 +28,7 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
   serve_metrics metrics_;
   obs::registry::registration metrics_registration_ =
       registry_.add([this](std::string& out) { metrics_.render(out); });
+  obs::registry::registration process_registration_ = registry_.add(obs::append_process_metrics);
   server::server http_;
   const apply_fn apply_;
   std::shared_ptr<config_watcher> config_;
@@ -41,6 +43,8 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
   void apply(const policy::config& cfg) {
     policy_status status = apply_ ? apply_(cfg) : policy_status{};
     metrics_.set_policy_gauges(status.gauges);
+    metrics_.mark_config_loaded(
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
     std::lock_guard lock(status_mutex_);
     status_json_ = std::make_shared<const std::string>(std::move(status.json));
   }

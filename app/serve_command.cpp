@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "admission/label_webhook.hpp"
 #include "app/cert_runnable.hpp"
 #include "app/commands.hpp"
+#include "app/hints.hpp"
 #include "app/reconciler_runnable.hpp"
 #include "app/serve_app.hpp"
 #include "common/flags.hpp"
@@ -106,6 +108,11 @@ int serve_command(int argc, char** argv) {
     logging::event(spdlog::level::err, "cannot start", {{"error", e.what()}});
     logging::flush();
     std::fprintf(stderr, "mlnetpol serve: %s\n", e.what());
+    std::error_code ec;
+    if (!self_managed && (!std::filesystem::exists(opts.tls_cert_file, ec) ||
+                          !std::filesystem::exists(opts.tls_key_file, ec)))
+      std::fprintf(stderr, "%s\n",
+                   missing_certificate_hint(opts.tls_cert_file, opts.tls_key_file).c_str());
     return 1;
   }
 

@@ -1,5 +1,7 @@
 #include "app/serve_metrics.hpp"
 
+#include "app/version.hpp"
+
 namespace mlnetpol::app {
 
 void serve_metrics::set_policy_gauges(const policy_gauges& g) {
@@ -9,6 +11,17 @@ void serve_metrics::set_policy_gauges(const policy_gauges& g) {
 
 void serve_metrics::render(std::string& out) const {
   using obs::append_single;
+  const auto& build = current_build();
+  obs::append_family_header(out, "mlnetpol_build_info", "gauge",
+                            "Always 1; the labels say which build runs.");
+  out += "mlnetpol_build_info{version=\"";
+  obs::append_label_value(out, build.version);
+  out += "\",commit=\"";
+  obs::append_label_value(out, build.commit);
+  out += "\"} 1\n";
+  append_single(out, "mlnetpol_config_last_reload_success_timestamp_seconds", "gauge",
+                "When the configuration in force was loaded, as a Unix timestamp.",
+                config_loaded());
   append_single(out, "mlnetpol_config_reload_failures_total", "counter",
                 "Configuration reloads rejected (the last good configuration stays in force).",
                 config_reload_failures());
@@ -24,7 +37,7 @@ void serve_metrics::render(std::string& out) const {
   } gauges[] = {
       {"mlnetpol_secured_namespaces", "Namespaces the configuration secures.",
        g.secured_namespaces},
-      {"mlnetpol_policy_count", "Network policies the configuration renders.", g.policy_count},
+      {"mlnetpol_policies", "Network policies the configuration renders.", g.policy_count},
       {"mlnetpol_cilium_mode_enabled", "1 when CiliumNetworkPolicies are rendered.",
        g.cilium_mode_enabled},
       {"mlnetpol_ml_policies_enabled", "1 when the ML workload policies are enabled.",

@@ -1,5 +1,6 @@
 #pragma once
-// The app's metric families: the configuration in force (policy gauges) and rejected reloads.
+// The app's metric families: the build, the configuration in force (policy gauges, when it was
+// loaded) and rejected reloads.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,9 @@ class serve_metrics {
     config_reload_failures_.fetch_add(1, std::memory_order_relaxed);
   }
   void set_policy_gauges(const policy_gauges& g);
+  // After every configuration put in force (the first load and each good reload).
+  void mark_config_loaded(double unix_seconds) { config_loaded_.store(unix_seconds); }
+  double config_loaded() const { return config_loaded_.load(); }
   std::uint64_t config_reload_failures() const { return config_reload_failures_.load(); }
 
   void render(std::string& out) const;
@@ -30,6 +34,7 @@ class serve_metrics {
 
  private:
   std::atomic<std::uint64_t> config_reload_failures_{0};
+  std::atomic<double> config_loaded_{0};
   mutable std::mutex gauges_mutex_;
   policy_gauges gauges_;
 };

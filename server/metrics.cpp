@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 
 #include "policy/kinds.hpp"
 
@@ -52,6 +53,8 @@ void metrics::count_http(unsigned code) {
 
 void metrics::set_certificate_expiry(double unix_seconds) {
   certificate_expiry_.store(unix_seconds);
+  certificate_reload_.store(
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 std::uint64_t metrics::http_requests(unsigned code) const {
@@ -110,6 +113,9 @@ void metrics::render(std::string& out) const {
   append_single(out, "mlnetpol_certificate_expiry_timestamp_seconds", "gauge",
                 "notAfter of the serving certificate in use, as a Unix timestamp.",
                 certificate_expiry());
+  append_single(out, "mlnetpol_certificate_last_reload_success_timestamp_seconds", "gauge",
+                "When the serving certificate in use was put in force, as a Unix timestamp.",
+                certificate_reload());
 }
 
 std::string metrics::render() const {

@@ -40,6 +40,8 @@ class metrics {
   std::uint64_t tls_handshake_errors() const { return tls_handshake_errors_.load(); }
   std::uint64_t connections_rejected() const { return connections_rejected_.load(); }
   double certificate_expiry() const { return certificate_expiry_.load(); }
+  // Unix seconds of the last pair put in force (set with the expiry: both mean a good load).
+  double certificate_reload() const { return certificate_reload_.load(); }
 
   // Appends the families in the text format (what the registry collects).
   void render(std::string& out) const;
@@ -58,6 +60,7 @@ class metrics {
   std::atomic<std::uint64_t> tls_handshake_errors_{0};
   std::atomic<std::uint64_t> connections_rejected_{0};
   std::atomic<double> certificate_expiry_{0};
+  std::atomic<double> certificate_reload_{0};
 };
 
 }  // namespace mlnetpol::server

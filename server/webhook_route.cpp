@@ -1,6 +1,10 @@
 #include "server/webhook_route.hpp"
 
 #include <chrono>
+#include <iterator>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "common/obs/logging.hpp"
 #include "server/http_parser.hpp"
@@ -13,24 +17,50 @@ using spdlog::level::level_enum;
 
 namespace {
 
+// The line's composed values live on the stack: logging a decision allocates nothing.
+using small_buffer = fmt::basic_memory_buffer<char, 320>;
+
+void append(small_buffer& out, std::string_view s) {
+  out.append(s.data(), s.data() + s.size());
+}
+
 // "rule:mode,rule:mode" of the violations found.
-std::string violation_summary(const std::vector<admission::violation_record>& violations) {
-  std::string out;
+void violation_summary(small_buffer& out,
+                       const std::vector<admission::violation_record>& violations) {
   for (const auto& v : violations) {
-    if (!out.empty()) out += ',';
-    out += v.rule;
-    out += ':';
-    out += v.mode;
+    if (out.size() != 0) out.push_back(',');
+    append(out, v.rule);
+    out.push_back(':');
+    append(out, v.mode);
   }
-  return out;
+}
+
+// The first few groups, then how many more: enough to see who asked, short on any cluster.
+void group_summary(small_buffer& out, const std::vector<std::string>& groups) {
+  constexpr std::size_t max_groups = 4;
+  for (std::size_t i = 0; i < groups.size() && i < max_groups; ++i) {
+    if (i != 0) out.push_back(',');
+    append(out, groups[i]);
+  }
+  if (groups.size() > max_groups) {
+    fmt::format_to(std::back_inserter(out), ",+{}", groups.size() - max_groups);
+  }
 }
 
 void log_decision(level_enum level, const std::string& webhook,
                   const admission::review_outcome& outcome, double seconds) {
   // The JSON Patch as sent (a few operations), cut so a line stays short.
   constexpr std::size_t max_patch = 256;
-  std::string patch = outcome.patch.substr(0, max_patch);
-  if (outcome.patch.size() > max_patch) patch += "...";
+  small_buffer patch;
+  append(patch, std::string_view(outcome.patch).substr(0, max_patch));
+  if (outcome.patch.size() > max_patch) append(patch, "...");
+  small_buffer violations;
+  violation_summary(violations, outcome.violations);
+  small_buffer groups;
+  group_summary(groups, outcome.groups);
+  const std::string_view rule = outcome.violations.empty()
+                                     ? std::string_view()
+                                     : std::string_view(outcome.violations[0].rule);
   logging::event(level, "admission",
                  {{"webhook", webhook},
                   {"uid", outcome.uid},
@@ -39,10 +69,13 @@ void log_decision(level_enum level, const std::string& webhook,
                   {"name", outcome.name},
                   {"operation", outcome.operation},
                   {"user", outcome.user},
+                  {"groups", std::string_view(groups.data(), groups.size())},
                   {"dry_run", outcome.dry_run},
+                  {"mode", outcome.mode},
                   {"decision", outcome.decision},
-                  {"violations", violation_summary(outcome.violations)},
-                  {"patch", patch},
+                  {"rule", rule},
+                  {"violations", std::string_view(violations.data(), violations.size())},
+                  {"patch", std::string_view(patch.data(), patch.size())},
                   {"latency_ms", seconds * 1e3}});
 }
 

@@ -23,6 +23,26 @@ std::atomic<log_format> current_format{log_format::json};
 using line_buffer = fmt::basic_memory_buffer<char, 1024>;
 std::atomic<bool> denies_at_info{true};
 
+// Level names as --log-level spells them (spdlog says "warning" and "critical").
+std::string_view level_name(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace:
+      return "trace";
+    case spdlog::level::debug:
+      return "debug";
+    case spdlog::level::info:
+      return "info";
+    case spdlog::level::warn:
+      return "warn";
+    case spdlog::level::err:
+      return "error";
+    case spdlog::level::critical:
+      return "critical";
+    default:
+      return "off";
+  }
+}
+
 // stdout without spdlog's fflush after every line; the stdio buffer is flushed on warn and every
 // second instead. The line is laid out here rather than by a pattern_formatter: the timestamp's
 // "YYYY-MM-DDTHH:MM:SS." is formatted once per second, so a line costs a few copies.
@@ -49,7 +69,7 @@ class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
       micros /= 10;
     }
     fraction[6] = 'Z';
-    const auto level = spdlog::level::to_string_view(msg.level);
+    const std::string_view level = level_name(msg.level);
     line_.clear();
     if (format_ == log_format::json) line_.append(std::string_view(R"({"ts":")"));
     line_.append(cached_, cached_ + cached_length_);

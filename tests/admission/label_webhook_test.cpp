@@ -159,6 +159,7 @@ TEST_CASE("denial: 403 with an actionable message, counted as a violation") {
   CHECK(r.code == 403);
   CHECK(r.reason == "Forbidden");
   CHECK(r.decision == "denied");
+  CHECK(r.mode == "enforce");  // for the decision log line
   CHECK(r.message.find("pod \"bare\" in namespace \"ml-training\" has label "
                        "workload-type=gpu-miner") != std::string::npos);
   CHECK(r.message.find("Fix: set metadata.labels.workload-type: training") != std::string::npos);

@@ -89,3 +89,16 @@ TEST_CASE("serve's missing-certificate hint says how to make the files") {
   CHECK(mlnetpol::app::missing_certificate_hint("tls.crt", "tls.key").find("--out .") !=
         std::string::npos);
 }
+
+TEST_CASE("serve without its certificate files says how to make them") {
+  int code = 0;
+  const std::string out =
+      run("serve --port 0 --metrics-bind-address 0 --reconcile=false --cert-management=external "
+          "--tls-cert-file /nonexistent-mlnetpol/tls.crt "
+          "--tls-key-file /nonexistent-mlnetpol/tls.key",
+          code);
+  CHECK(code == 1);
+  CHECK(out.find("mlnetpol serve: ") != std::string::npos);
+  CHECK(out.find("mlnetpol certs --dev --out /nonexistent-mlnetpol") != std::string::npos);
+  CHECK(out.find("--cert-management=self") != std::string::npos);
+}

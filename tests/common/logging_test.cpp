@@ -108,7 +108,7 @@ TEST_CASE("the stdout line: UTC timestamp to the microsecond, level, then the ev
   std::fclose(capture);
   const std::string ts = R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)";
   const std::regex want("\\{\"ts\":\"" + ts + R"(","level":"info","msg":"hello","k":"v"\}\n)" +
-                        "\\{\"ts\":\"" + ts + R"(","level":"warning","msg":"again"\}\n)" + ts +
+                        "\\{\"ts\":\"" + ts + R"(","level":"warn","msg":"again"\}\n)" + ts +
                         " error text n=1\n");
   CHECK_MESSAGE(std::regex_match(out, want), out);
 }

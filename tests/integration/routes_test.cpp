@@ -1,4 +1,6 @@
 // Every route over real TLS, on the webhook listener and the plain-HTTP metrics listener.
+#include <chrono>
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -95,7 +97,20 @@ TEST_CASE("probes on the webhook listener; metrics and status only on the metric
   CHECK(r.content_type.rfind("text/plain; version=0.0.4", 0) == 0);
   CHECK(r.body.find("mlnetpol_http_requests_total{code=\"200\"} 3") != std::string::npos);
   CHECK(r.body.find("mlnetpol_http_requests_total{code=\"404\"} 2") != std::string::npos);
-  CHECK(r.body.find("mlnetpol_policy_count 7") != std::string::npos);
+  CHECK(r.body.find("\nmlnetpol_policies 7\n") != std::string::npos);
+  CHECK(r.body.find("mlnetpol_policy_count") == std::string::npos);  // _count is for summaries
+  CHECK(r.body.find("\nprocess_open_fds ") != std::string::npos);
+  CHECK(r.body.find("\nmlnetpol_build_info{version=\"") != std::string::npos);
+  // The configuration was loaded at start, just now.
+  const std::string loaded_line = "\nmlnetpol_config_last_reload_success_timestamp_seconds ";
+  const auto loaded_at = r.body.find(loaded_line);
+  REQUIRE(loaded_at != std::string::npos);
+  const double loaded = std::stod(r.body.substr(loaded_at + loaded_line.size()));
+  const double now_s =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(loaded > now_s - 600);
+  CHECK(loaded <= now_s + 1);
+  CHECK(s.srv->stats().certificate_reload() > now_s - 600);
   // The certificate's notAfter is about a year ahead.
   const double expiry = s.srv->stats().certificate_expiry();
   const double now = static_cast<double>(std::time(nullptr));

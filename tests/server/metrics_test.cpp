@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 
 using namespace mlnetpol::server;
@@ -84,6 +85,13 @@ TEST_CASE("http codes, violations, gauges and counters") {
   CHECK(has_line(text, "mlnetpol_in_flight_requests 1"));
   CHECK(has_line(text, "mlnetpol_tls_handshake_errors_total 1"));
   CHECK(has_line(text, "mlnetpol_certificate_expiry_timestamp_seconds 1893456000"));
+  // Setting the expiry means a pair was put in force: its time is the last good reload.
+  const double now_s =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(m.certificate_reload() > now_s - 60);
+  CHECK(m.certificate_reload() <= now_s + 1);
+  CHECK(text.find("\nmlnetpol_certificate_last_reload_success_timestamp_seconds ") !=
+        std::string::npos);
 }
 
 TEST_CASE("every family has HELP and TYPE, and every sample line parses") {

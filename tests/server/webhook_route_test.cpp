@@ -50,7 +50,7 @@ const std::string review =
     R"("operation":"CREATE","namespace":"training","name":"p","dryRun":true,)"
     R"("userInfo":{"username":"alice"},"object":{"metadata":{"name":"p"}}}})";
 
-std::string call(admission::handler& h) {
+std::string call(admission::handler& h, const std::string& body = review) {
   metrics stats;
   const auto route = webhook_route("validate", h, stats);
   http_request request;
@@ -58,7 +58,7 @@ std::string call(admission::handler& h) {
   request.path = "/validate";
   request.content_type = "application/json";
   request.has_content_type = true;
-  request.body = review;
+  request.body = body;
   http_response response;
   route(request, response);
   CHECK(response.status == 200);
@@ -70,6 +70,7 @@ admission::review_response denial() {
   r.allowed = false;
   r.message = "no";
   r.decision = "denied";
+  r.mode = "enforce";
   r.violations = {{"workload-type-missing", "enforce"}};
   return r;
 }
@@ -113,4 +114,21 @@ TEST_CASE("--log-denies=false puts denials at debug too") {
   fixed_handler h(denial());
   call(h);
   CHECK(log.out.str().empty());
+}
+
+TEST_CASE("the decision line: groups cut to four, mode, the rule, RFC 3339 time, level names") {
+  captured_log log(spdlog::level::info);
+  fixed_handler h(denial());
+  std::string with_groups = review;
+  const std::string user = R"("userInfo":{"username":"alice"})";
+  with_groups.replace(with_groups.find(user), user.size(),
+                      R"("userInfo":{"username":"alice","groups":["system:authenticated",)"
+                      R"("ml-team","g3","g4","g5","g6"]})");
+  call(h, with_groups);
+  const std::string line = log.out.str();
+  CHECK(line.find(R"("groups":"system:authenticated,ml-team,g3,g4,+2")") != std::string::npos);
+  CHECK(line.find(R"("mode":"enforce")") != std::string::npos);
+  CHECK(line.find(R"("rule":"workload-type-missing")") != std::string::npos);
+  CHECK(line.find(R"("dry_run":true)") != std::string::npos);
+  CHECK(line.find(R"("patch":"")") != std::string::npos);
 }
