@@ -471,6 +471,18 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
     CHECK(eventually(
         [&] { return b.get("/status").find(R"("policy_count":0)") == std::string::npos; }));
     c.register_webhooks(b.port());  // the API server must reach a live webhook after a stops
+    // The per-namespace override, honoured by the replica that is not the leader: its own
+    // namespace cache (list + watch) carries the label, no request body does.
+    {
+      const std::string run_hostnet =
+          "-n serving run hostnet --image=nginx --restart=Never "
+          "--overrides='{\"apiVersion\":\"v1\",\"spec\":{\"hostNetwork\":true}}'";
+      const auto denied = c.kubectl(run_hostnet);
+      CHECK_MESSAGE(denied.status != 0, denied.out);  // enforce: hostNetwork refused by b
+      REQUIRE(c.kubectl("label namespace serving mlnetpol.io/enforcement=audit").status == 0);
+      CHECK_MESSAGE(eventually([&] { return c.kubectl(run_hostnet).status == 0; }), b.log());
+      CHECK(c.kubectl("label namespace serving mlnetpol.io/enforcement-").status == 0);
+    }
     const auto t0 = std::chrono::steady_clock::now();
     a->stop();
     CHECK(a->log().find("lease released") != std::string::npos);
