@@ -558,8 +558,9 @@ void refuse_cluster_cutting(config_parse_result& result) {
       {"ml_inference_namespaces", &cfg.ml_inference_namespaces}};
   for (const auto& [key, list] : secured_lists) {
     for (std::size_t i = 0; i < list->size(); ++i) {
+      const std::string& name = (*list)[i];  // a structured binding cannot be captured (C++20)
       const auto hit = std::find_if(protected_namespaces.begin(), protected_namespaces.end(),
-                                    [&](const auto& p) { return p.first == (*list)[i]; });
+                                    [&](const auto& p) { return p.first == name; });
       if (hit == protected_namespaces.end()) continue;
       result.errors.push_back(
           {index(key, i), "\"" + hit->first + "\" must not be secured: " + hit->second +

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       out << text;
     }
     const auto loaded = mlnetpol::app::load_config_file(scratch_file());
-    if (!loaded.ok && loaded.error.empty()) {
+    if (!loaded && loaded.error().message.empty()) {
       mlnetpol::fuzz::invariant_failed("a failed load without an error", text);
     }
     rapidjson::Document document;

@@ -14,6 +14,7 @@
 
 #include <rapidjson/document.h>
 
+#include "common/json.hpp"
 #include "admission/json_parse.hpp"
 #include "admission/json_patch.hpp"
 #include "policy/labels.hpp"
@@ -71,8 +72,8 @@ void check_builder(FuzzedDataProvider& in) {
   }
   for (const auto& [path, value] : want) {
     const rapidjson::Value* v = &patched;
-    for (const auto& step : path) v = policy::json_member(v, step);
-    if (policy::json_string(v) != value || v == nullptr || !v->IsString()) {
+    for (const auto& step : path) v = mlnetpol::json::json_member(v, step);
+    if (mlnetpol::json::json_string(v) != value || v == nullptr || !v->IsString()) {
       invariant_failed("an entry is missing after the patch", *built);
     }
   }

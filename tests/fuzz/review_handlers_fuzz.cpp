@@ -14,6 +14,7 @@
 
 #include "admission/codec.hpp"
 #include "admission/json_patch.hpp"
+#include "policy/kinds.hpp"
 #include "tests/admission/webhook_under_test.hpp"
 #include "admission/review.hpp"
 #include "policy/decision.hpp"
