@@ -4,50 +4,12 @@
 #include <rapidjson/memorystream.h>
 #include <rapidjson/reader.h>
 
+#include "common/json_sax.hpp"
+
 namespace mlnetpol::k8s::json {
 namespace {
 
-// Forwards SAX events to the document and stops the reader once containers nest too deep.
-class depth_limited_handler {
- public:
-  explicit depth_limited_handler(rapidjson::Document& document) : document_(document) {}
-
-  bool Null() { return document_.Null(); }
-  bool Bool(bool b) { return document_.Bool(b); }
-  bool Int(int i) { return document_.Int(i); }
-  bool Uint(unsigned u) { return document_.Uint(u); }
-  bool Int64(int64_t i) { return document_.Int64(i); }
-  bool Uint64(uint64_t u) { return document_.Uint64(u); }
-  bool Double(double d) { return document_.Double(d); }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
-    return document_.RawNumber(s, n, copy);
-  }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) {
-    return document_.String(s, n, copy);
-  }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return document_.Key(s, n, copy); }
-  bool StartObject() { return enter() && document_.StartObject(); }
-  bool EndObject(rapidjson::SizeType members) {
-    --depth_;
-    return document_.EndObject(members);
-  }
-  bool StartArray() { return enter() && document_.StartArray(); }
-  bool EndArray(rapidjson::SizeType elements) {
-    --depth_;
-    return document_.EndArray(elements);
-  }
-  bool too_deep() const { return too_deep_; }
-
- private:
-  bool enter() {
-    if (++depth_ > max_depth) too_deep_ = true;
-    return !too_deep_;
-  }
-
-  rapidjson::Document& document_;
-  unsigned depth_ = 0;
-  bool too_deep_ = false;
-};
+using mlnetpol::json::depth_limited_handler;
 
 constexpr unsigned parse_flags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
@@ -66,7 +28,7 @@ result<void> parse(rapidjson::Document& document, std::string_view text) {
   document.SetNull();
   if (text.size() >= 0xFFFFFFF0u) return fail("JSON text too large");
   rapidjson::MemoryStream memory(text.data(), text.size());
-  depth_limited_handler handler(document);
+  depth_limited_handler handler(document, max_depth);
   rapidjson::ParseResult parsed;
   auto generate = [&](rapidjson::Document&) {
     rapidjson::Reader reader;

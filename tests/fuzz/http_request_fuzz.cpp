@@ -1,7 +1,5 @@
 // The HTTP request parser the server reads requests with, fed the input in chunks of fuzzed sizes
-// (as reads split it), with the server's header and body limits. Built once
-// server/request_parser.hpp (the parser made public by the layout work) exists; adjust the two
-// names below to its API then.
+// (as reads split it), with the server's header and body limits.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
@@ -10,7 +8,7 @@
 #include <vector>
 
 #include "server/options.hpp"
-#include "server/request_parser.hpp"
+#include "server/http_parser.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
