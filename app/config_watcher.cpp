@@ -32,10 +32,10 @@ void config_watcher::load() {
     return;
   }
   auto bytes = files::read(path_);
-  if (!bytes) throw std::runtime_error(bytes.error().message);
+  if (!bytes) throw bad_configuration(bytes.error().message);
   bytes_ = std::move(*bytes);
   auto loaded = load_config_file(path_);
-  if (!loaded) throw std::runtime_error(loaded.error().message);
+  if (!loaded) throw bad_configuration(loaded.error().message);
   apply_(*loaded);
   loaded_.store(true);
   logging::event(level_enum::info, "configuration loaded", {{"source", path_.string()}});

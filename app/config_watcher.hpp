@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -16,6 +17,11 @@
 #include "policy/config.hpp"
 
 namespace mlnetpol::app {
+
+// A configuration file that cannot be loaded at start: serve exits 2, as every command does.
+struct bad_configuration : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class config_watcher final : public std::enable_shared_from_this<config_watcher> {
  public:
@@ -26,7 +32,7 @@ class config_watcher final : public std::enable_shared_from_this<config_watcher>
   config_watcher(boost::asio::io_context& io, std::filesystem::path path,
                  std::chrono::milliseconds interval, apply_fn apply, failure_fn on_failure);
 
-  void load();  // throws std::runtime_error with the file's problem
+  void load();  // throws bad_configuration with the file's problem
   void start();
   void stop();
   void reload_now();  // on an I/O thread, without waiting for the poll

@@ -1,10 +1,12 @@
 // mlnetpol: one binary, subcommands serve | review | render | certs | version | pause.
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 #include "app/commands.hpp"
 #include "app/version.hpp"
+#include "common/flags.hpp"
 
 namespace {
 
@@ -42,6 +44,9 @@ int main(int argc, char** argv) {
     std::fputs(usage_text, stdout);
     return 0;
   }
-  std::fprintf(stderr, "mlnetpol: unknown command '%s'\n\n%s", argv[1], usage_text);
+  const std::string guess =
+      mlnetpol::flags::closest(command, {"serve", "review", "render", "certs", "version", "pause"});
+  std::fprintf(stderr, "mlnetpol: unknown command '%s'%s\n\n%s", argv[1],
+               guess.empty() ? "" : ("; did you mean " + guess + "?").c_str(), usage_text);
   return 2;
 }

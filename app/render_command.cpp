@@ -30,7 +30,7 @@ constexpr const char* render_usage =
     "                    cilium_mode_enabled, ml_policies_enabled, policy_count)\n"
     "\n"
     "Settings that open more than expected (e.g. empty api_server_cidrs) are warned about on\n"
-    "stderr. exit status: 0 printed, 1 bad configuration, 2 bad flags or a namespace without\n"
+    "stderr. exit status: 0 printed, 2 bad flags, a bad configuration or a namespace without\n"
     "policies.\n";
 
 void write_out(const std::string& text) {
@@ -80,7 +80,7 @@ int render_command(int argc, char** argv) {
       std::fprintf(stderr, "mlnetpol render: %s\n",
                    loaded.error().message.empty() ? (config_path + ": cannot load").c_str()
                                                   : loaded.error().message.c_str());
-      return 1;
+      return 2;
     }
     cfg = std::move(*loaded);
   }

@@ -15,6 +15,7 @@
 #include "admission/label_webhook.hpp"
 #include "app/cert_runnable.hpp"
 #include "app/commands.hpp"
+#include "app/config_watcher.hpp"
 #include "app/hints.hpp"
 #include "app/reconciler_runnable.hpp"
 #include "app/serve_app.hpp"
@@ -104,6 +105,11 @@ int serve_command(int argc, char** argv) {
   }
   try {
     app.start();
+  } catch (const bad_configuration& e) {
+    logging::event(spdlog::level::err, "cannot start", {{"error", e.what()}});
+    logging::flush();
+    std::fprintf(stderr, "mlnetpol serve: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     logging::event(spdlog::level::err, "cannot start", {{"error", e.what()}});
     logging::flush();

@@ -83,17 +83,24 @@ std::string parser::say(const std::string& pattern, std::string_view what) const
   return out;
 }
 
-std::string parser::closest(std::string_view unknown) const {
-  std::string best;
+std::string closest(std::string_view unknown, const std::vector<std::string_view>& known) {
+  std::string_view best;
   std::size_t best_distance = 3;  // more edits than this is not a typo
-  for (const auto& f : flags_) {
-    const std::size_t d = distance(unknown, f.name);
+  for (const auto name : known) {
+    const std::size_t d = distance(unknown, name);
     if (d < best_distance) {
       best_distance = d;
-      best = f.name;
+      best = name;
     }
   }
-  return best;
+  return std::string(best);
+}
+
+std::string parser::closest(std::string_view unknown) const {
+  std::vector<std::string_view> names;
+  names.reserve(flags_.size());
+  for (const auto& f : flags_) names.push_back(f.name);
+  return flags::closest(unknown, names);
 }
 
 result<bool> parser::parse(const std::vector<std::string_view>& args) const {

@@ -13,6 +13,10 @@
 
 namespace mlnetpol::flags {
 
+// The name in `known` closest to `unknown` by edit distance, "" when none is close enough to be a
+// typo (for flags and for command names alike).
+std::string closest(std::string_view unknown, const std::vector<std::string_view>& known);
+
 // How a command words its errors; {} is replaced by the flag or the argument.
 struct wording {
   std::string missing_value = "{}: missing value";

@@ -148,7 +148,7 @@ TEST_CASE("render command: bad flags and bad configurations get clear errors") {
   CHECK(r.out.find("usage: mlnetpol render") != std::string::npos);
 
   r = run_render("--config /no/such/file.yaml");
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 2);
   CHECK(r.err.find("/no/such/file.yaml") != std::string::npos);
   CHECK(r.out.empty());
 
@@ -157,7 +157,7 @@ TEST_CASE("render command: bad flags and bad configurations get clear errors") {
   std::ofstream(bad)
       << "cilium_mode: true\ntraining_egress_fqdns: [\"https://s3.amazonaws.com\"]\n";
   r = run_render("--config " + bad.string());
-  CHECK(r.exit_code == 1);
+  CHECK(r.exit_code == 2);
   CHECK(r.err.find("training_egress_fqdns") != std::string::npos);
   CHECK(r.out.empty());
   std::filesystem::remove(bad);
@@ -168,7 +168,7 @@ TEST_CASE("render command: a 30,000-digit plain scalar is an error, not a crash"
                     ("mlnetpol-render-digits-" + std::to_string(::getpid()) + ".yaml");
   std::ofstream(file) << "training_metrics_ports: [" << std::string(30000, '7') << "]\n";
   const auto r = run_render("--config " + file.string());
-  CHECK(r.exit_code == 1);  // the regex scanner overflowed the stack here (killed: -1)
+  CHECK(r.exit_code == 2);  // the regex scanner overflowed the stack here (killed: -1)
   CHECK(r.err.find("training_metrics_ports[0]: wrong type") != std::string::npos);
   CHECK(r.out.empty());
   std::filesystem::remove(file);

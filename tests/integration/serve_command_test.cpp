@@ -30,7 +30,7 @@ int run_serve(std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("serve: flag errors exit 2, --help exits 0, a bad config file exits 1") {
+TEST_CASE("serve: flag errors exit 2, --help exits 0, a bad config file exits 2") {
   CHECK(run_serve({"--port", "nope"}) == 2);
   CHECK(run_serve({"--help"}) == 0);
   temp_dir dir;
@@ -39,7 +39,7 @@ TEST_CASE("serve: flag errors exit 2, --help exits 0, a bad config file exits 1"
   CHECK(run_serve({"--port", "0", "--metrics-bind-address", "0", "--log-level", "off",
                    "--tls-cert-file", (dir.path / "tls.crt").string(), "--tls-key-file",
                    (dir.path / "tls.key").string(), "--config",
-                   (dir.path / "bad.yaml").string()}) == 1);
+                   (dir.path / "bad.yaml").string()}) == 2);
 }
 
 TEST_CASE("serve: the real engine answers, SIGHUP reloads, SIGTERM drains and exits 0") {
