@@ -160,9 +160,13 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
   auto observe = [&](const k8s::object_meta& item, std::string_view kind) {
     const auto hash = item.annotations.find(std::string(policy::spec_hash_annotation));
     const std::string written = written_version({namespace_name, str(kind), item.name});
+    // managedFields survive our restarts, the resourceVersions we remember do not.
+    const bool foreign_spec =
+        std::any_of(item.spec_managers.begin(), item.spec_managers.end(),
+                    [](const std::string& m) { return m != k8s::field_manager_name; });
     observed.push_back({str(kind), item.name,
                         hash == item.annotations.end() ? std::string() : hash->second,
-                        !written.empty() && written != item.resource_version});
+                        foreign_spec || (!written.empty() && written != item.resource_version)});
   };
   bool cilium_missing = false;
   if (listed != nullptr) {

@@ -28,8 +28,9 @@ struct observed_object {
   std::string kind;  // NetworkPolicy | CiliumNetworkPolicy
   std::string name;
   std::string spec_hash;  // "" when the annotation is missing (edited by hand)
-  // Someone else wrote it since our last apply (its resourceVersion is not the one our apply
-  // returned): an edit of the spec that left the spec-hash annotation alone.
+  // Someone else wrote its spec: another field manager owns fields under spec, or its
+  // resourceVersion is not the one our apply returned. Either way an edit that may have left the
+  // spec-hash annotation alone.
   bool edited = false;
 };
 struct object_plan {

@@ -97,6 +97,9 @@ struct object_meta {
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   bool deleting = false;  // metadata.deletionTimestamp set (a Terminating namespace)
+  // metadata.managedFields entries that own fields under spec: who has written the spec (a
+  // kubectl edit shows up here even when it left every label and annotation alone).
+  std::vector<std::string> spec_managers;
 };
 
 struct list_page {
@@ -156,10 +159,13 @@ inline constexpr resource validating_webhook_configurations{
     "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
     "ValidatingWebhookConfiguration", false};
 
+// The field manager of our server-side applies, whose ownership of a spec is ours.
+inline constexpr std::string_view field_manager_name = "mlnetpol";
+
 struct client_options {
   std::chrono::milliseconds connect_timeout{5'000};
   std::chrono::milliseconds request_timeout{30'000};  // whole request, except watches
-  std::string field_manager = "mlnetpol";
+  std::string field_manager{field_manager_name};
   std::string user_agent = "mlnetpol";
 };
 

@@ -53,6 +53,15 @@ result<object_meta> meta_of(const rapidjson::Value& object) {
   read_string_map(json::object_member(*metadata, "annotations"), meta.annotations);
   const auto* deletion = json::member(*metadata, "deletionTimestamp");
   meta.deleting = deletion != nullptr && !deletion->IsNull();
+  if (const auto* managed = json::member(*metadata, "managedFields");
+      managed != nullptr && managed->IsArray()) {
+    for (const auto& entry : managed->GetArray()) {
+      if (!entry.IsObject()) continue;
+      const auto* fields = json::object_member(entry, "fieldsV1");
+      if (fields == nullptr || json::member(*fields, "f:spec") == nullptr) continue;
+      meta.spec_managers.emplace_back(json::string_member(entry, "manager"));
+    }
+  }
   return meta;
 }
 

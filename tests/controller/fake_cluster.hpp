@@ -4,6 +4,7 @@
 // stream the event log, a record of every call and injectable failures.
 #include <condition_variable>
 #include <deque>
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -58,10 +59,11 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     return namespaces_.at(ns).labels;
   }
-  // An object created or edited by someone else (kubectl).
+  // An object created or edited by someone else (kubectl), who then owns fields of its spec.
   void put_object(const std::string& kind, const std::string& ns, const std::string& name,
                   std::map<std::string, std::string> labels,
-                  std::map<std::string, std::string> annotations) {
+                  std::map<std::string, std::string> annotations,
+                  const std::string& manager = "kubectl-edit") {
     std::lock_guard lock(m_);
     object o;
     o.meta.kind = kind;
@@ -70,6 +72,11 @@ class fake_cluster : public cluster {
     o.meta.labels = std::move(labels);
     o.meta.annotations = std::move(annotations);
     o.meta.resource_version = next_rv();
+    const auto before = objects_.find({kind, ns, name});
+    if (before != objects_.end()) o.meta.spec_managers = before->second.meta.spec_managers;
+    if (std::find(o.meta.spec_managers.begin(), o.meta.spec_managers.end(), manager) ==
+        o.meta.spec_managers.end())
+      o.meta.spec_managers.push_back(manager);
     const bool existed = objects_.contains({kind, ns, name});
     objects_[{kind, ns, name}] = o;
     emit(kind, existed ? k8s::watch_event::type::modified : k8s::watch_event::type::added, o.meta);
@@ -166,6 +173,8 @@ class fake_cluster : public cluster {
     o.meta.kind = std::string(r.kind);
     o.meta.namespace_name = std::string(ns);
     o.meta.name = std::string(name);
+    // A forced apply takes over the spec fields: the only spec manager left is us.
+    o.meta.spec_managers = {std::string(k8s::field_manager_name)};
     const auto& md = doc["metadata"];
     for (const char* map : {"labels", "annotations"}) {
       if (!md.HasMember(map)) continue;

@@ -166,9 +166,20 @@ TEST_CASE("reconcile: a spec edited by hand with the spec-hash left in place is 
                                                   "apply NetworkPolicy argocd/allow-dns"});
   out = f.r.reconcile(f.cfg, "argocd");
   CHECK(out.writes() == 0);
-  // A fresh process knows no versions: the hash alone decides (no writes on start-up).
+  // A fresh process knows no versions; what it has applied alone has no other spec manager, so
+  // start-up writes nothing ...
   reconciler fresh(f.api, f.cache);
   CHECK(fresh.reconcile(f.cfg, "argocd").writes() == 0);
+  // ... but an edit made while no replica ran is still seen: managedFields name its manager.
+  f.api.put_object("NetworkPolicy", "argocd", "default-deny-ingress",
+                   f.api.find("NetworkPolicy", "argocd", "default-deny-ingress")->meta.labels,
+                   f.api.find("NetworkPolicy", "argocd", "default-deny-ingress")->meta.annotations,
+                   "kubectl-patch");
+  reconciler restarted(f.api, f.cache);
+  f.api.clear_calls();
+  CHECK(restarted.reconcile(f.cfg, "argocd").applied == 1);
+  CHECK(f.count("apply NetworkPolicy argocd/default-deny-ingress") == 1);
+  CHECK(reconciler(f.api, f.cache).reconcile(f.cfg, "argocd").writes() == 0);
 }
 
 TEST_CASE("reconcile: standard -> Cilium applies the new set before pruning the old one") {

@@ -495,4 +495,26 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
     CHECK(eventually([&] { return c.converged("monitoring"); }));
     b.stop();
   }
+
+  // --- an edit made while no replica runs (the spec-hash left alone) is repaired by the next
+  // one: its managedFields name another manager, though no replica remembers a resourceVersion.
+  {
+    // No replica answers, so the policy webhook (failurePolicy: Fail) would refuse the edit.
+    REQUIRE(c.kubectl("delete validatingwebhookconfiguration mlnetpol").status == 0);
+    const auto r = c.kubectl(
+        "-n monitoring patch networkpolicy default-deny-ingress --type=merge -p "
+        "'{\"spec\":{\"policyTypes\":[\"Ingress\",\"Egress\"]}}'");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    const auto policy_types = [&] {
+      return trim(c.kubectl("-n monitoring get networkpolicy default-deny-ingress -o "
+                            "jsonpath='{.spec.policyTypes}'")
+                      .out);
+    };
+    REQUIRE(policy_types() == R"(["Ingress","Egress"])");
+    replica d("replica-d", c.dir, c.sa_kubeconfig, c.config, c.certs);
+    REQUIRE_MESSAGE(eventually([&] { return d.ready(); }), d.log());
+    c.register_webhooks(d.port());
+    CHECK_MESSAGE(eventually([&] { return policy_types() == R"(["Ingress"])"; }, 15s), d.log());
+    d.stop();
+  }
 }

@@ -285,3 +285,22 @@ TEST_CASE("mutated captures: truncations and byte flips never crash the decoders
   }
   CHECK(decoded > 0);  // some mutations stay valid JSON (flips inside strings)
 }
+
+TEST_CASE("spec managers: managedFields entries owning fields under spec, as captured") {
+  // Captured: allow-dns written by our apply alone; default-deny-ingress then also patched by
+  // another field manager ("someone-else"), which took fields of its spec.
+  const auto page = k8s::wire::decode_list(
+      k8s::network_policies, fixture_response("networkpolicy-list-managed-by-mlnetpol").body);
+  REQUIRE(page.has_value());
+  std::map<std::string, std::vector<std::string>> managers;
+  for (const auto& item : page->items) managers[item.name] = item.spec_managers;
+  CHECK(managers.at("allow-dns") == std::vector<std::string>{"mlnetpol"});
+  CHECK(managers.at("default-deny-ingress") ==
+        std::vector<std::string>{"mlnetpol", "someone-else"});
+  // An entry that owns only metadata (kubectl label) is not a spec manager.
+  const auto meta = k8s::decode_object_meta(
+      R"({"metadata":{"name":"x","managedFields":[{"manager":"kubectl-label","fieldsV1":)"
+      R"({"f:metadata":{"f:labels":{}}}},{"manager":7},"junk"]}})");
+  REQUIRE(meta.has_value());
+  CHECK(meta->spec_managers.empty());
+}
