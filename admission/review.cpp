@@ -53,10 +53,13 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
     }
     outcome.body = encode_response(request.api_version, request.uid, response);
     outcome.uid = std::move(request.uid);
+    outcome.group = std::move(request.kind.group);
+    outcome.version = std::move(request.kind.version);
     outcome.kind = std::move(request.kind.kind);
     outcome.namespace_name = std::move(request.namespace_name);
     outcome.name = std::move(request.name);
     outcome.operation = std::move(request.operation);
+    outcome.message = std::move(response.message);
     outcome.user = std::move(request.user.username);
     outcome.groups = std::move(request.user.groups);
     outcome.mode = response.mode;

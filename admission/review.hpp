@@ -73,10 +73,13 @@ struct review_outcome {
   unsigned http_status = 200;
   std::string body;  // always an AdmissionReview JSON (errors too), uid echoed when known
   std::string uid;
+  std::string group;  // request.kind's group and version (an Event's regarding apiVersion)
+  std::string version;
   std::string kind;
   std::string namespace_name;
   std::string name;
   std::string operation;
+  std::string message;   // review_response::message (a denial's reason, for its Event)
   std::string user;      // request.userInfo.username
   std::vector<std::string> groups;  // request.userInfo.groups
   std::string_view mode;            // review_response::mode

@@ -41,6 +41,14 @@ void reconciler_runnable::render_metrics(std::string& out) const {
   if (auto m = current()) out += m->metrics_text();
 }
 
+void reconciler_runnable::record_denial(const admission::review_outcome& outcome) const {
+  auto m = current();
+  if (!m || m->events() == nullptr) return;
+  auto event = controller::denial_event(outcome.group, outcome.version, outcome.kind,
+                                        outcome.namespace_name, outcome.name, outcome.message);
+  if (event) m->record_event(std::move(*event));
+}
+
 void reconciler_runnable::update_config(const policy::config& cfg) {
   if (auto m = current()) m->update_config(cfg);
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "admission/review.hpp"
 #include "app/runnable.hpp"
 #include "common/obs/metrics.hpp"
 #include "common/snapshot.hpp"
@@ -34,6 +35,9 @@ class reconciler_runnable final : public runnable, public policy::namespace_look
   std::string status_json() const;
   void render_metrics(std::string& out) const;
   void update_config(const policy::config& cfg);
+  // An admission denial becomes a Warning Event (queued; the request never waits for it). Every
+  // replica reports its own denials; nothing without cluster access or with --events=false.
+  void record_denial(const admission::review_outcome& outcome) const;
   bool running() const { return current() != nullptr; }  // false when admission-only
   bool leader() const {
     auto m = current();

@@ -87,6 +87,8 @@ int serve_command(int argc, char** argv) {
   serve_app app(io, opts, apply);
   app.routes().handle("/mutate", labels.mutate());
   app.routes().handle("/validate", labels.validate());
+  app.routes().on_denial(
+      [&reconciler](const admission::review_outcome& o) { reconciler.record_denial(o); });
   app.add_runnable(reconciler);
   app.add_readiness_check([&reconciler] { return reconciler.not_ready(); });
   app.set_status_source([&reconciler] { return reconciler.status_json(); });

@@ -22,6 +22,26 @@ std::string now_rfc3339() {
   return t.substr(0, 19) + "Z";  // seconds are enough for people
 }
 
+// What an Event says about a reconcile; no counters that change between retries, so repeats of
+// one failure aggregate into one event's series.
+std::string policy_set_note(const reconcile_outcome& out) {
+  std::string note = "policy set applied: " + std::to_string(out.applied) + " written, " +
+                     std::to_string(out.pruned) + " pruned";
+  std::string held;
+  for (const auto& [kind, n] : out.managed)
+    held += (held.empty() ? "" : ", ") + std::to_string(n) + " " + kind;
+  if (!held.empty()) note += "; in place: " + held;
+  return note;
+}
+
+std::string policy_set_failure_note(const reconcile_outcome& out) {
+  std::string note = "policy set not applied (" + std::string(to_string(out.status)) +
+                     (out.status == reconcile_status::retry ? ", retrying" : "") +
+                     "): " + out.message;
+  for (const auto& c : out.causes) note += "; " + c;
+  return note;
+}
+
 }  // namespace
 
 manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_options options)
@@ -74,6 +94,7 @@ void manager::start() {
   };
   policy_informer_ = managed_informer(k8s::network_policies);
   cilium_informer_ = managed_informer(k8s::cilium_network_policies);
+  if (events_) events_->start();
   namespace_informer_->start();
   policy_informer_->start();
   cilium_informer_->start();
@@ -96,6 +117,8 @@ void manager::stop() {
   // Workers first (the reconcile in hand finishes), then the lease goes, then calls in flight end.
   queue_.shutdown();
   for (auto& t : workers_) t.join();
+  // After the last reconcile (and the server's drain): what is queued is written, within a grace.
+  if (events_) events_->stop();
   {
     std::lock_guard lock(wait_mutex_);
     stopping_.store(true);
@@ -278,10 +301,19 @@ void manager::process(const std::string& ns) {
                     {"seconds", seconds}});
   }
 
-  std::lock_guard lock(state_mutex_);
   const bool failed =
       out.status == reconcile_status::retry || out.status == reconcile_status::forbidden ||
       out.status == reconcile_status::invalid || out.status == reconcile_status::crd_missing;
+  if (events_) {
+    // Only what changed or failed: an unchanged resync writes no event (nor anything else).
+    if (failed) {
+      events_->record(policy_set_failed(ns, policy_set_failure_note(out)));
+    } else if (out.applied + out.pruned > 0) {
+      events_->record(policy_set_applied(ns, policy_set_note(out)));
+    }
+  }
+
+  std::lock_guard lock(state_mutex_);
   if (failed) {
     errors_[ns] = std::string(to_string(out.status)) + ": " + out.message;
   } else {
@@ -495,6 +527,12 @@ void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e,
   logging::event(
       level::warn, "informer error, retrying",
       {{"resource", what}, {"error", e.message}, {"status", static_cast<int>(e.status)}});
+}
+
+std::string manager::metrics_text() const {
+  std::string out = metrics_.render();
+  if (events_) events_->render_metrics(out);
+  return out;
 }
 
 std::string manager::status_json() const {

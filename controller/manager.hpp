@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "controller/cluster.hpp"
+#include "controller/event_recorder.hpp"
 #include "controller/informer.hpp"
 #include "controller/leader_election.hpp"
 #include "controller/metrics.hpp"
@@ -39,6 +40,13 @@ class manager {
   manager(const manager&) = delete;
   manager& operator=(const manager&) = delete;
 
+  // Events (optional; before start()): the leader's reconciles report PolicySetApplied and
+  // PolicySetFailed through it, and record_event() hands it any other (admission denials).
+  void set_event_recorder(std::unique_ptr<event_recorder> events) { events_ = std::move(events); }
+  // Queued for writing, never waits on the API server; false when dropped (no recorder, full).
+  bool record_event(event_record r) { return events_ && events_->record(std::move(r)); }
+  const event_recorder* events() const { return events_.get(); }
+
   void start();
   // Workers finish the reconcile in hand, the leader releases its lease, calls in flight end.
   // Idempotent.
@@ -57,7 +65,7 @@ class manager {
 
   // GET /status: the module's outputs (policy_count from the cluster) and the controller's state.
   std::string status_json() const;
-  std::string metrics_text() const { return metrics_.render(); }
+  std::string metrics_text() const;
 
   // Nothing queued, waiting or in progress (tests).
   bool idle() const { return queue_.idle(); }
@@ -93,6 +101,7 @@ class manager {
   work_queue queue_;
   reconciler reconciler_;
   leader_elector elector_;
+  std::unique_ptr<event_recorder> events_;
 
   mutable std::mutex config_mutex_;
   std::shared_ptr<const policy::config> config_;

@@ -1,5 +1,6 @@
 #include "controller/serve.hpp"
 
+#include <optional>
 #include <stdexcept>
 
 #include "common/obs/logging.hpp"
@@ -47,11 +48,25 @@ std::unique_ptr<manager> make_reconciler(const serve_flags& flags) {
   options.election.lease_duration = flags.lease_duration;
   options.election.renew_deadline = flags.renew_deadline;
   options.election.retry_period = flags.retry_period;
+  // Events get a client of their own: its connections and its cancel at stop are not the
+  // reconciler's, and a slow event write never holds a reconcile up.
+  std::optional<k8s::rest_config> events_rest;
+  if (flags.events) events_rest = rest;
   auto client = std::make_unique<k8s::client>(std::move(rest));
   k8s::client* raw = client.get();
   auto m = std::make_unique<manager>(make_client_cluster(std::move(client)), policy::config{},
                                      std::move(options));
   raw->set_observer(m->request_observer());
+  if (events_rest) {
+    k8s::client_options events_options;
+    events_options.request_timeout = std::chrono::seconds(10);
+    auto events_client = std::make_unique<k8s::client>(std::move(*events_rest), events_options);
+    events_client->set_observer(m->request_observer());
+    m->set_event_recorder(
+        std::make_unique<event_recorder>(make_client_event_sink(std::move(events_client))));
+  } else {
+    logging::event(spdlog::level::info, "Kubernetes Events off (--events=false)", {});
+  }
   return m;
 }
 

@@ -16,6 +16,7 @@ namespace mlnetpol::controller {
 struct serve_flags {
   std::string kubeconfig;  // empty: in-cluster, when in a pod
   bool reconcile = true;
+  bool events = true;  // Kubernetes Events on denials and on policy sets applied or failing
   std::chrono::milliseconds resync_period{std::chrono::minutes(10)};
   std::chrono::milliseconds lease_duration{15'000};
   std::chrono::milliseconds renew_deadline{10'000};
@@ -23,6 +24,7 @@ struct serve_flags {
 };
 
 // The reconciler's flags on serve's one parser: --kubeconfig FILE, --reconcile[=true|false],
+// --events[=true|false],
 // --resync-period 10m, --leader-elect-lease-duration 15s, --leader-elect-renew-deadline 10s,
 // --leader-elect-retry-period 2s. check() after parsing: the leader-election timing rules.
 void declare(flags::parser& p, serve_flags& flags);

@@ -10,6 +10,7 @@ void declare(flags::parser& p, serve_flags& flags) {
             return {};
           })
       .boolean("--reconcile", flags.reconcile)  // a bare --reconcile means true, like Go's
+      .boolean("--events", flags.events)
       .duration("--resync-period", flags.resync_period, /*positive=*/true)
       .duration("--leader-elect-lease-duration", flags.lease_duration, /*positive=*/true)
       .duration("--leader-elect-renew-deadline", flags.renew_deadline, /*positive=*/true)
@@ -33,6 +34,9 @@ std::string serve_flags_usage() {
          "                                     account); without either, serve is admission-only\n"
          "  --reconcile=true|false             keep labels and policies in the cluster (default "
          "true)\n"
+         "  --events=true|false                Kubernetes Events on denials and on policy "
+         "sets\n"
+         "                                     applied or failing, rate-limited (default true)\n"
          "  --resync-period D                  full pass over every secured namespace (default "
          "10m)\n"
          "  --leader-elect-lease-duration D    (default 15s)\n"

@@ -42,6 +42,9 @@ struct http_response {
 class mux {
  public:
   using handler_fn = std::function<void(const http_request&, http_response&)>;
+  // Told of each denial a webhook answers (not dry-run), on the request's thread: it must be quick
+  // and never wait on I/O (app/ hands it to the event recorder's bounded queue).
+  using denial_fn = std::function<void(const admission::review_outcome&)>;
 
   explicit mux(metrics& stats) : stats_(stats) {}
 
@@ -50,6 +53,8 @@ class mux {
   void handle(std::string path, admission::handler& h);
   // Any other route.
   void handle(std::string path, std::string_view method, listeners where, handler_fn fn);
+  // Before the server starts; covers webhooks registered before and after.
+  void on_denial(denial_fn fn) { on_denial_ = std::move(fn); }
 
   struct match {
     const handler_fn* fn = nullptr;  // null: no such path here (404)
@@ -70,6 +75,7 @@ class mux {
   };
   metrics& stats_;
   std::vector<route> routes_;
+  denial_fn on_denial_;
 };
 
 }  // namespace mlnetpol::server

@@ -81,9 +81,11 @@ void log_decision(level_enum level, const std::string& webhook,
 
 }  // namespace
 
-mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& stats) {
+mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& stats,
+                              const mux::denial_fn* on_denial) {
   return
-      [name = std::move(name), &h, &stats](const http_request& request, http_response& response) {
+      [name = std::move(name), &h, &stats, on_denial](const http_request& request,
+                                                      http_response& response) {
         if (!is_json_content_type(request.content_type)) {
           response.status = 415;
           response.content_type = text_plain;
@@ -114,6 +116,10 @@ mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& 
                                  ? level_enum::info
                                  : level_enum::debug;
           if (logging::enabled(level)) log_decision(level, name, outcome, seconds);
+          // A dry run changes nothing, so it is no event (the API server's audit log has it).
+          if (outcome.decision == "denied" && !outcome.dry_run && on_denial != nullptr &&
+              *on_denial)
+            (*on_denial)(outcome);
         } else {
           logging::event(level_enum::warn, "admission request rejected",
                          {{"webhook", name},

@@ -8,6 +8,9 @@
 
 namespace mlnetpol::server {
 
-mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& stats);
+// on_denial (may be null or empty; must outlive the route) is told of each denial that is not a
+// dry run, after the response is encoded.
+mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& stats,
+                              const mux::denial_fn* on_denial = nullptr);
 
 }  // namespace mlnetpol::server

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/controller/fake_cluster.hpp"
+#include "tests/controller/memory_event_sink.hpp"
 
 using namespace std::chrono_literals;
 using namespace mlnetpol;
@@ -228,4 +229,60 @@ TEST_CASE("manager: a watch that expires (410) relists and loses no namespace") 
            policy::render_policies(cfg, "monitoring").size();
   }));
   m.stop();
+}
+
+TEST_CASE("manager: the leader reports PolicySetApplied and PolicySetFailed; a follower nothing") {
+  fake_cluster api;
+  api.add_namespace("argocd");
+  policy::config cfg;
+  auto sink_a = std::make_unique<testing::memory_sink>();
+  auto sink_b = std::make_unique<testing::memory_sink>();
+  testing::memory_sink& events_a = *sink_a;
+  testing::memory_sink& events_b = *sink_b;
+  event_recorder_options quick;
+  quick.tick = 20ms;
+  manager a(std::make_unique<shared_handle>(api), cfg, fast("a"));
+  a.set_event_recorder(std::make_unique<event_recorder>(std::move(sink_a), quick));
+  a.start();
+  REQUIRE(eventually([&] { return a.leader(); }));
+  manager b(std::make_unique<shared_handle>(api), cfg, fast("b"));
+  b.set_event_recorder(std::make_unique<event_recorder>(std::move(sink_b), quick));
+  b.start();
+  REQUIRE(eventually([&] { return api.names("NetworkPolicy", "argocd").size() == 4; }));
+  auto reasons = [](testing::memory_sink& s, const std::string& reason) {
+    std::vector<std::string> out;
+    for (const auto& c : s.calls())
+      if (c.verb == "create" && c.body.find("\"reason\":\"" + reason + "\"") != std::string::npos)
+        out.push_back(c.body);
+    return out;
+  };
+  REQUIRE(eventually([&] { return reasons(events_a, "PolicySetApplied").size() == 1; }));
+  const std::string applied = reasons(events_a, "PolicySetApplied")[0];
+  CHECK(applied.find(R"("type":"Normal")") != std::string::npos);
+  CHECK(applied.find(R"("regarding":{"apiVersion":"v1","kind":"Namespace","name":"argocd"})") !=
+        std::string::npos);
+  CHECK(applied.find(R"("namespace":"default")") != std::string::npos);
+  CHECK(applied.find("4 written") != std::string::npos);
+
+  // An unchanged resync writes no event.
+  REQUIRE(eventually([&] { return a.idle(); }));
+  a.update_config(cfg);
+  REQUIRE(eventually([&] { return a.full_syncs() >= 2 && a.idle(); }));
+  std::this_thread::sleep_for(100ms);
+  CHECK(reasons(events_a, "PolicySetApplied").size() == 1);
+
+  // A write the API server refuses: one Warning with its answer.
+  api.fail_next("apply NetworkPolicy argocd/",
+                testing::make_error(k8s::failure_kind::forbidden, 403, "RBAC says no"));
+  api.delete_object("NetworkPolicy", "argocd", "allow-dns");
+  REQUIRE(eventually([&] { return reasons(events_a, "PolicySetFailed").size() == 1; }));
+  const std::string failed = reasons(events_a, "PolicySetFailed")[0];
+  CHECK(failed.find(R"("type":"Warning")") != std::string::npos);
+  CHECK(failed.find("RBAC says no") != std::string::npos);
+  CHECK(a.metrics_text().find(R"(mlnetpol_events_total{result="sent"} )") != std::string::npos);
+
+  // The follower saw the same cluster and wrote nothing.
+  CHECK(events_b.calls().empty());
+  b.stop();
+  a.stop();
 }

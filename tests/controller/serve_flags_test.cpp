@@ -19,14 +19,14 @@ mlnetpol::result<void> parse(std::vector<std::string_view> args, serve_flags& f)
 
 TEST_CASE("declare: the reconciler's flags beside the server's on one parser") {
   serve_flags f;
-  auto rest = parse(
-      {"--kubeconfig", "/k", "--reconcile=false", "--resync-period=30s",
-       "--leader-elect-lease-duration", "20s", "--leader-elect-renew-deadline=12s",
-       "--leader-elect-retry-period", "3s"},
-      f);
+  auto rest = parse({"--kubeconfig", "/k", "--reconcile=false", "--events=false",
+                     "--resync-period=30s", "--leader-elect-lease-duration", "20s",
+                     "--leader-elect-renew-deadline=12s", "--leader-elect-retry-period", "3s"},
+                    f);
   REQUIRE(rest.has_value());
   CHECK(f.kubeconfig == "/k");
   CHECK_FALSE(f.reconcile);
+  CHECK_FALSE(f.events);
   CHECK(f.resync_period == 30s);
   CHECK(f.lease_duration == 20s);
   CHECK(f.renew_deadline == 12s);
@@ -35,6 +35,7 @@ TEST_CASE("declare: the reconciler's flags beside the server's on one parser") {
   serve_flags d;
   REQUIRE(parse({}, d).has_value());
   CHECK(d.reconcile);
+  CHECK(d.events);
   CHECK(d.resync_period == 10min);
   CHECK(d.lease_duration == 15s);
   CHECK(d.renew_deadline == 10s);
@@ -51,6 +52,10 @@ TEST_CASE("reconciler flags: bad values are clear errors") {
   CHECK(parse({"--resync-period=0s"}, f).error().message == "--resync-period: must be > 0");
   // Did-you-mean across every part's flags.
   CHECK(parse({"--kubeconfg=/k"}, f).error().message.find("--kubeconfig") != std::string::npos);
+  CHECK(parse({"--evnets=false"}, f).error().message.find("did you mean --events?") !=
+        std::string::npos);
+  CHECK(parse({"--events=sometimes"}, f).error().message.find("true or false") !=
+        std::string::npos);
   serve_flags g;
   CHECK(parse({"--leader-elect-lease-duration=5s"}, g)
             .error()

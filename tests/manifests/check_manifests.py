@@ -72,6 +72,8 @@ EXPECTED_CLUSTER_RULES = [
     ({"admissionregistration.k8s.io"},
      {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "patch"},
      {NAME}),
+    # controller/event_recorder.cpp: Events about denials and policy sets, their series patched.
+    ({"events.k8s.io"}, {"events"}, {"create", "patch"}, set()),
 ]
 # In mlnetpol-system: leader election (controller/leader_election.cpp: get, create when missing,
 # update to renew, take over, release) and the certificate manager's Secret (create, which cannot

@@ -3,6 +3,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -131,4 +132,57 @@ TEST_CASE("the decision line: groups cut to four, mode, the rule, RFC 3339 time,
   CHECK(line.find(R"("rule":"workload-type-missing")") != std::string::npos);
   CHECK(line.find(R"("dry_run":true)") != std::string::npos);
   CHECK(line.find(R"("patch":"")") != std::string::npos);
+}
+
+TEST_CASE("denials, and only real ones, are handed to on_denial with their message") {
+  std::vector<admission::review_outcome> seen;
+  const mux::denial_fn on_denial = [&](const admission::review_outcome& o) { seen.push_back(o); };
+  metrics stats;
+  auto run = [&](admission::handler& h, const std::string& body) {
+    const auto route = webhook_route("validate", h, stats, &on_denial);
+    http_request request;
+    request.method = "POST";
+    request.path = "/validate";
+    request.content_type = "application/json";
+    request.has_content_type = true;
+    request.body = body;
+    http_response response;
+    route(request, response);
+    CHECK(response.status == 200);
+  };
+  std::string real = review;
+  real.replace(real.find(R"("dryRun":true)"), 13, R"("dryRun":false)");
+  fixed_handler denies(denial());
+  run(denies, real);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].decision == "denied");
+  CHECK(seen[0].message == "no");
+  CHECK(seen[0].version == "v1");
+  CHECK(seen[0].group.empty());
+  CHECK(seen[0].kind == "Pod");
+  CHECK(seen[0].namespace_name == "training");
+  CHECK(seen[0].name == "p");
+  // A dry run changes nothing: no event.
+  run(denies, review);
+  CHECK(seen.size() == 1);
+  // Allowed, or warned: no event either.
+  admission::review_response warned;
+  warned.decision = "warned";
+  warned.violations = {{"workload-type-missing", "warn"}};
+  fixed_handler warns(warned);
+  run(warns, real);
+  fixed_handler allows(admission::review_response{});
+  run(allows, real);
+  CHECK(seen.size() == 1);
+  // An empty function or none at all is fine.
+  const mux::denial_fn nothing;
+  const auto route = webhook_route("validate", denies, stats, &nothing);
+  http_request request;
+  request.method = "POST";
+  request.content_type = "application/json";
+  request.has_content_type = true;
+  request.body = real;
+  http_response response;
+  route(request, response);
+  CHECK(response.status == 200);
 }
