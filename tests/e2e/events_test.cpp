@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s/client.hpp"
+#include "tests/e2e/cluster.hpp"
 #include "tests/e2e/kapi.hpp"
 
 namespace k8s = mlnetpol::k8s;
@@ -31,146 +32,11 @@ using mlnetpol::testing::kapi_server;
 using mlnetpol::testing::run_command;
 using mlnetpol::testing::shell_quote;
 using nlohmann::json;
+using namespace mlnetpol::testing::e2e;
 
 namespace {
 
-const std::string binary = MLNETPOL_BINARY;
-const std::string source = MLNETPOL_SOURCE_DIR;
 constexpr k8s::resource pods{"", "v1", "pods", "Pod", true};
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-int free_port() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const int p = 40000 + static_cast<int>(std::random_device{}() % 20000);
-    if (mlnetpol::testing::port_free(p)) return p;
-  }
-  throw std::runtime_error("no free port");
-}
-
-bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 20s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return ok();
-}
-
-// manifests/base/webhooks.yaml with each Service reference turned into a URL on this host.
-std::string local_webhooks(int port, const std::string& ca_b64) {
-  std::istringstream in(read_text(source + "/manifests/base/webhooks.yaml"));
-  std::string out, line;
-  while (std::getline(in, line)) {
-    if (line == "    service:") {
-      std::string path;
-      for (int i = 0; i < 4 && std::getline(in, line); ++i) {
-        if (line.find("path: ") != std::string::npos) path = line.substr(line.find("path: ") + 6);
-      }
-      out += "    url: https://127.0.0.1:" + std::to_string(port) + path + "\n";
-      out += "    caBundle: " + ca_b64 + "\n";
-      continue;
-    }
-    out += line + "\n";
-  }
-  return out;
-}
-
-// One `mlnetpol serve` process.
-class replica {
- public:
-  replica(std::string name, const std::string& dir, const std::string& kubeconfig,
-          const std::string& config, const std::string& certs)
-      : name_(std::move(name)), port_(free_port()), metrics_port_(free_port()) {
-    log_ = dir + "/" + name_ + ".log";
-    std::vector<std::string> args{binary,
-                                  "serve",
-                                  "--port",
-                                  std::to_string(port_),
-                                  "--bind-address",
-                                  "127.0.0.1",
-                                  "--metrics-bind-address",
-                                  "127.0.0.1:" + std::to_string(metrics_port_),
-                                  "--tls-cert-file",
-                                  certs + "/tls.crt",
-                                  "--tls-key-file",
-                                  certs + "/tls.key",
-                                  "--config",
-                                  config,
-                                  "--log-format",
-                                  "text",
-                                  "--log-denies=false",  // 1000 denials need no 1000 lines
-                                  "--kubeconfig",
-                                  kubeconfig,
-                                  "--events=true",
-                                  "--leader-elect-lease-duration",
-                                  "4s",
-                                  "--leader-elect-renew-deadline",
-                                  "3s",
-                                  "--leader-elect-retry-period",
-                                  "500ms"};
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::setenv("POD_NAME", name_.c_str(), 1);
-      ::setenv("POD_NAMESPACE", "mlnetpol-system", 1);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
-    }
-  }
-  ~replica() { stop(); }
-
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = 0;
-  }
-
-  std::string get(const std::string& path) const {
-    return run_command("curl -s --max-time 5 http://127.0.0.1:" + std::to_string(metrics_port_) +
-                       path)
-        .out;
-  }
-  bool ready() const { return get("/readyz").starts_with("ok"); }
-  // A sample of /metrics by its full name with labels ("mlnetpol_events_total{result=\"sent\"}").
-  double metric(const std::string& series) const {
-    const std::string text = get("/metrics");
-    const auto at = text.find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(text.substr(at + series.size() + 2));
-  }
-  int port() const { return port_; }
-  std::string log() const { return read_text(log_); }
-
- private:
-  std::string name_;
-  int port_;
-  int metrics_port_;
-  std::string log_;
-  pid_t pid_ = 0;
-};
 
 // Events (events.k8s.io/v1) in a namespace, as the API server holds them.
 std::vector<json> events_in(const kapi_server& kapi, const std::string& ns) {
@@ -208,29 +74,10 @@ TEST_CASE("e2e: Kubernetes Events against the real kube-apiserver") {
     return;
   }
   kapi_server kapi(*script);
-  const std::string dir = kapi.dir();
-  auto kubectl = [&](const std::string& args) { return kapi.kubectl(args + " 2>&1"); };
-
-  // The project's own RBAC for the project's own service account.
-  const std::string certs = dir + "/webhook-certs";
-  REQUIRE(run_command(shell_quote(binary) + " certs --dev --out " + shell_quote(certs) +
-                      " >/dev/null 2>&1")
-              .status == 0);
-  const std::string ca_b64 = trim(run_command("base64 -w0 " + shell_quote(certs + "/ca.crt")).out);
-  REQUIRE(kubectl("create namespace mlnetpol-system").status == 0);
-  REQUIRE(kubectl("-n mlnetpol-system create serviceaccount mlnetpol").status == 0);
-  REQUIRE(kubectl("apply -f " + shell_quote(source + "/manifests/base/rbac.yaml")).status == 0);
-  const std::string token =
-      trim(kubectl("-n mlnetpol-system create token mlnetpol --duration=2h").out);
-  REQUIRE(!token.empty());
-  const std::string sa_kubeconfig = dir + "/sa.kubeconfig";
-  write_file(sa_kubeconfig,
-             "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n    server: " +
-                 kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
-                 "\nusers:\n- name: mlnetpol\n  user:\n    token: " + token +
-                 "\ncontexts:\n- name: sa\n  context: {cluster: kapi, user: mlnetpol}\n"
-                 "current-context: sa\n");
-  const std::string config = dir + "/config.yaml";
+  cluster_fixture c(kapi);
+  const std::string& dir = c.dir;
+  auto kubectl = [&](const std::string& args) { return c.kubectl(args); };
+  const std::string& config = c.config;
   write_file(config,
              "platform_namespaces: [argocd]\ntenant_namespaces: []\nml_training_namespaces: "
              "[training]\nml_inference_namespaces: []\nenforcement_mode: enforce\n");
@@ -238,13 +85,11 @@ TEST_CASE("e2e: Kubernetes Events against the real kube-apiserver") {
   REQUIRE(kubectl("create namespace training").status == 0);
   REQUIRE(kubectl("-n training create serviceaccount default").status == 0);
 
-  replica a("replica-a", dir, sa_kubeconfig, config, certs);
+  replica a("replica-a", dir, c.sa_kubeconfig, config, c.certs,
+            {"--log-denies=false",  // 1000 denials need no 1000 lines
+             "--events=true"});
   REQUIRE_MESSAGE(eventually([&] { return a.ready(); }), a.log());
-  write_file(dir + "/webhooks.yaml", local_webhooks(a.port(), ca_b64));
-  {
-    const auto r = kubectl("apply -f " + shell_quote(dir + "/webhooks.yaml"));
-    REQUIRE_MESSAGE(r.status == 0, r.out);
-  }
+  c.register_webhooks(a.port());
   INFO("replica-a log:\n" << a.log());
 
   // --- a reconcile reports PolicySetApplied, regarding the Namespace (its event in default)
