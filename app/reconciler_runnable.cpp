@@ -17,6 +17,10 @@ void reconciler_runnable::start() {
   std::atomic_store(&manager_, std::move(m));
 }
 
+void reconciler_runnable::draining() {
+  if (auto m = current()) m->step_down();
+}
+
 void reconciler_runnable::stop() {
   if (auto m = current()) m->stop();
 }

@@ -26,6 +26,7 @@ class reconciler_runnable final : public runnable, public policy::namespace_look
   std::string_view name() const override { return "reconciler"; }
   void start() override;
   void stop() override;
+  void draining() override;
 
   std::shared_ptr<const policy::label_map> labels_of(std::string_view namespace_name) const override;
 

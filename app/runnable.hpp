@@ -15,6 +15,9 @@ class runnable {
   virtual void start() = 0;
   // Stops the work and returns once it stopped; must not throw. Called at most once, after start.
   virtual void stop() = 0;
+  // The server began to drain: hand over at once what another replica should take now (a lease),
+  // keep what requests still read (a cache) until stop(). Returns at once; must not throw.
+  virtual void draining() {}
 };
 
 }  // namespace mlnetpol::app

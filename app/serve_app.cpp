@@ -149,6 +149,12 @@ void serve_app::reload_now() {
 
 void serve_app::begin_shutdown() {
   if (impl_->stopping_.exchange(true)) return;
+  // Leadership goes to another replica now, not after the drain (which may wait seconds for idle
+  // connections' last requests); caches stay for the requests still answered.
+  {
+    std::lock_guard lock(impl_->runnables_mutex_);
+    for (auto it = impl_->started_.rbegin(); it != impl_->started_.rend(); ++it) (*it)->draining();
+  }
   impl_->http_.begin_shutdown([self = impl_] { self->after_drain(); });
 }
 

@@ -98,8 +98,8 @@ void manager::start() {
   namespace_informer_->start();
   policy_informer_->start();
   cilium_informer_->start();
-  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
-    workers_.emplace_back([this] { worker_loop(); });
+  workers_running_ = std::max(1u, options_.workers);
+  for (unsigned i = 0; i < workers_running_; ++i) workers_.emplace_back([this] { worker_loop(); });
   election_thread_ = std::thread([this] { election_loop(); });
   resync_thread_ = std::thread([this] { resync_loop(); });
   logging::event(
@@ -109,6 +109,16 @@ void manager::start() {
        {"resync_seconds",
         static_cast<int>(
             std::chrono::duration_cast<std::chrono::seconds>(options_.resync_period).count())}});
+}
+
+void manager::step_down() {
+  if (!started_ || stopped_) return;
+  queue_.shutdown();
+  {
+    std::lock_guard lock(wait_mutex_);
+    stopping_.store(true);
+  }
+  wait_cv_.notify_all();
 }
 
 void manager::stop() {
@@ -231,6 +241,11 @@ void manager::worker_loop() {
     process(*key);
     queue_.done(*key);
   }
+  {
+    std::lock_guard lock(wait_mutex_);
+    --workers_running_;
+  }
+  wait_cv_.notify_all();
 }
 
 void manager::process(const std::string& ns) {
@@ -362,8 +377,16 @@ void manager::election_loop() {
           static_cast<std::int64_t>(static_cast<double>(wait.count()) * jitter(rng)));
     if (!wait_for(wait)) break;
   }
+  {
+    // After a step-down the workers may still be writing: the next leader starts after them.
+    std::unique_lock lock(wait_mutex_);
+    wait_cv_.wait_for(lock, options_.election.renew_deadline,
+                      [this] { return workers_running_ == 0; });
+  }
   if (elector_.release(std::chrono::system_clock::now()))
     logging::event(level::info, "lease released", {{"identity", elector_.identity()}});
+  leader_.store(false);
+  metrics_.set_leader(false);
 }
 
 void manager::resync_loop() {

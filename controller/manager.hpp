@@ -48,6 +48,10 @@ class manager {
   const event_recorder* events() const { return events_.get(); }
 
   void start();
+  // The server began to drain (SIGTERM): take no more work and hand the lease over once the
+  // reconcile in hand is done, rather than after the drain; the informers keep the namespace
+  // cache the webhooks read until stop(). Returns at once. Idempotent.
+  void step_down();
   // Workers finish the reconcile in hand, the leader releases its lease, calls in flight end.
   // Idempotent.
   void stop();
@@ -122,6 +126,7 @@ class manager {
 
   std::atomic<bool> leader_{false};
   std::atomic<bool> stopping_{false};
+  unsigned workers_running_ = 0;  // guarded by wait_mutex_: the lease waits for them
   std::atomic<std::uint64_t> full_syncs_{0};
   std::mutex wait_mutex_;
   std::condition_variable wait_cv_;

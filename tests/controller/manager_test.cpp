@@ -179,6 +179,31 @@ TEST_CASE("manager: two replicas, one leader; the other takes over when it stops
   b.stop();
 }
 
+TEST_CASE("manager: step_down hands the lease over at once and keeps the namespace cache") {
+  fake_cluster api;
+  api.add_namespace("argocd");
+  policy::config cfg;
+  manager a(std::make_unique<shared_handle>(api), cfg, fast("a"));
+  a.start();
+  REQUIRE(eventually([&] { return a.leader(); }));
+  manager b(std::make_unique<shared_handle>(api), cfg, fast("b"));
+  b.start();
+  REQUIRE(eventually([&] { return b.synced(); }));
+  const auto t0 = std::chrono::steady_clock::now();
+  a.step_down();  // SIGTERM: the server drains for seconds, the lease must not wait for it
+  REQUIRE(eventually([&] { return b.leader(); }));
+  CHECK(std::chrono::steady_clock::now() - t0 < 800ms);  // released, not expired (1 s)
+  CHECK_FALSE(a.leader());
+  // a's cache still follows the cluster: requests answered during the drain read it.
+  api.add_namespace("late");
+  CHECK(eventually([&] { return a.namespaces().labels_of("late") != nullptr; }));
+  // b, not a, repairs from now on.
+  api.delete_object("NetworkPolicy", "argocd", "allow-dns");
+  REQUIRE(eventually([&] { return api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+  a.stop();
+  b.stop();
+}
+
 TEST_CASE("manager: audit mode labels, applies nothing and reports in /status and metrics") {
   fake_cluster api;
   api.add_namespace("argocd");
