@@ -11,15 +11,12 @@
 // and a timer each and never delay other clients' requests.
 #include <sys/resource.h>
 
-#include <csignal>
-#include <future>
 #include <random>
 #include <set>
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "app/commands.hpp"
 #include "tests/integration/test_support.hpp"
 
 using namespace mlnetpol::testing;
@@ -38,10 +35,6 @@ std::string review_body(const std::string& object = R"({"metadata":{"name":"p"},
          object + "}}";
 }
 
-tcp::endpoint loopback(std::uint16_t port) {
-  return {net::ip::make_address("127.0.0.1"), port};
-}
-
 // Each test may hold a few thousand sockets (both ends live in this process).
 void raise_fd_limit(rlim_t want) {
   rlimit limit{};
@@ -55,20 +48,6 @@ bool good_request(std::uint16_t port, const std::string& ca = shared_pair().ca_c
   tls_client c(port, ca);
   c.connect();
   return c.request("POST", "/validate?timeout=5s", review_body()).status == 200;
-}
-
-// Lays out dir/..data -> dir/<version>/ and dir/<name> -> ..data/<name>, like a Secret volume.
-void publish(const fs::path& dir, const std::string& version,
-             const std::vector<std::pair<std::string, std::string>>& files) {
-  fs::create_directories(dir / version);
-  for (const auto& [name, content] : files) write_text(dir / version / name, content);
-  const fs::path tmp = dir / "..data_tmp";
-  fs::remove(tmp);
-  fs::create_directory_symlink(version, tmp);
-  fs::rename(tmp, dir / "..data");
-  for (const auto& [name, content] : files) {
-    if (!fs::is_symlink(dir / name)) fs::create_symlink(fs::path("..data") / name, dir / name);
-  }
 }
 
 std::size_t resident_kib() {
@@ -324,47 +303,10 @@ TEST_CASE("10,000 requests while the certificate files rotate: none fails") {
   CHECK(serials.size() == 2);  // both pairs were served during the run
 }
 
-namespace {
-
-std::uint16_t free_port() {
-  net::io_context io;
-  tcp::acceptor a(io, loopback(0));
-  return a.local_endpoint().port();
-}
-
-int run_serve(std::vector<std::string> args) {
-  args.insert(args.begin(), "mlnetpol serve");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  return mlnetpol::app::serve_command(static_cast<int>(args.size()), argv.data());
-}
-
-}  // namespace
-
 TEST_CASE("SIGTERM under load: no request in flight fails") {
-  temp_dir dir;
-  mlnetpol::certs::write_files(shared_pair(), dir.path, true);
-  write_text(dir.path / "config.yaml", "ml_training_namespaces: [ml-training]\n");
-  const std::uint16_t port = free_port();
-  auto exit_code = std::async(std::launch::async, [&] {
-    return run_serve({"--port", std::to_string(port), "--bind-address", "127.0.0.1",
-                      "--metrics-bind-address", "0", "--threads", "2", "--log-level", "off",
-                      "--shutdown-grace", "10s", "--tls-cert-file", (dir.path / "tls.crt").string(),
-                      "--tls-key-file", (dir.path / "tls.key").string(), "--config",
-                      (dir.path / "config.yaml").string()});
-  });
-  REQUIRE(eventually(
-      [&] {
-        try {
-          tls_client c(port);
-          c.connect();
-          return c.request("GET", "/readyz", "", "").status == 200;
-        } catch (const boost::system::system_error&) {
-          return false;
-        }
-      },
-      5000ms));
+  background_serve serve("ml_training_namespaces: [ml-training]\n", {"--shutdown-grace", "10s"});
+  REQUIRE(serve.wait_ready());
+  const std::uint16_t port = serve.port;
   const std::string body = review_body();
   const std::string head =
       "POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -433,13 +375,7 @@ TEST_CASE("SIGTERM under load: no request in flight fails") {
   sigterm_sent = true;
   ::kill(::getpid(), SIGTERM);
   const auto sigterm_at = std::chrono::steady_clock::now();
-  CHECK(eventually([&] {
-    net::io_context io;
-    tcp::socket probe(io);
-    boost::system::error_code ec;
-    probe.connect(loopback(port), ec);
-    return ec == net::error::connection_refused;
-  }));
+  CHECK(eventually([&] { return refuses_connections(port); }));
   drain_seen = true;
   std::this_thread::sleep_until(sigterm_at + 200ms);
   try {
@@ -458,9 +394,9 @@ TEST_CASE("SIGTERM under load: no request in flight fails") {
     CHECK(json::parse(r.body)["response"]["allowed"] == true);
     CHECK(r.connection == "close");
   }
-  REQUIRE(exit_code.wait_for(15s) == std::future_status::ready);
+  REQUIRE(serve.exit_code.wait_for(15s) == std::future_status::ready);
   for (auto& t : load) t.join();
-  CHECK(exit_code.get() == 0);
+  CHECK(serve.exit_code.get() == 0);
   MESSAGE("load: " << answered.load() << " answered, " << cut.load() << " cut");
   CHECK(cut.load() == 0);
   CHECK(not_ok.load() == 0);
