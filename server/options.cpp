@@ -181,25 +181,18 @@ result<void> finish(options& o) {
   return {};
 }
 
-parse_result parse_serve_args(const std::vector<std::string_view>& args) {
-  parse_result r;
+result<serve_args> parse_serve_args(const std::vector<std::string_view>& args) {
+  serve_args r;
   flags::parser p(serve_wording());
   declare(p, r.value);
   const auto parsed = p.parse(args);
-  if (!parsed) {
-    r.error = parsed.error().message;
-    return r;
-  }
+  if (!parsed) return parsed.error();
   r.help = *parsed;
-  if (auto done = finish(r.value); !done) {
-    r.error = done.error().message;
-    return r;
-  }
-  r.ok = true;
+  if (auto done = finish(r.value); !done) return done.error();
   return r;
 }
 
-parse_result parse_serve_args(int argc, char** argv) {
+result<serve_args> parse_serve_args(int argc, char** argv) {
   std::vector<std::string_view> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   return parse_serve_args(args);
