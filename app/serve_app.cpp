@@ -43,8 +43,7 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
   void apply(const policy::config& cfg) {
     policy_status status = apply_ ? apply_(cfg) : policy_status{};
     metrics_.set_policy_gauges(status.gauges);
-    metrics_.mark_config_loaded(
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+    metrics_.mark_config_loaded();
     std::lock_guard lock(status_mutex_);
     status_json_ = std::make_shared<const std::string>(std::move(status.json));
   }

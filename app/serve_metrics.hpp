@@ -20,21 +20,21 @@ struct policy_gauges {
 
 class serve_metrics {
  public:
-  void count_config_reload_failure() {
-    config_reload_failures_.fetch_add(1, std::memory_order_relaxed);
-  }
+  void count_config_reload_failure() { config_reload_failures_.add(); }
   void set_policy_gauges(const policy_gauges& g);
   // After every configuration put in force (the first load and each good reload).
-  void mark_config_loaded(double unix_seconds) { config_loaded_.store(unix_seconds); }
-  double config_loaded() const { return config_loaded_.load(); }
-  std::uint64_t config_reload_failures() const { return config_reload_failures_.load(); }
+  void mark_config_loaded(double unix_seconds = obs::unix_seconds_now()) {
+    config_loaded_.set(unix_seconds);
+  }
+  double config_loaded() const { return config_loaded_.value(); }
+  std::uint64_t config_reload_failures() const { return config_reload_failures_.value(); }
 
   void render(std::string& out) const;
   std::string render() const;
 
  private:
-  std::atomic<std::uint64_t> config_reload_failures_{0};
-  std::atomic<double> config_loaded_{0};
+  obs::counter config_reload_failures_;
+  obs::gauge<double> config_loaded_;
   mutable std::mutex gauges_mutex_;
   policy_gauges gauges_;
 };

@@ -57,9 +57,9 @@ void cert_watcher::reload_now() {
 
 std::string cert_watcher::set_pem(std::string_view cert_pem, std::string_view key_pem) {
   std::lock_guard lock(mutex_);
-  const auto result = store_.load_pem(cert_pem, key_pem);
-  if (result.outcome == certificate_store::status::failed) return result.error;
-  if (result.outcome == certificate_store::status::reloaded) {
+  const auto loaded = store_.load_pem(cert_pem, key_pem);
+  if (!loaded) return loaded.error().message;
+  if (*loaded == certificate_store::status::reloaded) {
     const auto m = store_.material();
     stats_.set_certificate_expiry(m.not_after);
     logging::event(level_enum::info, "certificate loaded",
@@ -83,18 +83,19 @@ void cert_watcher::schedule() {
 }
 
 void cert_watcher::reload(bool at_start) {
-  const auto result = store_.reload();
-  if (result.outcome == certificate_store::status::failed) {
-    if (at_start) throw std::runtime_error("TLS certificate: " + result.error);
-    if (result.error != last_error_) {
+  const auto reloaded = store_.reload();
+  if (!reloaded) {
+    const std::string& error = reloaded.error().message;
+    if (at_start) throw std::runtime_error("TLS certificate: " + error);
+    if (error != last_error_) {
       logging::event(level_enum::err,
                      "certificate reload failed; new handshakes keep the previous pair",
-                     {{"error", result.error}});
+                     {{"error", error}});
     }
-    last_error_ = result.error;
+    last_error_ = error;
     return;
   }
-  if (result.outcome == certificate_store::status::reloaded) {
+  if (*reloaded == certificate_store::status::reloaded) {
     last_error_.clear();
     const auto m = store_.material();
     stats_.set_certificate_expiry(m.not_after);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 
 #include "policy/kinds.hpp"
 
@@ -49,12 +48,6 @@ void metrics::count_violation(std::string_view rule, std::string_view mode) {
 
 void metrics::count_http(unsigned code) {
   if (code < http_.size()) http_[code].fetch_add(1, std::memory_order_relaxed);
-}
-
-void metrics::set_certificate_expiry(double unix_seconds) {
-  certificate_expiry_.store(unix_seconds);
-  certificate_reload_.store(
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 std::uint64_t metrics::http_requests(unsigned code) const {

@@ -22,26 +22,26 @@ class metrics {
                          std::string_view operation, std::string_view decision, double seconds);
   void count_violation(std::string_view rule, std::string_view mode);
   void count_http(unsigned code);
-  void add_in_flight(int delta) { in_flight_.fetch_add(delta, std::memory_order_relaxed); }
-  void count_tls_handshake_error() {
-    tls_handshake_errors_.fetch_add(1, std::memory_order_relaxed);
+  void add_in_flight(int delta) { in_flight_.add(delta); }
+  void count_tls_handshake_error() { tls_handshake_errors_.add(); }
+  void count_connection_rejected() { connections_rejected_.add(); }
+  // A pair was put in force: its notAfter, and now as the last successful reload.
+  void set_certificate_expiry(double unix_seconds) {
+    certificate_expiry_.set(unix_seconds);
+    certificate_reload_.set(obs::unix_seconds_now());
   }
-  void count_connection_rejected() {
-    connections_rejected_.fetch_add(1, std::memory_order_relaxed);
-  }
-  void set_certificate_expiry(double unix_seconds);
 
   std::uint64_t http_requests(unsigned code) const;
   std::uint64_t admission_requests(std::string_view webhook, std::string_view kind,
                                    std::string_view operation, std::string_view decision) const;
   std::size_t admission_series() const { return admission_.series(); }
   std::uint64_t violations(std::string_view rule, std::string_view mode) const;
-  std::int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
-  std::uint64_t tls_handshake_errors() const { return tls_handshake_errors_.load(); }
-  std::uint64_t connections_rejected() const { return connections_rejected_.load(); }
-  double certificate_expiry() const { return certificate_expiry_.load(); }
+  std::int64_t in_flight() const { return in_flight_.value(); }
+  std::uint64_t tls_handshake_errors() const { return tls_handshake_errors_.value(); }
+  std::uint64_t connections_rejected() const { return connections_rejected_.value(); }
+  double certificate_expiry() const { return certificate_expiry_.value(); }
   // Unix seconds of the last pair put in force (set with the expiry: both mean a good load).
-  double certificate_reload() const { return certificate_reload_.load(); }
+  double certificate_reload() const { return certificate_reload_.value(); }
 
   // Appends the families in the text format (what the registry collects).
   void render(std::string& out) const;
@@ -56,11 +56,11 @@ class metrics {
   // One histogram per webhook path, created at its first request; never removed.
   std::map<std::string, std::unique_ptr<obs::histogram>, std::less<>> durations_;
   std::array<std::atomic<std::uint64_t>, 600> http_{};
-  std::atomic<std::int64_t> in_flight_{0};
-  std::atomic<std::uint64_t> tls_handshake_errors_{0};
-  std::atomic<std::uint64_t> connections_rejected_{0};
-  std::atomic<double> certificate_expiry_{0};
-  std::atomic<double> certificate_reload_{0};
+  obs::gauge<std::int64_t> in_flight_;
+  obs::counter tls_handshake_errors_;
+  obs::counter connections_rejected_;
+  obs::gauge<double> certificate_expiry_;
+  obs::gauge<double> certificate_reload_;
 };
 
 }  // namespace mlnetpol::server

@@ -26,6 +26,10 @@ struct options {
   // convention).
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::chrono::milliseconds shutdown_grace{25'000};
+  // While draining, an idle keep-alive connection stays open this long (at most the grace) for a
+  // request the client may be sending on it just then; Go's client does not retry a POST that
+  // met a closing connection, so closing idle connections at once would lose such requests.
+  std::chrono::milliseconds drain_idle_timeout{5'000};
   log_format format = log_format::json;
   std::string log_level = "info";
   // Denials and warn/audit findings logged at info (every other decision at debug).
@@ -52,11 +56,10 @@ struct options {
   std::vector<std::string> client_allowed_names;
 };
 
-struct parse_result {
-  bool ok = false;
-  bool help = false;  // --help: print serve_usage() and exit 0
+// What the server's flags alone parse to; the error reads "--port: not a port number: 'x'".
+struct serve_args {
   options value;
-  std::string error;  // "--port: not a port number: 'x'" when !ok
+  bool help = false;  // --help: print serve_usage() and exit 0
 };
 
 // The server's flags on `p` (serve's one parser also holds the controller's); parse, then finish().
@@ -67,8 +70,8 @@ flags::wording serve_wording();
 result<void> finish(options& o);  // cross-flag checks, then defaults
 
 // The server's flags alone (tests, tools); `mlnetpol serve` parses all of its flags at once.
-parse_result parse_serve_args(const std::vector<std::string_view>& args);
-parse_result parse_serve_args(int argc, char** argv);  // argv[0] is the program
+result<serve_args> parse_serve_args(const std::vector<std::string_view>& args);
+result<serve_args> parse_serve_args(int argc, char** argv);  // argv[0] is the program
 std::string serve_usage();
 
 // "host:port" / "[v6]:port" / ":port"; false on anything else.

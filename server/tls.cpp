@@ -193,24 +193,22 @@ certificate_store::certificate_store(std::string cert_file, std::string key_file
 
 namespace {
 
-certificate_store::reload_result failed_with(std::string error) {
-  certificate_store::reload_result result;
-  result.outcome = certificate_store::status::failed;
-  result.error = std::move(error);
-  return result;
+// The client CA file's bytes ("" without one); an empty file must not turn client authentication
+// off.
+result<std::string> read_client_ca(const std::string& path) {
+  if (path.empty()) return std::string();
+  auto read = files::read(path);
+  if (!read) return fail("client CA: " + read.error().message);
+  if (read->empty()) return fail("client CA: " + path + " is empty");
+  return read;
 }
 
 }  // namespace
 
-certificate_store::reload_result certificate_store::reload() {
-  std::string ca;
-  if (!client_ca_file_.empty()) {
-    auto ca_read = files::read(client_ca_file_);
-    if (!ca_read) return failed_with("client CA: " + ca_read.error().message);
-    // An empty file must not turn client authentication off.
-    if (ca_read->empty()) return failed_with("client CA: " + client_ca_file_ + " is empty");
-    ca = std::move(*ca_read);
-  }
+result<certificate_store::status> certificate_store::reload() {
+  auto ca_read = read_client_ca(client_ca_file_);
+  if (!ca_read) return ca_read.error();
+  const std::string& ca = *ca_read;
   if (cert_file_.empty()) {
     std::string cert, key;
     {
@@ -218,45 +216,39 @@ certificate_store::reload_result certificate_store::reload() {
       cert = pem_cert_;
       key = pem_key_;
     }
-    if (cert.empty()) return {};  // no pair yet: nothing to serve with
-    reload_result result = build(cert, key, ca);
-    if (result.outcome == status::failed) result.error = client_ca_file_ + ": " + result.error;
-    return result;
+    if (cert.empty()) return status::unchanged;  // no pair yet: nothing to serve with
+    auto built = build(cert, key, ca);
+    if (!built) return fail(client_ca_file_ + ": " + built.error().message);
+    return built;
   }
   auto cert_read = files::read(cert_file_);
   auto key_read =
       cert_read ? files::read(key_file_) : mlnetpol::result<std::string>(cert_read.error());
-  if (!key_read) return failed_with(key_read.error().message);
-  reload_result result = build(*cert_read, *key_read, ca);
-  if (result.outcome == status::failed) {
-    result.error = cert_file_ + " / " + key_file_ +
-                   (client_ca_file_.empty() ? "" : " / " + client_ca_file_) + ": " + result.error;
+  if (!key_read) return key_read.error();
+  auto built = build(*cert_read, *key_read, ca);
+  if (!built) {
+    return fail(cert_file_ + " / " + key_file_ +
+                (client_ca_file_.empty() ? "" : " / " + client_ca_file_) + ": " +
+                built.error().message);
   }
-  return result;
+  return built;
 }
 
-certificate_store::reload_result certificate_store::load_pem(std::string_view cert,
-                                                             std::string_view key) {
-  std::string ca;
-  if (!client_ca_file_.empty()) {
-    auto ca_read = files::read(client_ca_file_);
-    if (!ca_read) return failed_with("client CA: " + ca_read.error().message);
-    // An empty file must not turn client authentication off.
-    if (ca_read->empty()) return failed_with("client CA: " + client_ca_file_ + " is empty");
-    ca = std::move(*ca_read);
-  }
+result<certificate_store::status> certificate_store::load_pem(std::string_view cert,
+                                                              std::string_view key) {
+  auto ca = read_client_ca(client_ca_file_);
+  if (!ca) return ca.error();
   {
     std::lock_guard lock(mutex_);
     pem_cert_ = cert;
     pem_key_ = key;
   }
-  return build(cert, key, ca);
+  return build(cert, key, *ca);
 }
 
-certificate_store::reload_result certificate_store::build(std::string_view cert,
-                                                          std::string_view key,
-                                                          std::string_view ca) {
-  reload_result result;
+result<certificate_store::status> certificate_store::build(std::string_view cert,
+                                                           std::string_view key,
+                                                           std::string_view ca) {
   std::string both(cert);
   both += '\0';
   both += key;
@@ -264,22 +256,19 @@ certificate_store::reload_result certificate_store::build(std::string_view cert,
   both += ca;
   {
     std::lock_guard lock(mutex_);
-    if (both == loaded_bytes_) return result;
-    if (both == rejected_bytes_) return result;  // already reported
+    if (both == loaded_bytes_) return status::unchanged;
+    if (both == rejected_bytes_) return status::unchanged;  // already reported
   }
   auto made = make_tls_context(cert, key, ca);
   std::lock_guard lock(mutex_);
   if (!made) {
     rejected_bytes_ = std::move(both);
-    result.outcome = status::failed;
-    result.error = made.error().message;
-    return result;
+    return made.error();
   }
   current_ = std::move(*made);
   loaded_bytes_ = std::move(both);
   rejected_bytes_.clear();
-  result.outcome = status::reloaded;
-  return result;
+  return status::reloaded;
 }
 
 std::shared_ptr<boost::asio::ssl::context> certificate_store::current() const {

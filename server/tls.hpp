@@ -44,11 +44,8 @@ std::string client_refusal(SSL* ssl, const std::vector<std::string>& allowed);
 
 class certificate_store {
  public:
-  enum class status { unchanged, reloaded, failed };
-  struct reload_result {
-    status outcome = status::unchanged;
-    std::string error;  // why the new pair was rejected (or could not be read)
-  };
+  // What a reload did; its error says why the new pair was rejected (or could not be read).
+  enum class status { unchanged, reloaded };
 
   // client_ca_file: "" or the PEM bundle clients' certificates must chain to (--client-ca-file).
   certificate_store(std::string cert_file, std::string key_file, std::string client_ca_file = {});
@@ -57,10 +54,10 @@ class certificate_store {
   // when their bytes differ from the ones in use. A set that fails is remembered so the same bad
   // files are reported once, not on every poll. Without pair files, re-reads only the client CA
   // and combines it with the last pair given to load_pem (unchanged while there is none).
-  reload_result reload();
+  result<status> reload();
   // Puts a pair given as PEM bytes in force (the certificate manager's Secret), the same way
   // (with the client CA file read now).
-  reload_result load_pem(std::string_view cert_pem, std::string_view key_pem);
+  result<status> load_pem(std::string_view cert_pem, std::string_view key_pem);
 
   std::shared_ptr<boost::asio::ssl::context> current() const;
   bool loaded() const;
@@ -73,7 +70,7 @@ class certificate_store {
   std::string cert_file_;
   std::string key_file_;
   std::string client_ca_file_;
-  reload_result build(std::string_view cert, std::string_view key, std::string_view ca);
+  result<status> build(std::string_view cert, std::string_view key, std::string_view ca);
   mutable std::mutex mutex_;
   std::string pem_cert_;  // the pair given to load_pem, for client CA reloads without pair files
   std::string pem_key_;

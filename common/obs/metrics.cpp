@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 
 namespace mlnetpol::obs {
 namespace {
@@ -9,6 +10,10 @@ namespace {
 constexpr char key_separator = '\x1f';  // not in any label value mlnetpol exports
 
 }  // namespace
+
+double unix_seconds_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 void append_number(std::string& out, double v) {
   char buf[64];

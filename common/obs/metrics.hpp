@@ -20,6 +20,31 @@
 
 namespace mlnetpol::obs {
 
+// Seconds since the Unix epoch, now: the value of the *_timestamp_seconds gauges.
+double unix_seconds_now();
+
+// One unlabelled counter series; a relaxed add, so it costs nothing on the request path.
+class counter {
+ public:
+  void add(std::uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+// One unlabelled gauge series (gauge<double> for timestamps: set(unix_seconds_now())).
+template <typename T>
+class gauge {
+ public:
+  void set(T v) { value_.store(v, std::memory_order_relaxed); }
+  void add(T delta) { value_.fetch_add(delta, std::memory_order_relaxed); }
+  T value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<T> value_{0};
+};
+
 // A counter family with string labels.
 class labeled_counter {
  public:

@@ -39,3 +39,19 @@ TEST_CASE("histogram buckets are cumulative") {
   CHECK(out.find("d_bucket{w=\"x\",le=\"+Inf\"} 2\n") != std::string::npos);
   CHECK(out.find("d_count{w=\"x\"} 2\n") != std::string::npos);
 }
+
+TEST_CASE("unlabelled counters and gauges; timestamps are Unix seconds") {
+  counter c;
+  c.add();
+  c.add(2);
+  CHECK(c.value() == 3);
+  gauge<std::int64_t> in_flight;
+  in_flight.add(2);
+  in_flight.add(-1);
+  CHECK(in_flight.value() == 1);
+  gauge<double> when;
+  CHECK(when.value() == 0);
+  when.set(unix_seconds_now());
+  CHECK(when.value() > 1.7e9);  // after November 2023
+  CHECK(when.value() <= unix_seconds_now());
+}

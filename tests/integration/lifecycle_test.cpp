@@ -5,13 +5,6 @@
 
 using namespace mlnetpol::testing;
 
-namespace {
-const std::string& body() {
-  static const std::string b = fixture("namespace-create-plain.json");
-  return b;
-}
-}  // namespace
-
 TEST_CASE("a slow client is cut by the header timeout") {
   running_server s([](auto& o) {
     o.header_timeout = 300ms;
@@ -26,7 +19,7 @@ TEST_CASE("a slow client is cut by the header timeout") {
   CHECK(took < 2000ms);
   tls_client next(s.port());
   next.connect();
-  CHECK(next.request("POST", "/mutate", body()).status == 200);
+  CHECK(next.request("POST", "/mutate", namespace_review()).status == 200);
 }
 
 TEST_CASE("a body that stops arriving is cut by the body timeout") {
@@ -49,14 +42,14 @@ TEST_CASE("idle keep-alive connections and silent TCP connections are closed") {
   });
   tls_client c(s.port());
   c.connect();
-  CHECK(c.request("POST", "/mutate", body()).status == 200);
+  CHECK(c.request("POST", "/mutate", namespace_review()).status == 200);
   const auto idle = c.time_until_closed(3000ms);
   CHECK(idle >= 250ms);
   CHECK(idle < 2000ms);
 
   net::io_context io;
   tcp::socket silent(io);
-  silent.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), s.port()));
+  silent.connect(loopback(s.port()));
   const auto start = std::chrono::steady_clock::now();
   char buf[16];
   boost::system::error_code ec;
@@ -83,7 +76,7 @@ TEST_CASE("connection cap: extra connections are closed at once, room comes back
     try {
       tls_client again(s.port());
       again.connect();
-      return again.request("POST", "/validate", body()).status == 200;
+      return again.request("POST", "/validate", namespace_review()).status == 200;
     } catch (const boost::system::system_error&) {
       return false;
     }
@@ -92,7 +85,7 @@ TEST_CASE("connection cap: extra connections are closed at once, room comes back
 }
 
 TEST_CASE("drain: readiness turns false, new connections are refused, in-flight requests finish") {
-  running_server s;
+  running_server s([](auto& o) { o.drain_idle_timeout = 300ms; });
   s.mutate.delay_ms = 800;
   tls_client idle(s.port());
   idle.connect();
@@ -103,21 +96,17 @@ TEST_CASE("drain: readiness turns false, new connections are refused, in-flight 
   busy.write_raw(
       "POST /mutate?timeout=5s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
       "Content-Length: " +
-      std::to_string(body().size()) + "\r\n\r\n" + body());
+      std::to_string(namespace_review().size()) + "\r\n\r\n" + namespace_review());
   REQUIRE(eventually([&] { return s.mutate.entered.load(); }));
 
   s.srv->begin_shutdown();
   s.srv->begin_shutdown();  // idempotent
   CHECK_FALSE(s.srv->ready());
-  CHECK(eventually([&] {
-    net::io_context io;
-    tcp::socket probe(io);
-    boost::system::error_code ec;
-    probe.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), s.port()), ec);
-    return ec == net::error::connection_refused;
-  }));
-  // The idle keep-alive connection is closed rather than left to the grace period.
-  CHECK(idle.time_until_closed(2000ms) < 1500ms);
+  CHECK(eventually([&] { return refuses_connections(s.port()); }));
+  // The idle keep-alive connection is closed after the drain window, not left to the grace period.
+  const auto idle_for = idle.time_until_closed(3000ms);
+  CHECK(idle_for >= 150ms);
+  CHECK(idle_for < 1500ms);
 
   const auto r = busy.read_response();
   CHECK(r.status == 200);
@@ -171,7 +160,7 @@ TEST_CASE("start-up failures are exceptions with a readable reason") {
   }
   SUBCASE("port in use") {
     mlnetpol::certs::write_files(shared_pair(), dir.path, true);
-    tcp::acceptor taken(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+    tcp::acceptor taken(io, loopback(0));
     opts.port = taken.local_endpoint().port();
     mlnetpol::app::serve_app srv(io, opts, {});
     try {

@@ -7,29 +7,6 @@
 using namespace mlnetpol::testing;
 namespace fs = std::filesystem;
 
-namespace {
-
-// Lays out dir/..data -> dir/<version>/ and dir/<name> -> ..data/<name>, like a Secret volume.
-void publish(const fs::path& dir, const std::string& version,
-             const std::vector<std::pair<std::string, std::string>>& files) {
-  fs::create_directories(dir / version);
-  for (const auto& [name, content] : files) write_text(dir / version / name, content);
-  const fs::path tmp = dir / "..data_tmp";
-  fs::remove(tmp);
-  fs::create_directory_symlink(version, tmp);
-  fs::rename(tmp, dir / "..data");  // rename(2) over the old link: atomic
-  for (const auto& [name, content] : files) {
-    if (!fs::is_symlink(dir / name)) fs::create_symlink(fs::path("..data") / name, dir / name);
-  }
-}
-
-const std::string& body() {
-  static const std::string b = fixture("namespace-create-plain.json");
-  return b;
-}
-
-}  // namespace
-
 TEST_CASE("certificate hot reload: new handshakes get the new pair, open connections stay") {
   const auto first = fresh_pair();
   const auto second = fresh_pair();
@@ -47,7 +24,7 @@ TEST_CASE("certificate hot reload: new handshakes get the new pair, open connect
   tls_client before(s.port(), first.ca_cert_pem);
   before.connect();
   CHECK(before.peer_serial() == serial_of_pem(first.cert_pem));
-  CHECK(before.request("POST", "/mutate", body()).status == 200);
+  CHECK(before.request("POST", "/mutate", namespace_review()).status == 200);
   const double first_expiry = s.srv->stats().certificate_expiry();
 
   publish(secret, "v2", {{"tls.crt", second.cert_pem}, {"tls.key", second.key_pem}});
@@ -61,7 +38,7 @@ TEST_CASE("certificate hot reload: new handshakes get the new pair, open connect
     }
   }));
   // The connection made before the swap keeps working on its session.
-  CHECK(before.request("POST", "/mutate", body()).status == 200);
+  CHECK(before.request("POST", "/mutate", namespace_review()).status == 200);
   CHECK(s.srv->stats().certificate_expiry() >= first_expiry);
 
   SUBCASE("a bad new pair keeps the old one") {
@@ -77,7 +54,7 @@ TEST_CASE("certificate hot reload: new handshakes get the new pair, open connect
     tls_client d(s.port(), second.ca_cert_pem);
     d.connect();
     CHECK(d.peer_serial() == serial_of_pem(second.cert_pem));
-    CHECK(d.request("POST", "/validate", body()).status == 200);
+    CHECK(d.request("POST", "/validate", namespace_review()).status == 200);
   }
   SUBCASE("SIGHUP's reload_now() does not wait for the poll") {
     s.srv->reload_now();
@@ -118,13 +95,13 @@ TEST_CASE("configuration hot reload: good files apply, bad ones keep the last go
   CHECK(s.applied_count() == 2);
   CHECK(plain_get(s.srv->metrics_port(), "/status").body == R"({"tenants":2})");
   CHECK(c.request("GET", "/readyz", "", "").status == 200);
-  CHECK(c.request("POST", "/mutate", body()).status == 200);
+  CHECK(c.request("POST", "/mutate", namespace_review()).status == 200);
 
   publish(cm, "v4", {{"config.yaml", "tenant_namespaces: []\n"}});
   REQUIRE(eventually([&] { return s.applied_count() == 3; }));
   CHECK(plain_get(s.srv->metrics_port(), "/status").body == R"({"tenants":0})");
-  CHECK(plain_get(s.srv->metrics_port(), "/metrics").body.find("mlnetpol_config_reload_failures_total 1") !=
-        std::string::npos);
+  CHECK(plain_get(s.srv->metrics_port(), "/metrics")
+            .body.find("mlnetpol_config_reload_failures_total 1") != std::string::npos);
 }
 
 TEST_CASE("without --config the embedded defaults are in force") {

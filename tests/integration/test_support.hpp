@@ -3,9 +3,11 @@
 // certificate, and a blocking TLS client that can also misbehave on purpose.
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +30,7 @@
 #include <boost/beast/http.hpp>
 
 #include "admission/review.hpp"
+#include "app/commands.hpp"
 #include "app/serve_app.hpp"
 #include "certs/certs.hpp"
 #include "common/obs/logging.hpp"
@@ -58,6 +61,12 @@ inline std::string fixture(const std::string& name) {
   return read_text(std::filesystem::path(MLNETPOL_FIXTURES_DIR) / "admission" / name);
 }
 
+// A Namespace CREATE review: a valid request any webhook answers with 200.
+inline const std::string& namespace_review() {
+  static const std::string body = fixture("namespace-create-plain.json");
+  return body;
+}
+
 struct temp_dir {
   std::filesystem::path path;
   temp_dir() {
@@ -69,6 +78,22 @@ struct temp_dir {
     std::filesystem::remove_all(path, ignored);
   }
 };
+
+// Lays out dir/..data -> dir/<version>/ and dir/<name> -> ..data/<name>, like a Secret or
+// ConfigMap volume: the visible names are links into a directory link swapped atomically.
+inline void publish(const std::filesystem::path& dir, const std::string& version,
+                    const std::vector<std::pair<std::string, std::string>>& files) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir / version);
+  for (const auto& [name, content] : files) write_text(dir / version / name, content);
+  const fs::path tmp = dir / "..data_tmp";
+  fs::remove(tmp);
+  fs::create_directory_symlink(version, tmp);
+  fs::rename(tmp, dir / "..data");  // rename(2) over the old link: atomic
+  for (const auto& [name, content] : files) {
+    if (!fs::is_symlink(dir / name)) fs::create_symlink(fs::path("..data") / name, dir / name);
+  }
+}
 
 // One dev certificate for the whole test binary: issuing costs a few milliseconds each.
 inline const certs::issued& shared_pair() {
@@ -379,5 +404,98 @@ inline bool eventually(const std::function<bool()>& condition,
   }
   return condition();
 }
+
+inline tcp::endpoint loopback(std::uint16_t port) {
+  return {net::ip::make_address("127.0.0.1"), port};
+}
+
+// A port nothing listens on right now (for `serve`, which takes its port from a flag).
+inline std::uint16_t free_port() {
+  net::io_context io;
+  tcp::acceptor a(io, loopback(0));
+  return a.local_endpoint().port();
+}
+
+// True once a TCP connect to `port` is refused: the listener is closed (drained).
+inline bool refuses_connections(std::uint16_t port) {
+  net::io_context io;
+  tcp::socket probe(io);
+  boost::system::error_code ec;
+  probe.connect(loopback(port), ec);
+  return ec == net::error::connection_refused;
+}
+
+// `mlnetpol serve` with these flags, in this process; its exit code.
+inline int run_serve(std::vector<std::string> args) {
+  args.insert(args.begin(), "mlnetpol serve");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return mlnetpol::app::serve_command(static_cast<int>(args.size()), argv.data());
+}
+
+// `mlnetpol serve` (the real command with the real engine) on a free loopback port, on a thread of
+// its own, with the shared pair and `config_yaml` as its configuration file. It stops like the
+// binary: on SIGTERM to this process.
+struct background_serve {
+  temp_dir dir;
+  std::uint16_t port = free_port();
+  std::uint16_t metrics_port = 0;  // 0: the metrics listener is off
+  std::future<int> exit_code;
+
+  explicit background_serve(const std::string& config_yaml, std::vector<std::string> extra = {},
+                            bool metrics = false) {
+    certs::write_files(shared_pair(), dir.path, true);
+    write_text(dir.path / "config.yaml", config_yaml);
+    if (metrics) metrics_port = free_port();
+    std::vector<std::string> args = {"--port",
+                                     std::to_string(port),
+                                     "--bind-address",
+                                     "127.0.0.1",
+                                     "--metrics-bind-address",
+                                     metrics ? "127.0.0.1:" + std::to_string(metrics_port) : "0",
+                                     "--threads",
+                                     "2",
+                                     "--log-level",
+                                     "off",
+                                     "--tls-cert-file",
+                                     (dir.path / "tls.crt").string(),
+                                     "--tls-key-file",
+                                     (dir.path / "tls.key").string(),
+                                     "--config",
+                                     (dir.path / "config.yaml").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    exit_code = std::async(std::launch::async, [args = std::move(args)]() mutable {
+      return run_serve(std::move(args));
+    });
+  }
+
+  // A test that failed half-way must not hang on the future: a serve that got ready (its signal
+  // handlers are in place) is stopped.
+  ~background_serve() {
+    if (ready_ && exit_code.valid() && exit_code.wait_for(0s) != std::future_status::ready) {
+      ::kill(::getpid(), SIGTERM);
+    }
+  }
+
+  // Ready means the I/O loop runs, so the signal handlers are installed.
+  bool wait_ready(std::chrono::milliseconds limit = 5000ms) {
+    ready_ = eventually(
+        [&] {
+          try {
+            tls_client c(port);
+            c.connect();
+            return c.request("GET", "/readyz", "", "").status == 200;
+          } catch (const boost::system::system_error&) {
+            return false;
+          }
+        },
+        limit);
+    return ready_;
+  }
+
+ private:
+  bool ready_ = false;
+};
 
 }  // namespace mlnetpol::testing

@@ -7,29 +7,29 @@ using namespace std::chrono_literals;
 
 TEST_CASE("serve defaults follow controller-runtime") {
   const auto r = parse_serve_args(std::vector<std::string_view>{});
-  REQUIRE(r.ok);
-  CHECK_FALSE(r.help);
-  CHECK(r.value.port == 9443);
-  CHECK(r.value.bind_address == "0.0.0.0");
-  CHECK(r.value.tls_cert_file == "/tmp/k8s-webhook-server/serving-certs/tls.crt");
-  CHECK(r.value.tls_key_file == "/tmp/k8s-webhook-server/serving-certs/tls.key");
-  CHECK(r.value.metrics_bind_address == "127.0.0.1:8080");
-  CHECK(r.value.shutdown_grace == 25s);
-  CHECK(r.value.threads >= 1);
-  CHECK(r.value.config_file.empty());
-  CHECK(r.value.format == log_format::json);
-  CHECK(r.value.max_body_bytes == 7u * 1024 * 1024);
-  CHECK(r.value.log_denies);
+  REQUIRE(r.has_value());
+  CHECK_FALSE(r->help);
+  CHECK(r->value.port == 9443);
+  CHECK(r->value.bind_address == "0.0.0.0");
+  CHECK(r->value.tls_cert_file == "/tmp/k8s-webhook-server/serving-certs/tls.crt");
+  CHECK(r->value.tls_key_file == "/tmp/k8s-webhook-server/serving-certs/tls.key");
+  CHECK(r->value.metrics_bind_address == "127.0.0.1:8080");
+  CHECK(r->value.shutdown_grace == 25s);
+  CHECK(r->value.threads >= 1);
+  CHECK(r->value.config_file.empty());
+  CHECK(r->value.format == log_format::json);
+  CHECK(r->value.max_body_bytes == 7u * 1024 * 1024);
+  CHECK(r->value.log_denies);
 }
 
 TEST_CASE("--log-denies takes true or false after '=', or nothing") {
-  CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies"}).value.log_denies);
-  CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies=true"}).value.log_denies);
+  CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies"})->value.log_denies);
+  CHECK(parse_serve_args(std::vector<std::string_view>{"--log-denies=true"})->value.log_denies);
   const auto off =
       parse_serve_args(std::vector<std::string_view>{"--log-denies=false", "--port", "1"});
-  REQUIRE(off.ok);
-  CHECK_FALSE(off.value.log_denies);
-  CHECK(off.value.port == 1);
+  REQUIRE(off.has_value());
+  CHECK_FALSE(off->value.log_denies);
+  CHECK(off->value.port == 1);
 }
 
 TEST_CASE("serve flags, both --flag value and --flag=value") {
@@ -63,9 +63,10 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
                                                                 "--idle-timeout",
                                                                 "90s",
                                                                 "--reload-interval",
-                                                                "100ms"});
-  REQUIRE_MESSAGE(r.ok, r.error);
-  const options& o = r.value;
+                                                                "100ms",
+                                                                "--drain-idle-timeout=1500ms"});
+  REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
+  const options& o = r->value;
   CHECK(o.port == 0);
   CHECK(o.bind_address == "127.0.0.1");
   CHECK(o.tls_cert_file == "/c.crt");
@@ -82,13 +83,14 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
   CHECK(o.body_timeout == 3s);
   CHECK(o.write_timeout == 1h);
   CHECK(o.idle_timeout == 90s);
+  CHECK(o.drain_idle_timeout == 1500ms);
   CHECK(o.reload_interval == 100ms);
 }
 
 TEST_CASE("--help wins") {
   const auto r = parse_serve_args(std::vector<std::string_view>{"--port", "1", "--help"});
-  CHECK(r.ok);
-  CHECK(r.help);
+  CHECK(r.has_value());
+  CHECK(r->help);
   CHECK(serve_usage().find("--tls-cert-file") != std::string::npos);
 }
 
@@ -116,8 +118,8 @@ TEST_CASE("bad flags get a message naming the flag") {
   for (const auto& c : cases) {
     CAPTURE(c.expected);
     const auto r = parse_serve_args(c.args);
-    CHECK_FALSE(r.ok);
-    CHECK(r.error.find(c.expected) != std::string::npos);
+    CHECK_FALSE(r.has_value());
+    CHECK(r.error().message.find(c.expected) != std::string::npos);
   }
 }
 
@@ -139,23 +141,23 @@ TEST_CASE("host:port") {
 
 TEST_CASE("--client-ca-file and --client-allowed-names") {
   const auto none = parse_serve_args(std::vector<std::string_view>{});
-  REQUIRE(none.ok);
-  CHECK(none.value.client_ca_file.empty());
-  CHECK(none.value.client_allowed_names.empty());
+  REQUIRE(none.has_value());
+  CHECK(none->value.client_ca_file.empty());
+  CHECK(none->value.client_allowed_names.empty());
 
   const auto r = parse_serve_args(std::vector<std::string_view>{
       "--client-ca-file", "/etc/ca.crt", "--client-allowed-names=kube-apiserver, ,b.example,"});
-  REQUIRE(r.ok);
-  CHECK(r.value.client_ca_file == "/etc/ca.crt");
-  CHECK(r.value.client_allowed_names == std::vector<std::string>{"kube-apiserver", "b.example"});
+  REQUIRE(r.has_value());
+  CHECK(r->value.client_ca_file == "/etc/ca.crt");
+  CHECK(r->value.client_allowed_names == std::vector<std::string>{"kube-apiserver", "b.example"});
 
   const auto names_only =
       parse_serve_args(std::vector<std::string_view>{"--client-allowed-names", "a"});
-  CHECK_FALSE(names_only.ok);
-  CHECK(names_only.error == "--client-allowed-names needs --client-ca-file");
+  CHECK_FALSE(names_only.has_value());
+  CHECK(names_only.error().message == "--client-allowed-names needs --client-ca-file");
   const auto empty = parse_serve_args(
       std::vector<std::string_view>{"--client-ca-file", "x", "--client-allowed-names=,"});
-  CHECK_FALSE(empty.ok);
-  CHECK(empty.error.find("--client-allowed-names") != std::string::npos);
+  CHECK_FALSE(empty.has_value());
+  CHECK(empty.error().message.find("--client-allowed-names") != std::string::npos);
   CHECK(serve_usage().find("--client-ca-file FILE") != std::string::npos);
 }
