@@ -148,6 +148,7 @@ class replica {
     pid_ = 0;
   }
   void reload() { ::kill(pid_, SIGHUP); }
+  void terminate() { ::kill(pid_, SIGTERM); }  // as the kubelet does; stop() waits for the exit
   bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
 
   std::string get(const std::string& path) const {
