@@ -34,7 +34,7 @@ class listener final : public session_owner, public std::enable_shared_from_this
   void start();  // the accept loop
   void close();  // stops accepting; open connections stay
 
-  // Stops accepting, closes idle connections, lets the others finish their response; `done` runs
+  // Stops accepting, tells each connection to drain (session_base::drain); `done` runs
   // once (on an I/O thread) when the last one closed or the grace period is over.
   void drain(std::chrono::milliseconds grace, std::function<void(std::string_view why)> done);
 

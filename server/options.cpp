@@ -55,6 +55,9 @@ std::string serve_usage() {
          "  --metrics-bind-address ADDR   plain-HTTP health/metrics listener host:port\n"
          "                                (default 127.0.0.1:8080; 0 disables it)\n"
          "  --shutdown-grace DURATION     time in-flight requests get on SIGTERM (default 25s)\n"
+         "  --drain-idle-timeout DURATION while draining, how long an idle keep-alive connection\n"
+         "                                waits for a last request (default 5s, at most the\n"
+         "                                shutdown grace)\n"
          "  --log-format json|text        (default json)\n"
          "  --log-level LEVEL             trace|debug|info|warn|error|off (default info)\n"
          "  --log-denies[=true|false]     log denials and warn/audit findings at info; other\n"
@@ -146,6 +149,7 @@ void declare(flags::parser& p, options& o) {
                return {};
              })
       .duration("--shutdown-grace", o.shutdown_grace)
+      .duration("--drain-idle-timeout", o.drain_idle_timeout)
       .duration("--handshake-timeout", o.handshake_timeout)
       .duration("--header-timeout", o.header_timeout)
       .duration("--body-timeout", o.body_timeout)
@@ -163,7 +167,8 @@ void declare(flags::parser& p, options& o) {
           if (!name.empty()) o.client_allowed_names.emplace_back(name);
           rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
         }
-        if (o.client_allowed_names.empty()) return "--client-allowed-names: no name in " + quoted(v);
+        if (o.client_allowed_names.empty())
+          return "--client-allowed-names: no name in " + quoted(v);
         return {};
       });
 }

@@ -26,6 +26,10 @@ struct options {
   // convention).
   std::string metrics_bind_address = "127.0.0.1:8080";
   std::chrono::milliseconds shutdown_grace{25'000};
+  // While draining, an idle keep-alive connection stays open this long (at most the grace) for a
+  // request the client may be sending on it just then; Go's client does not retry a POST that
+  // met a closing connection, so closing idle connections at once would lose such requests.
+  std::chrono::milliseconds drain_idle_timeout{5'000};
   log_format format = log_format::json;
   std::string log_level = "info";
   // Denials and warn/audit findings logged at info (every other decision at debug).

@@ -48,10 +48,11 @@ class server {
   // Re-reads the certificate pair now (SIGHUP); the poll does the same.
   void reload_certificate_now();
 
-  // SIGTERM: readiness turns false, the webhook listener closes, idle keep-alive connections
-  // close, requests in flight finish (up to --shutdown-grace), then the metrics listener closes and
-  // `drained` runs once on an I/O thread. The server never stops the io_context: its owner does,
-  // after whatever else must stop in between. Thread-safe and idempotent (later callbacks are
+  // SIGTERM: readiness turns false, the webhook listener closes, requests in flight finish with
+  // Connection: close, idle keep-alive connections close once idle for the drain window (a request
+  // arriving meanwhile is answered; all up to --shutdown-grace), then the metrics listener closes
+  // and `drained` runs once on an I/O thread. The server never stops the io_context: its owner
+  // does, after whatever else must stop in between. Thread-safe and idempotent (later callbacks are
   // dropped).
   void begin_shutdown(std::function<void()> drained = {});
 

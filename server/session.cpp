@@ -65,7 +65,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
 
   void drain() override {
     net::post(tcp_socket().get_executor(), [self = this->shared_from_this()] {
-      if (self->phase_ == phase::idle) self->close_socket();
+      if (self->phase_ == phase::idle) self->shorten_idle_wait();
     });
   }
 
@@ -145,8 +145,38 @@ class session final : public session_base, public std::enable_shared_from_this<s
     if (closed_) return;
     const auto now = clock::now();
     if (now < deadline_) return arm_timer(now);
-    timed_out_ = true;
+    if (phase_ == phase::idle && request_arriving()) {
+      // The next request's first bytes are here but not yet parsed: closing now would reset the
+      // connection under a request the client already sent. They count as the header phase.
+      return enter(phase::header, srv_->opts.header_timeout);
+    }
+    if (phase_ == phase::idle && draining()) {
+      closed_for_drain_ = true;
+    } else {
+      timed_out_ = true;
+    }
     close_socket();  // the pending operation fails and reports the timeout
+  }
+
+  bool draining() const { return Tls && srv_->draining.load(); }
+
+  // Bytes received and not yet read by the session (in the socket, or in OpenSSL's read-ahead).
+  bool request_arriving() {
+    error_code ec;
+    if (tcp_socket().available(ec) > 0 && !ec) return true;
+    if constexpr (Tls) return SSL_has_pending(stream_.native_handle()) == 1;
+    return false;
+  }
+
+  // Draining and idle: wait a short while more (the drain window), not the whole idle timeout,
+  // for a request the client may already have sent on this connection; it is answered with
+  // Connection: close. Never lengthens the wait.
+  void shorten_idle_wait() {
+    const auto now = clock::now();
+    const auto until = now + srv_->drain_idle_window;
+    if (until >= deadline_) return;
+    deadline_ = until;
+    if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
   }
 
   void start() {
@@ -176,12 +206,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void read_next() {
-    if (Tls && srv_->draining.load()) return close_socket();
     parser_.emplace(head_, body_);
     parser_->header_limit(static_cast<std::uint32_t>(srv_->opts.max_header_bytes));
     parser_->body_limit(srv_->opts.max_body_bytes);
     if (buffer_.size() > 0) return parse();  // pipelined: the next request is already here
     enter(phase::idle, srv_->opts.idle_timeout);
+    if (draining()) shorten_idle_wait();
     read_some();
   }
 
@@ -268,8 +298,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void respond_stored() {
-    keep_alive_ = !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() &&
-                  !(Tls && srv_->draining.load());
+    keep_alive_ =
+        !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() && !draining();
     out_.clear();
     out_ += "HTTP/1.1 ";
     out_ += std::to_string(response_.status);
@@ -347,7 +377,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     const auto level = timed_out_ ? level_enum::info
                        : quiet    ? level_enum::trace
                                   : level_enum::debug;
-    if (logging::enabled(level)) {
+    if (closed_for_drain_) {
+      if (logging::enabled(level_enum::debug)) {
+        logging::event(level_enum::debug, "idle connection closed: draining",
+                       {{"peer", endpoint_text(peer_)}});
+      }
+    } else if (logging::enabled(level)) {
       logging::event(level, timed_out_ ? "connection timed out" : "connection closed",
                      {{"stage", phase_name(phase_)},
                       {"error", timed_out_ ? std::string("deadline passed") : ec.message()},
@@ -376,6 +411,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   phase phase_ = phase::handshake;
   bool timer_armed_ = false;
   bool timed_out_ = false;
+  bool closed_for_drain_ = false;  // idle for the drain window
   bool closed_ = false;
   bool keep_alive_ = false;
   bool force_close_after_write_ = false;

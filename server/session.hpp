@@ -20,10 +20,13 @@ struct server_state {
   explicit server_state(options o)
       : opts(std::move(o)),
         shortest_timeout(std::min({opts.handshake_timeout, opts.header_timeout, opts.body_timeout,
-                                   opts.write_timeout, opts.idle_timeout})) {}
+                                   opts.write_timeout, opts.idle_timeout})),
+        drain_idle_window(std::min(opts.drain_idle_timeout, opts.shutdown_grace)) {}
   const options opts;
   // How often at most a connection's timer wakes up (see session::enter).
   const std::chrono::milliseconds shortest_timeout;
+  // While draining, how long an idle connection still waits for a request (within the grace).
+  const std::chrono::milliseconds drain_idle_window;
   metrics stats;
   mux routes{stats};
   std::atomic<bool> draining{false};
@@ -33,7 +36,9 @@ class session_base {
  public:
   virtual ~session_base() = default;
   virtual void run() = 0;
-  virtual void drain() = 0;        // close when idle, else after the response in progress
+  // Draining: the next response says Connection: close; an idle connection is closed once it has
+  // been idle for the drain window (a request arriving meanwhile is answered).
+  virtual void drain() = 0;
   virtual void force_close() = 0;  // the grace period is over
 };
 

@@ -49,10 +49,25 @@ TEST_CASE("serve: the real engine answers, SIGHUP reloads, SIGTERM drains and ex
   const std::uint16_t port = free_port();
   const std::uint16_t metrics_port = free_port();
   auto exit_code = std::async(std::launch::async, [&] {
-    return run_serve({"--port", std::to_string(port), "--bind-address", "127.0.0.1",
-                      "--metrics-bind-address", "127.0.0.1:" + std::to_string(metrics_port), "--threads", "2", "--log-level", "off",
-                      "--reload-interval", "1h", "--tls-cert-file", (dir.path / "tls.crt").string(),
-                      "--tls-key-file", (dir.path / "tls.key").string(), "--config",
+    return run_serve({"--port",
+                      std::to_string(port),
+                      "--bind-address",
+                      "127.0.0.1",
+                      "--metrics-bind-address",
+                      "127.0.0.1:" + std::to_string(metrics_port),
+                      "--threads",
+                      "2",
+                      "--log-level",
+                      "off",
+                      "--reload-interval",
+                      "1h",
+                      "--drain-idle-timeout",
+                      "500ms",
+                      "--tls-cert-file",
+                      (dir.path / "tls.crt").string(),
+                      "--tls-key-file",
+                      (dir.path / "tls.key").string(),
+                      "--config",
                       (dir.path / "config.yaml").string()});
   });
   // Ready means the I/O loop runs, so the signal handlers are installed.
@@ -78,10 +93,10 @@ TEST_CASE("serve: the real engine answers, SIGHUP reloads, SIGTERM drains and ex
 
   write_text(dir.path / "config.yaml", "tenant_namespaces: [team-b]\n");
   ::kill(::getpid(), SIGHUP);
-  CHECK(eventually([&] {
-    return plain_get(metrics_port, "/status").body.find("team-b") != std::string::npos;
-  }));
+  CHECK(eventually(
+      [&] { return plain_get(metrics_port, "/status").body.find("team-b") != std::string::npos; }));
 
+  // `c` stays idle: the drain closes it after the drain window, then serve exits.
   ::kill(::getpid(), SIGTERM);
   REQUIRE(exit_code.wait_for(5s) == std::future_status::ready);
   CHECK(exit_code.get() == 0);

@@ -63,7 +63,8 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
                                                                 "--idle-timeout",
                                                                 "90s",
                                                                 "--reload-interval",
-                                                                "100ms"});
+                                                                "100ms",
+                                                                "--drain-idle-timeout=1500ms"});
   REQUIRE_MESSAGE(r.ok, r.error);
   const options& o = r.value;
   CHECK(o.port == 0);
@@ -82,6 +83,7 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
   CHECK(o.body_timeout == 3s);
   CHECK(o.write_timeout == 1h);
   CHECK(o.idle_timeout == 90s);
+  CHECK(o.drain_idle_timeout == 1500ms);
   CHECK(o.reload_interval == 100ms);
 }
 
