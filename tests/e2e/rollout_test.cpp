@@ -50,7 +50,7 @@ namespace {
 const std::string binary = MLNETPOL_BINARY;
 const std::string source = MLNETPOL_SOURCE_DIR;
 
-// The manifest's durations scaled down for test time, in the same proportions: the pause outlasts
+// The manifest's durations scaled down for test time, with the same relations: the pause outlasts
 // the endpoint removal, the grace period covers pause + --shutdown-grace with time to spare.
 constexpr auto endpoint_lag = 500ms;  // Endpoints controller + kube-proxy, after the pod is deleted
 constexpr int pause_seconds = 2;      // manifest: 5
