@@ -408,6 +408,13 @@ def duration_seconds(text):
     return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
 
 
+# The preStop pause must outlast the endpoint removal reaching every API server (Endpoints
+# controller, then kube-proxy on the control-plane nodes: typically 1-2 s); the grace period must
+# leave time to spare after pause + --shutdown-grace (the kubelet's SIGKILL ends the drain).
+MIN_PRESTOP_PAUSE = 3
+MIN_GRACE_MARGIN = 5
+
+
 def check_shutdown(pod, c):
     """Rolling updates must not refuse admissions: a preStop pause lets endpoints drain before
     SIGTERM, and the grace period covers the pause plus the server's --shutdown-grace."""
@@ -419,11 +426,15 @@ def check_shutdown(pod, c):
     if not pause:
         errors.append(f"Deployment: preStop must run [/usr/local/bin/mlnetpol, pause, --seconds, N>0]"
                       f", is {pre}")
+    elif pause < MIN_PRESTOP_PAUSE:
+        errors.append(f"Deployment: preStop pause {pause}s is shorter than the {MIN_PRESTOP_PAUSE}s "
+                      "an endpoint removal may take to reach the API servers")
     grace = duration_seconds(arg_value(c.get("args") or [], "--shutdown-grace") or "25s")
     period = pod.get("terminationGracePeriodSeconds", 30)
-    if pause and grace is not None and period <= pause + grace:
-        errors.append(f"Deployment: terminationGracePeriodSeconds {period} must exceed the preStop "
-                      f"pause {pause}s + --shutdown-grace {grace:g}s")
+    if pause and grace is not None and period < pause + grace + MIN_GRACE_MARGIN:
+        errors.append(f"Deployment: terminationGracePeriodSeconds {period} must be at least the "
+                      f"preStop pause {pause}s + --shutdown-grace {grace:g}s + "
+                      f"{MIN_GRACE_MARGIN}s to spare")
     if grace is None:
         errors.append("Deployment: --shutdown-grace is not a duration")
     return errors
@@ -455,8 +466,10 @@ def check_workload(objs, overlay):
                for t in terms):
         errors.append("Deployment: needs pod anti-affinity between its replicas")
     spread = pod.get("topologySpreadConstraints") or []
-    if not any(selector_matches(c.get("labelSelector"), pod_labels) for c in spread):
-        errors.append("Deployment: needs a topology spread constraint over its replicas")
+    for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname"):
+        if not any(selector_matches(c.get("labelSelector"), pod_labels) and
+                   c.get("topologyKey") == key for c in spread):
+            errors.append(f"Deployment: needs a topology spread constraint over its replicas by {key}")
     for c in pod.get("containers") or []:
         env = {e.get("name"): ((e.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
                for e in c.get("env") or []}
@@ -812,10 +825,21 @@ def breakages():
          lambda o: container(o)["resources"].pop("limits")),
         ("no preStop pause", "preStop must run",
          lambda o: container(o).pop("lifecycle")),
-        ("grace shorter than pause + shutdown", "terminationGracePeriodSeconds 20 must exceed",
+        ("grace shorter than pause + shutdown", "terminationGracePeriodSeconds 20 must be at least",
          lambda o: dep(o)["spec"]["template"]["spec"].__setitem__(
              "terminationGracePeriodSeconds", 20)),
-        ("longer shutdown grace", "must exceed the preStop pause 5s + --shutdown-grace 60s",
+        ("grace without time to spare", "terminationGracePeriodSeconds 27 must be at least the "
+         "preStop pause 5s + --shutdown-grace 20s + 5s to spare",
+         lambda o: dep(o)["spec"]["template"]["spec"].__setitem__(
+             "terminationGracePeriodSeconds", 27)),
+        ("preStop pause too short", "preStop pause 1s is shorter",
+         lambda o: container(o)["lifecycle"]["preStop"]["exec"].__setitem__(
+             "command", ["/usr/local/bin/mlnetpol", "pause", "--seconds", "1"])),
+        ("no spread over zones", "by topology.kubernetes.io/zone",
+         lambda o: dep(o)["spec"]["template"]["spec"]["topologySpreadConstraints"].pop(0)),
+        ("no spread over nodes", "by kubernetes.io/hostname",
+         lambda o: dep(o)["spec"]["template"]["spec"]["topologySpreadConstraints"].pop(1)),
+        ("longer shutdown grace", "must be at least the preStop pause 5s + --shutdown-grace 60s",
          lambda o: container(o).__setitem__("args", [
              "--shutdown-grace=1m" if a.startswith("--shutdown-grace") else a
              for a in container(o)["args"]])),
