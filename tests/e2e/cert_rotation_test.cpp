@@ -21,37 +21,17 @@
 #include <thread>
 
 #include "k8s/client.hpp"
+#include "tests/e2e/cluster.hpp"
 #include "tests/e2e/kapi.hpp"
 
 namespace k8s = mlnetpol::k8s;
 namespace t = mlnetpol::testing;
 using namespace std::chrono_literals;
+using mlnetpol::testing::e2e::free_port;
+using mlnetpol::testing::e2e::read_text;
+using mlnetpol::testing::e2e::tail_of;
 
 namespace {
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string tail_of(const std::string& path, std::size_t n = 3000) {
-  const std::string text = read_all(path);
-  return text.size() > n ? text.substr(text.size() - n) : text;
-}
-
-int free_port() {
-  // Never the same port twice in one run.
-  static int next = 30000 + static_cast<int>(::getpid() % 1000) * 17;
-  for (;; next += 7) {
-    if (next > 60000) next = 30000;
-    if (t::port_free(next)) {
-      next += 7;
-      return next - 7;
-    }
-  }
-}
 
 // One `mlnetpol serve` process.
 struct replica {

@@ -53,12 +53,21 @@ inline std::string trim(std::string s) {
   return s;
 }
 
+inline std::string tail_of(const std::string& path, std::size_t n = 3000) {
+  const std::string text = read_text(path);
+  return text.size() > n ? text.substr(text.size() - n) : text;
+}
+
 inline int free_port() {
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const int p = 40000 + static_cast<int>(std::random_device{}() % 20000);
-    if (mlnetpol::testing::port_free(p)) return p;
+  // Never the same port twice in one run (a stopped replica's port is not reused by the next).
+  static int next = 30000 + static_cast<int>(::getpid() % 1500) * 19;
+  for (;; next += 11) {
+    if (next > 60000) next = 30000;
+    if (port_free(next)) {
+      next += 11;
+      return next - 11;
+    }
   }
-  throw std::runtime_error("no free port");
 }
 
 inline bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 20s) {
@@ -70,8 +79,9 @@ inline bool eventually(const std::function<bool()>& ok, std::chrono::millisecond
   return ok();
 }
 
-// manifests/base/webhooks.yaml with each Service reference turned into a URL on this host.
-inline std::string local_webhooks(int port, const std::string& ca_b64) {
+// manifests/base/webhooks.yaml with each Service reference turned into a URL on this host; without
+// a caBundle when ca_b64 is empty (a self-managing leader fills it in, as in a cluster).
+inline std::string local_webhooks(int port, const std::string& ca_b64 = "") {
   std::istringstream in(read_text(source + "/manifests/base/webhooks.yaml"));
   std::string out, line;
   while (std::getline(in, line)) {
@@ -81,7 +91,7 @@ inline std::string local_webhooks(int port, const std::string& ca_b64) {
         if (line.find("path: ") != std::string::npos) path = line.substr(line.find("path: ") + 6);
       }
       out += "    url: https://127.0.0.1:" + std::to_string(port) + path + "\n";
-      out += "    caBundle: " + ca_b64 + "\n";
+      if (!ca_b64.empty()) out += "    caBundle: " + ca_b64 + "\n";
       continue;
     }
     out += line + "\n";

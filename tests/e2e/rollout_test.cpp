@@ -38,17 +38,22 @@
 #include <yaml-cpp/yaml.h>
 
 #include "k8s/client.hpp"
+#include "tests/e2e/cluster.hpp"
 #include "tests/e2e/kapi.hpp"
 
 namespace k8s = mlnetpol::k8s;
 namespace t = mlnetpol::testing;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using mlnetpol::testing::e2e::binary;
+using mlnetpol::testing::e2e::eventually;
+using mlnetpol::testing::e2e::free_port;
+using mlnetpol::testing::e2e::local_webhooks;
+using mlnetpol::testing::e2e::read_text;
+using mlnetpol::testing::e2e::source;
+using mlnetpol::testing::e2e::tail_of;
 
 namespace {
-
-const std::string binary = MLNETPOL_BINARY;
-const std::string source = MLNETPOL_SOURCE_DIR;
 
 // The manifest's durations scaled down for test time, with the same relations: the pause outlasts
 // the endpoint removal, the grace period covers pause + --shutdown-grace with time to spare.
@@ -59,39 +64,6 @@ constexpr int grace_period_seconds = pause_seconds + shutdown_grace_seconds + 2;
 constexpr int restarts = 3;  // A -> B -> C -> D
 
 const k8s::resource pods{"", "v1", "pods", "Pod", true};
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string tail_of(const std::string& path, std::size_t n = 3000) {
-  const std::string text = read_text(path);
-  return text.size() > n ? text.substr(text.size() - n) : text;
-}
-
-int free_port() {
-  // Never the same port twice in one run (a stopped replica's port is not reused by the next).
-  static int next = 30000 + static_cast<int>(::getpid() % 1500) * 19;
-  for (;; next += 11) {
-    if (next > 60000) next = 30000;
-    if (t::port_free(next)) {
-      next += 11;
-      return next - 11;
-    }
-  }
-}
-
-bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit) {
-  const auto until = clock_type::now() + limit;
-  while (clock_type::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return ok();
-}
 
 double ms_since(clock_type::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
@@ -135,25 +107,6 @@ std::vector<std::string> adapt_args(const std::vector<std::string>& shipped,
   std::vector<std::string> missing;
   for (const auto& [name, value] : replace) missing.push_back(name);
   return missing;
-}
-
-// manifests/base/webhooks.yaml with each Service reference turned into a URL on this host (no
-// caBundle: the leader fills it in, as in a cluster).
-std::string local_webhooks(int port) {
-  std::istringstream in(read_text(source + "/manifests/base/webhooks.yaml"));
-  std::string out, line;
-  while (std::getline(in, line)) {
-    if (line == "    service:") {
-      std::string path;
-      for (int i = 0; i < 4 && std::getline(in, line); ++i) {
-        if (line.find("path: ") != std::string::npos) path = line.substr(line.find("path: ") + 6);
-      }
-      out += "    url: https://127.0.0.1:" + std::to_string(port) + path + "\n";
-      continue;
-    }
-    out += line + "\n";
-  }
-  return out;
 }
 
 // The Service: a TCP forwarder on 127.0.0.1. Each new connection goes to the next endpoint
