@@ -5,6 +5,7 @@
 
 #include "common/json.hpp"
 #include "policy/labels.hpp"
+#include "policy/text.hpp"
 
 namespace mlnetpol::policy {
 
@@ -55,14 +56,14 @@ inference_result infer_workload_type(const namespace_roles& roles, std::string_v
                                      std::string_view owner_kind,
                                      const rapidjson::Value* metadata) {
   inference_result result;
+  result.signals.reserve(4);  // namespace, owner and two labels is the common most
   if (const auto value = namespace_workload_type(roles)) {
-    result.signals.push_back(
-        {std::string(*value), "namespace:" + std::string(namespace_name),
-         "namespace " + std::string(namespace_name) + " (" + std::string(*value) + "-only)"});
+    result.signals.push_back({std::string(*value), cat("namespace:", namespace_name),
+                              cat("namespace ", namespace_name, " (", *value, "-only)")});
   }
   if (const auto value = owner_kind_workload_type(owner_kind)) {
-    result.signals.push_back({std::string(*value), "owner:" + std::string(owner_kind),
-                              "owner " + std::string(owner_kind)});
+    result.signals.push_back(
+        {std::string(*value), cat("owner:", owner_kind), cat("owner ", owner_kind)});
   }
   struct label_signal {
     std::string_view key;
@@ -79,9 +80,10 @@ inference_result infer_workload_type(const namespace_roles& roles, std::string_v
   for (const auto& signal : label_signals) {
     const auto value = map_value(metadata, "labels", signal.key);
     if (!value || (!signal.required_value.empty() && *value != signal.required_value)) continue;
-    std::string label(signal.key);
-    if (!signal.required_value.empty()) label += "=" + std::string(signal.required_value);
-    result.signals.push_back({std::string(signal.type), "label:" + label, "label " + label});
+    const std::string_view equals = signal.required_value.empty() ? "" : "=";
+    result.signals.push_back({std::string(signal.type),
+                              cat("label:", signal.key, equals, signal.required_value),
+                              cat("label ", signal.key, equals, signal.required_value)});
   }
   if (result.signals.empty()) return result;
   const std::string& first = result.signals.front().value;
