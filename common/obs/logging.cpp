@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -99,15 +100,16 @@ class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
   std::size_t cached_length_ = 0;
 };
 
-// True when one of the eight bytes of word is a control character, a quote or a backslash.
-bool needs_escape(std::uint64_t word) {
+// The high bit of each of the eight bytes of word that is a control character, a quote or a
+// backslash; the lowest one set is always a real one (borrows only run upwards).
+std::uint64_t special_bytes(std::uint64_t word) {
   constexpr std::uint64_t ones = 0x0101010101010101ULL;
   constexpr std::uint64_t highs = 0x8080808080808080ULL;
   const std::uint64_t quote = word ^ (ones * '"');
   const std::uint64_t backslash = word ^ (ones * '\\');
-  const std::uint64_t special = ((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
-                                ((backslash - ones) & ~backslash);
-  return (special & highs) != 0;
+  return (((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
+          ((backslash - ones) & ~backslash)) &
+         highs;
 }
 
 // The line is written through a raw pointer into a buffer sized beforehand for the worst case
@@ -138,12 +140,17 @@ char* put_json_string(char* p, std::string_view s) {
     if (end - in >= 8) {
       std::uint64_t word;
       std::memcpy(&word, in, sizeof word);
-      if (!needs_escape(word)) {
-        std::memcpy(p, &word, sizeof word);
+      // All eight are stored; p only moves past the plain ones (the buffer has room to spare).
+      std::memcpy(p, &word, sizeof word);
+      const std::uint64_t special = special_bytes(word);
+      if (special == 0) {
         p += 8;
         in += 8;
         continue;
       }
+      const auto plain_bytes = static_cast<std::size_t>(std::countr_zero(special)) / 8;
+      p += plain_bytes;
+      in += plain_bytes;
     }
     const auto u = static_cast<unsigned char>(*in++);
     if (plain[u]) {
