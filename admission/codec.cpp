@@ -365,8 +365,10 @@ std::string_view status_reason(int code) {
 
 decode_result decode_review(std::string_view body, std::size_t padding) {
   decode_error error;
-  auto fail = [&error](std::string message) {
+  std::string_view error_uid;  // copied into the error only when there is one
+  auto fail = [&error, &error_uid](std::string message) {
     error.message = std::move(message);
+    error.uid = error_uid;
     return decode_result(boost::system::in_place_error, std::move(error));
   };
   if (body.empty()) return fail("empty request body");
@@ -407,7 +409,7 @@ decode_result decode_review(std::string_view body, std::size_t padding) {
     for (const auto& m : request->GetObject()) {
       if (view(m.name) == "uid") {
         const bool usable = m.value.IsString() && !find_invalid_utf8(view(m.value));
-        error.uid = usable ? std::string(view(m.value)) : std::string();
+        error_uid = usable ? view(m.value) : std::string_view();
       }
     }
   }

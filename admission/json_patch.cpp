@@ -51,14 +51,27 @@ struct wanted_node {
     std::unique_ptr<wanted_node> map;
   };
   std::vector<member> members;
-  std::map<std::string_view, std::size_t> index;  // name -> position in members
+  // name -> position in members, built once a node has more than a few members (a label patch
+  // has two or three per node: a linear look is cheaper than a tree node allocation each).
+  std::map<std::string_view, std::size_t> index;
+  static constexpr std::size_t linear_members = 8;
 
   member* find(std::string_view name) {
+    if (members.size() <= linear_members) {
+      for (auto& m : members) {
+        if (m.name == name) return &m;
+      }
+      return nullptr;
+    }
     const auto it = index.find(name);
     return it == index.end() ? nullptr : &members[it->second];
   }
   member& add(std::string_view name) {
-    index.emplace(name, members.size());
+    if (members.size() == linear_members) {
+      for (std::size_t i = 0; i < members.size(); ++i) index.emplace(members[i].name, i);
+    }
+    if (members.size() >= linear_members) index.emplace(name, members.size());
+    if (members.empty()) members.reserve(4);
     return members.emplace_back(member{name, std::nullopt, nullptr});
   }
 };
@@ -309,7 +322,7 @@ std::string json_pointer(std::initializer_list<std::string_view> tokens) {
 }
 
 void json_patch::begin(std::string_view op, std::string_view path) {
-  if (operations_++ != 0) text_.push_back(',');
+  text_.push_back(operations_++ == 0 ? '[' : ',');
   text_ += R"({"op":")";
   text_ += op;
   text_ += R"(","path":)";
@@ -353,11 +366,16 @@ void json_patch::remove(std::string_view path) {
   text_.push_back('}');
 }
 
+std::string json_patch::take() && {
+  if (operations_ == 0) return {};
+  text_.push_back(']');
+  return std::move(text_);
+}
+
 std::string json_patch::str() const {
   if (operations_ == 0) return {};
   std::string out;
-  out.reserve(text_.size() + 2);
-  out.push_back('[');
+  out.reserve(text_.size() + 1);
   out += text_;
   out.push_back(']');
   return out;
@@ -382,7 +400,7 @@ boost::system::result<std::string, patch_error> patch_for_entries(
   // One small pool for the values of all "add"s (each is written out at once).
   rapidjson::MemoryPoolAllocator<> alloc(4096);
   if (auto done = diff(wanted, object, pointer, patch, alloc); !done) return done.error();
-  return patch_result(boost::system::in_place_value, patch.str());
+  return patch_result(boost::system::in_place_value, std::move(patch).take());
 }
 
 }  // namespace mlnetpol::admission

@@ -35,13 +35,15 @@ class json_patch {
   std::size_t size() const { return operations_; }
   // The compact JSON array, or "" when no operation was added (no patch).
   std::string str() const;
+  // The same, taking the text over instead of copying it.
+  std::string take() &&;
 
  private:
   void begin(std::string_view op, std::string_view path);
   // An op with a "value" member; add and replace differ only in the op name.
   void value_op(std::string_view op, std::string_view path, std::string_view string_value);
   void value_op(std::string_view op, std::string_view path, const rapidjson::Value& value);
-  std::string text_;  // the operations, comma separated, without the enclosing brackets
+  std::string text_;  // "[" and the operations, comma separated, without the closing bracket
   std::size_t operations_ = 0;
 };
 

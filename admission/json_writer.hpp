@@ -2,6 +2,7 @@
 // A RapidJSON output stream that appends to a std::string, so a Writer can fill a caller-reserved
 // buffer and the result needs no copy out of a StringBuffer.
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -49,23 +50,31 @@ inline void append_json_escaped(std::string& out, std::string_view s) {
   }();
   static constexpr char hex[] = "0123456789ABCDEF";
   std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    // Eight bytes at a time while none is a control character, a quote or a backslash.
-    while (s.size() - i >= 8) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // Eight bytes at a time: skip them when none is a control character, a quote or a backslash,
+    // else go straight to the first one that is (the lowest flagged byte is always a real one).
+    if (s.size() - i >= 8) {
       std::uint64_t word;
       std::memcpy(&word, s.data() + i, sizeof word);
       constexpr std::uint64_t ones = 0x0101010101010101ULL;
       constexpr std::uint64_t highs = 0x8080808080808080ULL;
       const std::uint64_t quote = word ^ (ones * '"');
       const std::uint64_t backslash = word ^ (ones * '\\');
-      const std::uint64_t special = ((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
-                                    ((backslash - ones) & ~backslash);
-      if ((special & highs) != 0) break;
-      i += 8;
+      const std::uint64_t special = (((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
+                                     ((backslash - ones) & ~backslash)) &
+                                    highs;
+      if (special == 0) {
+        i += 8;
+        continue;
+      }
+      i += static_cast<std::size_t>(std::countr_zero(special)) / 8;
     }
-    if (i == s.size()) break;
     const char e = escape[static_cast<unsigned char>(s[i])];
-    if (e == 0) continue;
+    if (e == 0) {
+      ++i;
+      continue;
+    }
     out.append(s.data() + run, i - run);
     const char seq[6] = {'\\',
                          e,
@@ -74,7 +83,7 @@ inline void append_json_escaped(std::string& out, std::string_view s) {
                          hex[static_cast<unsigned char>(s[i]) >> 4],
                          hex[static_cast<unsigned char>(s[i]) & 0xF]};
     out.append(seq, e == 'u' ? 6 : 2);
-    run = i + 1;
+    run = ++i;
   }
   out.append(s.data() + run, s.size() - run);
 }

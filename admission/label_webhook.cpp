@@ -16,17 +16,20 @@ bool is_namespace_request(const review_request& r) {
   return r.kind.group.empty() && r.kind.kind == "Namespace";
 }
 
-review_response to_response(const policy::decision& d) {
+// Takes the decision's message, warnings and violations over instead of copying them (a denial's
+// message is long); its additions stay for the patch.
+review_response to_response(policy::decision& d) {
   review_response out;
   out.allowed = d.allowed;
   out.code = d.code;
-  out.message = d.message;
+  out.message = std::move(d.message);
   if (d.code == 403) out.reason = "Forbidden";
-  out.warnings = d.warnings;
-  out.audit_annotations = d.audit_annotations;
+  out.warnings = std::move(d.warnings);
+  out.audit_annotations = std::move(d.audit_annotations);
   out.decision = std::string(policy::to_string(d.result));
   out.mode = policy::to_string(d.mode);
-  for (const auto& v : d.violations) out.violations.push_back({v.rule, std::string(out.mode)});
+  out.violations.reserve(d.violations.size());
+  for (auto& v : d.violations) out.violations.push_back({std::move(v.rule), std::string(out.mode)});
   return out;
 }
 

@@ -65,7 +65,9 @@ measure() {
 
 median() { sort -g | awk '{a[NR] = $1} END {if (NR) print a[int((NR + 1) / 2)]; else print "?"}'; }
 
-echo "mlnetpol $("$binary" --version 2>/dev/null || echo "($binary)") vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+# --version prints several lines (version, commit, build); the header takes the first two.
+version=$("$binary" --version 2>/dev/null | head -2 | paste -sd' ' || true)
+echo "mlnetpol ${version:-($binary)} vs nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk -t1 -c$conns -d${seconds}s, $rounds rounds alternating nginx / mlnetpol; serve flags as manifests/base/deployment.yaml (--log-format=json, log level ${LOG_LEVEL:-info})"
 summary=()
 for t in $threads; do

@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <optional>
+#include <span>
 
 #include "common/json.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/inference.hpp"
-#include "policy/kinds.hpp"
 #include "policy/json_index.hpp"
+#include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/text.hpp"
 #include "policy/warnings.hpp"
 
 namespace mlnetpol::policy {
@@ -91,17 +93,17 @@ bool settle_early(context& c) {
 
 // "pod \"web-7d9f\"" / "Deployment \"web\"" / "pod with generateName \"train-\"".
 std::string describe_object(const request_facts& r, const rapidjson::Value* object) {
-  const std::string kind = is_pod_kind(r.group, r.kind) ? "pod" : str(r.kind);
+  const std::string_view kind = is_pod_kind(r.group, r.kind) ? "pod" : r.kind;
   const rapidjson::Value* metadata = json_member(object, "metadata");
   std::string_view name = json_string(json_member(metadata, "name"));
   if (name.empty()) name = r.name;
-  if (!name.empty()) return kind + " \"" + str(name) + "\"";
+  if (!name.empty()) return cat(kind, " \"", name, "\"");
   const std::string_view generate = json_string(json_member(metadata, "generateName"));
-  if (!generate.empty()) return kind + " with generateName \"" + str(generate) + "\"";
-  return kind + " (unnamed)";
+  if (!generate.empty()) return cat(kind, " with generateName \"", generate, "\"");
+  return cat(kind, " (unnamed)");
 }
 
-std::string join(const std::vector<std::string_view>& items, std::string_view separator) {
+std::string join(std::span<const std::string_view> items, std::string_view separator) {
   std::string out;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i != 0) out += separator;
@@ -250,14 +252,14 @@ std::string fix_location(const context& c, const rapidjson::Value& object, const
                          const std::string& what, std::string_view preposition) {
   const std::string& key = c.cfg.label_key;
   if (!site.template_path.empty()) {
-    return site.template_path + ".metadata.labels." + key + ": " + what;
+    return cat(site.template_path, ".metadata.labels.", key, ": ", what);
   }
-  std::string out = "metadata.labels." + key + ": " + what + " " + str(preposition) + " the pod";
-  const std::string owner = str(controller_owner_kind(json_member(&object, "metadata")));
+  std::string out = cat("metadata.labels.", key, ": ", what, " ", preposition, " the pod");
+  const std::string_view owner = controller_owner_kind(json_member(&object, "metadata"));
   if (owner == "ReplicaSet") {
     out += " (or its Deployment's spec.template.metadata.labels)";
   } else if (!owner.empty()) {
-    out += " (or its " + owner + "'s pod template labels)";
+    append(out, " (or its ", owner, "'s pod template labels)");
   }
   return out;
 }
@@ -274,57 +276,57 @@ std::optional<std::string> label_after(const context& c, const rapidjson::Value&
 
 void check_site(context& c, const rapidjson::Value& object, const pod_site& site,
                 std::vector<violation>& out) {
-  const std::string subject = describe_object(c.request, &object) +
-                              (site.template_path.empty() ? "" : " (" + site.template_path + ")");
-  const std::string where = " in namespace \"" + c.namespace_name + "\"";
+  std::string subject = describe_object(c.request, &object);
+  if (!site.template_path.empty()) append(subject, " (", site.template_path, ")");
+  const std::string where = cat(" in namespace \"", c.namespace_name, "\"");
   const std::vector<std::string_view> allowed = allowed_workload_types(c.roles);
   const std::string allowed_text = join(allowed, " or ");
   std::string fix_value = str(allowed.front());
-  if (allowed.size() > 1)
-    fix_value += " (or " +
-                 join(std::vector<std::string_view>(allowed.begin() + 1, allowed.end()), ", ") +
-                 ")";
+  if (allowed.size() > 1) {
+    append(fix_value, " (or ", join(std::span(allowed).subspan(1), ", "), ")");
+  }
   const std::string& key = c.cfg.label_key;
 
   const bool overlay = c.result.mode == enforcement_mode::audit;
   const std::optional<std::string> value = label_after(c, object, site, overlay);
   if (!value) {
     std::string message =
-        subject + where + " has no label " + key + "; allowed values here: " + allowed_text + ".";
+        cat(subject, where, " has no label ", key, "; allowed values here: ", allowed_text, ".");
     const inference_result inferred =
         infer_workload_type(c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
     if (inferred.conflict()) {
       message += " mlnetpol did not infer one because its signals disagree:";
       for (std::size_t i = 0; i < inferred.signals.size(); ++i) {
-        message +=
-            (i == 0 ? " " : ", ") + inferred.signals[i].text + " says " + inferred.signals[i].value;
+        append(message, i == 0 ? " " : ", ", inferred.signals[i].text, " says ",
+               inferred.signals[i].value);
       }
       message += ".";
     }
-    message += " Fix: add " + fix_location(c, object, site, fix_value, "to");
-    out.push_back({str(rule_workload_type_missing), message,
-                   subject + ": no label " + key + " (allowed here: " + allowed_text + ")"});
+    append(message, " Fix: add ", fix_location(c, object, site, fix_value, "to"));
+    out.push_back({str(rule_workload_type_missing), std::move(message),
+                   cat(subject, ": no label ", key, " (allowed here: ", allowed_text, ")")});
   } else if (std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
-    std::string message = subject + where + " has label " + key + "=" + *value +
-                          ", which is not allowed here; allowed values: " + allowed_text +
-                          ". Fix: set " + fix_location(c, object, site, fix_value, "on");
-    out.push_back({str(rule_workload_type_not_allowed), message,
-                   subject + ": " + key + "=" + *value + " not allowed in namespace " +
-                       c.namespace_name + " (allowed: " + allowed_text + ")"});
+    std::string message = cat(subject, where, " has label ", key, "=", *value,
+                              ", which is not allowed here; allowed values: ", allowed_text,
+                              ". Fix: set ", fix_location(c, object, site, fix_value, "on"));
+    out.push_back({str(rule_workload_type_not_allowed), std::move(message),
+                   cat(subject, ": ", key, "=", *value, " not allowed in namespace ",
+                       c.namespace_name, " (allowed: ", allowed_text, ")")});
   }
 
   const rapidjson::Value* host_network = json_member(site.spec, "hostNetwork");
   if (c.cfg.deny_host_network && host_network != nullptr && host_network->IsBool() &&
       host_network->GetBool()) {
-    const std::string field =
-        site.template_path.empty() ? "spec.hostNetwork" : site.template_path + ".spec.hostNetwork";
+    const std::string field = site.template_path.empty()
+                                  ? std::string("spec.hostNetwork")
+                                  : cat(site.template_path, ".spec.hostNetwork");
     out.push_back({str(rule_host_network),
-                   subject + where + " sets " + field +
+                   cat(subject, where, " sets ", field,
                        ": true, which is denied in ML namespaces: a pod on the host network "
-                       "bypasses every network policy. Fix: remove " +
-                       field + " (or run the workload outside the ML namespaces)",
-                   subject + ": hostNetwork is not allowed in ML namespace " + c.namespace_name +
-                       " (bypasses network policies)"});
+                       "bypasses every network policy. Fix: remove ",
+                       field, " (or run the workload outside the ML namespaces)"),
+                   cat(subject, ": hostNetwork is not allowed in ML namespace ", c.namespace_name,
+                       " (bypasses network policies)")});
   }
 }
 
@@ -474,7 +476,8 @@ decision validate(const request_facts& request, const config& cfg) {
         d.allowed = false;
         d.code = 403;
         d.result = outcome::denied;
-        for (const auto& v : d.violations) d.message += (d.message.empty() ? "" : "; ") + v.message;
+        for (const auto& v : d.violations)
+          append(d.message, d.message.empty() ? "" : "; ", v.message);
         break;
       }
       case enforcement_mode::warn:

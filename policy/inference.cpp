@@ -5,6 +5,7 @@
 
 #include "common/json.hpp"
 #include "policy/labels.hpp"
+#include "policy/text.hpp"
 
 namespace mlnetpol::policy {
 
@@ -51,19 +52,39 @@ std::string_view controller_owner_kind(const rapidjson::Value* metadata) {
   return {};
 }
 
+namespace {
+
+// A signal before any text is made of it: agreeing signals (the common case) only ever need the
+// first one's words.
+struct signal_ref {
+  enum class source { namespace_roles, owner, label };
+  std::string_view value;
+  source from;
+  std::string_view name;            // the namespace, owner kind or label key
+  std::string_view required_value;  // of a label signal that needs one
+};
+
+workload_signal describe(const signal_ref& s) {
+  using source = signal_ref::source;
+  switch (s.from) {
+    case source::namespace_roles:
+      return {std::string(s.value), cat("namespace:", s.name),
+              cat("namespace ", s.name, " (", s.value, "-only)")};
+    case source::owner:
+      return {std::string(s.value), cat("owner:", s.name), cat("owner ", s.name)};
+    case source::label:
+      break;
+  }
+  const std::string_view equals = s.required_value.empty() ? "" : "=";
+  return {std::string(s.value), cat("label:", s.name, equals, s.required_value),
+          cat("label ", s.name, equals, s.required_value)};
+}
+
+}  // namespace
+
 inference_result infer_workload_type(const namespace_roles& roles, std::string_view namespace_name,
                                      std::string_view owner_kind,
                                      const rapidjson::Value* metadata) {
-  inference_result result;
-  if (const auto value = namespace_workload_type(roles)) {
-    result.signals.push_back(
-        {std::string(*value), "namespace:" + std::string(namespace_name),
-         "namespace " + std::string(namespace_name) + " (" + std::string(*value) + "-only)"});
-  }
-  if (const auto value = owner_kind_workload_type(owner_kind)) {
-    result.signals.push_back({std::string(*value), "owner:" + std::string(owner_kind),
-                              "owner " + std::string(owner_kind)});
-  }
   struct label_signal {
     std::string_view key;
     std::string_view required_value;  // "" = presence is enough
@@ -76,21 +97,33 @@ inference_result infer_workload_type(const namespace_roles& roles, std::string_v
       {"seldon-deployment-id", "", inference_value},
       {"app.kubernetes.io/component", "predictor", inference_value},
   }};
+  std::array<signal_ref, 2 + label_signals.size()> found;
+  std::size_t count = 0;
+  if (const auto value = namespace_workload_type(roles)) {
+    found[count++] = {*value, signal_ref::source::namespace_roles, namespace_name, {}};
+  }
+  if (const auto value = owner_kind_workload_type(owner_kind)) {
+    found[count++] = {*value, signal_ref::source::owner, owner_kind, {}};
+  }
   for (const auto& signal : label_signals) {
     const auto value = map_value(metadata, "labels", signal.key);
     if (!value || (!signal.required_value.empty() && *value != signal.required_value)) continue;
-    std::string label(signal.key);
-    if (!signal.required_value.empty()) label += "=" + std::string(signal.required_value);
-    result.signals.push_back({std::string(signal.type), "label:" + label, "label " + label});
+    found[count++] = {signal.type, signal_ref::source::label, signal.key, signal.required_value};
   }
-  if (result.signals.empty()) return result;
-  const std::string& first = result.signals.front().value;
-  const bool agree = std::all_of(result.signals.begin(), result.signals.end(),
-                                 [&](const workload_signal& s) { return s.value == first; });
-  if (!agree) return result;
-  result.value = first;
-  result.annotation = result.signals.front().annotation;
-  result.text = result.signals.front().text;
+  inference_result result;
+  if (count == 0) return result;
+  const std::string_view first = found[0].value;
+  const bool agree = std::all_of(found.begin(), found.begin() + count,
+                                 [&](const signal_ref& s) { return s.value == first; });
+  if (!agree) {
+    result.signals.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) result.signals.push_back(describe(found[i]));
+    return result;
+  }
+  workload_signal strongest = describe(found[0]);
+  result.value = std::move(strongest.value);
+  result.annotation = std::move(strongest.annotation);
+  result.text = std::move(strongest.text);
   return result;
 }
 

@@ -30,7 +30,9 @@ struct inference_result {
   std::optional<std::string> value;  // set when the signals agree
   std::string annotation;            // of the first (strongest) signal
   std::string text;
-  std::vector<workload_signal> signals;  // every signal seen, strongest first
+  // Every signal seen, strongest first, when they disagree (for the message that says so); empty
+  // when they agree, since then the first one's annotation and text are all a decision uses.
+  std::vector<workload_signal> signals;
   bool conflict() const { return !value && !signals.empty(); }
 };
 

@@ -78,7 +78,9 @@ class tls_stream {
     if (ssl_ == nullptr) {
       return complete(boost::asio::error::no_memory, 0, std::forward<Handler>(handler));
     }
-    ERR_clear_error();
+    // SSL_get_error needs an empty error queue; clearing one that is already empty (nearly always)
+    // still walks all its slots, so look first.
+    if (ERR_peek_error() != 0) ERR_clear_error();
     std::size_t n = 0;
     errno = 0;
     const int result = op(n);

@@ -2,9 +2,11 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <memory>
 #include <mutex>
@@ -18,9 +20,9 @@ namespace {
 
 std::atomic<log_format> current_format{log_format::json};
 
-// An event's fields, laid out on the stack: room for a decision line (about 400 bytes) without a
-// heap allocation.
-using line_buffer = fmt::basic_memory_buffer<char, 1024>;
+// An event's fields, laid out on the stack: room for a decision line's worst case (about 400
+// bytes, each of which could need six when escaped) without a heap allocation.
+using line_buffer = fmt::basic_memory_buffer<char, 8192>;
 std::atomic<bool> denies_at_info{true};
 
 // Level names as --log-level spells them (spdlog says "warning" and "critical").
@@ -98,75 +100,121 @@ class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
   std::size_t cached_length_ = 0;
 };
 
-void append_json_string(line_buffer& out, std::string_view s) {
-  out.push_back('"');
-  // Copy runs of plain characters at once; only quotes, backslashes and controls need escaping.
+// The high bit of each of the eight bytes of word that is a control character, a quote or a
+// backslash; the lowest one set is always a real one (borrows only run upwards).
+std::uint64_t special_bytes(std::uint64_t word) {
+  constexpr std::uint64_t ones = 0x0101010101010101ULL;
+  constexpr std::uint64_t highs = 0x8080808080808080ULL;
+  const std::uint64_t quote = word ^ (ones * '"');
+  const std::uint64_t backslash = word ^ (ones * '\\');
+  return (((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
+          ((backslash - ones) & ~backslash)) &
+         highs;
+}
+
+// The line is written through a raw pointer into a buffer sized beforehand for the worst case
+// (every byte escaped as \u00XX), so no append checks capacity: a line is a few stores per field.
+constexpr std::size_t max_escaped(std::size_t n) {
+  return 6 * n + 2;
+}
+constexpr std::size_t max_number = 32;  // an int64, or thousandths with sign and point
+constexpr std::size_t max_real = 320;   // "{:.3f}" of any double
+
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+char* put_json_string(char* p, std::string_view s) {
   static constexpr auto plain = [] {
     std::array<bool, 256> table{};
     for (int c = 0x20; c < 256; ++c) table[c] = c != '"' && c != '\\';
     return table;
   }();
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (plain[u]) continue;
-    out.append(s.data() + run, s.data() + i);
-    if (u < 0x20) {
-      fmt::format_to(std::back_inserter(out), "\\u{:04x}", u);
-    } else {
-      out.push_back('\\');
-      out.push_back(s[i]);
-    }
-    run = i + 1;
-  }
-  out.append(s.data() + run, s.data() + s.size());
-  out.push_back('"');
-}
-
-void append_text_value(line_buffer& out, std::string_view s) {
-  const bool quote = s.empty() || s.find_first_of(" \t\"=\n") != std::string_view::npos;
-  if (!quote) {
-    out.append(s.data(), s.data() + s.size());
-    return;
-  }
-  append_json_string(out, s);  // JSON string escaping is a fine quoting rule for text too
-}
-
-// Numbers are the same in both formats; text values are quoted per format.
-bool append_number(line_buffer& out, const field& f) {
-  if (f.kind == field::type::integer) {
-    fmt::format_to(std::back_inserter(out), "{}", f.integer);
-  } else if (f.kind == field::type::boolean) {
-    out.append(f.integer != 0 ? std::string_view("true") : std::string_view("false"));
-  } else if (f.kind == field::type::real) {
-    // Latencies: thousandths as an integer, written by hand (fmt's float path costs far more).
-    const double thousandths = std::round(f.number * 1000);
-    if (std::isfinite(thousandths) && std::fabs(thousandths) < 1e15) {
-      auto n = static_cast<std::int64_t>(thousandths);
-      if (n < 0) {
-        out.push_back('-');
-        n = -n;
+  static constexpr char hex[] = "0123456789abcdef";
+  *p++ = '"';
+  const char* in = s.data();
+  const char* const end = in + s.size();
+  while (in != end) {
+    // Eight plain bytes at a time; only quotes, backslashes and controls need escaping.
+    if (end - in >= 8) {
+      std::uint64_t word;
+      std::memcpy(&word, in, sizeof word);
+      // All eight are stored; p only moves past the plain ones (the buffer has room to spare).
+      std::memcpy(p, &word, sizeof word);
+      const std::uint64_t special = special_bytes(word);
+      if (special == 0) {
+        p += 8;
+        in += 8;
+        continue;
       }
-      fmt::format_to(std::back_inserter(out), "{}", n / 1000);
-      const auto frac = static_cast<int>(n % 1000);
-      const char digits[4] = {'.', static_cast<char>('0' + frac / 100),
-                              static_cast<char>('0' + frac / 10 % 10),
-                              static_cast<char>('0' + frac % 10)};
-      out.append(digits, digits + 4);
-    } else {
-      fmt::format_to(std::back_inserter(out), "{:.3f}", f.number);
+      const auto plain_bytes = static_cast<std::size_t>(std::countr_zero(special)) / 8;
+      p += plain_bytes;
+      in += plain_bytes;
     }
-  } else {
-    return false;
+    const auto u = static_cast<unsigned char>(*in++);
+    if (plain[u]) {
+      *p++ = static_cast<char>(u);
+      continue;
+    }
+    *p++ = '\\';
+    if (u < 0x20) {
+      const char seq[5] = {'u', '0', '0', hex[u >> 4], hex[u & 0xF]};
+      p = put(p, std::string_view(seq, sizeof seq));
+    } else {
+      *p++ = static_cast<char>(u);
+    }
   }
-  return true;
+  *p++ = '"';
+  return p;
+}
+
+char* put_text_value(char* p, std::string_view s) {
+  const bool quote = s.empty() || s.find_first_of(" \t\"=\n") != std::string_view::npos;
+  // JSON string escaping is a fine quoting rule for text too.
+  return quote ? put_json_string(p, s) : put(p, s);
+}
+
+char* put_integer(char* p, std::int64_t n) {
+  return fmt::format_to(p, "{}", n);
+}
+
+// Numbers are the same in both formats; nullptr for a text field.
+char* put_number(char* p, const field& f) {
+  if (f.kind == field::type::integer) return put_integer(p, f.integer);
+  if (f.kind == field::type::boolean) {
+    return put(p, f.integer != 0 ? std::string_view("true") : std::string_view("false"));
+  }
+  if (f.kind != field::type::real) return nullptr;
+  // Latencies: thousandths as an integer, written by hand (fmt's float path costs far more).
+  const double thousandths = std::round(f.number * 1000);
+  if (!std::isfinite(thousandths) || std::fabs(thousandths) >= 1e15) {
+    return fmt::format_to_n(p, max_real, "{:.3f}", f.number).out;
+  }
+  auto n = static_cast<std::int64_t>(thousandths);
+  if (n < 0) {
+    *p++ = '-';
+    n = -n;
+  }
+  p = put_integer(p, n / 1000);
+  const auto frac = static_cast<int>(n % 1000);
+  const char digits[4] = {'.', static_cast<char>('0' + frac / 100),
+                          static_cast<char>('0' + frac / 10 % 10),
+                          static_cast<char>('0' + frac % 10)};
+  return put(p, std::string_view(digits, sizeof digits));
 }
 
 }  // namespace
 
 void setup(log_format format, std::string_view level) {
   current_format.store(format);
-  if (!isatty(STDOUT_FILENO)) std::setvbuf(stdout, nullptr, _IOFBF, 1 << 16);
+  // A 64 KiB stdio buffer for stdout when it is a file or a pipe: a log write per ~100 decision
+  // lines instead of per 4 KiB (glibc ignores the size when it allocates the buffer itself).
+  static std::once_flag buffered;
+  std::call_once(buffered, [] {
+    static char buffer[1 << 16];
+    if (!isatty(STDOUT_FILENO)) std::setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+  });
   auto sink = std::make_shared<buffered_stdout_sink>(format);
   auto logger = std::make_shared<spdlog::logger>("mlnetpol", sink);
   logger->set_level(spdlog::level::from_str(std::string(level)));
@@ -179,26 +227,34 @@ void event(spdlog::level::level_enum level, std::string_view msg,
            std::initializer_list<field> fields) {
   auto* logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
+  std::size_t bound = 8 + max_escaped(msg.size());
+  for (const auto& f : fields)
+    bound += 2 + max_escaped(f.key.size()) + max_escaped(f.text.size()) +
+             (f.kind == field::type::real ? max_real : max_number);
   line_buffer line;
+  line.resize(bound);
+  char* p = line.data();
   if (current_format.load(std::memory_order_relaxed) == log_format::json) {
-    line.append(std::string_view("\"msg\":"));
-    append_json_string(line, msg);
+    p = put(p, "\"msg\":");
+    p = put_json_string(p, msg);
     for (const auto& f : fields) {
-      line.push_back(',');
-      append_json_string(line, f.key);
-      line.push_back(':');
-      if (!append_number(line, f)) append_json_string(line, f.text);
+      *p++ = ',';
+      p = put_json_string(p, f.key);
+      *p++ = ':';
+      char* number = put_number(p, f);
+      p = number != nullptr ? number : put_json_string(p, f.text);
     }
   } else {
-    line.append(msg.data(), msg.data() + msg.size());
+    p = put(p, msg);
     for (const auto& f : fields) {
-      line.push_back(' ');
-      line.append(f.key.data(), f.key.data() + f.key.size());
-      line.push_back('=');
-      if (!append_number(line, f)) append_text_value(line, f.text);
+      *p++ = ' ';
+      p = put(p, f.key);
+      *p++ = '=';
+      char* number = put_number(p, f);
+      p = number != nullptr ? number : put_text_value(p, f.text);
     }
   }
-  logger->log(level, std::string_view(line.data(), line.size()));
+  logger->log(level, std::string_view(line.data(), static_cast<std::size_t>(p - line.data())));
 }
 
 void set_log_denies(bool on) {

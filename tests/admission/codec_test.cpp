@@ -476,8 +476,27 @@ TEST_CASE("status_reason follows metav1.StatusReason") {
 TEST_CASE("append_json_escaped escapes every byte as RapidJSON's Writer does") {
   std::string all;
   for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
-  const std::string samples[] = {all, "", "plain", "a\"b\\c\n\x01\x1f\x7f/",
-                                 "caf\xc3\xa9 \xe2\x9c\x93"};
+  std::vector<std::string> samples = {all,
+                                      "",
+                                      "plain",
+                                      "a\"b\\c\n\x01\x1f\x7f/",
+                                      "caf\xc3\xa9 \xe2\x9c\x93",
+                                      "0123456\"\"9abcdef\\"};
+  // Eight bytes are tested at a time: every byte value at every offset of a run, and after a
+  // byte that borrows (0x00) or is high (0xff).
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t at = 0; at < 17; ++at) {
+      std::string s(19, 'a');
+      s[at] = static_cast<char>(c);
+      samples.push_back(s);
+      if (at + 1 < s.size()) {
+        s[at + 1] = '\0';
+        samples.push_back(s);
+        s[at + 1] = '\xff';
+        samples.push_back(s);
+      }
+    }
+  }
   for (const auto& s : samples) {
     std::string reference;
     mlnetpol::admission::string_output stream(reference);

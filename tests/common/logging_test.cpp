@@ -50,6 +50,38 @@ TEST_CASE("json escapes control characters, quotes and backslashes inside runs")
   CHECK(log.out.str() == "\"msg\":\"x\",\"v\":\"ab\\u000acd\\\"e\\\\f\\u0001\"\n");
 }
 
+TEST_CASE("json escaping is the same for every byte at every position of an eight-byte run") {
+  // The escaper tests eight bytes at a time: each byte value is put at each offset of a long
+  // plain string and the line compared with escaping one character at a time.
+  auto expected_escape = [](unsigned char c) {
+    if (c == '"' || c == '\\') return std::string{'\\', static_cast<char>(c)};
+    if (c < 0x20) {
+      char hex[7];
+      std::snprintf(hex, sizeof hex, "\\u%04x", c);
+      return std::string(hex);
+    }
+    return std::string(1, static_cast<char>(c));
+  };
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t at = 0; at < 17; ++at) {
+      std::string value(19, 'a');
+      value[at] = static_cast<char>(c);
+      std::string want = "\"msg\":\"x\",\"v\":\"";
+      for (const char ch : value) want += expected_escape(static_cast<unsigned char>(ch));
+      want += "\"\n";
+      captured_log log(log_format::json);
+      logging::event(spdlog::level::info, "x", {{"v", value}});
+      REQUIRE_MESSAGE(log.out.str() == want, "byte ", c, " at ", at);
+    }
+  }
+}
+
+TEST_CASE("numbers beyond the thousandths fast path are written in full") {
+  captured_log log(log_format::json);
+  logging::event(spdlog::level::info, "x", {{"a", 1e20}, {"b", -2.5}, {"c", 0}});
+  CHECK(log.out.str() == "\"msg\":\"x\",\"a\":100000000000000000000.000,\"b\":-2.500,\"c\":0\n");
+}
+
 TEST_CASE("text events are key=value, quoted when needed") {
   captured_log log(log_format::text);
   logging::event(spdlog::level::info, "admission",
