@@ -446,6 +446,19 @@ struct client::impl {
     }
   }
 
+  // A PATCH of one object under our field manager; `force` (apply) takes over conflicting fields.
+  api_result<object_meta> patch_object(std::string_view verb, const resource& r,
+                                       std::string_view namespace_name, std::string_view name,
+                                       std::string_view content_type, std::string_view body,
+                                       bool force) {
+    if (auto bad = check_object(verb, r, namespace_name, name)) return *bad;
+    query q;
+    q.add("fieldManager", options.field_manager);
+    if (force) q.add("force", "true");
+    return object_call({verb, &r, http::verb::patch, object_path(r, namespace_name, name) + q.text,
+                        content_type, body});
+  }
+
   api_result<object_meta> object_call(const call& k) {
     auto r = round_trip(k);
     if (!r) return r.error();
@@ -629,33 +642,20 @@ void client::cancel() {
 
 api_result<object_meta> client::apply(const resource& r, std::string_view namespace_name,
                                       std::string_view name, std::string_view json_body) {
-  if (auto bad = check_object("apply", r, namespace_name, name)) return *bad;
-  query q;
-  q.add("fieldManager", impl_->options.field_manager);
-  q.add("force", "true");
-  return impl_->object_call({"apply", &r, http::verb::patch,
-                             object_path(r, namespace_name, name) + q.text,
-                             "application/apply-patch+yaml", json_body});
+  return impl_->patch_object("apply", r, namespace_name, name, "application/apply-patch+yaml",
+                             json_body, true);
 }
 
 api_result<object_meta> client::merge_patch(const resource& r, std::string_view namespace_name,
                                             std::string_view name, std::string_view json_patch) {
-  if (auto bad = check_object("patch", r, namespace_name, name)) return *bad;
-  query q;
-  q.add("fieldManager", impl_->options.field_manager);
-  return impl_->object_call({"patch", &r, http::verb::patch,
-                             object_path(r, namespace_name, name) + q.text,
-                             "application/merge-patch+json", json_patch});
+  return impl_->patch_object("patch", r, namespace_name, name, "application/merge-patch+json",
+                             json_patch, false);
 }
 
 api_result<object_meta> client::json_patch(const resource& r, std::string_view namespace_name,
                                            std::string_view name, std::string_view json_patch) {
-  if (auto bad = check_object("patch", r, namespace_name, name)) return *bad;
-  query q;
-  q.add("fieldManager", impl_->options.field_manager);
-  return impl_->object_call({"patch", &r, http::verb::patch,
-                             object_path(r, namespace_name, name) + q.text,
-                             "application/json-patch+json", json_patch});
+  return impl_->patch_object("patch", r, namespace_name, name, "application/json-patch+json",
+                             json_patch, false);
 }
 
 api_result<object_meta> client::get(const resource& r, std::string_view namespace_name,

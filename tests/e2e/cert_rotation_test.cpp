@@ -28,6 +28,7 @@ namespace k8s = mlnetpol::k8s;
 namespace t = mlnetpol::testing;
 using namespace std::chrono_literals;
 using mlnetpol::testing::e2e::free_port;
+using mlnetpol::testing::e2e::install_service_account;
 using mlnetpol::testing::e2e::read_text;
 using mlnetpol::testing::e2e::tail_of;
 
@@ -184,24 +185,9 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
   auto admin_config = k8s::load_kubeconfig(kapi.kubeconfig());
   REQUIRE(admin_config.has_value());
   k8s::client admin(*admin_config);
-  const std::string src = MLNETPOL_SOURCE_DIR;
 
-  // The project's own namespace, ServiceAccount and RBAC, and a bound token for it.
-  for (const char* file : {"namespace.yaml", "serviceaccount.yaml", "rbac.yaml"}) {
-    auto r = kapi.kubectl("apply -f " + t::shell_quote(src + "/manifests/base/" + file));
-    REQUIRE_MESSAGE(r.status == 0, file);
-  }
-  auto token = kapi.kubectl("-n mlnetpol-system create token mlnetpol --duration=1h");
-  REQUIRE(token.status == 0);
-  while (!token.out.empty() && (token.out.back() == '\n')) token.out.pop_back();
   const std::string sa_kubeconfig = kapi.dir() + "/mlnetpol.kubeconfig";
-  {
-    std::ofstream out(sa_kubeconfig);
-    out << "apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n    server: "
-        << kapi.url() << "\n    certificate-authority: " << kapi.ca_file()
-        << "\nusers:\n- name: u\n  user:\n    token: " << token.out
-        << "\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\ncurrent-context: c\n";
-  }
+  install_service_account(kapi, sa_kubeconfig);
   // A secured namespace with the ServiceAccount pods need (no controller-manager here).
   REQUIRE(kapi.kubectl("create ns training").status == 0);
   REQUIRE(kapi.kubectl("label ns training mlnetpol.io/secured=true").status == 0);

@@ -99,6 +99,26 @@ inline std::string local_webhooks(int port, const std::string& ca_b64 = "") {
   return out;
 }
 
+// The project's own namespace, ServiceAccount and RBAC (manifests/base), and a kubeconfig at
+// `path` with a bound token of that ServiceAccount: what a replica runs as in a cluster (never
+// system:masters).
+inline void install_service_account(const kapi_server& kapi, const std::string& path) {
+  for (const char* file : {"namespace.yaml", "serviceaccount.yaml", "rbac.yaml"}) {
+    const auto r =
+        kapi.kubectl("apply -f " + shell_quote(source + "/manifests/base/" + file) + " 2>&1");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+  }
+  const auto token = kapi.kubectl("-n mlnetpol-system create token mlnetpol --duration=2h");
+  REQUIRE(token.status == 0);
+  REQUIRE(!trim(token.out).empty());
+  write_file(path, "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
+                   "    server: " +
+                       kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
+                       "\nusers:\n- name: mlnetpol\n  user:\n    token: " + trim(token.out) +
+                       "\ncontexts:\n- name: sa\n  context: {cluster: kapi, user: "
+                       "mlnetpol}\ncurrent-context: sa\n");
+}
+
 // One `mlnetpol serve` process (a replica).
 class replica {
  public:
@@ -202,21 +222,8 @@ struct cluster_fixture {
                         " >/dev/null 2>&1")
                 .status == 0);
     ca_b64 = trim(run_command("base64 -w0 " + shell_quote(certs + "/ca.crt")).out);
-    // The project's own RBAC for the project's own service account.
-    REQUIRE(kubectl("create namespace mlnetpol-system").status == 0);
-    REQUIRE(kubectl("-n mlnetpol-system create serviceaccount mlnetpol").status == 0);
-    REQUIRE(kubectl("apply -f " + shell_quote(source + "/manifests/base/rbac.yaml")).status == 0);
-    const std::string token =
-        trim(kubectl("-n mlnetpol-system create token mlnetpol --duration=2h").out);
-    REQUIRE(!token.empty());
     sa_kubeconfig = dir + "/sa.kubeconfig";
-    write_file(sa_kubeconfig,
-               "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
-               "    server: " +
-                   kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
-                   "\nusers:\n- name: mlnetpol\n  user:\n    token: " + token +
-                   "\ncontexts:\n- name: sa\n  context: {cluster: kapi, user: "
-                   "mlnetpol}\ncurrent-context: sa\n");
+    install_service_account(kapi, sa_kubeconfig);
     config = dir + "/config.yaml";
     auto rest = k8s::load_kubeconfig(kapi.kubeconfig());
     REQUIRE(rest.has_value());

@@ -48,6 +48,7 @@ using clock_type = std::chrono::steady_clock;
 using mlnetpol::testing::e2e::binary;
 using mlnetpol::testing::e2e::eventually;
 using mlnetpol::testing::e2e::free_port;
+using mlnetpol::testing::e2e::install_service_account;
 using mlnetpol::testing::e2e::local_webhooks;
 using mlnetpol::testing::e2e::read_text;
 using mlnetpol::testing::e2e::source;
@@ -404,22 +405,8 @@ TEST_CASE("e2e: rolling restarts (preStop pause, SIGTERM drain) refuse no pod cr
   auto admin_config = k8s::load_kubeconfig(kapi.kubeconfig());
   REQUIRE(admin_config.has_value());
 
-  // The project's namespace, ServiceAccount and RBAC; a bound token for the replicas.
-  for (const char* file : {"namespace.yaml", "serviceaccount.yaml", "rbac.yaml"}) {
-    const auto r =
-        kapi.kubectl("apply -f " + t::shell_quote(source + "/manifests/base/" + file) + " 2>&1");
-    REQUIRE_MESSAGE(r.status == 0, r.out);
-  }
-  auto token = kapi.kubectl("-n mlnetpol-system create token mlnetpol --duration=1h");
-  REQUIRE(token.status == 0);
-  while (!token.out.empty() && token.out.back() == '\n') token.out.pop_back();
   const std::string sa_kubeconfig = dir + "/mlnetpol.kubeconfig";
-  std::ofstream(sa_kubeconfig) << "apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n"
-                                  "    server: "
-                               << kapi.url() << "\n    certificate-authority: " << kapi.ca_file()
-                               << "\nusers:\n- name: u\n  user:\n    token: " << token.out
-                               << "\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\n"
-                                  "current-context: c\n";
+  install_service_account(kapi, sa_kubeconfig);
   const std::string config = dir + "/config.yaml";
   std::ofstream(config) << "platform_namespaces: []\ntenant_namespaces: []\n"
                            "ml_training_namespaces: [training]\nml_inference_namespaces: []\n"

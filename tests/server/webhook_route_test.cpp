@@ -51,9 +51,10 @@ const std::string review =
     R"("operation":"CREATE","namespace":"training","name":"p","dryRun":true,)"
     R"("userInfo":{"username":"alice"},"object":{"metadata":{"name":"p"}}}})";
 
-std::string call(admission::handler& h, const std::string& body = review) {
+std::string call(admission::handler& h, const std::string& body = review,
+                 const mux::denial_fn* on_denial = nullptr) {
   metrics stats;
-  const auto route = webhook_route("validate", h, stats);
+  const auto route = webhook_route("validate", h, stats, on_denial);
   http_request request;
   request.method = "POST";
   request.path = "/validate";
@@ -137,19 +138,7 @@ TEST_CASE("the decision line: groups cut to four, mode, the rule, RFC 3339 time,
 TEST_CASE("denials, and only real ones, are handed to on_denial with their message") {
   std::vector<admission::review_outcome> seen;
   const mux::denial_fn on_denial = [&](const admission::review_outcome& o) { seen.push_back(o); };
-  metrics stats;
-  auto run = [&](admission::handler& h, const std::string& body) {
-    const auto route = webhook_route("validate", h, stats, &on_denial);
-    http_request request;
-    request.method = "POST";
-    request.path = "/validate";
-    request.content_type = "application/json";
-    request.has_content_type = true;
-    request.body = body;
-    http_response response;
-    route(request, response);
-    CHECK(response.status == 200);
-  };
+  auto run = [&](admission::handler& h, const std::string& body) { call(h, body, &on_denial); };
   std::string real = review;
   real.replace(real.find(R"("dryRun":true)"), 13, R"("dryRun":false)");
   fixed_handler denies(denial());
@@ -176,13 +165,6 @@ TEST_CASE("denials, and only real ones, are handed to on_denial with their messa
   CHECK(seen.size() == 1);
   // An empty function or none at all is fine.
   const mux::denial_fn nothing;
-  const auto route = webhook_route("validate", denies, stats, &nothing);
-  http_request request;
-  request.method = "POST";
-  request.content_type = "application/json";
-  request.has_content_type = true;
-  request.body = real;
-  http_response response;
-  route(request, response);
-  CHECK(response.status == 200);
+  call(denies, real, &nothing);
+  call(denies, real);
 }
