@@ -20,72 +20,15 @@ using mlnetpol::admission::encode_error;
 using mlnetpol::admission::encode_response;
 using mlnetpol::admission::review_response;
 using mlnetpol::admission::status_reason;
+using mlnetpol::admission::testing::as_nlohmann;
 using mlnetpol::admission::testing::fixture;
+using mlnetpol::admission::testing::kept_object;
 using mlnetpol::admission::testing::read_file;
 using mlnetpol::admission::testing::review_fixtures;
 using nlohmann::json;
 
 std::string string_or_empty(const json& object, const char* key) {
   return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : "";
-}
-
-json as_nlohmann(const rapidjson::Value& value) {
-  std::string text;
-  mlnetpol::admission::string_output stream(text);
-  mlnetpol::admission::string_writer writer(stream);
-  value.Accept(writer);
-  return json::parse(text);
-}
-
-// What the codec keeps of request.object/oldObject (review_document.hpp), rewritten independently.
-json kept_object(const json& object);
-
-json kept_members(const json& value, std::initializer_list<const char*> names) {
-  if (!value.is_object()) return value;
-  json out = json::object();
-  for (const char* name : names) {
-    if (value.contains(name)) out[name] = value[name];
-  }
-  return out;
-}
-
-json kept_spec(const json& spec) {
-  if (!spec.is_object()) return spec;
-  json out = json::object();
-  for (const auto& [key, child] : spec.items()) {
-    if (key == "hostNetwork") {
-      out[key] = child;
-    } else if (key == "template") {
-      out[key] = kept_object(child);
-    } else if (key == "jobTemplate") {
-      out[key] = child.is_object() && child.contains("spec")
-                     ? json{{"spec", kept_spec(child["spec"])}}
-                     : (child.is_object() ? json::object() : child);
-    } else if (key.size() >= 12 && key.compare(key.size() - 12, 12, "ReplicaSpecs") == 0) {
-      json replicas = child.is_object() ? json::object() : child;
-      if (child.is_object()) {
-        for (const auto& [name, replica] : child.items()) {
-          replicas[name] = replica.is_object() && replica.contains("template")
-                               ? json{{"template", kept_object(replica["template"])}}
-                               : (replica.is_object() ? json::object() : replica);
-        }
-      }
-      out[key] = replicas;
-    }
-  }
-  return out;
-}
-
-json kept_object(const json& object) {
-  if (!object.is_object()) return object;
-  json out = kept_members(object, {"apiVersion", "kind"});
-  if (object.contains("metadata")) {
-    out["metadata"] = kept_members(
-        object["metadata"],
-        {"name", "generateName", "namespace", "labels", "annotations", "ownerReferences"});
-  }
-  if (object.contains("spec")) out["spec"] = kept_spec(object["spec"]);
-  return out;
 }
 
 }  // namespace
