@@ -16,12 +16,12 @@
 #include "admission/codec.hpp"
 #include "admission/json_parse.hpp"
 #include "admission/json_patch.hpp"
-#include "policy/kinds.hpp"
-#include "tests/admission/webhook_under_test.hpp"
 #include "admission/review.hpp"
 #include "admission/review_document.hpp"
 #include "policy/decision.hpp"
+#include "policy/kinds.hpp"
 #include "policy/labels.hpp"
+#include "tests/admission/webhook_under_test.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
