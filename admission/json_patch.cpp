@@ -18,10 +18,11 @@ rapidjson::SizeType size_of(std::string_view s) {
   return static_cast<rapidjson::SizeType>(s.size());
 }
 
+// As RapidJSON's Writer writes a string (see append_json_escaped), without a Writer's Put per byte.
 void write_string(std::string& out, std::string_view s) {
-  string_output stream(out);
-  string_writer writer(stream);
-  writer.String(s.data(), size_of(s));
+  out.push_back('"');
+  append_json_escaped(out, s);
+  out.push_back('"');
 }
 
 void write_value(std::string& out, const rapidjson::Value& value) {
@@ -91,8 +92,9 @@ rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator
 // up in the same "add".
 boost::system::result<void, patch_error> build_wanted(
     wanted_node& wanted, const std::vector<policy::map_entry>& entries) {
+  std::vector<std::string_view> steps;  // reused by every entry
   for (const auto& entry : entries) {
-    std::vector<std::string_view> steps(entry.metadata_path.begin(), entry.metadata_path.end());
+    steps.assign(entry.metadata_path.begin(), entry.metadata_path.end());
     steps.emplace_back(entry.map_name);
     wanted_node* node = &wanted;
     for (std::size_t i = 0; i < steps.size(); ++i) {
@@ -397,6 +399,7 @@ boost::system::result<std::string, patch_error> patch_for_entries(
   if (auto built = build_wanted(wanted, entries); !built) return built.error();
   json_patch patch;
   std::string pointer;
+  pointer.reserve(128);
   // One small pool for the values of all "add"s (each is written out at once).
   rapidjson::MemoryPoolAllocator<> alloc(4096);
   if (auto done = diff(wanted, object, pointer, patch, alloc); !done) return done.error();

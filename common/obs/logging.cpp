@@ -135,6 +135,20 @@ char* put_json_string(char* p, std::string_view s) {
   *p++ = '"';
   const char* in = s.data();
   const char* const end = in + s.size();
+  // Four to seven bytes (most keys and many values): two overlapping four-byte loads cover them.
+  if (s.size() >= 4 && s.size() < 8) {
+    std::uint32_t head;
+    std::uint32_t tail;
+    std::memcpy(&head, in, sizeof head);
+    std::memcpy(&tail, end - 4, sizeof tail);
+    if (special_bytes(head | (std::uint64_t{tail} << 32)) == 0) {
+      std::memcpy(p, &head, sizeof head);
+      std::memcpy(p + s.size() - 4, &tail, sizeof tail);
+      p += s.size();
+      *p++ = '"';
+      return p;
+    }
+  }
   while (in != end) {
     // Eight plain bytes at a time; only quotes, backslashes and controls need escaping.
     if (end - in >= 8) {
@@ -151,6 +165,17 @@ char* put_json_string(char* p, std::string_view s) {
       const auto plain_bytes = static_cast<std::size_t>(std::countr_zero(special)) / 8;
       p += plain_bytes;
       in += plain_bytes;
+    } else if (s.size() >= 8) {
+      // The last few bytes of a longer string: when its last eight are all plain, the ones
+      // before `in` among them were copied as they are, so the eight go out in one store.
+      std::uint64_t word;
+      std::memcpy(&word, end - 8, sizeof word);
+      if (special_bytes(word) == 0) {
+        const auto rest = static_cast<std::size_t>(end - in);
+        std::memcpy(p - (8 - rest), &word, sizeof word);
+        p += rest;
+        break;
+      }
     }
     const auto u = static_cast<unsigned char>(*in++);
     if (plain[u]) {
