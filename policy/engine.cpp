@@ -143,6 +143,7 @@ void plan_site(const context& c, const rapidjson::Value& object, const pod_site&
   if (!inferred.value) return;
   const std::string& key = c.cfg.label_key;
   const std::string& value = *inferred.value;
+  if (out.empty()) out.reserve(2);  // the label and its source annotation (geometric after)
   planned_label& label = out.emplace_back();
   if (c.result.mode == enforcement_mode::audit) {
     const bool in_template = !site.template_path.empty();
@@ -261,8 +262,15 @@ void append_fix_value(std::string& out, const workload_types& allowed) {
 
 // Appends "metadata.labels.workload-type: training to the pod (or ...)"; preposition is "to" or
 // "on".
-void append_fix_location(std::string& out, const context& c, const rapidjson::Value& object,
-                         const pod_site& site, const workload_types& allowed,
+// The controller kind a fix on the pod itself names; "" for a template (its fix names no owner).
+std::string_view pod_owner_kind(const rapidjson::Value& object, const pod_site& site) {
+  if (!site.template_path.empty()) return {};
+  return controller_owner_kind(json_member(&object, "metadata"));
+}
+
+// pod_owner: pod_owner_kind's answer.
+void append_fix_location(std::string& out, const context& c, const pod_site& site,
+                         const workload_types& allowed, std::string_view pod_owner,
                          std::string_view preposition) {
   const std::string& key = c.cfg.label_key;
   if (!site.template_path.empty()) {
@@ -273,11 +281,10 @@ void append_fix_location(std::string& out, const context& c, const rapidjson::Va
   append(out, "metadata.labels.", key, ": ");
   append_fix_value(out, allowed);
   append(out, " ", preposition, " the pod");
-  const std::string_view owner = controller_owner_kind(json_member(&object, "metadata"));
-  if (owner == "ReplicaSet") {
+  if (pod_owner == "ReplicaSet") {
     out += " (or its Deployment's spec.template.metadata.labels)";
-  } else if (!owner.empty()) {
-    append(out, " (or its ", owner, "'s pod template labels)");
+  } else if (!pod_owner.empty()) {
+    append(out, " (or its ", pod_owner, "'s pod template labels)");
   }
 }
 
@@ -324,7 +331,10 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
       message += ".";
     }
     message += " Fix: add ";
-    append_fix_location(message, c, object, site, allowed, "to");
+    // For a pod, owner_kind is already its controller's kind.
+    const bool pod = c.kind == kind_class::pod && site.template_path.empty();
+    append_fix_location(message, c, site, allowed, pod ? owner_kind : pod_owner_kind(object, site),
+                        "to");
     std::string summary = cat(subject, ": no label ", key, " (allowed here: ");
     append_joined(summary, allowed.view(), " or ");
     summary += ')';
@@ -336,7 +346,7 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
            ", which is not allowed here; allowed values: ");
     append_joined(message, allowed.view(), " or ");
     message += ". Fix: set ";
-    append_fix_location(message, c, object, site, allowed, "on");
+    append_fix_location(message, c, site, allowed, pod_owner_kind(object, site), "on");
     std::string summary =
         cat(subject, ": ", key, "=", *value, " not allowed in namespace ", ns, " (allowed: ");
     append_joined(summary, allowed.view(), " or ");

@@ -204,13 +204,12 @@ char* put_integer(char* p, std::int64_t n) {
   return fmt::format_to(p, "{}", n);
 }
 
-// Numbers are the same in both formats; nullptr for a text field.
+// Numbers are the same in both formats (a field of any kind but text).
 char* put_number(char* p, const field& f) {
   if (f.kind == field::type::integer) return put_integer(p, f.integer);
   if (f.kind == field::type::boolean) {
     return put(p, f.integer != 0 ? std::string_view("true") : std::string_view("false"));
   }
-  if (f.kind != field::type::real) return nullptr;
   // Latencies: thousandths as an integer, written by hand (fmt's float path costs far more).
   const double thousandths = std::round(f.number * 1000);
   if (!std::isfinite(thousandths) || std::fabs(thousandths) >= 1e15) {
@@ -266,8 +265,7 @@ void event(spdlog::level::level_enum level, std::string_view msg,
       *p++ = ',';
       p = put_json_string(p, f.key);
       *p++ = ':';
-      char* number = put_number(p, f);
-      p = number != nullptr ? number : put_json_string(p, f.text);
+      p = f.kind == field::type::text ? put_json_string(p, f.text) : put_number(p, f);
     }
   } else {
     p = put(p, msg);
@@ -275,8 +273,7 @@ void event(spdlog::level::level_enum level, std::string_view msg,
       *p++ = ' ';
       p = put(p, f.key);
       *p++ = '=';
-      char* number = put_number(p, f);
-      p = number != nullptr ? number : put_text_value(p, f.text);
+      p = f.kind == field::type::text ? put_text_value(p, f.text) : put_number(p, f);
     }
   }
   logger->log(level, std::string_view(line.data(), static_cast<std::size_t>(p - line.data())));
