@@ -116,10 +116,21 @@ signal_set collect_signals(const namespace_roles& roles, std::string_view namesp
   if (const auto value = owner_kind_workload_type(owner_kind)) {
     out.found[out.count++] = {*value, signal_ref::source::owner, owner_kind, {}};
   }
-  // The labels object is looked up once, not once per signal.
+  // One pass over the labels finds every signal's label (the first of a repeated key, as
+  // FindMember would): a name is compared in full only with keys of its length.
+  std::array<const rapidjson::Value*, label_signals.size()> values{};
   const rapidjson::Value* labels = json_member(metadata, "labels");
-  for (const auto& signal : label_signals) {
-    const rapidjson::Value* value = json_member(labels, signal.key);
+  if (labels != nullptr && labels->IsObject()) {
+    for (const auto& m : labels->GetObject()) {
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      for (std::size_t i = 0; i < label_signals.size(); ++i) {
+        if (values[i] == nullptr && name == label_signals[i].key) values[i] = &m.value;
+      }
+    }
+  }
+  for (std::size_t i = 0; i < label_signals.size(); ++i) {
+    const label_signal& signal = label_signals[i];
+    const rapidjson::Value* value = values[i];
     if (value == nullptr || !value->IsString() ||
         (!signal.required_value.empty() && json_string(value) != signal.required_value))
       continue;
