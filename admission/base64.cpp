@@ -19,10 +19,7 @@ constexpr auto decode_table = make_decode_table();
 
 }  // namespace
 
-void base64_append(std::string& out, std::string_view data) {
-  const std::size_t start = out.size();
-  out.resize(start + base64_encoded_size(data.size()));
-  char* p = out.data() + start;
+char* base64_put(char* p, std::string_view data) {
   const auto* in = reinterpret_cast<const unsigned char*>(data.data());
   std::size_t i = 0;
   for (; i + 3 <= data.size(); i += 3) {
@@ -42,6 +39,13 @@ void base64_append(std::string& out, std::string_view data) {
     *p++ = rest == 2 ? alphabet[(v >> 6) & 63] : '=';
     *p++ = '=';
   }
+  return p;
+}
+
+void base64_append(std::string& out, std::string_view data) {
+  const std::size_t start = out.size();
+  out.resize(start + base64_encoded_size(data.size()));
+  base64_put(out.data() + start, data);
 }
 
 std::string base64_encode(std::string_view data) {

@@ -9,6 +9,8 @@ namespace mlnetpol::admission {
 constexpr std::size_t base64_encoded_size(std::size_t n) {
   return (n + 2) / 3 * 4;
 }
+// Writes the encoding at p (room for base64_encoded_size(data.size()) bytes); returns the end.
+char* base64_put(char* p, std::string_view data);
 void base64_append(std::string& out, std::string_view data);
 std::string base64_encode(std::string_view data);
 // Strict: padding required, no whitespace, no URL alphabet; nullopt on anything else.

@@ -1,6 +1,7 @@
 #include "admission/codec.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -271,53 +272,108 @@ std::string_view response_api_version(std::string_view requested) {
   return requested == admission_v1beta1 ? admission_v1beta1 : admission_v1;
 }
 
-template <std::size_t N>
-void key(pooled_string_writer& w, std::string& out, const char (&name)[N]) {
-  write_string(w, out, std::string_view(name, N - 1));
+// The response is written through a raw pointer into a buffer sized beforehand for the worst
+// case (every string byte escaped as \u00XX), then copied out at its real size: one allocation,
+// one pass, no capacity check per character. Buffers up to scratch_limit are per thread and
+// reused (never zero-filled again); a larger one is the answer's own. The layout is what
+// RapidJSON's Writer writes.
+class response_writer {
+ public:
+  // Room for the fixed members: keys, literals, braces, a status code.
+  static constexpr std::size_t fixed_bytes = 384;
+  static constexpr std::size_t scratch_limit = 64 * 1024;
+  static constexpr std::size_t string_bytes(std::string_view s) {
+    return max_json_escaped(s.size()) + 3;  // quotes and a separator
+  }
+
+  explicit response_writer(std::size_t bound) {
+    thread_local std::string scratch;
+    if (bound <= scratch_limit) {
+      if (scratch.size() < bound) scratch.resize(std::max<std::size_t>(bound, 4096));
+      buffer_ = &scratch;
+    } else {
+      own_.resize(bound);
+      buffer_ = &own_;
+    }
+    p_ = buffer_->data();
+  }
+  std::string finish() {
+    const auto size = static_cast<std::size_t>(p_ - buffer_->data());
+    if (buffer_ == &own_) {
+      own_.resize(size);
+      return std::move(own_);
+    }
+    return std::string(buffer_->data(), size);
+  }
+
+  template <std::size_t N>
+  void raw(const char (&text)[N]) {
+    std::memcpy(p_, text, N - 1);
+    p_ += N - 1;
+  }
+  void raw(char c) { *p_++ = c; }
+  void string(std::string_view s) {
+    *p_++ = '"';
+    p_ = put_json_escaped(p_, s);
+    *p_++ = '"';
+  }
+  void integer(int n) { p_ = std::to_chars(p_, p_ + 16, n).ptr; }
+  void base64_string(std::string_view data) {
+    *p_++ = '"';
+    p_ = base64_put(p_, data);  // base64 needs no escaping
+    *p_++ = '"';
+  }
+
+ private:
+  std::string own_;
+  std::string* buffer_ = nullptr;
+  char* p_ = nullptr;
+};
+
+// Writes {"apiVersion":...,"kind":"AdmissionReview","response":{"uid":...,"allowed":... ; the
+// caller writes the response's other members and closes both objects.
+void open_review(response_writer& w, std::string_view api_version, std::string_view uid,
+                 bool allowed) {
+  w.raw(R"({"apiVersion":)");
+  w.string(response_api_version(api_version));
+  w.raw(R"(,"kind":"AdmissionReview","response":{"uid":)");
+  w.string(uid);
+  if (allowed) {
+    w.raw(R"(,"allowed":true)");
+  } else {
+    w.raw(R"(,"allowed":false)");
+  }
 }
 
-void write_str(pooled_string_writer& w, std::string& out, std::string_view s) {
-  write_string(w, out, s);
-}
-
-// Writes {"apiVersion":...,"kind":"AdmissionReview","response":{ ; the caller writes the
-// response's members and close_review closes both objects.
-void open_review(pooled_string_writer& w, std::string& out, std::string_view api_version,
-                 std::string_view uid) {
-  w.StartObject();
-  key(w, out, "apiVersion");
-  write_str(w, out, response_api_version(api_version));
-  key(w, out, "kind");
-  write_str(w, out, "AdmissionReview");
-  key(w, out, "response");
-  w.StartObject();
-  key(w, out, "uid");
-  write_str(w, out, uid);
-}
-
-void close_review(pooled_string_writer& w) {
-  w.EndObject();
-  w.EndObject();
-}
-
-void write_status(pooled_string_writer& w, std::string& out, int code, std::string_view message,
-                  std::string_view reason) {
-  key(w, out, "status");
-  w.StartObject();
+void write_status(response_writer& w, int code, std::string_view message, std::string_view reason) {
+  w.raw(R"(,"status":{)");
+  bool first = true;
+  auto separate = [&w, &first] {
+    if (!first) w.raw(',');
+    first = false;
+  };
   if (code != 0) {
-    key(w, out, "code");
-    w.Int(code);
+    separate();
+    w.raw(R"("code":)");
+    w.integer(code);
   }
   if (!message.empty()) {
-    key(w, out, "message");
-    write_str(w, out, message);
+    separate();
+    w.raw(R"("message":)");
+    w.string(message);
   }
   if (reason.empty()) reason = status_reason(code);
   if (!reason.empty()) {
-    key(w, out, "reason");
-    write_str(w, out, reason);
+    separate();
+    w.raw(R"("reason":)");
+    w.string(reason);
   }
-  w.EndObject();
+  w.raw('}');
+}
+
+std::size_t status_bytes(std::string_view message, std::string_view reason) {
+  return response_writer::string_bytes(message) + response_writer::string_bytes(reason) +
+         response_writer::string_bytes("RequestEntityTooLarge");
 }
 
 }  // namespace
@@ -448,66 +504,54 @@ std::string encode_response(std::string_view api_version, std::string_view uid,
   const bool has_status = !response.allowed || response.code != 0 || !response.message.empty();
   const int code = response.code == 0 && !response.allowed ? 403 : response.code;
 
-  // Enough for the fixed members plus every variable part unescaped; escaping may grow it.
-  std::size_t estimate = 192 + uid.size() + response.message.size() + response.reason.size();
-  if (!response.patch.empty()) estimate += 32 + base64_encoded_size(response.patch.size());
-  for (const auto& w : response.warnings) estimate += w.size() + 3;
-  for (const auto& [k, v] : response.audit_annotations) estimate += k.size() + v.size() + 6;
-  std::string out;
-  out.reserve(estimate);
-
-  char stack_buffer[512];
-  rapidjson::MemoryPoolAllocator<> stack_pool(stack_buffer, sizeof(stack_buffer));
-  string_output stream(out);
-  pooled_string_writer w(stream, &stack_pool, 4);
-
-  open_review(w, out, api_version, uid);
-  key(w, out, "allowed");
-  w.Bool(response.allowed);
-  if (has_status) write_status(w, out, code, response.message, response.reason);
+  std::size_t bound = response_writer::fixed_bytes + response_writer::string_bytes(uid) +
+                      status_bytes(response.message, response.reason);
+  if (!response.patch.empty()) bound += 32 + base64_encoded_size(response.patch.size());
+  for (const auto& w : response.warnings) bound += response_writer::string_bytes(w);
+  for (const auto& [k, v] : response.audit_annotations) {
+    bound += response_writer::string_bytes(k) + response_writer::string_bytes(v);
+  }
+  response_writer w(bound);
+  open_review(w, api_version, uid, response.allowed);
+  if (has_status) write_status(w, code, response.message, response.reason);
   if (!response.patch.empty()) {
-    key(w, out, "patchType");
-    write_str(w, out, "JSONPatch");
-    key(w, out, "patch");
-    // Base64 needs no escaping: let the writer place the separator and opening quote, then encode
-    // straight into the output instead of through a temporary string.
-    w.RawValue("\"", 1, rapidjson::kStringType);
-    base64_append(out, response.patch);
-    out.push_back('"');
+    w.raw(R"(,"patchType":"JSONPatch","patch":)");
+    w.base64_string(response.patch);
   }
   if (!response.warnings.empty()) {
-    key(w, out, "warnings");
-    w.StartArray();
-    for (const auto& warning : response.warnings) write_str(w, out, warning);
-    w.EndArray();
+    w.raw(R"(,"warnings":[)");
+    bool first = true;
+    for (const auto& warning : response.warnings) {
+      if (!first) w.raw(',');
+      first = false;
+      w.string(warning);
+    }
+    w.raw(']');
   }
   if (!response.audit_annotations.empty()) {
-    key(w, out, "auditAnnotations");
-    w.StartObject();
+    w.raw(R"(,"auditAnnotations":{)");
+    bool first = true;
     for (const auto& [k, v] : response.audit_annotations) {
-      write_str(w, out, k);
-      write_str(w, out, v);
+      if (!first) w.raw(',');
+      first = false;
+      w.string(k);
+      w.raw(':');
+      w.string(v);
     }
-    w.EndObject();
+    w.raw('}');
   }
-  close_review(w);
-  return out;
+  w.raw("}}");
+  return w.finish();
 }
 
 std::string encode_error(std::string_view api_version, std::string_view uid,
                          std::string_view message, int code) {
-  std::string out;
-  out.reserve(224 + uid.size() + message.size());
-  char stack_buffer[512];
-  rapidjson::MemoryPoolAllocator<> stack_pool(stack_buffer, sizeof(stack_buffer));
-  string_output stream(out);
-  pooled_string_writer w(stream, &stack_pool, 4);
-  open_review(w, out, api_version, uid);
-  key(w, out, "allowed");
-  w.Bool(false);
-  write_status(w, out, code, message, {});
-  close_review(w);
-  return out;
+  response_writer w(response_writer::fixed_bytes + response_writer::string_bytes(uid) +
+                    status_bytes(message, {}));
+  open_review(w, api_version, uid, false);
+  write_status(w, code, message, {});
+  w.raw("}}");
+  return w.finish();
 }
 
 }  // namespace mlnetpol::admission

@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/throw_exception.hpp>
 
 #include "admission/json_parse.hpp"
@@ -18,10 +19,11 @@ rapidjson::SizeType size_of(std::string_view s) {
   return static_cast<rapidjson::SizeType>(s.size());
 }
 
+// As RapidJSON's Writer writes a string (see append_json_escaped), without a Writer's Put per byte.
 void write_string(std::string& out, std::string_view s) {
-  string_output stream(out);
-  string_writer writer(stream);
-  writer.String(s.data(), size_of(s));
+  out.push_back('"');
+  append_json_escaped(out, s);
+  out.push_back('"');
 }
 
 void write_value(std::string& out, const rapidjson::Value& value) {
@@ -50,7 +52,8 @@ struct wanted_node {
     std::optional<std::string_view> value;  // a string entry; else a map
     std::unique_ptr<wanted_node> map;
   };
-  std::vector<member> members;
+  // A label patch's nodes have one to three members: kept inline, not in an allocation each.
+  boost::container::small_vector<member, 4> members;
   // name -> position in members, built once a node has more than a few members (a label patch
   // has two or three per node: a linear look is cheaper than a tree node allocation each).
   std::map<std::string_view, std::size_t> index;
@@ -71,7 +74,6 @@ struct wanted_node {
       for (std::size_t i = 0; i < members.size(); ++i) index.emplace(members[i].name, i);
     }
     if (members.size() >= linear_members) index.emplace(name, members.size());
-    if (members.empty()) members.reserve(4);
     return members.emplace_back(member{name, std::nullopt, nullptr});
   }
 };
@@ -91,8 +93,9 @@ rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator
 // up in the same "add".
 boost::system::result<void, patch_error> build_wanted(
     wanted_node& wanted, const std::vector<policy::map_entry>& entries) {
+  std::vector<std::string_view> steps;  // reused by every entry
   for (const auto& entry : entries) {
-    std::vector<std::string_view> steps(entry.metadata_path.begin(), entry.metadata_path.end());
+    steps.assign(entry.metadata_path.begin(), entry.metadata_path.end());
     steps.emplace_back(entry.map_name);
     wanted_node* node = &wanted;
     for (std::size_t i = 0; i < steps.size(); ++i) {
@@ -304,15 +307,16 @@ boost::system::result<void, patch_error> apply_patch(rapidjson::Document& docume
 
 void append_pointer_token(std::string& pointer, std::string_view token) {
   pointer.push_back('/');
-  for (const char c : token) {
-    if (c == '~') {
-      pointer += "~0";
-    } else if (c == '/') {
-      pointer += "~1";
-    } else {
-      pointer.push_back(c);
-    }
+  // Runs without '~' or '/' (usually the whole token) are appended at once.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const char c = token[i];
+    if (c != '~' && c != '/') continue;
+    pointer.append(token.data() + run, i - run);
+    pointer += c == '~' ? "~0" : "~1";
+    run = i + 1;
   }
+  pointer.append(token.data() + run, token.size() - run);
 }
 
 std::string json_pointer(std::initializer_list<std::string_view> tokens) {
@@ -366,6 +370,10 @@ void json_patch::remove(std::string_view path) {
   text_.push_back('}');
 }
 
+void json_patch::reserve(std::size_t bytes) {
+  text_.reserve(bytes);
+}
+
 std::string json_patch::take() && {
   if (operations_ == 0) return {};
   text_.push_back(']');
@@ -396,7 +404,16 @@ boost::system::result<std::string, patch_error> patch_for_entries(
   wanted_node wanted;
   if (auto built = build_wanted(wanted, entries); !built) return built.error();
   json_patch patch;
+  // Room for every operation (a string add or replace writes its path and value and ~40 more
+  // bytes), so the text is allocated once.
+  std::size_t estimate = 2;
+  for (const auto& entry : entries) {
+    estimate += 64 + entry.map_name.size() + 2 * (entry.key.size() + entry.value.size());
+    for (const auto& step : entry.metadata_path) estimate += 1 + step.size();
+  }
+  patch.reserve(estimate);
   std::string pointer;
+  pointer.reserve(128);
   // One small pool for the values of all "add"s (each is written out at once).
   rapidjson::MemoryPoolAllocator<> alloc(4096);
   if (auto done = diff(wanted, object, pointer, patch, alloc); !done) return done.error();

@@ -31,6 +31,8 @@ class json_patch {
   void replace(std::string_view path, const rapidjson::Value& value);
   void remove(std::string_view path);
 
+  // Room for bytes of operations, so adding them does not grow the text step by step.
+  void reserve(std::size_t bytes);
   bool empty() const { return operations_ == 0; }
   std::size_t size() const { return operations_; }
   // The compact JSON array, or "" when no operation was added (no patch).

@@ -1,6 +1,7 @@
 #pragma once
 // A RapidJSON output stream that appends to a std::string, so a Writer can fill a caller-reserved
-// buffer and the result needs no copy out of a StringBuffer.
+// buffer and the result needs no copy out of a StringBuffer; and JSON string escaping, exactly as
+// the Writer does it, for code that writes its JSON by hand.
 #include <array>
 #include <bit>
 #include <cstdint>
@@ -8,7 +9,6 @@
 #include <string>
 #include <string_view>
 
-#include <rapidjson/allocators.h>
 #include <rapidjson/writer.h>
 
 namespace mlnetpol::admission {
@@ -27,15 +27,16 @@ class string_output {
 
 using string_writer = rapidjson::Writer<string_output>;
 
-// A Writer whose nesting stack is carved from a caller's buffer (a MemoryPoolAllocator over it), so
-// writing a shallow document such as an AdmissionReview response allocates nothing but the output.
-using pooled_string_writer = rapidjson::Writer<string_output, rapidjson::UTF8<>, rapidjson::UTF8<>,
-                                               rapidjson::MemoryPoolAllocator<>>;
+// The most put_json_escaped writes for n bytes: each escaped as \u00XX.
+constexpr std::size_t max_json_escaped(std::size_t n) {
+  return 6 * n;
+}
 
-// Appends s as the inside of a JSON string, escaped exactly as RapidJSON's Writer escapes it
-// (\" \\ \b \t \n \f \r, other controls as \u00XX, everything else as is), copying runs of
-// plain bytes at once instead of one Put per character.
-inline void append_json_escaped(std::string& out, std::string_view s) {
+// Writes s as the inside of a JSON string at p, escaped exactly as RapidJSON's Writer escapes it
+// (\" \\ \b \t \n \f \r, other controls as \u00XX, everything else as is), and returns the end.
+// p must have room for max_json_escaped(s.size()) bytes: plain runs are stored eight bytes at a
+// time, without a capacity check per character.
+inline char* put_json_escaped(char* p, std::string_view s) {
   static constexpr auto escape = [] {
     std::array<char, 256> table{};
     for (int c = 0; c < 0x20; ++c) table[c] = 'u';
@@ -49,14 +50,16 @@ inline void append_json_escaped(std::string& out, std::string_view s) {
     return table;
   }();
   static constexpr char hex[] = "0123456789ABCDEF";
-  std::size_t run = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    // Eight bytes at a time: skip them when none is a control character, a quote or a backslash,
-    // else go straight to the first one that is (the lowest flagged byte is always a real one).
-    if (s.size() - i >= 8) {
+  const char* in = s.data();
+  const char* const end = in + s.size();
+  while (in != end) {
+    // Eight bytes at a time: all are stored (the room for their escapes is far more), p moves
+    // past the ones before the first control character, quote or backslash (the lowest flagged
+    // byte is always a real one).
+    if (end - in >= 8) {
       std::uint64_t word;
-      std::memcpy(&word, s.data() + i, sizeof word);
+      std::memcpy(&word, in, sizeof word);
+      std::memcpy(p, &word, sizeof word);
       constexpr std::uint64_t ones = 0x0101010101010101ULL;
       constexpr std::uint64_t highs = 0x8080808080808080ULL;
       const std::uint64_t quote = word ^ (ones * '"');
@@ -65,36 +68,41 @@ inline void append_json_escaped(std::string& out, std::string_view s) {
                                      ((backslash - ones) & ~backslash)) &
                                     highs;
       if (special == 0) {
-        i += 8;
+        p += 8;
+        in += 8;
         continue;
       }
-      i += static_cast<std::size_t>(std::countr_zero(special)) / 8;
+      const auto plain = static_cast<std::size_t>(std::countr_zero(special)) / 8;
+      p += plain;
+      in += plain;
     }
-    const char e = escape[static_cast<unsigned char>(s[i])];
+    const auto u = static_cast<unsigned char>(*in++);
+    const char e = escape[u];
     if (e == 0) {
-      ++i;
+      *p++ = static_cast<char>(u);
       continue;
     }
-    out.append(s.data() + run, i - run);
-    const char seq[6] = {'\\',
-                         e,
-                         '0',
-                         '0',
-                         hex[static_cast<unsigned char>(s[i]) >> 4],
-                         hex[static_cast<unsigned char>(s[i]) & 0xF]};
-    out.append(seq, e == 'u' ? 6 : 2);
-    run = ++i;
+    *p++ = '\\';
+    *p++ = e;
+    if (e == 'u') {
+      *p++ = '0';
+      *p++ = '0';
+      *p++ = hex[u >> 4];
+      *p++ = hex[u & 0xF];
+    }
   }
-  out.append(s.data() + run, s.size() - run);
+  return p;
 }
 
-// Writes s as a string value or key through w (which places the separator), with the characters
-// appended straight to out, the string w writes to.
-template <typename Writer>
-void write_string(Writer& w, std::string& out, std::string_view s) {
-  w.RawValue("\"", 1, rapidjson::kStringType);
-  append_json_escaped(out, s);
-  out.push_back('"');
+// Appends s as the inside of a JSON string, escaped as put_json_escaped does: a chunk at a time
+// through a stack buffer, so out only grows by what is written (nothing zero-filled first).
+inline void append_json_escaped(std::string& out, std::string_view s) {
+  constexpr std::size_t chunk = 128;
+  char buffer[max_json_escaped(chunk)];
+  for (std::size_t at = 0; at < s.size(); at += chunk) {
+    const char* end = put_json_escaped(buffer, s.substr(at, chunk));
+    out.append(buffer, static_cast<std::size_t>(end - buffer));
+  }
 }
 
 }  // namespace mlnetpol::admission

@@ -47,9 +47,11 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
     try {
       response = h.handle(request);
     } catch (const std::exception& e) {
-      return handler_failure(request, e.what());
+      outcome = handler_failure(request, e.what());
+      return outcome;  // every path returns outcome, so it is built in the caller's object
     } catch (...) {
-      return handler_failure(request, "unknown exception");
+      outcome = handler_failure(request, "unknown exception");
+      return outcome;
     }
     outcome.body = encode_response(request.api_version, request.uid, response);
     outcome.uid = std::move(request.uid);

@@ -103,12 +103,14 @@ std::string describe_object(const request_facts& r, const rapidjson::Value* obje
   return cat(kind, " (unnamed)");
 }
 
+void append_joined(std::string& out, std::span<const std::string_view> items,
+                   std::string_view separator) {
+  for (std::size_t i = 0; i < items.size(); ++i) append(out, i == 0 ? "" : separator, items[i]);
+}
+
 std::string join(std::span<const std::string_view> items, std::string_view separator) {
   std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i != 0) out += separator;
-    out += items[i];
-  }
+  append_joined(out, items, separator);
   return out;
 }
 
@@ -122,38 +124,40 @@ struct planned_label {
 
 // The owner kind whose pods a site describes: the pod's controller, or the workload itself (a Job
 // template's pods are owned by that Job; a CronJob's by the Jobs it creates).
-std::string owner_kind_for(const context& c, const rapidjson::Value& object) {
-  if (c.kind == kind_class::pod) {
-    return str(controller_owner_kind(json_member(&object, "metadata")));
-  }
+// A view into the request or the object (or a literal): no copy per request.
+std::string_view owner_kind_for(const context& c, const rapidjson::Value& object) {
+  if (c.kind == kind_class::pod) return controller_owner_kind(json_member(&object, "metadata"));
   if (c.request.kind == "CronJob") return "Job";
-  return str(c.request.kind);
+  return c.request.kind;
 }
 
-std::vector<planned_label> plan_site(const context& c, const rapidjson::Value& object,
-                                     const pod_site& site) {
-  std::vector<planned_label> out;
-  if (!c.roles.ml()) return out;
+// Appends the labels to add at site to out. Notes and audit values are only read under audit, so
+// only then are they written.
+void plan_site(const context& c, const rapidjson::Value& object, const pod_site& site,
+               std::vector<planned_label>& out) {
+  if (!c.roles.ml()) return;
   // Never overwrite: any value (even an invalid one) is the user's and validation judges it.
-  if (map_value(site.metadata, "labels", c.cfg.label_key)) return out;
-  const inference_result inferred =
+  if (map_value(site.metadata, "labels", c.cfg.label_key)) return;
+  inference_result inferred =
       infer_workload_type(c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
-  if (!inferred.value) return out;
-  const std::string where = site.template_path.empty() ? "" : " to " + site.template_path;
-  planned_label label;
-  label.entry = {site.metadata_path, "labels", c.cfg.label_key, *inferred.value};
-  label.note = "would add label " + c.cfg.label_key + "=" + *inferred.value + where +
-               " (inferred from " + inferred.text + ")";
-  label.audit_value = (site.template_path.empty() ? "" : site.template_path + ": ") +
-                      c.cfg.label_key + "=" + *inferred.value + " (" + inferred.annotation + ")";
-  out.push_back(std::move(label));
-  if (!map_value(site.metadata, "annotations", source_annotation)) {
-    planned_label annotation;
-    annotation.entry = {site.metadata_path, "annotations", str(source_annotation),
-                        inferred.annotation};
-    out.push_back(std::move(annotation));
+  if (!inferred.value) return;
+  const std::string& key = c.cfg.label_key;
+  const std::string& value = *inferred.value;
+  if (out.empty()) out.reserve(2);  // the label and its source annotation (geometric after)
+  planned_label& label = out.emplace_back();
+  if (c.result.mode == enforcement_mode::audit) {
+    const bool in_template = !site.template_path.empty();
+    label.note = cat("would add label ", key, "=", value, in_template ? " to " : "",
+                     site.template_path, " (inferred from ", inferred.text, ")");
+    label.audit_value = cat(site.template_path, in_template ? ": " : "", key, "=", value, " (",
+                            inferred.annotation, ")");
   }
-  return out;
+  label.entry = {site.metadata_path, "labels", key, value};
+  if (!map_value(site.metadata, "annotations", source_annotation)) {
+    planned_label& annotation = out.emplace_back();
+    annotation.entry = {site.metadata_path, "annotations", str(source_annotation),
+                        std::move(inferred.annotation)};
+  }
 }
 
 std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& object) {
@@ -234,9 +238,7 @@ std::vector<planned_label> plan(context& c) {
       // Pods are labelled when created; templates whenever they are written, so every rollout
       // carries the label.
       if (create || (update && c.kind == kind_class::workload)) {
-        for (const auto& site : written_sites(r)) {
-          for (auto& label : plan_site(c, *r.object, site)) out.push_back(std::move(label));
-        }
+        for (const auto& site : written_sites(r)) plan_site(c, *r.object, site, out);
       }
       break;
     default:
@@ -247,29 +249,53 @@ std::vector<planned_label> plan(context& c) {
 
 // --- validation ---
 
-// "metadata.labels.workload-type: training to the pod (or ...)"; preposition is "to" or "on".
-std::string fix_location(const context& c, const rapidjson::Value& object, const pod_site& site,
-                         const std::string& what, std::string_view preposition) {
+// The value the fix suggests: "training", or "training (or inference)".
+void append_fix_value(std::string& out, const workload_types& allowed) {
+  const auto values = allowed.view();
+  out += values.front();
+  if (values.size() > 1) {
+    out += " (or ";
+    append_joined(out, values.subspan(1), ", ");
+    out += ')';
+  }
+}
+
+// Appends "metadata.labels.workload-type: training to the pod (or ...)"; preposition is "to" or
+// "on".
+// The controller kind a fix on the pod itself names; "" for a template (its fix names no owner).
+std::string_view pod_owner_kind(const rapidjson::Value& object, const pod_site& site) {
+  if (!site.template_path.empty()) return {};
+  return controller_owner_kind(json_member(&object, "metadata"));
+}
+
+// pod_owner: pod_owner_kind's answer.
+void append_fix_location(std::string& out, const context& c, const pod_site& site,
+                         const workload_types& allowed, std::string_view pod_owner,
+                         std::string_view preposition) {
   const std::string& key = c.cfg.label_key;
   if (!site.template_path.empty()) {
-    return cat(site.template_path, ".metadata.labels.", key, ": ", what);
+    append(out, site.template_path, ".metadata.labels.", key, ": ");
+    append_fix_value(out, allowed);
+    return;
   }
-  std::string out = cat("metadata.labels.", key, ": ", what, " ", preposition, " the pod");
-  const std::string_view owner = controller_owner_kind(json_member(&object, "metadata"));
-  if (owner == "ReplicaSet") {
+  append(out, "metadata.labels.", key, ": ");
+  append_fix_value(out, allowed);
+  append(out, " ", preposition, " the pod");
+  if (pod_owner == "ReplicaSet") {
     out += " (or its Deployment's spec.template.metadata.labels)";
-  } else if (!owner.empty()) {
-    append(out, " (or its ", owner, "'s pod template labels)");
+  } else if (!pod_owner.empty()) {
+    append(out, " (or its ", pod_owner, "'s pod template labels)");
   }
-  return out;
 }
 
 std::optional<std::string> label_after(const context& c, const rapidjson::Value& object,
                                        const pod_site& site, bool overlay_inferred) {
   if (auto value = map_value(site.metadata, "labels", c.cfg.label_key)) return str(*value);
   if (!overlay_inferred) return std::nullopt;
-  for (const auto& label : plan_site(c, object, site)) {
-    if (label.entry.map_name == "labels") return label.entry.value;
+  std::vector<planned_label> planned;
+  plan_site(c, object, site, planned);
+  for (auto& label : planned) {
+    if (label.entry.map_name == "labels") return std::move(label.entry.value);
   }
   return std::nullopt;
 }
@@ -278,23 +304,25 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
                 std::vector<violation>& out) {
   std::string subject = describe_object(c.request, &object);
   if (!site.template_path.empty()) append(subject, " (", site.template_path, ")");
-  const std::string where = cat(" in namespace \"", c.namespace_name, "\"");
-  const std::vector<std::string_view> allowed = allowed_workload_types(c.roles);
-  const std::string allowed_text = join(allowed, " or ");
-  std::string fix_value = str(allowed.front());
-  if (allowed.size() > 1) {
-    append(fix_value, " (or ", join(std::span(allowed).subspan(1), ", "), ")");
-  }
+  const std::string_view ns = c.namespace_name;
+  const workload_types allowed = allowed_workload_type_set(c.roles);
   const std::string& key = c.cfg.label_key;
+  // Room for a message's fixed words, so appending the parts does not grow it again.
+  const std::size_t message_size =
+      320 + 2 * subject.size() + ns.size() + 2 * key.size() + 2 * site.template_path.size();
 
   const bool overlay = c.result.mode == enforcement_mode::audit;
   const std::optional<std::string> value = label_after(c, object, site, overlay);
   if (!value) {
-    std::string message =
-        cat(subject, where, " has no label ", key, "; allowed values here: ", allowed_text, ".");
-    const inference_result inferred =
-        infer_workload_type(c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
-    if (inferred.conflict()) {
+    std::string message;
+    message.reserve(message_size);
+    append(message, subject, " in namespace \"", ns, "\" has no label ", key,
+           "; allowed values here: ");
+    append_joined(message, allowed.view(), " or ");
+    message += '.';
+    const std::string_view owner_kind = owner_kind_for(c, object);
+    if (workload_signals_conflict(c.roles, ns, owner_kind, site.metadata)) {
+      const inference_result inferred = infer_workload_type(c.roles, ns, owner_kind, site.metadata);
       message += " mlnetpol did not infer one because its signals disagree:";
       for (std::size_t i = 0; i < inferred.signals.size(); ++i) {
         append(message, i == 0 ? " " : ", ", inferred.signals[i].text, " says ",
@@ -302,16 +330,28 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
       }
       message += ".";
     }
-    append(message, " Fix: add ", fix_location(c, object, site, fix_value, "to"));
-    out.push_back({str(rule_workload_type_missing), std::move(message),
-                   cat(subject, ": no label ", key, " (allowed here: ", allowed_text, ")")});
-  } else if (std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
-    std::string message = cat(subject, where, " has label ", key, "=", *value,
-                              ", which is not allowed here; allowed values: ", allowed_text,
-                              ". Fix: set ", fix_location(c, object, site, fix_value, "on"));
-    out.push_back({str(rule_workload_type_not_allowed), std::move(message),
-                   cat(subject, ": ", key, "=", *value, " not allowed in namespace ",
-                       c.namespace_name, " (allowed: ", allowed_text, ")")});
+    message += " Fix: add ";
+    // For a pod, owner_kind is already its controller's kind.
+    const bool pod = c.kind == kind_class::pod && site.template_path.empty();
+    append_fix_location(message, c, site, allowed, pod ? owner_kind : pod_owner_kind(object, site),
+                        "to");
+    std::string summary = cat(subject, ": no label ", key, " (allowed here: ");
+    append_joined(summary, allowed.view(), " or ");
+    summary += ')';
+    out.push_back({str(rule_workload_type_missing), std::move(message), std::move(summary)});
+  } else if (!allowed.contains(*value)) {
+    std::string message;
+    message.reserve(message_size + value->size());
+    append(message, subject, " in namespace \"", ns, "\" has label ", key, "=", *value,
+           ", which is not allowed here; allowed values: ");
+    append_joined(message, allowed.view(), " or ");
+    message += ". Fix: set ";
+    append_fix_location(message, c, site, allowed, pod_owner_kind(object, site), "on");
+    std::string summary =
+        cat(subject, ": ", key, "=", *value, " not allowed in namespace ", ns, " (allowed: ");
+    append_joined(summary, allowed.view(), " or ");
+    summary += ')';
+    out.push_back({str(rule_workload_type_not_allowed), std::move(message), std::move(summary)});
   }
 
   const rapidjson::Value* host_network = json_member(site.spec, "hostNetwork");
@@ -321,20 +361,18 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
                                   ? std::string("spec.hostNetwork")
                                   : cat(site.template_path, ".spec.hostNetwork");
     out.push_back({str(rule_host_network),
-                   cat(subject, where, " sets ", field,
+                   cat(subject, " in namespace \"", ns, "\" sets ", field,
                        ": true, which is denied in ML namespaces: a pod on the host network "
                        "bypasses every network policy. Fix: remove ",
                        field, " (or run the workload outside the ML namespaces)"),
-                   cat(subject, ": hostNetwork is not allowed in ML namespace ", c.namespace_name,
+                   cat(subject, ": hostNetwork is not allowed in ML namespace ", ns,
                        " (bypasses network policies)")});
   }
 }
 
 bool label_ok(const context& c, const pod_site& site) {
   const auto value = map_value(site.metadata, "labels", c.cfg.label_key);
-  if (!value) return false;
-  const auto allowed = allowed_workload_types(c.roles);
-  return std::find(allowed.begin(), allowed.end(), *value) != allowed.end();
+  return value && allowed_workload_type_set(c.roles).contains(*value);
 }
 
 void check_managed_policy(context& c, std::vector<violation>& out) {
@@ -454,6 +492,7 @@ decision mutate(const request_facts& request, const config& cfg) {
       c.result.audit_annotations.emplace_back(str(would_add_annotation), audit_value);
       c.result.result = outcome::audited;
     } else {
+      c.result.additions.reserve(planned.size());
       for (auto& label : planned) c.result.additions.push_back(std::move(label.entry));
       c.result.result = outcome::patched;
     }

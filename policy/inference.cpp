@@ -11,7 +11,6 @@ namespace mlnetpol::policy {
 
 using json::json_member;
 using json::json_string;
-using json::map_value;
 
 std::optional<std::string_view> namespace_workload_type(const namespace_roles& roles) {
   if (roles.training && !roles.inference) return training_value;
@@ -19,11 +18,16 @@ std::optional<std::string_view> namespace_workload_type(const namespace_roles& r
   return std::nullopt;
 }
 
-std::vector<std::string_view> allowed_workload_types(const namespace_roles& roles) {
-  std::vector<std::string_view> out;
-  if (roles.training) out.push_back(training_value);
-  if (roles.inference) out.push_back(inference_value);
+workload_types allowed_workload_type_set(const namespace_roles& roles) {
+  workload_types out;
+  if (roles.training) out.values[out.size++] = training_value;
+  if (roles.inference) out.values[out.size++] = inference_value;
   return out;
+}
+
+std::vector<std::string_view> allowed_workload_types(const namespace_roles& roles) {
+  const workload_types types = allowed_workload_type_set(roles);
+  return {types.view().begin(), types.view().end()};
 }
 
 std::optional<std::string_view> owner_kind_workload_type(std::string_view kind) {
@@ -80,11 +84,18 @@ workload_signal describe(const signal_ref& s) {
           cat("label ", s.name, equals, s.required_value)};
 }
 
-}  // namespace
+// Every signal in order, strongest first; the caller reads found[0, count).
+struct signal_set {
+  std::array<signal_ref, 2 + 5> found;
+  std::size_t count = 0;
+  bool agree() const {
+    return std::all_of(found.begin(), found.begin() + count,
+                       [&](const signal_ref& s) { return s.value == found[0].value; });
+  }
+};
 
-inference_result infer_workload_type(const namespace_roles& roles, std::string_view namespace_name,
-                                     std::string_view owner_kind,
-                                     const rapidjson::Value* metadata) {
+signal_set collect_signals(const namespace_roles& roles, std::string_view namespace_name,
+                           std::string_view owner_kind, const rapidjson::Value* metadata) {
   struct label_signal {
     std::string_view key;
     std::string_view required_value;  // "" = presence is enough
@@ -97,34 +108,63 @@ inference_result infer_workload_type(const namespace_roles& roles, std::string_v
       {"seldon-deployment-id", "", inference_value},
       {"app.kubernetes.io/component", "predictor", inference_value},
   }};
-  std::array<signal_ref, 2 + label_signals.size()> found;
-  std::size_t count = 0;
+  static_assert(std::tuple_size_v<decltype(signal_set::found)> == 2 + label_signals.size());
+  signal_set out;
   if (const auto value = namespace_workload_type(roles)) {
-    found[count++] = {*value, signal_ref::source::namespace_roles, namespace_name, {}};
+    out.found[out.count++] = {*value, signal_ref::source::namespace_roles, namespace_name, {}};
   }
   if (const auto value = owner_kind_workload_type(owner_kind)) {
-    found[count++] = {*value, signal_ref::source::owner, owner_kind, {}};
+    out.found[out.count++] = {*value, signal_ref::source::owner, owner_kind, {}};
   }
-  for (const auto& signal : label_signals) {
-    const auto value = map_value(metadata, "labels", signal.key);
-    if (!value || (!signal.required_value.empty() && *value != signal.required_value)) continue;
-    found[count++] = {signal.type, signal_ref::source::label, signal.key, signal.required_value};
+  // One pass over the labels finds every signal's label (the first of a repeated key, as
+  // FindMember would): a name is compared in full only with keys of its length.
+  std::array<const rapidjson::Value*, label_signals.size()> values{};
+  const rapidjson::Value* labels = json_member(metadata, "labels");
+  if (labels != nullptr && labels->IsObject()) {
+    for (const auto& m : labels->GetObject()) {
+      const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+      for (std::size_t i = 0; i < label_signals.size(); ++i) {
+        if (values[i] == nullptr && name == label_signals[i].key) values[i] = &m.value;
+      }
+    }
   }
+  for (std::size_t i = 0; i < label_signals.size(); ++i) {
+    const label_signal& signal = label_signals[i];
+    const rapidjson::Value* value = values[i];
+    if (value == nullptr || !value->IsString() ||
+        (!signal.required_value.empty() && json_string(value) != signal.required_value))
+      continue;
+    out.found[out.count++] = {signal.type, signal_ref::source::label, signal.key,
+                              signal.required_value};
+  }
+  return out;
+}
+
+}  // namespace
+
+inference_result infer_workload_type(const namespace_roles& roles, std::string_view namespace_name,
+                                     std::string_view owner_kind,
+                                     const rapidjson::Value* metadata) {
+  const signal_set signals = collect_signals(roles, namespace_name, owner_kind, metadata);
   inference_result result;
-  if (count == 0) return result;
-  const std::string_view first = found[0].value;
-  const bool agree = std::all_of(found.begin(), found.begin() + count,
-                                 [&](const signal_ref& s) { return s.value == first; });
-  if (!agree) {
-    result.signals.reserve(count);
-    for (std::size_t i = 0; i < count; ++i) result.signals.push_back(describe(found[i]));
+  if (signals.count == 0) return result;
+  if (!signals.agree()) {
+    result.signals.reserve(signals.count);
+    for (std::size_t i = 0; i < signals.count; ++i)
+      result.signals.push_back(describe(signals.found[i]));
     return result;
   }
-  workload_signal strongest = describe(found[0]);
+  workload_signal strongest = describe(signals.found[0]);
   result.value = std::move(strongest.value);
   result.annotation = std::move(strongest.annotation);
   result.text = std::move(strongest.text);
   return result;
+}
+
+bool workload_signals_conflict(const namespace_roles& roles, std::string_view namespace_name,
+                               std::string_view owner_kind, const rapidjson::Value* metadata) {
+  const signal_set signals = collect_signals(roles, namespace_name, owner_kind, metadata);
+  return signals.count != 0 && !signals.agree();
 }
 
 }  // namespace mlnetpol::policy

@@ -1,6 +1,10 @@
 #pragma once
 // Workload-type inference: which of training or inference an object's signals point to.
+#include <algorithm>
+#include <array>
+#include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +19,16 @@ namespace mlnetpol::policy {
 std::optional<std::string_view> namespace_workload_type(const namespace_roles& roles);
 // Values the label may take here; empty when the namespace is not an ML namespace.
 std::vector<std::string_view> allowed_workload_types(const namespace_roles& roles);
+// The same values in place, for the request path (no allocation per request).
+struct workload_types {
+  std::array<std::string_view, 2> values;
+  std::size_t size = 0;
+  std::span<const std::string_view> view() const { return {values.data(), size}; }
+  bool contains(std::string_view v) const {
+    return std::find(values.begin(), values.begin() + size, v) != values.begin() + size;
+  }
+};
+workload_types allowed_workload_type_set(const namespace_roles& roles);
 // Training or inference for a controller kind (PyTorchJob, Job, InferenceService, ...).
 std::optional<std::string_view> owner_kind_workload_type(std::string_view kind);
 // metadata.ownerReferences[controller=true].kind, "" when none.
@@ -40,5 +54,9 @@ struct inference_result {
 // owner's kind, (3) well-known labels. Disagreeing signals infer nothing.
 inference_result infer_workload_type(const namespace_roles& roles, std::string_view namespace_name,
                                      std::string_view owner_kind, const rapidjson::Value* metadata);
+// infer_workload_type(...).conflict() without making any text (a denial only names the signals
+// when they disagree).
+bool workload_signals_conflict(const namespace_roles& roles, std::string_view namespace_name,
+                               std::string_view owner_kind, const rapidjson::Value* metadata);
 
 }  // namespace mlnetpol::policy

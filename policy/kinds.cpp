@@ -148,4 +148,12 @@ std::string_view kind_label(std::string_view kind) {
   return "other";
 }
 
+static_assert(kind_label_count == 2 + handled_kinds.size());
+
+std::size_t kind_label_index(std::string_view kind) {
+  if (kind.empty()) return 0;
+  const auto it = std::find(handled_kinds.begin(), handled_kinds.end(), kind);
+  return it == handled_kinds.end() ? 1 : 2 + static_cast<std::size_t>(it - handled_kinds.begin());
+}
+
 }  // namespace mlnetpol::policy

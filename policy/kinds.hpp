@@ -1,6 +1,7 @@
 #pragma once
 // The kinds mlnetpol handles: where pods and pod templates sit in an admitted object, and the
 // closed list of kinds metric labels may name (so request data cannot create new series).
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,5 +31,9 @@ bool is_handled_kind(std::string_view kind);
 
 // kind when handled, else "other" ("" stays "": a request whose kind could not be read).
 std::string_view kind_label(std::string_view kind);
+// kind_label's answers numbered ("" 0, "other" 1, a handled kind 2 + its place), so a metric can
+// keep a slot per label value instead of looking the value up.
+inline constexpr std::size_t kind_label_count = 22;
+std::size_t kind_label_index(std::string_view kind);
 
 }  // namespace mlnetpol::policy

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "policy/decision.hpp"
 #include "policy/kinds.hpp"
 
 namespace mlnetpol::server {
@@ -12,38 +13,74 @@ using obs::append_family_header;
 using obs::append_number;
 using obs::append_single;
 
-std::string_view operation_label(std::string_view op) {
-  static constexpr std::array<std::string_view, 5> known{"", "CREATE", "UPDATE", "DELETE",
-                                                         "CONNECT"};
-  return std::find(known.begin(), known.end(), op) != known.end() ? op : "other";
+// Label values from closed sets, each numbered by its place; anything else is "other", numbered
+// after the known values.
+constexpr std::array<std::string_view, 5> known_operations{"", "CREATE", "UPDATE", "DELETE",
+                                                           "CONNECT"};
+constexpr std::array<std::string_view, 8> known_decisions{"",       "allowed", "patched", "denied",
+                                                          "warned", "audited", "exempt",  "error"};
+constexpr std::array<std::string_view, 4> known_rule_names{
+    policy::rule_workload_type_missing, policy::rule_workload_type_not_allowed,
+    policy::rule_host_network, policy::rule_managed_policy};
+constexpr std::array<std::string_view, 3> known_mode_names{"enforce", "warn", "audit"};
+
+template <std::size_t N>
+std::size_t index_in(const std::array<std::string_view, N>& known, std::string_view value) {
+  return static_cast<std::size_t>(std::find(known.begin(), known.end(), value) - known.begin());
 }
 
-std::string_view decision_label(std::string_view d) {
-  static constexpr std::array<std::string_view, 7> known{"",       "allowed", "patched", "denied",
-                                                         "warned", "audited", "exempt"};
-  if (d == "error") return d;
-  return std::find(known.begin(), known.end(), d) != known.end() ? d : "other";
+template <std::size_t N>
+std::string_view label_at(const std::array<std::string_view, N>& known, std::size_t index) {
+  return index < N ? known[index] : "other";
+}
+
+// The series in slot, looked up in family at its first use (two threads may both look it up;
+// they get the same series).
+std::atomic<std::uint64_t>& cached_series(std::atomic<std::atomic<std::uint64_t>*>& slot,
+                                          obs::labeled_counter& family,
+                                          std::initializer_list<std::string_view> label_values) {
+  std::atomic<std::uint64_t>* series = slot.load(std::memory_order_acquire);
+  if (series == nullptr) {
+    series = &family.series(label_values);
+    slot.store(series, std::memory_order_release);
+  }
+  return *series;
 }
 
 }  // namespace
 
-obs::histogram& metrics::duration(std::string_view webhook) {
-  std::lock_guard lock(durations_mutex_);
-  if (auto it = durations_.find(webhook); it != durations_.end()) return *it->second;
-  return *durations_.emplace(std::string(webhook), std::make_unique<obs::histogram>())
-              .first->second;
+void metrics::webhook_series::observe(std::string_view kind, std::string_view operation,
+                                      std::string_view decision, double seconds) {
+  static_assert(operations == known_operations.size() + 1);
+  static_assert(decisions == known_decisions.size() + 1);
+  const std::size_t k = policy::kind_label_index(kind);
+  const std::size_t o = index_in(known_operations, operation);
+  const std::size_t d = index_in(known_decisions, decision);
+  auto& slot = requests_[(k * operations + o) * decisions + d];
+  cached_series(slot, family_,
+                {name_, policy::kind_label(kind), label_at(known_operations, o),
+                 label_at(known_decisions, d)})
+      .fetch_add(1, std::memory_order_relaxed);
+  duration_.observe(seconds);
 }
 
-void metrics::observe_admission(std::string_view webhook, std::string_view kind,
-                                std::string_view operation, std::string_view decision,
-                                double seconds) {
-  admission_.add(
-      {webhook, policy::kind_label(kind), operation_label(operation), decision_label(decision)});
-  duration(webhook).observe(seconds);
+metrics::webhook_series& metrics::webhook(std::string_view name) {
+  std::lock_guard lock(webhooks_mutex_);
+  if (auto it = webhooks_.find(name); it != webhooks_.end()) return *it->second;
+  auto series = std::unique_ptr<webhook_series>(new webhook_series(admission_, std::string(name)));
+  return *webhooks_.emplace(std::string(name), std::move(series)).first->second;
 }
 
 void metrics::count_violation(std::string_view rule, std::string_view mode) {
-  violations_.add({rule, mode});
+  static_assert(known_rules == known_rule_names.size() && known_modes == known_mode_names.size());
+  const std::size_t r = index_in(known_rule_names, rule);
+  const std::size_t m = index_in(known_mode_names, mode);
+  if (r == known_rules || m == known_modes) {
+    violations_.add({rule, mode});
+    return;
+  }
+  cached_series(violation_series_[r * known_modes + m], violations_, {rule, mode})
+      .fetch_add(1, std::memory_order_relaxed);
 }
 
 void metrics::count_http(unsigned code) {
@@ -73,13 +110,14 @@ void metrics::render(std::string& out) const {
       out, "mlnetpol_admission_duration_seconds", "histogram",
       "Time from the complete request body to the encoded AdmissionReview response.");
   {
-    std::lock_guard lock(durations_mutex_);
+    std::lock_guard lock(webhooks_mutex_);
     std::string labels;
-    for (const auto& [webhook, h] : durations_) {
+    for (const auto& [webhook, series] : webhooks_) {
+      if (series->duration_.count() == 0) continue;  // found by its route, no request yet
       labels = "webhook=\"";
       obs::append_label_value(labels, webhook);
       labels += '"';
-      h->render(out, "mlnetpol_admission_duration_seconds", labels);
+      series->duration_.render(out, "mlnetpol_admission_duration_seconds", labels);
     }
   }
   append_family_header(out, "mlnetpol_policy_violations_total", "counter",

@@ -11,15 +11,45 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "common/obs/metrics.hpp"
+#include "policy/kinds.hpp"
 
 namespace mlnetpol::server {
 
 class metrics {
  public:
+  // One webhook path's series. Its route finds them once (webhook()) and then counts a request
+  // with relaxed atomics: no lookup by name, no key string, no lock after each series' first use.
+  class webhook_series {
+   public:
+    void observe(std::string_view kind, std::string_view operation, std::string_view decision,
+                 double seconds);
+
+   private:
+    friend class metrics;
+    static constexpr std::size_t operations = 6;  // "", CREATE, UPDATE, DELETE, CONNECT, other
+    static constexpr std::size_t decisions = 9;   // "", the six outcomes, error, other
+    webhook_series(obs::labeled_counter& family, std::string name)
+        : family_(family), name_(std::move(name)) {}
+    obs::labeled_counter& family_;  // mlnetpol_admission_requests_total
+    std::string name_;
+    obs::histogram duration_;
+    // The family's series by (kind, operation, decision) label index, found at first use.
+    std::array<std::atomic<std::atomic<std::uint64_t>*>,
+               policy::kind_label_count * operations * decisions>
+        requests_{};
+  };
+
+  // The series of a webhook path, created at its first use; they live as long as this object. Its
+  // duration histogram is exported once it has observed a request.
+  webhook_series& webhook(std::string_view name);
+
   void observe_admission(std::string_view webhook, std::string_view kind,
-                         std::string_view operation, std::string_view decision, double seconds);
+                         std::string_view operation, std::string_view decision, double seconds) {
+    this->webhook(webhook).observe(kind, operation, decision, seconds);
+  }
   void count_violation(std::string_view rule, std::string_view mode);
   void count_http(unsigned code);
   void add_in_flight(int delta) { in_flight_.add(delta); }
@@ -48,13 +78,17 @@ class metrics {
   std::string render() const;
 
  private:
-  obs::histogram& duration(std::string_view webhook);
+  static constexpr std::size_t known_rules = 4;  // the label engine's rules
+  static constexpr std::size_t known_modes = 3;  // enforce, warn, audit
 
   obs::labeled_counter admission_{"webhook", "kind", "operation", "decision"};
   obs::labeled_counter violations_{"rule", "mode"};
-  mutable std::mutex durations_mutex_;
-  // One histogram per webhook path, created at its first request; never removed.
-  std::map<std::string, std::unique_ptr<obs::histogram>, std::less<>> durations_;
+  // violations_' series of the known rules and modes, found at first use.
+  std::array<std::atomic<std::atomic<std::uint64_t>*>, known_rules * known_modes>
+      violation_series_{};
+  mutable std::mutex webhooks_mutex_;
+  // One entry per webhook path, created at first use; never removed.
+  std::map<std::string, std::unique_ptr<webhook_series>, std::less<>> webhooks_;
   std::array<std::atomic<std::uint64_t>, 600> http_{};
   obs::gauge<std::int64_t> in_flight_;
   obs::counter tls_handshake_errors_;

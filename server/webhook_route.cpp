@@ -59,8 +59,8 @@ void log_decision(level_enum level, const std::string& webhook,
   small_buffer groups;
   group_summary(groups, outcome.groups);
   const std::string_view rule = outcome.violations.empty()
-                                     ? std::string_view()
-                                     : std::string_view(outcome.violations[0].rule);
+                                    ? std::string_view()
+                                    : std::string_view(outcome.violations[0].rule);
   logging::event(level, "admission",
                  {{"webhook", webhook},
                   {"uid", outcome.uid},
@@ -83,56 +83,53 @@ void log_decision(level_enum level, const std::string& webhook,
 
 mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& stats,
                               const mux::denial_fn* on_denial) {
-  return
-      [name = std::move(name), &h, &stats, on_denial](const http_request& request,
-                                                      http_response& response) {
-        if (!is_json_content_type(request.content_type)) {
-          response.status = 415;
-          response.content_type = text_plain;
-          response.body = "Content-Type must be application/json, got ";
-          if (request.has_content_type) {
-            response.body += '\'';
-            response.body += request.content_type;
-            response.body += '\'';
-          } else {
-            response.body += "none";
-          }
-          return;
-        }
-        stats.add_in_flight(1);
-        const auto start = std::chrono::steady_clock::now();
-        admission::review_outcome outcome =
-            admission::process_review(request.body, h, request.body_padding);
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        stats.add_in_flight(-1);
-        stats.observe_admission(name, outcome.kind, outcome.operation, outcome.decision, seconds);
-        for (const auto& v : outcome.violations) stats.count_violation(v.rule, v.mode);
-        if (outcome.error.empty()) {
-          // Who asked for what and why it was refused: denials (and warn/audit findings) at info
-          // behind --log-denies, every other decision at debug.
-          const bool refused = !outcome.violations.empty() || outcome.decision == "denied";
-          const auto level = refused && logging::log_denies()
-                                 ? level_enum::info
-                                 : level_enum::debug;
-          if (logging::enabled(level)) log_decision(level, name, outcome, seconds);
-          // A dry run changes nothing, so it is no event (the API server's audit log has it).
-          if (outcome.decision == "denied" && !outcome.dry_run && on_denial != nullptr &&
-              *on_denial)
-            (*on_denial)(outcome);
-        } else {
-          logging::event(level_enum::warn, "admission request rejected",
-                         {{"webhook", name},
-                          {"uid", outcome.uid},
-                          {"code", static_cast<int>(outcome.http_status)},
-                          {"error", outcome.error},
-                          {"peer", request.peer},
-                          {"latency_ms", seconds * 1e3}});
-        }
-        response.status = outcome.http_status;
-        response.content_type = "application/json";
-        response.body = std::move(outcome.body);
-      };
+  metrics::webhook_series& series = stats.webhook(name);  // found once, not per request
+  return [name = std::move(name), &h, &stats, &series, on_denial](const http_request& request,
+                                                                  http_response& response) {
+    if (!is_json_content_type(request.content_type)) {
+      response.status = 415;
+      response.content_type = text_plain;
+      response.body = "Content-Type must be application/json, got ";
+      if (request.has_content_type) {
+        response.body += '\'';
+        response.body += request.content_type;
+        response.body += '\'';
+      } else {
+        response.body += "none";
+      }
+      return;
+    }
+    stats.add_in_flight(1);
+    const auto start = std::chrono::steady_clock::now();
+    admission::review_outcome outcome =
+        admission::process_review(request.body, h, request.body_padding);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    stats.add_in_flight(-1);
+    series.observe(outcome.kind, outcome.operation, outcome.decision, seconds);
+    for (const auto& v : outcome.violations) stats.count_violation(v.rule, v.mode);
+    if (outcome.error.empty()) {
+      // Who asked for what and why it was refused: denials (and warn/audit findings) at info
+      // behind --log-denies, every other decision at debug.
+      const bool refused = !outcome.violations.empty() || outcome.decision == "denied";
+      const auto level = refused && logging::log_denies() ? level_enum::info : level_enum::debug;
+      if (logging::enabled(level)) log_decision(level, name, outcome, seconds);
+      // A dry run changes nothing, so it is no event (the API server's audit log has it).
+      if (outcome.decision == "denied" && !outcome.dry_run && on_denial != nullptr && *on_denial)
+        (*on_denial)(outcome);
+    } else {
+      logging::event(level_enum::warn, "admission request rejected",
+                     {{"webhook", name},
+                      {"uid", outcome.uid},
+                      {"code", static_cast<int>(outcome.http_status)},
+                      {"error", outcome.error},
+                      {"peer", request.peer},
+                      {"latency_ms", seconds * 1e3}});
+    }
+    response.status = outcome.http_status;
+    response.content_type = "application/json";
+    response.body = std::move(outcome.body);
+  };
 }
 
 }  // namespace mlnetpol::server

@@ -135,6 +135,20 @@ char* put_json_string(char* p, std::string_view s) {
   *p++ = '"';
   const char* in = s.data();
   const char* const end = in + s.size();
+  // Four to seven bytes (most keys and many values): two overlapping four-byte loads cover them.
+  if (s.size() >= 4 && s.size() < 8) {
+    std::uint32_t head;
+    std::uint32_t tail;
+    std::memcpy(&head, in, sizeof head);
+    std::memcpy(&tail, end - 4, sizeof tail);
+    if (special_bytes(head | (std::uint64_t{tail} << 32)) == 0) {
+      std::memcpy(p, &head, sizeof head);
+      std::memcpy(p + s.size() - 4, &tail, sizeof tail);
+      p += s.size();
+      *p++ = '"';
+      return p;
+    }
+  }
   while (in != end) {
     // Eight plain bytes at a time; only quotes, backslashes and controls need escaping.
     if (end - in >= 8) {
@@ -151,6 +165,17 @@ char* put_json_string(char* p, std::string_view s) {
       const auto plain_bytes = static_cast<std::size_t>(std::countr_zero(special)) / 8;
       p += plain_bytes;
       in += plain_bytes;
+    } else if (s.size() >= 8) {
+      // The last few bytes of a longer string: when its last eight are all plain, the ones
+      // before `in` among them were copied as they are, so the eight go out in one store.
+      std::uint64_t word;
+      std::memcpy(&word, end - 8, sizeof word);
+      if (special_bytes(word) == 0) {
+        const auto rest = static_cast<std::size_t>(end - in);
+        std::memcpy(p - (8 - rest), &word, sizeof word);
+        p += rest;
+        break;
+      }
     }
     const auto u = static_cast<unsigned char>(*in++);
     if (plain[u]) {
@@ -179,13 +204,12 @@ char* put_integer(char* p, std::int64_t n) {
   return fmt::format_to(p, "{}", n);
 }
 
-// Numbers are the same in both formats; nullptr for a text field.
+// Numbers are the same in both formats (a field of any kind but text).
 char* put_number(char* p, const field& f) {
   if (f.kind == field::type::integer) return put_integer(p, f.integer);
   if (f.kind == field::type::boolean) {
     return put(p, f.integer != 0 ? std::string_view("true") : std::string_view("false"));
   }
-  if (f.kind != field::type::real) return nullptr;
   // Latencies: thousandths as an integer, written by hand (fmt's float path costs far more).
   const double thousandths = std::round(f.number * 1000);
   if (!std::isfinite(thousandths) || std::fabs(thousandths) >= 1e15) {
@@ -241,8 +265,7 @@ void event(spdlog::level::level_enum level, std::string_view msg,
       *p++ = ',';
       p = put_json_string(p, f.key);
       *p++ = ':';
-      char* number = put_number(p, f);
-      p = number != nullptr ? number : put_json_string(p, f.text);
+      p = f.kind == field::type::text ? put_json_string(p, f.text) : put_number(p, f);
     }
   } else {
     p = put(p, msg);
@@ -250,8 +273,7 @@ void event(spdlog::level::level_enum level, std::string_view msg,
       *p++ = ' ';
       p = put(p, f.key);
       *p++ = '=';
-      char* number = put_number(p, f);
-      p = number != nullptr ? number : put_text_value(p, f.text);
+      p = f.kind == field::type::text ? put_text_value(p, f.text) : put_number(p, f);
     }
   }
   logger->log(level, std::string_view(line.data(), static_cast<std::size_t>(p - line.data())));

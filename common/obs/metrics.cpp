@@ -71,15 +71,13 @@ void labeled_counter::make_key(std::string& key, std::initializer_list<std::stri
   }
 }
 
-void labeled_counter::add(std::initializer_list<std::string_view> label_values, std::uint64_t n) {
+std::atomic<std::uint64_t>& labeled_counter::series(
+    std::initializer_list<std::string_view> label_values) {
   thread_local std::string key;
   make_key(key, label_values);
   std::lock_guard lock(mutex_);
-  if (auto it = values_.find(std::string_view(key)); it != values_.end()) {
-    it->second += n;
-  } else {
-    values_.emplace(key, n);
-  }
+  if (auto it = values_.find(std::string_view(key)); it != values_.end()) return it->second;
+  return values_.try_emplace(key, 0).first->second;
 }
 
 std::uint64_t labeled_counter::value(std::initializer_list<std::string_view> label_values) const {
@@ -87,7 +85,7 @@ std::uint64_t labeled_counter::value(std::initializer_list<std::string_view> lab
   make_key(key, label_values);
   std::lock_guard lock(mutex_);
   auto it = values_.find(std::string_view(key));
-  return it == values_.end() ? 0 : it->second;
+  return it == values_.end() ? 0 : it->second.load(std::memory_order_relaxed);
 }
 
 std::size_t labeled_counter::series() const {
@@ -99,7 +97,9 @@ void labeled_counter::render(std::string& out, std::string_view name) const {
   std::vector<std::pair<std::string, std::uint64_t>> rows;
   {
     std::lock_guard lock(mutex_);
-    rows.assign(values_.begin(), values_.end());
+    rows.reserve(values_.size());
+    for (const auto& [key, count] : values_)
+      rows.emplace_back(key, count.load(std::memory_order_relaxed));
   }
   std::sort(rows.begin(), rows.end());
   for (const auto& [key, count] : rows) {

@@ -2,7 +2,8 @@
 // Prometheus metrics primitives and the registry /metrics renders. Each owner (server, app,
 // controller) keeps its own families and registers a collector that appends them in the text
 // exposition format (version 0.0.4). Cheap on the request path: relaxed atomics for fixed series,
-// one uncontended mutex and no allocation (after the first sighting) for labelled counters.
+// one uncontended mutex and no allocation (after the first sighting) for labelled counters, a
+// relaxed add for a labelled series a caller found once (labeled_counter::series).
 // Label values must come from closed sets: callers map request data to a fixed list first.
 #include <array>
 #include <atomic>
@@ -49,7 +50,12 @@ class gauge {
 class labeled_counter {
  public:
   explicit labeled_counter(std::initializer_list<std::string_view> label_names);
-  void add(std::initializer_list<std::string_view> label_values, std::uint64_t n = 1);
+  void add(std::initializer_list<std::string_view> label_values, std::uint64_t n = 1) {
+    series(label_values).fetch_add(n, std::memory_order_relaxed);
+  }
+  // The count of one series, created at 0 when new. It stays where it is for the counter's life,
+  // so a hot path may find a series once and then add to it with a relaxed atomic, no lookup.
+  std::atomic<std::uint64_t>& series(std::initializer_list<std::string_view> label_values);
   std::uint64_t value(std::initializer_list<std::string_view> label_values) const;
   std::size_t series() const;
   // Appends `name{a="x",b="y"} N` lines, sorted by labels.
@@ -63,7 +69,8 @@ class labeled_counter {
   static void make_key(std::string& key, std::initializer_list<std::string_view> values);
   std::vector<std::string> names_;
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, std::uint64_t, hash, std::equal_to<>> values_;
+  // Nodes of an unordered_map never move, so series() can hand out references.
+  std::unordered_map<std::string, std::atomic<std::uint64_t>, hash, std::equal_to<>> values_;
 };
 
 class histogram {

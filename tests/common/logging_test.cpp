@@ -33,6 +33,24 @@ struct captured_log {
   }
   ~captured_log() { spdlog::set_default_logger(previous); }
 };
+
+// The line event(info, "x", {{"v", value}}) writes in json, escaping one character at a time.
+std::string expected_line(const std::string& value) {
+  std::string want = "\"msg\":\"x\",\"v\":\"";
+  for (const char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      want += {'\\', ch};
+    } else if (c < 0x20) {
+      char hex[7];
+      std::snprintf(hex, sizeof hex, "\\u%04x", c);
+      want += hex;
+    } else {
+      want += ch;
+    }
+  }
+  return want + "\"\n";
+}
 }  // namespace
 
 TEST_CASE("json events are JSON members with escaped values") {
@@ -53,25 +71,30 @@ TEST_CASE("json escapes control characters, quotes and backslashes inside runs")
 TEST_CASE("json escaping is the same for every byte at every position of an eight-byte run") {
   // The escaper tests eight bytes at a time: each byte value is put at each offset of a long
   // plain string and the line compared with escaping one character at a time.
-  auto expected_escape = [](unsigned char c) {
-    if (c == '"' || c == '\\') return std::string{'\\', static_cast<char>(c)};
-    if (c < 0x20) {
-      char hex[7];
-      std::snprintf(hex, sizeof hex, "\\u%04x", c);
-      return std::string(hex);
-    }
-    return std::string(1, static_cast<char>(c));
-  };
   for (int c = 0; c < 256; ++c) {
     for (std::size_t at = 0; at < 17; ++at) {
       std::string value(19, 'a');
       value[at] = static_cast<char>(c);
-      std::string want = "\"msg\":\"x\",\"v\":\"";
-      for (const char ch : value) want += expected_escape(static_cast<unsigned char>(ch));
-      want += "\"\n";
       captured_log log(log_format::json);
       logging::event(spdlog::level::info, "x", {{"v", value}});
-      REQUIRE_MESSAGE(log.out.str() == want, "byte ", c, " at ", at);
+      REQUIRE_MESSAGE(log.out.str() == expected_line(value), "byte ", c, " at ", at);
+    }
+  }
+}
+
+TEST_CASE("json escaping is the same for every string length and position of a special byte") {
+  // Short strings and the last bytes of longer ones are tested with overlapping loads: each
+  // special byte (and a plain one) at each position of strings of 1 to 20 bytes.
+  for (const unsigned char c : {0x00, 0x01, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0xff, 0x61}) {
+    for (std::size_t size = 1; size <= 20; ++size) {
+      for (std::size_t at = 0; at < size; ++at) {
+        std::string value(size, 'b');
+        value[at] = static_cast<char>(c);
+        captured_log log(log_format::json);
+        logging::event(spdlog::level::info, "x", {{"v", value}});
+        REQUIRE_MESSAGE(log.out.str() == expected_line(value), "byte ", int{c}, " at ", at, " of ",
+                        size);
+      }
     }
   }
 }

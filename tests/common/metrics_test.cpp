@@ -16,6 +16,20 @@ TEST_CASE("label values are escaped") {
   CHECK(c.series() == 1);
 }
 
+TEST_CASE("a series found once is the one add and render use") {
+  labeled_counter c{"kind", "op"};
+  std::atomic<std::uint64_t>& pods = c.series({"Pod", "CREATE"});
+  CHECK(&pods == &c.series({"Pod", "CREATE"}));
+  CHECK(&pods != &c.series({"Pod", "UPDATE"}));
+  pods.fetch_add(2);
+  c.add({"Pod", "CREATE"});
+  CHECK(c.value({"Pod", "CREATE"}) == 3);
+  CHECK(c.series() == 2);
+  std::string out;
+  c.render(out, "x_total");
+  CHECK(out == "x_total{kind=\"Pod\",op=\"CREATE\"} 3\nx_total{kind=\"Pod\",op=\"UPDATE\"} 0\n");
+}
+
 TEST_CASE("the registry renders each owner's families in registration order, while registered") {
   registry r;
   auto first = std::make_optional(r.add(

@@ -63,6 +63,32 @@ TEST_CASE("label values from requests come from closed sets: junk kinds create n
   CHECK(m.render().find("Bad") == std::string::npos);
 }
 
+TEST_CASE("a webhook's series, found once by its route, count as observe_admission does") {
+  metrics m;
+  metrics::webhook_series& validate = m.webhook("validate");
+  CHECK(&validate == &m.webhook("validate"));
+  // Found before any request: no histogram yet.
+  CHECK(m.render().find(R"(webhook="validate")") == std::string::npos);
+  validate.observe("Pod", "CREATE", "denied", 0.001);
+  m.observe_admission("validate", "Pod", "CREATE", "denied", 0.001);
+  validate.observe("Junk", "PATCH", "maybe", 0.001);
+  validate.observe("", "", "error", 0.001);
+  CHECK(m.admission_requests("validate", "Pod", "CREATE", "denied") == 2);
+  CHECK(m.admission_requests("validate", "other", "other", "other") == 1);
+  CHECK(m.admission_requests("validate", "", "", "error") == 1);
+  CHECK(m.admission_requests("mutate", "Pod", "CREATE", "denied") == 0);
+  CHECK(m.admission_series() == 3);
+  CHECK(has_line(m.render(), R"(mlnetpol_admission_duration_seconds_count{webhook="validate"} 4)"));
+  // Known rules and modes go through their cached series, others through the family.
+  m.count_violation("workload-type-missing", "enforce");
+  m.count_violation("workload-type-missing", "enforce");
+  m.count_violation("workload-type-missing", "warn");
+  m.count_violation("invented-rule", "enforce");
+  CHECK(m.violations("workload-type-missing", "enforce") == 2);
+  CHECK(m.violations("workload-type-missing", "warn") == 1);
+  CHECK(m.violations("invented-rule", "enforce") == 1);
+}
+
 TEST_CASE("http codes, violations, gauges and counters") {
   metrics m;
   m.count_http(200);
