@@ -152,11 +152,17 @@ void plan_site(const context& c, const rapidjson::Value& object, const pod_site&
     label.audit_value = cat(site.template_path, in_template ? ": " : "", key, "=", value, " (",
                             inferred.annotation, ")");
   }
-  label.entry = {site.metadata_path, "labels", key, value};
+  // Member by member: no temporary entry to build and move in.
+  label.entry.metadata_path = site.metadata_path;
+  label.entry.map_name = "labels";
+  label.entry.key = key;
+  label.entry.value = value;
   if (!map_value(site.metadata, "annotations", source_annotation)) {
-    planned_label& annotation = out.emplace_back();
-    annotation.entry = {site.metadata_path, "annotations", str(source_annotation),
-                        std::move(inferred.annotation)};
+    map_entry& annotation = out.emplace_back().entry;
+    annotation.metadata_path = site.metadata_path;
+    annotation.map_name = "annotations";
+    annotation.key = source_annotation;
+    annotation.value = std::move(inferred.annotation);
   }
 }
 
