@@ -1,5 +1,6 @@
 #include "admission/json_patch.hpp"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -307,16 +308,24 @@ boost::system::result<void, patch_error> apply_patch(rapidjson::Document& docume
 
 void append_pointer_token(std::string& pointer, std::string_view token) {
   pointer.push_back('/');
-  // Runs without '~' or '/' (usually the whole token) are appended at once.
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < token.size(); ++i) {
-    const char c = token[i];
-    if (c != '~' && c != '/') continue;
-    pointer.append(token.data() + run, i - run);
-    pointer += c == '~' ? "~0" : "~1";
-    run = i + 1;
+  // The runs between '~' and '/' (usually the whole token) are appended at once; each of the two
+  // is searched for again only after its last find was used, so a token costs linear time.
+  constexpr auto none = std::string_view::npos;
+  std::size_t tilde = token.find('~');
+  std::size_t slash = token.find('/');
+  for (std::size_t at = 0;;) {
+    const std::size_t special = std::min(tilde, slash);
+    pointer.append(token.substr(at, special == none ? none : special - at));
+    if (special == none) return;
+    at = special + 1;
+    if (special == tilde) {
+      pointer += "~0";
+      tilde = token.find('~', at);
+    } else {
+      pointer += "~1";
+      slash = token.find('/', at);
+    }
   }
-  pointer.append(token.data() + run, token.size() - run);
 }
 
 std::string json_pointer(std::initializer_list<std::string_view> tokens) {

@@ -11,6 +11,8 @@
 
 #include <rapidjson/writer.h>
 
+#include "common/json_scan.hpp"
+
 namespace mlnetpol::admission {
 
 class string_output {
@@ -34,8 +36,8 @@ constexpr std::size_t max_json_escaped(std::size_t n) {
 
 // Writes s as the inside of a JSON string at p, escaped exactly as RapidJSON's Writer escapes it
 // (\" \\ \b \t \n \f \r, other controls as \u00XX, everything else as is), and returns the end.
-// p must have room for max_json_escaped(s.size()) bytes: plain runs are stored eight bytes at a
-// time, without a capacity check per character.
+// p must have room for max_json_escaped(s.size()) bytes: plain runs are stored a block at a time
+// (json::copy_plain_blocks), without a capacity check per character.
 inline char* put_json_escaped(char* p, std::string_view s) {
   static constexpr auto escape = [] {
     std::array<char, 256> table{};
@@ -53,29 +55,8 @@ inline char* put_json_escaped(char* p, std::string_view s) {
   const char* in = s.data();
   const char* const end = in + s.size();
   while (in != end) {
-    // Eight bytes at a time: all are stored (the room for their escapes is far more), p moves
-    // past the ones before the first control character, quote or backslash (the lowest flagged
-    // byte is always a real one).
-    if (end - in >= 8) {
-      std::uint64_t word;
-      std::memcpy(&word, in, sizeof word);
-      std::memcpy(p, &word, sizeof word);
-      constexpr std::uint64_t ones = 0x0101010101010101ULL;
-      constexpr std::uint64_t highs = 0x8080808080808080ULL;
-      const std::uint64_t quote = word ^ (ones * '"');
-      const std::uint64_t backslash = word ^ (ones * '\\');
-      const std::uint64_t special = (((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
-                                     ((backslash - ones) & ~backslash)) &
-                                    highs;
-      if (special == 0) {
-        p += 8;
-        in += 8;
-        continue;
-      }
-      const auto plain = static_cast<std::size_t>(std::countr_zero(special)) / 8;
-      p += plain;
-      in += plain;
-    }
+    json::copy_plain_blocks(in, end, p);
+    if (in == end) break;
     const auto u = static_cast<unsigned char>(*in++);
     const char e = escape[u];
     if (e == 0) {

@@ -1,9 +1,7 @@
 #pragma once
 // Read-only access to RapidJSON values, header-only so the pure policy core can use it: a missing
 // member, a wrong type and a null pointer all read as "absent".
-#include <map>
 #include <optional>
-#include <string>
 #include <string_view>
 
 #include <rapidjson/document.h>
@@ -30,18 +28,17 @@ inline std::optional<std::string_view> map_value(const rapidjson::Value* metadat
   return std::string_view{value->GetString(), value->GetStringLength()};
 }
 
-// metadata.labels of an object, string values only; empty when absent.
-inline std::map<std::string, std::string> labels_of(const rapidjson::Value* object) {
-  std::map<std::string, std::string> out;
+// The first string value of metadata.labels[key] of an object (a member of that name whose value
+// is not a string is passed over); nullopt when there is none.
+inline std::optional<std::string_view> string_label(const rapidjson::Value* object,
+                                                    std::string_view key) {
   const rapidjson::Value* labels = json_member(json_member(object, "metadata"), "labels");
-  if (labels == nullptr || !labels->IsObject()) return out;
+  if (labels == nullptr || !labels->IsObject()) return std::nullopt;
   for (const auto& m : labels->GetObject()) {
-    if (m.value.IsString()) {
-      out.emplace(std::string(m.name.GetString(), m.name.GetStringLength()),
-                  std::string(m.value.GetString(), m.value.GetStringLength()));
-    }
+    if (m.value.IsString() && std::string_view(m.name.GetString(), m.name.GetStringLength()) == key)
+      return std::string_view(m.value.GetString(), m.value.GetStringLength());
   }
-  return out;
+  return std::nullopt;
 }
 
 }  // namespace mlnetpol::json

@@ -19,8 +19,8 @@ namespace {
 
 using json::json_member;
 using json::json_string;
-using json::labels_of;
 using json::map_value;
+using json::string_label;
 
 // Audit annotation keys: the API server prefixes them with "<webhook name>/", so they must be a
 // qualified name's name part (no '/').
@@ -65,6 +65,19 @@ struct context {
   decision result;
 };
 
+// The mode under a namespace's mlnetpol.io/enforcement label value (nullopt: no such label); an
+// invalid value keeps the configured mode and sets *problem to a warning naming it.
+enforcement_mode mode_for_label(const config& cfg, std::optional<std::string_view> value,
+                                std::string_view namespace_name, std::string* problem) {
+  if (!value) return cfg.enforcement;
+  if (auto mode = parse_enforcement_mode(*value)) return *mode;
+  if (problem != nullptr) {
+    *problem = cat("namespace ", namespace_name, ": ignoring ", enforcement_label, "=", *value,
+                   " (expected enforce, warn or audit)");
+  }
+  return cfg.enforcement;
+}
+
 // Returns true when the decision is final before any rule runs (disabled, sub-resource, other
 // kinds, exemptions).
 bool settle_early(context& c) {
@@ -79,14 +92,15 @@ bool settle_early(context& c) {
     c.result.result = outcome::exempt;
     return true;
   }
-  std::map<std::string, std::string> own_labels;
-  const std::map<std::string, std::string>* ns_labels = r.namespace_labels;
-  if (c.kind == kind_class::namespace_kind) {
-    own_labels = labels_of(r.object != nullptr ? r.object : r.old_object);
-    ns_labels = &own_labels;
-  }
   std::string problem;
-  c.result.mode = effective_mode(c.cfg, ns_labels, c.namespace_name, &problem);
+  if (c.kind == kind_class::namespace_kind) {
+    // A Namespace is judged on its own labels: only the one label is read, not a map of them all.
+    const auto label =
+        string_label(r.object != nullptr ? r.object : r.old_object, enforcement_label);
+    c.result.mode = mode_for_label(c.cfg, label, c.namespace_name, &problem);
+  } else {
+    c.result.mode = effective_mode(c.cfg, r.namespace_labels, c.namespace_name, &problem);
+  }
   if (!problem.empty()) c.result.warnings.push_back(problem);
   return false;
 }
@@ -152,11 +166,17 @@ void plan_site(const context& c, const rapidjson::Value& object, const pod_site&
     label.audit_value = cat(site.template_path, in_template ? ": " : "", key, "=", value, " (",
                             inferred.annotation, ")");
   }
-  label.entry = {site.metadata_path, "labels", key, value};
+  // Member by member: no temporary entry to build and move in.
+  label.entry.metadata_path = site.metadata_path;
+  label.entry.map_name = "labels";
+  label.entry.key = key;
+  label.entry.value = value;
   if (!map_value(site.metadata, "annotations", source_annotation)) {
-    planned_label& annotation = out.emplace_back();
-    annotation.entry = {site.metadata_path, "annotations", str(source_annotation),
-                        std::move(inferred.annotation)};
+    map_entry& annotation = out.emplace_back().entry;
+    annotation.metadata_path = site.metadata_path;
+    annotation.map_name = "annotations";
+    annotation.key = source_annotation;
+    annotation.value = std::move(inferred.annotation);
   }
 }
 
@@ -464,14 +484,10 @@ enforcement_mode effective_mode(const config& cfg,
                                 const std::map<std::string, std::string>* namespace_labels,
                                 std::string_view namespace_name, std::string* problem) {
   if (namespace_labels == nullptr) return cfg.enforcement;
-  const auto it = namespace_labels->find(str(enforcement_label));
+  static const std::string key(enforcement_label);  // the map's find takes a std::string
+  const auto it = namespace_labels->find(key);
   if (it == namespace_labels->end()) return cfg.enforcement;
-  if (auto mode = parse_enforcement_mode(it->second)) return *mode;
-  if (problem != nullptr) {
-    *problem = "namespace " + str(namespace_name) + ": ignoring " + str(enforcement_label) + "=" +
-               it->second + " (expected enforce, warn or audit)";
-  }
-  return cfg.enforcement;
+  return mode_for_label(cfg, it->second, namespace_name, problem);
 }
 
 decision mutate(const request_facts& request, const config& cfg) {

@@ -15,6 +15,8 @@
 
 #include <spdlog/sinks/base_sink.h>
 
+#include "common/json_scan.hpp"
+
 namespace mlnetpol::obs::logging {
 namespace {
 
@@ -100,18 +102,6 @@ class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
   std::size_t cached_length_ = 0;
 };
 
-// The high bit of each of the eight bytes of word that is a control character, a quote or a
-// backslash; the lowest one set is always a real one (borrows only run upwards).
-std::uint64_t special_bytes(std::uint64_t word) {
-  constexpr std::uint64_t ones = 0x0101010101010101ULL;
-  constexpr std::uint64_t highs = 0x8080808080808080ULL;
-  const std::uint64_t quote = word ^ (ones * '"');
-  const std::uint64_t backslash = word ^ (ones * '\\');
-  return (((word - ones * 0x20) & ~word) | ((quote - ones) & ~quote) |
-          ((backslash - ones) & ~backslash)) &
-         highs;
-}
-
 // The line is written through a raw pointer into a buffer sized beforehand for the worst case
 // (every byte escaped as \u00XX), so no append checks capacity: a line is a few stores per field.
 constexpr std::size_t max_escaped(std::size_t n) {
@@ -125,7 +115,9 @@ char* put(char* p, std::string_view s) {
   return p + s.size();
 }
 
-char* put_json_string(char* p, std::string_view s) {
+// Inlined into event(): a line has some thirty strings, most a few bytes long, and a call per
+// string cost as much as escaping it.
+[[gnu::always_inline]] inline char* put_json_string(char* p, std::string_view s) {
   static constexpr auto plain = [] {
     std::array<bool, 256> table{};
     for (int c = 0x20; c < 256; ++c) table[c] = c != '"' && c != '\\';
@@ -141,7 +133,7 @@ char* put_json_string(char* p, std::string_view s) {
     std::uint32_t tail;
     std::memcpy(&head, in, sizeof head);
     std::memcpy(&tail, end - 4, sizeof tail);
-    if (special_bytes(head | (std::uint64_t{tail} << 32)) == 0) {
+    if (json::escape_bytes8(head | (std::uint64_t{tail} << 32)) == 0) {
       std::memcpy(p, &head, sizeof head);
       std::memcpy(p + s.size() - 4, &tail, sizeof tail);
       p += s.size();
@@ -150,27 +142,14 @@ char* put_json_string(char* p, std::string_view s) {
     }
   }
   while (in != end) {
-    // Eight plain bytes at a time; only quotes, backslashes and controls need escaping.
-    if (end - in >= 8) {
-      std::uint64_t word;
-      std::memcpy(&word, in, sizeof word);
-      // All eight are stored; p only moves past the plain ones (the buffer has room to spare).
-      std::memcpy(p, &word, sizeof word);
-      const std::uint64_t special = special_bytes(word);
-      if (special == 0) {
-        p += 8;
-        in += 8;
-        continue;
-      }
-      const auto plain_bytes = static_cast<std::size_t>(std::countr_zero(special)) / 8;
-      p += plain_bytes;
-      in += plain_bytes;
-    } else if (s.size() >= 8) {
+    json::copy_plain_blocks(in, end, p);
+    if (in == end) break;
+    if (s.size() >= 8 && end - in < 8) {
       // The last few bytes of a longer string: when its last eight are all plain, the ones
       // before `in` among them were copied as they are, so the eight go out in one store.
       std::uint64_t word;
       std::memcpy(&word, end - 8, sizeof word);
-      if (special_bytes(word) == 0) {
+      if (json::escape_bytes8(word) == 0) {
         const auto rest = static_cast<std::size_t>(end - in);
         std::memcpy(p - (8 - rest), &word, sizeof word);
         p += rest;

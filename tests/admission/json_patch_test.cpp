@@ -88,6 +88,12 @@ std::string error_of(const std::string& object_text, const std::vector<map_entry
 
 }  // namespace
 
+TEST_CASE("JSON Pointer tokens with runs of both specials, in any order, escape each one") {
+  CHECK(json_pointer({"a/b~c/d~~e//f"}) == "/a~1b~0c~1d~0~0e~1~1f");
+  CHECK(json_pointer({"//~~/~"}) == "/~1~1~0~0~1~0");
+  CHECK(json_pointer({"x", "/y", "z~"}) == "/x/~1y/z~0");
+}
+
 TEST_CASE("JSON Pointer tokens escape ~ before /") {
   CHECK(json_pointer({"metadata", "labels"}) == "/metadata/labels");
   CHECK(json_pointer({"a/b"}) == "/a~1b");

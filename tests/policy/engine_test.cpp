@@ -919,6 +919,25 @@ TEST_CASE("the namespace's own labels choose the mode of a Namespace request") {
   CHECK(d.warnings[0] == "would add label mlnetpol.io/secured=true to namespace training");
 }
 
+TEST_CASE("a Namespace's mode label is its first string-valued one; an invalid one is named") {
+  config cfg = ml_config();
+  // A repeated key: the number is passed over, the first string counts.
+  auto repeated = built("", "Namespace", "CREATE", "training",
+                        "{\"metadata\":{\"name\":\"training\",\"labels\":{"
+                        "\"mlnetpol.io/enforcement\":5,\"mlnetpol.io/enforcement\":\"warn\","
+                        "\"mlnetpol.io/enforcement\":\"audit\"}}}");
+  CHECK(validate(repeated->facts(), cfg).mode == enforcement_mode::warn);
+  auto invalid = built("", "Namespace", "CREATE", "training",
+                       "{\"metadata\":{\"name\":\"training\",\"labels\":{"
+                       "\"mlnetpol.io/enforcement\":\"strict\"}}}");
+  const decision d = validate(invalid->facts(), cfg);
+  CHECK(d.mode == cfg.enforcement);
+  REQUIRE(d.warnings.size() == 1);
+  CHECK(d.warnings[0] ==
+        "namespace training: ignoring mlnetpol.io/enforcement=strict (expected enforce, warn or "
+        "audit)");
+}
+
 TEST_CASE("dryRun gets the same answer") {
   const config cfg = ml_config();
   for (const char* file : {"pod-create-kubectl-run.json", "deployment-create.json"}) {
