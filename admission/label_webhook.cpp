@@ -80,7 +80,8 @@ review_response label_webhook::evaluate(const review_request& request, bool muta
       response.warnings = policy::fit_warnings(response.warnings);
     }
   }
-  if (mutating && response.patch.empty() && response.decision == "patched") {
+  if (mutating && response.patch.empty() &&
+      response.decision == policy::to_string(policy::outcome::patched)) {
     response.decision = "allowed";
   }
   return response;

@@ -18,7 +18,7 @@ review_outcome handler_failure(review_request& request, const char* what) {
   outcome.http_status = 500;
   outcome.error = std::string("handler failed: ") + what;
   outcome.body = encode_error(request.api_version, request.uid, outcome.error, 500);
-  outcome.decision = "error";
+  outcome.decision = decision_error;
   outcome.uid = std::move(request.uid);
   outcome.kind = std::move(request.kind.kind);
   outcome.namespace_name = std::move(request.namespace_name);
@@ -38,7 +38,7 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
       outcome.http_status = 400;
       outcome.body = encode_error(error.api_version, error.uid, error.message);
       outcome.uid = std::move(error.uid);
-      outcome.decision = "error";
+      outcome.decision = decision_error;
       outcome.error = std::move(error.message);
       return outcome;
     }
@@ -74,7 +74,7 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
     // Only allocation failure gets here; these assignments fit the small-string buffer.
     outcome.http_status = 500;
     outcome.body.clear();
-    outcome.decision = "error";
+    outcome.decision = decision_error;
     outcome.error = "internal error";
   }
   return outcome;

@@ -68,6 +68,9 @@ class handler {
   virtual review_response handle(const review_request& request) = 0;
 };
 
+// The decision of a request that got no decision: undecodable input, or a handler that failed.
+inline constexpr std::string_view decision_error = "error";
+
 // What the server writes back, plus the fields of the decision log line.
 struct review_outcome {
   unsigned http_status = 200;
@@ -85,7 +88,7 @@ struct review_outcome {
   std::string_view mode;            // review_response::mode
   bool dry_run = false;  // request.dryRun
   std::string patch;     // the JSON Patch sent (base64-encoded in body), for the decision log
-  std::string decision;  // as review_response::decision, or "error" for undecodable input
+  std::string decision;  // as review_response::decision, or decision_error
   std::string error;     // readable transport/decode error, empty on success
   std::vector<violation_record> violations;
 };

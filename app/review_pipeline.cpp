@@ -14,7 +14,7 @@ namespace {
 result<webhook_answer> call(std::string_view body, admission::handler& h) {
   webhook_answer answer;
   answer.outcome = admission::process_review(body, h);
-  if (answer.outcome.decision == "error") {
+  if (answer.outcome.decision == admission::decision_error) {
     return fail(answer.outcome.error.empty() ? "the request could not be evaluated"
                                              : answer.outcome.error);
   }

@@ -4,11 +4,26 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mlnetpol::policy {
 
 enum class enforcement_mode { enforce, warn, audit };
+
+// The mode's name as configured and as in metrics and logs; constexpr so closed label sets are
+// spelled from it.
+constexpr std::string_view to_string(enforcement_mode mode) {
+  switch (mode) {
+    case enforcement_mode::enforce:
+      return "enforce";
+    case enforcement_mode::warn:
+      return "warn";
+    case enforcement_mode::audit:
+      return "audit";
+  }
+  return "enforce";
+}
 
 // The module's `inference_allowed_services` entry: {k8sService: {serviceName, namespace}}.
 struct k8s_service_ref {

@@ -573,18 +573,6 @@ void refuse_cluster_cutting(config_parse_result& result) {
 
 }  // namespace
 
-std::string_view to_string(enforcement_mode mode) {
-  switch (mode) {
-    case enforcement_mode::enforce:
-      return "enforce";
-    case enforcement_mode::warn:
-      return "warn";
-    case enforcement_mode::audit:
-      return "audit";
-  }
-  return "enforce";
-}
-
 std::optional<enforcement_mode> parse_enforcement_mode(std::string_view text) {
   if (text == "enforce") return enforcement_mode::enforce;
   if (text == "warn") return enforcement_mode::warn;

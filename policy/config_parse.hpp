@@ -26,7 +26,6 @@ struct config_parse_result {
 // A null value (an empty file) gives the defaults.
 config_parse_result parse_config(const rapidjson::Value& root);
 
-std::string_view to_string(enforcement_mode mode);
 std::optional<enforcement_mode> parse_enforcement_mode(std::string_view text);
 
 // Settings that are valid but open more than an operator may expect (e.g. empty api_server_cidrs

@@ -14,7 +14,23 @@ namespace mlnetpol::policy {
 // warned: violations allowed with warnings (warn); audited: would-be patches or denials reported
 // only (audit); exempt: an exempt namespace, user or group.
 enum class outcome { allowed, patched, denied, warned, audited, exempt };
-std::string_view to_string(outcome o);
+constexpr std::string_view to_string(outcome o) {
+  switch (o) {
+    case outcome::allowed:
+      return "allowed";
+    case outcome::patched:
+      return "patched";
+    case outcome::denied:
+      return "denied";
+    case outcome::warned:
+      return "warned";
+    case outcome::audited:
+      return "audited";
+    case outcome::exempt:
+      return "exempt";
+  }
+  return "allowed";
+}
 
 // Rule names, as in the metric mlnetpol_policy_violations_total{rule}.
 inline constexpr std::string_view rule_workload_type_missing = "workload-type-missing";

@@ -462,24 +462,6 @@ void finish(decision& d) {
 
 }  // namespace
 
-std::string_view to_string(outcome o) {
-  switch (o) {
-    case outcome::allowed:
-      return "allowed";
-    case outcome::patched:
-      return "patched";
-    case outcome::denied:
-      return "denied";
-    case outcome::warned:
-      return "warned";
-    case outcome::audited:
-      return "audited";
-    case outcome::exempt:
-      return "exempt";
-  }
-  return "allowed";
-}
-
 enforcement_mode effective_mode(const config& cfg,
                                 const std::map<std::string, std::string>* namespace_labels,
                                 std::string_view namespace_name, std::string* problem) {

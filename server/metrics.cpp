@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 
+#include "admission/review.hpp"
 #include "policy/decision.hpp"
 #include "policy/kinds.hpp"
 
@@ -17,12 +18,22 @@ using obs::append_single;
 // after the known values.
 constexpr std::array<std::string_view, 5> known_operations{"", "CREATE", "UPDATE", "DELETE",
                                                            "CONNECT"};
-constexpr std::array<std::string_view, 8> known_decisions{"",       "allowed", "patched", "denied",
-                                                          "warned", "audited", "exempt",  "error"};
+constexpr std::array<std::string_view, 8> known_decisions{
+    "",
+    policy::to_string(policy::outcome::allowed),
+    policy::to_string(policy::outcome::patched),
+    policy::to_string(policy::outcome::denied),
+    policy::to_string(policy::outcome::warned),
+    policy::to_string(policy::outcome::audited),
+    policy::to_string(policy::outcome::exempt),
+    admission::decision_error};
 constexpr std::array<std::string_view, 4> known_rule_names{
     policy::rule_workload_type_missing, policy::rule_workload_type_not_allowed,
     policy::rule_host_network, policy::rule_managed_policy};
-constexpr std::array<std::string_view, 3> known_mode_names{"enforce", "warn", "audit"};
+constexpr std::array<std::string_view, 3> known_mode_names{
+    policy::to_string(policy::enforcement_mode::enforce),
+    policy::to_string(policy::enforcement_mode::warn),
+    policy::to_string(policy::enforcement_mode::audit)};
 
 template <std::size_t N>
 std::size_t index_in(const std::array<std::string_view, N>& known, std::string_view value) {

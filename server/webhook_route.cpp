@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "common/obs/logging.hpp"
+#include "policy/decision.hpp"
 #include "server/http_parser.hpp"
 #include "server/metrics.hpp"
 
@@ -19,6 +20,8 @@ namespace {
 
 // The line's composed values live on the stack: logging a decision allocates nothing.
 using small_buffer = fmt::basic_memory_buffer<char, 320>;
+
+constexpr std::string_view denied = policy::to_string(policy::outcome::denied);
 
 void append(small_buffer& out, std::string_view s) {
   out.append(s.data(), s.data() + s.size());
@@ -111,11 +114,11 @@ mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& 
     if (outcome.error.empty()) {
       // Who asked for what and why it was refused: denials (and warn/audit findings) at info
       // behind --log-denies, every other decision at debug.
-      const bool refused = !outcome.violations.empty() || outcome.decision == "denied";
+      const bool refused = !outcome.violations.empty() || outcome.decision == denied;
       const auto level = refused && logging::log_denies() ? level_enum::info : level_enum::debug;
       if (logging::enabled(level)) log_decision(level, name, outcome, seconds);
       // A dry run changes nothing, so it is no event (the API server's audit log has it).
-      if (outcome.decision == "denied" && !outcome.dry_run && on_denial != nullptr && *on_denial)
+      if (outcome.decision == denied && !outcome.dry_run && on_denial != nullptr && *on_denial)
         (*on_denial)(outcome);
     } else {
       logging::event(level_enum::warn, "admission request rejected",
