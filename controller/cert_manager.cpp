@@ -1,9 +1,9 @@
 #include "controller/cert_manager.hpp"
 
 #include <algorithm>
-#include <sstream>
 
 #include "common/obs/logging.hpp"
+#include "common/obs/metrics.hpp"
 
 namespace mlnetpol::controller {
 namespace {
@@ -16,17 +16,18 @@ double unix_seconds(cert::wall::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-std::string escape_label(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
+// A family whose samples are `name{labels} value` (labels already escaped, empty for none).
+template <typename T>
+void append_sample(std::string& out, std::string_view name, std::string_view labels, T value) {
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
   }
-  return out;
+  out += ' ';
+  obs::append_number(out, value);
+  out += '\n';
 }
 
 }  // namespace
@@ -386,46 +387,51 @@ bool cert_manager::leader_pass() {
 }
 
 std::string cert_manager::metrics_text() const {
-  std::ostringstream out;
-  std::string replica = escape_label(options_.identity);
-  double serving_end = 0, ca_end = 0;
+  using obs::append_family_header;
+  std::string replica = "replica=\"";
+  obs::append_label_value(replica, options_.identity);
+  replica += '"';
+  std::int64_t serving_end = 0;
+  std::int64_t ca_end = 0;
   {
     std::lock_guard lock(mutex_);
-    serving_end = serving_not_after_;
-    ca_end = ca_not_after_;
+    // Whole seconds: certificates carry no finer time.
+    serving_end = static_cast<std::int64_t>(serving_not_after_);
+    ca_end = static_cast<std::int64_t>(ca_not_after_);
   }
-  auto gauge = [&](const char* name, const char* help, double value, const std::string& labels) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " gauge\n"
-        << name << labels << ' ' << std::fixed << value << '\n';
+  std::string out;
+  append_family_header(
+      out, "mlnetpol_cert_serving_not_after_timestamp_seconds", "gauge",
+      "notAfter of the serving certificate this replica serves from the Secret (0: none yet).");
+  append_sample(out, "mlnetpol_cert_serving_not_after_timestamp_seconds", replica, serving_end);
+  append_family_header(
+      out, "mlnetpol_cert_ca_not_after_timestamp_seconds", "gauge",
+      "notAfter of the CA signing the serving certificates, as this replica last read it.");
+  append_sample(out, "mlnetpol_cert_ca_not_after_timestamp_seconds", replica, ca_end);
+  append_family_header(out, "mlnetpol_cert_reloads_total", "counter",
+                       "Serving pairs from the Secret this replica put in force.");
+  append_sample(out, "mlnetpol_cert_reloads_total", replica, reloads_.load());
+  append_family_header(out, "mlnetpol_cert_rotations_total", "counter",
+                       "Certificates rotated by this replica as leader.");
+  append_sample(out, "mlnetpol_cert_rotations_total", R"(kind="serving")",
+                serving_rotations_.load());
+  append_sample(out, "mlnetpol_cert_rotations_total", R"(kind="ca")", ca_rotations_.load());
+  struct counter_row {
+    std::string_view name;
+    std::string_view help;
+    std::uint64_t value;
   };
-  auto counter = [&](const char* name, const char* help, std::uint64_t value,
-                     const std::string& labels) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << " counter\n"
-        << name << labels << ' ' << value << '\n';
+  const counter_row counters[] = {
+      {"mlnetpol_cert_cabundle_repairs_total",
+       "caBundle edits by someone else that the leader set back.", bundle_repairs_.load()},
+      {"mlnetpol_cert_cabundle_updates_total",
+       "caBundle writes following the Secret (new or retired CA).", bundle_updates_.load()},
+      {"mlnetpol_cert_secret_recreations_total", "Times the leader wrote back a deleted Secret.",
+       secret_recreations_.load()},
+      {"mlnetpol_cert_errors_total", "Failed API calls and rejected material.", errors_.load()},
   };
-  out.precision(0);
-  const std::string rl = "{replica=\"" + replica + "\"}";
-  gauge("mlnetpol_cert_serving_not_after_timestamp_seconds",
-        "notAfter of the serving certificate this replica serves from the Secret (0: none yet).",
-        serving_end, rl);
-  gauge("mlnetpol_cert_ca_not_after_timestamp_seconds",
-        "notAfter of the CA signing the serving certificates, as this replica last read it.",
-        ca_end, rl);
-  counter("mlnetpol_cert_reloads_total", "Serving pairs from the Secret this replica put in force.",
-          reloads_.load(), rl);
-  out << "# HELP mlnetpol_cert_rotations_total Certificates rotated by this replica as leader.\n"
-         "# TYPE mlnetpol_cert_rotations_total counter\n"
-      << "mlnetpol_cert_rotations_total{kind=\"serving\"} " << serving_rotations_.load() << '\n'
-      << "mlnetpol_cert_rotations_total{kind=\"ca\"} " << ca_rotations_.load() << '\n';
-  counter("mlnetpol_cert_cabundle_repairs_total",
-          "caBundle edits by someone else that the leader set back.", bundle_repairs_.load(), "");
-  counter("mlnetpol_cert_cabundle_updates_total",
-          "caBundle writes following the Secret (new or retired CA).", bundle_updates_.load(), "");
-  counter("mlnetpol_cert_secret_recreations_total", "Times the leader wrote back a deleted Secret.",
-          secret_recreations_.load(), "");
-  counter("mlnetpol_cert_errors_total", "Failed API calls and rejected material.", errors_.load(),
-          "");
-  return out.str();
+  for (const auto& c : counters) obs::append_single(out, c.name, "counter", c.help, c.value);
+  return out;
 }
 
 }  // namespace mlnetpol::controller

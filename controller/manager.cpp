@@ -523,7 +523,7 @@ void manager::publish_managed() {
   std::lock_guard lock(managed_mutex_);
   for (const auto& [ns, kinds] : managed_)
     for (const auto& [kind, names] : kinds) by_kind[kind] += names.size();
-  metrics_.set_managed(std::move(by_kind));
+  metrics_.set_managed(by_kind);
 }
 
 void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing) {
@@ -553,7 +553,8 @@ void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e,
 }
 
 std::string manager::metrics_text() const {
-  std::string out = metrics_.render();
+  std::string out;
+  metrics_.render(out);
   if (events_) events_->render_metrics(out);
   return out;
 }

@@ -1,15 +1,14 @@
 #pragma once
-// The controller's Prometheus series, rendered in the text format (0.0.4). Self-contained (a map
-// under a mutex per family; the controller's rates are far below the admission path's) so it can
-// move onto common/obs metric primitives as is.
+// The controller's Prometheus series, on the common/obs primitives the admission server's use;
+// rendered in the text format (0.0.4) after the server's families.
 #include <array>
-#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <utility>
+
+#include "common/obs/metrics.hpp"
 
 namespace mlnetpol::controller {
 
@@ -17,34 +16,30 @@ class controller_metrics {
  public:
   void count_reconcile(std::string_view result, double seconds);
   void count_request(std::string_view verb, std::string_view code);
-  void set_managed(std::map<std::string, std::size_t> by_kind);
-  void set_leader(bool leader) { leader_.store(leader ? 1 : 0); }
-  void set_crd_missing(bool missing) { crd_missing_.store(missing ? 1 : 0); }
-  void count_renderer_error() { renderer_errors_.fetch_add(1); }
-  void set_audit_would_apply(std::size_t n) { audit_would_apply_.store(n); }
+  // Managed policies by kind; kinds other than the two mlnetpol writes are not exported.
+  void set_managed(const std::map<std::string, std::size_t>& by_kind);
+  void set_leader(bool leader) { leader_.set(leader ? 1 : 0); }
+  void set_crd_missing(bool missing) { crd_missing_.set(missing ? 1 : 0); }
+  void count_renderer_error() { renderer_errors_.add(); }
+  void set_audit_would_apply(std::size_t n) { audit_would_apply_.set(n); }
 
-  std::uint64_t reconciles(std::string_view result) const;
-  std::uint64_t requests(std::string_view verb, std::string_view code) const;
-  std::uint64_t writes() const;  // apply/patch/delete/create/update requests, any code
-  bool leader() const { return leader_.load() != 0; }
+  void render(std::string& out) const;
 
-  std::string render() const;
-
-  static constexpr std::array<double, 12> bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                 0.1,   0.25,   0.5,   1,    2.5,   10};
+  // A reconcile lists and writes through the API server: 1 ms to 10 s.
+  static constexpr std::array<double, 12> reconcile_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1,   0.25,   0.5,   1,    2.5,   10};
+  static constexpr std::array<std::string_view, 2> managed_kinds{"NetworkPolicy",
+                                                                 "CiliumNetworkPolicy"};
 
  private:
-  mutable std::mutex mutex_;
-  std::map<std::string, std::uint64_t, std::less<>> reconcile_;
-  std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> requests_;
-  std::map<std::string, std::size_t> managed_;
-  std::array<std::uint64_t, bounds.size()> buckets_{};  // non-cumulative
-  std::uint64_t duration_count_ = 0;
-  double duration_sum_ = 0;
-  std::atomic<int> leader_{0};
-  std::atomic<int> crd_missing_{0};
-  std::atomic<std::uint64_t> renderer_errors_{0};
-  std::atomic<std::size_t> audit_would_apply_{0};
+  obs::labeled_counter reconciles_{"result"};
+  obs::histogram reconcile_duration_{reconcile_bounds};
+  obs::labeled_counter requests_{"verb", "code"};
+  std::array<obs::gauge<std::uint64_t>, managed_kinds.size()> managed_;
+  obs::gauge<std::uint64_t> leader_;
+  obs::gauge<std::uint64_t> crd_missing_;
+  obs::counter renderer_errors_;
+  obs::gauge<std::uint64_t> audit_would_apply_;
 };
 
 }  // namespace mlnetpol::controller

@@ -121,10 +121,14 @@ void labeled_counter::render(std::string& out, std::string_view name) const {
   }
 }
 
+histogram::histogram(std::span<const double> bounds)
+    : bounds_(bounds), buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds.size())) {}
+
 void histogram::observe(double seconds) {
-  const auto it = std::lower_bound(bounds.begin(), bounds.end(), seconds);
-  if (it != bounds.end()) {
-    buckets_[static_cast<std::size_t>(it - bounds.begin())].fetch_add(1, std::memory_order_relaxed);
+  const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), seconds);
+  if (it != bounds_.end()) {
+    buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1,
+                                                                       std::memory_order_relaxed);
   }
   count_.fetch_add(1, std::memory_order_relaxed);
   sum_ns_.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
@@ -134,21 +138,28 @@ void histogram::render(std::string& out, std::string_view name, std::string_view
   auto line = [&](std::string_view suffix, std::string_view le, auto value) {
     out += name;
     out += suffix;
-    out += '{';
-    out += labels;
-    if (!le.empty()) {
-      out += ",le=\"";
-      out += le;
-      out += '"';
+    if (!labels.empty() || !le.empty()) {
+      out += '{';
+      out += labels;
+      if (!le.empty()) {
+        if (!labels.empty()) out += ',';
+        out += "le=\"";
+        out += le;
+        out += '"';
+      }
+      out += '}';
     }
-    out += "} ";
+    out += ' ';
     append_number(out, value);
     out += '\n';
   };
   std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < bounds.size(); ++i) {
+  for (std::size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += buckets_[i].load(std::memory_order_relaxed);
-    line("_bucket", bound_labels[i], cumulative);
+    // Fixed notation, as people write bounds ("0.0001", not the shorter "1e-04").
+    char le[32];
+    const auto written = std::to_chars(le, le + sizeof le, bounds_[i], std::chars_format::fixed);
+    line("_bucket", std::string_view(le, written.ptr), cumulative);
   }
   const std::uint64_t total = count();
   line("_bucket", "+Inf", total);

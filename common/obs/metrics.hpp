@@ -14,6 +14,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -73,21 +74,23 @@ class labeled_counter {
   std::unordered_map<std::string, std::atomic<std::uint64_t>, hash, std::equal_to<>> values_;
 };
 
+// Buckets are fixed at construction: `bounds` (ascending upper bounds in seconds) must outlive the
+// histogram, e.g. one of the constexpr arrays below. Observing is a binary search and relaxed adds.
 class histogram {
  public:
-  static constexpr std::array<double, 14> bounds{
+  // Admission latencies: 0.1 ms to 2.5 s.
+  static constexpr std::array<double, 14> latency_bounds{
       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-  // The same bounds as `le` label values, written the way people read them.
-  static constexpr std::array<std::string_view, 14> bound_labels{
-      "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
-      "0.025",  "0.05",    "0.1",    "0.25",  "0.5",    "1",     "2.5"};
+  histogram() : histogram(latency_bounds) {}
+  explicit histogram(std::span<const double> bounds);
   void observe(double seconds);
   std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
-  // labels: `a="x"` without braces, already escaped.
+  // labels: `a="x"` without braces, already escaped; empty for a histogram without labels.
   void render(std::string& out, std::string_view name, std::string_view labels) const;
 
  private:
-  std::array<std::atomic<std::uint64_t>, bounds.size()> buckets_{};  // non-cumulative
+  std::span<const double> bounds_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // non-cumulative, one per bound
   std::atomic<std::uint64_t> count_{0};
   std::atomic<std::uint64_t> sum_ns_{0};
 };

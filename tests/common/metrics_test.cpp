@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <optional>
 #include <string>
 
@@ -52,6 +54,33 @@ TEST_CASE("histogram buckets are cumulative") {
   CHECK(out.find("d_bucket{w=\"x\",le=\"2.5\"} 1\n") != std::string::npos);
   CHECK(out.find("d_bucket{w=\"x\",le=\"+Inf\"} 2\n") != std::string::npos);
   CHECK(out.find("d_count{w=\"x\"} 2\n") != std::string::npos);
+}
+
+TEST_CASE("a histogram keeps the bounds it was made with; bounds read in fixed notation") {
+  static constexpr std::array<double, 3> bounds{0.0001, 0.5, 10};
+  histogram h(bounds);
+  h.observe(0.00005);
+  h.observe(0.5);
+  h.observe(7);
+  h.observe(11);
+  std::string out;
+  h.render(out, "r", "");  // no labels: no braces on _sum and _count, le alone on buckets
+  CHECK(out ==
+        "r_bucket{le=\"0.0001\"} 1\n"
+        "r_bucket{le=\"0.5\"} 2\n"
+        "r_bucket{le=\"10\"} 3\n"
+        "r_bucket{le=\"+Inf\"} 4\n"
+        "r_sum 18.50005\n"
+        "r_count 4\n");
+}
+
+TEST_CASE("the default histogram's bounds are the admission latencies, 0.1 ms to 2.5 s") {
+  histogram h;
+  std::string out;
+  h.render(out, "d", "w=\"x\"");
+  CHECK(out.starts_with("d_bucket{w=\"x\",le=\"0.0001\"} 0\nd_bucket{w=\"x\",le=\"0.00025\"} 0\n"));
+  CHECK(out.find("le=\"2.5\"} 0\nd_bucket{w=\"x\",le=\"+Inf\"} 0\n") != std::string::npos);
+  CHECK(std::count(out.begin(), out.end(), '\n') == histogram::latency_bounds.size() + 3);
 }
 
 TEST_CASE("unlabelled counters and gauges; timestamps are Unix seconds") {
