@@ -100,18 +100,6 @@ event_record policy_set_failed(std::string_view namespace_name, std::string note
   return policy_set_event(namespace_name, std::move(note), true);
 }
 
-// --- token bucket ---
-
-bool token_bucket::available(clock::time_point now) {
-  if (now > last_) {
-    const double elapsed = std::chrono::duration<double>(now - last_).count();
-    const double per = std::chrono::duration<double>(refill_).count();
-    tokens_ = per > 0 ? std::min(burst_, tokens_ + elapsed / per) : burst_;
-    last_ = now;
-  }
-  return tokens_ >= 1 - 1e-9;  // refills summed in steps must not miss a whole token
-}
-
 // --- LRU ---
 
 template <class V>

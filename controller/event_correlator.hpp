@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/token_bucket.hpp"
+
 namespace mlnetpol::controller {
 
 // The object an event is about (events.k8s.io regarding); namespace_name "" for cluster-scoped.
@@ -70,22 +72,6 @@ struct event_limits {
   // new event (client-go: 30 min heartbeat, 6 min window; shorter here so people see counts move).
   std::chrono::milliseconds series_interval{std::chrono::seconds(30)};
   std::chrono::milliseconds series_window{std::chrono::minutes(6)};
-};
-
-// A token bucket (burst tokens, one more per refill interval), starting full.
-class token_bucket {
- public:
-  using clock = std::chrono::steady_clock;
-  token_bucket(double burst, std::chrono::milliseconds refill, clock::time_point now)
-      : burst_(burst), refill_(refill), tokens_(burst), last_(now) {}
-  bool available(clock::time_point now);  // refills, then: at least one token?
-  void take() { tokens_ -= 1; }
-
- private:
-  double burst_;
-  std::chrono::milliseconds refill_;
-  double tokens_;
-  clock::time_point last_;
 };
 
 class event_correlator {

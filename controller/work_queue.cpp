@@ -6,7 +6,11 @@
 namespace mlnetpol::controller {
 
 work_queue::work_queue(backoff_options options)
-    : options_(options), tokens_(options.bucket_burst), last_refill_(clock::now()) {}
+    : options_(options),
+      bucket_(options.bucket_burst,
+              std::chrono::nanoseconds(
+                  options.bucket_qps > 0 ? static_cast<std::int64_t>(1e9 / options.bucket_qps) : 0),
+              clock::now()) {}
 
 void work_queue::add(const std::string& key) {
   {
@@ -58,22 +62,13 @@ std::chrono::nanoseconds work_queue::item_delay_locked(const std::string& key) {
   return std::chrono::nanoseconds(static_cast<std::int64_t>(ns));
 }
 
-std::chrono::nanoseconds work_queue::bucket_delay_locked(clock::time_point now) {
-  const double elapsed = std::chrono::duration<double>(now - last_refill_).count();
-  last_refill_ = now;
-  tokens_ = std::min(options_.bucket_burst, tokens_ + elapsed * options_.bucket_qps);
-  tokens_ -= 1;  // a reservation: negative tokens are paid back by waiting
-  if (tokens_ >= 0) return {};
-  return std::chrono::nanoseconds(static_cast<std::int64_t>(-tokens_ / options_.bucket_qps * 1e9));
-}
-
 std::chrono::nanoseconds work_queue::add_rate_limited(const std::string& key,
                                                       std::chrono::nanoseconds at_least) {
   std::chrono::nanoseconds delay;
   {
     std::lock_guard lock(mutex_);
     if (shutting_down_) return {};
-    delay = std::max({item_delay_locked(key), bucket_delay_locked(clock::now()), at_least});
+    delay = std::max({item_delay_locked(key), bucket_.reserve(clock::now()), at_least});
   }
   add_after(key, delay);
   return delay;

@@ -17,12 +17,14 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/token_bucket.hpp"
+
 namespace mlnetpol::controller {
 
 struct backoff_options {
   std::chrono::nanoseconds base_delay = std::chrono::milliseconds(5);
   std::chrono::nanoseconds max_delay = std::chrono::seconds(1000);
-  double bucket_qps = 10;
+  double bucket_qps = 10;  // 0: no overall limit
   double bucket_burst = 100;
 };
 
@@ -57,7 +59,6 @@ class work_queue {
   void add_locked(const std::string& key);
   void promote_due_locked(clock::time_point now);
   std::chrono::nanoseconds item_delay_locked(const std::string& key);
-  std::chrono::nanoseconds bucket_delay_locked(clock::time_point now);
 
   backoff_options options_;
   mutable std::mutex mutex_;
@@ -68,8 +69,7 @@ class work_queue {
   std::multimap<clock::time_point, std::string> waiting_;  // delayed adds, earliest first
   std::unordered_map<std::string, clock::time_point> waiting_at_;
   std::unordered_map<std::string, std::size_t> failures_;
-  double tokens_;
-  clock::time_point last_refill_;
+  token_bucket bucket_;  // the overall rate, shared by all keys
   bool shutting_down_ = false;
 };
 

@@ -152,6 +152,10 @@ void metrics::render(std::string& out) const {
   append_single(out, "mlnetpol_connections_rejected_total", "counter",
                 "Connections closed at once because --max-connections were open.",
                 connections_rejected());
+  append_single(out, "mlnetpol_decision_log_lines_suppressed_total", "counter",
+                "Decision log lines left out by --log-denies-per-second (the next line says how "
+                "many).",
+                log_lines_suppressed());
   append_single(out, "mlnetpol_certificate_expiry_timestamp_seconds", "gauge",
                 "notAfter of the serving certificate in use, as a Unix timestamp.",
                 certificate_expiry());

@@ -55,6 +55,7 @@ class metrics {
   void add_in_flight(int delta) { in_flight_.add(delta); }
   void count_tls_handshake_error() { tls_handshake_errors_.add(); }
   void count_connection_rejected() { connections_rejected_.add(); }
+  void count_log_line_suppressed() { log_lines_suppressed_.add(); }
   // A pair was put in force: its notAfter, and now as the last successful reload.
   void set_certificate_expiry(double unix_seconds) {
     certificate_expiry_.set(unix_seconds);
@@ -69,6 +70,7 @@ class metrics {
   std::int64_t in_flight() const { return in_flight_.value(); }
   std::uint64_t tls_handshake_errors() const { return tls_handshake_errors_.value(); }
   std::uint64_t connections_rejected() const { return connections_rejected_.value(); }
+  std::uint64_t log_lines_suppressed() const { return log_lines_suppressed_.value(); }
   double certificate_expiry() const { return certificate_expiry_.value(); }
   // Unix seconds of the last pair put in force (set with the expiry: both mean a good load).
   double certificate_reload() const { return certificate_reload_.value(); }
@@ -93,6 +95,7 @@ class metrics {
   obs::gauge<std::int64_t> in_flight_;
   obs::counter tls_handshake_errors_;
   obs::counter connections_rejected_;
+  obs::counter log_lines_suppressed_;
   obs::gauge<double> certificate_expiry_;
   obs::gauge<double> certificate_reload_;
 };

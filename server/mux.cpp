@@ -17,7 +17,7 @@ bool answers_on(listeners where, listener_kind from) {
 void mux::handle(std::string path, admission::handler& h) {
   std::string name = path.size() > 1 && path.front() == '/' ? path.substr(1) : path;
   handle(std::move(path), "POST", listeners::webhook,
-         webhook_route(std::move(name), h, stats_, &on_denial_));
+         webhook_route(std::move(name), h, stats_, &on_denial_, &log_limiter_));
 }
 
 void mux::handle(std::string path, std::string_view method, listeners where, handler_fn fn) {

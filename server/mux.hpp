@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "admission/review.hpp"
+#include "server/log_limiter.hpp"
 
 namespace mlnetpol::server {
 
@@ -46,7 +47,9 @@ class mux {
   // and never wait on I/O (app/ hands it to the event recorder's bounded queue).
   using denial_fn = std::function<void(const admission::review_outcome&)>;
 
-  explicit mux(metrics& stats) : stats_(stats) {}
+  // log_per_second, log_burst: the webhooks' decision lines at most (0: no limit).
+  explicit mux(metrics& stats, std::uint64_t log_per_second = 0, std::uint64_t log_burst = 0)
+      : stats_(stats), log_limiter_(log_per_second, log_burst) {}
 
   // An AdmissionReview webhook: POST on the webhook listener; counted and logged under the path
   // without its slash ("/mutate" -> webhook="mutate"). h must outlive the server.
@@ -76,6 +79,7 @@ class mux {
   metrics& stats_;
   std::vector<route> routes_;
   denial_fn on_denial_;
+  log_limiter log_limiter_;  // shared by the webhooks: one budget for the log
 };
 
 }  // namespace mlnetpol::server

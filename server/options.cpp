@@ -62,6 +62,10 @@ std::string serve_usage() {
          "  --log-level LEVEL             trace|debug|info|warn|error|off (default info)\n"
          "  --log-denies[=true|false]     log denials and warn/audit findings at info; other\n"
          "                                decisions are logged at debug (default true)\n"
+         "  --log-denies-per-second N     of those lines at most N per second on average (default\n"
+         "                                10; 0: no limit); the lines left out are counted and\n"
+         "                                the next line written says how many it follows\n"
+         "  --log-denies-burst N          ... in bursts of up to N lines (default 100)\n"
          "  --max-connections N           open HTTPS connections at most (default 4096)\n"
          "  --handshake-timeout DURATION  TLS handshake (default 10s)\n"
          "  --header-timeout DURATION     request line and headers (default 10s)\n"
@@ -140,6 +144,18 @@ void declare(flags::parser& p, options& o) {
                return {};
              })
       .boolean("--log-denies", o.log_denies)
+      .value("--log-denies-per-second",
+             [&o](std::string_view v) -> std::string {
+               if (!parse_unsigned(v, 1'000'000, o.log_denies_per_second))
+                 return "--log-denies-per-second: not a count (0 to 1000000): " + quoted(v);
+               return {};
+             })
+      .value("--log-denies-burst",
+             [&o](std::string_view v) -> std::string {
+               if (!parse_unsigned(v, 1'000'000, o.log_denies_burst) || o.log_denies_burst == 0)
+                 return "--log-denies-burst: not a positive count: " + quoted(v);
+               return {};
+             })
       .value("--max-connections",
              [&o](std::string_view v) -> std::string {
                std::uint64_t n = 0;

@@ -34,6 +34,10 @@ struct options {
   std::string log_level = "info";
   // Denials and warn/audit findings logged at info (every other decision at debug).
   bool log_denies = true;
+  // Of those lines at most this many per second on average, in bursts of up to log_denies_burst
+  // (0: no limit); the rest are counted, and the next line written says how many it follows.
+  std::uint64_t log_denies_per_second = 10;
+  std::uint64_t log_denies_burst = 100;
   std::size_t max_connections = 4096;
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds header_timeout{10'000};

@@ -28,7 +28,7 @@ struct server_state {
   // While draining, how long an idle connection still waits for a request (within the grace).
   const std::chrono::milliseconds drain_idle_window;
   metrics stats;
-  mux routes{stats};
+  mux routes{stats, opts.log_denies_per_second, opts.log_denies_burst};
   std::atomic<bool> draining{false};
 };
 

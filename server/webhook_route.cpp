@@ -51,7 +51,8 @@ void group_summary(small_buffer& out, const std::vector<std::string>& groups) {
 }
 
 void log_decision(level_enum level, const std::string& webhook,
-                  const admission::review_outcome& outcome, double seconds) {
+                  const admission::review_outcome& outcome, double seconds,
+                  std::uint64_t suppressed_before) {
   // The JSON Patch as sent (a few operations), cut so a line stays short.
   constexpr std::size_t max_patch = 256;
   small_buffer patch;
@@ -79,16 +80,17 @@ void log_decision(level_enum level, const std::string& webhook,
                   {"rule", rule},
                   {"violations", std::string_view(violations.data(), violations.size())},
                   {"patch", std::string_view(patch.data(), patch.size())},
-                  {"latency_ms", seconds * 1e3}});
+                  {"latency_ms", seconds * 1e3},
+                  {"suppressed_before", suppressed_before}});
 }
 
 }  // namespace
 
 mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& stats,
-                              const mux::denial_fn* on_denial) {
+                              const mux::denial_fn* on_denial, log_limiter* limiter) {
   metrics::webhook_series& series = stats.webhook(name);  // found once, not per request
-  return [name = std::move(name), &h, &stats, &series, on_denial](const http_request& request,
-                                                                  http_response& response) {
+  return [name = std::move(name), &h, &stats, &series, on_denial, limiter](
+             const http_request& request, http_response& response) {
     if (!is_json_content_type(request.content_type)) {
       response.status = 415;
       response.content_type = text_plain;
@@ -106,8 +108,8 @@ mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& 
     const auto start = std::chrono::steady_clock::now();
     admission::review_outcome outcome =
         admission::process_review(request.body, h, request.body_padding);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto end = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(end - start).count();
     stats.add_in_flight(-1);
     series.observe(outcome.kind, outcome.operation, outcome.decision, seconds);
     for (const auto& v : outcome.violations) stats.count_violation(v.rule, v.mode);
@@ -116,7 +118,16 @@ mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& 
       // behind --log-denies, every other decision at debug.
       const bool refused = !outcome.violations.empty() || outcome.decision == denied;
       const auto level = refused && logging::log_denies() ? level_enum::info : level_enum::debug;
-      if (logging::enabled(level)) log_decision(level, name, outcome, seconds);
+      if (logging::enabled(level)) {
+        // Only the info lines are what production logs: debug is asked for, and unbounded.
+        const auto v = level == level_enum::info && limiter != nullptr ? limiter->admit(end)
+                                                                       : log_limiter::verdict{};
+        if (v.write) {
+          log_decision(level, name, outcome, seconds, v.suppressed_before);
+        } else {
+          stats.count_log_line_suppressed();
+        }
+      }
       // A dry run changes nothing, so it is no event (the API server's audit log has it).
       if (outcome.decision == denied && !outcome.dry_run && on_denial != nullptr && *on_denial)
         (*on_denial)(outcome);

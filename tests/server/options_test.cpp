@@ -20,6 +20,16 @@ TEST_CASE("serve defaults follow controller-runtime") {
   CHECK(r->value.format == log_format::json);
   CHECK(r->value.max_body_bytes == 7u * 1024 * 1024);
   CHECK(r->value.log_denies);
+  CHECK(r->value.log_denies_per_second == 10);
+  CHECK(r->value.log_denies_burst == 100);
+}
+
+TEST_CASE("--log-denies-per-second and --log-denies-burst; 0 per second is no limit") {
+  const auto r = parse_serve_args(
+      std::vector<std::string_view>{"--log-denies-per-second", "0", "--log-denies-burst=7"});
+  REQUIRE(r.has_value());
+  CHECK(r->value.log_denies_per_second == 0);
+  CHECK(r->value.log_denies_burst == 7);
 }
 
 TEST_CASE("--log-denies takes true or false after '=', or nothing") {
@@ -107,6 +117,11 @@ TEST_CASE("bad flags get a message naming the flag") {
       {{"--log-format", "xml"}, "--log-format: json or text, not 'xml'"},
       {{"--log-level", "loud"}, "--log-level:"},
       {{"--log-denies=no"}, "--log-denies: true or false, not 'no'"},
+      {{"--log-denies-per-second", "-1"},
+       "--log-denies-per-second: not a count (0 to 1000000): '-1'"},
+      {{"--log-denies-per-second", "ten"},
+       "--log-denies-per-second: not a count (0 to 1000000): 'ten'"},
+      {{"--log-denies-burst", "0"}, "--log-denies-burst: not a positive count: '0'"},
       {{"--shutdown-grace", "soon"}, "--shutdown-grace: not a duration"},
       {{"--shutdown-grace", "5d"}, "--shutdown-grace: not a duration"},
       {{"--metrics-bind-address", "8080"}, "--metrics-bind-address: not host:port or 0"},

@@ -1,5 +1,6 @@
 #include "server/webhook_route.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -51,18 +52,23 @@ const std::string review =
     R"("operation":"CREATE","namespace":"training","name":"p","dryRun":true,)"
     R"("userInfo":{"username":"alice"},"object":{"metadata":{"name":"p"}}}})";
 
-std::string call(admission::handler& h, const std::string& body = review,
-                 const mux::denial_fn* on_denial = nullptr) {
-  metrics stats;
-  const auto route = webhook_route("validate", h, stats, on_denial);
+// A POST of body to /validate as the API server sends it.
+http_request post(const std::string& body) {
   http_request request;
   request.method = "POST";
   request.path = "/validate";
   request.content_type = "application/json";
   request.has_content_type = true;
   request.body = body;
+  return request;
+}
+
+std::string call(admission::handler& h, const std::string& body = review,
+                 const mux::denial_fn* on_denial = nullptr) {
+  metrics stats;
+  const auto route = webhook_route("validate", h, stats, on_denial);
   http_response response;
-  route(request, response);
+  route(post(body), response);
   CHECK(response.status == 200);
   return response.body;
 }
@@ -167,4 +173,37 @@ TEST_CASE("denials, and only real ones, are handed to on_denial with their messa
   const mux::denial_fn nothing;
   call(denies, real, &nothing);
   call(denies, real);
+}
+
+TEST_CASE("decision lines past the limiter's burst are counted, not written; the next says so") {
+  captured_log log(spdlog::level::info);
+  fixed_handler h(denial());
+  metrics stats;
+  log_limiter limiter(1, 2);  // two at once, then one a second: the third and fourth wait
+  const auto route = webhook_route("validate", h, stats, nullptr, &limiter);
+  const http_request request = post(review);
+  for (int i = 0; i < 4; ++i) {
+    http_response response;
+    route(request, response);
+    CHECK(response.status == 200);
+    CHECK(response.body.find(R"("allowed":false)") != std::string::npos);  // answered all the same
+  }
+  const std::string lines = log.out.str();
+  CHECK(std::count(lines.begin(), lines.end(), '\n') == 2);
+  CHECK(lines.find(R"("suppressed_before":0)") != std::string::npos);
+  CHECK(stats.log_lines_suppressed() == 2);
+  std::string text;
+  stats.render(text);
+  CHECK(text.find("mlnetpol_decision_log_lines_suppressed_total 2\n") != std::string::npos);
+
+  // debug lines (--log-denies=false) are what was asked for: never limited, never counted
+  captured_log debug_log(spdlog::level::debug);
+  logging::set_log_denies(false);
+  for (int i = 0; i < 3; ++i) {
+    http_response response;
+    route(request, response);
+  }
+  const std::string debug_lines = debug_log.out.str();
+  CHECK(std::count(debug_lines.begin(), debug_lines.end(), '\n') == 3);
+  CHECK(stats.log_lines_suppressed() == 2);
 }
