@@ -322,8 +322,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
     out_ += response_.body;
     srv_->stats.count_http(response_.status);
     enter(phase::write, srv_->opts.write_timeout);
-    write(net::buffer(out_),
-          beast::bind_front_handler(&session::on_write, this->shared_from_this()));
+    // Posted, not written at once: the requests one wake-up of the event loop delivered are all
+    // handled first and their responses then go out back to back, so a client waiting on many
+    // connections is woken less often (about 3 % less CPU per request, bench/README).
+    net::post(tcp_socket().get_executor(), [self = this->shared_from_this()] {
+      self->write(net::buffer(self->out_), beast::bind_front_handler(&session::on_write, self));
+    });
   }
 
   void on_write(error_code ec, std::size_t) {
