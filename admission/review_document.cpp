@@ -1,5 +1,6 @@
 #include "admission/review_document.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include <simdjson.h>
@@ -76,7 +77,8 @@ place child_place(place parent, std::string_view key) {
 }
 
 // Replays the kept parts of simdjson's tape as SAX events into a RapidJSON document, which
-// stacks values and moves each finished container into its pool in one piece.
+// stacks values and moves each finished container into its pool in one piece. Keys and strings
+// point into the parser's string buffer, which the document owns.
 class converter {
  public:
   explicit converter(rapidjson::Document& out) : out_(out) {}
@@ -93,7 +95,7 @@ class converter {
         for (const dom::key_value_pair field : object) {
           const place inner = child_place(where, field.key);
           if (inner == place::dropped) continue;
-          out_.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
+          out_.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), false);
           emit(field.value, inner);
           ++members;
         }
@@ -114,7 +116,7 @@ class converter {
       }
       case dom::element_type::STRING: {
         const std::string_view s = in.get_string().value_unsafe();
-        return out_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+        return out_.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), false);
       }
       case dom::element_type::INT64:
         return out_.Int64(in.get_int64().value_unsafe());
@@ -137,18 +139,8 @@ class converter {
 // Stateless; shared so no document allocates an allocator of its own for its parse stack.
 rapidjson::CrtAllocator stack_allocator;
 
-// One parser per thread: its buffers are reused from request to request.
-dom::parser& thread_parser() {
-  thread_local dom::parser parser = [] {
-    dom::parser p;
-    // Allocation failure here only means the first parse allocates instead.
-    if (p.allocate(64 * 1024, default_max_json_depth) != simdjson::SUCCESS) return dom::parser();
-    return p;
-  }();
-  return parser;
-}
-
-// A parser grown by one huge body gives the memory back instead of keeping it per thread.
+// A document (and its parser) grown by one huge body gives the memory back instead of being kept
+// for the thread's next request.
 constexpr std::size_t kept_parser_capacity = 1 << 20;
 
 // The last document this thread made, reused once nobody holds it any more (the request it served
@@ -170,6 +162,15 @@ std::shared_ptr<review_document> reusable_document() {
 
 }  // namespace
 
+namespace detail {
+struct parser_holder {
+  dom::parser parser;
+};
+void parser_holder_deleter::operator()(parser_holder* p) const {
+  delete p;
+}
+}  // namespace detail
+
 review_document::review_document()
     : pool(first_chunk, sizeof first_chunk, sizeof first_chunk),
       // The parse stack is allocated and freed by every Populate: 1 KiB holds a pod review's open
@@ -178,26 +179,30 @@ review_document::review_document()
       document(&pool, 1024, &stack_allocator) {}
 
 std::shared_ptr<review_document> parse_review_document(std::string_view body, std::size_t padding) {
-  dom::parser& parser = thread_parser();
-  if (parser.max_depth() != default_max_json_depth) {
-    if (parser.allocate(parser.capacity(), default_max_json_depth) != simdjson::SUCCESS) {
-      return nullptr;
-    }
+  std::shared_ptr<review_document> out = reusable_document();
+  if (!out->parser) out->parser.reset(new detail::parser_holder);
+  dom::parser& parser = out->parser->parser;
+  // A new parser (or one whose allocation failed) would otherwise grow with simdjson's own depth.
+  if (parser.max_depth() != default_max_json_depth &&
+      parser.allocate(std::max<std::size_t>(parser.capacity(), 64 * 1024),
+                      default_max_json_depth) != simdjson::SUCCESS) {
+    return nullptr;
   }
   const bool copy = padding < simdjson::SIMDJSON_PADDING;
   const auto parsed = parser.parse(body.data(), body.size(), copy);
-  std::shared_ptr<review_document> out;
-  if (!parsed.error()) {
-    out = reusable_document();
+  if (parsed.error()) {
+    out = nullptr;
+  } else {
     const dom::element root = parsed.value_unsafe();
     auto generate = [root](rapidjson::Document& document) {
       return converter(document).emit(root, place::envelope);
     };
     out->document.Populate(generate);
-    // One huge document is not kept for the thread's next request.
-    if (out->pool.Capacity() > kept_parser_capacity) last.reset();
   }
-  if (parser.capacity() > kept_parser_capacity) parser = dom::parser();
+  // One huge document is not kept for the thread's next request.
+  if (parser.capacity() > kept_parser_capacity || last->pool.Capacity() > kept_parser_capacity) {
+    last.reset();
+  }
   return out;
 }
 

@@ -13,13 +13,24 @@ namespace mlnetpol::admission {
 // Bytes a caller may leave readable (and unused) after a body so the parser reads it in place.
 inline constexpr std::size_t review_body_padding = 64;
 
-// A parsed review: the document and the pool its values and strings live in.
+namespace detail {
+// simdjson's parser, declared here without its (large) header.
+struct parser_holder;
+struct parser_holder_deleter {
+  void operator()(parser_holder* p) const;
+};
+}  // namespace detail
+
+// A parsed review: the document, the pool its values live in, and the parser whose string buffer
+// its strings point into (not copied). A document is reused only once nobody holds it, so its
+// strings stay valid for as long as anyone can read them.
 struct review_document {
   review_document();
+  std::unique_ptr<detail::parser_holder, detail::parser_holder_deleter> parser;
   // The pool's first chunk, in the same allocation: a typical review's kept parts fit in it.
   alignas(16) char first_chunk[8 * 1024];
   rapidjson::MemoryPoolAllocator<> pool;
-  rapidjson::Document document;  // declared last: destroyed before the pool
+  rapidjson::Document document;  // declared last: destroyed before the pool and the parser
 };
 
 // Parses body (bounded by default_max_json_depth, UTF-8 checked) and keeps only what a decision

@@ -190,3 +190,30 @@ TEST_CASE("one byte changed: the fast path never takes what RapidJSON refuses") 
   MESSAGE(fast << " of " << tried << " variants took the fast path");
   CHECK(fast > 0);
 }
+
+TEST_CASE("documents alive at once keep their own strings; a released one is reused") {
+  // Strings point into the parser's buffer: a second parse must not overwrite the first's.
+  std::vector<std::string> bodies;
+  std::vector<std::shared_ptr<mlnetpol::admission::review_document>> held;
+  for (const auto& path : review_fixtures()) bodies.push_back(read_file(path));
+  REQUIRE(bodies.size() >= 3);
+  for (const auto& body : bodies) {
+    held.push_back(parse_review_document(body));
+    REQUIRE(held.back() != nullptr);
+  }
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    rapidjson::Document full;
+    REQUIRE_FALSE(parse_json(full, bodies[i]));
+    CHECK(as_nlohmann(held[i]->document) == kept_review(as_nlohmann(full)));
+  }
+  // A document nobody holds any more serves the next parse (its buffers are not allocated again).
+  const auto* last = held.back().get();
+  held.clear();
+  const auto again = parse_review_document(bodies.front());
+  CHECK(again.get() == last);
+  const auto other = parse_review_document(bodies.back());  // `again` still held: a new one
+  CHECK(other.get() != again.get());
+  rapidjson::Document full;
+  REQUIRE_FALSE(parse_json(full, bodies.front()));
+  CHECK(as_nlohmann(again->document) == kept_review(as_nlohmann(full)));
+}
