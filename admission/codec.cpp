@@ -283,7 +283,7 @@ class response_writer {
   static constexpr std::size_t fixed_bytes = 384;
   static constexpr std::size_t scratch_limit = 64 * 1024;
   static constexpr std::size_t string_bytes(std::string_view s) {
-    return max_json_escaped(s.size()) + 3;  // quotes and a separator
+    return json::max_escaped(s.size()) + 3;  // quotes and a separator
   }
 
   explicit response_writer(std::size_t bound) {
@@ -314,7 +314,7 @@ class response_writer {
   void raw(char c) { *p_++ = c; }
   void string(std::string_view s) {
     *p_++ = '"';
-    p_ = put_json_escaped(p_, s);
+    p_ = json::put_escaped(p_, s);
     *p_++ = '"';
   }
   void integer(int n) { p_ = std::to_chars(p_, p_ + 16, n).ptr; }

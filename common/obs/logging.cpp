@@ -1,8 +1,6 @@
 #include "common/obs/logging.hpp"
 
-#include <array>
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,7 +13,7 @@
 
 #include <spdlog/sinks/base_sink.h>
 
-#include "common/json_scan.hpp"
+#include "common/json_escape.hpp"
 
 namespace mlnetpol::obs::logging {
 namespace {
@@ -104,8 +102,8 @@ class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
 
 // The line is written through a raw pointer into a buffer sized beforehand for the worst case
 // (every byte escaped as \u00XX), so no append checks capacity: a line is a few stores per field.
-constexpr std::size_t max_escaped(std::size_t n) {
-  return 6 * n + 2;
+constexpr std::size_t max_quoted(std::size_t n) {
+  return json::max_escaped(n) + 2;
 }
 constexpr std::size_t max_number = 32;  // an int64, or thousandths with sign and point
 constexpr std::size_t max_real = 320;   // "{:.3f}" of any double
@@ -115,60 +113,11 @@ char* put(char* p, std::string_view s) {
   return p + s.size();
 }
 
-// Inlined into event(): a line has some thirty strings, most a few bytes long, and a call per
-// string cost as much as escaping it.
+// Inlined into event(), as json::put_escaped is: a call per string would cost as much as escaping
+// most of them.
 [[gnu::always_inline]] inline char* put_json_string(char* p, std::string_view s) {
-  static constexpr auto plain = [] {
-    std::array<bool, 256> table{};
-    for (int c = 0x20; c < 256; ++c) table[c] = c != '"' && c != '\\';
-    return table;
-  }();
-  static constexpr char hex[] = "0123456789abcdef";
   *p++ = '"';
-  const char* in = s.data();
-  const char* const end = in + s.size();
-  // Four to seven bytes (most keys and many values): two overlapping four-byte loads cover them.
-  if (s.size() >= 4 && s.size() < 8) {
-    std::uint32_t head;
-    std::uint32_t tail;
-    std::memcpy(&head, in, sizeof head);
-    std::memcpy(&tail, end - 4, sizeof tail);
-    if (json::escape_bytes8(head | (std::uint64_t{tail} << 32)) == 0) {
-      std::memcpy(p, &head, sizeof head);
-      std::memcpy(p + s.size() - 4, &tail, sizeof tail);
-      p += s.size();
-      *p++ = '"';
-      return p;
-    }
-  }
-  while (in != end) {
-    json::copy_plain_blocks(in, end, p);
-    if (in == end) break;
-    if (s.size() >= 8 && end - in < 8) {
-      // The last few bytes of a longer string: when its last eight are all plain, the ones
-      // before `in` among them were copied as they are, so the eight go out in one store.
-      std::uint64_t word;
-      std::memcpy(&word, end - 8, sizeof word);
-      if (json::escape_bytes8(word) == 0) {
-        const auto rest = static_cast<std::size_t>(end - in);
-        std::memcpy(p - (8 - rest), &word, sizeof word);
-        p += rest;
-        break;
-      }
-    }
-    const auto u = static_cast<unsigned char>(*in++);
-    if (plain[u]) {
-      *p++ = static_cast<char>(u);
-      continue;
-    }
-    *p++ = '\\';
-    if (u < 0x20) {
-      const char seq[5] = {'u', '0', '0', hex[u >> 4], hex[u & 0xF]};
-      p = put(p, std::string_view(seq, sizeof seq));
-    } else {
-      *p++ = static_cast<char>(u);
-    }
-  }
+  p = json::put_escaped(p, s);
   *p++ = '"';
   return p;
 }
@@ -230,9 +179,9 @@ void event(spdlog::level::level_enum level, std::string_view msg,
            std::initializer_list<field> fields) {
   auto* logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
-  std::size_t bound = 8 + max_escaped(msg.size());
+  std::size_t bound = 8 + max_quoted(msg.size());
   for (const auto& f : fields)
-    bound += 2 + max_escaped(f.key.size()) + max_escaped(f.text.size()) +
+    bound += 2 + max_quoted(f.key.size()) + max_quoted(f.text.size()) +
              (f.kind == field::type::real ? max_real : max_number);
   line_buffer line;
   line.resize(bound);

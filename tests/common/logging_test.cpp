@@ -34,6 +34,27 @@ struct captured_log {
   ~captured_log() { spdlog::set_default_logger(previous); }
 };
 
+// A control byte as the line writes it: RapidJSON's short escapes, else \u00XX in upper case.
+std::string escaped_control(unsigned char c) {
+  switch (c) {
+    case '\b':
+      return "\\b";
+    case '\t':
+      return "\\t";
+    case '\n':
+      return "\\n";
+    case '\f':
+      return "\\f";
+    case '\r':
+      return "\\r";
+    default: {
+      char hex[7];
+      std::snprintf(hex, sizeof hex, "\\u%04X", c);
+      return hex;
+    }
+  }
+}
+
 // The line event(info, "x", {{"v", value}}) writes in json, escaping one character at a time.
 std::string expected_line(const std::string& value) {
   std::string want = "\"msg\":\"x\",\"v\":\"";
@@ -42,9 +63,7 @@ std::string expected_line(const std::string& value) {
     if (c == '"' || c == '\\') {
       want += {'\\', ch};
     } else if (c < 0x20) {
-      char hex[7];
-      std::snprintf(hex, sizeof hex, "\\u%04x", c);
-      want += hex;
+      want += escaped_control(c);
     } else {
       want += ch;
     }
@@ -65,7 +84,20 @@ TEST_CASE("json events are JSON members with escaped values") {
 TEST_CASE("json escapes control characters, quotes and backslashes inside runs") {
   captured_log log(log_format::json);
   logging::event(spdlog::level::info, "x", {{"v", "ab\ncd\"e\\f\x01"}});
-  CHECK(log.out.str() == "\"msg\":\"x\",\"v\":\"ab\\u000acd\\\"e\\\\f\\u0001\"\n");
+  CHECK(log.out.str() == "\"msg\":\"x\",\"v\":\"ab\\ncd\\\"e\\\\f\\u0001\"\n");
+}
+
+TEST_CASE("json escapes every control character as the AdmissionReview response does") {
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
+  captured_log log(log_format::json);
+  logging::event(spdlog::level::info, "x", {{"v", controls}});
+  CHECK(log.out.str() ==
+        "\"msg\":\"x\",\"v\":\""
+        R"(\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000B\f\r\u000E\u000F)"
+        R"(\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D)"
+        R"(\u001E\u001F")"
+        "\n");
 }
 
 TEST_CASE("json escaping is the same for every byte at every position of an eight-byte run") {
@@ -110,6 +142,12 @@ TEST_CASE("text events are key=value, quoted when needed") {
   logging::event(spdlog::level::info, "admission",
                  {{"uid", "u-1"}, {"name", "two words"}, {"namespace", ""}, {"latency_ms", 1.5}});
   CHECK(log.out.str() == "admission uid=u-1 name=\"two words\" namespace=\"\" latency_ms=1.500\n");
+}
+
+TEST_CASE("text values with a newline or tab are quoted with JSON's escapes") {
+  captured_log log(log_format::text);
+  logging::event(spdlog::level::info, "x", {{"a", "one\ntwo"}, {"b", "\t"}, {"c", "k=\"v\"\x01"}});
+  CHECK(log.out.str() == "x a=\"one\\ntwo\" b=\"\\t\" c=\"k=\\\"v\\\"\\u0001\"\n");
 }
 
 TEST_CASE("events below the level are dropped") {
