@@ -13,6 +13,7 @@
 #include <cctype>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 
@@ -145,6 +146,14 @@ struct raw_response {
   std::string retry_after;
   std::string body;
 };
+
+raw_response head_of(const http::response_header<>& h) {
+  raw_response r;
+  r.status = h.result_int();
+  r.content_type = std::string(h[http::field::content_type]);
+  r.retry_after = std::string(h[http::field::retry_after]);
+  return r;
+}
 
 api_error local_error(std::string_view verb, const resource& r, failure_kind kind,
                       std::string message) {
@@ -404,10 +413,20 @@ struct client::impl {
     return e;
   }
 
-  // One request and its whole answer; 2xx answers are returned, others classified.
-  api_result<raw_response> round_trip(const call& k) {
+  // What exchange() reads before it hands the connection over: the whole answer (at most
+  // max_body), or the header only, the caller reading the body in pieces (a watch).
+  enum class answer_part { whole, header };
+
+  // Sends the request and reads `part` of the answer into `parser`, made afresh for each attempt.
+  // A pooled connection the server closed while idle fails the send, or the read before any byte
+  // arrived: then, on the first attempt only, the request goes again on another connection.
+  // Returns the connection, for finish(), or the transport error.
+  template <class Body>
+  api_result<std::unique_ptr<connection>> exchange(
+      const call& k, steady::time_point deadline,
+      std::optional<http::response_parser<Body>>& parser, answer_part part,
+      std::string_view phase) {
     if (!init_error.empty()) return transport_error(k, init_error);
-    const auto deadline = steady::now() + options.request_timeout;
     for (int attempt = 0;; ++attempt) {
       auto acquired = acquire();
       if (!acquired) return transport_error(k, acquired.error().message);
@@ -418,32 +437,44 @@ struct client::impl {
         if (stale && attempt == 0) continue;
         return transport_error(k, sent.error().message);
       }
-      http::response_parser<http::string_body> parser;
-      parser.header_limit(max_header);
-      parser.body_limit(max_body);
+      parser.emplace();
+      parser->header_limit(max_header);
+      if (part == answer_part::whole) {
+        parser->body_limit(max_body);
+      } else {
+        parser->body_limit(boost::none);
+      }
       bool timed_out = false;
       const auto ec = run_op(*c, deadline, timed_out, [&](auto handler) {
-        http::async_read(c->stream, c->buffer, parser, std::move(handler));
+        if (part == answer_part::whole) {
+          http::async_read(c->stream, c->buffer, *parser, std::move(handler));
+        } else {
+          http::async_read_header(c->stream, c->buffer, *parser, std::move(handler));
+        }
       });
       if (ec || timed_out) {
-        const bool retry = c->reused && !parser.got_some() && !timed_out && !is_cancelled();
+        const bool retry = c->reused && !parser->got_some() && !timed_out && !is_cancelled();
         finish(std::move(c), false);
         if (retry && attempt == 0) continue;
-        return transport_error(k,
-                               describe("read the answer", ec, timed_out, options.request_timeout));
+        return transport_error(k, describe(phase, ec, timed_out, options.request_timeout));
       }
-      auto& res = parser.get();
-      raw_response out;
-      out.status = res.result_int();
-      out.content_type = std::string(res[http::field::content_type]);
-      out.retry_after = std::string(res[http::field::retry_after]);
-      const bool keep_alive = res.keep_alive();
-      out.body = std::move(res.body());
-      finish(std::move(c), keep_alive);
-      observe(k.verb, std::to_string(out.status));
-      if (out.status >= 200 && out.status < 300) return out;
-      return status_error(k, out);
+      return c;
     }
+  }
+
+  // One request and its whole answer; 2xx answers are returned, others classified.
+  api_result<raw_response> round_trip(const call& k) {
+    std::optional<http::response_parser<http::string_body>> parser;
+    auto c = exchange(k, steady::now() + options.request_timeout, parser, answer_part::whole,
+                      "read the answer");
+    if (!c) return c.error();
+    auto& res = parser->get();
+    raw_response out = head_of(res);
+    out.body = std::move(res.body());
+    finish(std::move(*c), res.keep_alive());
+    observe(k.verb, std::to_string(out.status));
+    if (out.status >= 200 && out.status < 300) return out;
+    return status_error(k, out);
   }
 
   // A PATCH of one object under our field manager; `force` (apply) takes over conflicting fields.
@@ -459,28 +490,29 @@ struct client::impl {
                         content_type, body});
   }
 
-  api_result<object_meta> object_call(const call& k) {
+  // A request whose 2xx answer `decode` reads; an answer it cannot read is a transport error that
+  // keeps the status (the request was counted by it).
+  template <class Decode>
+  auto decoded_call(const call& k, std::string_view what, const Decode& decode)
+      -> api_result<typename std::invoke_result_t<const Decode&, std::string_view>::value_type> {
     auto r = round_trip(k);
     if (!r) return r.error();
-    auto meta = decode_object_meta(r->body);
-    if (!meta) {
-      auto e = transport_error(k, "malformed answer: " + meta.error().message, true);
+    auto decoded = decode(r->body);
+    if (!decoded) {
+      auto e = transport_error(k, "malformed " + std::string(what) + ": " + decoded.error().message,
+                               true);
       e.status = r->status;
       return e;
     }
-    return std::move(*meta);
+    return std::move(*decoded);
+  }
+
+  api_result<object_meta> object_call(const call& k) {
+    return decoded_call(k, "answer", decode_object_meta);
   }
 
   api_result<lease_record> lease_call(const call& k) {
-    auto r = round_trip(k);
-    if (!r) return r.error();
-    auto lease = wire::decode_lease(r->body);
-    if (!lease) {
-      auto e = transport_error(k, "malformed answer: " + lease.error().message, true);
-      e.status = r->status;
-      return e;
-    }
-    return std::move(*lease);
+    return decoded_call(k, "answer", wire::decode_lease);
   }
 
   // --- watch ---
@@ -492,109 +524,87 @@ struct client::impl {
 
   api_result<void> stream(const call& k, steady::time_point deadline,
                           const std::function<bool(const watch_event&)>& on_event) {
-    if (!init_error.empty()) return transport_error(k, init_error);
-    for (int attempt = 0;; ++attempt) {
-      auto acquired = acquire();
-      if (!acquired) return transport_error(k, acquired.error().message);
-      std::unique_ptr<connection> c = std::move(*acquired);
-      bool stale = false;
-      if (auto sent = send(*c, k, deadline, stale); !sent) {
-        finish(std::move(c), false);
-        if (stale && attempt == 0) continue;
-        return transport_error(k, sent.error().message);
-      }
-      http::response_parser<http::buffer_body> parser;
-      parser.header_limit(max_header);
-      parser.body_limit(boost::none);
-      bool timed_out = false;
-      auto ec = run_op(*c, deadline, timed_out, [&](auto handler) {
-        http::async_read_header(c->stream, c->buffer, parser, std::move(handler));
-      });
-      if (ec || timed_out) {
-        const bool retry = c->reused && !parser.got_some() && !timed_out && !is_cancelled();
-        finish(std::move(c), false);
-        if (retry && attempt == 0) continue;
-        return transport_error(
-            k, describe("read the watch answer", ec, timed_out, options.request_timeout));
-      }
-      const unsigned status = parser.get().result_int();
-      observe(k.verb, std::to_string(status));
-      std::vector<char> chunk(64 * 1024);
-      std::string pending;  // a line not yet ended by '\n'
-      std::optional<api_error> failure;
-      bool stopped = false;
+    std::optional<http::response_parser<http::buffer_body>> answer;
+    auto opened = exchange(k, deadline, answer, answer_part::header, "read the watch answer");
+    if (!opened) return opened.error();
+    std::unique_ptr<connection> c = std::move(*opened);
+    auto& parser = *answer;
+    const unsigned status = parser.get().result_int();
+    observe(k.verb, std::to_string(status));
+    std::vector<char> chunk(64 * 1024);
+    std::string pending;  // a line not yet ended by '\n'
+    std::optional<api_error> failure;
+    bool stopped = false;
 
-      auto deliver = [&](std::string_view line) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
-        if (line.empty()) return;
-        auto event = decode_watch_event(line);
-        if (!event) {
-          failure = transport_error(k, "malformed watch event: " + event.error().message, true);
+    auto deliver = [&](std::string_view line) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+      if (line.empty()) return;
+      auto event = decode_watch_event(line);
+      if (!event) {
+        failure = transport_error(k, "malformed watch event: " + event.error().message, true);
+        return;
+      }
+      if (!on_event(*event)) stopped = true;
+    };
+    auto feed = [&](std::string_view data) {
+      while (!data.empty() && !failure && !stopped) {
+        const auto newline = data.find('\n');
+        const auto part = data.substr(0, newline);
+        if (pending.size() + part.size() > max_watch_line) {
+          failure = transport_error(
+              k, "a watch event longer than " + std::to_string(max_watch_line) + " bytes", true);
           return;
         }
-        if (!on_event(*event)) stopped = true;
-      };
-      auto feed = [&](std::string_view data) {
-        while (!data.empty() && !failure && !stopped) {
-          const auto newline = data.find('\n');
-          const auto part = data.substr(0, newline);
-          if (pending.size() + part.size() > max_watch_line) {
-            failure = transport_error(
-                k, "a watch event longer than " + std::to_string(max_watch_line) + " bytes", true);
-            return;
-          }
-          if (newline == std::string_view::npos) {
-            pending.append(part);
-            return;
-          }
-          if (pending.empty()) {
-            deliver(part);
-          } else {
-            pending.append(part);
-            deliver(pending);
-            pending.clear();
-          }
-          data.remove_prefix(newline + 1);
+        if (newline == std::string_view::npos) {
+          pending.append(part);
+          return;
         }
-      };
+        if (pending.empty()) {
+          deliver(part);
+        } else {
+          pending.append(part);
+          deliver(pending);
+          pending.clear();
+        }
+        data.remove_prefix(newline + 1);
+      }
+    };
 
-      std::string error_body;
-      while (!parser.is_done() && !failure && !stopped) {
-        parser.get().body().data = chunk.data();
-        parser.get().body().size = chunk.size();
-        ec = run_op(*c, deadline, timed_out, [&](auto handler) {
-          http::async_read_some(c->stream, c->buffer, parser, std::move(handler));
-        });
-        if (ec == http::error::need_buffer) ec = {};
-        const std::size_t n = chunk.size() - parser.get().body().size;
-        if (status == 200) {
-          feed(std::string_view(chunk.data(), n));
-        } else if (error_body.size() < max_error_body) {
-          error_body.append(chunk.data(), std::min(n, max_error_body - error_body.size()));
-        }
-        if (ec || timed_out) {
-          if (!failure) {
-            failure = transport_error(
-                k, describe("watch stream", ec, timed_out, options.request_timeout), true);
-          }
-          break;
-        }
+    std::string error_body;
+    bool timed_out = false;
+    beast::error_code ec;
+    while (!parser.is_done() && !failure && !stopped) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      ec = run_op(*c, deadline, timed_out, [&](auto handler) {
+        http::async_read_some(c->stream, c->buffer, parser, std::move(handler));
+      });
+      if (ec == http::error::need_buffer) ec = {};
+      const std::size_t n = chunk.size() - parser.get().body().size;
+      if (status == 200) {
+        feed(std::string_view(chunk.data(), n));
+      } else if (error_body.size() < max_error_body) {
+        error_body.append(chunk.data(), std::min(n, max_error_body - error_body.size()));
       }
-      if (status == 200 && !failure && !stopped && !pending.empty()) deliver(pending);
-      const bool reusable = parser.is_done() && parser.get().keep_alive() && !failure && !stopped;
-      finish(std::move(c), reusable);
-      if (status != 200) {
-        if (failure) return *failure;
-        raw_response r;
-        r.status = status;
-        r.content_type = std::string(parser.get()[http::field::content_type]);
-        r.retry_after = std::string(parser.get()[http::field::retry_after]);
-        r.body = std::move(error_body);
-        return status_error(k, r);
+      if (ec || timed_out) {
+        if (!failure) {
+          failure = transport_error(
+              k, describe("watch stream", ec, timed_out, options.request_timeout), true);
+        }
+        break;
       }
-      if (failure) return *failure;
-      return {};
     }
+    if (status == 200 && !failure && !stopped && !pending.empty()) deliver(pending);
+    const bool reusable = parser.is_done() && parser.get().keep_alive() && !failure && !stopped;
+    finish(std::move(c), reusable);
+    if (status != 200) {
+      if (failure) return *failure;
+      raw_response r = head_of(parser.get());
+      r.body = std::move(error_body);
+      return status_error(k, r);
+    }
+    if (failure) return *failure;
+    return {};
   }
 
   rest_config config;
@@ -703,15 +713,8 @@ api_result<list_page> client::list(const resource& r, std::string_view namespace
   if (limit > 0) q.add("limit", std::to_string(limit));
   if (!continue_token.empty()) q.add("continue", continue_token);
   const call k{"list", &r, http::verb::get, collection_path(r, namespace_name) + q.text, {}, {}};
-  auto res = impl_->round_trip(k);
-  if (!res) return res.error();
-  auto page = wire::decode_list(r, res->body);
-  if (!page) {
-    auto e = impl_->transport_error(k, "malformed list: " + page.error().message, true);
-    e.status = res->status;
-    return e;
-  }
-  return std::move(*page);
+  return impl_->decoded_call(k, "list",
+                             [&](std::string_view body) { return wire::decode_list(r, body); });
 }
 
 api_result<list_page> client::list_all(const resource& r, std::string_view namespace_name,

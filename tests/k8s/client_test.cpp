@@ -412,6 +412,27 @@ TEST_CASE("keep-alive: one connection serves many calls; a closed idle connectio
   CHECK(server.connections() == 4);
 }
 
+TEST_CASE("keep-alive: a watch that finds its pooled connection dropped goes again, once") {
+  fake_apiserver server;
+  auto dropping = fixture_response("namespace-get");
+  dropping.drop_after = true;
+  server.on("GET", "/api/v1/namespaces/ml-training", dropping);
+  server.on("GET", "/api/v1/namespaces",
+            fixture_response("namespace-watch-too-old-resourceversion"));
+  k8s::client client(config_for(server));
+  REQUIRE(client.get(k8s::namespaces, "", "ml-training").has_value());
+  std::this_thread::sleep_for(50ms);
+  std::vector<k8s::watch_event> events;
+  auto done = client.watch(k8s::namespaces, "", "", "100", 30s, [&](const k8s::watch_event& e) {
+    events.push_back(e);
+    return true;
+  });
+  REQUIRE_MESSAGE(done.has_value(), done.error().message);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].error_code == 410);
+  CHECK(server.connections() == 2);
+}
+
 TEST_CASE("TLS: a wrong CA or a name the certificate lacks fails; the IP SAN and DNS name pass") {
   fake_apiserver server;
   server.serve_fixture("namespace-get");
