@@ -8,10 +8,10 @@
 
 #include <boost/throw_exception.hpp>
 
-#include "admission/base64.hpp"
 #include "admission/json_parse.hpp"
 #include "admission/json_writer.hpp"
 #include "admission/review_document.hpp"
+#include "common/base64.hpp"
 
 namespace mlnetpol::admission {
 namespace {

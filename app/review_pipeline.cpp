@@ -4,8 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "admission/base64.hpp"
 #include "admission/json_patch_apply.hpp"
+#include "common/base64.hpp"
 #include "common/json.hpp"
 
 namespace mlnetpol::app {
@@ -33,7 +33,7 @@ result<webhook_answer> call(std::string_view body, admission::handler& h) {
   }
   const std::string_view patch = json::json_string(json::json_member(r, "patch"));
   if (!patch.empty()) {
-    auto decoded = admission::base64_decode(patch);
+    auto decoded = base64_decode(patch);
     if (!decoded) return fail("the response's patch is not valid base64");
     answer.patch = std::move(*decoded);
   }

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "admission/base64.hpp"
+#include "common/base64.hpp"
 #include "k8s/json.hpp"
 
 namespace mlnetpol::controller::cert {
@@ -129,11 +129,10 @@ std::string data_json(const tls_state& state, bool with_nulls) {
     const auto& pair = state.*k.pair;
     if (!pair && !with_nulls) continue;
     add_member(out, first, k.name,
-               pair ? admission::base64_encode(k.cert ? pair->cert_pem : pair->key_pem) : "",
-               !pair);
+               pair ? base64_encode(k.cert ? pair->cert_pem : pair->key_pem) : "", !pair);
   }
   const std::string bundle = state.bundle();
-  add_member(out, first, "ca.crt", admission::base64_encode(bundle), false);
+  add_member(out, first, "ca.crt", base64_encode(bundle), false);
   return out + "}";
 }
 
@@ -156,7 +155,7 @@ std::string annotations_json(const tls_state& state, bool with_nulls) {
 std::optional<std::string> decoded_member(const rapidjson::Value& data, std::string_view key) {
   const std::string_view text = json::string_member(data, key);
   if (text.empty()) return std::nullopt;
-  return admission::base64_decode(text);
+  return base64_decode(text);
 }
 
 }  // namespace
@@ -320,7 +319,7 @@ result<std::string> bundle_patch(std::string_view configuration_json, std::strin
   std::string out = R"([{"op":"test","path":"/metadata/resourceVersion","value":)";
   append_json_string(out, json::string_member(*meta, "resourceVersion"));
   out += '}';
-  const std::string encoded = admission::base64_encode(bundle_pem);
+  const std::string encoded = base64_encode(bundle_pem);
   rapidjson::SizeType i = 0;
   for (const auto& hook : hooks->GetArray()) {
     if (!hook.IsObject()) return fail("a webhook entry is not an object");

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 #include <boost/asio/ip/address.hpp>
 
+#include "common/base64.hpp"
 #include "common/files.hpp"
 #include "k8s/client.hpp"
 
@@ -41,50 +42,6 @@ result<std::uint16_t> parse_port(std::string_view text) {
   }
   if (value == 0 || value > 65535) return fail("port \"" + std::string(text) + "\" is not 1-65535");
   return static_cast<std::uint16_t>(value);
-}
-
-// Standard base64 as kubeconfig "-data" fields hold it; whitespace (line breaks) is skipped.
-result<std::string> base64_decode(std::string_view text, std::string_view what) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  std::uint32_t bits = 0;
-  int count = 0;
-  int padding = 0;
-  for (char c : text) {
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    const int v = value(c);
-    if (v < 0 || padding > 0) return fail(std::string(what) + " is not valid base64");
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    if (++count == 4) {
-      out.push_back(static_cast<char>((bits >> 16) & 0xFF));
-      out.push_back(static_cast<char>((bits >> 8) & 0xFF));
-      out.push_back(static_cast<char>(bits & 0xFF));
-      bits = 0;
-      count = 0;
-    }
-  }
-  if (count == 1 || padding > 2 || (padding > 0 && count + padding != 4)) {
-    return fail(std::string(what) + " is not valid base64");
-  }
-  if (count == 2) {
-    out.push_back(static_cast<char>((bits >> 4) & 0xFF));
-  } else if (count == 3) {
-    out.push_back(static_cast<char>((bits >> 10) & 0xFF));
-    out.push_back(static_cast<char>((bits >> 2) & 0xFF));
-  }
-  return out;
 }
 
 // yaml-cpp parses recursively; this over-approximates the nesting a text can reach (flow
@@ -145,7 +102,11 @@ YAML::Node named_entry(const YAML::Node& root, const char* list, const std::stri
 result<std::string> data_or_file(const YAML::Node& node, const std::string& key,
                                  const fs::path& base_dir) {
   const std::string data = scalar(node, (key + "-data").c_str());
-  if (!data.empty()) return base64_decode(data, key + "-data");
+  if (!data.empty()) {
+    auto decoded = base64_decode(data, base64_form::lenient);
+    if (!decoded) return fail(key + "-data is not valid base64");
+    return std::move(*decoded);
+  }
   const std::string file = scalar(node, key.c_str());
   if (file.empty()) return std::string();
   fs::path path(file);

@@ -5,16 +5,16 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/base64.hpp"
 #include "admission/json_writer.hpp"
 #include "admission/review_document.hpp"
+#include "common/base64.hpp"
 #include "tests/admission/test_support.hpp"
 
 namespace {
 
+using mlnetpol::base64_decode;
 using mlnetpol::admission::admission_v1;
 using mlnetpol::admission::admission_v1beta1;
-using mlnetpol::admission::base64_decode;
 using mlnetpol::admission::decode_review;
 using mlnetpol::admission::encode_error;
 using mlnetpol::admission::encode_response;

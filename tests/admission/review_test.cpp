@@ -6,13 +6,13 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/base64.hpp"
 #include "admission/json_patch.hpp"
+#include "common/base64.hpp"
 #include "tests/admission/test_support.hpp"
 
 namespace {
 
-using mlnetpol::admission::base64_decode;
+using mlnetpol::base64_decode;
 using mlnetpol::admission::handler;
 using mlnetpol::admission::process_review;
 using mlnetpol::admission::review_request;

@@ -116,6 +116,19 @@ TEST_CASE("kubeconfig with a token and tls-server-name") {
   CHECK(v6->port == 443);
 }
 
+TEST_CASE("kubeconfig -data fields may be wrapped over indented lines") {
+  const std::string pem = test_pki::shared().ca.cert_pem();
+  const std::string encoded = base64(pem);
+  std::string wrapped = "|\n";
+  for (std::size_t i = 0; i < encoded.size(); i += 64) {
+    wrapped += "      " + encoded.substr(i, 64) + "\n";
+  }
+  auto config = k8s::parse_kubeconfig(
+      kubeconfig("https://h", "    certificate-authority-data: " + wrapped, "    token: t\n"), ".");
+  REQUIRE(config.has_value());
+  CHECK(config->ca_pem == pem);
+}
+
 TEST_CASE("kubeconfig errors name what to fix") {
   auto error_of = [](const std::string& text) {
     auto config = k8s::parse_kubeconfig(text, "/nonexistent");
@@ -133,7 +146,11 @@ TEST_CASE("kubeconfig errors name what to fix") {
   CHECK(error_of(kubeconfig("https://h", "    insecure-skip-tls-verify: true\n", ok_user))
             .find("never skipped") != std::string::npos);
   CHECK(error_of(kubeconfig("https://h", "    certificate-authority-data: '***'\n", ok_user))
-            .find("base64") != std::string::npos);
+            .find("certificate-authority-data is not valid base64") != std::string::npos);
+  CHECK(error_of(kubeconfig("https://h", "",
+                            "    client-certificate-data: " + base64("x") +
+                                "\n    client-key-data: Zm9v=\n"))
+            .find("client-key-data is not valid base64") != std::string::npos);
   CHECK(error_of(kubeconfig("https://h", "    certificate-authority: missing.crt\n", ok_user))
             .find("missing.crt") != std::string::npos);
   CHECK(error_of(kubeconfig("https://h", "", "    exec: {command: aws}\n")).find("exec") !=
