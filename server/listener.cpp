@@ -1,10 +1,11 @@
 #include "server/listener.hpp"
 
+#include <unistd.h>
+
 #include <stdexcept>
 #include <vector>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "common/obs/logging.hpp"
 
@@ -58,12 +59,13 @@ void listener::close() {
 }
 
 void listener::accept() {
-  // One I/O thread needs no strand; several (or an unknown number: 0) serialise each connection
-  // on its own strand.
-  net::any_io_executor executor =
-      state_->opts.threads != 1 ? net::any_io_executor(net::make_strand(io_)) : io_.get_executor();
-  acceptor_.async_accept(executor, [self = shared_from_this()](error_code ec, tcp::socket socket) {
+  // Accepted on the listener's own io_context: a pending accept then holds nothing of the I/O
+  // threads' io_contexts, which the server destroys first.
+  acceptor_.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+    // Each connection lives on one I/O thread's own io_context: its handlers never run
+    // concurrently, so it needs no strand.
+    if (!ec) ec = self->move_to_connection_thread(socket);
     if (ec) {
       // Out of descriptors and the like: say so and try again shortly instead of spinning.
       logging::event(level_enum::err, "accept failed", {{"error", ec.message()}});
@@ -95,6 +97,24 @@ void listener::accept() {
     }
     self->accept();
   });
+}
+
+error_code listener::move_to_connection_thread(tcp::socket& socket) {
+  const net::any_io_executor executor = state_->connection_executor(io_);
+  if (executor == socket.get_executor()) return {};
+  error_code ec;
+  const auto protocol = socket.local_endpoint(ec).protocol();
+  if (ec) return ec;
+  const auto fd = socket.release(ec);
+  if (ec) return ec;
+  tcp::socket moved(executor);
+  moved.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return ec;
+  }
+  socket = std::move(moved);
+  return {};
 }
 
 void listener::on_capacity_reached(tcp::socket& socket) {

@@ -43,6 +43,8 @@ class listener final : public session_owner, public std::enable_shared_from_this
 
  private:
   void accept();
+  // Hands an accepted socket to the next I/O thread's io_context (no-op with one I/O thread).
+  boost::system::error_code move_to_connection_thread(boost::asio::ip::tcp::socket& socket);
   void on_capacity_reached(boost::asio::ip::tcp::socket& socket);
   void finish(std::string_view why);
   std::vector<std::shared_ptr<session_base>> live_sessions();

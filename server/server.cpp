@@ -4,8 +4,11 @@
 #include <csignal>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include "common/obs/logging.hpp"
@@ -34,6 +37,12 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   net::io_context& io_;
   obs::registry& registry_;
+  // --threads N > 1: N io_contexts, one thread each, the connections spread over them in turn (as
+  // nginx spreads them over its workers): a request's handlers stay on one thread, and no
+  // scheduler lock, strand or wake-up is shared between the threads.
+  std::vector<std::unique_ptr<net::io_context>> workers_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> worker_guards_;
+  std::vector<std::thread> worker_threads_;
   std::shared_ptr<server_state> state_;
   obs::registry::registration metrics_registration_;
   std::shared_ptr<cert_watcher> certs_;
@@ -81,6 +90,14 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
 server::server(net::io_context& io, options opts, obs::registry& registry)
     : impl_(std::make_shared<impl>(io, std::move(opts), registry)) {
+  const unsigned threads = impl_->state_->opts.threads;
+  if (threads > 1) {
+    for (unsigned i = 0; i < threads; ++i) {
+      auto& worker = impl_->workers_.emplace_back(std::make_unique<net::io_context>(1));
+      impl_->worker_guards_.push_back(net::make_work_guard(*worker));
+      impl_->state_->connection_executors.push_back(worker->get_executor());
+    }
+  }
   impl_->metrics_registration_ =
       registry.add([state = impl_->state_](std::string& out) { state->stats.render(out); });
   add_admin_routes(impl_->state_->routes, {[i = impl_.get()] { return i->not_ready_reason(); },
@@ -91,6 +108,11 @@ server::~server() {
   impl_->webhook_->close();
   impl_->metrics_->close();
   impl_->certs_->stop();
+  // Connections still open (a stop without draining) end with their io_context.
+  for (auto& worker : impl_->workers_) worker->stop();
+  for (auto& t : impl_->worker_threads_) t.join();
+  impl_->worker_guards_.clear();
+  impl_->workers_.clear();
 }
 
 mux& server::routes() {
@@ -124,6 +146,9 @@ void server::start() {
                   {"port", static_cast<int>(s.webhook_->port())},
                   {"metrics_port", static_cast<int>(s.metrics_->port())},
                   {"threads", static_cast<int>(opts.threads)}});
+  for (auto& worker : s.workers_) {
+    s.worker_threads_.emplace_back([w = worker.get()] { w->run(); });
+  }
   s.webhook_->start();
   if (s.metrics_->is_open()) s.metrics_->start();
   s.certs_->start();

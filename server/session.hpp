@@ -5,6 +5,10 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -30,6 +34,16 @@ struct server_state {
   metrics stats;
   mux routes{stats, opts.log_denies_per_second, opts.log_denies_burst};
   std::atomic<bool> draining{false};
+  // Where new connections live, in turn: one single-threaded io_context per I/O thread (set before
+  // the listeners start; empty: the listener's own io_context).
+  std::vector<boost::asio::any_io_executor> connection_executors;
+  std::atomic<std::size_t> next_connection{0};
+
+  boost::asio::any_io_executor connection_executor(boost::asio::io_context& fallback) {
+    if (connection_executors.empty()) return fallback.get_executor();
+    const auto i = next_connection.fetch_add(1, std::memory_order_relaxed);
+    return connection_executors[i % connection_executors.size()];
+  }
 };
 
 class session_base {
