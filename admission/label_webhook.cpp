@@ -82,7 +82,7 @@ review_response label_webhook::evaluate(const review_request& request, bool muta
   }
   if (mutating && response.patch.empty() &&
       response.decision == policy::to_string(policy::outcome::patched)) {
-    response.decision = "allowed";
+    response.decision = policy::to_string(policy::outcome::allowed);
   }
   return response;
 }

@@ -1,8 +1,8 @@
 #pragma once
 // The scan the JSON string escaper (common/json_escape.hpp) runs over every string byte: which
 // bytes need escaping (controls below 0x20, '"' and '\\'), tested a block at a time instead of one
-// byte at a time. Byte i of a block is the i-th byte in memory (the
-// blocks are read little-endian, as on every platform mlnetpol builds for).
+// byte at a time. Byte i of a block is the i-th byte in memory (the blocks are read little-endian,
+// as on every platform mlnetpol builds for).
 #include <bit>
 #include <cstddef>
 #include <cstdint>

@@ -16,20 +16,6 @@ double unix_seconds(cert::wall::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
-// A family whose samples are `name{labels} value` (labels already escaped, empty for none).
-template <typename T>
-void append_sample(std::string& out, std::string_view name, std::string_view labels, T value) {
-  out += name;
-  if (!labels.empty()) {
-    out += '{';
-    out += labels;
-    out += '}';
-  }
-  out += ' ';
-  obs::append_number(out, value);
-  out += '\n';
-}
-
 }  // namespace
 
 cert_manager::cert_manager(k8s::rest_config rest, cert_manager_options options, pair_sink sink,
@@ -388,9 +374,7 @@ bool cert_manager::leader_pass() {
 
 std::string cert_manager::metrics_text() const {
   using obs::append_family_header;
-  std::string replica = "replica=\"";
-  obs::append_label_value(replica, options_.identity);
-  replica += '"';
+  using obs::append_sample;
   std::int64_t serving_end = 0;
   std::int64_t ca_end = 0;
   {
@@ -403,19 +387,20 @@ std::string cert_manager::metrics_text() const {
   append_family_header(
       out, "mlnetpol_cert_serving_not_after_timestamp_seconds", "gauge",
       "notAfter of the serving certificate this replica serves from the Secret (0: none yet).");
-  append_sample(out, "mlnetpol_cert_serving_not_after_timestamp_seconds", replica, serving_end);
+  append_sample(out, "mlnetpol_cert_serving_not_after_timestamp_seconds", "replica",
+                options_.identity, serving_end);
   append_family_header(
       out, "mlnetpol_cert_ca_not_after_timestamp_seconds", "gauge",
       "notAfter of the CA signing the serving certificates, as this replica last read it.");
-  append_sample(out, "mlnetpol_cert_ca_not_after_timestamp_seconds", replica, ca_end);
+  append_sample(out, "mlnetpol_cert_ca_not_after_timestamp_seconds", "replica", options_.identity,
+                ca_end);
   append_family_header(out, "mlnetpol_cert_reloads_total", "counter",
                        "Serving pairs from the Secret this replica put in force.");
-  append_sample(out, "mlnetpol_cert_reloads_total", replica, reloads_.load());
+  append_sample(out, "mlnetpol_cert_reloads_total", "replica", options_.identity, reloads_.load());
   append_family_header(out, "mlnetpol_cert_rotations_total", "counter",
                        "Certificates rotated by this replica as leader.");
-  append_sample(out, "mlnetpol_cert_rotations_total", R"(kind="serving")",
-                serving_rotations_.load());
-  append_sample(out, "mlnetpol_cert_rotations_total", R"(kind="ca")", ca_rotations_.load());
+  append_sample(out, "mlnetpol_cert_rotations_total", "kind", "serving", serving_rotations_.load());
+  append_sample(out, "mlnetpol_cert_rotations_total", "kind", "ca", ca_rotations_.load());
   struct counter_row {
     std::string_view name;
     std::string_view help;

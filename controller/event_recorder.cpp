@@ -348,14 +348,7 @@ void event_recorder::render_metrics(std::string& out) const {
                                                       {"failed", result::failed},
                                                       {"rate_limited", result::rate_limited},
                                                       {"sent", result::sent}};
-  for (const auto& [label, r] : rows) {
-    out += name;
-    out += "{result=\"";
-    out += label;
-    out += "\"} ";
-    obs::append_number(out, count(r));
-    out += '\n';
-  }
+  for (const auto& [label, r] : rows) obs::append_sample(out, name, "result", label, count(r));
 }
 
 }  // namespace mlnetpol::controller

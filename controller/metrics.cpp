@@ -31,11 +31,8 @@ void controller_metrics::render(std::string& out) const {
   append_family_header(out, "mlnetpol_managed_policies", "gauge",
                        "Managed policies in the cluster, by kind.");
   for (std::size_t i = 0; i < managed_kinds.size(); ++i) {
-    out += "mlnetpol_managed_policies{kind=\"";
-    obs::append_label_value(out, managed_kinds[i]);
-    out += "\"} ";
-    obs::append_number(out, managed_[i].value());
-    out += '\n';
+    obs::append_sample(out, "mlnetpol_managed_policies", "kind", managed_kinds[i],
+                       managed_[i].value());
   }
   append_family_header(out, "mlnetpol_apiserver_requests_total", "counter",
                        "Kubernetes API requests by verb and code.");

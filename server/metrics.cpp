@@ -139,11 +139,7 @@ void metrics::render(std::string& out) const {
   for (unsigned code = 0; code < http_.size(); ++code) {
     const auto n = http_[code].load(std::memory_order_relaxed);
     if (n == 0) continue;
-    out += "mlnetpol_http_requests_total{code=\"";
-    out += std::to_string(code);
-    out += "\"} ";
-    append_number(out, n);
-    out += '\n';
+    obs::append_sample(out, "mlnetpol_http_requests_total", "code", std::to_string(code), n);
   }
   append_single(out, "mlnetpol_in_flight_requests", "gauge", "Requests being processed now.",
                 in_flight());

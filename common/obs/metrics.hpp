@@ -103,15 +103,36 @@ void append_family_header(std::string& out, std::string_view name, std::string_v
 void append_number(std::string& out, double v);  // shortest exact form
 void append_number(std::string& out, std::uint64_t v);
 void append_number(std::string& out, std::int64_t v);
+// One sample line: `name{labels} value`, or `name value` when labels is empty (labels:
+// `a="x",b="y"`, already escaped).
+template <typename T>
+void append_sample(std::string& out, std::string_view name, std::string_view labels, T value) {
+  out += name;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
+  }
+  out += ' ';
+  append_number(out, value);
+  out += '\n';
+}
+// One sample line with one label, its value escaped here: `name{label="value"} n`.
+template <typename T>
+void append_sample(std::string& out, std::string_view name, std::string_view label,
+                   std::string_view label_value, T value) {
+  std::string labels(label);
+  labels += "=\"";
+  append_label_value(labels, label_value);
+  labels += '"';
+  append_sample(out, name, labels, value);
+}
 // A family with one unlabelled sample: header and `name value`.
 template <typename T>
 void append_single(std::string& out, std::string_view name, std::string_view type,
                    std::string_view help, T value) {
   append_family_header(out, name, type, help);
-  out += name;
-  out += ' ';
-  append_number(out, value);
-  out += '\n';
+  append_sample(out, name, {}, value);
 }
 
 class registry {

@@ -98,3 +98,11 @@ TEST_CASE("unlabelled counters and gauges; timestamps are Unix seconds") {
   CHECK(when.value() > 1.7e9);  // after November 2023
   CHECK(when.value() <= unix_seconds_now());
 }
+
+TEST_CASE("one sample line: with labels written before, with one label escaped here, or none") {
+  std::string out;
+  append_sample(out, "a_total", R"(x="1",y="2")", std::uint64_t{3});
+  append_sample(out, "b", "kind", "Bad\"Kind", std::int64_t{-4});
+  append_sample(out, "c", {}, 0.5);
+  CHECK(out == "a_total{x=\"1\",y=\"2\"} 3\nb{kind=\"Bad\\\"Kind\"} -4\nc 0.5\n");
+}
