@@ -1,12 +1,11 @@
 // `mlnetpol serve`: parses the flags, sets up logging, composes the label webhook, the server and
 // the configuration watcher, and runs them until SIGTERM/SIGINT; SIGHUP re-reads the certificate
-// and the configuration. The io_context, its threads and the signals are owned here.
+// and the configuration. The io_context, its thread and the signals are owned here.
 #include <csignal>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <functional>
-#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -83,7 +82,9 @@ int serve_command(int argc, char** argv) {
     return status;
   };
 
-  boost::asio::io_context io(static_cast<int>(opts.threads));
+  // One thread runs this io_context (listeners, timers, signals, reloads); with --threads N > 1
+  // the connections run on the server's own N I/O threads.
+  boost::asio::io_context io(1);
   serve_app app(io, opts, apply);
   app.routes().handle("/mutate", labels.mutate());
   app.routes().handle("/validate", labels.validate());
@@ -156,10 +157,7 @@ int serve_command(int argc, char** argv) {
   };
   wait_hup();
 
-  std::vector<std::thread> workers;
-  for (unsigned i = 1; i < opts.threads; ++i) workers.emplace_back([&io] { io.run(); });
   io.run();
-  for (auto& t : workers) t.join();
   logging::flush();
   return forced ? 1 : 0;
 }
