@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #include <simdjson.h>
 
@@ -136,6 +137,22 @@ class converter {
   rapidjson::Document& out_;
 };
 
+// Whether the tape holds a floating-point zero. RapidJSON refuses a zero whose exponent is past its
+// range ("0e400", valid JSON) where simdjson reads 0: such bodies go to RapidJSON, so the fast
+// path never takes a body RapidJSON refuses. One pass over the tape; rare in reviews (a plain 0 is
+// an integer).
+bool has_double_zero(const dom::document& doc) {
+  const std::uint64_t* tape = doc.tape.get();
+  constexpr std::uint64_t payload = (std::uint64_t{1} << 56) - 1;
+  const std::uint64_t end = tape[0] & payload;  // the root's closing word
+  for (std::uint64_t i = 1; i < end;) {
+    const auto type = static_cast<char>(tape[i] >> 56);
+    if (type == 'd' && (tape[i + 1] << 1) == 0) return true;  // +0.0 or -0.0
+    i += type == 'l' || type == 'u' || type == 'd' ? 2 : 1;
+  }
+  return false;
+}
+
 // Stateless; shared so no document allocates an allocator of its own for its parse stack.
 rapidjson::CrtAllocator stack_allocator;
 
@@ -190,7 +207,7 @@ std::shared_ptr<review_document> parse_review_document(std::string_view body, st
   }
   const bool copy = padding < simdjson::SIMDJSON_PADDING;
   const auto parsed = parser.parse(body.data(), body.size(), copy);
-  if (parsed.error()) {
+  if (parsed.error() || has_double_zero(parser.doc)) {
     out = nullptr;
   } else {
     const dom::element root = parsed.value_unsafe();

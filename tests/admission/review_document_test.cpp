@@ -62,11 +62,12 @@ TEST_CASE("every captured review takes the fast path and keeps what a decision r
 TEST_CASE("invalid JSON inside a member no decision reads is refused, with RapidJSON's answer") {
   // Each would be skipped by a parser that only looks at what it reads.
   const std::vector<std::string_view> invalid = {
-      "tru",   "nul",        "falsey", "[1,]",     "{\"a\" 1}", "{\"a\":1,}",
-      "[1 2]", "{\"a\":}",   "{1:2}",  "\"\\q\"",  "\"\\u12\"", "\"\\u12g4\"",
-      "1.",    "01",         "-",      "1e",       "1e400",     ".5",
-      "+1",    "[}",         "{]",     "[[]",      "\"a\x01\"", "\"\\ud800\"",
-      "[1]]",  "{\"a\":1}}", "0x10",   "Infinity", "'a'",       "[,1]"};
+      "tru", "nul", "falsey", "[1,]", "{\"a\" 1}", "{\"a\":1,}", "[1 2]", "{\"a\":}", "{1:2}",
+      "\"\\q\"", "\"\\u12\"", "\"\\u12g4\"", "1.", "01", "-", "1e", "1e400", ".5", "+1", "[}", "{]",
+      "[[]", "\"a\x01\"", "\"\\ud800\"", "[1]]", "{\"a\":1}}", "0x10", "Infinity", "'a'", "[,1]",
+      // Valid JSON that RapidJSON refuses (a zero past its exponent range; the fuzzer found it):
+      // its answer stays the answer.
+      "0e99999", "-0e400"};
   for (const auto value : invalid) {
     const std::string body = with_dropped(value);
     CAPTURE(value);
