@@ -95,24 +95,12 @@ TEST_CASE("invalid JSON inside a member no decision reads is refused, with Rapid
 
 TEST_CASE("valid JSON of every shape inside a dropped member takes the fast path") {
   const std::vector<std::string_view> valid = {
-      "true",
-      "false",
-      "null",
-      "0",
-      "-0",
-      "12",
-      "-12",
-      "1.5",
-      "1.5e-3",
-      "1E+2",
-      "0.000001",
-      "\"\"",
-      "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"",
-      "[]",
-      "{}",
-      " [ 1 , { \"a\" : [ true , null ] } ] ",
-      "\"caf\xc3\xa9\"",
-      "{\"a\":{\"b\":{\"c\":[[[]]]}}}"};
+      "true", "false", "null", "0", "-0", "12", "-12", "1.5", "1.5e-3", "1E+2", "0.000001", "\"\"",
+      "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"", "[]", "{}",
+      " [ 1 , { \"a\" : [ true , null ] } ] ", "\"caf\xc3\xa9\"", "{\"a\":{\"b\":{\"c\":[[[]]]}}}",
+      // Numbers whose payload word on simdjson's tape starts with the byte 'd' (0x64), the tag of
+      // a double: the zero-double scan looks at every word and must not take them for one.
+      "7205759403792793600", "[6e173,0,{}]", "[7205759403792793600,0]"};
   for (const auto value : valid) {
     CAPTURE(value);
     CHECK(agrees_with_rapidjson(with_dropped(value)));
