@@ -1,6 +1,8 @@
 #include "server/http_parser.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -22,7 +24,7 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-request_parser::request_parser(request_head& head, std::string& body) : head_(head), body_(body) {
+request_parser::request_parser(request_head& head, request_body& body) : head_(head), body_(body) {
   head_.method.clear();
   head_.target.clear();
   head_.content_type.clear();
@@ -51,18 +53,44 @@ void request_parser::on_field_impl(http::field name, string_view, string_view va
   }
 }
 
+char* request_body::free_space(std::size_t max) {
+  if (storage_.size() < size_ + max + admission::review_body_padding) reserve(size_ + max);
+  return storage_.data() + size_;
+}
+
+void request_body::reserve(std::size_t n) {
+  // Grows only: bytes past the body are never read as body, so they need no clearing each time.
+  const std::size_t needed = n + admission::review_body_padding;
+  if (storage_.size() < needed) storage_.resize(std::max(needed, storage_.size() * 2));
+}
+
+void request_body::append(std::string_view s) {
+  if (s.data() != storage_.data() + size_) {
+    if (storage_.size() < size_ + s.size() + admission::review_body_padding) {
+      reserve(size_ + s.size());
+    }
+    std::memcpy(storage_.data() + size_, s.data(), s.size());
+  }
+  size_ += s.size();
+}
+
+void request_body::shrink_if_over(std::size_t bytes) {
+  if (storage_.size() > bytes) std::string().swap(storage_);
+  size_ = 0;
+}
+
 void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  // <= body_limit, checked before; the padding lets the JSON parser read the body in place.
-  if (length) body_.reserve(static_cast<std::size_t>(*length) + admission::review_body_padding);
+  // <= body_limit, checked before.
+  if (length) body_.reserve(static_cast<std::size_t>(*length));
 }
 
 std::size_t request_parser::on_body_impl(string_view s, error_code&) {
-  body_.append(s.data(), s.size());
+  body_.append({s.data(), s.size()});
   return s.size();
 }
 
 std::size_t request_parser::on_chunk_body_impl(std::uint64_t, string_view s, error_code&) {
-  body_.append(s.data(), s.size());
+  body_.append({s.data(), s.size()});
   return s.size();
 }
 

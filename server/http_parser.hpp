@@ -20,11 +20,34 @@ struct request_head {
   int version = 11;
 };
 
-// The body goes straight into the caller's reusable string, so a request allocates nothing once
+// A request body in storage kept across the requests of a connection, followed by readable padding
+// so the JSON parser reads it in place. A read can land straight after the body (free_space), and
+// appending what it read there copies nothing.
+class request_body {
+ public:
+  std::string_view view() const { return {storage_.data(), size_}; }
+  std::size_t size() const { return size_; }
+  // Readable bytes after the body.
+  std::size_t padding() const { return storage_.size() - size_; }
+  // Where up to max more body bytes can be read in place (the padding stays after them).
+  char* free_space(std::size_t max);
+  void clear() { size_ = 0; }
+  // Room for a body of n bytes, so reads and appends up to it do not move the body.
+  void reserve(std::size_t n);
+  void append(std::string_view s);
+  // A huge body once must not pin its storage for the rest of the connection.
+  void shrink_if_over(std::size_t bytes);
+
+ private:
+  std::string storage_;  // size() is the capacity in use; written bytes beyond size_ are scratch
+  std::size_t size_ = 0;
+};
+
+// The body goes straight into the caller's reusable storage, so a request allocates nothing once
 // buffers are warm. Construction clears head and body.
 class request_parser final : public boost::beast::http::basic_parser<true> {
  public:
-  request_parser(request_head& head, std::string& body);
+  request_parser(request_head& head, request_body& body);
 
  private:
   using error_code = boost::system::error_code;
@@ -42,7 +65,7 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
   void on_finish_impl(error_code&) override {}
 
   request_head& head_;
-  std::string& body_;
+  request_body& body_;
 };
 
 // The path of a request target (the API server appends ?timeout=5s, so only the path counts).

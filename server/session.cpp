@@ -252,7 +252,31 @@ class session final : public session_base, public std::enable_shared_from_this<s
       enter(phase::body, srv_->opts.body_timeout);
       if (head_.expect_continue) return send_continue();
     }
-    read_some();
+    read_body();
+  }
+
+  // The rest of a body of known length is read straight into the body's storage, not through
+  // buffer_ (whose bytes the parser would copy there): never past the body, so a pipelined next
+  // request stays for buffer_.
+  void read_body() {
+    const auto remaining = parser_->content_length_remaining();
+    if (!remaining || *remaining == 0 || parser_->chunked() || buffer_.size() > 0) {
+      return read_some();
+    }
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(*remaining, 64 * 1024));
+    stream_.async_read_some(
+        net::buffer(body_.free_space(n), n),
+        beast::bind_front_handler(&session::on_body_read, this->shared_from_this()));
+  }
+
+  void on_body_read(error_code ec, std::size_t n) {
+    if (ec) return fail(ec);
+    // The bytes are already in place: the parser counts them and appends without a copy.
+    const std::size_t used = parser_->put(net::buffer(body_.view().data() + body_.size(), n), ec);
+    if (!ec && used != n) ec = http::error::unexpected_body;
+    if (ec) return respond_error(400, "malformed HTTP request: " + ec.message());
+    if (parser_->is_done()) return handle();
+    read_body();
   }
 
   void send_continue() {
@@ -273,8 +297,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     request.path = path_of(head_.target);
     request.content_type = head_.content_type;
     request.has_content_type = head_.has_content_type;
-    request.body = body_;
-    request.body_padding = body_.capacity() - body_.size();
+    request.body = body_.view();
+    request.body_padding = body_.padding();
     if (peer_text_.empty()) peer_text_ = endpoint_text(peer_);
     request.peer = peer_text_;
     srv_->routes.serve(Tls ? listener_kind::webhook : listener_kind::metrics, request, response_);
@@ -333,7 +357,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void on_write(error_code ec, std::size_t) {
     if (ec) return fail(ec);
     // A 7 MiB body once must not pin 7 MiB per idle connection.
-    if (body_.capacity() > (1u << 20)) std::string().swap(body_);
+    body_.shrink_if_over(1u << 20);
     if (response_.body.capacity() > (1u << 20)) std::string().swap(response_.body);
     if (!keep_alive_) return close_gracefully();
     read_next();
@@ -403,7 +427,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
   request_head head_;
-  std::string body_;
+  request_body body_;
   http_response response_;
   std::string peer_text_;
   std::string refusal_;  // why this connection's client may not be served ("" = it may)

@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FuzzedDataProvider in(data, size);
     const mlnetpol::server::options limits;
     mlnetpol::server::request_head head;
-    std::string body;
+    mlnetpol::server::request_body body;
     mlnetpol::server::request_parser parser(head, body);
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes);

@@ -166,6 +166,46 @@ TEST_CASE("a body of exactly the limit is accepted") {
   CHECK(c.request("POST", "/mutate", body).status == 413);
 }
 
+TEST_CASE("a large body read in pieces into place, with a pipelined request right behind it") {
+  running_server s;
+  tls_client c(s.port());
+  c.connect();
+  // 300 KB of a member no decision reads before the uid, so the uid the answer echoes was read
+  // into place after the first pieces (the rest of the body bypasses the read buffer).
+  json review = json::parse(good_body());
+  const std::string uid = "in-place-4f1c";
+  json request = json::object();
+  request["filler"] = std::string(300 * 1024, 'f');
+  for (auto& [key, value] : review["request"].items()) request[key] = value;
+  request["uid"] = uid;
+  review["request"] = request;
+  const std::string big = review.dump();
+  REQUIRE(big.find("filler") < big.find(uid));
+  const std::string head =
+      "POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(big.size()) + "\r\n\r\n";
+  const std::string next =
+      "POST /mutate?timeout=5s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(good_body().size()) + "\r\n\r\n" + good_body();
+  c.write_raw(head + big.substr(0, 1000));
+  std::this_thread::sleep_for(50ms);
+  c.write_raw(big.substr(1000, 70000));
+  std::this_thread::sleep_for(50ms);
+  // The body's last bytes and the whole next request in one write: the next request must not be
+  // read into the first one's body.
+  c.write_raw(big.substr(71000) + next);
+  const auto first = c.read_response();
+  CHECK(first.status == 200);
+  CHECK(json::parse(first.body)["response"]["uid"] == uid);
+  const auto second = c.read_response();
+  CHECK(second.status == 200);
+  CHECK(json::parse(second.body)["response"]["uid"] == json::parse(good_body())["request"]["uid"]);
+  // A smaller body after the large one on the same connection reads only its own bytes.
+  expect_good_request(c);
+}
+
 TEST_CASE("malformed HTTP: 400 and close, the server goes on") {
   running_server s;
   {

@@ -2,10 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <string>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
+
+#include "admission/review_document.hpp"
 
 using namespace mlnetpol::server;
 
@@ -13,7 +16,7 @@ namespace {
 
 struct parsed {
   request_head head;
-  std::string body;
+  request_body body;
   boost::system::error_code ec;
   bool done = false;
 };
@@ -46,7 +49,7 @@ TEST_CASE("the parser keeps the request line, Content-Type, Expect and the body"
   CHECK(r.head.has_content_type);
   CHECK(r.head.expect_continue);
   CHECK(r.head.version == 11);
-  CHECK(r.body == "{}");
+  CHECK(r.body.view() == "{}");
 }
 
 TEST_CASE("chunked bodies are joined; responses and oversized bodies are errors") {
@@ -54,10 +57,40 @@ TEST_CASE("chunked bodies are joined; responses and oversized bodies are errors"
       "POST /v HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{\"\r\n4\r\na\":1\r\n"
       "1\r\n}\r\n0\r\n\r\n");
   REQUIRE_FALSE(r.ec);
-  CHECK(r.body == "{\"a\":1}");
+  CHECK(r.body.view() == "{\"a\":1}");
+  CHECK(r.body.padding() >= mlnetpol::admission::review_body_padding);
   CHECK_FALSE(r.head.has_content_type);
   r = parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
   CHECK(r.ec);
   r = parse("POST /v HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789", 5);
   CHECK(r.ec == boost::beast::http::error::body_limit);
+}
+
+TEST_CASE("request_body: reads land in place, appends elsewhere copy, the padding stays") {
+  request_body body;
+  body.reserve(10);
+  CHECK(body.padding() >= mlnetpol::admission::review_body_padding);
+  // A read into the free space, appended from there: the bytes are not moved.
+  char* at = body.free_space(5);
+  std::memcpy(at, "hello", 5);
+  body.append({at, 5});
+  CHECK(body.view() == "hello");
+  CHECK(body.view().data() == at);
+  // Bytes from elsewhere are copied after the body, growing the storage past what was reserved.
+  const std::string more(100, 'x');
+  body.append(more);
+  CHECK(body.view() == "hello" + more);
+  CHECK(body.padding() >= mlnetpol::admission::review_body_padding);
+  // Space for a read past the storage keeps the body's bytes.
+  char* far = body.free_space(1000);
+  CHECK(body.view() == "hello" + more);
+  CHECK(far == body.view().data() + body.size());
+  CHECK(body.padding() >= 1000 + mlnetpol::admission::review_body_padding);
+  body.clear();
+  CHECK(body.view().empty());
+  body.append("{}");
+  CHECK(body.view() == "{}");
+  body.shrink_if_over(1);
+  CHECK(body.view().empty());
+  CHECK(body.padding() == 0);
 }
