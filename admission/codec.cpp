@@ -312,6 +312,11 @@ class response_writer {
     p_ += N - 1;
   }
   void raw(char c) { *p_++ = c; }
+  // The comma between the items of an object or array: before each one but the first.
+  void separate(bool& first) {
+    if (!first) raw(',');
+    first = false;
+  }
   void string(std::string_view s) {
     *p_++ = '"';
     p_ = json::put_escaped(p_, s);
@@ -348,23 +353,19 @@ void open_review(response_writer& w, std::string_view api_version, std::string_v
 void write_status(response_writer& w, int code, std::string_view message, std::string_view reason) {
   w.raw(R"(,"status":{)");
   bool first = true;
-  auto separate = [&w, &first] {
-    if (!first) w.raw(',');
-    first = false;
-  };
   if (code != 0) {
-    separate();
+    w.separate(first);
     w.raw(R"("code":)");
     w.integer(code);
   }
   if (!message.empty()) {
-    separate();
+    w.separate(first);
     w.raw(R"("message":)");
     w.string(message);
   }
   if (reason.empty()) reason = status_reason(code);
   if (!reason.empty()) {
-    separate();
+    w.separate(first);
     w.raw(R"("reason":)");
     w.string(reason);
   }
@@ -522,8 +523,7 @@ std::string encode_response(std::string_view api_version, std::string_view uid,
     w.raw(R"(,"warnings":[)");
     bool first = true;
     for (const auto& warning : response.warnings) {
-      if (!first) w.raw(',');
-      first = false;
+      w.separate(first);
       w.string(warning);
     }
     w.raw(']');
@@ -532,8 +532,7 @@ std::string encode_response(std::string_view api_version, std::string_view uid,
     w.raw(R"(,"auditAnnotations":{)");
     bool first = true;
     for (const auto& [k, v] : response.audit_annotations) {
-      if (!first) w.raw(',');
-      first = false;
+      w.separate(first);
       w.string(k);
       w.raw(':');
       w.string(v);

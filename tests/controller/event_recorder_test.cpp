@@ -14,11 +14,13 @@
 
 #include "tests/controller/memory_event_sink.hpp"
 #include "tests/fakes/fake_apiserver.hpp"
+#include "tests/k8s/test_support.hpp"
 
 using namespace std::chrono_literals;
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
 using mlnetpol::controller::testing::memory_sink;
+using mlnetpol::testing::config_for;
 using mlnetpol::testing::fake_apiserver;
 using mlnetpol::testing::fixture_response;
 using nlohmann::json;
@@ -33,17 +35,6 @@ json fixture(const std::string& name) {
 std::chrono::system_clock::time_point capture_time() {
   using namespace std::chrono;
   return sys_days{year{2026} / 11 / 30} + 15h + 40min + 123456us;
-}
-
-k8s::rest_config config_for(const fake_apiserver& server) {
-  k8s::rest_config c;
-  c.host = "127.0.0.1";
-  c.port = server.port();
-  c.ca_pem = mlnetpol::testing::test_pki::shared().ca.cert_pem();
-  c.client_cert_pem = mlnetpol::testing::test_pki::shared().admin.cert_pem;
-  c.client_key_pem = mlnetpol::testing::test_pki::shared().admin.key_pem;
-  c.tls_server_name = "127.0.0.1";
-  return c;
 }
 
 bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 5000ms) {
