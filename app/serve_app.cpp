@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "app/config_watcher.hpp"
+#include "app/memory_release.hpp"
 #include "common/obs/logging.hpp"
 #include "common/obs/process_metrics.hpp"
 
@@ -18,12 +19,14 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
       : io_(io),
         config_file_(opts.config_file),
         reload_interval_(opts.reload_interval),
+        memory_release_(std::make_shared<memory_release>(io, opts.memory_release_interval)),
         http_(io, std::move(opts), registry_),
         apply_(std::move(apply)) {}
 
   boost::asio::io_context& io_;
   const std::string config_file_;
   const std::chrono::milliseconds reload_interval_;
+  const std::shared_ptr<memory_release> memory_release_;
   obs::registry registry_;  // before http_, which registers in it
   serve_metrics metrics_;
   obs::registry::registration metrics_registration_ =
@@ -62,6 +65,7 @@ struct serve_app::impl : std::enable_shared_from_this<serve_app::impl> {
   // After the server drained: the rest stops while the I/O still runs, then the I/O stops.
   void after_drain() {
     config_->stop();
+    memory_release_->stop();
     stop_runnables();
     logging::event(level_enum::info, "stopped", {});
     logging::flush();
@@ -106,6 +110,7 @@ serve_app::serve_app(boost::asio::io_context& io, server::options opts, apply_fn
 
 serve_app::~serve_app() {
   impl_->config_->stop();
+  impl_->memory_release_->stop();
   impl_->stop_runnables();
 }
 
@@ -129,6 +134,7 @@ void serve_app::start() {
   impl_->config_->load();
   impl_->http_.start();
   impl_->config_->start();
+  impl_->memory_release_->start();
   for (runnable* r : impl_->runnables_) {
     r->start();
     std::lock_guard lock(impl_->runnables_mutex_);

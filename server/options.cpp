@@ -73,6 +73,9 @@ std::string serve_usage() {
          "  --write-timeout DURATION      response write (default 30s)\n"
          "  --idle-timeout DURATION       keep-alive wait for the next request (default 120s)\n"
          "  --reload-interval DURATION    certificate/config file polling (default 5s)\n"
+         "  --memory-release-interval DURATION\n"
+         "                                give the heap's free pages back to the kernel this\n"
+         "                                often (default 10s; 0: never)\n"
          "  --client-ca-file FILE         require a client certificate signed by a CA in FILE\n"
          "                                on the HTTPS port (the API server's; default: none)\n"
          "  --client-allowed-names LIST   comma-separated names; the client certificate's CN or\n"
@@ -172,6 +175,7 @@ void declare(flags::parser& p, options& o) {
       .duration("--write-timeout", o.write_timeout)
       .duration("--idle-timeout", o.idle_timeout)
       .duration("--reload-interval", o.reload_interval, /*positive=*/true)
+      .duration("--memory-release-interval", o.memory_release_interval)
       .value("--client-ca-file", text(o.client_ca_file, "--client-ca-file"))
       .value("--client-allowed-names", [&](std::string_view v) -> std::string {
         o.client_allowed_names.clear();

@@ -47,6 +47,7 @@ struct options {
   // server that closes first races the client's next POST, which Go does not retry.
   std::chrono::milliseconds idle_timeout{120'000};
   std::chrono::milliseconds reload_interval{5'000};  // certificate and config polling
+  std::chrono::milliseconds memory_release_interval{10'000};  // free heap pages to the OS; 0: never
   // kube-apiserver accepts request bodies up to 3 MiB (etcd's 1.5 MiB limit, doubled for JSON vs
   // protobuf); an AdmissionReview carries object and oldObject (3 MiB each) plus < 1 MiB of
   // envelope. controller-runtime uses the same 7 MiB bound.

@@ -74,7 +74,9 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
                                                                 "90s",
                                                                 "--reload-interval",
                                                                 "100ms",
-                                                                "--drain-idle-timeout=1500ms"});
+                                                                "--drain-idle-timeout=1500ms",
+                                                                "--memory-release-interval",
+                                                                "0"});
   REQUIRE_MESSAGE(r.has_value(), (r ? "" : r.error().message));
   const options& o = r->value;
   CHECK(o.port == 0);
@@ -95,6 +97,8 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
   CHECK(o.idle_timeout == 90s);
   CHECK(o.drain_idle_timeout == 1500ms);
   CHECK(o.reload_interval == 100ms);
+  CHECK(o.memory_release_interval == 0ms);
+  CHECK(options{}.memory_release_interval == 10s);
 }
 
 TEST_CASE("--help wins") {
@@ -127,6 +131,7 @@ TEST_CASE("bad flags get a message naming the flag") {
       {{"--metrics-bind-address", "8080"}, "--metrics-bind-address: not host:port or 0"},
       {{"--max-connections", "0"}, "--max-connections: not a positive count"},
       {{"--reload-interval", "0s"}, "--reload-interval: must be > 0"},
+      {{"--memory-release-interval", "often"}, "--memory-release-interval: not a duration"},
       {{"--frobnicate"}, "unknown flag '--frobnicate'"},
       {{"serve"}, "unexpected argument 'serve'"},
   };
