@@ -65,6 +65,7 @@ void request_body::reserve(std::size_t n) {
 }
 
 void request_body::append(std::string_view s) {
+  if (s.empty()) return;  // a parser's empty chunk may have no data pointer, which memcpy refuses
   if (s.data() != storage_.data() + size_) {
     if (storage_.size() < size_ + s.size() + admission::review_body_padding) {
       reserve(size_ + s.size());

@@ -88,6 +88,9 @@ TEST_CASE("request_body: reads land in place, appends elsewhere copy, the paddin
   CHECK(body.padding() >= 1000 + mlnetpol::admission::review_body_padding);
   body.clear();
   CHECK(body.view().empty());
+  // An empty piece, even without a data pointer (an empty chunk), adds nothing.
+  body.append(std::string_view());
+  CHECK(body.view().empty());
   body.append("{}");
   CHECK(body.view() == "{}");
   body.shrink_if_over(1);
