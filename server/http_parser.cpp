@@ -54,7 +54,7 @@ void request_parser::on_field_impl(http::field name, string_view, string_view va
 }
 
 char* request_body::free_space(std::size_t max) {
-  if (storage_.size() < size_ + max + admission::review_body_padding) reserve(size_ + max);
+  reserve(size_ + max);
   return storage_.data() + size_;
 }
 
@@ -67,9 +67,7 @@ void request_body::reserve(std::size_t n) {
 void request_body::append(std::string_view s) {
   if (s.empty()) return;  // a parser's empty chunk may have no data pointer, which memcpy refuses
   if (s.data() != storage_.data() + size_) {
-    if (storage_.size() < size_ + s.size() + admission::review_body_padding) {
-      reserve(size_ + s.size());
-    }
+    reserve(size_ + s.size());
     std::memcpy(storage_.data() + size_, s.data(), s.size());
   }
   size_ += s.size();

@@ -237,6 +237,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
       }
       if (ec || used == 0) break;
     }
+    after_put(ec);
+  }
+
+  // What follows the parser's last input, whether it came through buffer_ or was read in place.
+  void after_put(error_code ec) {
     if (ec == http::error::body_limit) return too_large();
     if (ec == http::error::header_limit) {
       return respond_error(431, "request header fields too large");
@@ -274,9 +279,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     // The bytes are already in place: the parser counts them and appends without a copy.
     const std::size_t used = parser_->put(net::buffer(body_.view().data() + body_.size(), n), ec);
     if (!ec && used != n) ec = http::error::unexpected_body;
-    if (ec) return respond_error(400, "malformed HTTP request: " + ec.message());
-    if (parser_->is_done()) return handle();
-    read_body();
+    after_put(ec);
   }
 
   void send_continue() {
