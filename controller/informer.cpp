@@ -1,7 +1,5 @@
 #include "controller/informer.hpp"
 
-#include <algorithm>
-
 namespace mlnetpol::controller {
 
 informer::informer(cluster& api, const k8s::resource& r, std::string label_selector,
@@ -39,23 +37,18 @@ bool informer::sleep_for(std::chrono::milliseconds d) {
 }
 
 void informer::run() {
-  std::chrono::milliseconds backoff = options_.min_backoff;
-  auto next_backoff = [&] {
-    const auto d = backoff;
-    backoff = std::min(backoff * 2, options_.max_backoff);
-    return d;
-  };
+  retry_backoff backoff(options_.min_backoff, options_.max_backoff);
   while (!stop_.load()) {
     auto listed = api_.list_all(resource_, "", selector_);
     lists_.fetch_add(1);
     if (!listed) {
       if (handlers_.on_error) handlers_.on_error(listed.error(), true);
-      if (!sleep_for(next_backoff())) return;
+      if (!sleep_for(backoff.next())) return;
       continue;
     }
     std::string version = listed->resource_version;
     if (handlers_.on_list) handlers_.on_list(std::move(listed->items));
-    backoff = options_.min_backoff;
+    backoff.reset();
 
     // Watch until the server says the version is too old; a dropped stream resumes from the last
     // version seen, so no event between two watches is lost.
@@ -77,20 +70,20 @@ void informer::run() {
                        return !stop_.load();
                      });
       if (stop_.load()) return;
+      // Too old (an error event or a 410 answer): relist now. Sleeping the backoff the outage
+      // built up here is what left the controller blind after an API-server restart.
+      if (!watched && watched.error().kind == k8s::failure_kind::expired) relist = true;
+      if (relist) break;
       if (!watched) {
-        if (watched.error().kind == k8s::failure_kind::expired) {
-          relist = true;
-          continue;
-        }
         if (handlers_.on_error) handlers_.on_error(watched.error(), false);
-        if (!sleep_for(next_backoff())) return;
+        if (!sleep_for(backoff.next())) return;
         continue;
       }
       if (saw_event) {
-        backoff = options_.min_backoff;
+        backoff.reset();
       } else if (std::chrono::steady_clock::now() - started < std::chrono::seconds(1)) {
         // A stream that ends at once without events (a proxy closing it) must not spin.
-        if (!sleep_for(next_backoff())) return;
+        if (!sleep_for(backoff.next())) return;
       }
     }
   }

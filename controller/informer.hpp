@@ -1,8 +1,11 @@
 #pragma once
 // List + watch of one resource (optionally filtered by a label selector), on its own thread:
 // lists, then watches from the list's resourceVersion; resumes a broken watch from the last
-// resourceVersion seen (events and bookmarks); relists when the server says it is too old (410 /
-// expired); backs off on errors. Handlers run on the informer's thread.
+// resourceVersion seen (events and bookmarks); relists at once when the server says it is too old
+// (410 / expired), as client-go's reflector does; backs off on errors, briefly (capped at a few
+// seconds), so a restarted API server is seen within seconds. Handlers run on the informer's
+// thread.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -28,7 +31,25 @@ struct informer_handlers {
 struct informer_options {
   std::chrono::seconds watch_timeout{300};  // the server ends each watch after this
   std::chrono::milliseconds min_backoff{200};
-  std::chrono::milliseconds max_backoff{30'000};
+  // A failed call is cheap for a down API server (connection refused); a long cap is what kept
+  // the controller blind for up to this long after the server was back.
+  std::chrono::milliseconds max_backoff{2'000};
+};
+
+// Doubling delays from min to max; reset() after a success.
+class retry_backoff {
+ public:
+  retry_backoff(std::chrono::milliseconds min, std::chrono::milliseconds max)
+      : min_(min), max_(std::max(min, max)), next_(min) {}
+  std::chrono::milliseconds next() {
+    const auto d = next_;
+    next_ = std::min(next_ * 2, max_);
+    return d;
+  }
+  void reset() { next_ = min_; }
+
+ private:
+  std::chrono::milliseconds min_, max_, next_;
 };
 
 class informer {

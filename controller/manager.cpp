@@ -42,6 +42,17 @@ std::string policy_set_failure_note(const reconcile_outcome& out) {
   return note;
 }
 
+// What a reconcile reads of a managed object (reconciler::observe): the store keeps 10,000s.
+k8s::object_meta compact(k8s::object_meta meta) {
+  meta.labels.clear();
+  meta.api_version.clear();
+  meta.uid.clear();
+  for (auto it = meta.annotations.begin(); it != meta.annotations.end();) {
+    it = it->first == policy::spec_hash_annotation ? std::next(it) : meta.annotations.erase(it);
+  }
+  return meta;
+}
+
 }  // namespace
 
 manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_options options)
@@ -50,7 +61,7 @@ manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_o
       queue_(options_.backoff),
       reconciler_(*api_, cache_),
       elector_(*api_, options_.election),
-      config_(std::make_shared<const policy::config>(std::move(initial))) {}
+      desired_(std::make_shared<const desired_state>(std::move(initial))) {}
 
 manager::~manager() {
   stop();
@@ -61,9 +72,9 @@ std::function<void(std::string_view, std::string_view)> manager::request_observe
       [this](std::string_view verb, std::string_view code) { metrics_.count_request(verb, code); };
 }
 
-std::shared_ptr<const policy::config> manager::config() const {
+std::shared_ptr<const desired_state> manager::desired() const {
   std::lock_guard lock(config_mutex_);
-  return config_;
+  return desired_;
 }
 
 void manager::start() {
@@ -151,16 +162,18 @@ bool manager::wait_for(std::chrono::milliseconds d) {
 }
 
 void manager::update_config(policy::config cfg) {
+  // Indexed outside the lock; the old renders go with the old configuration.
+  auto next = std::make_shared<const desired_state>(std::move(cfg));
   {
     std::lock_guard lock(config_mutex_);
-    config_ = std::make_shared<const policy::config>(std::move(cfg));
+    desired_ = std::move(next);
   }
   full_sync("configuration reload");
 }
 
-bool manager::relevant(const policy::config& cfg, const std::string& ns,
+bool manager::relevant(const desired_state& desired, const std::string& ns,
                        const label_map* labels) const {
-  const auto roles = policy::roles_of(cfg, ns);
+  const auto roles = desired.roles(ns);
   if (roles.secured || roles.ml()) return true;
   if (labels != nullptr && has_owned_label(*labels)) return true;
   std::lock_guard lock(managed_mutex_);
@@ -205,11 +218,11 @@ void manager::run_pass(const std::string& why) {
       lists[item.namespace_name].objects.push_back(std::move(item));
     }
   }
-  const auto cfg = config();
+  const auto want = desired();
   const auto snap = cache_.snapshot();
   std::set<std::string> keys;
   for (const auto& [name, labels] : *snap) {
-    if (relevant(*cfg, name, labels.get())) keys.insert(name);
+    if (relevant(*want, name, labels.get())) keys.insert(name);
   }
   {
     std::lock_guard lock(managed_mutex_);
@@ -254,7 +267,7 @@ void manager::process(const std::string& ns) {
     queue_.forget(ns);
     return;
   }
-  const auto cfg = config();
+  const auto want = desired();
   std::optional<prelisted> listed;
   bool cilium_known_missing;
   {
@@ -265,9 +278,11 @@ void manager::process(const std::string& ns) {
     }
     cilium_known_missing = crd_missing_;
   }
+  // Not from a pass: what the watches hold, so a relist or an event costs no list calls.
+  if (!listed) listed = from_store(ns);
   const auto t0 = std::chrono::steady_clock::now();
   reconcile_outcome out =
-      reconciler_.reconcile(*cfg, ns, listed ? &*listed : nullptr, cilium_known_missing);
+      reconciler_.reconcile(*want, ns, listed ? &*listed : nullptr, cilium_known_missing);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   metrics_.count_reconcile(to_string(out.status), seconds);
@@ -339,6 +354,7 @@ void manager::process(const std::string& ns) {
     auto [it, inserted] = audit_.try_emplace(ns, report);
     // One line per namespace when what audit would do changes, not on every resync.
     if (inserted || it->second != report) {
+      audit_would_apply_ += report.first - (inserted ? 0 : it->second.first);
       it->second = report;
       logging::event(level::info, "audit: policies not applied",
                      {{"namespace", ns},
@@ -346,11 +362,9 @@ void manager::process(const std::string& ns) {
                       {"would_prune", static_cast<std::uint64_t>(out.would_prune)}});
     }
   } else if (out.status != reconcile_status::retry) {
-    audit_.erase(ns);
+    erase_audit_locked(ns);
   }
-  std::size_t would = 0;
-  for (const auto& [name, r] : audit_) would += r.first;
-  metrics_.set_audit_would_apply(would);
+  metrics_.set_audit_would_apply(audit_would_apply_);
   if (settled && full_pending_.erase(ns) == 1 && full_pending_.empty())
     last_full_sync_ = now_rfc3339();
 }
@@ -423,10 +437,10 @@ void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
   if (wanted) return full_sync("cache synced");
   // A relist after a broken watch: what changed meanwhile is queued like events would have been.
   if (!leader_.load() || first) return;
-  const auto cfg = config();
+  const auto want = desired();
   for (const auto& name : changed) {
     const auto labels = cache_.labels_of(name);
-    if (labels && relevant(*cfg, name, labels.get())) queue_.add(name);
+    if (labels && relevant(*want, name, labels.get())) queue_.add(name);
   }
 }
 
@@ -436,26 +450,62 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
     cache_.erase(name);
     std::lock_guard lock(state_mutex_);
     errors_.erase(name);
-    audit_.erase(name);
+    erase_audit_locked(name);
+    metrics_.set_audit_would_apply(audit_would_apply_);
     return;
   }
   if (!cache_.upsert(name, e.object.labels)) return;
   if (!leader_.load()) return;
-  if (relevant(*config(), name, &e.object.labels)) queue_.add(name);
+  if (relevant(*desired(), name, &e.object.labels)) queue_.add(name);
 }
 
 void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items) {
-  std::set<std::string> namespaces;
+  // A relist (first sync, or after a gap: 410, a restarted API server): only the namespaces whose
+  // objects of this kind differ from what the store held are queued, as their events would have.
+  std::map<std::string, managed_objects> listed;
+  for (auto& item : items) {
+    item.kind = kind;
+    const std::string ns = item.namespace_name;
+    std::string name = item.name;
+    listed[ns].insert_or_assign({kind, std::move(name)}, compact(std::move(item)));
+  }
+  std::vector<std::string> changed;
   {
     std::lock_guard lock(managed_mutex_);
+    // Old entries of this kind: all still there, at the same resourceVersion, and no new one?
     for (auto it = managed_.begin(); it != managed_.end();) {
-      it->second.erase(kind);
-      it = it->second.empty() ? managed_.erase(it) : std::next(it);
+      auto& objects = it->second;
+      const auto fresh = listed.find(it->first);
+      managed_objects none;
+      managed_objects& now = fresh == listed.end() ? none : fresh->second;
+      bool differs = false;
+      std::size_t before = 0;
+      for (auto o = objects.begin(); o != objects.end();) {
+        if (o->first.first != kind) {
+          ++o;
+          continue;
+        }
+        ++before;
+        const auto n = now.find(o->first);
+        if (n == now.end() || n->second.resource_version != o->second.resource_version)
+          differs = true;
+        o = objects.erase(o);
+      }
+      if (before != now.size()) differs = true;
+      auto& count = managed_count_[kind];
+      count = count + now.size() - before;
+      for (auto& [key, meta] : now) objects.insert_or_assign(key, std::move(meta));
+      if (fresh != listed.end()) listed.erase(fresh);
+      if (differs) changed.push_back(it->first);
+      it = objects.empty() ? managed_.erase(it) : std::next(it);
     }
-    for (const auto& item : items) {
-      managed_[item.namespace_name][kind].insert(item.name);
-      namespaces.insert(item.namespace_name);
+    // Namespaces that held nothing before.
+    for (auto& [ns, objects] : listed) {
+      managed_count_[kind] += objects.size();
+      managed_.emplace(ns, std::move(objects));
+      changed.push_back(ns);
     }
+    managed_listed_.insert(kind);
   }
   {
     std::lock_guard lock(state_mutex_);
@@ -468,7 +518,7 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
   }
   publish_managed();
   if (!leader_.load()) return;
-  for (const auto& ns : namespaces) queue_.add(ns);
+  for (const auto& ns : changed) queue_.add(ns);
 }
 
 void manager::on_managed_event(const std::string& kind, const k8s::watch_event& e) {
@@ -480,18 +530,18 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
   }
   {
     std::lock_guard lock(managed_mutex_);
+    const std::pair<std::string, std::string> key{kind, e.object.name};
     if (e.event_type == k8s::watch_event::type::deleted) {
       auto it = managed_.find(ns);
-      if (it != managed_.end()) {
-        auto k = it->second.find(kind);
-        if (k != it->second.end()) {
-          k->second.erase(e.object.name);
-          if (k->second.empty()) it->second.erase(k);
-        }
+      if (it != managed_.end() && it->second.erase(key) == 1) {
+        --managed_count_[kind];
         if (it->second.empty()) managed_.erase(it);
       }
     } else {
-      managed_[ns][kind].insert(e.object.name);
+      k8s::object_meta meta = e.object;
+      meta.kind = kind;
+      if (managed_[ns].insert_or_assign(key, compact(std::move(meta))).second)
+        ++managed_count_[kind];
     }
   }
   publish_managed();
@@ -502,16 +552,36 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
   if (leader_.load() && !reconciler_.own_write(typed) && needs_reconcile(typed)) queue_.add(ns);
 }
 
+std::optional<prelisted> manager::from_store(const std::string& ns) const {
+  bool cilium_missing;
+  {
+    std::lock_guard lock(state_mutex_);
+    cilium_missing = crd_missing_;
+  }
+  std::lock_guard lock(managed_mutex_);
+  const bool cilium_known =
+      managed_listed_.contains(std::string(k8s::cilium_network_policies.kind)) || cilium_missing;
+  if (!managed_listed_.contains(std::string(k8s::network_policies.kind)) || !cilium_known)
+    return std::nullopt;
+  prelisted p;
+  p.cilium_missing = cilium_missing;
+  if (const auto it = managed_.find(ns); it != managed_.end()) {
+    p.objects.reserve(it->second.size());
+    for (const auto& [key, meta] : it->second) p.objects.push_back(meta);
+  }
+  return p;
+}
+
 // An event about a managed object calls for a reconcile unless the object is exactly what we
 // would apply: desired, same spec-hash, and not written by someone else since our last apply (an
 // apply's own event can arrive before the apply call returns, so "unknown" counts as ours).
 bool manager::needs_reconcile(const k8s::watch_event& e) {
   if (e.event_type == k8s::watch_event::type::deleted) return true;
   const auto& o = e.object;
-  const auto desired = policy::render_policies(*config(), o.namespace_name);
-  const auto it = std::find_if(desired.begin(), desired.end(),
+  const auto set = desired()->policies(o.namespace_name);
+  const auto it = std::find_if(set->begin(), set->end(),
                                [&](const auto& d) { return d.kind == o.kind && d.name == o.name; });
-  if (it == desired.end()) return true;  // a managed object no longer wanted: prune
+  if (it == set->end()) return true;  // a managed object no longer wanted: prune
   const auto hash = o.annotations.find(std::string(policy::spec_hash_annotation));
   if (hash == o.annotations.end() || hash->second != it->spec_hash) return true;
   const std::string written = reconciler_.written_version(o.namespace_name, o.kind, o.name);
@@ -519,11 +589,15 @@ bool manager::needs_reconcile(const k8s::watch_event& e) {
 }
 
 void manager::publish_managed() {
-  std::map<std::string, std::size_t> by_kind;
   std::lock_guard lock(managed_mutex_);
-  for (const auto& [ns, kinds] : managed_)
-    for (const auto& [kind, names] : kinds) by_kind[kind] += names.size();
-  metrics_.set_managed(by_kind);
+  metrics_.set_managed(managed_count_);
+}
+
+void manager::erase_audit_locked(const std::string& ns) {
+  const auto it = audit_.find(ns);
+  if (it == audit_.end()) return;
+  audit_would_apply_ -= it->second.first;
+  audit_.erase(it);
 }
 
 void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing) {
@@ -560,8 +634,8 @@ std::string manager::metrics_text() const {
 }
 
 std::string manager::status_json() const {
-  const auto cfg = config();
-  const auto summary = policy::summarize(*cfg);
+  const auto want = desired();
+  const auto& summary = want->summary();
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
   auto str = [&](std::string_view s) {
@@ -579,8 +653,7 @@ std::string manager::status_json() const {
   std::size_t in_cluster = 0;
   {
     std::lock_guard lock(managed_mutex_);
-    for (const auto& [ns, kinds] : managed_)
-      for (const auto& [kind, names] : kinds) in_cluster += names.size();
+    for (const auto& [kind, n] : managed_count_) in_cluster += n;
   }
   w.Key("policy_count");
   w.Uint64(in_cluster);

@@ -8,12 +8,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "controller/cluster.hpp"
+#include "controller/desired_state.hpp"
 #include "controller/event_recorder.hpp"
 #include "controller/informer.hpp"
 #include "controller/leader_election.hpp"
@@ -74,10 +76,15 @@ class manager {
   // Nothing queued, waiting or in progress (tests).
   bool idle() const { return queue_.idle(); }
   std::uint64_t full_syncs() const { return full_syncs_.load(); }
+  // Namespaces rendered under the current configuration (tests: each once, then cached).
+  std::uint64_t renders() const { return desired()->renders(); }
 
  private:
-  std::shared_ptr<const policy::config> config() const;
-  bool relevant(const policy::config& cfg, const std::string& ns, const label_map* labels) const;
+  std::shared_ptr<const desired_state> desired() const;
+  bool relevant(const desired_state& desired, const std::string& ns, const label_map* labels) const;
+  // The namespace's managed objects as the watches hold them, for a reconcile without list calls;
+  // nullopt until both kinds are listed (or the CiliumNetworkPolicy CRD is known missing).
+  std::optional<prelisted> from_store(const std::string& ns) const;
   // Asks the resync thread for a full pass now (cheap, never blocks: callers include the
   // server's I/O threads on a configuration reload).
   void full_sync(const char* why);
@@ -95,6 +102,7 @@ class manager {
   void on_managed_event(const std::string& kind, const k8s::watch_event& e);
   void on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing);
   void publish_managed();
+  void erase_audit_locked(const std::string& ns);  // state_mutex_ held
   bool needs_reconcile(const k8s::watch_event& e);
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
 
@@ -108,15 +116,20 @@ class manager {
   std::unique_ptr<event_recorder> events_;
 
   mutable std::mutex config_mutex_;
-  std::shared_ptr<const policy::config> config_;
+  std::shared_ptr<const desired_state> desired_;  // replaced (renders and all) on a reload
 
-  // Managed objects seen by the watches: namespace -> kind -> names.
+  // Managed objects seen by the watches: namespace -> (kind, name) -> what a reconcile reads of
+  // them (compact(): no labels, only the spec-hash annotation).
+  using managed_objects = std::map<std::pair<std::string, std::string>, k8s::object_meta>;
   mutable std::mutex managed_mutex_;
-  std::map<std::string, std::map<std::string, std::set<std::string>>> managed_;
+  std::map<std::string, managed_objects> managed_;
+  std::map<std::string, std::size_t> managed_count_;  // by kind, kept as managed_ changes
+  std::set<std::string> managed_listed_;              // kinds listed at least once
 
   mutable std::mutex state_mutex_;
   std::map<std::string, std::string> errors_;                         // namespace -> last failure
   std::map<std::string, std::pair<std::size_t, std::size_t>> audit_;  // would apply / prune
+  std::size_t audit_would_apply_ = 0;  // the sum over audit_, kept as it changes
   std::set<std::string> full_pending_;
   std::map<std::string, prelisted> prelisted_;  // a pass's lists, until the namespace's reconcile
   std::string pass_request_;                    // why a pass was asked for; "" when none

@@ -1,63 +1,85 @@
 #include "controller/namespace_cache.hpp"
 
+#include <functional>
+
 namespace mlnetpol::controller {
 
-namespace_cache::namespace_cache() : current_(std::make_shared<const namespace_snapshot>()) {}
+namespace_cache::namespace_cache() {
+  for (auto& shard : shards_) shard.store(std::make_shared<const namespace_snapshot>());
+}
+
+std::size_t namespace_cache::shard_of(std::string_view name) {
+  return std::hash<std::string_view>{}(name) % shard_count;
+}
 
 std::shared_ptr<const label_map> namespace_cache::labels_of(std::string_view namespace_name) const {
   if (!synced()) return nullptr;
-  const auto snap = current_.load(std::memory_order_acquire);
+  const auto snap = shards_[shard_of(namespace_name)].load(std::memory_order_acquire);
   const auto it = snap->find(namespace_name);
   return it == snap->end() ? nullptr : it->second;
 }
 
 std::shared_ptr<const namespace_snapshot> namespace_cache::snapshot() const {
-  return current_.load(std::memory_order_acquire);
+  auto all = std::make_shared<namespace_snapshot>();
+  for (const auto& shard : shards_) {
+    const auto snap = shard.load(std::memory_order_acquire);
+    all->insert(snap->begin(), snap->end());
+  }
+  return all;
 }
 
 std::vector<std::string> namespace_cache::replace(
     std::vector<std::pair<std::string, label_map>> namespaces) {
   std::lock_guard lock(write_mutex_);
-  const auto old = current_.load(std::memory_order_acquire);
-  auto next = std::make_shared<namespace_snapshot>();
+  std::array<std::shared_ptr<const namespace_snapshot>, shard_count> old;
+  std::array<std::shared_ptr<namespace_snapshot>, shard_count> next;
+  for (std::size_t i = 0; i < shard_count; ++i) {
+    old[i] = shards_[i].load(std::memory_order_acquire);
+    next[i] = std::make_shared<namespace_snapshot>();
+  }
   std::vector<std::string> changed;
   for (auto& [name, labels] : namespaces) {
-    const auto it = old->find(name);
-    if (it != old->end() && *it->second == labels) {
-      (*next)[name] = it->second;  // unchanged entries are shared, not copied
+    const std::size_t i = shard_of(name);
+    const auto it = old[i]->find(name);
+    if (it != old[i]->end() && *it->second == labels) {
+      (*next[i])[name] = it->second;  // unchanged entries are shared, not copied
       continue;
     }
     changed.push_back(name);
-    (*next)[name] = std::make_shared<const label_map>(std::move(labels));
+    (*next[i])[name] = std::make_shared<const label_map>(std::move(labels));
   }
-  for (const auto& [name, labels] : *old) {
-    if (!next->contains(name)) changed.push_back(name);
+  for (std::size_t i = 0; i < shard_count; ++i) {
+    for (const auto& [name, labels] : *old[i]) {
+      if (!next[i]->contains(name)) changed.push_back(name);
+    }
+    shards_[i].store(std::move(next[i]), std::memory_order_release);
   }
-  current_.store(std::move(next), std::memory_order_release);
   synced_.store(true, std::memory_order_release);
   return changed;
 }
 
-// Each write copies the map of pointers (not the labels).
+// Each write copies one shard's map of pointers (not the labels).
 bool namespace_cache::upsert(const std::string& name, label_map labels) {
   std::lock_guard lock(write_mutex_);
-  const auto old = current_.load(std::memory_order_acquire);
+  auto& shard = shards_[shard_of(name)];
+  const auto old = shard.load(std::memory_order_acquire);
   const auto it = old->find(name);
   if (it != old->end() && *it->second == labels) return false;
   auto next = std::make_shared<namespace_snapshot>(*old);
   (*next)[name] = std::make_shared<const label_map>(std::move(labels));
-  current_.store(std::move(next), std::memory_order_release);
+  shard.store(std::move(next), std::memory_order_release);
   return true;
 }
 
 bool namespace_cache::erase(std::string_view name) {
   std::lock_guard lock(write_mutex_);
-  const auto old = current_.load(std::memory_order_acquire);
+  auto& shard = shards_[shard_of(name)];
+  const auto old = shard.load(std::memory_order_acquire);
   const auto it = old->find(name);
   if (it == old->end()) return false;
   auto next = std::make_shared<namespace_snapshot>(*old);
   next->erase(std::string(name));
-  current_.store(std::move(next), std::memory_order_release);
+  shard.store(std::move(next), std::memory_order_release);
   return true;
 }
 

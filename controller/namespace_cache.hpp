@@ -1,7 +1,10 @@
 #pragma once
 // Namespace name -> labels as last seen on the API server, published as immutable snapshots
 // (copy-on-write): readers (admission, on every request and every replica) load a pointer and
-// never wait for the informer that writes.
+// never wait for the informer that writes. The names are spread over fixed shards, each its own
+// snapshot, so a write copies one shard (n / 256 entries), not the whole map: 10,000 label
+// patches on 10,000 namespaces would otherwise copy 10^8 entries.
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -25,6 +28,7 @@ class namespace_cache final : public policy::namespace_lookup {
 
   // Null until the first list has synced, and for a namespace that does not exist.
   std::shared_ptr<const label_map> labels_of(std::string_view namespace_name) const override;
+  // Every namespace, merged from the shards (a pass: linear in the namespaces).
   std::shared_ptr<const namespace_snapshot> snapshot() const;
   bool synced() const { return synced_.load(std::memory_order_acquire); }
 
@@ -36,7 +40,9 @@ class namespace_cache final : public policy::namespace_lookup {
   bool erase(std::string_view name);
 
  private:
-  std::atomic<std::shared_ptr<const namespace_snapshot>> current_;
+  static constexpr std::size_t shard_count = 256;
+  static std::size_t shard_of(std::string_view name);
+  std::array<std::atomic<std::shared_ptr<const namespace_snapshot>>, shard_count> shards_;
   std::atomic<bool> synced_{false};
   std::mutex write_mutex_;  // writers (informer, workers after a label patch) take turns
 };

@@ -40,7 +40,12 @@ std::string label_changes::merge_patch() const {
 
 label_changes namespace_label_changes(const policy::config& cfg, std::string_view namespace_name,
                                       const label_map& current) {
-  const policy::namespace_roles roles = policy::roles_of(cfg, namespace_name);
+  return namespace_label_changes(cfg, policy::roles_of(cfg, namespace_name), current);
+}
+
+label_changes namespace_label_changes(const policy::config& cfg,
+                                      const policy::namespace_roles& roles,
+                                      const label_map& current) {
   const bool enrolled = roles.secured || roles.ml();
   label_changes out;
   auto want = [&](std::string_view key, bool wanted) {

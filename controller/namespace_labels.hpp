@@ -9,6 +9,7 @@
 
 #include "controller/namespace_cache.hpp"
 #include "policy/config.hpp"
+#include "policy/namespaces.hpp"
 
 namespace mlnetpol::controller {
 
@@ -25,6 +26,10 @@ struct label_changes {
 // workload-type of a single-role namespace unless it already has one. A namespace outside every
 // list loses the mlnetpol.io labels.
 label_changes namespace_label_changes(const policy::config& cfg, std::string_view namespace_name,
+                                      const label_map& current);
+// The same for a namespace whose roles are known (namespace_index::roles: constant time).
+label_changes namespace_label_changes(const policy::config& cfg,
+                                      const policy::namespace_roles& roles,
                                       const label_map& current);
 
 // Carries a label only mlnetpol sets: the namespace is mlnetpol's business (perhaps it left the

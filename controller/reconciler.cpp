@@ -133,9 +133,10 @@ std::string_view to_string(reconcile_status s) {
   return "ok";
 }
 
-reconcile_outcome reconciler::reconcile(const policy::config& cfg,
+reconcile_outcome reconciler::reconcile(const desired_state& desired,
                                         const std::string& namespace_name, const prelisted* listed,
                                         bool cilium_known_missing) {
+  const policy::config& cfg = desired.config();
   const auto labels = namespaces_.labels_of(namespace_name);
   if (!labels) {
     // Not in the synced cache: the namespace does not exist (its ADDED event queues it again).
@@ -146,7 +147,8 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
 
   reconcile_outcome out;
   // 1. Labels, in every mode: they are what the webhooks select on.
-  const label_changes changes = namespace_label_changes(cfg, namespace_name, *labels);
+  const label_changes changes =
+      namespace_label_changes(cfg, desired.roles(namespace_name), *labels);
   if (!changes.empty()) {
     auto patched = api_.merge_patch(k8s::namespaces, "", namespace_name, changes.merge_patch());
     if (!patched) return failed(patched.error(), "patch", "namespaces");
@@ -155,7 +157,8 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
   }
 
   // 2. What the cluster holds, managed objects only (never anything without the label).
-  const std::vector<policy::rendered_object> desired = policy::render_policies(cfg, namespace_name);
+  const auto desired_set = desired.policies(namespace_name);
+  const rendered_set& wanted = *desired_set;
   std::vector<observed_object> observed;
   auto observe = [&](const k8s::object_meta& item, std::string_view kind) {
     const auto hash = item.annotations.find(std::string(policy::spec_hash_annotation));
@@ -174,7 +177,7 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
     cilium_missing = listed->cilium_missing;
   } else {
     const bool wants_cilium =
-        std::any_of(desired.begin(), desired.end(), [](const policy::rendered_object& d) {
+        std::any_of(wanted.begin(), wanted.end(), [](const policy::rendered_object& d) {
           return d.kind == k8s::cilium_network_policies.kind;
         });
     const std::string selector = managed_selector();
@@ -195,7 +198,7 @@ reconcile_outcome reconciler::reconcile(const policy::config& cfg,
       for (const auto& item : page->items) observe(item, r->kind);
     }
   }
-  const object_plan plan = plan_objects(desired, observed);
+  const object_plan plan = plan_objects(wanted, observed);
   out.unchanged = plan.unchanged;
   for (const auto& o : observed) ++out.managed[o.kind];
 

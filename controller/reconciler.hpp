@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "controller/cluster.hpp"
+#include "controller/desired_state.hpp"
 #include "controller/namespace_cache.hpp"
 #include "controller/namespace_labels.hpp"
 #include "policy/config.hpp"
@@ -85,8 +86,14 @@ class reconciler {
   // Thread-safe for different namespaces (the queue never hands one namespace to two workers).
   // `listed`: the namespace's managed objects as a full pass listed them (no list calls then);
   // `cilium_known_missing`: skip listing CiliumNetworkPolicies unless some are desired.
-  reconcile_outcome reconcile(const policy::config& cfg, const std::string& namespace_name,
+  // `desired`: the configuration with its cached renders (the manager keeps one per configuration).
+  reconcile_outcome reconcile(const desired_state& desired, const std::string& namespace_name,
                               const prelisted* listed = nullptr, bool cilium_known_missing = false);
+  // For one-off calls (tests): indexes and renders cfg afresh.
+  reconcile_outcome reconcile(const policy::config& cfg, const std::string& namespace_name,
+                              const prelisted* listed = nullptr, bool cilium_known_missing = false) {
+    return reconcile(desired_state(cfg), namespace_name, listed, cilium_known_missing);
+  }
   // A watch event about an object our own last write produced (an apply that returned this
   // resourceVersion, or our delete): nothing to reconcile. Consumes the record of a delete.
   bool own_write(const k8s::watch_event& e);

@@ -3,6 +3,7 @@
 // label engine (namespace labels) and the renderer (policy sets), so both agree by construction.
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/config.hpp"
@@ -27,5 +28,26 @@ std::vector<std::string> secured_namespaces(const config& cfg);
 
 // Every namespace that gets at least one rendered policy (secured ∪ ML namespaces with ML policies).
 std::vector<std::string> policy_namespaces(const config& cfg);
+
+// The roles of every namespace a configuration names, computed once in time linear in its lists,
+// then looked up in constant time: a pass over n namespaces costs O(n), not O(n²) as roles_of
+// (a scan of the lists) would.
+class namespace_index {
+ public:
+  explicit namespace_index(const config& cfg);
+  // As roles_of(cfg, namespace_name).
+  namespace_roles roles(std::string_view namespace_name) const;
+  const std::vector<std::string>& secured() const { return secured_; }
+  const std::vector<std::string>& policy_namespaces() const { return policy_; }
+
+ private:
+  struct hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, namespace_roles, hash, std::equal_to<>> roles_;
+  std::vector<std::string> secured_;
+  std::vector<std::string> policy_;
+};
 
 }  // namespace mlnetpol::policy

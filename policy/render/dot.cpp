@@ -141,7 +141,8 @@ std::string render_dot(const config& cfg, std::string_view only_namespace) {
   graph g;
   // Which namespaces are default deny in which direction for every pod.
   std::map<std::string, std::pair<bool, bool>> all_pods_deny;
-  for (const auto& ns : policy_namespaces(cfg)) {
+  const namespace_index index(cfg);
+  for (const auto& ns : index.policy_namespaces()) {
     if (only_namespace.empty() || ns == only_namespace) {
       g.ns_order.push_back(ns);
       g.ns_nodes[ns];
@@ -194,7 +195,7 @@ std::string render_dot(const config& cfg, std::string_view only_namespace) {
   std::size_t cluster = 0;
   for (const auto& ns : g.ns_order) {
     const auto deny = all_pods_deny[ns];
-    const namespace_roles roles = roles_of(cfg, ns);
+    const namespace_roles roles = index.roles(ns);
     std::string roles_text;
     auto add_role = [&](bool on, const char* name) {
       if (!on) return;

@@ -291,29 +291,37 @@ void monitoring_scrape(const config& cfg, const std::string& ns, std::vector<pol
 
 }  // namespace
 
+std::vector<policy_model> namespace_models(const config& cfg, const std::string& ns,
+                                           const namespace_roles& roles) {
+  std::vector<policy_model> here;
+  const bool scrape = cfg.monitoring_scrapes_ml && cfg.enable_ml_policies && roles.secured &&
+                      ns == cfg.monitoring_namespace;
+  if (cfg.cilium_mode) {
+    if (roles.secured) cilium_default_deny(cfg, ns, here);
+    if (roles.platform) cilium_platform(cfg, ns, here);
+    if (roles.training) cilium_training(cfg, ns, here);
+    if (roles.inference) cilium_inference(cfg, ns, here);
+  } else {
+    if (roles.secured) standard_default_deny(cfg, ns, here);
+    if (roles.platform && cfg.standard_platform_policies) standard_platform(cfg, ns, here);
+    if (roles.training && cfg.standard_ml_policies) standard_training(cfg, ns, here);
+    if (roles.inference && cfg.standard_ml_policies) standard_inference(cfg, ns, here);
+  }
+  if (scrape) monitoring_scrape(cfg, ns, here);
+  std::sort(here.begin(), here.end(),
+            [](const policy_model& a, const policy_model& b) { return a.name < b.name; });
+  return here;
+}
+
 std::vector<policy_model> build_models(const config& cfg, std::string_view only_namespace) {
+  if (!only_namespace.empty()) {
+    // One namespace: one scan of the lists, not a walk over every namespace (no role, no policy).
+    return namespace_models(cfg, std::string(only_namespace), roles_of(cfg, only_namespace));
+  }
+  const namespace_index index(cfg);
   std::vector<policy_model> out;
-  for (const auto& ns : policy_namespaces(cfg)) {
-    if (!only_namespace.empty() && ns != only_namespace) continue;
-    const namespace_roles roles = roles_of(cfg, ns);
-    std::vector<policy_model> here;
-    const bool scrape = cfg.monitoring_scrapes_ml && cfg.enable_ml_policies && roles.secured &&
-                        ns == cfg.monitoring_namespace;
-    if (cfg.cilium_mode) {
-      if (roles.secured) cilium_default_deny(cfg, ns, here);
-      if (roles.platform) cilium_platform(cfg, ns, here);
-      if (roles.training) cilium_training(cfg, ns, here);
-      if (roles.inference) cilium_inference(cfg, ns, here);
-    } else {
-      if (roles.secured) standard_default_deny(cfg, ns, here);
-      if (roles.platform && cfg.standard_platform_policies) standard_platform(cfg, ns, here);
-      if (roles.training && cfg.standard_ml_policies) standard_training(cfg, ns, here);
-      if (roles.inference && cfg.standard_ml_policies) standard_inference(cfg, ns, here);
-    }
-    if (scrape) monitoring_scrape(cfg, ns, here);
-    std::sort(here.begin(), here.end(),
-              [](const policy_model& a, const policy_model& b) { return a.name < b.name; });
-    for (auto& m : here) out.push_back(std::move(m));
+  for (const auto& ns : index.policy_namespaces()) {
+    for (auto& m : namespace_models(cfg, ns, index.roles(ns))) out.push_back(std::move(m));
   }
   return out;
 }

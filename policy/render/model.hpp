@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "policy/config.hpp"
+#include "policy/namespaces.hpp"
 
 namespace mlnetpol::policy::render {
 
@@ -69,5 +70,10 @@ struct policy_model {
 // Every policy the configuration requires, in the order of render_policies (namespace order of
 // policy_namespaces, then name), optionally only those of one namespace.
 std::vector<policy_model> build_models(const config& cfg, std::string_view only_namespace = {});
+
+// The policies of one namespace whose roles are known (namespace_index::roles), sorted by name; its
+// cost does not depend on how many namespaces the configuration names.
+std::vector<policy_model> namespace_models(const config& cfg, const std::string& ns,
+                                           const namespace_roles& roles);
 
 }  // namespace mlnetpol::policy::render

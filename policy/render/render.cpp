@@ -386,12 +386,28 @@ std::vector<rendered_object> render_policies(const config& cfg, std::string_view
   return out;
 }
 
+std::vector<rendered_object> render_namespace(const config& cfg, const std::string& namespace_name,
+                                              const namespace_roles& roles) {
+  std::vector<rendered_object> out;
+  for (const auto& m : render::namespace_models(cfg, namespace_name, roles))
+    out.push_back(render_one(m));
+  return out;
+}
+
 render_summary summarize(const config& cfg) {
+  const namespace_index index(cfg);
+  return summarize(cfg, index, [&](const std::string& ns) {
+    return render_namespace(cfg, ns, index.roles(ns)).size();
+  });
+}
+
+render_summary summarize(const config& cfg, const namespace_index& index,
+                         const std::function<std::size_t(const std::string&)>& policies_of) {
   render_summary s;
-  s.secured_namespaces = secured_namespaces(cfg);
+  s.secured_namespaces = index.secured();
   s.cilium_mode_enabled = cfg.enabled && cfg.cilium_mode;
   s.ml_policies_enabled = cfg.enabled && cfg.enable_ml_policies;
-  s.policy_count = render_policies(cfg).size();
+  for (const auto& ns : index.policy_namespaces()) s.policy_count += policies_of(ns);
   return s;
 }
 

@@ -2,12 +2,14 @@
 // Renders the network policies every secured namespace must hold (NetworkPolicy or
 // CiliumNetworkPolicy), and the module's outputs. Pure: config in, JSON text out.
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "policy/config.hpp"
 #include "policy/labels.hpp"  // the labels and annotation every rendered object carries
+#include "policy/namespaces.hpp"
 
 namespace mlnetpol::policy {
 
@@ -24,6 +26,10 @@ struct rendered_object {
 // only_namespace filters to one namespace when not empty.
 std::vector<rendered_object> render_policies(const config& cfg,
                                              std::string_view only_namespace = {});
+// The objects of one namespace whose roles are known (namespace_index::roles): what
+// render_policies(cfg, namespace_name) returns, at a cost independent of the namespace count.
+std::vector<rendered_object> render_namespace(const config& cfg, const std::string& namespace_name,
+                                              const namespace_roles& roles);
 
 // The module's outputs.
 struct render_summary {
@@ -34,6 +40,9 @@ struct render_summary {
 };
 
 render_summary summarize(const config& cfg);
+// The same with the policy count of each namespace from `policies_of` (a cache of the renders).
+render_summary summarize(const config& cfg, const namespace_index& index,
+                         const std::function<std::size_t(const std::string&)>& policies_of);
 std::string summary_json(const render_summary& summary);  // {"secured_namespaces":[...],...}
 
 // The objects as a v1 List (what `kubectl get -o json` prints); pretty: indented, else compact.

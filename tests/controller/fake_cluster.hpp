@@ -90,6 +90,13 @@ class fake_cluster : public cluster {
     meta.resource_version = next_rv();
     emit(kind, k8s::watch_event::type::deleted, meta);
   }
+  // Deleted while no watch was open: its event is lost, only a relist can show it is gone.
+  void delete_object_unseen(const std::string& kind, const std::string& ns,
+                            const std::string& name) {
+    std::lock_guard lock(m_);
+    objects_.erase({kind, ns, name});
+    next_rv();
+  }
   std::optional<object> find(const std::string& kind, const std::string& ns,
                              const std::string& name) {
     std::lock_guard lock(m_);
@@ -133,10 +140,15 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     terminating_.insert(ns);
   }
+  // How long a watch without events stays open (the server's timeout); cancel() ends it sooner.
+  void set_watch_timeout(std::chrono::milliseconds t) {
+    std::lock_guard lock(m_);
+    watch_timeout_ = t;
+  }
   // Makes the next watch of every resource end with a 410 error event.
   void expire_watches() {
     std::lock_guard lock(m_);
-    expire_ = true;
+    expire_ = {"Namespace", "NetworkPolicy", "CiliumNetworkPolicy"};
     cv_.notify_all();
   }
   std::optional<k8s::lease_record> lease() {
@@ -274,11 +286,10 @@ class fake_cluster : public cluster {
     if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     std::uint64_t since = std::stoull(std::string(resource_version));
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    const auto deadline = std::chrono::steady_clock::now() + watch_timeout_;
     for (;;) {
       if (cancelled_) return make_error(k8s::failure_kind::transport, 0, "cancelled");
-      if (expire_) {
-        expire_ = false;
+      if (expire_.erase(std::string(r.kind)) == 1) {
         k8s::watch_event e;
         e.event_type = k8s::watch_event::type::error;
         e.error_code = 410;
@@ -369,7 +380,8 @@ class fake_cluster : public cluster {
   std::optional<k8s::lease_record> lease_;
   bool cilium_installed_ = true;
   bool cancelled_ = false;
-  bool expire_ = false;
+  std::set<std::string> expire_;  // kinds whose next watch answers 410
+  std::chrono::milliseconds watch_timeout_{200};
 };
 
 }  // namespace mlnetpol::controller::testing

@@ -102,3 +102,50 @@ TEST_CASE("informer: 410 (an error event) relists; a failed list is retried") {
   api.cancel();
   inf.join();
 }
+
+TEST_CASE("retry_backoff: doubles up to its cap and starts over after a success") {
+  retry_backoff b(200ms, 2000ms);
+  CHECK(b.next() == 200ms);
+  CHECK(b.next() == 400ms);
+  CHECK(b.next() == 800ms);
+  CHECK(b.next() == 1600ms);
+  CHECK(b.next() == 2000ms);
+  CHECK(b.next() == 2000ms);
+  b.reset();
+  CHECK(b.next() == 200ms);
+  // The default cap is short: a restarted API server is seen within seconds, not half a minute.
+  CHECK(informer_options{}.max_backoff <= 2000ms);
+}
+
+TEST_CASE("informer: a 410 relists at once, never after the backoff the failures built up") {
+  // A backoff of an hour: any sleep before the relist would stall the test.
+  for (const bool as_event : {true, false}) {
+    CAPTURE(as_event);
+    fake_cluster api;
+    api.set_watch_timeout(1h);  // a quiet watch that ended at once would back off too
+    api.add_namespace("a");
+    recorder r;
+    informer_options slow;
+    slow.min_backoff = 1h;
+    slow.max_backoff = 1h;
+    informer inf(api, k8s::namespaces, "", r.handlers(), slow);
+    inf.start();
+    REQUIRE(eventually([&] { return r.has("a"); }));
+    if (as_event) {
+      api.expire_watches();  // an ERROR event with code 410 in a 200 stream
+    } else {
+      api.fail_next("watch Namespace", make_error(k8s::failure_kind::expired, 410, "Gone"));
+      api.expire_watches();  // ends the open watch; the next one answers HTTP 410
+    }
+    REQUIRE(eventually([&] { return inf.lists() >= (as_event ? 2u : 3u); }));
+    api.add_namespace("b");
+    REQUIRE(eventually([&] { return r.has("b"); }));
+    {
+      std::lock_guard lock(r.m);
+      CHECK(r.errors == 0);
+    }
+    inf.request_stop();
+    api.cancel();
+    inf.join();
+  }
+}
