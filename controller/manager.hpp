@@ -30,7 +30,9 @@ namespace mlnetpol::controller {
 struct manager_options {
   std::chrono::milliseconds resync_period{std::chrono::minutes(10)};
   leader_election_options election;
-  unsigned workers = 2;
+  // Reconciles are latency-bound (a few API round trips, each through the webhooks): 8 keep
+  // the API server busy when hundreds of namespaces arrive at once; 2 queued them for tens of s.
+  unsigned workers = 8;
   informer_options informers;
   backoff_options backoff;
 };
