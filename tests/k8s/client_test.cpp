@@ -201,6 +201,18 @@ TEST_CASE("list: label selector, limit and continue are encoded; pages follow th
   CHECK(requests.back().query.find("continue=" + token) != std::string::npos);
 }
 
+TEST_CASE("list_all asks for pages of 500 by default: a relist of 10,000s is a few calls") {
+  fake_apiserver server;
+  const auto page = fixture_response("networkpolicy-list-managed-by-mlnetpol");
+  server.on("GET", "/apis/networking.k8s.io/v1/networkpolicies",
+            [&](const received_request&) { return page; });
+  k8s::client client(config_for(server));
+  auto all = client.list_all(k8s::network_policies, "", "app.kubernetes.io/managed-by=mlnetpol");
+  REQUIRE(all.has_value());
+  CHECK(last(server.requests()).query ==
+        "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dmlnetpol&limit=500");
+}
+
 TEST_CASE("a chunked list: every item, the deleting namespace flagged") {
   fake_apiserver server;
   server.serve_fixture("namespace-list");
