@@ -7,6 +7,7 @@
 #include "admission/json_patch.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/engine.hpp"
+#include "policy/guardrails.hpp"
 #include "policy/warnings.hpp"
 
 namespace mlnetpol::admission {
@@ -18,7 +19,7 @@ bool is_namespace_request(const review_request& r) {
 
 // Takes the decision's message, warnings and violations over instead of copying them (a denial's
 // message is long); its additions stay for the patch.
-review_response to_response(policy::decision& d) {
+review_response to_response(policy::decision& d, const policy::config& cfg) {
   review_response out;
   out.allowed = d.allowed;
   out.code = d.code;
@@ -29,7 +30,13 @@ review_response to_response(policy::decision& d) {
   out.decision = std::string(policy::to_string(d.result));
   out.mode = policy::to_string(d.mode);
   out.violations.reserve(d.violations.size());
-  for (auto& v : d.violations) out.violations.push_back({std::move(v.rule), std::string(out.mode)});
+  for (auto& v : d.violations) {
+    // The guardrails' violations count under their own mode.
+    const std::string_view mode = policy::is_tenant_policy_rule(v.rule)
+                                      ? policy::to_string(cfg.tenant_policy_guardrails)
+                                      : out.mode;
+    out.violations.push_back({std::move(v.rule), std::string(mode)});
+  }
   return out;
 }
 
@@ -68,7 +75,7 @@ review_response label_webhook::evaluate(const review_request& request, bool muta
   facts.namespace_labels = ns_labels.get();
 
   policy::decision d = mutating ? policy::mutate(facts, *cfg) : policy::validate(facts, *cfg);
-  review_response response = to_response(d);
+  review_response response = to_response(d, *cfg);
   if (!d.additions.empty() && request.object != nullptr) {
     auto patch = patch_for_entries(*request.object, d.additions);
     if (patch) {

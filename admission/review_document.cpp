@@ -54,14 +54,16 @@ place child_place(place parent, std::string_view key) {
     case place::object:  // request.object/oldObject, or a pod template inside one
       if (key == "metadata") return place::metadata;
       if (key == "spec") return place::spec;
+      if (key == "specs") return place::all;  // a CiliumNetworkPolicy's rule sets (guardrails)
       return key == "apiVersion" || key == "kind" ? place::all : place::dropped;
     case place::metadata:
       return key == "name" || key == "generateName" || key == "namespace" || key == "labels" ||
                      key == "annotations" || key == "ownerReferences"
                  ? place::all
                  : place::dropped;
-    case place::spec:  // hostNetwork, and the ways down to pod templates
-      if (key == "hostNetwork") return place::all;
+    case place::spec:  // hostNetwork, a policy's rules, and the ways down to pod templates
+      // ingress/egress: the rules of a NetworkPolicy or CiliumNetworkPolicy (policy/guardrails).
+      if (key == "hostNetwork" || key == "ingress" || key == "egress") return place::all;
       if (key == "template") return place::object;
       if (key == "jobTemplate") return place::job_template;
       return ends_with(key, "ReplicaSpecs") ? place::replica_specs : place::dropped;

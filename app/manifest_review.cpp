@@ -15,6 +15,7 @@
 #include "app/manifest_documents.hpp"
 #include "app/review_pipeline.hpp"
 #include "common/json.hpp"
+#include "policy/guardrails.hpp"
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 
@@ -34,10 +35,11 @@ std::string_view member_string(const rapidjson::Value* v, std::string_view key) 
 }
 
 // The kinds the webhooks are registered for on CREATE (manifests/base/webhooks.yaml): Namespace,
-// Pod and every workload kind whose pod templates the engine labels.
+// Pod, every workload kind whose pod templates the engine labels, and the tenant policies the
+// guardrails judge (NetworkPolicy, CiliumNetworkPolicy).
 bool reviewed_on_create(std::string_view group, std::string_view kind) {
   return (group.empty() && kind == "Namespace") || policy::is_pod_kind(group, kind) ||
-         policy::is_workload_kind(group, kind);
+         policy::is_workload_kind(group, kind) || policy::tenant_policy_kind_of(group, kind);
 }
 
 std::string lowercase_plural(std::string_view kind) {
@@ -145,6 +147,16 @@ object_result review_object(const manifest_object& m, const std::string& default
   if (!reviewed_on_create(group, r.kind)) {
     r.outcome = "not-reviewed";
     r.message = "the webhooks are not called on CREATE of " + r.kind;
+    return r;
+  }
+  // mlnetpol's own policies (`mlnetpol render` output) are written by its service account, which
+  // the guardrails do not judge; in a cluster a tenant's copy with this label is judged.
+  if (policy::tenant_policy_kind_of(group, r.kind) &&
+      json::map_value(metadata, "labels", policy::managed_by_label) == policy::managed_by_value) {
+    r.outcome = "not-reviewed";
+    r.message = "managed by mlnetpol (" + std::string(policy::managed_by_label) + "=" +
+                std::string(policy::managed_by_value) +
+                "): written by mlnetpol's service account, which the guardrails do not judge";
     return r;
   }
   const std::string body = create_review(*m.object, group, version, r.kind, r.namespace_name,

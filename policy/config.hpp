@@ -63,6 +63,9 @@ struct config {
   // The webhook's own identity (its writes to managed policies are always allowed).
   std::string service_account = "system:serviceaccount:mlnetpol-system:mlnetpol";
   bool deny_host_network = true;
+  // Mode of the guardrails for tenant NetworkPolicies/CiliumNetworkPolicies (policy/guardrails.hpp)
+  // in secured namespaces; not changed by a namespace's mlnetpol.io/enforcement label.
+  enforcement_mode tenant_policy_guardrails = enforcement_mode::enforce;
 
   // --- renderer ---
   // Where Prometheus runs: ML pods accept scrapes from it on their metrics ports.

@@ -475,6 +475,11 @@ const std::vector<row>& rows() {
         check_non_empty));
     t.push_back(make_row<&config::deny_host_network>(
         "deny_host_network", "Deny hostNetwork pods in ML namespaces (they bypass policies)."));
+    t.push_back(make_row<&config::tenant_policy_guardrails>(
+        "tenant_policy_guardrails",
+        "Tenant NetworkPolicies/CiliumNetworkPolicies in secured namespaces that open egress or "
+        "ingress to everything, or leave the namespace without annotation "
+        "mlnetpol.io/exception-reason: enforce (deny) | warn | audit; admin_groups exempt."));
     // Renderer.
     t.push_back(make_row<&config::monitoring_namespace>(
         "monitoring_namespace", "Namespace whose Prometheus scrapes ML pods.",

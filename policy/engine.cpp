@@ -6,6 +6,7 @@
 
 #include "common/json.hpp"
 #include "policy/config_parse.hpp"
+#include "policy/guardrails.hpp"
 #include "policy/inference.hpp"
 #include "policy/json_index.hpp"
 #include "policy/kinds.hpp"
@@ -532,6 +533,10 @@ decision validate(const request_facts& request, const config& cfg) {
         break;
       }
     }
+  }
+  // After the label rules: the guardrails apply a mode of their own.
+  if (c.kind == kind_class::network_policy) {
+    apply_tenant_policy_guardrails(request, cfg, c.roles.secured, d);
   }
   finish(d);
   return std::move(d);

@@ -5,6 +5,7 @@
 
 #include "admission/review.hpp"
 #include "policy/decision.hpp"
+#include "policy/guardrails.hpp"
 #include "policy/kinds.hpp"
 
 namespace mlnetpol::server {
@@ -27,9 +28,11 @@ constexpr std::array<std::string_view, 8> known_decisions{
     policy::to_string(policy::outcome::audited),
     policy::to_string(policy::outcome::exempt),
     admission::decision_error};
-constexpr std::array<std::string_view, 4> known_rule_names{
-    policy::rule_workload_type_missing, policy::rule_workload_type_not_allowed,
-    policy::rule_host_network, policy::rule_managed_policy};
+constexpr std::array<std::string_view, 7> known_rule_names{
+    policy::rule_workload_type_missing,      policy::rule_workload_type_not_allowed,
+    policy::rule_host_network,               policy::rule_managed_policy,
+    policy::rule_tenant_egress_all,          policy::rule_tenant_ingress_all,
+    policy::rule_tenant_exception_undocumented};
 constexpr std::array<std::string_view, 3> known_mode_names{
     policy::to_string(policy::enforcement_mode::enforce),
     policy::to_string(policy::enforcement_mode::warn),

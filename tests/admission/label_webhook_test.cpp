@@ -349,3 +349,72 @@ TEST_CASE("concurrent requests, namespace requests and config reloads") {
   for (auto& t : threads) t.join();
   CHECK(failures == 0);
 }
+
+TEST_CASE("tenant policy guardrails through the handler: decoded, judged, counted in their mode") {
+  // A captured NetworkPolicy CREATE in ml-training (secured), sent by a tenant, with the issue's
+  // allow-all spec.
+  json review = json::parse(fixture("networkpolicy-create.json"));
+  review["request"]["userInfo"] = {{"username", "system:serviceaccount:ml-training:tenant"},
+                                   {"groups", {"system:serviceaccounts", "system:authenticated"}}};
+  review["request"]["object"]["metadata"]["name"] = "allow-all";
+  review["request"]["object"]["spec"] = {{"podSelector", json::object()},
+                                         {"policyTypes", {"Ingress", "Egress"}},
+                                         {"ingress", {json::object()}},
+                                         {"egress", {json::object()}}};
+  policy_handlers handlers(ml_config());
+  const review_response r = handlers.validate().handle(decode(review));
+  CHECK_FALSE(r.allowed);
+  CHECK(r.code == 403);
+  CHECK(r.decision == "denied");
+  CHECK(r.message.find("NetworkPolicy \"allow-all\" allows egress to every address: "
+                       "spec.egress[0]") != std::string::npos);
+  CHECK(r.message.find("mlnetpol.io/exception-reason") != std::string::npos);
+  REQUIRE(r.violations.size() == 3);
+  CHECK(r.violations[0].rule == "tenant-policy-egress-all");
+  CHECK(r.violations[0].mode == "enforce");
+
+  // A narrow, documented exception is admitted.
+  json narrow = review;
+  narrow["request"]["object"]["metadata"]["annotations"] = {
+      {"mlnetpol.io/exception-reason", "training reads the feature store"}};
+  narrow["request"]["object"]["spec"]["ingress"] = json::array();
+  narrow["request"]["object"]["spec"]["egress"] = {
+      {{"to", {{{"ipBlock", {{"cidr", "10.0.12.0/24"}}}}}}}};
+  const review_response ok = handlers.validate().handle(decode(narrow));
+  CHECK(ok.allowed);
+  CHECK(ok.violations.empty());
+
+  // Guardrails in warn while the label engine enforces: violations are counted as warn.
+  policy::config cfg = ml_config();
+  cfg.tenant_policy_guardrails = policy::enforcement_mode::warn;
+  policy_handlers warn(cfg);
+  const review_response w = warn.validate().handle(decode(review));
+  CHECK(w.allowed);
+  CHECK(w.decision == "warned");
+  CHECK(w.mode == "enforce");
+  REQUIRE(w.violations.size() == 3);
+  CHECK(w.violations[0].mode == "warn");
+  CHECK(w.warnings.size() == 3);
+
+  // Audit: allowed, annotated, counted as audit.
+  cfg.tenant_policy_guardrails = policy::enforcement_mode::audit;
+  policy_handlers audit(cfg);
+  const review_response a = audit.validate().handle(decode(review));
+  CHECK(a.allowed);
+  CHECK(a.decision == "audited");
+  CHECK(a.violations.at(0).mode == "audit");
+  REQUIRE(a.audit_annotations.size() == 1);
+  CHECK(a.audit_annotations[0].first == "would-deny-tenant-policy");
+
+  // A CiliumNetworkPolicy's specs[] survive decoding too.
+  json cnp = review;
+  cnp["request"]["kind"] = {{"group", "cilium.io"}, {"version", "v2"}, {"kind", "CiliumNetworkPolicy"}};
+  cnp["request"]["resource"] = {
+      {"group", "cilium.io"}, {"version", "v2"}, {"resource", "ciliumnetworkpolicies"}};
+  cnp["request"]["object"]["spec"] = nullptr;
+  cnp["request"]["object"]["specs"] = {
+      {{"endpointSelector", json::object()}, {"egress", {{{"toEntities", {"world", "cluster"}}}}}}};
+  const review_response c = handlers.validate().handle(decode(cnp));
+  CHECK_FALSE(c.allowed);
+  CHECK(c.message.find("specs[0].egress[0].toEntities[0] world") != std::string::npos);
+}

@@ -68,7 +68,7 @@ inline nlohmann::json kept_spec(const nlohmann::json& spec) {
   if (!spec.is_object()) return spec;
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [key, child] : spec.items()) {
-    if (key == "hostNetwork") {
+    if (key == "hostNetwork" || key == "ingress" || key == "egress") {
       out[key] = child;
     } else if (key == "template") {
       out[key] = kept_object(child);
@@ -100,6 +100,7 @@ inline nlohmann::json kept_object(const nlohmann::json& object) {
         {"name", "generateName", "namespace", "labels", "annotations", "ownerReferences"});
   }
   if (object.contains("spec")) out["spec"] = kept_spec(object["spec"]);
+  if (object.contains("specs")) out["specs"] = object["specs"];  // a CiliumNetworkPolicy's rules
   return out;
 }
 

@@ -367,3 +367,52 @@ TEST_CASE("review: a Namespace in the input sets the enforcement override of its
   // Without the Namespace the global mode (enforce) denies it.
   CHECK(run(quote(dir.add("pod.yaml", host_network_pod))).exit_code == 1);
 }
+
+TEST_CASE("review: NetworkPolicies and CiliumNetworkPolicies are judged by the guardrails") {
+  manifest_dir dir;
+  // mlops is secured by the defaults (an ML namespace).
+  const std::string file = dir.add(
+      "policies.yaml",
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: allow-all, "
+      "namespace: mlops}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress, Egress]\n"
+      "  ingress: [{}]\n  egress: [{}]\n---\n"
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: orders-db\n"
+      "  namespace: mlops\n  annotations: {mlnetpol.io/exception-reason: \"orders database\"}\n"
+      "spec:\n  podSelector: {}\n  egress: [{to: [{ipBlock: {cidr: 10.0.12.0/24}}]}]\n---\n"
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: undocumented, "
+      "namespace: mlops}\nspec:\n  podSelector: {}\n  egress: [{to: [{ipBlock: {cidr: "
+      "10.0.12.0/24}}]}]\n---\n"
+      "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: world, namespace: "
+      "mlops}\nspec:\n  endpointSelector: {}\n  egress: [{toEntities: [world, cluster]}]\n---\n"
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: elsewhere, "
+      "namespace: team-x}\nspec:\n  podSelector: {}\n  egress: [{}]\n---\n"
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n"
+      "  namespace: mlops\n  labels: {app.kubernetes.io/managed-by: mlnetpol}\n"
+      "spec: {podSelector: {}}\n");
+  const run_result r = run(quote(file));
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(has(r,
+            "NetworkPolicy mlops/allow-all: denied: NetworkPolicy \"allow-all\" allows egress to "
+            "every address: spec.egress[0] (no `to`: every destination)"));
+  CHECK(has(r, "allows ingress from every namespace or address: spec.ingress[0]"));
+  CHECK(has(r, "NetworkPolicy mlops/orders-db: allowed\n"));
+  CHECK(has(r,
+            "NetworkPolicy mlops/undocumented: denied: NetworkPolicy \"undocumented\" allows "
+            "egress beyond its namespace (spec.egress[0].to[0].ipBlock 10.0.12.0/24) without "
+            "annotation mlnetpol.io/exception-reason"));
+  CHECK(has(r,
+            "CiliumNetworkPolicy mlops/world: denied: CiliumNetworkPolicy \"world\" allows egress "
+            "to every address: spec.egress[0].toEntities[0] world"));
+  CHECK(has(r, "NetworkPolicy team-x/elsewhere: allowed\n"));  // not a secured namespace
+  CHECK(has(r, "NetworkPolicy mlops/default-deny: not reviewed: managed by mlnetpol"));
+  CHECK(has(r, "6 objects: 2 allowed, 0 would be patched, 3 denied, 1 not reviewed"));
+
+  // warn: admitted with warnings, exit 0.
+  const temp_config warn("tenant_policy_guardrails: warn\n");
+  const run_result w = run("--config " + quote(warn.path.string()) + " " + quote(file));
+  CAPTURE(w.output);
+  CHECK(w.exit_code == 0);
+  CHECK(has(w, "NetworkPolicy mlops/allow-all: allowed\n"));
+  CHECK(has(w, "  warning: NetworkPolicy \"allow-all\": egress to every address"));
+}

@@ -47,7 +47,7 @@ CONFIG_CHANGES = {
     "standard": {},
     "cilium": {"cilium_mode": True},
     "cert-manager": {},
-    "audit": {"enforcement_mode": "audit"},
+    "audit": {"enforcement_mode": "audit", "tenant_policy_guardrails": "audit"},
     "external": {},
 }
 # Pod-controlling resources the engine handles, per API group (mutated and validated).
@@ -332,7 +332,7 @@ def check_webhooks(objs, overlay, ca_pem):
         missing = covers(hooks, {"": {"namespaces"}, **WORKLOADS}, "CREATE")
         if missing:
             errors.append(f"{config['kind']}: no CREATE rule for {missing}")
-    for op in ("UPDATE", "DELETE"):
+    for op in ("CREATE", "UPDATE", "DELETE"):
         missing = covers(validating.get("webhooks") or [], POLICIES, op)
         if missing:
             errors.append(f"ValidatingWebhookConfiguration: no {op} rule for {missing}")
@@ -388,12 +388,27 @@ def check_webhook_scope(w, where, kind, overlay):
     if handles_policies:
         if kind != "ValidatingWebhookConfiguration":
             errors.append(f"{where}: network policies belong to the validating webhook only")
-        if any(ops != {"UPDATE", "DELETE"} for _, _, ops in resources):
-            errors.append(f"{where}: network policies are checked on UPDATE and DELETE only")
         obj_sel = w.get("objectSelector")
-        if obj_sel is None or selector_matches(obj_sel, {}) or \
-                not selector_matches(obj_sel, dict([MANAGED_BY])):
-            errors.append(f"{where}: objectSelector must select {MANAGED_BY[0]}={MANAGED_BY[1]}")
+        if any(ops == {"CREATE", "UPDATE"} for _, _, ops in resources):
+            # Tenant policies (the guardrails): every policy of a secured namespace, whatever its
+            # labels, since a tenant can write the managed-by label too.
+            if any(ops != {"CREATE", "UPDATE"} for _, _, ops in resources):
+                errors.append(f"{where}: tenant policies are checked on CREATE and UPDATE only")
+            if obj_sel is not None and not selector_matches(obj_sel, {}):
+                errors.append(f"{where}: an objectSelector would let tenant policies skip the "
+                              f"guardrails")
+            if selector_matches(selector, namespace_labels("team-a")):
+                errors.append(f"{where}: sends tenant policies from namespaces that are not "
+                              f"secured")
+            if not selector_matches(selector, namespace_labels("team-a", SECURED_LABEL)):
+                errors.append(f"{where}: misses tenant policies of secured namespaces")
+        else:
+            if any(ops != {"UPDATE", "DELETE"} for _, _, ops in resources):
+                errors.append(f"{where}: managed policies are checked on UPDATE and DELETE only")
+            if obj_sel is None or selector_matches(obj_sel, {}) or \
+                    not selector_matches(obj_sel, dict([MANAGED_BY])):
+                errors.append(f"{where}: objectSelector must select "
+                              f"{MANAGED_BY[0]}={MANAGED_BY[1]}")
     expected = "Ignore" if overlay == "audit" or handles_namespaces else "Fail"
     if failure in ("Fail", "Ignore") and failure != expected:
         errors.append(f"{where}: failurePolicy {failure}, expected {expected} in overlay {overlay}")
@@ -784,6 +799,15 @@ def breakages():
          lambda o: webhook(o, mw, 1)["rules"][1].__setitem__("resources", ["deployments"])),
         ("policies unselected", "objectSelector must select",
          lambda o: webhook(o, vw, 2).pop("objectSelector")),
+        ("tenant policies skip by label", "skip the guardrails",
+         lambda o: webhook(o, vw, 3).__setitem__(
+             "objectSelector", {"matchLabels": {"team": "x"}})),
+        ("tenant policies from every namespace", "sends tenant policies from namespaces",
+         lambda o: webhook(o, vw, 3)["namespaceSelector"].pop("matchLabels")),
+        ("tenant policies unchecked on CREATE", "no CREATE rule for",
+         lambda o: [r.__setitem__("operations", ["UPDATE"]) for r in webhook(o, vw, 3)["rules"]]),
+        ("tenant policies fail open", "expected Fail",
+         lambda o: webhook(o, vw, 3).__setitem__("failurePolicy", "Ignore")),
         ("namespaces fail closed", "must be Ignore",
          lambda o: webhook(o, mw, 0).__setitem__("failurePolicy", "Fail")),
         ("workloads fail open", "expected Fail",

@@ -87,6 +87,8 @@ TEST_CASE("every key is read into its own field") {
       {R"({"service_account": "system:serviceaccount:x:y"})",
        [](const config& c) { return c.service_account == "system:serviceaccount:x:y"; }},
       {R"({"deny_host_network": false})", [](const config& c) { return !c.deny_host_network; }},
+      {R"({"tenant_policy_guardrails": "warn"})",
+       [](const config& c) { return c.tenant_policy_guardrails == enforcement_mode::warn; }},
       {R"({"monitoring_namespace": "prom"})",
        [](const config& c) { return c.monitoring_namespace == "prom"; }},
       {R"({"ingress_controller_namespaces": ["traefik"]})",
