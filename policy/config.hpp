@@ -63,6 +63,9 @@ struct config {
   // The webhook's own identity (its writes to managed policies are always allowed).
   std::string service_account = "system:serviceaccount:mlnetpol-system:mlnetpol";
   bool deny_host_network = true;
+  // Namespaces with any of these roles (platform, tenant, training, inference) refuse hostNetwork
+  // pods when deny_host_network is on: a pod on the host network bypasses every policy.
+  std::vector<std::string> deny_host_network_roles{"platform", "tenant", "training", "inference"};
 
   // --- renderer ---
   // Where Prometheus runs: ML pods accept scrapes from it on their metrics ports.

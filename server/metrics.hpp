@@ -80,7 +80,7 @@ class metrics {
   std::string render() const;
 
  private:
-  static constexpr std::size_t known_rules = 4;  // the label engine's rules
+  static constexpr std::size_t known_rules = 6;  // the label engine's rules
   static constexpr std::size_t known_modes = 3;  // enforce, warn, audit
 
   obs::labeled_counter admission_{"webhook", "kind", "operation", "decision"};
