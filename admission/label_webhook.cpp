@@ -27,6 +27,7 @@ review_response to_response(policy::decision& d, const policy::config& cfg) {
   if (d.code == 403) out.reason = "Forbidden";
   out.warnings = std::move(d.warnings);
   out.audit_annotations = std::move(d.audit_annotations);
+  out.detail = std::move(d.detail);
   out.decision = std::string(policy::to_string(d.result));
   out.mode = policy::to_string(d.mode);
   out.violations.reserve(d.violations.size());

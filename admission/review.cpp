@@ -70,6 +70,7 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
         response.decision.empty() ? default_decision(response) : std::move(response.decision);
     outcome.patch = std::move(response.patch);  // after default_decision, which looks at it
     outcome.violations = std::move(response.violations);
+    outcome.detail = std::move(response.detail);
   } catch (...) {
     // Only allocation failure gets here; these assignments fit the small-string buffer.
     outcome.http_status = 500;

@@ -58,6 +58,7 @@ struct review_response {
   std::string decision;  // allowed | patched | denied | warned | audited | exempt
   std::string_view mode;  // enforce | warn | audit in force for the request (a static string)
   std::vector<violation_record> violations;
+  std::string detail;  // what a refusal is about beyond its rules (e.g. the labels), for the log
 };
 
 class handler {
@@ -91,6 +92,7 @@ struct review_outcome {
   std::string decision;  // as review_response::decision, or decision_error
   std::string error;     // readable transport/decode error, empty on success
   std::vector<violation_record> violations;
+  std::string detail;  // review_response::detail
 };
 
 // Decodes body (padding as for decode_review), calls h, encodes the answer. Never throws.

@@ -1,11 +1,14 @@
 #include "controller/namespace_labels.hpp"
 
+#include <algorithm>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "policy/inference.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/owned_labels.hpp"
 
 namespace mlnetpol::controller {
 namespace {
@@ -46,19 +49,20 @@ label_changes namespace_label_changes(const policy::config& cfg, std::string_vie
 label_changes namespace_label_changes(const policy::config& cfg,
                                       const policy::namespace_roles& roles,
                                       const label_map& current) {
-  const bool enrolled = roles.secured || roles.ml();
-  label_changes out;
-  auto want = [&](std::string_view key, bool wanted) {
-    const auto it = current.find(str(key));
-    if (wanted && (it == current.end() || it->second != "true")) out.set[str(key)] = "true";
-    if (!wanted && it != current.end()) out.remove.push_back(str(key));
-  };
   // The same keys and values the engine's namespace mutation sets.
-  want(policy::secured_label, enrolled);
-  want(policy::platform_label, enrolled && roles.platform);
-  want(policy::tenant_label, enrolled && roles.tenant);
-  want(policy::training_label, enrolled && roles.training);
-  want(policy::inference_label, enrolled && roles.inference);
+  const std::vector<std::string_view> wanted = policy::wanted_role_labels(roles);
+  const bool enrolled = !wanted.empty();
+  label_changes out;
+  for (const std::string_view key : policy::role_label_keys) {
+    const auto it = current.find(str(key));
+    if (std::find(wanted.begin(), wanted.end(), key) != wanted.end()) {
+      if (it == current.end() || it->second != policy::role_label_value) {
+        out.set[str(key)] = str(policy::role_label_value);
+      }
+    } else if (it != current.end()) {
+      out.remove.push_back(str(key));
+    }
+  }
   if (enrolled) {
     if (const auto type = policy::namespace_workload_type(roles)) {
       // A value someone set stays (the engine only warns about it).
@@ -69,8 +73,7 @@ label_changes namespace_label_changes(const policy::config& cfg,
 }
 
 bool has_owned_label(const label_map& labels) {
-  for (std::string_view key : {policy::secured_label, policy::platform_label, policy::tenant_label,
-                               policy::training_label, policy::inference_label}) {
+  for (const std::string_view key : policy::role_label_keys) {
     if (labels.contains(std::string(key))) return true;
   }
   return false;

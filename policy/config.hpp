@@ -66,6 +66,9 @@ struct config {
   // Mode of the guardrails for tenant NetworkPolicies/CiliumNetworkPolicies (policy/guardrails.hpp)
   // in secured namespaces; not changed by a namespace's mlnetpol.io/enforcement label.
   enforcement_mode tenant_policy_guardrails = enforcement_mode::enforce;
+  // Namespaces with any of these roles (platform, tenant, training, inference) refuse hostNetwork
+  // pods when deny_host_network is on: a pod on the host network bypasses every policy.
+  std::vector<std::string> deny_host_network_roles{"platform", "tenant", "training", "inference"};
 
   // --- renderer ---
   // Where Prometheus runs: ML pods accept scrapes from it on their metrics ports.

@@ -396,6 +396,11 @@ std::optional<std::string> check_non_empty(std::string_view s) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_role_name(std::string_view s) {
+  if (std::find(role_names.begin(), role_names.end(), s) != role_names.end()) return std::nullopt;
+  return "\"" + std::string(s) + "\" is not a namespace role (platform, tenant, training or inference)";
+}
+
 std::optional<std::string> check_fqdn_pattern(std::string_view s) {
   std::string problem = fqdn_entry_error(s);
   if (problem.empty()) return std::nullopt;
@@ -474,7 +479,12 @@ const std::vector<row>& rows() {
         "service_account", "The webhook's own identity; may always change managed policies.",
         check_non_empty));
     t.push_back(make_row<&config::deny_host_network>(
-        "deny_host_network", "Deny hostNetwork pods in ML namespaces (they bypass policies)."));
+        "deny_host_network",
+        "Deny hostNetwork pods in secured and ML namespaces (they bypass policies)."));
+    t.push_back(make_row<&config::deny_host_network_roles>(
+        "deny_host_network_roles",
+        "Roles (platform, tenant, training, inference) whose namespaces deny hostNetwork pods.",
+        check_role_name));
     t.push_back(make_row<&config::tenant_policy_guardrails>(
         "tenant_policy_guardrails",
         "Tenant NetworkPolicies/CiliumNetworkPolicies in secured namespaces that open egress or "

@@ -37,6 +37,10 @@ inline constexpr std::string_view rule_workload_type_missing = "workload-type-mi
 inline constexpr std::string_view rule_workload_type_not_allowed = "workload-type-not-allowed";
 inline constexpr std::string_view rule_host_network = "host-network";
 inline constexpr std::string_view rule_managed_policy = "managed-policy";
+// A Namespace request that adds, changes or removes an mlnetpol.io label without the right to.
+inline constexpr std::string_view rule_namespace_label = "namespace-label";
+// A pods/status write that changes the workload label (labels belong to the main resource).
+inline constexpr std::string_view rule_label_via_status = "label-via-status";
 
 struct violation {
   std::string rule;
@@ -54,6 +58,8 @@ struct decision {
   std::vector<map_entry> additions;   // to patch in; empty under audit
   std::vector<std::string> warnings;  // within the API server's limits
   std::vector<std::pair<std::string, std::string>> audit_annotations;  // keys without '/'
+  // For the decision log line only: what a refusal is about beyond its rule (the labels).
+  std::string detail;
 };
 
 }  // namespace mlnetpol::policy

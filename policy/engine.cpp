@@ -12,6 +12,7 @@
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/owned_labels.hpp"
 #include "policy/text.hpp"
 #include "policy/warnings.hpp"
 
@@ -79,11 +80,19 @@ enforcement_mode mode_for_label(const config& cfg, std::optional<std::string_vie
   return cfg.enforcement;
 }
 
-// Returns true when the decision is final before any rule runs (disabled, sub-resource, other
-// kinds, exemptions).
+// A write to a pod's status sub-resource: it can change the pod's labels too.
+bool is_pod_status(const context& c) {
+  return c.kind == kind_class::pod && c.request.sub_resource == "status";
+}
+
+// Returns true when the decision is final before any rule runs (disabled, other sub-resources,
+// other kinds, exemptions).
 bool settle_early(context& c) {
   const request_facts& r = c.request;
-  if (!c.cfg.enabled || !r.sub_resource.empty() || c.kind == kind_class::other) return true;
+  if (!c.cfg.enabled || (!r.sub_resource.empty() && !is_pod_status(c)) ||
+      c.kind == kind_class::other) {
+    return true;
+  }
   const bool exempt = contains(c.cfg.exempt_namespaces, c.namespace_name) ||
                       contains(c.cfg.exempt_users, r.username) ||
                       std::any_of(r.groups.begin(), r.groups.end(), [&](const std::string& g) {
@@ -196,11 +205,7 @@ std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& ob
     label.audit_value = str(key) + "=" + str(value);
     out.push_back(std::move(label));
   };
-  set(secured_label, "true");
-  if (roles.platform) set(platform_label, "true");
-  if (roles.tenant) set(tenant_label, "true");
-  if (roles.training) set(training_label, "true");
-  if (roles.inference) set(inference_label, "true");
+  for (const std::string_view key : wanted_role_labels(roles)) set(key, role_label_value);
   if (const auto type = namespace_workload_type(roles)) {
     const auto current = map_value(metadata, "labels", c.cfg.label_key);
     if (!current) {
@@ -374,21 +379,53 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
     summary += ')';
     out.push_back({str(rule_workload_type_not_allowed), std::move(message), std::move(summary)});
   }
+}
 
+// Whether this namespace refuses hostNetwork: deny_host_network and one of its roles listed.
+bool host_network_denied(const context& c) {
+  if (!c.cfg.deny_host_network) return false;
+  return std::any_of(c.cfg.deny_host_network_roles.begin(), c.cfg.deny_host_network_roles.end(),
+                     [&](const std::string& role) { return has_role(c.roles, role); });
+}
+
+void check_host_network(const context& c, const rapidjson::Value& object, const pod_site& site,
+                        std::vector<violation>& out) {
   const rapidjson::Value* host_network = json_member(site.spec, "hostNetwork");
-  if (c.cfg.deny_host_network && host_network != nullptr && host_network->IsBool() &&
-      host_network->GetBool()) {
-    const std::string field = site.template_path.empty()
-                                  ? std::string("spec.hostNetwork")
-                                  : cat(site.template_path, ".spec.hostNetwork");
-    out.push_back({str(rule_host_network),
-                   cat(subject, " in namespace \"", ns, "\" sets ", field,
-                       ": true, which is denied in ML namespaces: a pod on the host network "
-                       "bypasses every network policy. Fix: remove ",
-                       field, " (or run the workload outside the ML namespaces)"),
-                   cat(subject, ": hostNetwork is not allowed in ML namespace ", ns,
-                       " (bypasses network policies)")});
-  }
+  if (host_network == nullptr || !host_network->IsBool() || !host_network->GetBool()) return;
+  std::string subject = describe_object(c.request, &object);
+  if (!site.template_path.empty()) append(subject, " (", site.template_path, ")");
+  const std::string_view ns = c.namespace_name;
+  const std::string field = site.template_path.empty()
+                                ? std::string("spec.hostNetwork")
+                                : cat(site.template_path, ".spec.hostNetwork");
+  out.push_back({str(rule_host_network),
+                 cat(subject, " in namespace \"", ns, "\" sets ", field,
+                     ": true, which is denied in secured namespaces: a pod on the host network "
+                     "bypasses every network policy. Fix: remove ",
+                     field,
+                     " (or run the workload outside the secured namespaces; administrators: "
+                     "deny_host_network_roles)"),
+                 cat(subject, ": hostNetwork is not allowed in secured namespace ", ns,
+                     " (bypasses network policies)")});
+}
+
+// Labels belong to the pod, where the rules above judge them; a status write (which the API
+// server lets change metadata too) must not change the workload label at all.
+void check_label_via_status(const context& c, std::vector<violation>& out) {
+  const request_facts& r = c.request;
+  const std::string& key = c.cfg.label_key;
+  const auto before = map_value(json_member(r.old_object, "metadata"), "labels", key);
+  const auto after = map_value(json_member(r.object, "metadata"), "labels", key);
+  if (before == after) return;
+  const std::string subject = describe_object(r, r.object);
+  const std::string change = cat(before ? *before : "(none)", " -> ", after ? *after : "(none)");
+  out.push_back(
+      {str(rule_label_via_status),
+       cat(subject, " in namespace \"", c.namespace_name, "\": changing label ", key, " (", change,
+           ") through the pods/status sub-resource is denied: the label decides which network "
+           "policies select the pod. Fix: leave metadata.labels out of status writes (change the "
+           "pod's labels on the pod itself, where mlnetpol checks them)"),
+       cat(subject, ": label ", key, " cannot change through pods/status")});
 }
 
 bool label_ok(const context& c, const pod_site& site) {
@@ -404,11 +441,7 @@ void check_managed_policy(context& c, std::vector<violation>& out) {
     return map_value(json_member(o, "metadata"), "labels", managed_by_label) == managed_by_value;
   };
   if (!managed(r.old_object) && !(update && managed(r.object))) return;
-  if (r.username == c.cfg.service_account) return;
-  if (std::any_of(r.groups.begin(), r.groups.end(),
-                  [&](const std::string& g) { return contains(c.cfg.admin_groups, g); })) {
-    return;
-  }
+  if (is_privileged(c.cfg, r.username, r.groups)) return;
   const rapidjson::Value* shown = r.old_object != nullptr ? r.old_object : r.object;
   const std::string subject = describe_object(r, shown);
   const std::string verb = update ? "update" : "delete";
@@ -433,25 +466,32 @@ std::vector<violation> find_violations(context& c) {
     check_managed_policy(c, out);
     return out;
   }
-  if (!c.roles.ml() || r.object == nullptr || !r.object->IsObject()) return out;
+  if (r.object == nullptr || !r.object->IsObject()) return out;
+  if (is_pod_status(c)) {
+    if (r.operation == "UPDATE") check_label_via_status(c, out);
+    return out;
+  }
+  const bool ml = c.roles.ml();
+  const bool host_network = host_network_denied(c);
+  if (!ml && !host_network) return out;
   const bool create = r.operation == "CREATE";
   const bool update = r.operation == "UPDATE";
+  auto check = [&](const pod_site& site) {
+    if (ml) check_site(c, *r.object, site, out);
+    if (host_network) check_host_network(c, *r.object, site, out);
+  };
   if (c.kind == kind_class::workload && (create || update)) {
-    for (const auto& site : written_sites(r)) check_site(c, *r.object, site, out);
+    for (const auto& site : written_sites(r)) check(site);
   } else if (c.kind == kind_class::pod && create) {
-    for (const auto& site : pod_sites(r.group, r.kind, *r.object))
-      check_site(c, *r.object, site, out);
-  } else if (c.kind == kind_class::pod && update && r.old_object != nullptr) {
-    // Running pods that predate mlnetpol stay updatable; only taking a valid label away is denied.
+    for (const auto& site : pod_sites(r.group, r.kind, *r.object)) check(site);
+  } else if (ml && c.kind == kind_class::pod && update && r.old_object != nullptr) {
+    // Running pods that predate mlnetpol stay updatable; only taking a valid label away is denied
+    // (hostNetwork cannot change on a pod).
     const auto old_sites = pod_sites(r.group, r.kind, *r.old_object);
     const auto new_sites = pod_sites(r.group, r.kind, *r.object);
     if (!old_sites.empty() && !new_sites.empty() && label_ok(c, old_sites.front()) &&
         !label_ok(c, new_sites.front())) {
-      std::vector<violation> found;
-      check_site(c, *r.object, new_sites.front(), found);
-      for (auto& v : found) {
-        if (v.rule != rule_host_network) out.push_back(std::move(v));
-      }
+      check_site(c, *r.object, new_sites.front(), out);
     }
   }
   return out;
@@ -459,6 +499,53 @@ std::vector<violation> find_violations(context& c) {
 
 void finish(decision& d) {
   d.warnings = fit_warnings(d.warnings);
+}
+
+// mlnetpol's namespace labels are mlnetpol's: a Namespace write (its status and finalize
+// sub-resources too, which can change labels as well) that adds, changes or removes an
+// mlnetpol.io label is refused unless it comes from the service account or an admin group, in
+// every mode and for exempt users alike: the mode is what the enforcement label itself chooses.
+// Returns true when it refused the request.
+bool refuse_foreign_label_changes(context& c) {
+  const request_facts& r = c.request;
+  if (!c.cfg.enabled || c.kind != kind_class::namespace_kind) return false;
+  const bool update = r.operation == "UPDATE";
+  if (!update && r.operation != "CREATE") return false;
+  if (is_privileged(c.cfg, r.username, r.groups)) return false;
+  c.roles = roles_of(c.cfg, c.namespace_name);
+  const std::vector<label_change> changes =
+      foreign_label_changes(update ? r.old_object : nullptr, r.object, c.roles);
+  if (changes.empty()) return false;
+  std::string what;
+  for (const auto& change : changes) {
+    append(c.result.detail, c.result.detail.empty() ? "" : ",", change.key);
+    const std::string_view was = change.before ? std::string_view(*change.before) : "";
+    const std::string_view is = change.after ? std::string_view(*change.after) : "";
+    append(what, what.empty() ? "" : ", ", change.key,
+           !change.before ? cat(" (added: ", is, ")")
+           : !change.after ? cat(" (removed: was ", was, ")")
+                           : cat(" (changed: ", was, " -> ", is, ")"));
+  }
+  std::vector<std::string_view> groups(c.cfg.admin_groups.begin(), c.cfg.admin_groups.end());
+  std::string message =
+      cat("namespace \"", c.namespace_name, "\": ", r.username, " may not change label ", what,
+          ": the ", owned_label_prefix,
+          " labels are mlnetpol's (the enforcement override is an administrator's tool); only "
+          "mlnetpol's service account ",
+          c.cfg.service_account,
+          groups.empty() ? std::string() : cat(" or the admin_groups (", join(groups, ", "), ")"),
+          " may change them. Fix: leave the ", owned_label_prefix,
+          " labels as they are, or ask a cluster administrator");
+  decision& d = c.result;
+  // Refused whatever the namespace's mode: the decision is enforced.
+  d.mode = enforcement_mode::enforce;
+  d.allowed = false;
+  d.code = 403;
+  d.result = outcome::denied;
+  d.violations.push_back({str(rule_namespace_label), message,
+                          cat("namespace ", c.namespace_name, ": ", what, " is mlnetpol's")});
+  d.message = std::move(message);
+  return true;
 }
 
 }  // namespace
@@ -504,6 +591,10 @@ decision validate(const request_facts& request, const config& cfg) {
   context c{request, cfg, classify(request), {}, {}, {}};
   c.namespace_name = namespace_of(request, c.kind);
   c.result.mode = cfg.enforcement;
+  if (refuse_foreign_label_changes(c)) {
+    finish(c.result);
+    return std::move(c.result);
+  }
   if (settle_early(c)) return std::move(c.result);
   c.roles = roles_of(cfg, c.namespace_name);
   decision& d = c.result;

@@ -42,6 +42,14 @@ std::vector<std::string> namespaces_of(const config& cfg, bool all) {
 
 }  // namespace
 
+bool has_role(const namespace_roles& roles, std::string_view name) {
+  if (name == role_names[0]) return roles.platform;
+  if (name == role_names[1]) return roles.tenant;
+  if (name == role_names[2]) return roles.training;
+  if (name == role_names[3]) return roles.inference;
+  return false;
+}
+
 namespace_roles roles_of(const config& cfg, std::string_view namespace_name) {
   namespace_roles roles;
   if (!cfg.enabled) return roles;

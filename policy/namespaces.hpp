@@ -1,6 +1,7 @@
 #pragma once
 // Which roles a namespace has under a configuration, and which namespaces are secured. Shared by the
 // label engine (namespace labels) and the renderer (policy sets), so both agree by construction.
+#include <array>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -18,6 +19,12 @@ struct namespace_roles {
   bool secured = false;    // gets the default-deny set
   bool ml() const { return training || inference; }
 };
+
+// The roles by name, as configuration keys such as deny_host_network_roles name them.
+inline constexpr std::array<std::string_view, 4> role_names{"platform", "tenant", "training",
+                                                            "inference"};
+// Whether roles include the role called name (one of role_names).
+bool has_role(const namespace_roles& roles, std::string_view name);
 
 // All false when cfg.enabled is false.
 namespace_roles roles_of(const config& cfg, std::string_view namespace_name);

@@ -79,6 +79,7 @@ void log_decision(level_enum level, const std::string& webhook,
                   {"decision", outcome.decision},
                   {"rule", rule},
                   {"violations", std::string_view(violations.data(), violations.size())},
+                  {"detail", outcome.detail},
                   {"patch", std::string_view(patch.data(), patch.size())},
                   {"latency_ms", seconds * 1e3},
                   {"suppressed_before", suppressed_before}});

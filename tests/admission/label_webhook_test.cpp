@@ -315,6 +315,33 @@ TEST_CASE("managed policy protection through the handler") {
   CHECK(handlers.validate().handle(decode(review)).allowed);
 }
 
+TEST_CASE("namespace labels through the handler: the tenant is refused whatever the mode") {
+  // The fixture: an administrator (system:masters) labels team-a; a tenant's service account
+  // adding the enforcement override to it is refused, even with the namespace's own label asking
+  // for audit.
+  policy::config cfg = ml_config();
+  cfg.tenant_namespaces = {"team-a"};
+  policy_handlers handlers(cfg);
+  json review = json::parse(fixture("namespace-update-add-label.json"));
+  CHECK(handlers.validate().handle(decode(review)).allowed);
+  review["request"]["object"]["metadata"]["labels"]["mlnetpol.io/enforcement"] = "audit";
+  CHECK(handlers.validate().handle(decode(review)).allowed);  // still the administrator
+  review["request"]["userInfo"] = {
+      {"username", "system:serviceaccount:team-a:tenant-admin"},
+      {"groups", {"system:serviceaccounts", "system:serviceaccounts:team-a",
+                  "system:authenticated"}}};
+  const review_response r = handlers.validate().handle(decode(review));
+  CHECK_FALSE(r.allowed);
+  CHECK(r.code == 403);
+  CHECK(r.decision == "denied");
+  CHECK(r.mode == "enforce");
+  REQUIRE(r.violations.size() == 1);
+  CHECK(r.violations[0].rule == "namespace-label");
+  CHECK(r.violations[0].mode == "enforce");
+  CHECK(r.detail == "mlnetpol.io/enforcement");
+  CHECK(r.message.find("mlnetpol.io/enforcement (added: audit)") != std::string::npos);
+}
+
 TEST_CASE("update_config swaps the configuration for later requests") {
   policy_handlers handlers(ml_config());
   const json review = json::parse(fixture("pod-create-kubectl-run.json"));

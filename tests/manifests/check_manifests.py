@@ -59,6 +59,11 @@ WORKLOADS = {
     "trainer.kubeflow.org": {"trainjobs"},
 }
 POLICIES = {"networking.k8s.io": {"networkpolicies"}, "cilium.io": {"ciliumnetworkpolicies"}}
+# The only sub-resources a webhook may name: writes to them can change labels mlnetpol judges.
+NAMESPACE_SUBRESOURCES = {"namespaces/status", "namespaces/finalize"}
+POD_STATUS = "pods/status"
+# The workload label (manifests/base/config.yaml's label_key); the pods/status webhook selects it.
+LABEL_KEY = "workload-type"
 # Exactly what the controller calls (controller/, k8s/): informers list + watch, namespace labels by
 # JSON merge patch, policies by server-side apply (PATCH; creating one through apply is authorized
 # as create as well) and delete; the certificate manager gets and JSON-patches caBundle of the two webhook configurations, by name.
@@ -336,6 +341,15 @@ def check_webhooks(objs, overlay, ca_pem):
         missing = covers(validating.get("webhooks") or [], POLICIES, op)
         if missing:
             errors.append(f"ValidatingWebhookConfiguration: no {op} rule for {missing}")
+    missing = covers(validating.get("webhooks") or [],
+                     {"": NAMESPACE_SUBRESOURCES | {POD_STATUS}}, "UPDATE")
+    if missing:
+        errors.append(f"ValidatingWebhookConfiguration: no UPDATE rule for {missing}")
+    guards = [w for w in validating.get("webhooks") or [] if w.get("objectSelector") is not None
+              and any(r == "namespaces" for _, r, _ in rule_resources(w))]
+    if len(guards) != 1:
+        errors.append("ValidatingWebhookConfiguration: expected one namespace-label guard (namespaces "
+                      f"UPDATE with an objectSelector on {SECURED_LABEL[0]}), found {len(guards)}")
     return errors
 
 
@@ -344,9 +358,12 @@ def check_webhook_scope(w, where, kind, overlay):
     resources = rule_resources(w)
     for g, r, ops in resources:
         base = r.split("/")[0]
-        if "*" in r or "/" in r:
+        allowed_sub = g == "" and (r in NAMESPACE_SUBRESOURCES or r == POD_STATUS)
+        if "*" in r or ("/" in r and not allowed_sub):
             errors.append(f"{where}: resource '{r}' (wildcards and subresources such as "
                           f"pods/eviction must not go through the webhook)")
+        if allowed_sub and (kind != "ValidatingWebhookConfiguration" or ops != {"UPDATE"}):
+            errors.append(f"{where}: {r} belongs to the validating webhook, UPDATE only")
         if base in FORBIDDEN_RESOURCES:
             errors.append(f"{where}: never send {r}")
         if "*" in ops or "CONNECT" in ops:
@@ -360,12 +377,18 @@ def check_webhook_scope(w, where, kind, overlay):
         if selector_matches(selector, namespace_labels(ns, SECURED_LABEL)):
             errors.append(f"{where}: namespaceSelector sends namespace {ns}")
     groups = {(g, r) for g, r, _ in resources}
-    handles_namespaces = ("", "namespaces") in groups
+    handles_namespaces = ("", "namespaces") in groups or \
+        any(("", r) in groups for r in NAMESPACE_SUBRESOURCES)
     handles_workloads = any((g, r) in groups for g, rs in WORKLOADS.items() for r in rs)
     handles_policies = any((g, r) in groups for g, rs in POLICIES.items() for r in rs)
-    if sum([handles_namespaces, handles_workloads, handles_policies]) != 1:
-        errors.append(f"{where}: mixes namespaces, workloads and policies in one webhook "
-                      f"(their scopes and failure policies differ)")
+    handles_pod_status = ("", POD_STATUS) in groups
+    if sum([handles_namespaces, handles_workloads, handles_policies, handles_pod_status]) != 1:
+        errors.append(f"{where}: mixes namespaces, workloads, policies and pod status in one "
+                      f"webhook (their scopes and failure policies differ)")
+    obj_sel = w.get("objectSelector")
+    # The namespace-label guard: UPDATE of secured namespaces only, so it may fail closed.
+    label_guard = handles_namespaces and obj_sel is not None and kind == \
+        "ValidatingWebhookConfiguration"
     failure = w.get("failurePolicy")
     if failure not in ("Fail", "Ignore"):
         errors.append(f"{where}: failurePolicy must be set explicitly, is {failure}")
@@ -374,10 +397,29 @@ def check_webhook_scope(w, where, kind, overlay):
         for ns in ("team-a", "kube-public", "default"):
             if not selector_matches(selector, namespace_labels(ns)):
                 errors.append(f"{where}: namespaceSelector misses namespace {ns}")
-        if failure != "Ignore":
+        if label_guard:
+            if selector_matches(obj_sel, namespace_labels("team-a")) or \
+                    not selector_matches(obj_sel, namespace_labels("team-a", SECURED_LABEL)) or \
+                    not selector_matches(obj_sel, {SECURED_LABEL[0]: "false"}):
+                errors.append(f"{where}: objectSelector must select every namespace carrying "
+                              f"{SECURED_LABEL[0]} and no other")
+            if any(ops != {"UPDATE"} for _, _, ops in resources):
+                errors.append(f"{where}: the namespace-label guard is for UPDATE only (a failing "
+                              f"webhook must not stop namespace creation)")
+            if {r for _, r, _ in resources} != {"namespaces"} | NAMESPACE_SUBRESOURCES:
+                errors.append(f"{where}: the namespace-label guard must cover namespaces and "
+                              f"{sorted(NAMESPACE_SUBRESOURCES)}")
+        elif failure != "Ignore":
             errors.append(f"{where}: failurePolicy must be Ignore: it reaches every namespace")
         if any(ops - {"CREATE", "UPDATE"} for _, _, ops in resources):
             errors.append(f"{where}: namespaces are handled on CREATE and UPDATE only")
+    if handles_pod_status:
+        if selector_matches(selector, namespace_labels("team-a")) or \
+                not selector_matches(selector, namespace_labels("team-a", SECURED_LABEL)):
+            errors.append(f"{where}: pods/status must be sent from secured namespaces only")
+        if obj_sel is None or selector_matches(obj_sel, {}) or \
+                not selector_matches(obj_sel, {LABEL_KEY: "x"}):
+            errors.append(f"{where}: objectSelector must select pods carrying {LABEL_KEY}")
     if handles_workloads:
         if selector_matches(selector, namespace_labels("team-a")):
             errors.append(f"{where}: sends workloads from namespaces that are not secured")
@@ -388,7 +430,6 @@ def check_webhook_scope(w, where, kind, overlay):
     if handles_policies:
         if kind != "ValidatingWebhookConfiguration":
             errors.append(f"{where}: network policies belong to the validating webhook only")
-        obj_sel = w.get("objectSelector")
         if any(ops == {"CREATE", "UPDATE"} for _, _, ops in resources):
             # Tenant policies (the guardrails): every policy of a secured namespace, whatever its
             # labels, since a tenant can write the managed-by label too.
@@ -409,7 +450,10 @@ def check_webhook_scope(w, where, kind, overlay):
                     not selector_matches(obj_sel, dict([MANAGED_BY])):
                 errors.append(f"{where}: objectSelector must select "
                               f"{MANAGED_BY[0]}={MANAGED_BY[1]}")
-    expected = "Ignore" if overlay == "audit" or handles_namespaces else "Fail"
+    # A status webhook must never block the kubelet; namespaces reach every namespace, except the
+    # label guard, scoped to secured ones; the audit rollout denies nothing when mlnetpol is down.
+    fail_open = overlay == "audit" or handles_pod_status or (handles_namespaces and not label_guard)
+    expected = "Ignore" if fail_open else "Fail"
     if failure in ("Fail", "Ignore") and failure != expected:
         errors.append(f"{where}: failurePolicy {failure}, expected {expected} in overlay {overlay}")
     return errors
@@ -800,16 +844,35 @@ def breakages():
         ("policies unselected", "objectSelector must select",
          lambda o: webhook(o, vw, 2).pop("objectSelector")),
         ("tenant policies skip by label", "skip the guardrails",
-         lambda o: webhook(o, vw, 3).__setitem__(
+         lambda o: webhook(o, vw, 5).__setitem__(
              "objectSelector", {"matchLabels": {"team": "x"}})),
         ("tenant policies from every namespace", "sends tenant policies from namespaces",
-         lambda o: webhook(o, vw, 3)["namespaceSelector"].pop("matchLabels")),
+         lambda o: webhook(o, vw, 5)["namespaceSelector"].pop("matchLabels")),
         ("tenant policies unchecked on CREATE", "no CREATE rule for",
-         lambda o: [r.__setitem__("operations", ["UPDATE"]) for r in webhook(o, vw, 3)["rules"]]),
+         lambda o: [r.__setitem__("operations", ["UPDATE"]) for r in webhook(o, vw, 5)["rules"]]),
         ("tenant policies fail open", "expected Fail",
-         lambda o: webhook(o, vw, 3).__setitem__("failurePolicy", "Ignore")),
+         lambda o: webhook(o, vw, 5).__setitem__("failurePolicy", "Ignore")),
         ("namespaces fail closed", "must be Ignore",
          lambda o: webhook(o, mw, 0).__setitem__("failurePolicy", "Fail")),
+        ("namespace-label guard fails open", "expected Fail",
+         lambda o: webhook(o, vw, 3).__setitem__("failurePolicy", "Ignore")),
+        ("namespace-label guard on every namespace", "no other",
+         lambda o: webhook(o, vw, 3)["objectSelector"]["matchExpressions"][0].__setitem__(
+             "operator", "DoesNotExist")),
+        ("namespace-label guard on CREATE", "UPDATE only",
+         lambda o: webhook(o, vw, 3)["rules"][0].__setitem__("operations", ["CREATE", "UPDATE"])),
+        ("namespace-label guard without status", "must cover namespaces",
+         lambda o: webhook(o, vw, 3)["rules"][0].__setitem__("resources", ["namespaces"])),
+        ("no namespace-label guard", "expected one namespace-label guard",
+         lambda o: webhook(o, vw, 3).pop("objectSelector")),
+        ("pod status fails closed", "expected Ignore",
+         lambda o: webhook(o, vw, 4).__setitem__("failurePolicy", "Fail")),
+        ("pod status from every namespace", "secured namespaces only",
+         lambda o: webhook(o, vw, 4)["namespaceSelector"].pop("matchLabels")),
+        ("pod status of every pod", "pods carrying workload-type",
+         lambda o: webhook(o, vw, 4).pop("objectSelector")),
+        ("no pods/status rule", "no UPDATE rule for ['core/pods/status']",
+         lambda o: webhook(o, vw, 4)["rules"][0].__setitem__("resources", ["pods"])),
         ("workloads fail open", "expected Fail",
          lambda o: webhook(o, vw, 1).__setitem__("failurePolicy", "Ignore")),
         ("wrong caBundle", "caBundle is not the base64",

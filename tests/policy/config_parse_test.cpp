@@ -47,6 +47,8 @@ TEST_CASE("the defaults are the module's") {
   CHECK(c.enforcement == enforcement_mode::enforce);
   CHECK(c.label_key == "workload-type");
   CHECK(c.deny_host_network);
+  CHECK(c.deny_host_network_roles ==
+        std::vector<std::string>{"platform", "tenant", "training", "inference"});
 }
 
 TEST_CASE("every key is read into its own field") {
@@ -87,6 +89,10 @@ TEST_CASE("every key is read into its own field") {
       {R"({"service_account": "system:serviceaccount:x:y"})",
        [](const config& c) { return c.service_account == "system:serviceaccount:x:y"; }},
       {R"({"deny_host_network": false})", [](const config& c) { return !c.deny_host_network; }},
+      {R"({"deny_host_network_roles": ["training", "inference"]})",
+       [](const config& c) {
+         return c.deny_host_network_roles == std::vector<std::string>{"training", "inference"};
+       }},
       {R"({"tenant_policy_guardrails": "warn"})",
        [](const config& c) { return c.tenant_policy_guardrails == enforcement_mode::warn; }},
       {R"({"monitoring_namespace": "prom"})",
@@ -204,6 +210,9 @@ TEST_CASE("errors name the key path and what is wrong, and all are collected") {
         {"api_server_cidrs[1]", "is not a CIDR"},
         {"api_server_cidrs[2]", "is not a CIDR"}}},
       {R"({"exempt_users": [""]})", {{"exempt_users[0]", "empty string"}}},
+      {R"({"deny_host_network_roles": ["tenant", "ml"]})",
+       {{"deny_host_network_roles[1]",
+         "\"ml\" is not a namespace role (platform, tenant, training or inference)"}}},
       {R"([1, 2])", {{"", "the configuration must be a map of keys, got a list"}}},
       {R"({"enabled": 1, "label_key": "", "bogus": true})",
        {{"enabled", "wrong type"}, {"label_key", "empty label key"}, {"bogus", "unknown key"}}},

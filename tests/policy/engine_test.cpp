@@ -290,14 +290,17 @@ TEST_CASE("label_key is configurable") {
   check_round_trip(*req, cfg);
 }
 
-TEST_CASE("pods outside ML namespaces are left alone") {
+TEST_CASE("pods outside ML namespaces are not labelled; only secured ones refuse hostNetwork") {
   const config cfg = ml_config();
   for (const char* ns : {"default", "argocd", "team-a"}) {
+    CAPTURE(ns);
     auto req = built("", "Pod", "CREATE", ns, pod_json("", "", "{\"hostNetwork\":true}"));
     CHECK(mutate(req->facts(), cfg).additions.empty());
     const decision v = validate(req->facts(), cfg);
-    CHECK(v.allowed);
-    CHECK(v.violations.empty());
+    // argocd is a platform namespace by default: secured, so no hostNetwork (and nothing else).
+    const bool secured = std::string(ns) == "argocd";
+    CHECK(v.allowed != secured);
+    CHECK(v.violations.size() == (secured ? 1 : 0));
   }
 }
 
@@ -926,10 +929,13 @@ TEST_CASE("a Namespace's mode label is its first string-valued one; an invalid o
                         "{\"metadata\":{\"name\":\"training\",\"labels\":{"
                         "\"mlnetpol.io/enforcement\":5,\"mlnetpol.io/enforcement\":\"warn\","
                         "\"mlnetpol.io/enforcement\":\"audit\"}}}");
+  // An administrator's request: only admins may set the label.
+  repeated->groups = {"system:masters"};
   CHECK(validate(repeated->facts(), cfg).mode == enforcement_mode::warn);
   auto invalid = built("", "Namespace", "CREATE", "training",
                        "{\"metadata\":{\"name\":\"training\",\"labels\":{"
                        "\"mlnetpol.io/enforcement\":\"strict\"}}}");
+  invalid->groups = {"system:masters"};
   const decision d = validate(invalid->facts(), cfg);
   CHECK(d.mode == cfg.enforcement);
   REQUIRE(d.warnings.size() == 1);
@@ -951,11 +957,11 @@ TEST_CASE("dryRun gets the same answer") {
   }
 }
 
-TEST_CASE("sub-resources and other kinds are not judged") {
+TEST_CASE("other sub-resources and other kinds are not judged") {
   const config cfg = ml_config();
   auto status = built("", "Pod", "UPDATE", "training", pod_json("{\"workload-type\":\"x\"}"),
                       pod_json("{\"workload-type\":\"training\"}"));
-  status->sub_resource = "status";
+  status->sub_resource = "ephemeralcontainers";
   CHECK(validate(status->facts(), cfg).allowed);
   auto cm = built("", "ConfigMap", "CREATE", "training", "{\"metadata\":{\"name\":\"c\"}}");
   CHECK(mutate(cm->facts(), cfg).result == outcome::allowed);
@@ -1012,4 +1018,245 @@ TEST_CASE("workload UPDATE: only changed templates are patched and judged") {
   const decision d = validate(denied->facts(), cfg);
   CHECK_FALSE(d.allowed);
   CHECK(has_rule(d, rule_workload_type_missing));
+}
+
+namespace {
+
+std::string namespace_json(const std::string& name, const std::string& labels_json) {
+  return "{\"metadata\":{\"name\":\"" + name + "\",\"labels\":" + labels_json + "}}";
+}
+
+// The labels mlops carries once mlnetpol labelled it.
+const std::string mlops_labels =
+    "{\"kubernetes.io/metadata.name\":\"mlops\",\"mlnetpol.io/secured\":\"true\","
+    "\"mlnetpol.io/training\":\"true\",\"mlnetpol.io/inference\":\"true\"";
+
+}  // namespace
+
+TEST_CASE("namespace labels: only the service account and admin_groups change mlnetpol.io labels") {
+  struct row {
+    std::string what;
+    std::string operation, new_labels, old_labels;  // old "" = no old object (CREATE)
+    bool allowed;
+    std::string detail;  // the labels named in a refusal
+  };
+  const std::string base = mlops_labels + "}";
+  const std::string audit = mlops_labels + ",\"mlnetpol.io/enforcement\":\"audit\"}";
+  const std::string warn = mlops_labels + ",\"mlnetpol.io/enforcement\":\"warn\"}";
+  const std::vector<row> rows{
+      {"override added", "UPDATE", audit, base, false, "mlnetpol.io/enforcement"},
+      {"override changed", "UPDATE", audit, warn, false, "mlnetpol.io/enforcement"},
+      {"override tightened", "UPDATE", base + "", warn, false, "mlnetpol.io/enforcement"},
+      {"override set on create", "CREATE", audit, "", false, "mlnetpol.io/enforcement"},
+      {"any mlnetpol.io key", "UPDATE", mlops_labels + ",\"mlnetpol.io/anything\":\"x\"}", base,
+       false, "mlnetpol.io/anything"},
+      {"secured set to false", "UPDATE",
+       "{\"mlnetpol.io/secured\":\"false\",\"mlnetpol.io/training\":\"true\","
+       "\"mlnetpol.io/inference\":\"true\"}",
+       base, false, "mlnetpol.io/secured"},
+      {"role labels removed", "UPDATE", "{\"kubernetes.io/metadata.name\":\"mlops\"}", base, false,
+       "mlnetpol.io/inference,mlnetpol.io/secured,mlnetpol.io/training"},
+      {"a role the namespace does not have", "UPDATE",
+       mlops_labels + ",\"mlnetpol.io/platform\":\"true\"}", base, false, "mlnetpol.io/platform"},
+      {"two at once, sorted", "UPDATE",
+       mlops_labels + ",\"mlnetpol.io/z\":\"1\",\"mlnetpol.io/enforcement\":\"audit\"}", base,
+       false, "mlnetpol.io/enforcement,mlnetpol.io/z"},
+      // What mlnetpol's own mutation adds under the requester's identity.
+      {"role labels as mlnetpol sets them", "UPDATE", base,
+       "{\"kubernetes.io/metadata.name\":\"mlops\"}", true, ""},
+      {"role labels on create", "CREATE", base, "", true, ""},
+      {"other labels", "UPDATE", mlops_labels + ",\"team\":\"ml\"}", warn.substr(0, 0) + base, true,
+       ""},
+      {"override kept while other labels change", "UPDATE",
+       mlops_labels + ",\"mlnetpol.io/enforcement\":\"warn\",\"team\":\"ml\"}", warn, true, ""},
+      {"similar prefix is not mlnetpol's", "UPDATE",
+       mlops_labels + ",\"x.mlnetpol.io/enforcement\":\"audit\",\"mlnetpol.iox\":\"1\"}", base,
+       true, ""},
+  };
+  for (const enforcement_mode global :
+       {enforcement_mode::enforce, enforcement_mode::warn, enforcement_mode::audit}) {
+    config cfg = ml_config();
+    cfg.enforcement = global;
+    cfg.exempt_users = {"alice"};  // exemptions do not reach mlnetpol's own labels
+    CAPTURE(to_string(global));
+    for (const auto& r : rows) {
+      CAPTURE(r.what);
+      auto req = built("", "Namespace", r.operation, "mlops", namespace_json("mlops", r.new_labels),
+                       r.old_labels.empty() ? "null" : namespace_json("mlops", r.old_labels));
+      req->username = "system:serviceaccount:mlops:tenant-admin";
+      req->groups = {"system:serviceaccounts", "system:serviceaccounts:mlops",
+                     "system:authenticated"};
+      const decision d = validate(req->facts(), cfg);
+      CHECK(d.allowed == r.allowed);
+      CHECK(d.detail == r.detail);
+      if (!r.allowed) {
+        CHECK(d.code == 403);
+        CHECK(d.result == outcome::denied);
+        CHECK(d.mode == enforcement_mode::enforce);  // whatever the namespace's mode
+        REQUIRE(d.violations.size() == 1);
+        CHECK(d.violations[0].rule == rule_namespace_label);
+        CHECK(d.message.find("system:serviceaccount:mlops:tenant-admin may not change label") !=
+              std::string::npos);
+        CHECK(d.message.find(cfg.service_account) != std::string::npos);
+        CHECK(d.message.find("admin_groups (system:masters)") != std::string::npos);
+        // Each refused label is named with what happened to it.
+        for (std::size_t at = 0, next; at < r.detail.size(); at = next + 1) {
+          next = r.detail.find(',', at);
+          if (next == std::string::npos) next = r.detail.size();
+          CHECK(d.message.find(r.detail.substr(at, next - at) + " (") != std::string::npos);
+        }
+      }
+      // The same request through the status and finalize sub-resources.
+      for (const char* sub : {"status", "finalize"}) {
+        req->sub_resource = sub;
+        CHECK(validate(req->facts(), cfg).allowed == r.allowed);
+      }
+      req->sub_resource.clear();
+      // mlnetpol's service account and admin groups may.
+      req->username = cfg.service_account;
+      CHECK(validate(req->facts(), cfg).violations.empty());
+      req->username = "root";
+      req->groups = {"system:masters"};
+      CHECK(validate(req->facts(), cfg).violations.empty());
+    }
+  }
+}
+
+TEST_CASE("namespace labels: the messages say what changed") {
+  const config cfg = ml_config();
+  auto req = built("", "Namespace", "UPDATE", "mlops",
+                   namespace_json("mlops", "{\"mlnetpol.io/enforcement\":\"audit\","
+                                           "\"mlnetpol.io/training\":\"false\"}"),
+                   namespace_json("mlops", "{\"mlnetpol.io/training\":\"true\","
+                                           "\"mlnetpol.io/inference\":\"true\"}"));
+  const decision d = validate(req->facts(), cfg);
+  CHECK_FALSE(d.allowed);
+  CHECK(d.message.find("mlnetpol.io/enforcement (added: audit), mlnetpol.io/inference (removed: "
+                       "was true), mlnetpol.io/training (changed: true -> false)") !=
+        std::string::npos);
+  CHECK(d.message.find("namespace \"mlops\": alice may not change label") == 0);
+  CHECK(d.message.find("Fix:") != std::string::npos);
+  // No admin groups: the message names only the service account.
+  config none = cfg;
+  none.admin_groups.clear();
+  CHECK(validate(req->facts(), none).message.find("admin_groups") == std::string::npos);
+  // Not judged: a disabled mlnetpol, a DELETE, other kinds with such labels.
+  config off = cfg;
+  off.enabled = false;
+  CHECK(validate(req->facts(), off).allowed);
+  auto gone = built("", "Namespace", "DELETE", "mlops", "null",
+                    namespace_json("mlops", "{\"mlnetpol.io/enforcement\":\"audit\"}"));
+  CHECK(validate(gone->facts(), cfg).allowed);
+  auto pod = built("", "Pod", "CREATE", "team-b",
+                   pod_json("{\"mlnetpol.io/enforcement\":\"audit\"}"));
+  CHECK(validate(pod->facts(), cfg).allowed);
+}
+
+TEST_CASE("namespace labels: what the mutation puts back passes validation in enforce") {
+  // A tenant removes mlnetpol.io/secured: in enforce the mutation puts it back, so the request as
+  // the validating webhook sees it changes nothing of mlnetpol's and is admitted.
+  const config cfg = ml_config();
+  auto req = built("", "Namespace", "UPDATE", "mlops",
+                   namespace_json("mlops", "{\"mlnetpol.io/training\":\"true\","
+                                           "\"mlnetpol.io/inference\":\"true\"}"),
+                   namespace_json("mlops", mlops_labels + "}"));
+  CHECK_FALSE(validate(req->facts(), cfg).allowed);
+  check_round_trip(*req, cfg);
+}
+
+TEST_CASE("hostNetwork is denied in every secured namespace, per role") {
+  config cfg = ml_config();
+  cfg.platform_namespaces = {"argocd"};
+  cfg.tenant_namespaces = {"team-a"};
+  const std::string pod = pod_json("", "", "{\"hostNetwork\":true}");
+  const std::string deployment =
+      "{\"metadata\":{\"name\":\"agent\"},\"spec\":{\"template\":{\"metadata\":{},\"spec\":{"
+      "\"hostNetwork\":true}}}}";
+  struct row {
+    const char* ns;
+    bool secured;
+  };
+  for (const auto& r : std::vector<row>{{"argocd", true},
+                                        {"team-a", true},
+                                        {"training", true},
+                                        {"serving", true},
+                                        {"team-b", false}}) {
+    CAPTURE(r.ns);
+    auto p = built("", "Pod", "CREATE", r.ns, pod);
+    const decision d = validate(p->facts(), cfg);
+    CHECK(d.allowed != r.secured);
+    CHECK(has_rule(d, rule_host_network) == r.secured);
+    auto w = built("apps", "Deployment", "CREATE", r.ns, deployment);
+    const decision t = validate(w->facts(), cfg);
+    CHECK(has_rule(t, rule_host_network) == r.secured);
+    if (std::string(r.ns) == "team-a") {
+      // Outside ML namespaces only hostNetwork is judged: no workload-type is needed.
+      CHECK(d.violations.size() == 1);
+      CHECK(d.message.find("denied in secured namespaces") != std::string::npos);
+      CHECK(t.message.find("spec.template.spec.hostNetwork: true") != std::string::npos);
+      auto plain = built("", "Pod", "CREATE", "team-a", pod_json(""));
+      CHECK(validate(plain->facts(), cfg).violations.empty());
+    }
+  }
+  // Per role: a namespace refuses when any of its roles is listed.
+  cfg.deny_host_network_roles = {"training"};
+  for (const char* ns : {"argocd", "team-a", "serving"}) {
+    CAPTURE(ns);
+    auto p = built("", "Pod", "CREATE", ns, pod);
+    CHECK_FALSE(has_rule(validate(p->facts(), cfg), rule_host_network));
+  }
+  for (const char* ns : {"training", "mlops"}) {
+    CAPTURE(ns);
+    auto p = built("", "Pod", "CREATE", ns, pod);
+    CHECK(has_rule(validate(p->facts(), cfg), rule_host_network));
+  }
+  cfg.deny_host_network_roles = {"platform", "tenant", "training", "inference"};
+  cfg.deny_host_network = false;  // the switch for all roles
+  auto p = built("", "Pod", "CREATE", "argocd", pod);
+  CHECK(validate(p->facts(), cfg).allowed);
+}
+
+TEST_CASE("pods/status cannot change the workload label") {
+  config cfg = ml_config();
+  cfg.tenant_namespaces = {"team-a"};
+  struct row {
+    const char* what;
+    std::string ns, old_labels, new_labels;
+    bool allowed;
+  };
+  const std::vector<row> rows{
+      {"to a value not allowed", "mlops", "{\"workload-type\":\"training\"}",
+       "{\"workload-type\":\"gpu-miner\"}", false},
+      {"to another allowed value", "mlops", "{\"workload-type\":\"training\"}",
+       "{\"workload-type\":\"inference\"}", false},
+      {"removed", "mlops", "{\"workload-type\":\"training\"}", "{}", false},
+      {"added outside ML namespaces", "team-a", "{}", "{\"workload-type\":\"training\"}", false},
+      {"unchanged", "mlops", "{\"workload-type\":\"training\"}", "{\"workload-type\":\"training\"}",
+       true},
+      {"other labels", "team-a", "{\"app\":\"a\"}", "{\"app\":\"b\"}", true},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.what);
+    auto req =
+        built("", "Pod", "UPDATE", r.ns, pod_json(r.new_labels), pod_json(r.old_labels));
+    req->sub_resource = "status";
+    const decision d = validate(req->facts(), cfg);
+    CHECK(d.allowed == r.allowed);
+    CHECK(has_rule(d, rule_label_via_status) == !r.allowed);
+    if (!r.allowed) {
+      CHECK(d.message.find("through the pods/status sub-resource is denied") != std::string::npos);
+      CHECK(d.message.find("pod \"p\" in namespace \"" + r.ns + "\"") == 0);
+    }
+    CHECK(mutate(req->facts(), cfg).additions.empty());
+  }
+  auto req = built("", "Pod", "UPDATE", "mlops", pod_json("{\"workload-type\":\"gpu-miner\"}"),
+                   pod_json("{\"workload-type\":\"training\"}"));
+  req->sub_resource = "status";
+  CHECK(validate(req->facts(), cfg).message.find("(training -> gpu-miner)") != std::string::npos);
+  // The mode applies as to the pod's own rules; exemptions too.
+  cfg.enforcement = enforcement_mode::audit;
+  CHECK(validate(req->facts(), cfg).result == outcome::audited);
+  cfg.enforcement = enforcement_mode::enforce;
+  cfg.exempt_users = {"alice"};
+  CHECK(validate(req->facts(), cfg).result == outcome::exempt);
 }

@@ -97,6 +97,19 @@ TEST_CASE("a denial is logged at info with who and why") {
   CHECK(line.find(R"("dry_run":true)") != std::string::npos);
   CHECK(line.find(R"("decision":"denied")") != std::string::npos);
   CHECK(line.find(R"("violations":"workload-type-missing:enforce")") != std::string::npos);
+  CHECK(line.find(R"("detail":"")") != std::string::npos);
+}
+
+TEST_CASE("a denial's detail (the labels a namespace-label refusal names) is logged") {
+  captured_log log(spdlog::level::info);
+  admission::review_response r = denial();
+  r.violations = {{"namespace-label", "enforce"}};
+  r.detail = "mlnetpol.io/enforcement";
+  fixed_handler h(r);
+  call(h);
+  const std::string line = log.out.str();
+  CHECK(line.find(R"("rule":"namespace-label")") != std::string::npos);
+  CHECK(line.find(R"("detail":"mlnetpol.io/enforcement")") != std::string::npos);
 }
 
 TEST_CASE("allowed and patched decisions are logged at debug only") {
