@@ -86,9 +86,10 @@ mlnetpol::testing::command_result as_tenant(const std::string& kubeconfig,
 }
 
 // The object as the API server holds it (with managedFields); null when absent.
-json live_object(cluster_fixture& c, const std::string& ns, const std::string& name) {
+json live_object(cluster_fixture& c, const std::string& ns, const std::string& name,
+                 const std::string& kind = "networkpolicy") {
   const auto r =
-      c.kubectl("-n " + ns + " get networkpolicy " + name + " -o json --show-managed-fields");
+      c.kubectl("-n " + ns + " get " + kind + " " + name + " -o json --show-managed-fields");
   if (r.status != 0) return nullptr;
   return json::parse(r.out, nullptr, false);
 }
@@ -113,16 +114,22 @@ std::string managers_of(const json& object) {
   return out;
 }
 
-std::string describe_object(cluster_fixture& c, const std::string& ns, const std::string& name) {
-  const json live = live_object(c, ns, name);
+std::string describe_object(cluster_fixture& c, const std::string& ns, const std::string& name,
+                            const std::string& kind = "networkpolicy") {
+  const json live = live_object(c, ns, name, kind);
   return live.dump() + "\nmanagers: " + managers_of(live);
 }
 
 // Exactly the rendered object: the same spec (the deny policies get no defaults added, so the JSON
-// is equal as it stands), the rendered labels and annotations, and no other manager.
-bool exactly_rendered(cluster_fixture& c, const std::string& ns, const std::string& name) {
-  const json live = live_object(c, ns, name);
+// is equal as it stands), the rendered labels and annotations, no other manager, and nothing else
+// (no Cilium `specs` list beside the spec).
+bool exactly_rendered(cluster_fixture& c, const std::string& ns, const std::string& name,
+                      const std::string& kind = "networkpolicy") {
+  const json live = live_object(c, ns, name, kind);
   if (!live.is_object()) return false;
+  for (const auto& [key, value] : live.items()) {
+    if (key != "apiVersion" && key != "kind" && key != "metadata" && key != "spec") return false;
+  }
   const json want = rendered_object(c, ns, name);
   const auto& md = live["metadata"];
   if (live["spec"] != want["spec"]) return false;
@@ -303,5 +310,40 @@ spec:
              e.find("mlnetpol (Update)") != std::string::npos;
     }));
     check_quiet_resync(c, a, {"team-b", "team-c"});
+  }
+
+  SUBCASE("a CiliumNetworkPolicy: default deny switched off and a `specs` list added is undone") {
+    auto r =
+        c.kubectl("apply -f " +
+                  shell_quote(source + "/tests/schemas/cilium-crds/ciliumnetworkpolicies.yaml"));
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    REQUIRE(eventually([&] {
+      return trim(c.kubectl("get crd ciliumnetworkpolicies.cilium.io -o "
+                            "jsonpath='{.status.conditions[?(@.type==\"Established\")].status}'")
+                      .out) == "True";
+    }));
+    std::string cilium = config_yaml;
+    cilium.replace(cilium.find("cilium_mode: false"), 18, "cilium_mode: true");
+    c.set_config(cilium);
+    a.reload();
+    const std::string cnp = "ciliumnetworkpolicy";
+    REQUIRE_MESSAGE(
+        eventually([&] { return exactly_rendered(c, "team-a", "default-deny-with-dns", cnp); },
+                   30s),
+        describe_object(c, "team-a", "default-deny-with-dns", cnp));
+    // An administrator's edit (admin_groups pass the webhook): off with the default deny, and a
+    // second rule list that opens the world.
+    r = c.kubectl(
+        "-n team-a patch ciliumnetworkpolicy default-deny-with-dns --type=merge -p "
+        "'{\"spec\":{\"enableDefaultDeny\":{\"egress\":false,\"ingress\":false}},"
+        "\"specs\":[{\"endpointSelector\":{},\"egress\":[{\"toEntities\":[\"world\"]}]}]}'");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK_MESSAGE(
+        eventually([&] { return exactly_rendered(c, "team-a", "default-deny-with-dns", cnp); }),
+        describe_object(c, "team-a", "default-deny-with-dns", cnp));
+    CHECK(eventually([&] {
+      return events_about(c, "team-a", "default-deny-with-dns").find("PolicyRepaired") !=
+             std::string::npos;
+    }));
   }
 }
