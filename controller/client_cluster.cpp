@@ -14,6 +14,11 @@ class client_cluster final : public cluster {
                                           std::string_view json_body) override {
     return client_->apply(r, ns, name, json_body);
   }
+  k8s::api_result<k8s::object_meta> replace(const k8s::resource& r, std::string_view ns,
+                                            std::string_view name,
+                                            std::string_view json_body) override {
+    return client_->replace(r, ns, name, json_body);
+  }
   k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
                                                 std::string_view name,
                                                 std::string_view json_patch) override {

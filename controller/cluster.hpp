@@ -16,6 +16,10 @@ class cluster {
   virtual k8s::api_result<k8s::object_meta> apply(const k8s::resource& r, std::string_view ns,
                                                   std::string_view name,
                                                   std::string_view json_body) = 0;
+  // PUT of a whole object at the resourceVersion its body carries.
+  virtual k8s::api_result<k8s::object_meta> replace(const k8s::resource& r, std::string_view ns,
+                                                    std::string_view name,
+                                                    std::string_view json_body) = 0;
   virtual k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
                                                         std::string_view name,
                                                         std::string_view json_patch) = 0;

@@ -99,6 +99,21 @@ event_record policy_set_applied(std::string_view namespace_name, std::string not
 event_record policy_set_failed(std::string_view namespace_name, std::string note) {
   return policy_set_event(namespace_name, std::move(note), true);
 }
+event_record policy_repaired(object_ref regarding, bool adopted, std::string_view detail) {
+  event_record r;
+  r.regarding = std::move(regarding);
+  r.type = event_type::warning;
+  r.reporting_controller = reconciler_controller;
+  r.action = "Replace";
+  r.reason = adopted ? "PolicyAdopted" : "PolicyRepaired";
+  r.note = truncate_note(
+      std::string(adopted ? "adopted: mlnetpol did not create this object; its spec was replaced "
+                            "with the rendered one ("
+                          : "repaired: someone else wrote this object; it was replaced with the "
+                            "rendered one (") +
+      std::string(detail) + ")");
+  return r;
+}
 
 // --- LRU ---
 

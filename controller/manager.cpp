@@ -331,6 +331,24 @@ void manager::process(const std::string& ns) {
                     {"seconds", seconds}});
   }
 
+  for (const auto& repair : out.repairs) {
+    std::string writers;
+    for (const auto& w : repair.previous_writers) writers += (writers.empty() ? "" : ", ") + w;
+    if (writers.empty()) writers = "none recorded";
+    logging::event(level::warn,
+                   repair.adopted ? "adopted an object mlnetpol did not create: replaced its spec"
+                                  : "repaired a managed object someone else wrote: replaced it",
+                   {{"namespace", ns},
+                    {"kind", repair.kind},
+                    {"name", repair.name},
+                    {"previous_managers", writers}});
+    if (events_) {
+      events_->record(policy_repaired(
+          {resource_of_kind(repair.kind).api_version(), repair.kind, ns, repair.name},
+          repair.adopted, "previous managers: " + writers));
+    }
+  }
+
   const bool failed =
       out.status == reconcile_status::retry || out.status == reconcile_status::forbidden ||
       out.status == reconcile_status::invalid || out.status == reconcile_status::crd_missing;
@@ -573,8 +591,9 @@ std::optional<prelisted> manager::from_store(const std::string& ns) const {
 }
 
 // An event about a managed object calls for a reconcile unless the object is exactly what we
-// would apply: desired, same spec-hash, and not written by someone else since our last apply (an
-// apply's own event can arrive before the apply call returns, so "unknown" counts as ours).
+// would write: desired, the same spec, no other manager, and not written by someone else since our
+// last write (our own write's event can arrive before the call returns, so "unknown" counts as
+// ours).
 bool manager::needs_reconcile(const k8s::watch_event& e) {
   if (e.event_type == k8s::watch_event::type::deleted) return true;
   const auto& o = e.object;
@@ -582,10 +601,8 @@ bool manager::needs_reconcile(const k8s::watch_event& e) {
   const auto it = std::find_if(set->begin(), set->end(),
                                [&](const auto& d) { return d.kind == o.kind && d.name == o.name; });
   if (it == set->end()) return true;  // a managed object no longer wanted: prune
-  const auto hash = o.annotations.find(std::string(policy::spec_hash_annotation));
-  if (hash == o.annotations.end() || hash->second != it->spec_hash) return true;
-  const std::string written = reconciler_.written_version(o.namespace_name, o.kind, o.name);
-  return !written.empty() && written != o.resource_version;
+  return !is_rendered(
+      *it, observe(o, o.kind, reconciler_.written_version(o.namespace_name, o.kind, o.name)));
 }
 
 void manager::publish_managed() {

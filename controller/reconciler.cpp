@@ -4,7 +4,12 @@
 #include <set>
 #include <utility>
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "policy/engine.hpp"
+#include "policy/render/compare.hpp"
 
 namespace mlnetpol::controller {
 namespace {
@@ -53,6 +58,52 @@ std::string rbac_name(const k8s::resource& r) {
   return r.group.empty() ? str(r.plural) : str(r.plural) + "." + str(r.group);
 }
 
+// The rendered object for a PUT at resource_version: the whole object as rendered (every label,
+// annotation and spec field anyone else added goes), with managedFields set to the one entry our
+// own apply of it would leave, so no other manager keeps a claim on a field. (Not the reset
+// `[{}]`: after it the API server records no later Update, and the next edit would name nobody.)
+std::string replacement_body(const policy::rendered_object& d, std::string_view resource_version) {
+  rapidjson::Document doc;
+  doc.Parse(d.json.data(), d.json.size());
+  auto& a = doc.GetAllocator();
+  auto& metadata = doc["metadata"];
+  auto text = [&](std::string_view s) {
+    return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
+  };
+  // {"f:<key>":{}} for each member of an object: ownership of each (lists and selectors whole).
+  auto owned = [&](const rapidjson::Value& object) {
+    rapidjson::Value fields(rapidjson::kObjectType);
+    for (const auto& m : object.GetObject()) {
+      fields.AddMember(text("f:" + std::string(m.name.GetString(), m.name.GetStringLength())),
+                       rapidjson::Value(rapidjson::kObjectType), a);
+    }
+    return fields;
+  };
+  rapidjson::Value meta_fields(rapidjson::kObjectType);
+  for (const char* map : {"labels", "annotations"}) {
+    if (metadata.HasMember(map)) {
+      meta_fields.AddMember(text("f:" + std::string(map)), owned(metadata[map]), a);
+    }
+  }
+  rapidjson::Value fields(rapidjson::kObjectType);
+  fields.AddMember("f:metadata", meta_fields, a);
+  fields.AddMember("f:spec", owned(doc["spec"]), a);
+  rapidjson::Value entry(rapidjson::kObjectType);
+  entry.AddMember("manager", text(k8s::field_manager_name), a);
+  entry.AddMember("operation", "Apply", a);
+  entry.AddMember("apiVersion", text(d.api_version), a);
+  entry.AddMember("fieldsType", "FieldsV1", a);
+  entry.AddMember("fieldsV1", fields, a);
+  rapidjson::Value managed(rapidjson::kArrayType);
+  managed.PushBack(entry, a);
+  metadata.AddMember("resourceVersion", text(resource_version), a);
+  metadata.AddMember("managedFields", managed, a);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  doc.Accept(writer);
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
 }  // namespace
 
 std::string managed_selector() {
@@ -64,6 +115,36 @@ const k8s::resource& resource_of_kind(std::string_view kind) {
                                                    : k8s::network_policies;
 }
 
+observed_object observe(const k8s::object_meta& item, std::string_view kind,
+                        std::string_view written_version) {
+  observed_object o;
+  o.kind = str(kind);
+  o.name = item.name;
+  const auto hash = item.annotations.find(std::string(policy::spec_hash_annotation));
+  if (hash != item.annotations.end()) o.spec_hash = hash->second;
+  // managedFields survive our restarts, the resourceVersions we remember do not.
+  o.edited = !written_version.empty() && written_version != item.resource_version;
+  o.resource_version = item.resource_version;
+  o.spec = item.spec;
+  o.extra_fields = item.extra_fields;
+  for (const auto& w : item.spec_managers) {
+    o.writers.push_back(w.manager + " (" + w.operation + ")");
+    if (w.manager != k8s::field_manager_name) o.foreign.push_back(o.writers.back());
+  }
+  return o;
+}
+
+bool is_rendered(const policy::rendered_object& desired, const observed_object& live) {
+  return !desired.spec_hash.empty() && live.spec_hash == desired.spec_hash && !live.edited &&
+         !live.extra_fields && live.foreign.empty() && policy::same_spec(desired, live.spec);
+}
+
+bool tampered(const policy::rendered_object& desired, const observed_object& live) {
+  // An older rendering carries its own hash and only our writes; anything else is someone's.
+  return !live.foreign.empty() || live.extra_fields || live.edited || live.spec_hash.empty() ||
+         (live.spec_hash == desired.spec_hash && !policy::same_spec(desired, live.spec));
+}
+
 object_plan plan_objects(const std::vector<policy::rendered_object>& desired,
                          const std::vector<observed_object>& observed) {
   object_plan plan;
@@ -73,11 +154,12 @@ object_plan plan_objects(const std::vector<policy::rendered_object>& desired,
   for (const auto& d : desired) {
     wanted.insert({d.kind, d.name});
     const auto it = have.find({d.kind, d.name});
-    if (it != have.end() && !d.spec_hash.empty() && it->second->spec_hash == d.spec_hash &&
-        !it->second->edited) {
+    if (it == have.end()) {
+      plan.apply.push_back(&d);
+    } else if (is_rendered(d, *it->second)) {
       ++plan.unchanged;
     } else {
-      plan.apply.push_back(&d);
+      plan.replace.push_back({&d, *it->second});
     }
   }
   for (const auto& o : observed) {
@@ -160,20 +242,13 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
   const auto desired_set = desired.policies(namespace_name);
   const rendered_set& wanted = *desired_set;
   std::vector<observed_object> observed;
-  auto observe = [&](const k8s::object_meta& item, std::string_view kind) {
-    const auto hash = item.annotations.find(std::string(policy::spec_hash_annotation));
-    const std::string written = written_version({namespace_name, str(kind), item.name});
-    // managedFields survive our restarts, the resourceVersions we remember do not.
-    const bool foreign_spec =
-        std::any_of(item.spec_managers.begin(), item.spec_managers.end(),
-                    [](const std::string& m) { return m != k8s::field_manager_name; });
-    observed.push_back({str(kind), item.name,
-                        hash == item.annotations.end() ? std::string() : hash->second,
-                        foreign_spec || (!written.empty() && written != item.resource_version)});
+  auto add_observed = [&](const k8s::object_meta& item, std::string_view kind) {
+    observed.push_back(
+        observe(item, kind, written_version({namespace_name, str(kind), item.name})));
   };
   bool cilium_missing = false;
   if (listed != nullptr) {
-    for (const auto& item : listed->objects) observe(item, item.kind);
+    for (const auto& item : listed->objects) add_observed(item, item.kind);
     cilium_missing = listed->cilium_missing;
   } else {
     const bool wants_cilium =
@@ -195,7 +270,7 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
         }
         return failed(page.error(), "list", rbac_name(*r));
       }
-      for (const auto& item : page->items) observe(item, r->kind);
+      for (const auto& item : page->items) add_observed(item, r->kind);
     }
   }
   const object_plan plan = plan_objects(wanted, observed);
@@ -206,12 +281,28 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
   const auto mode = policy::effective_mode(cfg, labels.get(), namespace_name, nullptr);
   if (mode == policy::enforcement_mode::audit) {
     out.status = reconcile_status::audited;
-    out.would_apply = plan.apply.size();
+    out.would_apply = plan.apply.size() + plan.replace.size();
     out.would_prune = plan.prune.size();
     return out;
   }
 
-  // 4. The new set first ...
+  // 4. The new set first: what is missing is created, what differs is replaced in place ...
+  auto write_failed = [&](const k8s::api_error& e, std::string_view verb, const k8s::resource& r) {
+    auto f = failed(e, verb, rbac_name(r));
+    f.managed = out.managed;
+    f.applied = out.applied;
+    f.repairs = out.repairs;
+    return f;
+  };
+  // PUT of the rendered object over what the cluster holds at resource_version.
+  auto replace = [&](const policy::rendered_object& d, const k8s::resource& r,
+                     std::string_view resource_version) -> k8s::api_result<k8s::object_meta> {
+    auto replaced = api_.replace(r, namespace_name, d.name, replacement_body(d, resource_version));
+    if (replaced) {
+      set_written_version({namespace_name, d.kind, d.name}, replaced->resource_version);
+    }
+    return replaced;
+  };
   for (const policy::rendered_object* d : plan.apply) {
     const k8s::resource& r = resource_of_kind(d->kind);
     if (&r == &k8s::cilium_network_policies && cilium_missing) {
@@ -222,18 +313,27 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
       return missing;
     }
     auto applied = api_.apply(r, namespace_name, d->name, d->json);
-    if (!applied) {
-      auto f = failed(applied.error(), "apply", rbac_name(r));
-      f.managed = out.managed;
-      f.applied = out.applied;
-      return f;
-    }
+    if (!applied) return write_failed(applied.error(), "apply", r);
     ++out.applied;
+    ++out.managed[d->kind];
     set_written_version({namespace_name, d->kind, d->name}, applied->resource_version);
-    const bool existed = std::any_of(observed.begin(), observed.end(), [&](const auto& o) {
-      return o.kind == d->kind && o.name == d->name;
-    });
-    if (!existed) ++out.managed[d->kind];
+    // It may have been there without our label (created by someone during audit): the apply kept
+    // every field it does not set and every other manager. Adopted: replaced like any other.
+    const observed_object result = observe(*applied, d->kind, {});
+    if (is_rendered(*d, result)) continue;
+    auto replaced = replace(*d, r, applied->resource_version);
+    if (!replaced) return write_failed(replaced.error(), "update", r);
+    out.repairs.push_back({d->kind, d->name, true, result.foreign});  // ours: the apply just now
+  }
+  for (const object_repair& repair : plan.replace) {
+    const policy::rendered_object& d = *repair.desired;
+    const k8s::resource& r = resource_of_kind(d.kind);
+    auto replaced = replace(d, r, repair.live.resource_version);
+    if (!replaced) return write_failed(replaced.error(), "update", r);
+    ++out.applied;
+    if (tampered(d, repair.live)) {
+      out.repairs.push_back({d.kind, d.name, false, repair.live.writers});
+    }
   }
   // 5. ... then what is no longer desired, so a switch never leaves the namespace without deny.
   for (const observed_object& o : plan.prune) {

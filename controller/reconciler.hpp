@@ -1,7 +1,10 @@
 #pragma once
 // One reconcile of one namespace: its labels (every mode) and its managed policy set (enforce and
 // warn), converged to what the configuration renders. Level-based: it reads the cluster each time
-// and writes only what differs (spec-hash), and prunes only after the new set is in place.
+// and writes only what differs (the spec itself, compared as values), and prunes only after the new
+// set is in place. A missing object is created by server-side apply; one that exists and differs
+// is replaced whole (PUT at its resourceVersion, managedFields set to our apply's one entry), so no
+// field anyone else wrote survives and a deny policy is never deleted to be fixed.
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -29,13 +32,32 @@ struct observed_object {
   std::string kind;  // NetworkPolicy | CiliumNetworkPolicy
   std::string name;
   std::string spec_hash;  // "" when the annotation is missing (edited by hand)
-  // Someone else wrote its spec: another field manager owns fields under spec, or its
-  // resourceVersion is not the one our apply returned. Either way an edit that may have left the
-  // spec-hash annotation alone.
+  // Its resourceVersion is not the one our last write returned: someone wrote it since.
   bool edited = false;
+  std::string resource_version;
+  std::string spec;           // compact JSON, what is compared with the rendered spec
+  bool extra_fields = false;  // top-level fields never rendered (a Cilium `specs` list)
+  // Who owns fields of its spec, "manager (Operation)", from managedFields; and those of them
+  // that are not mlnetpol (a tenant may use its name: only the spec comparison sees through that).
+  std::vector<std::string> writers;
+  std::vector<std::string> foreign;
+};
+// What a reconciler knows of a listed or watched object; written_version: our last write's.
+observed_object observe(const k8s::object_meta& item, std::string_view kind,
+                        std::string_view written_version);
+// Exactly the rendered object: same spec (as values; the spec-hash annotation, which anyone can
+// write, must match too but proves nothing), no field of another manager, nothing else written.
+bool is_rendered(const policy::rendered_object& desired, const observed_object& live);
+// Not merely an older rendering: someone else wrote the object (a repair worth an Event).
+bool tampered(const policy::rendered_object& desired, const observed_object& live);
+
+struct object_repair {
+  const policy::rendered_object* desired;
+  observed_object live;
 };
 struct object_plan {
-  std::vector<const policy::rendered_object*> apply;  // missing, other spec-hash, or edited
+  std::vector<const policy::rendered_object*> apply;  // missing: created by server-side apply
+  std::vector<object_repair> replace;                 // held, but not exactly what is rendered
   std::vector<observed_object> prune;                 // managed but no longer desired
   std::size_t unchanged = 0;
 };
@@ -57,6 +79,14 @@ enum class reconcile_status {
 };
 std::string_view to_string(reconcile_status s);
 
+// An object replaced because someone else wrote it (repaired) or created it (adopted).
+struct object_repair_note {
+  std::string kind;
+  std::string name;
+  bool adopted = false;
+  std::vector<std::string> previous_writers;  // "manager (Operation)", from managedFields
+};
+
 struct reconcile_outcome {
   reconcile_status status = reconcile_status::ok;
   std::chrono::seconds retry_after{0};
@@ -68,6 +98,7 @@ struct reconcile_outcome {
   std::size_t unchanged = 0;
   std::size_t would_apply = 0;  // audit
   std::size_t would_prune = 0;  // audit
+  std::vector<object_repair_note> repairs;  // among `applied`
   // Managed objects in the namespace once done, by kind (what the cluster holds).
   std::map<std::string, std::size_t> managed;
   std::size_t writes() const { return applied + pruned + (labels_patched ? 1 : 0); }

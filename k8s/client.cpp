@@ -656,6 +656,15 @@ api_result<object_meta> client::apply(const resource& r, std::string_view namesp
                              json_body, true);
 }
 
+api_result<object_meta> client::replace(const resource& r, std::string_view namespace_name,
+                                        std::string_view name, std::string_view json_body) {
+  if (auto bad = check_object("update", r, namespace_name, name)) return *bad;
+  query q;
+  q.add("fieldManager", impl_->options.field_manager);
+  return impl_->object_call({"update", &r, http::verb::put,
+                             object_path(r, namespace_name, name) + q.text, json_type, json_body});
+}
+
 api_result<object_meta> client::merge_patch(const resource& r, std::string_view namespace_name,
                                             std::string_view name, std::string_view json_patch) {
   return impl_->patch_object("patch", r, namespace_name, name, "application/merge-patch+json",

@@ -87,6 +87,12 @@ template <class T>
 using api_result = boost::system::result<T, api_error>;
 
 // --- what is read from objects (the controller needs nothing more) ---
+// One metadata.managedFields entry: its manager and operation ("Apply" | "Update").
+struct spec_writer {
+  std::string manager;
+  std::string operation;
+  bool operator==(const spec_writer&) const = default;
+};
 struct object_meta {
   std::string api_version;
   std::string kind;
@@ -99,7 +105,13 @@ struct object_meta {
   bool deleting = false;  // metadata.deletionTimestamp set (a Terminating namespace)
   // metadata.managedFields entries that own fields under spec: who has written the spec (a
   // kubectl edit shows up here even when it left every label and annotation alone).
-  std::vector<std::string> spec_managers;
+  std::vector<spec_writer> spec_managers;
+  // The spec as compact JSON ("" when the object has none): what a reconciler compares with the
+  // rendered one, whatever the annotations claim.
+  std::string spec;
+  // Top-level members besides apiVersion, kind, metadata, spec and status (a
+  // CiliumNetworkPolicy's `specs` list of further rules): none of them is ever rendered.
+  bool extra_fields = false;
 };
 
 struct list_page {
@@ -185,6 +197,10 @@ class client {
   // Server-side apply (PATCH application/apply-patch+yaml, a JSON body, fieldManager, force=true).
   api_result<object_meta> apply(const resource& r, std::string_view namespace_name,
                                 std::string_view name, std::string_view json_body);
+  // PUT of a whole object (json_body carries metadata.resourceVersion: a stale one answers
+  // conflict). Replaces every field, which a server-side apply cannot do for fields it never set.
+  api_result<object_meta> replace(const resource& r, std::string_view namespace_name,
+                                  std::string_view name, std::string_view json_body);
   // JSON merge patch (application/merge-patch+json): namespace labels (never apply: SSA creates a
   // deleted namespace). A 404 means the object is gone.
   api_result<object_meta> merge_patch(const resource& r, std::string_view namespace_name,

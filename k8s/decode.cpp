@@ -59,8 +59,21 @@ result<object_meta> meta_of(const rapidjson::Value& object) {
       if (!entry.IsObject()) continue;
       const auto* fields = json::object_member(entry, "fieldsV1");
       if (fields == nullptr || json::member(*fields, "f:spec") == nullptr) continue;
-      meta.spec_managers.emplace_back(json::string_member(entry, "manager"));
+      meta.spec_managers.push_back({std::string(json::string_member(entry, "manager")),
+                                    std::string(json::string_member(entry, "operation"))});
     }
+  }
+  if (const auto* spec = json::member(object, "spec"); spec != nullptr && !spec->IsNull()) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    spec->Accept(writer);  // depth bounded by json::parse
+    meta.spec.assign(buffer.GetString(), buffer.GetSize());
+  }
+  for (const auto& m : object.GetObject()) {
+    const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (name != "apiVersion" && name != "kind" && name != "metadata" && name != "spec" &&
+        name != "status")
+      meta.extra_fields = true;
   }
   return meta;
 }

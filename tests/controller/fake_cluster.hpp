@@ -1,7 +1,10 @@
 #pragma once
 // An in-memory API server for the controller's tests: namespaces, NetworkPolicies,
 // CiliumNetworkPolicies and one Lease, with resourceVersions, label-selected lists, watches that
-// stream the event log, a record of every call and injectable failures.
+// stream the event log, a record of every call and injectable failures. Server-side apply as the
+// real one in the part that matters here: over an existing object it keeps the labels,
+// annotations, spec members and managers it does not set; a replace (PUT) keeps nothing and takes
+// the managedFields it is given.
 #include <condition_variable>
 #include <deque>
 #include <algorithm>
@@ -14,6 +17,8 @@
 #include <vector>
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "controller/cluster.hpp"
 
@@ -59,11 +64,12 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     return namespaces_.at(ns).labels;
   }
-  // An object created or edited by someone else (kubectl), who then owns fields of its spec.
+  // An object created or edited by someone else (kubectl, an Update), who then owns fields of its
+  // spec; spec "" keeps the spec it had.
   void put_object(const std::string& kind, const std::string& ns, const std::string& name,
                   std::map<std::string, std::string> labels,
                   std::map<std::string, std::string> annotations,
-                  const std::string& manager = "kubectl-edit") {
+                  const std::string& manager = "kubectl-edit", const std::string& spec = "") {
     std::lock_guard lock(m_);
     object o;
     o.meta.kind = kind;
@@ -73,10 +79,15 @@ class fake_cluster : public cluster {
     o.meta.annotations = std::move(annotations);
     o.meta.resource_version = next_rv();
     const auto before = objects_.find({kind, ns, name});
-    if (before != objects_.end()) o.meta.spec_managers = before->second.meta.spec_managers;
-    if (std::find(o.meta.spec_managers.begin(), o.meta.spec_managers.end(), manager) ==
+    if (before != objects_.end()) {
+      o.meta.spec_managers = before->second.meta.spec_managers;
+      o.meta.spec = before->second.meta.spec;
+    }
+    if (!spec.empty()) o.meta.spec = spec;
+    const k8s::spec_writer writer{manager, "Update"};
+    if (std::find(o.meta.spec_managers.begin(), o.meta.spec_managers.end(), writer) ==
         o.meta.spec_managers.end())
-      o.meta.spec_managers.push_back(manager);
+      o.meta.spec_managers.push_back(writer);
     const bool existed = objects_.contains({kind, ns, name});
     objects_[{kind, ns, name}] = o;
     emit(kind, existed ? k8s::watch_event::type::modified : k8s::watch_event::type::added, o.meta);
@@ -124,10 +135,12 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     std::size_t n = 0;
     for (const auto& c : calls_)
-      if (c.rfind("apply", 0) == 0 || c.rfind("patch", 0) == 0 || c.rfind("delete", 0) == 0) ++n;
+      if (c.rfind("apply", 0) == 0 || c.rfind("replace", 0) == 0 || c.rfind("patch", 0) == 0 ||
+          c.rfind("delete", 0) == 0)
+        ++n;
     return n;
   }
-  // The next write (apply, patch, delete) whose call text starts with `prefix` fails with e.
+  // The next write (apply, replace, patch, delete) whose call starts with `prefix` fails with e.
   void fail_next(std::string prefix, k8s::api_error e) {
     std::lock_guard lock(m_);
     failures_.emplace_back(std::move(prefix), std::move(e));
@@ -180,30 +193,62 @@ class fake_cluster : public cluster {
     doc.Parse(json_body.data(), json_body.size());
     if (doc.HasParseError() || !doc.IsObject())
       return make_error(k8s::failure_kind::invalid, 422, "not JSON");
-    object o;
-    o.json = std::string(json_body);
-    o.meta.kind = std::string(r.kind);
-    o.meta.namespace_name = std::string(ns);
-    o.meta.name = std::string(name);
-    // A forced apply takes over the spec fields: the only spec manager left is us.
-    o.meta.spec_managers = {std::string(k8s::field_manager_name)};
-    const auto& md = doc["metadata"];
-    for (const char* map : {"labels", "annotations"}) {
-      if (!md.HasMember(map)) continue;
-      for (const auto& m : md[map].GetObject()) {
-        (std::string(map) == "labels" ? o.meta.labels : o.meta.annotations)[m.name.GetString()] =
-            m.value.GetString();
-      }
-    }
+    object o = from_body(r, ns, name, doc, json_body);
     const std::tuple<std::string, std::string, std::string> key{o.meta.kind, o.meta.namespace_name,
                                                                 o.meta.name};
     auto it = objects_.find(key);
-    if (it != objects_.end() && it->second.json == o.json) return it->second.meta;
+    const k8s::spec_writer ours{std::string(k8s::field_manager_name), "Apply"};
+    o.meta.spec_managers = {ours};
+    if (it != objects_.end()) {
+      // What the apply does not set stays, and so do the other managers.
+      const auto& before = it->second.meta;
+      for (const auto& [k, v] : before.labels) o.meta.labels.try_emplace(k, v);
+      for (const auto& [k, v] : before.annotations) o.meta.annotations.try_emplace(k, v);
+      o.meta.spec = merged_spec(before.spec, o.meta.spec);
+      o.meta.spec_managers = before.spec_managers;
+      if (std::find(o.meta.spec_managers.begin(), o.meta.spec_managers.end(), ours) ==
+          o.meta.spec_managers.end())
+        o.meta.spec_managers.push_back(ours);
+      if (before.labels == o.meta.labels && before.annotations == o.meta.annotations &&
+          before.spec == o.meta.spec && before.spec_managers == o.meta.spec_managers)
+        return before;
+    }
     o.meta.resource_version = next_rv();
     emit(o.meta.kind,
          it == objects_.end() ? k8s::watch_event::type::added : k8s::watch_event::type::modified,
          o.meta);
     objects_[key] = o;
+    return o.meta;
+  }
+
+  k8s::api_result<k8s::object_meta> replace(const k8s::resource& r, std::string_view ns,
+                                            std::string_view name,
+                                            std::string_view json_body) override {
+    std::lock_guard lock(m_);
+    const std::string call =
+        "replace " + std::string(r.kind) + " " + std::string(ns) + "/" + std::string(name);
+    calls_.push_back(call);
+    if (auto e = injected(call)) return *e;
+    rapidjson::Document doc;
+    doc.Parse(json_body.data(), json_body.size());
+    if (doc.HasParseError() || !doc.IsObject())
+      return make_error(k8s::failure_kind::invalid, 422, "not JSON");
+    auto it = objects_.find({std::string(r.kind), std::string(ns), std::string(name)});
+    if (it == objects_.end()) return make_error(k8s::failure_kind::not_found, 404, "not found");
+    const auto& md = doc["metadata"];
+    if (!md.HasMember("resourceVersion") ||
+        md["resourceVersion"].GetString() != it->second.meta.resource_version)
+      return make_error(k8s::failure_kind::conflict, 409, "the object has been modified");
+    // managedFields given: they replace the object's (only our apply's one entry is expected).
+    if (!md.HasMember("managedFields") || md["managedFields"].Size() != 1 ||
+        md["managedFields"][0]["manager"].GetString() != k8s::field_manager_name ||
+        std::string_view(md["managedFields"][0]["operation"].GetString()) != "Apply")
+      return make_error(k8s::failure_kind::invalid, 422, "managedFields not set to ours");
+    object o = from_body(r, ns, name, doc, json_body);
+    o.meta.spec_managers = {{std::string(k8s::field_manager_name), "Apply"}};
+    o.meta.resource_version = next_rv();
+    emit(o.meta.kind, k8s::watch_event::type::modified, o.meta);
+    it->second = o;
     return o.meta;
   }
 
@@ -350,6 +395,45 @@ class fake_cluster : public cluster {
 
  private:
   std::string next_rv() { return std::to_string(++rv_); }
+  static std::string compact(const rapidjson::Value& v) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    v.Accept(writer);
+    return {buffer.GetString(), buffer.GetSize()};
+  }
+  // The object a body describes (labels, annotations, spec); no managers, no resourceVersion.
+  static object from_body(const k8s::resource& r, std::string_view ns, std::string_view name,
+                          const rapidjson::Document& doc, std::string_view json_body) {
+    object o;
+    o.json = std::string(json_body);
+    o.meta.kind = std::string(r.kind);
+    o.meta.namespace_name = std::string(ns);
+    o.meta.name = std::string(name);
+    const auto& md = doc["metadata"];
+    for (const char* map : {"labels", "annotations"}) {
+      if (!md.HasMember(map)) continue;
+      for (const auto& m : md[map].GetObject()) {
+        (std::string(map) == "labels" ? o.meta.labels : o.meta.annotations)[m.name.GetString()] =
+            m.value.GetString();
+      }
+    }
+    if (doc.HasMember("spec")) o.meta.spec = compact(doc["spec"]);
+    return o;
+  }
+  // Server-side apply's merge, one level deep: the applied spec's members over the live ones.
+  static std::string merged_spec(const std::string& live, const std::string& applied) {
+    if (live.empty()) return applied;
+    rapidjson::Document base, over;
+    base.Parse(live.data(), live.size());
+    over.Parse(applied.data(), applied.size());
+    for (auto& m : over.GetObject()) {
+      rapidjson::Value key(m.name, base.GetAllocator());
+      rapidjson::Value value(m.value, base.GetAllocator());
+      base.RemoveMember(m.name);
+      base.AddMember(key, value, base.GetAllocator());
+    }
+    return compact(base);
+  }
   void emit(const std::string& kind, k8s::watch_event::type t, const k8s::object_meta& meta) {
     k8s::watch_event e;
     e.event_type = t;

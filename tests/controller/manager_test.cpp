@@ -24,6 +24,11 @@ class shared_handle : public cluster {
     if (cancelled_) return testing::make_error(k8s::failure_kind::transport, 0, "cancelled");
     return f_.apply(r, ns, name, body);
   }
+  k8s::api_result<k8s::object_meta> replace(const k8s::resource& r, std::string_view ns,
+                                            std::string_view name, std::string_view body) override {
+    if (cancelled_) return testing::make_error(k8s::failure_kind::transport, 0, "cancelled");
+    return f_.replace(r, ns, name, body);
+  }
   k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
                                                 std::string_view name,
                                                 std::string_view patch) override {
@@ -372,6 +377,23 @@ TEST_CASE("manager: the leader reports PolicySetApplied and PolicySetFailed; a f
   REQUIRE(eventually([&] { return a.full_syncs() >= 2 && a.idle(); }));
   std::this_thread::sleep_for(100ms);
   CHECK(reasons(events_a, "PolicySetApplied").size() == 1);
+
+  // Someone else's spec under our labels and spec-hash: replaced, and a Warning about the object
+  // names who wrote it.
+  const auto live = api.find("NetworkPolicy", "argocd", "default-deny-egress");
+  REQUIRE(live);
+  api.put_object("NetworkPolicy", "argocd", "default-deny-egress", live->meta.labels,
+                 live->meta.annotations, "kubectl-patch",
+                 R"({"podSelector":{},"policyTypes":["Egress"],"egress":[{}]})");
+  REQUIRE(eventually([&] { return reasons(events_a, "PolicyRepaired").size() == 1; }));
+  const std::string repaired = reasons(events_a, "PolicyRepaired")[0];
+  CHECK(repaired.find(R"("type":"Warning")") != std::string::npos);
+  CHECK(repaired.find(R"("kind":"NetworkPolicy")") != std::string::npos);
+  CHECK(repaired.find(R"("name":"default-deny-egress")") != std::string::npos);
+  CHECK(repaired.find("kubectl-patch (Update)") != std::string::npos);
+  CHECK(api.find("NetworkPolicy", "argocd", "default-deny-egress")->meta.spec ==
+        R"({"podSelector":{},"policyTypes":["Egress"]})");
+  REQUIRE(eventually([&] { return a.idle(); }));
 
   // A write the API server refuses: one Warning with its answer.
   api.fail_next("apply NetworkPolicy argocd/",

@@ -5,8 +5,10 @@
 #include <doctest/doctest.h>
 
 #include "tests/controller/fake_cluster.hpp"
+#include "tests/support/rendered_spec.hpp"
 
 using namespace mlnetpol;
+using mlnetpol::policy::testing::rendered_spec;
 using namespace mlnetpol::controller;
 using testing::fake_cluster;
 using testing::make_error;
@@ -33,6 +35,22 @@ struct fixture {
                          [&](const std::string& c) { return c.rfind(prefix, 0) == 0; });
   }
 };
+
+// What our own apply of d leaves: its hash, its spec, our apply the only manager.
+observed_object as_applied(const policy::rendered_object& d) {
+  observed_object o;
+  o.kind = d.kind;
+  o.name = d.name;
+  o.spec_hash = d.spec_hash;
+  o.resource_version = "1";
+  o.spec = rendered_spec(d);
+  return o;
+}
+
+const policy::rendered_object& rendered(const std::vector<policy::rendered_object>& all,
+                                        const std::string& name) {
+  return *std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.name == name; });
+}
 
 std::vector<std::string> sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
@@ -76,20 +94,92 @@ TEST_CASE("namespace_label_changes: the engine's labels for secured, role and si
         R"({"metadata":{"labels":{"mlnetpol.io/secured":null,"mlnetpol.io/platform":null}}})");
 }
 
-TEST_CASE("plan_objects: hash skip, apply what differs, prune what is not desired") {
+TEST_CASE("plan_objects: unchanged when exact, replace what differs, apply what is missing") {
   policy::config cfg;
   const auto desired = policy::render_policies(cfg, "argocd");
   REQUIRE(desired.size() >= 3);
   std::vector<observed_object> observed;
-  for (const auto& d : desired) observed.push_back({d.kind, d.name, d.spec_hash});
+  for (const auto& d : desired) observed.push_back(as_applied(d));
   observed[0].spec_hash = "edited";
+  observed.erase(observed.begin() + 1);  // missing
   observed.push_back({"CiliumNetworkPolicy", "default-deny-with-dns", "x"});
   const auto plan = plan_objects(desired, observed);
+  REQUIRE(plan.replace.size() == 1);
+  CHECK(plan.replace[0].desired->name == desired[0].name);
+  CHECK(plan.replace[0].live.spec_hash == "edited");
   REQUIRE(plan.apply.size() == 1);
-  CHECK(plan.apply[0]->name == desired[0].name);
-  CHECK(plan.unchanged == desired.size() - 1);
+  CHECK(plan.apply[0]->name == desired[1].name);
+  CHECK(plan.unchanged == desired.size() - 2);
   REQUIRE(plan.prune.size() == 1);
   CHECK(plan.prune[0].name == "default-deny-with-dns");
+}
+
+TEST_CASE("is_rendered: the spec decides, not the spec-hash, the labels or who claims to be us") {
+  policy::config cfg;
+  const auto desired = policy::render_policies(cfg, "argocd");
+  const auto& egress = rendered(desired, "default-deny-egress");
+  const auto& dns = rendered(desired, "allow-dns");
+  CHECK(is_rendered(egress, as_applied(egress)));
+
+  // As the API server returns them: keys reordered, an empty list and an empty object kept.
+  observed_object o = as_applied(egress);
+  o.spec = R"({"policyTypes":["Egress"],"ingress":[],"podSelector":{"matchLabels":{}}})";
+  CHECK(is_rendered(egress, o));
+
+  // A forged spec-hash that matches, on an allow-all: not ours, and tampered.
+  o.spec = R"({"podSelector":{},"policyTypes":["Egress"],"egress":[{}]})";
+  CHECK_FALSE(is_rendered(egress, o));
+  CHECK(tampered(egress, o));
+  // A narrowed selector (the deny then selects no pod).
+  o.spec = R"({"podSelector":{"matchLabels":{"none":"x"}},"policyTypes":["Egress"]})";
+  CHECK_FALSE(is_rendered(egress, o));
+  // policyTypes changed.
+  o.spec = R"({"podSelector":{},"policyTypes":["Ingress"]})";
+  CHECK_FALSE(is_rendered(egress, o));
+
+  // Right spec, but another manager owns fields of it (a later re-render could leave them).
+  o = as_applied(egress);
+  o.foreign = {"kubectl-edit (Update)"};
+  CHECK_FALSE(is_rendered(egress, o));
+  CHECK(tampered(egress, o));
+  // A top-level field never rendered (a Cilium `specs` list of further rules).
+  o = as_applied(egress);
+  o.extra_fields = true;
+  CHECK_FALSE(is_rendered(egress, o));
+  // Rewritten since our last write.
+  o = as_applied(egress);
+  o.edited = true;
+  CHECK_FALSE(is_rendered(egress, o));
+
+  // An older rendering (another hash, our writes only): replaced, but nobody tampered with it.
+  o = as_applied(egress);
+  o.spec_hash = "0000000000000000";
+  o.spec = rendered_spec(dns);
+  CHECK_FALSE(is_rendered(egress, o));
+  CHECK_FALSE(tampered(egress, o));
+
+  // observe(): our apply is ours; anyone else's entry is foreign, whatever name it uses.
+  k8s::object_meta meta;
+  meta.name = "default-deny-egress";
+  meta.resource_version = "7";
+  meta.annotations[std::string(policy::spec_hash_annotation)] = egress.spec_hash;
+  meta.spec = rendered_spec(egress);
+  meta.spec_managers = {{"mlnetpol", "Apply"}};
+  CHECK(is_rendered(egress, observe(meta, "NetworkPolicy", "")));
+  CHECK(is_rendered(egress, observe(meta, "NetworkPolicy", "7")));
+  CHECK_FALSE(is_rendered(egress, observe(meta, "NetworkPolicy", "6")));
+  meta.spec_managers.push_back({"kubectl-edit", "Update"});
+  CHECK(observe(meta, "NetworkPolicy", "").foreign ==
+        std::vector<std::string>{"kubectl-edit (Update)"});
+  CHECK_FALSE(is_rendered(egress, observe(meta, "NetworkPolicy", "")));
+  // A tenant writing under our name is not foreign by name: only the spec can tell.
+  meta.spec_managers = {{"mlnetpol", "Apply"}, {"mlnetpol", "Update"}};
+  CHECK(observe(meta, "NetworkPolicy", "").writers ==
+        std::vector<std::string>{"mlnetpol (Apply)", "mlnetpol (Update)"});
+  CHECK(observe(meta, "NetworkPolicy", "").foreign.empty());
+  CHECK(is_rendered(egress, observe(meta, "NetworkPolicy", "")));
+  meta.spec = R"({"podSelector":{},"policyTypes":["Egress"],"egress":[{}]})";
+  CHECK_FALSE(is_rendered(egress, observe(meta, "NetworkPolicy", "")));
 }
 
 TEST_CASE("reconcile: a new secured namespace gets its labels and its full set; again is free") {
@@ -148,7 +238,7 @@ TEST_CASE("reconcile: drift (edited spec, deleted object) is repaired; foreign o
   CHECK(f.api.find("NetworkPolicy", "argocd", "team-own"));
 }
 
-TEST_CASE("reconcile: a spec edited by hand with the spec-hash left in place is re-applied") {
+TEST_CASE("reconcile: a spec edited by hand with the spec-hash left in place is replaced") {
   fixture f;
   f.api.add_namespace("argocd");
   f.sync_cache();
@@ -163,10 +253,15 @@ TEST_CASE("reconcile: a spec edited by hand with the spec-hash left in place is 
   CHECK(out.applied == 1);
   CHECK(f.api.calls() == std::vector<std::string>{"list NetworkPolicy argocd",
                                                   "list CiliumNetworkPolicy argocd",
-                                                  "apply NetworkPolicy argocd/allow-dns"});
+                                                  "replace NetworkPolicy argocd/allow-dns"});
+  REQUIRE(out.repairs.size() == 1);
+  CHECK(out.repairs[0].previous_writers ==
+        std::vector<std::string>{"mlnetpol (Apply)", "kubectl-edit (Update)"});
+  CHECK(f.api.find("NetworkPolicy", "argocd", "allow-dns")->meta.spec_managers ==
+        std::vector<k8s::spec_writer>{{"mlnetpol", "Apply"}});
   out = f.r.reconcile(f.cfg, "argocd");
   CHECK(out.writes() == 0);
-  // A fresh process knows no versions; what it has applied alone has no other spec manager, so
+  // A fresh process knows no versions; what it has written alone has no other spec manager, so
   // start-up writes nothing ...
   reconciler fresh(f.api, f.cache);
   CHECK(fresh.reconcile(f.cfg, "argocd").writes() == 0);
@@ -178,8 +273,78 @@ TEST_CASE("reconcile: a spec edited by hand with the spec-hash left in place is 
   reconciler restarted(f.api, f.cache);
   f.api.clear_calls();
   CHECK(restarted.reconcile(f.cfg, "argocd").applied == 1);
-  CHECK(f.count("apply NetworkPolicy argocd/default-deny-ingress") == 1);
+  CHECK(f.count("replace NetworkPolicy argocd/default-deny-ingress") == 1);
   CHECK(reconciler(f.api, f.cache).reconcile(f.cfg, "argocd").writes() == 0);
+}
+
+TEST_CASE("reconcile: a tenant's allow-all in a deny policy, kept hash and all, does not survive") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  f.r.reconcile(f.cfg, "argocd");
+  const auto desired = policy::render_policies(f.cfg, "argocd");
+  const auto& egress = rendered(desired, "default-deny-egress");
+  const auto live = f.api.find("NetworkPolicy", "argocd", "default-deny-egress");
+  // `kubectl patch --type=merge -p '{"spec":{"egress":[{}]}}'`: labels and spec-hash stay.
+  f.api.put_object("NetworkPolicy", "argocd", "default-deny-egress", live->meta.labels,
+                   live->meta.annotations, "kubectl-patch",
+                   R"({"podSelector":{},"policyTypes":["Egress"],"egress":[{}]})");
+  reconciler restarted(f.api, f.cache);  // no remembered versions: the spec alone must tell
+  f.api.clear_calls();
+  const auto out = restarted.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(f.count("replace NetworkPolicy argocd/default-deny-egress") == 1);
+  CHECK(f.count("delete") == 0);  // never without its deny, not even for a moment
+  const auto fixed = f.api.find("NetworkPolicy", "argocd", "default-deny-egress");
+  CHECK(fixed->meta.spec == rendered_spec(egress));
+  CHECK(fixed->meta.spec_managers == std::vector<k8s::spec_writer>{{"mlnetpol", "Apply"}});
+  REQUIRE(out.repairs.size() == 1);
+  CHECK_FALSE(out.repairs[0].adopted);
+  CHECK(out.repairs[0].previous_writers ==
+        std::vector<std::string>{"mlnetpol (Apply)", "kubectl-patch (Update)"});
+  CHECK(reconciler(f.api, f.cache).reconcile(f.cfg, "argocd").writes() == 0);
+}
+
+TEST_CASE("reconcile: an object mlnetpol did not create is adopted: replaced, managers named") {
+  for (const bool forged : {false, true}) {
+    CAPTURE(forged);
+    fixture f;
+    f.cfg.enforcement = policy::enforcement_mode::audit;
+    f.api.add_namespace("argocd");
+    f.sync_cache();
+    f.r.reconcile(f.cfg, "argocd");  // audit: labels only
+    const auto desired = policy::render_policies(f.cfg, "argocd");
+    const auto& egress = rendered(desired, "default-deny-egress");
+    const std::string allow_all = R"({"podSelector":{},"policyTypes":["Egress"],"egress":[{}]})";
+    if (forged) {
+      // mlnetpol's labels, its spec-hash and `kubectl create --field-manager=mlnetpol`.
+      f.api.put_object("NetworkPolicy", "argocd", "default-deny-egress",
+                       {{"app.kubernetes.io/managed-by", "mlnetpol"}},
+                       {{std::string(policy::spec_hash_annotation), egress.spec_hash}}, "mlnetpol",
+                       allow_all);
+    } else {
+      f.api.put_object("NetworkPolicy", "argocd", "default-deny-egress", {}, {}, "kubectl-create",
+                       allow_all);
+    }
+    f.cfg.enforcement = policy::enforcement_mode::enforce;
+    f.api.clear_calls();
+    const auto out = f.r.reconcile(f.cfg, "argocd");
+    CHECK(out.status == reconcile_status::ok);
+    CHECK(f.count("replace NetworkPolicy argocd/default-deny-egress") == 1);
+    CHECK(f.count("delete") == 0);
+    const auto fixed = f.api.find("NetworkPolicy", "argocd", "default-deny-egress");
+    CHECK(fixed->meta.spec == rendered_spec(egress));
+    CHECK(fixed->meta.labels.at("app.kubernetes.io/managed-by") == "mlnetpol");
+    REQUIRE(out.repairs.size() == 1);
+    CHECK(out.repairs[0].name == "default-deny-egress");
+    // Unlabelled, it was created by our apply's call: adopted. Labelled, it passed for ours.
+    CHECK(out.repairs[0].adopted == !forged);
+    CHECK(out.repairs[0].previous_writers ==
+          std::vector<std::string>{forged ? "mlnetpol (Update)" : "kubectl-create (Update)"});
+    f.api.clear_calls();
+    CHECK(f.r.reconcile(f.cfg, "argocd").writes() == 0);
+    CHECK(reconciler(f.api, f.cache).reconcile(f.cfg, "argocd").writes() == 0);
+  }
 }
 
 TEST_CASE("reconcile: standard -> Cilium applies the new set before pruning the old one") {

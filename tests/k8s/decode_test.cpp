@@ -298,14 +298,40 @@ TEST_CASE("spec managers: managedFields entries owning fields under spec, as cap
       k8s::network_policies, fixture_response("networkpolicy-list-managed-by-mlnetpol").body);
   REQUIRE(page.has_value());
   std::map<std::string, std::vector<std::string>> managers;
-  for (const auto& item : page->items) managers[item.name] = item.spec_managers;
-  CHECK(managers.at("allow-dns") == std::vector<std::string>{"mlnetpol"});
+  for (const auto& item : page->items) {
+    for (const auto& w : item.spec_managers)
+      managers[item.name].push_back(w.manager + " " + w.operation);
+  }
+  CHECK(managers.at("allow-dns") == std::vector<std::string>{"mlnetpol Apply"});
   CHECK(managers.at("default-deny-ingress") ==
-        std::vector<std::string>{"mlnetpol", "someone-else"});
+        std::vector<std::string>{"mlnetpol Apply", "someone-else Update"});
+  // The spec itself, compact, and nothing but the usual top-level fields.
+  for (const auto& item : page->items) {
+    CHECK(item.spec.starts_with("{"));
+    CHECK(item.spec.find("\"podSelector\"") != std::string::npos);
+    CHECK_FALSE(item.extra_fields);
+  }
   // An entry that owns only metadata (kubectl label) is not a spec manager.
   const auto meta = k8s::decode_object_meta(
       R"({"metadata":{"name":"x","managedFields":[{"manager":"kubectl-label","fieldsV1":)"
       R"({"f:metadata":{"f:labels":{}}}},{"manager":7},"junk"]}})");
   REQUIRE(meta.has_value());
   CHECK(meta->spec_managers.empty());
+  CHECK(meta->spec.empty());
+}
+
+TEST_CASE("object spec: compact text of spec; a top-level field never rendered is flagged") {
+  const auto cnp = k8s::decode_object_meta(
+      R"({"apiVersion":"cilium.io/v2","kind":"CiliumNetworkPolicy","metadata":{"name":"x"},)"
+      R"( "spec": {"endpointSelector": {}, "egress": [ {} ]},)"
+      R"("specs":[{"endpointSelector":{},"egress":[{"toEntities":["world"]}]}]})");
+  REQUIRE(cnp.has_value());
+  CHECK(cnp->spec == R"({"endpointSelector":{},"egress":[{}]})");
+  CHECK(cnp->extra_fields);
+  const auto np = k8s::decode_object_meta(
+      R"({"apiVersion":"v1","kind":"NetworkPolicy","metadata":{"name":"x"},"spec":{},)"
+      R"("status":{}})");
+  REQUIRE(np.has_value());
+  CHECK(np->spec == "{}");
+  CHECK_FALSE(np->extra_fields);
 }

@@ -66,13 +66,13 @@ POD_STATUS = "pods/status"
 LABEL_KEY = "workload-type"
 # Exactly what the controller calls (controller/, k8s/): informers list + watch, namespace labels by
 # JSON merge patch, policies by server-side apply (PATCH; creating one through apply is authorized
-# as create as well) and delete; the certificate manager gets and JSON-patches caBundle of the two webhook configurations, by name.
+# as create as well), update (PUT: an object that differs is replaced whole) and delete; the certificate manager gets and JSON-patches caBundle of the two webhook configurations, by name.
 # (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
     ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
-    ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "delete"},
+    ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "update", "delete"},
      set()),
-    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "delete"},
+    ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "update", "delete"},
      set()),
     ({"admissionregistration.k8s.io"},
      {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "patch"},
