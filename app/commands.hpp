@@ -7,5 +7,8 @@ int review_command(int argc, char** argv);  // app/review_command.cpp
 int render_command(int argc, char** argv);  // app/render_command.cpp
 int certs_command(int argc, char** argv);   // app/certs_command.cpp
 int pause_command(int argc, char** argv);   // app/pause_command.cpp
+int explain_command(int argc, char** argv); // app/explain_command.cpp
+int matrix_command(int argc, char** argv);  // app/matrix_command.cpp
+int flows_command(int argc, char** argv);   // app/flows_command.cpp
 
 }  // namespace mlnetpol::app

@@ -20,6 +20,9 @@ constexpr const char* usage_text =
     "  certs    issue a CA and a serving certificate for the webhook Service\n"
     "  version  print the version, git commit, build date and library versions\n"
     "  pause    wait N seconds (the Deployment's preStop hook)\n"
+    "  explain  say whether a connection is allowed and which policy and rule decide it\n"
+    "  matrix   every ordered pair of pods: allowed or not\n"
+    "  flows    judge Hubble flows against the set enforce would apply\n"
     "\n"
     "Run 'mlnetpol <command> --help' for the flags of a command.\n";
 
@@ -37,6 +40,10 @@ int main(int argc, char** argv) {
   if (command == "render") return mlnetpol::app::render_command(argc - 1, argv + 1);
   if (command == "certs") return mlnetpol::app::certs_command(argc - 1, argv + 1);
   if (command == "pause") return mlnetpol::app::pause_command(argc - 1, argv + 1);
+  if (command == "explain") return mlnetpol::app::explain_command(argc - 1, argv + 1);
+  if (command == "matrix") return mlnetpol::app::matrix_command(argc - 1, argv + 1);
+  if (command == "flows") return mlnetpol::app::flows_command(argc - 1, argv + 1);
+
   if (command == "version" || command == "--version") {
     return mlnetpol::app::version_command(argc - 1, argv + 1);
   }
@@ -45,7 +52,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   const std::string guess =
-      mlnetpol::flags::closest(command, {"serve", "review", "render", "certs", "version", "pause"});
+      mlnetpol::flags::closest(command, {"serve", "review", "render", "certs", "version", "pause",
+                                                 "explain", "matrix", "flows"});
   std::fprintf(stderr, "mlnetpol: unknown command '%s'%s\n\n%s", argv[1],
                guess.empty() ? "" : ("; did you mean " + guess + "?").c_str(), usage_text);
   return 2;

@@ -726,6 +726,13 @@ api_result<list_page> client::list(const resource& r, std::string_view namespace
                              [&](std::string_view body) { return wire::decode_list(r, body); });
 }
 
+api_result<std::string> client::list_raw(const resource& r, std::string_view namespace_name) {
+  auto res = impl_->round_trip(
+      {"list", &r, http::verb::get, collection_path(r, namespace_name), {}, {}});
+  if (!res) return res.error();
+  return std::move(res->body);
+}
+
 api_result<list_page> client::list_all(const resource& r, std::string_view namespace_name,
                                        std::string_view label_selector, std::size_t page_size) {
   list_page all;

@@ -225,6 +225,9 @@ class client {
   api_result<list_page> list(const resource& r, std::string_view namespace_name,
                              std::string_view label_selector, std::size_t limit,
                              std::string_view continue_token);
+  // The whole list's JSON text, every item in full (one unpaged GET): for `explain --kubeconfig`,
+  // which reads objects the controller never needs (pods, other owners' policies).
+  api_result<std::string> list_raw(const resource& r, std::string_view namespace_name);
   // Every page; an expired continue token restarts the list from the beginning (once per call).
   api_result<list_page> list_all(const resource& r, std::string_view namespace_name,
                                  std::string_view label_selector, std::size_t page_size = 500);
