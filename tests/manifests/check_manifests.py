@@ -28,6 +28,10 @@ import tempfile
 import jsonschema
 import yaml
 
+# The render tests' schema and API-server checks of NetworkPolicy and CiliumNetworkPolicy.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "render"))
+import validate_render  # noqa: E402
+
 NAMESPACE = "mlnetpol-system"
 NAME = "mlnetpol"
 SECRET = "mlnetpol-tls"
@@ -105,6 +109,9 @@ class Schemas:
         for f in files:
             with open(f) as fh:
                 self.components.update(json.load(fh)["components"]["schemas"])
+        # CiliumNetworkPolicy (the CRD's schema sits beside the Kubernetes ones); NetworkPolicy
+        # also gets the API server's checks beyond its schema.
+        self.policies = validate_render.load_validators(os.path.dirname(schema_dir))
         self.by_gvk = {}
         for name, schema in self.components.items():
             strict(schema)
@@ -112,6 +119,12 @@ class Schemas:
                 self.by_gvk[(gvk["group"], gvk["version"], gvk["kind"])] = name
 
     def validate(self, obj):
+        if obj.get("kind") in ("NetworkPolicy", "CiliumNetworkPolicy"):
+            found = validate_render.validate(obj, self.policies)
+            if obj.get("kind") == "CiliumNetworkPolicy":
+                return found
+        else:
+            found = []
         group, _, version = obj.get("apiVersion", "").rpartition("/")
         name = self.by_gvk.get((group, version, obj.get("kind")))
         if name is None:
@@ -119,8 +132,8 @@ class Schemas:
         root = {"components": {"schemas": self.components},
                 "$ref": f"#/components/schemas/{name}"}
         validator = jsonschema.Draft7Validator(root)
-        return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-                for e in validator.iter_errors(obj)]
+        return found + [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+                        for e in validator.iter_errors(obj)]
 
 
 def strict(schema):
@@ -796,10 +809,88 @@ def check_base_config_is_default(source, binary):
     return []
 
 
+def overlay_config(objs):
+    cm = find(objs, "ConfigMap", CONFIGMAP)
+    try:
+        text = (cm[0].get("data") or {}).get(os.path.basename(CONFIG_PATH)) if cm else None
+        config = yaml.safe_load(text) if text else {}
+    except yaml.YAMLError:
+        return {}  # check_config reports it
+    return config if isinstance(config, dict) else {}
+
+
+def check_network_policy(objs):
+    """Who reaches the pods (issue 25): the webhook port only the API server (api_server_cidrs in
+    standard mode when set, the kube-apiserver entity in Cilium mode), the metrics port (/metrics,
+    /status) only the monitoring namespace, no other port."""
+    errors = []
+    dep = find(objs, "Deployment", NAME)
+    if not dep:
+        return errors
+    tmpl = dep[0]["spec"]["template"]
+    pod_labels = tmpl["metadata"].get("labels") or {}
+    c = tmpl["spec"]["containers"][0]
+    webhook_port, metrics_port = port_number(c, "webhook"), port_number(c, "metrics")
+    config = overlay_config(objs)
+    cidrs = sorted(config.get("api_server_cidrs") or [])
+    monitoring = config.get("monitoring_namespace", "monitoring")
+    cilium = bool(config.get("cilium_mode"))
+    nps = [o for o in find(objs, "NetworkPolicy")
+           if selector_matches((o.get("spec") or {}).get("podSelector"), pod_labels)]
+    cnps = [o for o in find(objs, "CiliumNetworkPolicy")
+            if selector_matches((o.get("spec") or {}).get("endpointSelector"), pod_labels)]
+    wanted, other = ("CiliumNetworkPolicy", nps) if cilium else ("NetworkPolicy", cnps)
+    mine = cnps if cilium else nps
+    if len(mine) != 1 or mine[0]["metadata"].get("name") != NAME:
+        return errors + [f"{wanted}/{NAME}: exactly one must select the mlnetpol pods, found "
+                         f"{[o['metadata'].get('name') for o in mine]}"]
+    if other:
+        errors.append(f"{other[0]['kind']}/{other[0]['metadata'].get('name')}: a second kind of "
+                      f"policy selects the mlnetpol pods and would widen {wanted}/{NAME}")
+    spec = mine[0].get("spec") or {}
+    if not cilium and "Ingress" not in (spec.get("policyTypes") or []):
+        errors.append(f"NetworkPolicy/{NAME}: policyTypes must include Ingress")
+    monitoring_peer = ({"k8s:io.kubernetes.pod.namespace": monitoring} if cilium
+                       else {"namespaceSelector": {"matchLabels": {
+                           "kubernetes.io/metadata.name": monitoring}}})
+    for i, rule in enumerate(spec.get("ingress") or []):
+        where = f"{wanted}/{NAME} ingress[{i}]"
+        if cilium:
+            ports = [port_number(c, int(p["port"]) if str(p.get("port")).isdigit() else p["port"])
+                     for tp in rule.get("toPorts") or [] for p in tp.get("ports") or []]
+            peers = {k: v for k, v in rule.items() if k != "toPorts"}
+        else:
+            ports = [port_number(c, p.get("port")) for p in rule.get("ports") or []]
+            peers = rule.get("from") or []
+        if not ports:
+            errors.append(f"{where}: opens every port; name the webhook or the metrics port")
+        for port in ports:
+            if port == webhook_port:
+                if cilium and peers != {"fromEntities": ["kube-apiserver"]}:
+                    errors.append(f"{where}: the webhook port must be open to fromEntities "
+                                  f"[kube-apiserver] only, is open to {peers}")
+                if not cilium and cidrs and sorted(
+                        (p.get("ipBlock") or {}).get("cidr") for p in peers) != cidrs:
+                    errors.append(f"{where}: the webhook port must be open to exactly "
+                                  f"api_server_cidrs {cidrs} of config.yaml, is open to {peers}")
+                if not cilium and cidrs and any(set(p) != {"ipBlock"} for p in peers):
+                    errors.append(f"{where}: the webhook port must be open to api_server_cidrs "
+                                  f"only, is also open to {peers}")
+            elif port == metrics_port:
+                if (cilium and peers != {"fromEndpoints": [{"matchLabels": monitoring_peer}]}) or (
+                        not cilium and peers != [monitoring_peer]):
+                    errors.append(f"{where}: the metrics port (/metrics, /status) must be open to "
+                                  f"the monitoring namespace {monitoring!r} only, is open to "
+                                  f"{peers or 'every source'}")
+            else:
+                errors.append(f"{where}: opens port {port}, which mlnetpol does not serve")
+    return errors
+
+
 def check_overlay(objs, overlay, schemas, ca_pem, base_config, keys, binary):
     return (check_schemas(objs, schemas) + check_webhooks(objs, overlay, ca_pem) +
             check_workload(objs, overlay) + check_rbac_and_namespaces(objs) +
-            check_config(objs, overlay, base_config, keys, binary))
+            check_config(objs, overlay, base_config, keys, binary) + check_network_policy(objs))
 
 
 # ----------------------------------------------------------------------------- self-test
@@ -963,6 +1054,27 @@ def breakages():
          lambda o: find(o, "Role")[0]["rules"][0].__setitem__("verbs", ["get", "create"])),
         ("lease Role elsewhere", "Role: exactly",
          lambda o: find(o, "Role")[0]["metadata"].__setitem__("namespace", "default")),
+        ("no NetworkPolicy for mlnetpol-system", "NetworkPolicy/mlnetpol: exactly one",
+         lambda o: o.remove(find(o, "NetworkPolicy", NAME)[0])),
+        ("webhook port open to pods though api_server_cidrs is set",
+         "open to exactly api_server_cidrs ['10.0.0.0/24']",
+         lambda o: find(o, "ConfigMap", CONFIGMAP)[0]["data"].__setitem__(
+             "config.yaml", find(o, "ConfigMap", CONFIGMAP)[0]["data"]["config.yaml"] +
+             "\napi_server_cidrs: [10.0.0.0/24]\n")),
+        ("metrics port open to every namespace", "must be open to the monitoring namespace",
+         lambda o: find(o, "NetworkPolicy", NAME)[0]["spec"]["ingress"][1].pop("from")),
+        ("a rule for every port", "opens every port",
+         lambda o: find(o, "NetworkPolicy", NAME)[0]["spec"]["ingress"].append({})),
+        ("Cilium webhook port open to every entity", "fromEntities [kube-apiserver] only",
+         lambda o: find(o, "CiliumNetworkPolicy", NAME)[0]["spec"]["ingress"][0].__setitem__(
+             "fromEntities", ["all"]), "cilium"),
+        ("Cilium with the base NetworkPolicy left in", "a second kind of policy",
+         lambda o: o.append({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                             "metadata": {"name": "open", "namespace": NAMESPACE},
+                             "spec": {"podSelector": {}, "ingress": [{}]}}), "cilium"),
+        ("CiliumNetworkPolicy against its schema", "CiliumNetworkPolicy/mlnetpol: schema",
+         lambda o: find(o, "CiliumNetworkPolicy", NAME)[0]["spec"]["ingress"][0].__setitem__(
+             "fromEntity", ["kube-apiserver"]), "cilium"),
         ("no POD_NAME", "needs env POD_NAME",
          lambda o: container(o).__setitem__(
              "env", [e for e in container(o).get("env") or [] if e["name"] != "POD_NAME"])),
