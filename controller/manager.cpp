@@ -511,14 +511,16 @@ void manager::election_loop() {
     const auto until = elector_.leader_until();
     const bool now = held && std::chrono::steady_clock::now() < until;
     leader_until_.store(now ? ticks(until) : 0);
-    const bool was = leader_.exchange(now);
-    metrics_.set_leader(now);
-    if (now && !was) {
+    if (!now) {
+      const std::string& holder = elector_.observed_holder();
+      lose_leadership(!holder.empty() && holder != elector_.identity()
+                          ? "another replica holds the lease"
+                          : "renew deadline passed without a successful renew");
+    } else if (!leader_.exchange(true)) {
+      metrics_.set_leader(true);
       logging::event(level::info, "became leader", {{"identity", elector_.identity()}});
       full_sync("became leader");
       wait_cv_.notify_all();  // the leadership watch sleeps until the new deadline
-    } else if (!now && was) {
-      logging::event(level::warn, "lost leadership", {{"identity", elector_.identity()}});
     }
     // Candidates wait with jitter (client-go's factor 1.2) so they do not retry in lockstep.
     auto wait = options_.election.retry_period;
