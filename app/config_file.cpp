@@ -154,6 +154,13 @@ result<policy::config> load_config_file(const std::filesystem::path& path) {
                 std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
   }
 
+  // An emptied file (a truncated write, a ConfigMap key gone) parses as no document at all: taken
+  // as the defaults it would unsecure every namespace the last good file named.
+  if (root.IsNull())
+    return fail(name +
+                ": no configuration (the file is empty or holds only whitespace and comments); "
+                "write {} to mean every default");
+
   rapidjson::Document document;
   std::vector<conversion_error> conversion_errors;
   const rapidjson::Value value = to_json(root, "", document.GetAllocator(), conversion_errors);

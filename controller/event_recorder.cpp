@@ -11,6 +11,7 @@
 
 #include "common/obs/logging.hpp"
 #include "common/obs/metrics.hpp"
+#include "controller/api_failures.hpp"
 
 namespace mlnetpol::controller {
 namespace {
@@ -302,7 +303,10 @@ void event_recorder::note_failure(const k8s::api_error& e, std::string_view what
   }
   if (failing_) return;  // one line per change, not per event
   failing_ = true;
-  if (e.kind == failure_kind::forbidden || e.kind == failure_kind::unauthorized) {
+  if (e.kind == failure_kind::unauthorized) {
+    logging::event(level::err, std::string(authentication_failed),
+                   {{"verb", what}, {"resource", "events.events.k8s.io"}, {"error", e.message}});
+  } else if (e.kind == failure_kind::forbidden) {
     logging::event(level::err, "RBAC must grant this",
                    {{"verb", what}, {"resource", "events.events.k8s.io"}, {"error", e.message}});
   } else {

@@ -91,6 +91,10 @@ bool leader_elector::is_leader(steady::time_point now) const {
   return holding_ && now - last_renew_ < options_.renew_deadline;
 }
 
+leader_elector::steady::time_point leader_elector::leader_until() const {
+  return holding_ ? last_renew_ + options_.renew_deadline : steady::time_point{};
+}
+
 bool leader_elector::release(std::chrono::system_clock::time_point wall) {
   if (!holding_) return false;
   holding_ = false;

@@ -36,6 +36,9 @@ class leader_elector {
   bool try_acquire_or_renew(steady::time_point now, std::chrono::system_clock::time_point wall);
   // Leader now: the last successful renew is younger than renew_deadline.
   bool is_leader(steady::time_point now) const;
+  // When leadership ends unless a renew succeeds first: the start of the last successful attempt
+  // plus renew_deadline (an attempt that hung past it does not extend it); epoch when not holding.
+  steady::time_point leader_until() const;
   // Gives the lease up at once (holder cleared, duration 1 s) so another replica takes over
   // without waiting for it to expire. Only when we hold it.
   bool release(std::chrono::system_clock::time_point wall);

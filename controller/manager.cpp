@@ -8,6 +8,7 @@
 #include <rapidjson/writer.h>
 
 #include "common/obs/logging.hpp"
+#include "controller/api_failures.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/render/render.hpp"
 
@@ -53,15 +54,86 @@ k8s::object_meta compact(k8s::object_meta meta) {
   return meta;
 }
 
+k8s::api_error not_leader(std::string_view verb) {
+  k8s::api_error e;
+  e.kind = k8s::failure_kind::transport;
+  e.verb = std::string(verb);
+  e.message = "not written: this replica is no longer the leader";
+  return e;
+}
+
+// Writes pass only while the replica is leader; reads and the election's own calls always do.
+class leader_gated_cluster final : public cluster {
+ public:
+  leader_gated_cluster(cluster& api, std::function<bool()> leader)
+      : api_(api), leader_(std::move(leader)) {}
+  k8s::api_result<k8s::object_meta> apply(const k8s::resource& r, std::string_view ns,
+                                          std::string_view name, std::string_view body) override {
+    if (!leader_()) return not_leader("apply");
+    return api_.apply(r, ns, name, body);
+  }
+  k8s::api_result<k8s::object_meta> replace(const k8s::resource& r, std::string_view ns,
+                                            std::string_view name,
+                                            std::string_view body) override {
+    if (!leader_()) return not_leader("replace");
+    return api_.replace(r, ns, name, body);
+  }
+  k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
+                                                std::string_view name,
+                                                std::string_view patch) override {
+    if (!leader_()) return not_leader("patch");
+    return api_.merge_patch(r, ns, name, patch);
+  }
+  k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
+                               std::string_view name) override {
+    if (!leader_()) return not_leader("delete");
+    return api_.remove(r, ns, name);
+  }
+  k8s::api_result<k8s::list_page> list_all(const k8s::resource& r, std::string_view ns,
+                                           std::string_view selector) override {
+    return api_.list_all(r, ns, selector);
+  }
+  k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns,
+                              std::string_view selector, std::string_view rv,
+                              std::chrono::seconds timeout,
+                              const std::function<bool(const k8s::watch_event&)>& on) override {
+    return api_.watch(r, ns, selector, rv, timeout, on);
+  }
+  k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
+                                               std::string_view name) override {
+    return api_.get_lease(ns, name);
+  }
+  k8s::api_result<k8s::lease_record> create_lease(const k8s::lease_record& l) override {
+    return api_.create_lease(l);
+  }
+  k8s::api_result<k8s::lease_record> update_lease(const k8s::lease_record& l) override {
+    return api_.update_lease(l);
+  }
+  void cancel() override { api_.cancel(); }
+
+ private:
+  cluster& api_;
+  std::function<bool()> leader_;
+};
+
+std::int64_t ticks(std::chrono::steady_clock::time_point t) {
+  return t.time_since_epoch().count();
+}
+
 }  // namespace
 
 manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_options options)
     : api_(std::move(api)),
+      leader_writes_(std::make_unique<leader_gated_cluster>(*api_, [this] { return leader(); })),
       options_(std::move(options)),
       queue_(options_.backoff),
-      reconciler_(*api_, cache_),
+      reconciler_(*leader_writes_, cache_),
       elector_(*api_, options_.election),
-      desired_(std::make_shared<const desired_state>(std::move(initial))) {}
+      proposed_(std::make_shared<const desired_state>(std::move(initial))) {}
+
+bool manager::leader() const {
+  return leader_.load() && ticks(std::chrono::steady_clock::now()) < leader_until_.load();
+}
 
 manager::~manager() {
   stop();
@@ -75,6 +147,11 @@ std::function<void(std::string_view, std::string_view)> manager::request_observe
 std::shared_ptr<const desired_state> manager::desired() const {
   std::lock_guard lock(config_mutex_);
   return desired_;
+}
+
+std::shared_ptr<const desired_state> manager::latest() const {
+  std::lock_guard lock(config_mutex_);
+  return proposed_ ? proposed_ : desired_;
 }
 
 void manager::start() {
@@ -112,6 +189,7 @@ void manager::start() {
   workers_running_ = std::max(1u, options_.workers);
   for (unsigned i = 0; i < workers_running_; ++i) workers_.emplace_back([this] { worker_loop(); });
   election_thread_ = std::thread([this] { election_loop(); });
+  leadership_thread_ = std::thread([this] { leadership_watch(); });
   resync_thread_ = std::thread([this] { resync_loop(); });
   logging::event(
       level::info, "reconciler started",
@@ -146,6 +224,7 @@ void manager::stop() {
   }
   wait_cv_.notify_all();
   if (election_thread_.joinable()) election_thread_.join();
+  if (leadership_thread_.joinable()) leadership_thread_.join();
   if (resync_thread_.joinable()) resync_thread_.join();
   for (auto* inf : {namespace_informer_.get(), policy_informer_.get(), cilium_informer_.get()})
     inf->request_stop();
@@ -166,9 +245,69 @@ void manager::update_config(policy::config cfg) {
   auto next = std::make_shared<const desired_state>(std::move(cfg));
   {
     std::lock_guard lock(config_mutex_);
-    desired_ = std::move(next);
+    proposed_ = std::move(next);
   }
   full_sync("configuration reload");
+}
+
+bool manager::admit_proposed(const std::map<std::string, prelisted>& lists, bool listed) {
+  std::shared_ptr<const desired_state> proposed;
+  {
+    std::lock_guard lock(config_mutex_);
+    proposed = proposed_;
+  }
+  if (!proposed) return true;
+  if (!listed) {
+    logging::event(level::warn,
+                   "configuration change not checked against the cluster (listing its policies "
+                   "failed); the configuration in force stays, retrying",
+                   {});
+    return false;
+  }
+  // The existing namespaces holding managed policies now: the ones the change could unsecure.
+  std::vector<std::string> holding;
+  for (const auto& [ns, l] : lists) {
+    if (!l.objects.empty() && cache_.labels_of(ns)) holding.push_back(ns);
+  }
+  removal_check check = check_removal(proposed->config(), holding, options_.guard);
+  const std::string digest = config_digest(proposed->config());
+  std::lock_guard lock(state_mutex_);
+  const bool confirmed = !confirmed_digest_.empty() && confirmed_digest_ == digest;
+  if (check.held() && !confirmed) {
+    if (!held_ || held_->digest != digest) {
+      metrics_.count_config_hold();
+      std::string sample;
+      for (std::size_t i = 0; i < check.removed.size() && i < 10; ++i)
+        sample += (i == 0 ? "" : ",") + check.removed[i];
+      logging::event(level::err,
+                     "configuration change held: it would remove the policies of more namespaces "
+                     "than --prune-guard-percent/--prune-guard-namespaces allow; nothing is "
+                     "pruned until it is confirmed",
+                     {{"digest", digest},
+                      {"namespaces", static_cast<std::uint64_t>(check.removed.size())},
+                      {"holding", static_cast<std::uint64_t>(check.holding)},
+                      {"allowed", static_cast<std::uint64_t>(check.allowed)},
+                      {"removed", sample},
+                      {"confirm", confirm_command(options_.election.lease_namespace, digest)}});
+      held_ = held_change{digest, std::move(check), now_rfc3339()};
+    }
+    metrics_.set_config_held(true);
+    return true;
+  }
+  {
+    std::lock_guard config_lock(config_mutex_);
+    desired_ = proposed;
+    if (proposed_ == proposed) proposed_.reset();
+  }
+  if (held_) {
+    const char* what = held_->digest != digest ? "held configuration change replaced by another"
+                       : confirmed             ? "held configuration change confirmed; applying it"
+                                   : "held configuration change within the limits now; applying it";
+    logging::event(level::warn, what, {{"digest", held_->digest}});
+    held_.reset();
+    metrics_.set_config_held(false);
+  }
+  return true;
 }
 
 bool manager::relevant(const desired_state& desired, const std::string& ns,
@@ -190,12 +329,12 @@ void manager::full_sync(const char* why) {
 
 // Queues every namespace mlnetpol has business with: the configuration's (that exist), those
 // carrying its labels (left the lists?) and those holding its objects (prune).
-void manager::run_pass(const std::string& why) {
-  if (!leader_.load()) return;
+bool manager::run_pass(const std::string& why) {
+  if (!leader()) return true;
   if (!cache_.synced()) {
     std::lock_guard lock(state_mutex_);
     full_sync_wanted_ = true;
-    return;
+    return true;
   }
   // The managed objects of every namespace, in one list per kind. A failed list only means the
   // reconciles list their namespace themselves.
@@ -218,7 +357,9 @@ void manager::run_pass(const std::string& why) {
       lists[item.namespace_name].objects.push_back(std::move(item));
     }
   }
+  if (!admit_proposed(lists, listed)) return false;
   const auto want = desired();
+  if (!want) return true;  // held at start-up: nothing is in force, nothing is written
   const auto snap = cache_.snapshot();
   std::set<std::string> keys;
   for (const auto& [name, labels] : *snap) {
@@ -247,6 +388,7 @@ void manager::run_pass(const std::string& why) {
   logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
   for (const auto& k : keys) queue_.add(k);
   full_syncs_.fetch_add(1);
+  return true;
 }
 
 void manager::worker_loop() {
@@ -263,11 +405,11 @@ void manager::worker_loop() {
 
 void manager::process(const std::string& ns) {
   // Only the leader writes; a replica that gains the lease queues everything anew.
-  if (!leader_.load()) {
+  const auto want = desired();
+  if (!leader() || !want) {
     queue_.forget(ns);
     return;
   }
-  const auto want = desired();
   std::optional<prelisted> listed;
   bool cilium_known_missing;
   {
@@ -285,6 +427,11 @@ void manager::process(const std::string& ns) {
       reconciler_.reconcile(*want, ns, listed ? &*listed : nullptr, cilium_known_missing);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Leadership ended during the reconcile: its writes were refused; the next leader redoes it.
+  if (!leader()) {
+    queue_.forget(ns);
+    return;
+  }
   metrics_.count_reconcile(to_string(out.status), seconds);
 
   bool settled = true;  // false: retried later, so not part of a completed full sync yet
@@ -303,6 +450,7 @@ void manager::process(const std::string& ns) {
       break;
     case reconcile_status::retry:
     case reconcile_status::forbidden:
+    case reconcile_status::unauthorized:
     case reconcile_status::crd_missing:
       queue_.add_rate_limited(ns, out.retry_after);
       settled = false;
@@ -311,6 +459,9 @@ void manager::process(const std::string& ns) {
 
   if (out.status == reconcile_status::forbidden) {
     logging::event(level::err, "reconcile forbidden", {{"namespace", ns}, {"error", out.message}});
+  } else if (out.status == reconcile_status::unauthorized) {
+    logging::event(level::err, "reconcile unauthenticated",
+                   {{"namespace", ns}, {"error", out.message}});
   } else if (out.status == reconcile_status::invalid) {
     std::string causes;
     for (const auto& c : out.causes) causes += (causes.empty() ? "" : "; ") + c;
@@ -351,7 +502,8 @@ void manager::process(const std::string& ns) {
 
   const bool failed =
       out.status == reconcile_status::retry || out.status == reconcile_status::forbidden ||
-      out.status == reconcile_status::invalid || out.status == reconcile_status::crd_missing;
+      out.status == reconcile_status::unauthorized || out.status == reconcile_status::invalid ||
+      out.status == reconcile_status::crd_missing;
   if (events_) {
     // Only what changed or failed: an unchanged resync writes no event (nor anything else).
     if (failed) {
@@ -391,16 +543,22 @@ void manager::election_loop() {
   std::mt19937 rng(std::random_device{}());
   std::uniform_real_distribution<double> jitter(0.0, 1.2);
   while (!stopping_.load()) {
-    const bool was = leader_.load();
-    const bool now = elector_.try_acquire_or_renew(std::chrono::steady_clock::now(),
-                                                   std::chrono::system_clock::now());
-    leader_.store(now);
-    metrics_.set_leader(now);
-    if (now && !was) {
+    const bool held = elector_.try_acquire_or_renew(std::chrono::steady_clock::now(),
+                                                    std::chrono::system_clock::now());
+    // An attempt that hung past the renew deadline does not count, even if it answered at last.
+    const auto until = elector_.leader_until();
+    const bool now = held && std::chrono::steady_clock::now() < until;
+    leader_until_.store(now ? ticks(until) : 0);
+    if (!now) {
+      const std::string& holder = elector_.observed_holder();
+      lose_leadership(!holder.empty() && holder != elector_.identity()
+                          ? "another replica holds the lease"
+                          : "renew deadline passed without a successful renew");
+    } else if (!leader_.exchange(true)) {
+      metrics_.set_leader(true);
       logging::event(level::info, "became leader", {{"identity", elector_.identity()}});
       full_sync("became leader");
-    } else if (!now && was) {
-      logging::event(level::warn, "lost leadership", {{"identity", elector_.identity()}});
+      wait_cv_.notify_all();  // the leadership watch sleeps until the new deadline
     }
     // Candidates wait with jitter (client-go's factor 1.2) so they do not retry in lockstep.
     auto wait = options_.election.retry_period;
@@ -417,31 +575,80 @@ void manager::election_loop() {
   }
   if (elector_.release(std::chrono::system_clock::now()))
     logging::event(level::info, "lease released", {{"identity", elector_.identity()}});
+  leader_until_.store(0);
   leader_.store(false);
   metrics_.set_leader(false);
 }
 
+void manager::lose_leadership(const char* why) {
+  if (!leader_.exchange(false)) return;
+  metrics_.set_leader(false);
+  logging::event(level::warn, "lost leadership", {{"identity", elector_.identity()}, {"why", why}});
+}
+
+// client-go's rule: a leader that has not renewed within renew_deadline stops acting as one then,
+// not when its renew request finally returns (it may hang for the whole request timeout).
+void manager::leadership_watch() {
+  using steady = std::chrono::steady_clock;
+  std::unique_lock lock(wait_mutex_);
+  while (!stopping_.load()) {
+    const auto until = steady::time_point(steady::duration(leader_until_.load()));
+    if (leader_.load() && steady::now() >= until) {
+      lock.unlock();
+      lose_leadership("renew deadline passed without a successful renew");
+      lock.lock();
+      continue;
+    }
+    const auto wake = leader_.load() ? until : steady::now() + options_.election.retry_period;
+    wait_cv_.wait_until(lock, wake, [this] { return stopping_.load(); });
+  }
+}
+
 void manager::resync_loop() {
-  auto next = std::chrono::steady_clock::now() + options_.resync_period;
+  using steady = std::chrono::steady_clock;
+  auto next = steady::now() + options_.resync_period;
+  std::optional<std::pair<std::string, steady::time_point>> retry;  // a pass that could not finish
   for (;;) {
     std::string why;
     {
       std::unique_lock lock(wait_mutex_);
-      wait_cv_.wait_until(lock, next,
+      wait_cv_.wait_until(lock, retry ? std::min(next, retry->second) : next,
                           [this] { return stopping_.load() || !pass_request_.empty(); });
       if (stopping_.load()) return;
-      why = pass_request_.empty() ? "resync" : pass_request_;
+      if (!pass_request_.empty()) {
+        why = pass_request_;
+      } else if (retry && steady::now() >= retry->second) {
+        why = retry->first;
+      } else {
+        why = "resync";
+      }
       pass_request_.clear();
     }
-    if (why == "resync") next = std::chrono::steady_clock::now() + options_.resync_period;
-    run_pass(why);
+    retry.reset();
+    if (why == "resync") next = steady::now() + options_.resync_period;
+    if (!run_pass(why)) retry.emplace(why, steady::now() + options_.election.retry_period);
   }
+}
+
+void manager::note_confirmation(const k8s::object_meta& ns) {
+  if (ns.name != options_.election.lease_namespace) return;
+  const auto it = ns.annotations.find(std::string(confirm_config_annotation));
+  const std::string value = it == ns.annotations.end() ? std::string() : it->second;
+  bool wake;
+  {
+    std::lock_guard lock(state_mutex_);
+    if (value == confirmed_digest_) return;
+    confirmed_digest_ = value;
+    wake = held_ && held_->digest == value;
+  }
+  if (wake) full_sync("configuration change confirmed");
 }
 
 void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
   std::vector<std::pair<std::string, label_map>> entries;
   entries.reserve(items.size());
   for (auto& item : items) {
+    note_confirmation(item);
     entries.emplace_back(std::move(item.name), std::move(item.labels));
   }
   const bool first = !cache_.synced();
@@ -454,8 +661,8 @@ void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
   }
   if (wanted) return full_sync("cache synced");
   // A relist after a broken watch: what changed meanwhile is queued like events would have been.
-  if (!leader_.load() || first) return;
   const auto want = desired();
+  if (!leader() || first || !want) return;
   for (const auto& name : changed) {
     const auto labels = cache_.labels_of(name);
     if (labels && relevant(*want, name, labels.get())) queue_.add(name);
@@ -472,9 +679,11 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
     metrics_.set_audit_would_apply(audit_would_apply_);
     return;
   }
+  note_confirmation(e.object);
   if (!cache_.upsert(name, e.object.labels)) return;
-  if (!leader_.load()) return;
-  if (relevant(*desired(), name, &e.object.labels)) queue_.add(name);
+  const auto want = desired();
+  if (!leader() || !want) return;
+  if (relevant(*want, name, &e.object.labels)) queue_.add(name);
 }
 
 void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items) {
@@ -567,7 +776,7 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
   // Our own writes coming back need nothing.
   k8s::watch_event typed = e;
   typed.object.kind = kind;
-  if (leader_.load() && !reconciler_.own_write(typed) && needs_reconcile(typed)) queue_.add(ns);
+  if (leader() && !reconciler_.own_write(typed) && needs_reconcile(typed)) queue_.add(ns);
 }
 
 std::optional<prelisted> manager::from_store(const std::string& ns) const {
@@ -597,7 +806,9 @@ std::optional<prelisted> manager::from_store(const std::string& ns) const {
 bool manager::needs_reconcile(const k8s::watch_event& e) {
   if (e.event_type == k8s::watch_event::type::deleted) return true;
   const auto& o = e.object;
-  const auto set = desired()->policies(o.namespace_name);
+  const auto want = desired();
+  if (!want) return false;  // nothing in force (a change held at start-up): nothing to repair to
+  const auto set = want->policies(o.namespace_name);
   const auto it = std::find_if(set->begin(), set->end(),
                                [&](const auto& d) { return d.kind == o.kind && d.name == o.name; });
   if (it == set->end()) return true;  // a managed object no longer wanted: prune
@@ -632,7 +843,15 @@ void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e,
     }
     return;
   }
-  if (e.kind == k8s::failure_kind::forbidden || e.kind == k8s::failure_kind::unauthorized) {
+  if (e.kind == k8s::failure_kind::unauthorized) {
+    logging::event(level::err, std::string(authentication_failed),
+                   {{"verb", listing ? "list" : "watch"},
+                    {"resource", what},
+                    {"status", static_cast<int>(e.status)},
+                    {"error", e.message}});
+    return;
+  }
+  if (e.kind == k8s::failure_kind::forbidden) {
     logging::event(
         level::err, "RBAC must grant this",
         {{"verb", listing ? "list" : "watch"}, {"resource", what}, {"error", e.message}});
@@ -645,13 +864,14 @@ void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e,
 
 std::string manager::metrics_text() const {
   std::string out;
+  metrics_.set_leader(leader());  // the truth at scrape time, not at the last election step
   metrics_.render(out);
   if (events_) events_->render_metrics(out);
   return out;
 }
 
 std::string manager::status_json() const {
-  const auto want = desired();
+  const auto want = latest();
   const auto& summary = want->summary();
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
@@ -681,7 +901,7 @@ std::string manager::status_json() const {
   w.Key("synced");
   w.Bool(cache_.synced());
   w.Key("leader");
-  w.Bool(leader_.load());
+  w.Bool(leader());
   w.Key("identity");
   str(elector_.identity());
   std::lock_guard lock(state_mutex_);
@@ -693,6 +913,30 @@ std::string manager::status_json() const {
   }
   w.Key("cilium_crd_missing");
   w.Bool(crd_missing_);
+  w.Key("config_change_held");
+  if (!held_) {
+    w.Null();
+  } else {
+    w.StartObject();
+    w.Key("digest");
+    str(held_->digest);
+    w.Key("since");
+    str(held_->since);
+    w.Key("namespaces_losing_policies");
+    w.Uint64(held_->check.removed.size());
+    w.Key("namespaces_holding_policies");
+    w.Uint64(held_->check.holding);
+    w.Key("allowed");
+    w.Uint64(held_->check.allowed);
+    w.Key("namespaces");  // the first 100: /status stays small on a large cluster
+    w.StartArray();
+    for (std::size_t i = 0; i < held_->check.removed.size() && i < 100; ++i)
+      str(held_->check.removed[i]);
+    w.EndArray();
+    w.Key("confirm");
+    str(confirm_command(options_.election.lease_namespace, held_->digest));
+    w.EndObject();
+  }
   w.Key("errors");
   w.StartObject();
   for (const auto& [ns, message] : errors_) {

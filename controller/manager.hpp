@@ -16,6 +16,7 @@
 
 #include "controller/cluster.hpp"
 #include "controller/desired_state.hpp"
+#include "controller/config_guard.hpp"
 #include "controller/event_recorder.hpp"
 #include "controller/informer.hpp"
 #include "controller/leader_election.hpp"
@@ -35,6 +36,7 @@ struct manager_options {
   unsigned workers = 8;
   informer_options informers;
   backoff_options backoff;
+  removal_limits guard;  // a change removing more namespaces' policies than this is held
 };
 
 class manager {
@@ -61,12 +63,18 @@ class manager {
   void stop();
 
   // A reloaded configuration: every namespace it or the previous one names, every namespace
-  // carrying mlnetpol's labels or managed objects is reconciled again.
+  // carrying mlnetpol's labels or managed objects is reconciled again. It is proposed, not in
+  // force: the leader's next pass checks it against what the cluster holds (config_guard.hpp) and
+  // holds it, reconciling with the configuration in force before (none at start-up), when it would
+  // remove the policies of too many namespaces, until the Lease's namespace carries
+  // mlnetpol.io/confirm-config=<its digest>.
   void update_config(policy::config cfg);
 
   const namespace_cache& namespaces() const { return cache_; }
   bool synced() const { return cache_.synced(); }  // readyz
-  bool leader() const { return leader_.load(); }
+  // True until the renew deadline passes without a successful renew, whatever the election's
+  // request in flight is doing.
+  bool leader() const;
   controller_metrics& metrics() { return metrics_; }
   // Counts every API request (hand it to k8s::client::set_observer).
   std::function<void(std::string_view, std::string_view)> request_observer();
@@ -82,7 +90,13 @@ class manager {
   std::uint64_t renders() const { return desired()->renders(); }
 
  private:
+  // The configuration in force and its renders; null before the first pass put one in force.
   std::shared_ptr<const desired_state> desired() const;
+  // The configuration in force, else the one proposed: what /status shows.
+  std::shared_ptr<const desired_state> latest() const;
+  // Puts the proposed configuration in force unless the guard holds it; false when it could not be
+  // checked (the lists failed), so the pass is retried.
+  bool admit_proposed(const std::map<std::string, prelisted>& lists, bool listed);
   bool relevant(const desired_state& desired, const std::string& ns, const label_map* labels) const;
   // The namespace's managed objects as the watches hold them, for a reconcile without list calls;
   // nullopt until both kinds are listed (or the CiliumNetworkPolicy CRD is known missing).
@@ -93,11 +107,15 @@ class manager {
   // One pass: a cluster-wide list per managed kind, then every namespace mlnetpol has business with
   // is queued with its share of that list (so a pass costs a few list calls, not two per
   // namespace).
-  void run_pass(const std::string& why);
+  bool run_pass(const std::string& why);  // false: retry soon (a proposal could not be checked)
   void worker_loop();
   void process(const std::string& ns);
   void election_loop();
+  void leadership_watch();  // ends leadership at the renew deadline while a renew hangs
+  void lose_leadership(const char* why);
   void resync_loop();
+  // The confirmation annotation of a held change, read from the Lease's namespace.
+  void note_confirmation(const k8s::object_meta& ns);
   void on_namespace_list(std::vector<k8s::object_meta>&& items);
   void on_namespace_event(const k8s::watch_event& e);
   void on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items);
@@ -109,16 +127,28 @@ class manager {
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
 
   std::unique_ptr<cluster> api_;
+  // The reconciler writes through it: no write leaves a replica that is no longer leader.
+  std::unique_ptr<cluster> leader_writes_;
   manager_options options_;
   namespace_cache cache_;
-  controller_metrics metrics_;
+  mutable controller_metrics metrics_;  // mutable: the leader gauge is set when rendered
   work_queue queue_;
   reconciler reconciler_;
   leader_elector elector_;
   std::unique_ptr<event_recorder> events_;
 
   mutable std::mutex config_mutex_;
-  std::shared_ptr<const desired_state> desired_;  // replaced (renders and all) on a reload
+  std::shared_ptr<const desired_state> desired_;   // in force (renders and all)
+  std::shared_ptr<const desired_state> proposed_;  // not checked against the cluster yet
+
+  // A change the guard holds; guarded by state_mutex_.
+  struct held_change {
+    std::string digest;
+    removal_check check;
+    std::string since;
+  };
+  std::optional<held_change> held_;
+  std::string confirmed_digest_;  // the confirmation annotation's value; guarded by state_mutex_
 
   // Managed objects seen by the watches: namespace -> (kind, name) -> what a reconcile reads of
   // them (compact(): no labels, only the spec-hash annotation).
@@ -140,6 +170,7 @@ class manager {
   bool crd_missing_ = false;
 
   std::atomic<bool> leader_{false};
+  std::atomic<std::int64_t> leader_until_{0};  // steady_clock ticks: the renew deadline
   std::atomic<bool> stopping_{false};
   unsigned workers_running_ = 0;  // guarded by wait_mutex_: the lease waits for them
   std::atomic<std::uint64_t> full_syncs_{0};
@@ -151,6 +182,7 @@ class manager {
   std::unique_ptr<informer> cilium_informer_;
   std::vector<std::thread> workers_;
   std::thread election_thread_;
+  std::thread leadership_thread_;
   std::thread resync_thread_;
   bool started_ = false;
   bool stopped_ = false;

@@ -45,6 +45,12 @@ void controller_metrics::render(std::string& out) const {
                 "Objects the API server rejected as invalid.", renderer_errors_.value());
   append_single(out, "mlnetpol_audit_would_apply_policies", "gauge",
                 "Policies audit mode would apply.", audit_would_apply_.value());
+  append_single(out, "mlnetpol_config_changes_held_total", "counter",
+                "Configuration changes held because they would remove the policies of too many "
+                "namespaces.",
+                config_holds_.value());
+  append_single(out, "mlnetpol_config_change_held", "gauge",
+                "1 while a configuration change waits for its confirmation.", config_held_.value());
 }
 
 }  // namespace mlnetpol::controller

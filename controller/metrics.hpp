@@ -22,6 +22,8 @@ class controller_metrics {
   void set_crd_missing(bool missing) { crd_missing_.set(missing ? 1 : 0); }
   void count_renderer_error() { renderer_errors_.add(); }
   void set_audit_would_apply(std::size_t n) { audit_would_apply_.set(n); }
+  void count_config_hold() { config_holds_.add(); }
+  void set_config_held(bool held) { config_held_.set(held ? 1 : 0); }
 
   void render(std::string& out) const;
 
@@ -40,6 +42,8 @@ class controller_metrics {
   obs::gauge<std::uint64_t> crd_missing_;
   obs::counter renderer_errors_;
   obs::gauge<std::uint64_t> audit_would_apply_;
+  obs::counter config_holds_;
+  obs::gauge<std::uint64_t> config_held_;
 };
 
 }  // namespace mlnetpol::controller

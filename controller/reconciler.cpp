@@ -8,6 +8,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "controller/api_failures.hpp"
 #include "policy/engine.hpp"
 #include "policy/render/compare.hpp"
 
@@ -29,8 +30,10 @@ reconcile_outcome failed(const k8s::api_error& e, std::string_view verb, std::st
       out.status = reconcile_status::skipped;
       break;
     case k8s::failure_kind::forbidden:
-    case k8s::failure_kind::unauthorized:
       out.status = reconcile_status::forbidden;
+      break;
+    case k8s::failure_kind::unauthorized:
+      out.status = reconcile_status::unauthorized;
       break;
     case k8s::failure_kind::invalid:
       out.status = reconcile_status::invalid;
@@ -49,6 +52,8 @@ reconcile_outcome failed(const k8s::api_error& e, std::string_view verb, std::st
     // Name the grant: an apply that creates the object is authorized as create as well.
     out.message = "RBAC must grant " + str(verb == "apply" ? "create, patch" : verb) + " on " +
                   str(what) + " (" + out.message + ")";
+  } else if (out.status == reconcile_status::unauthorized) {
+    out.message = str(authentication_failed) + " (" + out.message + ")";
   }
   if (e.status != 0) out.message += " (HTTP " + std::to_string(e.status) + ")";
   return out;
@@ -209,6 +214,8 @@ std::string_view to_string(reconcile_status s) {
       return "invalid";
     case reconcile_status::forbidden:
       return "forbidden";
+    case reconcile_status::unauthorized:
+      return "unauthorized";
     case reconcile_status::crd_missing:
       return "crd_missing";
   }

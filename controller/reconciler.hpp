@@ -67,15 +67,16 @@ const k8s::resource& resource_of_kind(std::string_view kind);
 
 // --- one reconcile ---
 enum class reconcile_status {
-  ok,           // converged (or nothing to do)
-  audited,      // labels converged; policies only reported (audit mode)
-  absent,       // the namespace does not exist: nothing to do until its watch event
-  dropped,      // 404 namespace missing while writing: dropped, its watch event brings it back
-  skipped,      // 403 namespace being terminated
-  retry,        // throttled, server error, transport, conflict: back off (honour retry_after)
-  invalid,      // 422 / typed-patch 500: a renderer bug; counted, not retried hot
-  forbidden,    // 401/403: RBAC must grant `verb` on `resource`
-  crd_missing,  // CiliumNetworkPolicy CRD not installed
+  ok,            // converged (or nothing to do)
+  audited,       // labels converged; policies only reported (audit mode)
+  absent,        // the namespace does not exist: nothing to do until its watch event
+  dropped,       // 404 namespace missing while writing: dropped, its watch event brings it back
+  skipped,       // 403 namespace being terminated
+  retry,         // throttled, server error, transport, conflict: back off (honour retry_after)
+  invalid,       // 422 / typed-patch 500: a renderer bug; counted, not retried hot
+  forbidden,     // 403: RBAC must grant `verb` on `resource`
+  unauthorized,  // 401: the credentials are refused (no RBAC grant helps)
+  crd_missing,   // CiliumNetworkPolicy CRD not installed
 };
 std::string_view to_string(reconcile_status s);
 

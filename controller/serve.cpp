@@ -48,11 +48,14 @@ std::unique_ptr<manager> make_reconciler(const serve_flags& flags) {
   options.election.lease_duration = flags.lease_duration;
   options.election.renew_deadline = flags.renew_deadline;
   options.election.retry_period = flags.retry_period;
+  options.guard = flags.prune_guard;
   // Events get a client of their own: its connections and its cancel at stop are not the
   // reconciler's, and a slow event write never holds a reconcile up.
   std::optional<k8s::rest_config> events_rest;
   if (flags.events) events_rest = rest;
-  auto client = std::make_unique<k8s::client>(std::move(rest));
+  k8s::client_options client_options;
+  client_options.request_timeout = request_deadline(flags);
+  auto client = std::make_unique<k8s::client>(std::move(rest), client_options);
   k8s::client* raw = client.get();
   auto m = std::make_unique<manager>(make_client_cluster(std::move(client)), policy::config{},
                                      std::move(options));

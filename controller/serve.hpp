@@ -21,12 +21,19 @@ struct serve_flags {
   std::chrono::milliseconds lease_duration{15'000};
   std::chrono::milliseconds renew_deadline{10'000};
   std::chrono::milliseconds retry_period{2'000};
+  removal_limits prune_guard;  // --prune-guard-percent, --prune-guard-namespaces
 };
+
+// The deadline of every non-watch request of the reconciler's client: shorter than the renew
+// deadline (a renew that hangs ends in time for another attempt) and than what the lease outlives
+// it by (a write sent just before leadership ended is over before a standby can take over).
+std::chrono::milliseconds request_deadline(const serve_flags& flags);
 
 // The reconciler's flags on serve's one parser: --kubeconfig FILE, --reconcile[=true|false],
 // --events[=true|false],
 // --resync-period 10m, --leader-elect-lease-duration 15s, --leader-elect-renew-deadline 10s,
-// --leader-elect-retry-period 2s. check() after parsing: the leader-election timing rules.
+// --leader-elect-retry-period 2s, --prune-guard-percent 10, --prune-guard-namespaces 50. check()
+// after parsing: the leader-election timing rules.
 void declare(flags::parser& p, serve_flags& flags);
 result<void> check(const serve_flags& flags);
 std::string serve_flags_usage();

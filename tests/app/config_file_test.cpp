@@ -88,10 +88,23 @@ training_metrics_ports: [9090]
   CHECK_FALSE(j->enabled);
   CHECK(j->admin_groups.empty());
 
-  temp_file empty("");
-  const auto e = load_config_file(empty.path);
+  temp_file braces("{}");
+  const auto e = load_config_file(braces.path);
   REQUIRE_MESSAGE(e.has_value(), (e ? "" : e.error().message));
   CHECK(*e == policy::config{});
+}
+
+TEST_CASE("a file with no configuration in it is refused, not taken as the defaults") {
+  for (const char* text : {"", "   \n\t\n", "# only a comment\n\n# and another\n", "---\n", "~\n",
+                           "null"}) {
+    CAPTURE(text);
+    temp_file f(text);
+    const auto r = load_config_file(f.path);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().message == f.path.string() +
+                                   ": no configuration (the file is empty or holds only whitespace "
+                                   "and comments); write {} to mean every default");
+  }
 }
 
 TEST_CASE("errors: FILE: key.path: problem, all of them") {

@@ -60,6 +60,15 @@ class fake_cluster : public cluster {
     meta.resource_version = next_rv();
     emit("Namespace", k8s::watch_event::type::deleted, meta);
   }
+  // kubectl annotate namespace NS KEY=VALUE --overwrite (a MODIFIED event).
+  void annotate_namespace(const std::string& name, const std::string& key,
+                          const std::string& value) {
+    std::lock_guard lock(m_);
+    auto& meta = namespaces_.at(name);
+    meta.annotations[key] = value;
+    meta.resource_version = next_rv();
+    emit("Namespace", k8s::watch_event::type::modified, meta);
+  }
   std::map<std::string, std::string> labels(const std::string& ns) {
     std::lock_guard lock(m_);
     return namespaces_.at(ns).labels;

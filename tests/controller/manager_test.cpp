@@ -410,3 +410,168 @@ TEST_CASE("manager: the leader reports PolicySetApplied and PolicySetFailed; a f
   b.stop();
   a.stop();
 }
+
+namespace {
+
+// A replica whose Lease requests hang while frozen (an API server that stopped answering it, a
+// network partition), until unfrozen or cancelled.
+class freezable_handle : public shared_handle {
+ public:
+  freezable_handle(fake_cluster& f, std::atomic<bool>& frozen)
+      : shared_handle(f), frozen_(frozen) {}
+  k8s::api_result<k8s::lease_record> get_lease(std::string_view ns, std::string_view n) override {
+    hang();
+    return shared_handle::get_lease(ns, n);
+  }
+  k8s::api_result<k8s::lease_record> update_lease(const k8s::lease_record& l) override {
+    hang();
+    return shared_handle::update_lease(l);
+  }
+  void cancel() override {
+    stop_ = true;
+    shared_handle::cancel();
+  }
+
+ private:
+  // At most 10 s, so that a failed check cannot leave stop() waiting for ever.
+  void hang() {
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (frozen_.load() && !stop_.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(2ms);
+  }
+  std::atomic<bool>& frozen_;
+  std::atomic<bool> stop_{false};
+};
+
+policy::config tenants(std::initializer_list<const char*> names) {
+  policy::config cfg;
+  cfg.platform_namespaces = {};
+  for (const char* n : names) cfg.tenant_namespaces.emplace_back(n);
+  return cfg;
+}
+
+const auto ten = {"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"};
+
+}  // namespace
+
+TEST_CASE("manager: a leader whose renew hangs stops leading at the renew deadline") {
+  fake_cluster api;
+  api.add_namespace("argocd");
+  policy::config cfg;
+  std::atomic<bool> frozen{false};
+  manager a(std::make_unique<freezable_handle>(api, frozen), cfg, fast("a"));
+  a.start();
+  REQUIRE(eventually([&] { return a.leader(); }));
+  manager b(std::make_unique<shared_handle>(api), cfg, fast("b"));
+  b.start();
+  REQUIRE(eventually([&] { return b.synced(); }));
+  REQUIRE(eventually([&] { return a.idle(); }));
+  const auto t0 = std::chrono::steady_clock::now();
+  frozen = true;  // the renew in flight (or the next one) hangs for good
+  // Leadership ends by the renew deadline (600 ms) after the last renew, not when the call returns.
+  REQUIRE(eventually([&] { return !a.leader(); }, 2000ms));
+  const auto lost = std::chrono::steady_clock::now() - t0;
+  MESSAGE("not leader after " << std::chrono::duration_cast<std::chrono::milliseconds>(lost).count()
+                              << " ms");
+  CHECK(lost < 600ms + 200ms);  // 200 ms: the watch's wake-up and this poll's 10 ms, on a busy box
+  CHECK(a.metrics_text().find("\nmlnetpol_leader 0") != std::string::npos);
+  CHECK(a.status_json().find(R"("leader":false)") != std::string::npos);
+  // The standby takes the expired lease and repairs; the frozen one writes nothing.
+  REQUIRE(eventually([&] { return b.leader(); }));
+  CHECK(api.lease()->holder_identity == "b");
+  api.delete_object("NetworkPolicy", "argocd", "allow-dns");
+  REQUIRE(eventually([&] { return api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+  CHECK_FALSE(a.leader());
+  frozen = false;  // a answers again: it sees b's live lease and stays a standby
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(a.leader());
+  CHECK(b.leader());
+  a.stop();
+  b.stop();
+}
+
+TEST_CASE("manager: a reload that strips most namespaces is held until confirmed") {
+  fake_cluster api;
+  api.add_namespace("mlnetpol-system");
+  for (const char* n : ten) api.add_namespace(n);
+  manager m(std::make_unique<shared_handle>(api), tenants(ten), fast("a"));
+  m.start();
+  REQUIRE(eventually([&] {
+    for (const char* n : ten)
+      if (api.names("NetworkPolicy", n).empty()) return false;
+    return m.idle();
+  }));
+  CHECK(m.status_json().find(R"("config_change_held":null)") != std::string::npos);
+
+  // Six of the ten would lose their policies: more than 10 %, so held.
+  const auto six_gone = tenants({"t0", "t1", "t2", "t3"});
+  m.update_config(six_gone);
+  REQUIRE(eventually([&] {
+    return m.metrics_text().find("\nmlnetpol_config_change_held 1") != std::string::npos;
+  }));
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(eventually([&] { return m.idle(); }));
+  for (const char* n : ten) {
+    CAPTURE(n);
+    CHECK(api.names("NetworkPolicy", n).size() > 0);
+    CHECK(api.labels(n).contains("mlnetpol.io/secured"));
+  }
+  const std::string status = m.status_json();
+  const std::string digest = config_digest(six_gone);
+  CHECK(status.find(R"("digest":")" + digest + "\"") != std::string::npos);
+  CHECK(status.find(R"("namespaces_losing_policies":6,"namespaces_holding_policies":10)") !=
+        std::string::npos);
+  CHECK(status.find(R"("namespaces":["t4","t5","t6","t7","t8","t9"])") != std::string::npos);
+  CHECK(m.metrics_text().find("\nmlnetpol_config_changes_held_total 1") != std::string::npos);
+  // The configuration in force before stays in force: drift is still repaired.
+  api.delete_object("NetworkPolicy", "t9", "allow-dns");
+  REQUIRE(eventually([&] { return api.find("NetworkPolicy", "t9", "allow-dns").has_value(); }));
+
+  // A confirmation of some other digest changes nothing; the held one's applies it.
+  api.annotate_namespace("mlnetpol-system", "mlnetpol.io/confirm-config", "0000000000000000");
+  std::this_thread::sleep_for(300ms);
+  CHECK(api.names("NetworkPolicy", "t5").size() > 0);
+  api.annotate_namespace("mlnetpol-system", "mlnetpol.io/confirm-config", digest);
+  REQUIRE(eventually([&] {
+    for (const char* n : {"t4", "t5", "t6", "t7", "t8", "t9"})
+      if (!api.names("NetworkPolicy", n).empty()) return false;
+    return true;
+  }));
+  CHECK(api.names("NetworkPolicy", "t0").size() > 0);
+  CHECK(eventually(
+      [&] { return m.status_json().find(R"("config_change_held":null)") != std::string::npos; }));
+  CHECK(m.metrics_text().find("\nmlnetpol_config_change_held 0") != std::string::npos);
+  m.stop();
+}
+
+TEST_CASE("manager: at start-up the guard compares the configuration with what the cluster holds") {
+  fake_cluster api;
+  api.add_namespace("mlnetpol-system");
+  for (const char* n : ten) api.add_namespace(n);
+  {
+    manager first(std::make_unique<shared_handle>(api), tenants(ten), fast("a"));
+    first.start();
+    REQUIRE(
+        eventually([&] { return api.names("NetworkPolicy", "t9").size() > 0 && first.idle(); }));
+    first.stop();
+  }
+  api.clear_calls();
+  // A replica starting with a configuration that secures three of the ten: held, nothing written.
+  manager m(std::make_unique<shared_handle>(api), tenants({"t0", "t1", "t2"}), fast("b"));
+  m.start();
+  REQUIRE(eventually([&] {
+    return m.status_json().find(R"("namespaces_losing_policies":7)") != std::string::npos;
+  }));
+  std::this_thread::sleep_for(300ms);
+  CHECK(api.writes() == 0);
+  for (const char* n : ten) CHECK(api.names("NetworkPolicy", n).size() > 0);
+  // With a guard that allows it (--prune-guard-percent=100), the same start prunes at once.
+  m.stop();
+  auto lenient = fast("c");
+  lenient.guard.max_percent = 100;
+  manager n(std::make_unique<shared_handle>(api), tenants({"t0", "t1", "t2"}), lenient);
+  n.start();
+  REQUIRE(eventually([&] { return api.names("NetworkPolicy", "t9").empty(); }));
+  CHECK(api.names("NetworkPolicy", "t0").size() > 0);
+  n.stop();
+}

@@ -446,7 +446,7 @@ TEST_CASE("reconcile: API statuses map to what the worker does") {
        {row{k8s::failure_kind::not_found, 404, reconcile_status::dropped},
         row{k8s::failure_kind::namespace_terminating, 403, reconcile_status::skipped},
         row{k8s::failure_kind::forbidden, 403, reconcile_status::forbidden},
-        row{k8s::failure_kind::unauthorized, 401, reconcile_status::forbidden},
+        row{k8s::failure_kind::unauthorized, 401, reconcile_status::unauthorized},
         row{k8s::failure_kind::invalid, 422, reconcile_status::invalid},
         row{k8s::failure_kind::throttled, 429, reconcile_status::retry},
         row{k8s::failure_kind::server_error, 500, reconcile_status::retry},
@@ -466,6 +466,12 @@ TEST_CASE("reconcile: API statuses map to what the worker does") {
     if (r.expected == reconcile_status::forbidden)
       CHECK(out.message.find(
                 "RBAC must grant create, patch on networkpolicies.networking.k8s.io") == 0);
+    if (r.expected == reconcile_status::unauthorized) {
+      CHECK(out.message.find("authentication failed: the API server does not accept mlnetpol's "
+                             "credentials") == 0);
+      CHECK(out.message.find("RBAC") == std::string::npos);
+      CHECK(to_string(out.status) == "unauthorized");
+    }
     CHECK(out.causes.size() == 1);
   }
 }

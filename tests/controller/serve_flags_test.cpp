@@ -40,6 +40,35 @@ TEST_CASE("declare: the reconciler's flags beside the server's on one parser") {
   CHECK(d.lease_duration == 15s);
   CHECK(d.renew_deadline == 10s);
   CHECK(d.retry_period == 2s);
+  CHECK(d.prune_guard.max_percent == 10);
+  CHECK(d.prune_guard.max_namespaces == 50);
+}
+
+TEST_CASE("prune guard flags") {
+  serve_flags f;
+  REQUIRE(parse({"--prune-guard-percent=25", "--prune-guard-namespaces", "7"}, f).has_value());
+  CHECK(f.prune_guard.max_percent == 25);
+  CHECK(f.prune_guard.max_namespaces == 7);
+  serve_flags g;
+  CHECK(parse({"--prune-guard-percent=101"}, g).error().message ==
+        "--prune-guard-percent: not a whole number from 0 to 100: '101'");
+  CHECK(parse({"--prune-guard-namespaces=-1"}, g).error().message ==
+        "--prune-guard-namespaces: not a whole number from 0 to 1000000000: '-1'");
+  CHECK_FALSE(parse({"--prune-guard-namespaces=5x"}, g).has_value());
+  CHECK_FALSE(parse({"--prune-guard-percent="}, g).has_value());
+}
+
+TEST_CASE("request_deadline: shorter than the renew deadline and than the lease's margin over it") {
+  serve_flags d;
+  CHECK(request_deadline(d) == 5s);  // 15 s lease, 10 s renew deadline
+  serve_flags e2e;
+  e2e.lease_duration = 4s;
+  e2e.renew_deadline = 3s;
+  CHECK(request_deadline(e2e) == 1s);
+  serve_flags slow;
+  slow.lease_duration = 600s;
+  slow.renew_deadline = 400s;
+  CHECK(request_deadline(slow) == 30s);  // never longer than the client's usual 30 s
 }
 
 TEST_CASE("reconciler flags: bad values are clear errors") {
