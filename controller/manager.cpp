@@ -17,6 +17,10 @@ namespace {
 namespace logging = obs::logging;
 using level = spdlog::level::level_enum;
 
+// The pass after gaining the lease reads the watches' store (kept on every replica) rather than
+// listing every managed object again right after the relists of a restarted API server.
+constexpr const char* became_leader = "became leader";
+
 std::string now_rfc3339() {
   std::string t = k8s::format_micro_time(std::chrono::system_clock::now());
   return t.substr(0, 19) + "Z";  // seconds are enough for people
@@ -200,10 +204,12 @@ void manager::run_pass(const std::string& why) {
   // The managed objects of every namespace, in one list per kind. A failed list only means the
   // reconciles list their namespace themselves.
   std::map<std::string, prelisted> lists;
-  bool listed = true;
+  const bool from_watches = why == became_leader && store_synced();
+  bool listed = !from_watches;
   bool cilium_missing = false;
   const std::string selector = managed_selector();
   for (const k8s::resource* r : {&k8s::network_policies, &k8s::cilium_network_policies}) {
+    if (from_watches) break;
     auto page = api_->list_all(*r, "", selector);
     if (!page) {
       if (page.error().kind == k8s::failure_kind::crd_missing) {
@@ -229,8 +235,10 @@ void manager::run_pass(const std::string& why) {
     for (const auto& [ns, kinds] : managed_) keys.insert(ns);
   }
   for (const auto& [ns, l] : lists) keys.insert(ns);
+  std::set<std::string> missed;
   {
     std::lock_guard lock(state_mutex_);
+    missed.swap(missed_);
     full_sync_wanted_ = false;
     full_pending_ = keys;
     if (keys.empty()) last_full_sync_ = now_rfc3339();
@@ -245,6 +253,7 @@ void manager::run_pass(const std::string& why) {
     }
   }
   logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
+  for (const auto& k : missed) queue_.add(k);  // first: the queue is FIFO and deduplicates
   for (const auto& k : keys) queue_.add(k);
   full_syncs_.fetch_add(1);
 }
@@ -380,7 +389,7 @@ void manager::election_loop() {
     metrics_.set_leader(now);
     if (now && !was) {
       logging::event(level::info, "became leader", {{"identity", elector_.identity()}});
-      full_sync("became leader");
+      full_sync(became_leader);
     } else if (!now && was) {
       logging::event(level::warn, "lost leadership", {{"identity", elector_.identity()}});
     }
@@ -436,11 +445,11 @@ void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
   }
   if (wanted) return full_sync("cache synced");
   // A relist after a broken watch: what changed meanwhile is queued like events would have been.
-  if (!leader_.load() || first) return;
+  if (first) return;
   const auto want = desired();
   for (const auto& name : changed) {
     const auto labels = cache_.labels_of(name);
-    if (labels && relevant(*want, name, labels.get())) queue_.add(name);
+    if (labels && relevant(*want, name, labels.get())) enqueue(name);
   }
 }
 
@@ -450,13 +459,13 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
     cache_.erase(name);
     std::lock_guard lock(state_mutex_);
     errors_.erase(name);
+    missed_.erase(name);
     erase_audit_locked(name);
     metrics_.set_audit_would_apply(audit_would_apply_);
     return;
   }
   if (!cache_.upsert(name, e.object.labels)) return;
-  if (!leader_.load()) return;
-  if (relevant(*desired(), name, &e.object.labels)) queue_.add(name);
+  if (relevant(*desired(), name, &e.object.labels)) enqueue(name);
 }
 
 void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items) {
@@ -517,8 +526,7 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
     }
   }
   publish_managed();
-  if (!leader_.load()) return;
-  for (const auto& ns : changed) queue_.add(ns);
+  for (const auto& ns : changed) enqueue(ns);
 }
 
 void manager::on_managed_event(const std::string& kind, const k8s::watch_event& e) {
@@ -549,20 +557,37 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
   // Our own writes coming back need nothing.
   k8s::watch_event typed = e;
   typed.object.kind = kind;
-  if (leader_.load() && !reconciler_.own_write(typed) && needs_reconcile(typed)) queue_.add(ns);
+  if (!reconciler_.own_write(typed) && needs_reconcile(typed)) enqueue(ns);
 }
 
-std::optional<prelisted> manager::from_store(const std::string& ns) const {
+void manager::enqueue(const std::string& ns) {
+  if (leader_.load()) return queue_.add(ns);
+  // Only existing namespaces: a follower must not collect the names of deleted ones for weeks.
+  if (!cache_.labels_of(ns)) return;
+  std::lock_guard lock(state_mutex_);
+  missed_.insert(ns);
+}
+
+bool manager::store_synced() const {
   bool cilium_missing;
   {
     std::lock_guard lock(state_mutex_);
     cilium_missing = crd_missing_;
   }
   std::lock_guard lock(managed_mutex_);
-  const bool cilium_known =
-      managed_listed_.contains(std::string(k8s::cilium_network_policies.kind)) || cilium_missing;
-  if (!managed_listed_.contains(std::string(k8s::network_policies.kind)) || !cilium_known)
-    return std::nullopt;
+  return managed_listed_.contains(std::string(k8s::network_policies.kind)) &&
+         (cilium_missing ||
+          managed_listed_.contains(std::string(k8s::cilium_network_policies.kind)));
+}
+
+std::optional<prelisted> manager::from_store(const std::string& ns) const {
+  if (!store_synced()) return std::nullopt;
+  bool cilium_missing;
+  {
+    std::lock_guard lock(state_mutex_);
+    cilium_missing = crd_missing_;
+  }
+  std::lock_guard lock(managed_mutex_);
   prelisted p;
   p.cilium_missing = cilium_missing;
   if (const auto it = managed_.find(ns); it != managed_.end()) {
