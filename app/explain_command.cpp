@@ -92,15 +92,9 @@ int explain_command(int argc, char** argv) {
   };
   if (output != "text" && output != "json")
     return bad("unknown output format '" + output + "' (text or json)");
-  policy::eval::protocol proto;
-  if (protocol_name == "TCP")
-    proto = policy::eval::protocol::tcp;
-  else if (protocol_name == "UDP")
-    proto = policy::eval::protocol::udp;
-  else if (protocol_name == "SCTP")
-    proto = policy::eval::protocol::sctp;
-  else
-    return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const auto parsed_protocol = policy::eval::parse_protocol_name(protocol_name);
+  if (!parsed_protocol) return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const policy::eval::protocol proto = *parsed_protocol;
   if (from.empty() == from_labels.empty()) return bad("give one of --from or --from-labels");
   if (to.empty() == to_labels.empty()) return bad("give one of --to or --to-labels");
 

@@ -64,15 +64,9 @@ int matrix_command(int argc, char** argv) {
   };
   if (output != "text" && output != "markdown" && output != "json" && output != "dot")
     return bad("unknown output format '" + output + "' (text, markdown, json or dot)");
-  policy::eval::protocol proto;
-  if (protocol_name == "TCP")
-    proto = policy::eval::protocol::tcp;
-  else if (protocol_name == "UDP")
-    proto = policy::eval::protocol::udp;
-  else if (protocol_name == "SCTP")
-    proto = policy::eval::protocol::sctp;
-  else
-    return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const auto parsed_protocol = policy::eval::parse_protocol_name(protocol_name);
+  if (!parsed_protocol) return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const policy::eval::protocol proto = *parsed_protocol;
   int port = 0;
   for (char c : port_text)
     port = (c >= '0' && c <= '9' && port <= 65535) ? port * 10 + (c - '0') : -1;
