@@ -52,6 +52,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
         stream_(make_stream(std::move(socket))) {
     error_code ignored;
     peer_ = tcp_socket().remote_endpoint(ignored);
+    // Waiting on the client from the accept, before start() runs on its thread: a flood faster
+    // than the I/O threads start sessions must still find room to take.
+    if constexpr (Tls) waiting_since_.store(clock::now().time_since_epoch().count());
   }
 
   ~session() override {
