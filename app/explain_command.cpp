@@ -46,20 +46,14 @@ int explain_command(int argc, char** argv) {
   cluster_sources sources;
   std::string from, to, from_labels, to_labels, output = "text", protocol_name = "TCP";
   int port = 0;
-  auto into = [](std::string& out) {
-    return [&out](std::string_view v) -> std::string {
-      out = v;
-      return {};
-    };
-  };
   flags::wording wording;
   wording.missing_value = "{} needs a value";
   flags::parser p(wording);
   add_cluster_flags(p, sources);
-  p.value("--from", into(from))
-      .value("--to", into(to))
-      .value("--from-labels", into(from_labels))
-      .value("--to-labels", into(to_labels))
+  p.value("--from", flags::store_into(from))
+      .value("--to", flags::store_into(to))
+      .value("--from-labels", flags::store_into(from_labels))
+      .value("--to-labels", flags::store_into(to_labels))
       .value("--port",
              [&port](std::string_view v) -> std::string {
                int n = 0;
@@ -73,8 +67,8 @@ int explain_command(int argc, char** argv) {
                port = n;
                return {};
              })
-      .value("--protocol", into(protocol_name))
-      .value("--output", into(output))
+      .value("--protocol", flags::store_into(protocol_name))
+      .value("--output", flags::store_into(output))
       .alias("-o", "--output");
   const auto parsed = p.parse(argc, argv);
   if (!parsed) {

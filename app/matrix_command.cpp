@@ -35,19 +35,13 @@ constexpr const char* matrix_usage =
 int matrix_command(int argc, char** argv) {
   cluster_sources sources;
   std::string output = "text", protocol_name = "TCP", port_text = "80";
-  auto into = [](std::string& out) {
-    return [&out](std::string_view v) -> std::string {
-      out = v;
-      return {};
-    };
-  };
   flags::wording wording;
   wording.missing_value = "{} needs a value";
   flags::parser p(wording);
   add_cluster_flags(p, sources);
-  p.value("--port", into(port_text))
-      .value("--protocol", into(protocol_name))
-      .value("--output", into(output))
+  p.value("--port", flags::store_into(port_text))
+      .value("--protocol", flags::store_into(protocol_name))
+      .value("--output", flags::store_into(output))
       .alias("-o", "--output");
   const auto parsed = p.parse(argc, argv);
   if (!parsed) {
