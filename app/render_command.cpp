@@ -11,6 +11,7 @@
 #include "common/flags.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/render/admission_policies.hpp"
 #include "policy/render/render.hpp"
 
 namespace mlnetpol::app {
@@ -18,6 +19,7 @@ namespace {
 
 constexpr const char* render_usage =
     "usage: mlnetpol render [--config FILE] [--namespace NS] [-o yaml|json|dot] [--summary]\n"
+    "       mlnetpol render [--config FILE] --admission-policies v1|v1beta1 [-o yaml|json]\n"
     "\n"
     "Prints the network policies the configuration requires.\n"
     "\n"
@@ -28,6 +30,11 @@ constexpr const char* render_usage =
     "                    json (a v1 List) or dot (Graphviz picture of the allowed flows)\n"
     "  --summary         print the module's outputs as JSON (secured_namespaces,\n"
     "                    cilium_mode_enabled, ml_policies_enabled, policy_count)\n"
+    "  --admission-policies VERSION\n"
+    "                    print the ValidatingAdmissionPolicies and bindings that enforce the\n"
+    "                    label rules while mlnetpol is down (what the controller keeps), as\n"
+    "                    admissionregistration.k8s.io/VERSION: v1 (Kubernetes 1.30+) or v1beta1\n"
+    "                    (1.28-1.29 with the ValidatingAdmissionPolicy feature gate)\n"
     "\n"
     "Settings that open more than expected (e.g. empty api_server_cidrs) are warned about on\n"
     "stderr. exit status: 0 printed, 2 bad flags, a bad configuration or a namespace without\n"
@@ -40,7 +47,7 @@ void write_out(const std::string& text) {
 }  // namespace
 
 int render_command(int argc, char** argv) {
-  std::string config_path, only_namespace, output = "yaml";
+  std::string config_path, only_namespace, output = "yaml", admission_version;
   bool summary = false;
   flags::wording wording;
   wording.missing_value = "{} needs a value";
@@ -50,6 +57,7 @@ int render_command(int argc, char** argv) {
   p.value("--config", flags::store_into(config_path))
       .value("--namespace", flags::store_into(only_namespace))
       .value("--output", flags::store_into(output))
+      .value("--admission-policies", flags::store_into(admission_version))
       .alias("-o", "--output")
       .toggle("--summary", [&] { summary = true; });
   const auto parsed = p.parse(argc, argv);
@@ -67,6 +75,19 @@ int render_command(int argc, char** argv) {
     return 2;
   }
 
+  if (!admission_version.empty() && admission_version != "v1" && admission_version != "v1beta1") {
+    std::fprintf(stderr,
+                 "mlnetpol render: unknown --admission-policies version '%s' (v1 or v1beta1)\n",
+                 admission_version.c_str());
+    return 2;
+  }
+  if (!admission_version.empty() && (output == "dot" || summary || !only_namespace.empty())) {
+    std::fprintf(stderr,
+                 "mlnetpol render: --admission-policies prints cluster-wide objects as yaml or "
+                 "json; it takes neither --namespace, --summary nor -o dot\n");
+    return 2;
+  }
+
   policy::config cfg;
   if (!config_path.empty()) {
     auto loaded = load_config_file(config_path);
@@ -77,6 +98,13 @@ int render_command(int argc, char** argv) {
       return 2;
     }
     cfg = std::move(*loaded);
+  }
+  if (!admission_version.empty()) {
+    const auto objects = policy::render_admission_policies(
+        cfg, admission_version == "v1" ? policy::admission_policy_v1
+                                       : policy::admission_policy_v1beta1);
+    write_out(output == "json" ? policy::list_json(objects, true) : policy::objects_yaml(objects));
+    return 0;
   }
   if (summary) {
     write_out(policy::summary_json(policy::summarize(cfg)) + "\n");

@@ -38,6 +38,10 @@ class client_cluster final : public cluster {
       const std::function<bool(const k8s::watch_event&)>& on_event) override {
     return client_->watch(r, ns, label_selector, resource_version, timeout, on_event);
   }
+  k8s::api_result<std::vector<std::string>> served_resources(std::string_view group,
+                                                             std::string_view version) override {
+    return client_->served_resources(group, version);
+  }
   k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
                                                std::string_view name) override {
     return client_->get_lease(ns, name);

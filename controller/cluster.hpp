@@ -4,7 +4,9 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "k8s/client.hpp"
 
@@ -31,6 +33,9 @@ class cluster {
       const k8s::resource& r, std::string_view ns, std::string_view label_selector,
       std::string_view resource_version, std::chrono::seconds timeout,
       const std::function<bool(const k8s::watch_event&)>& on_event) = 0;
+  // Discovery: the resources served in group/version (empty when it is not served).
+  virtual k8s::api_result<std::vector<std::string>> served_resources(std::string_view group,
+                                                                     std::string_view version) = 0;
   virtual k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
                                                        std::string_view name) = 0;
   virtual k8s::api_result<k8s::lease_record> create_lease(const k8s::lease_record& lease) = 0;

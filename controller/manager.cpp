@@ -103,6 +103,10 @@ class leader_gated_cluster final : public cluster {
                               const std::function<bool(const k8s::watch_event&)>& on) override {
     return api_.watch(r, ns, selector, rv, timeout, on);
   }
+  k8s::api_result<std::vector<std::string>> served_resources(std::string_view group,
+                                                             std::string_view version) override {
+    return api_.served_resources(group, version);
+  }
   k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
                                                std::string_view name) override {
     return api_.get_lease(ns, name);
@@ -132,6 +136,7 @@ manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_o
       options_(std::move(options)),
       queue_(options_.backoff),
       reconciler_(*leader_writes_, cache_),
+      admission_policies_(*leader_writes_),
       elector_(*api_, options_.election),
       proposed_(std::make_shared<const desired_state>(std::move(initial))) {}
 
@@ -372,6 +377,7 @@ bool manager::run_pass(const std::string& why) {
   if (!admit_proposed(lists, listed)) return false;
   const auto want = desired();
   if (!want) return true;  // held at start-up: nothing is in force, nothing is written
+  admission_policies_.sync(want->config());
   const auto snap = cache_.snapshot();
   std::set<std::string> keys;
   for (const auto& [name, labels] : *snap) {
@@ -929,6 +935,20 @@ std::string manager::status_json() const {
   w.Uint64(in_cluster);
   w.Key("rendered_policy_count");
   w.Uint64(summary.policy_count);
+  {
+    const admission_policy_status vap = admission_policies_.status();
+    w.Key("admission_policies");
+    w.StartObject();
+    w.Key("state");
+    str(vap.state);
+    w.Key("api_version");
+    str(vap.api_version);
+    w.Key("message");
+    str(vap.message);
+    w.Key("objects");
+    w.Uint64(vap.objects);
+    w.EndObject();
+  }
   w.Key("reconciler");
   w.StartObject();
   w.Key("synced");

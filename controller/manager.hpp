@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "controller/admission_policies.hpp"
 #include "controller/cluster.hpp"
 #include "controller/desired_state.hpp"
 #include "controller/config_guard.hpp"
@@ -137,6 +138,7 @@ class manager {
   mutable controller_metrics metrics_;  // mutable: the leader gauge is set when rendered
   work_queue queue_;
   reconciler reconciler_;
+  admission_policy_keeper admission_policies_;  // kept on each full pass (issue 24)
   leader_elector elector_;
   std::unique_ptr<event_recorder> events_;
 

@@ -63,6 +63,8 @@ std::string rbac_name(const k8s::resource& r) {
   return r.group.empty() ? str(r.plural) : str(r.plural) + "." + str(r.group);
 }
 
+}  // namespace
+
 // The rendered object for a PUT at resource_version: the whole object as rendered (every label,
 // annotation and spec field anyone else added goes), with managedFields set to the one entry our
 // own apply of it would leave, so no other manager keeps a claim on a field. (Not the reset
@@ -108,8 +110,6 @@ std::string replacement_body(const policy::rendered_object& d, std::string_view 
   doc.Accept(writer);
   return {buffer.GetString(), buffer.GetSize()};
 }
-
-}  // namespace
 
 std::string managed_selector() {
   return std::string(policy::managed_by_label) + "=" + std::string(policy::managed_by_value);

@@ -61,6 +61,10 @@ struct object_plan {
   std::vector<observed_object> prune;                 // managed but no longer desired
   std::size_t unchanged = 0;
 };
+// The rendered object for a PUT at resource_version, with managedFields set to our apply's one
+// entry (how a repair replaces an object whole).
+std::string replacement_body(const policy::rendered_object& d, std::string_view resource_version);
+
 object_plan plan_objects(const std::vector<policy::rendered_object>& desired,
                          const std::vector<observed_object>& observed);
 const k8s::resource& resource_of_kind(std::string_view kind);

@@ -800,6 +800,21 @@ api_result<void> client::impl::watch(const resource& r, std::string_view namespa
                        deadline, on_event);
 }
 
+api_result<std::vector<std::string>> client::served_resources(std::string_view group,
+                                                              std::string_view version) {
+  // Errors name the group as their resource (RBAC: discovery is granted to every authenticated
+  // user by system:discovery).
+  const resource discovery{group, version, "", "APIResourceList", false};
+  const call k{"get", &discovery, http::verb::get,
+               "/apis/" + wire::url_encode(group) + "/" + wire::url_encode(version), {}, {}};
+  auto r = impl_->decoded_call(k, "discovery", wire::decode_resource_names);
+  if (!r && (r.error().kind == failure_kind::crd_missing ||
+             r.error().kind == failure_kind::not_found)) {
+    return std::vector<std::string>{};
+  }
+  return r;
+}
+
 api_result<lease_record> client::get_lease(std::string_view namespace_name, std::string_view name) {
   if (auto bad = check_object("get", leases, namespace_name, name)) return *bad;
   return impl_->lease_call(

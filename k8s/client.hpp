@@ -247,6 +247,12 @@ class client {
                                 std::chrono::seconds timeout_seconds,
                                 const std::function<bool(const watch_event&)>& on_event);
 
+  // The resources the API server serves in an API group version (discovery, GET
+  // /apis/<group>/<version>); empty when it does not serve that version (404). For resources a
+  // cluster may or may not serve (ValidatingAdmissionPolicy: v1 from 1.30, v1beta1 behind a gate).
+  api_result<std::vector<std::string>> served_resources(std::string_view group,
+                                                        std::string_view version);
+
   api_result<lease_record> get_lease(std::string_view namespace_name, std::string_view name);
   api_result<lease_record> create_lease(const lease_record& lease);
   // PUT with lease.resource_version: a stale one answers conflict (another replica won).

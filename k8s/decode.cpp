@@ -310,6 +310,23 @@ result<list_page> decode_list(const resource& r, std::string_view text) {
   return page;
 }
 
+result<std::vector<std::string>> decode_resource_names(std::string_view text) {
+  rapidjson::Document document;
+  if (auto parsed = json::parse(document, text); !parsed) return parsed.error();
+  if (!document.IsObject() || json::string_member(document, "kind") != "APIResourceList") {
+    return fail("not an APIResourceList document");
+  }
+  std::vector<std::string> out;
+  const rapidjson::Value* resources = json::member(document, "resources");
+  if (resources == nullptr || !resources->IsArray()) return out;
+  for (const auto& r : resources->GetArray()) {
+    if (!r.IsObject()) continue;
+    const std::string_view name = json::string_member(r, "name");
+    if (!name.empty()) out.emplace_back(name);
+  }
+  return out;
+}
+
 result<lease_record> decode_lease(std::string_view text) {
   rapidjson::Document document;
   if (auto parsed = json::parse(document, text); !parsed) return parsed.error();

@@ -2,6 +2,7 @@
 // What goes over the wire besides single objects: list pages and Lease bodies. Internal to k8s/.
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 #include "k8s/client.hpp"
@@ -12,6 +13,9 @@ namespace mlnetpol::k8s::wire {
 result<list_page> decode_list(const resource& r, std::string_view json);
 
 result<lease_record> decode_lease(std::string_view json);
+// An APIResourceList discovery document (GET /apis/<group>/<version>): its resources[].name
+// (sub-resources such as "pods/status" included), in its order.
+result<std::vector<std::string>> decode_resource_names(std::string_view json);
 // The Lease object for POST/PUT; metadata.resourceVersion only when the record has one.
 std::string encode_lease(const lease_record& lease);
 

@@ -11,33 +11,24 @@ namespace {
 
 using json::json_member;
 
-struct workload_kind {
-  std::string_view group;
-  std::string_view kind;
-  // Path to the pod template, or (replica_specs) to the map of replica specs holding templates.
-  std::array<std::string_view, 4> path;
-  std::size_t path_size;
-  bool replica_specs;
-};
-
-constexpr std::array<workload_kind, 12> workload_kinds{{
-    {"apps", "Deployment", {"spec", "template"}, 2, false},
-    {"apps", "StatefulSet", {"spec", "template"}, 2, false},
-    {"apps", "DaemonSet", {"spec", "template"}, 2, false},
-    {"apps", "ReplicaSet", {"spec", "template"}, 2, false},
-    {"batch", "Job", {"spec", "template"}, 2, false},
-    {"batch", "CronJob", {"spec", "jobTemplate", "spec", "template"}, 4, false},
+constexpr std::array<workload_kind, 12> workload_kind_table{{
+    {"apps", "Deployment", "deployments", {"spec", "template"}, 2, false},
+    {"apps", "StatefulSet", "statefulsets", {"spec", "template"}, 2, false},
+    {"apps", "DaemonSet", "daemonsets", {"spec", "template"}, 2, false},
+    {"apps", "ReplicaSet", "replicasets", {"spec", "template"}, 2, false},
+    {"batch", "Job", "jobs", {"spec", "template"}, 2, false},
+    {"batch", "CronJob", "cronjobs", {"spec", "jobTemplate", "spec", "template"}, 4, false},
     // Kubeflow training operator: spec.<kind>ReplicaSpecs.<replica type>.template.
-    {"kubeflow.org", "PyTorchJob", {"spec", "pytorchReplicaSpecs"}, 2, true},
-    {"kubeflow.org", "TFJob", {"spec", "tfReplicaSpecs"}, 2, true},
-    {"kubeflow.org", "MPIJob", {"spec", "mpiReplicaSpecs"}, 2, true},
-    {"kubeflow.org", "XGBoostJob", {"spec", "xgbReplicaSpecs"}, 2, true},
-    {"kubeflow.org", "PaddleJob", {"spec", "paddleReplicaSpecs"}, 2, true},
-    {"kubeflow.org", "JAXJob", {"spec", "jaxReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "PyTorchJob", "pytorchjobs", {"spec", "pytorchReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "TFJob", "tfjobs", {"spec", "tfReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "MPIJob", "mpijobs", {"spec", "mpiReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "XGBoostJob", "xgboostjobs", {"spec", "xgbReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "PaddleJob", "paddlejobs", {"spec", "paddleReplicaSpecs"}, 2, true},
+    {"kubeflow.org", "JAXJob", "jaxjobs", {"spec", "jaxReplicaSpecs"}, 2, true},
 }};
 
 const workload_kind* find_workload_kind(std::string_view group, std::string_view kind) {
-  for (const auto& w : workload_kinds) {
+  for (const auto& w : workload_kind_table) {
     if (w.group == group && w.kind == kind) return &w;
   }
   return nullptr;
@@ -85,6 +76,10 @@ constexpr std::array<std::string_view, 20> handled_kinds{"Pod",
                                                          "CiliumClusterwideNetworkPolicy"};
 
 }  // namespace
+
+std::span<const workload_kind> workload_kinds() {
+  return workload_kind_table;
+}
 
 bool is_workload_kind(std::string_view group, std::string_view kind) {
   return find_workload_kind(group, kind) != nullptr;

@@ -1,7 +1,9 @@
 #pragma once
 // The kinds mlnetpol handles: where pods and pod templates sit in an admitted object, and the
 // closed list of kinds metric labels may name (so request data cannot create new series).
+#include <array>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +11,19 @@
 #include <rapidjson/document.h>
 
 namespace mlnetpol::policy {
+
+// A workload kind whose pod templates the engine handles, and where they sit.
+struct workload_kind {
+  std::string_view group;
+  std::string_view kind;
+  std::string_view plural;  // the API resource (admission policies match resources)
+  // Path to the pod template, or (replica_specs) to the map of replica specs holding templates.
+  std::array<std::string_view, 4> path;
+  std::size_t path_size;
+  bool replica_specs;
+};
+// Every one of them (Deployment, Job, PyTorchJob, ...).
+std::span<const workload_kind> workload_kinds();
 
 // Workload kinds whose pod templates the engine handles (Deployment, Job, PyTorchJob, ...).
 bool is_workload_kind(std::string_view group, std::string_view kind);

@@ -12,6 +12,7 @@
 #include "policy/namespaces.hpp"
 #include "policy/render/hash.hpp"
 #include "policy/render/model.hpp"
+#include "policy/render/object.hpp"
 #include "policy/render/yaml.hpp"
 
 namespace mlnetpol::policy {
@@ -331,12 +332,6 @@ void cnp_spec(json_writer& w, const policy_model& m) {
 }
 
 rendered_object render_one(const policy_model& m) {
-  rendered_object out;
-  out.api_version = m.cilium ? "cilium.io/v2" : "networking.k8s.io/v1";
-  out.kind = m.cilium ? "CiliumNetworkPolicy" : "NetworkPolicy";
-  out.namespace_name = m.namespace_name;
-  out.name = m.name;
-
   rapidjson::StringBuffer spec_buf;
   {
     json_writer w(spec_buf);
@@ -346,7 +341,21 @@ rendered_object render_one(const policy_model& m) {
       np_spec(w, m);
     }
   }
-  const std::string_view spec(spec_buf.GetString(), spec_buf.GetSize());
+  return render::make_object(m.cilium ? "cilium.io/v2" : "networking.k8s.io/v1",
+                             m.cilium ? "CiliumNetworkPolicy" : "NetworkPolicy", m.namespace_name,
+                             m.name, {spec_buf.GetString(), spec_buf.GetSize()});
+}
+
+}  // namespace
+
+rendered_object render::make_object(std::string_view api_version, std::string_view kind,
+                                    std::string_view namespace_name, std::string_view name,
+                                    std::string_view spec) {
+  rendered_object out;
+  out.api_version = std::string(api_version);
+  out.kind = std::string(kind);
+  out.namespace_name = std::string(namespace_name);
+  out.name = std::string(name);
   out.spec_hash = render::spec_hash(spec);
 
   rapidjson::StringBuffer buf;
@@ -360,8 +369,10 @@ rendered_object render_one(const policy_model& m) {
   w.StartObject();
   key(w, "name");
   str(w, out.name);
-  key(w, "namespace");
-  str(w, out.namespace_name);
+  if (!out.namespace_name.empty()) {
+    key(w, "namespace");
+    str(w, out.namespace_name);
+  }
   key(w, "labels");
   string_map(
       w,
@@ -377,8 +388,6 @@ rendered_object render_one(const policy_model& m) {
   out.json.assign(buf.GetString(), buf.GetSize());
   return out;
 }
-
-}  // namespace
 
 std::vector<rendered_object> render_policies(const config& cfg, std::string_view only_namespace) {
   std::vector<rendered_object> out;

@@ -173,3 +173,26 @@ TEST_CASE("render command: a 30,000-digit plain scalar is an error, not a crash"
   CHECK(r.out.empty());
   std::filesystem::remove(file);
 }
+
+TEST_CASE("render command: --admission-policies prints the policies and bindings") {
+  const auto yaml = run_render("--config " + config_path("multi-tenant") +
+                               " --admission-policies v1beta1");
+  CHECK(yaml.exit_code == 0);
+  CHECK(yaml.out.find("apiVersion: admissionregistration.k8s.io/v1beta1\nkind: "
+                      "ValidatingAdmissionPolicy\n") != std::string::npos);
+  CHECK(yaml.out.find("kind: ValidatingAdmissionPolicyBinding\n") != std::string::npos);
+  CHECK(yaml.out.find("kind: NetworkPolicy") == std::string::npos);
+  const auto json = run_render("--config " + config_path("multi-tenant") +
+                               " --admission-policies v1 -o json");
+  CHECK(json.exit_code == 0);
+  CHECK(json.out.find("\"apiVersion\": \"admissionregistration.k8s.io/v1\"") != std::string::npos);
+
+  const auto bad = run_render("--admission-policies v2");
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("unknown --admission-policies version 'v2' (v1 or v1beta1)") !=
+        std::string::npos);
+  const auto dot = run_render("--admission-policies v1 -o dot");
+  CHECK(dot.exit_code == 2);
+  CHECK(dot.err.find("takes neither --namespace, --summary nor -o dot") != std::string::npos);
+  CHECK(run_render("--help").out.find("--admission-policies VERSION") != std::string::npos);
+}

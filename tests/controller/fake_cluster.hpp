@@ -196,7 +196,7 @@ class fake_cluster : public cluster {
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     if (terminating_.contains(std::string(ns)))
       return make_error(k8s::failure_kind::namespace_terminating, 403, "being terminated");
-    if (!namespaces_.contains(std::string(ns)))
+    if (r.namespaced && !namespaces_.contains(std::string(ns)))
       return make_error(k8s::failure_kind::not_found, 404, "namespaces not found");
     rapidjson::Document doc;
     doc.Parse(json_body.data(), json_body.size());
@@ -371,6 +371,17 @@ class fake_cluster : public cluster {
     }
   }
 
+  // Discovery answers: what serve_resources set for "group/version" (nothing served otherwise).
+  void serve_resources(const std::string& group_version, std::vector<std::string> resources) {
+    std::lock_guard lock(m_);
+    served_[group_version] = std::move(resources);
+  }
+  k8s::api_result<std::vector<std::string>> served_resources(std::string_view group,
+                                                             std::string_view version) override {
+    std::lock_guard lock(m_);
+    const auto it = served_.find(std::string(group) + "/" + std::string(version));
+    return it == served_.end() ? std::vector<std::string>{} : it->second;
+  }
   k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
                                                std::string_view name) override {
     std::lock_guard lock(m_);
@@ -403,6 +414,7 @@ class fake_cluster : public cluster {
   }
 
  private:
+  std::map<std::string, std::vector<std::string>> served_;
   std::string next_rv() { return std::to_string(++rv_); }
   static std::string compact(const rapidjson::Value& v) {
     rapidjson::StringBuffer buffer;

@@ -48,6 +48,10 @@ class shared_handle : public cluster {
     if (cancelled_) return testing::make_error(k8s::failure_kind::transport, 0, "cancelled");
     return f_.watch(r, ns, sel, rv, timeout, on);
   }
+  k8s::api_result<std::vector<std::string>> served_resources(std::string_view g,
+                                                             std::string_view v) override {
+    return f_.served_resources(g, v);
+  }
   k8s::api_result<k8s::lease_record> get_lease(std::string_view ns, std::string_view n) override {
     return f_.get_lease(ns, n);
   }

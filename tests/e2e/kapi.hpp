@@ -80,7 +80,9 @@ inline bool port_free(int port) {
 
 class kapi_server {
  public:
-  explicit kapi_server(std::string script) : script_(std::move(script)) {
+  // apiserver_flags go to kube-apiserver as they are (after `--`), e.g. a feature gate.
+  explicit kapi_server(std::string script, const std::vector<std::string>& apiserver_flags = {})
+      : script_(std::move(script)) {
     std::string pattern =
         (std::filesystem::temp_directory_path() / "mlnetpol-kapi-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
@@ -95,9 +97,11 @@ class kapi_server {
       }
     }
     if (port_ == 0) throw std::runtime_error("kapi: no free ports");
-    const auto r =
-        run_command(shell_quote(script_) + " start --dir " + shell_quote(dir_) + " --port " +
-                    std::to_string(port_) + " --etcd-port " + std::to_string(etcd_port_));
+    std::string flags;
+    for (const auto& flag : apiserver_flags) flags += " " + shell_quote(flag);
+    const auto r = run_command(shell_quote(script_) + " start --dir " + shell_quote(dir_) +
+                               " --port " + std::to_string(port_) + " --etcd-port " +
+                               std::to_string(etcd_port_) + (flags.empty() ? "" : " --" + flags));
     if (r.status != 0) {
       const std::string log = tail(dir_ + "/logs/apiserver.log");
       stop();

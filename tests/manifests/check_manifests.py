@@ -83,6 +83,11 @@ EXPECTED_CLUSTER_RULES = [
      {NAME}),
     # controller/event_recorder.cpp: Events about denials and policy sets, their series patched.
     ({"events.k8s.io"}, {"events"}, {"create", "patch"}, set()),
+    # controller/admission_policies.cpp: the label rules as ValidatingAdmissionPolicies, listed on
+    # each full pass, created by server-side apply, replaced whole when they differ, pruned.
+    ({"admissionregistration.k8s.io"},
+     {"validatingadmissionpolicies", "validatingadmissionpolicybindings"},
+     {"list", "create", "patch", "update", "delete"}, set()),
 ]
 # In mlnetpol-system: leader election (controller/leader_election.cpp: get, create when missing,
 # update to renew, take over, release) and the certificate manager's Secret (create, which cannot
@@ -465,7 +470,10 @@ def check_webhook_scope(w, where, kind, overlay):
                               f"{MANAGED_BY[0]}={MANAGED_BY[1]}")
     # A status webhook must never block the kubelet; namespaces reach every namespace, except the
     # label guard, scoped to secured ones; the audit rollout denies nothing when mlnetpol is down.
-    fail_open = overlay == "audit" or handles_pod_status or (handles_namespaces and not label_guard)
+    # The standard overlay's workload webhooks fail open: the ValidatingAdmissionPolicies the
+    # reconciler keeps (issue 24) judge workloads while every replica is down.
+    fail_open = overlay == "audit" or handles_pod_status or \
+        (handles_namespaces and not label_guard) or (overlay == "standard" and handles_workloads)
     expected = "Ignore" if fail_open else "Fail"
     if failure in ("Fail", "Ignore") and failure != expected:
         errors.append(f"{where}: failurePolicy {failure}, expected {expected} in overlay {overlay}")
@@ -964,8 +972,10 @@ def breakages():
          lambda o: webhook(o, vw, 4).pop("objectSelector")),
         ("no pods/status rule", "no UPDATE rule for ['core/pods/status']",
          lambda o: webhook(o, vw, 4)["rules"][0].__setitem__("resources", ["pods"])),
-        ("workloads fail open", "expected Fail",
-         lambda o: webhook(o, vw, 1).__setitem__("failurePolicy", "Ignore")),
+        ("workloads fail open without the standard overlay", "expected Fail",
+         lambda o: webhook(o, vw, 1).__setitem__("failurePolicy", "Ignore"), "cilium"),
+        ("standard workloads fail closed", "expected Ignore",
+         lambda o: webhook(o, mw, 1).__setitem__("failurePolicy", "Fail")),
         ("wrong caBundle", "caBundle is not the base64",
          lambda o: webhook(o, vw, 2)["clientConfig"].__setitem__(
              "caBundle", base64.b64encode(b"not the CA").decode()), "external"),

@@ -1,0 +1,171 @@
+#include "controller/admission_policies.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+#include <vector>
+
+#include "common/obs/logging.hpp"
+#include "controller/reconciler.hpp"
+#include "policy/render/admission_policies.hpp"
+
+namespace mlnetpol::controller {
+namespace {
+
+namespace logging = obs::logging;
+using level = spdlog::level::level_enum;
+
+constexpr std::string_view policies_plural = "validatingadmissionpolicies";
+constexpr std::string_view bindings_plural = "validatingadmissionpolicybindings";
+
+// The two resources of each version, in the order written (policies before their bindings).
+struct version_resources {
+  std::string_view api_version;
+  std::array<k8s::resource, 2> resources;
+};
+constexpr std::array<version_resources, 2> versions{{
+    {policy::admission_policy_v1,
+     {{{policy::admission_policy_group, "v1", policies_plural, policy::admission_policy_kind,
+        false},
+       {policy::admission_policy_group, "v1", bindings_plural, policy::admission_binding_kind,
+        false}}}},
+    {policy::admission_policy_v1beta1,
+     {{{policy::admission_policy_group, "v1beta1", policies_plural, policy::admission_policy_kind,
+        false},
+       {policy::admission_policy_group, "v1beta1", bindings_plural, policy::admission_binding_kind,
+        false}}}},
+}};
+
+std::string describe(const k8s::api_error& e) {
+  std::string out = e.verb + " " + e.resource + ": " + e.message;
+  if (e.status != 0) out += " (HTTP " + std::to_string(e.status) + ")";
+  return out;
+}
+
+}  // namespace
+
+admission_policy_status admission_policy_keeper::sync(const policy::config& cfg) {
+  admission_policy_status next;
+  const version_resources* served = nullptr;
+  for (const auto& v : versions) {
+    auto names = api_.served_resources(v.resources[0].group, v.resources[0].version);
+    if (!names) {
+      next.state = "error";
+      next.message = "discovery: " + describe(names.error());
+      break;
+    }
+    if (std::find(names->begin(), names->end(), policies_plural) != names->end()) {
+      served = &v;
+      break;
+    }
+  }
+  if (served == nullptr && next.state != "error") {
+    next.state = "unavailable";
+    next.message =
+        "the API server serves no ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1 "
+        "needs Kubernetes 1.30+, v1beta1 the ValidatingAdmissionPolicy feature gate and "
+        "runtime-config): the webhooks are the only enforcement";
+  }
+  if (served != nullptr) {
+    next.state = "served";
+    next.api_version = std::string(served->api_version);
+    const auto desired = policy::render_admission_policies(cfg, served->api_version);
+    next.objects = desired.size();
+    std::vector<observed_object> observed;
+    for (const auto& r : served->resources) {
+      auto page = api_.list_all(r, "", managed_selector());
+      if (!page) {
+        next.state = "error";
+        next.message = describe(page.error());
+        break;
+      }
+      for (const auto& item : page->items) {
+        const std::string key = std::string(r.kind) + "/" + item.name;
+        std::string written;
+        {
+          std::lock_guard lock(mutex_);
+          if (auto it = written_.find(key); it != written_.end()) written = it->second;
+        }
+        observed.push_back(observe(item, r.kind, written));
+      }
+    }
+    if (next.state == "served") {
+      const object_plan plan = plan_objects(desired, observed);
+      auto resource = [&](std::string_view kind) -> const k8s::resource& {
+        return kind == policy::admission_policy_kind ? served->resources[0] : served->resources[1];
+      };
+      auto remember = [&](std::string_view kind, const std::string& name, std::string version) {
+        std::lock_guard lock(mutex_);
+        written_[std::string(kind) + "/" + name] = std::move(version);
+      };
+      auto failed = [&](const k8s::api_error& e) {
+        next.state = "error";
+        next.message = describe(e);
+      };
+      for (const auto* d : plan.apply) {
+        auto done = api_.apply(resource(d->kind), "", d->name, d->json);
+        if (!done) {
+          failed(done.error());
+          break;
+        }
+        remember(d->kind, d->name, done->resource_version);
+        ++next.applied;
+      }
+      for (const auto& repair : plan.replace) {
+        if (next.state != "served") break;
+        const auto& d = *repair.desired;
+        auto done = api_.replace(resource(d.kind), "", d.name,
+                                 replacement_body(d, repair.live.resource_version));
+        if (!done) {
+          failed(done.error());
+          break;
+        }
+        remember(d.kind, d.name, done->resource_version);
+        ++next.applied;
+        logging::event(level::warn, "repaired an admission policy object someone else wrote",
+                       {{"kind", d.kind}, {"name", d.name}});
+      }
+      // Bindings first: a binding whose policy is gone only logs errors in the API server.
+      for (auto it = plan.prune.rbegin(); it != plan.prune.rend() && next.state == "served"; ++it) {
+        auto done = api_.remove(resource(it->kind), "", it->name);
+        if (!done && done.error().kind != k8s::failure_kind::not_found) {
+          failed(done.error());
+          break;
+        }
+        ++next.pruned;
+      }
+    }
+  }
+
+  admission_policy_status previous;
+  {
+    std::lock_guard lock(mutex_);
+    previous = status_;
+    status_ = next;
+  }
+  // One line per change of state (not per pass), and each failed pass (resync cadence).
+  if (next.state == "error") {
+    logging::event(level::err, "admission policies not in place", {{"error", next.message}});
+  } else if (next.state != previous.state || next.api_version != previous.api_version) {
+    if (next.state == "unavailable") {
+      logging::event(level::warn, "admission policies unavailable", {{"reason", next.message}});
+    } else {
+      logging::event(level::info, "admission policies in place",
+                     {{"api_version", next.api_version},
+                      {"objects", static_cast<std::uint64_t>(next.objects)}});
+    }
+  }
+  if (next.state == "served" && (next.applied > 0 || next.pruned > 0)) {
+    logging::event(level::info, "admission policies reconciled",
+                   {{"applied", static_cast<std::uint64_t>(next.applied)},
+                    {"pruned", static_cast<std::uint64_t>(next.pruned)}});
+  }
+  return next;
+}
+
+admission_policy_status admission_policy_keeper::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+}  // namespace mlnetpol::controller

@@ -1,0 +1,305 @@
+// The label rules as ValidatingAdmissionPolicies (issue 24) on the real kube-apiserver v1.28.7
+// (kapi): the leader keeps them (labelled, repaired, pruned) with its own RBAC and token, and with
+// every replica stopped the API server still refuses what the webhook would: a wrong or missing
+// workload-type, hostNetwork, a Deployment template without the label, in a namespace created
+// during the outage too. An API server without the feature: one log line, /status says so.
+// Skipped when MLNETPOL_KAPI is unset.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/cluster.hpp"
+#include "tests/e2e/kapi.hpp"
+
+using namespace std::chrono_literals;
+using mlnetpol::testing::kapi_server;
+using mlnetpol::testing::shell_quote;
+using namespace mlnetpol::testing::e2e;
+using json = nlohmann::json;
+
+namespace {
+
+const std::vector<std::string> vap_flags{
+    "--feature-gates=ValidatingAdmissionPolicy=true",
+    "--runtime-config=admissionregistration.k8s.io/v1beta1=true"};
+
+// 200 more training namespaces: the bindings list them all (CEL cost does not grow with them).
+std::string config_yaml(bool with_serving) {
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += ", bulk-" + std::to_string(i);
+  return "platform_namespaces: []\n"
+         "tenant_namespaces: [team-a]\n"
+         "ml_training_namespaces: [train, mlops" +
+         many + "]\nml_inference_namespaces: [mlops" + (with_serving ? ", serve" : "") +
+         "]\nenforcement_mode: enforce\ncilium_mode: false\n";
+}
+
+// `kubectl get KIND -l managed-by -o name` as a sorted list of names.
+std::vector<std::string> managed_names(cluster_fixture& c, const std::string& kind) {
+  const auto r = c.kapi.kubectl("get " + kind + " -l " + managed + " -o name 2>/dev/null");
+  std::vector<std::string> out;
+  std::string line;
+  std::istringstream in(r.out);
+  while (std::getline(in, line)) {
+    if (auto slash = line.find('/'); slash != std::string::npos)
+      out.push_back(line.substr(slash + 1));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+json status_of(const replica& r) {
+  const auto s = json::parse(r.get("/status"), nullptr, false);
+  return s.is_object() && s.contains("admission_policies") ? s["admission_policies"]
+                                                            : json::object();
+}
+
+// kubectl apply of a manifest; returns exit status and output (stderr too: warnings, denials).
+// dry_run: a server-side dry run (admission runs, nothing is stored), so it can be repeated.
+mlnetpol::testing::command_result apply(cluster_fixture& c, const std::string& name,
+                                        const std::string& manifest, bool dry_run = false) {
+  const std::string file = c.dir + "/" + name + ".yaml";
+  write_file(file, manifest);
+  return c.kubectl("apply -f " + shell_quote(file) + (dry_run ? " --dry-run=server" : ""));
+}
+
+std::string pod(const std::string& ns, const std::string& name, const std::string& labels,
+                const std::string& spec_extra = "") {
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
+         "\n  labels: {" + labels + "}\nspec:\n" + spec_extra +
+         "  containers: [{name: c, image: registry.example/x:1}]\n";
+}
+
+void make_namespace(cluster_fixture& c, const std::string& ns) {
+  REQUIRE(c.kubectl("create namespace " + ns).status == 0);
+  // No controller-manager: pods need the default ServiceAccount created by hand.
+  REQUIRE(c.kubectl("-n " + ns + " create serviceaccount default").status == 0);
+}
+
+}  // namespace
+
+TEST_CASE("admission policies: kept by the leader and enforced while every replica is down") {
+  const auto script = mlnetpol::testing::kapi_script();
+  if (!script) {
+    MESSAGE("skipped: MLNETPOL_KAPI is not set (path to the kapi script)");
+    return;
+  }
+  kapi_server kapi(*script, vap_flags);
+  cluster_fixture c(kapi);
+  c.set_config(config_yaml(true));
+  make_namespace(c, "team-a");
+  replica a("a", c.dir, c.sa_kubeconfig, c.config, c.certs, {"--resync-period", "2s"});
+  REQUIRE_MESSAGE(eventually([&] { return a.ready(); }, 30s), a.log());
+  c.register_webhooks(a.port());
+  // The standard overlay: the workload webhooks fail open, the policies back them.
+  for (const char* kind : {"mutatingwebhookconfiguration", "validatingwebhookconfiguration"}) {
+    const auto r = c.kubectl(std::string("patch ") + kind +
+                             " mlnetpol --type=json -p "
+                             "'[{\"op\":\"replace\",\"path\":\"/webhooks/1/failurePolicy\","
+                             "\"value\":\"Ignore\"}]'");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+  }
+
+  const std::vector<std::string> policies{
+      "mlnetpol-host-network", "mlnetpol-workload-type-inference",
+      "mlnetpol-workload-type-training", "mlnetpol-workload-type-training-inference"};
+  std::vector<std::string> bindings;
+  for (const auto& p : policies)
+    for (const char* m : {"-audit", "-enforce", "-warn"}) bindings.push_back(p + m);
+  std::sort(bindings.begin(), bindings.end());
+
+  {
+    // Present and labelled (listed by the managed-by label), with 201 names in a selector.
+    REQUIRE_MESSAGE(eventually([&] {
+                      return managed_names(c, "validatingadmissionpolicies") == policies &&
+                             managed_names(c, "validatingadmissionpolicybindings") == bindings;
+                    }),
+                    a.log());
+    const json s = status_of(a);
+    CHECK(s["state"] == "served");
+    CHECK(s["api_version"] == "admissionregistration.k8s.io/v1beta1");
+    const auto training = json::parse(
+        c.kubectl("get validatingadmissionpolicybinding mlnetpol-workload-type-training-enforce "
+                  "-o json")
+            .out);
+    CHECK(training["spec"]["validationActions"] == json::array({"Deny"}));
+    CHECK(training["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"]
+              .size() == 201);  // train and bulk-0..199
+    for (const auto& [mode, action] :
+         std::vector<std::pair<std::string, std::string>>{{"warn", "Warn"}, {"audit", "Audit"}}) {
+      const auto b =
+          json::parse(c.kubectl("get validatingadmissionpolicybinding mlnetpol-host-network-" +
+                                mode + " -o json")
+                          .out);
+      CHECK(b["spec"]["validationActions"] == json::array({action}));
+    }
+
+    // Repaired after an edit (the next pass: --resync-period 2s).
+    auto r = c.kubectl(
+        "patch validatingadmissionpolicybinding mlnetpol-host-network-enforce --type=merge -p "
+        "'{\"spec\":{\"validationActions\":[\"Audit\"]}}'");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK_MESSAGE(eventually([&] {
+                    const auto b = json::parse(c.kubectl("get validatingadmissionpolicybinding "
+                                                         "mlnetpol-host-network-enforce -o json")
+                                                   .out,
+                                               nullptr, false);
+                    return b.is_object() && b["spec"]["validationActions"] == json::array({"Deny"});
+                  }),
+                  a.log());
+    // And recreated after a delete.
+    r = c.kubectl("delete validatingadmissionpolicy mlnetpol-workload-type-training");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK(eventually([&] { return managed_names(c, "validatingadmissionpolicies") == policies; }));
+
+    // Pruned when the only inference-only namespace leaves the lists.
+    c.set_config(config_yaml(false));
+    a.reload();
+    CHECK_MESSAGE(eventually([&] {
+                    const auto names = managed_names(c, "validatingadmissionpolicies");
+                    return std::find(names.begin(), names.end(),
+                                     "mlnetpol-workload-type-inference") == names.end() &&
+                           names.size() == 3 &&
+                           managed_names(c, "validatingadmissionpolicybindings").size() == 9;
+                  }),
+                  a.log());
+  }
+
+  // Every replica stopped; the webhooks stay registered (and fail).
+  a.stop();
+  make_namespace(c, "train");  // created during the outage: no mlnetpol label on it
+  make_namespace(c, "elsewhere");
+  {
+    auto r = apply(c, "ok", pod("train", "ok", "workload-type: training"));
+    CHECK_MESSAGE(r.status == 0, r.out);
+    r = apply(c, "wrong", pod("train", "wrong", "workload-type: inference"));
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.out.find("has label workload-type=inference, which is not allowed here; "
+                             "allowed values: training") != std::string::npos,
+                  r.out);
+    r = apply(c, "none", pod("train", "none", "app: x"));
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.out.find("has no label workload-type") != std::string::npos, r.out);
+    r = apply(c, "host", pod("train", "host", "workload-type: training", "  hostNetwork: true\n"));
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.out.find("sets spec.hostNetwork: true") != std::string::npos, r.out);
+    // A tenant namespace labelled while mlnetpol ran: its workload webhooks fail open now.
+    r = apply(c, "tenant-host", pod("team-a", "tenant-host", "app: x", "  hostNetwork: true\n"));
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.out.find("hostNetwork") != std::string::npos, r.out);
+    r = apply(c, "tenant-ok", pod("team-a", "tenant-ok", "app: x"));
+    CHECK_MESSAGE(r.status == 0, r.out);
+    // A Deployment whose template lacks the label.
+    r = apply(c, "deploy",
+              "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: train}\n"
+              "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n"
+              "    metadata: {labels: {app: web}}\n"
+              "    spec: {containers: [{name: c, image: registry.example/x:1}]}\n");
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(
+        r.out.find("spec.template.metadata.labels.workload-type: training") != std::string::npos,
+        r.out);
+    // A namespace outside the lists is unaffected.
+    r = apply(c, "free", pod("elsewhere", "free", "app: x", "  hostNetwork: true\n"));
+    CHECK_MESSAGE(r.status == 0, r.out);
+
+    // The per-namespace override: warn admits with a warning, audit without one.
+    r = c.kubectl("label namespace train mlnetpol.io/enforcement=warn");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK(eventually([&] {
+      const auto w = apply(c, "warned", pod("train", "warned", "workload-type: inference"), true);
+      return w.status == 0 && w.out.find("Warning:") != std::string::npos &&
+             w.out.find("workload-type") != std::string::npos;
+    }));
+    r = c.kubectl("label namespace train mlnetpol.io/enforcement=audit --overwrite");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    std::string last;
+    CHECK_MESSAGE(eventually([&] {
+                    const auto w = apply(c, "audited", pod("train", "audited", "app: audited"), true);
+                    last = w.out;
+                    return w.status == 0 && w.out.find("Warning:") == std::string::npos;
+                  }),
+                  last);
+    // An invalid value keeps the configured mode (enforce), as the webhook does.
+    r = c.kubectl("label namespace train mlnetpol.io/enforcement=off --overwrite");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK(eventually(
+        [&] { return apply(c, "refused", pod("train", "refused", "app: refused"), true).status != 0; }));
+  }
+
+  // A Kubeflow job's replica templates (a schemaless CRD stands in for the training operator's).
+  {
+    auto r = apply(c, "crd", R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: pytorchjobs.kubeflow.org}
+spec:
+  group: kubeflow.org
+  names: {kind: PyTorchJob, plural: pytorchjobs, singular: pytorchjob}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+)");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    const auto job = [](const std::string& name, const std::string& worker_labels) {
+      return "apiVersion: kubeflow.org/v1\nkind: PyTorchJob\nmetadata: {name: " + name +
+             ", namespace: mlops}\nspec:\n  pytorchReplicaSpecs:\n    Master:\n      template:\n"
+             "        metadata: {labels: {workload-type: training}}\n"
+             "        spec: {containers: [{name: c, image: x}]}\n    Worker:\n      template:\n"
+             "        metadata: {labels: {" +
+             worker_labels + "}}\n        spec: {containers: [{name: c, image: x}]}\n";
+    };
+    make_namespace(c, "mlops");
+    CHECK(eventually([&] {
+      const auto bad = apply(c, "job-bad", job("bad", "app: w"), true);
+      return bad.status != 0 &&
+             bad.out.find("spec.pytorchReplicaSpecs.*.template.metadata.labels.workload-type") !=
+                 std::string::npos;
+    }));
+    r = apply(c, "job-ok", job("ok", "workload-type: inference"));
+    CHECK_MESSAGE(r.status == 0, r.out);  // mlops allows both values
+  }
+}
+
+TEST_CASE("admission policies: an API server without them falls back to the webhooks") {
+  const auto script = mlnetpol::testing::kapi_script();
+  if (!script) {
+    MESSAGE("skipped: MLNETPOL_KAPI is not set (path to the kapi script)");
+    return;
+  }
+  kapi_server kapi(*script);
+  cluster_fixture c(kapi);
+  c.set_config(config_yaml(true));
+  replica a("a", c.dir, c.sa_kubeconfig, c.config, c.certs, {"--resync-period", "1s"});
+  REQUIRE_MESSAGE(eventually([&] { return status_of(a).value("state", "") == "unavailable"; }, 30s),
+                  a.log());
+  CHECK(status_of(a)["message"].get<std::string>().find("webhooks are the only enforcement") !=
+        std::string::npos);
+  // Several passes later: still one line, no retry loop, nothing written.
+  const auto passes = [&] {
+    const std::string log = a.log();
+    std::size_t n = 0;
+    for (auto at = log.find("full sync"); at != std::string::npos;
+         at = log.find("full sync", at + 1))
+      ++n;
+    return n;
+  };
+  const std::size_t before = passes();
+  CHECK(eventually([&] { return passes() >= before + 3; }, 20s));
+  const std::string log = a.log();
+  std::size_t lines = 0;
+  for (auto at = log.find("admission policies unavailable"); at != std::string::npos;
+       at = log.find("admission policies unavailable", at + 1))
+    ++lines;
+  CHECK_MESSAGE(lines == 1, log);
+  CHECK(log.find("admission policies not in place") == std::string::npos);
+}
