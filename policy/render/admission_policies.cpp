@@ -13,6 +13,7 @@
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/policy_set.hpp"
 #include "policy/render/object.hpp"
 #include "policy/text.hpp"
 
@@ -241,17 +242,19 @@ void write_policy_spec(json_writer& w, const config& cfg, const policy_spec& p) 
   w.EndArray();
   w.EndObject();
   match_conditions(w, cfg);
-  key(w, "variables");
-  w.StartArray();
-  for (const auto& v : p.variables) {
-    w.StartObject();
-    key(w, "name");
-    str(w, v.name);
-    key(w, "expression");
-    str(w, v.expression);
-    w.EndObject();
+  if (!p.variables.empty()) {
+    key(w, "variables");
+    w.StartArray();
+    for (const auto& v : p.variables) {
+      w.StartObject();
+      key(w, "name");
+      str(w, v.name);
+      key(w, "expression");
+      str(w, v.expression);
+      w.EndObject();
+    }
+    w.EndArray();
   }
-  w.EndArray();
   key(w, "validations");
   w.StartArray();
   for (const auto& v : p.validations) {
@@ -392,6 +395,37 @@ policy_spec workload_type_policy(const config& cfg, const std::vector<std::strin
   return p;
 }
 
+// While every replica is down nothing gates a new pod (issue 23): a Pod CREATE in a secured
+// namespace whose set is not recorded as in place, and that carries no gate of mlnetpol's, would
+// start before its namespace's network policies exist. Refused in every mode that applies
+// policies (enforce and warn, as the gate holds pods in both); audit only records it.
+policy_spec policy_set_policy() {
+  policy_spec p;
+  p.name = cat(policy_prefix, "policy-set");
+  p.operations = {"CREATE"};
+  p.workloads = false;
+  p.action = [](enforcement_mode mode) -> std::string_view {
+    return mode == enforcement_mode::audit ? "Audit" : "Deny";
+  };
+  const std::string annotation = cel_quote(policy_set_annotation);
+  p.validations.push_back(
+      {cat("(has(namespaceObject.metadata.annotations) && ", annotation,
+           " in namespaceObject.metadata.annotations) || (has(object.spec.schedulingGates) && "
+           "object.spec.schedulingGates.exists(g, g.name == ",
+           cel_quote(policy_set_gate), "))"),
+       "the namespace's network policies are not in place yet and mlnetpol is not running to gate "
+       "the pod; retry when it is",
+       cat("'pod ' + (has(object.metadata.name) && object.metadata.name != '' ? '\"' + "
+           "object.metadata.name + '\"' : 'with generateName \"' + "
+           "(has(object.metadata.generateName) ? object.metadata.generateName : '') + '\"') + ' in "
+           "namespace \"' + request.namespace + '\": the namespace\\'s network policies are not in "
+           "place yet (no annotation ",
+           policy_set_annotation,
+           ") and mlnetpol is not running to gate the pod (no scheduling gate ", policy_set_gate,
+           "); retry when it is'")});
+  return p;
+}
+
 policy_spec host_network_policy() {
   policy_spec p;
   p.name = cat(policy_prefix, "host-network");
@@ -447,6 +481,11 @@ std::vector<rendered_object> render_admission_policies(const config& cfg,
     if (denied) host_network.namespaces.push_back(ns);
   }
   if (!host_network.namespaces.empty()) policies.push_back(std::move(host_network));
+  policy_spec policy_set = policy_set_policy();
+  for (const auto& ns : index.secured()) {
+    if (!exempt(ns)) policy_set.namespaces.push_back(ns);
+  }
+  if (!policy_set.namespaces.empty()) policies.push_back(std::move(policy_set));
 
   std::vector<rendered_object> bindings;
   for (const auto& p : policies) {

@@ -59,8 +59,8 @@ TEST_CASE("admission policy keeper: creates, then leaves a converged cluster alo
       policy::render_admission_policies(sample(), policy::admission_policy_v1beta1);
   CHECK(s.objects == rendered.size());
   CHECK(s.applied == rendered.size());
-  CHECK(f.names("ValidatingAdmissionPolicy", "").size() == 3);
-  CHECK(f.names("ValidatingAdmissionPolicyBinding", "").size() == 9);
+  CHECK(f.names("ValidatingAdmissionPolicy", "").size() == 4);
+  CHECK(f.names("ValidatingAdmissionPolicyBinding", "").size() == 12);
   f.clear_calls();
   s = keeper.sync(sample());
   CHECK(s.applied == 0);
@@ -85,7 +85,7 @@ TEST_CASE("admission policy keeper: creates, then leaves a converged cluster alo
     f.clear_calls();
     s = keeper.sync(cfg);
     CHECK(s.pruned == 4);  // the inference policy and its three bindings
-    CHECK(f.names("ValidatingAdmissionPolicy", "").size() == 2);
+    CHECK(f.names("ValidatingAdmissionPolicy", "").size() == 3);
     CHECK_FALSE(f.find("ValidatingAdmissionPolicy", "", "mlnetpol-workload-type-inference"));
   }
 }

@@ -2,8 +2,9 @@
 // (kapi): the leader keeps them (labelled, repaired, pruned) with its own RBAC and token, and with
 // every replica stopped the API server still refuses what the webhook would: a wrong or missing
 // workload-type, hostNetwork, a Deployment template without the label, in a namespace created
-// during the outage too. An API server without the feature: one log line, /status says so.
-// Skipped when MLNETPOL_KAPI is unset.
+// during the outage too, and (issue 23's outage half) a pod of a namespace whose policy set is
+// not recorded as in place unless it carries mlnetpol's scheduling gate. An API server without the
+// feature: one log line, /status says so. Skipped when MLNETPOL_KAPI is unset.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -58,7 +59,7 @@ std::vector<std::string> managed_names(cluster_fixture& c, const std::string& ki
 json status_of(const replica& r) {
   const auto s = json::parse(r.get("/status"), nullptr, false);
   return s.is_object() && s.contains("admission_policies") ? s["admission_policies"]
-                                                            : json::object();
+                                                           : json::object();
 }
 
 // kubectl apply of a manifest; returns exit status and output (stderr too: warnings, denials).
@@ -108,7 +109,7 @@ TEST_CASE("admission policies: kept by the leader and enforced while every repli
   }
 
   const std::vector<std::string> policies{
-      "mlnetpol-host-network", "mlnetpol-workload-type-inference",
+      "mlnetpol-host-network", "mlnetpol-policy-set", "mlnetpol-workload-type-inference",
       "mlnetpol-workload-type-training", "mlnetpol-workload-type-training-inference"};
   std::vector<std::string> bindings;
   for (const auto& p : policies)
@@ -166,18 +167,37 @@ TEST_CASE("admission policies: kept by the leader and enforced while every repli
                     const auto names = managed_names(c, "validatingadmissionpolicies");
                     return std::find(names.begin(), names.end(),
                                      "mlnetpol-workload-type-inference") == names.end() &&
-                           names.size() == 3 &&
-                           managed_names(c, "validatingadmissionpolicybindings").size() == 9;
+                           names.size() == 4 &&
+                           managed_names(c, "validatingadmissionpolicybindings").size() == 12;
                   }),
                   a.log());
   }
+
+  // team-a's set is recorded as in place, as the reconciler of issue 23 records it.
+  auto annotated = c.kubectl("annotate namespace team-a mlnetpol.io/policy-set=recorded");
+  REQUIRE_MESSAGE(annotated.status == 0, annotated.out);
 
   // Every replica stopped; the webhooks stay registered (and fail).
   a.stop();
   make_namespace(c, "train");  // created during the outage: no mlnetpol label on it
   make_namespace(c, "elsewhere");
   {
-    auto r = apply(c, "ok", pod("train", "ok", "workload-type: training"));
+    // No set in place and nobody to gate the pod: refused, however well labelled (issue 23).
+    auto r = apply(c, "early", pod("train", "early", "workload-type: training"));
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.out.find("network policies are not in place yet") != std::string::npos, r.out);
+    // A pod carrying mlnetpol's scheduling gate waits for the set instead: admitted.
+    r = apply(c, "gated",
+              pod("train", "gated", "workload-type: training",
+                  "  schedulingGates: [{name: mlnetpol.io/policy-set}]\n"));
+    CHECK_MESSAGE(r.status == 0, r.out);
+    // The set in place (as the leader records it): the label rules alone decide.
+    r = c.kubectl("annotate namespace train mlnetpol.io/policy-set=recorded");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
+    CHECK(eventually([&] {
+      return apply(c, "ok", pod("train", "ok", "workload-type: training"), true).status == 0;
+    }));
+    r = apply(c, "ok", pod("train", "ok", "workload-type: training"));
     CHECK_MESSAGE(r.status == 0, r.out);
     r = apply(c, "wrong", pod("train", "wrong", "workload-type: inference"));
     CHECK(r.status != 0);
@@ -222,7 +242,8 @@ TEST_CASE("admission policies: kept by the leader and enforced while every repli
     REQUIRE_MESSAGE(r.status == 0, r.out);
     std::string last;
     CHECK_MESSAGE(eventually([&] {
-                    const auto w = apply(c, "audited", pod("train", "audited", "app: audited"), true);
+                    const auto w =
+                        apply(c, "audited", pod("train", "audited", "app: audited"), true);
                     last = w.out;
                     return w.status == 0 && w.out.find("Warning:") == std::string::npos;
                   }),
@@ -230,8 +251,9 @@ TEST_CASE("admission policies: kept by the leader and enforced while every repli
     // An invalid value keeps the configured mode (enforce), as the webhook does.
     r = c.kubectl("label namespace train mlnetpol.io/enforcement=off --overwrite");
     REQUIRE_MESSAGE(r.status == 0, r.out);
-    CHECK(eventually(
-        [&] { return apply(c, "refused", pod("train", "refused", "app: refused"), true).status != 0; }));
+    CHECK(eventually([&] {
+      return apply(c, "refused", pod("train", "refused", "app: refused"), true).status != 0;
+    }));
   }
 
   // A Kubeflow job's replica templates (a schemaless CRD stands in for the training operator's).
@@ -259,6 +281,8 @@ spec:
              worker_labels + "}}\n        spec: {containers: [{name: c, image: x}]}\n";
     };
     make_namespace(c, "mlops");
+    r = c.kubectl("annotate namespace mlops mlnetpol.io/policy-set=recorded");
+    REQUIRE_MESSAGE(r.status == 0, r.out);
     CHECK(eventually([&] {
       const auto bad = apply(c, "job-bad", job("bad", "app: w"), true);
       return bad.status != 0 &&

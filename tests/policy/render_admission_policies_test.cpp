@@ -88,7 +88,7 @@ policy::config sample() {
 
 }  // namespace
 
-TEST_CASE("admission policies: one policy per allowed set, hostNetwork, three bindings each") {
+TEST_CASE("admission policies: one per allowed set, hostNetwork, policy set; three bindings each") {
   const auto objects = render(sample());
   std::vector<std::string> names;
   for (const auto& o : objects) names.push_back(o.kind + "/" + o.name);
@@ -98,6 +98,7 @@ TEST_CASE("admission policies: one policy per allowed set, hostNetwork, three bi
             "ValidatingAdmissionPolicy/mlnetpol-workload-type-training-inference",
             "ValidatingAdmissionPolicy/mlnetpol-workload-type-inference",
             "ValidatingAdmissionPolicy/mlnetpol-host-network",
+            "ValidatingAdmissionPolicy/mlnetpol-policy-set",
             "ValidatingAdmissionPolicyBinding/mlnetpol-workload-type-training-enforce",
             "ValidatingAdmissionPolicyBinding/mlnetpol-workload-type-training-warn",
             "ValidatingAdmissionPolicyBinding/mlnetpol-workload-type-training-audit",
@@ -111,7 +112,13 @@ TEST_CASE("admission policies: one policy per allowed set, hostNetwork, three bi
             "ValidatingAdmissionPolicyBinding/mlnetpol-workload-type-inference-audit",
             "ValidatingAdmissionPolicyBinding/mlnetpol-host-network-enforce",
             "ValidatingAdmissionPolicyBinding/mlnetpol-host-network-warn",
-            "ValidatingAdmissionPolicyBinding/mlnetpol-host-network-audit"});
+            "ValidatingAdmissionPolicyBinding/mlnetpol-host-network-audit",
+            "ValidatingAdmissionPolicyBinding/mlnetpol-policy-set-enforce",
+            "ValidatingAdmissionPolicyBinding/mlnetpol-policy-set-warn",
+            "ValidatingAdmissionPolicyBinding/mlnetpol-policy-set-audit"});
+  // The outage half of issue 23: every secured namespace.
+  CHECK(selection_of(*find(objects, "mlnetpol-policy-set-enforce")).names ==
+        std::vector<std::string>{"argocd", "team-a", "training", "mlops", "serving"});
   // Each binding names its policy; the ML ones select by name only their namespaces.
   CHECK(selection_of(*find(objects, "mlnetpol-workload-type-training-enforce")).names ==
         std::vector<std::string>{"training"});
@@ -138,6 +145,9 @@ TEST_CASE("admission policies: modes become actions; the enforcement label overr
     for (const std::string m : {"enforce", "warn", "audit"}) {
       const selection s = selection_of(*find(objects, "mlnetpol-host-network-" + m));
       CHECK(s.actions == std::vector<std::string>{action.at(m)});
+      // Pods are gated in every mode that applies policies, so the outage refuses in both.
+      CHECK(selection_of(*find(objects, "mlnetpol-policy-set-" + m)).actions ==
+            std::vector<std::string>{m == "audit" ? "Audit" : "Deny"});
       if (m == policy::to_string(mode)) {
         // The configured mode: unless the label names another valid mode (an invalid value keeps
         // it, as the engine does).
@@ -163,6 +173,7 @@ TEST_CASE("admission policies: deny_host_network and its roles") {
   CHECK(find(objects, "mlnetpol-host-network") == nullptr);
   CHECK(find(objects, "mlnetpol-host-network-enforce") == nullptr);
   CHECK(find(objects, "mlnetpol-workload-type-training") != nullptr);
+  CHECK(find(objects, "mlnetpol-policy-set") != nullptr);
 }
 
 TEST_CASE("admission policies: nothing when disabled or without ML policies and namespaces") {
@@ -202,6 +213,20 @@ TEST_CASE("admission policies: CEL names the configured label and the allowed va
                                            "replicasets", "jobs", "cronjobs", "pytorchjobs",
                                            "tfjobs", "mpijobs", "xgboostjobs", "paddlejobs",
                                            "jaxjobs"});
+}
+
+TEST_CASE("admission policies: the policy-set rule reads the annotation and the gate") {
+  const auto objects = render(sample());
+  const auto& spec = find(objects, "mlnetpol-policy-set")->doc["spec"];
+  const std::string expression = spec["validations"][0]["expression"].GetString();
+  CHECK(expression.find("'mlnetpol.io/policy-set' in namespaceObject.metadata.annotations") !=
+        std::string::npos);
+  CHECK(expression.find("object.spec.schedulingGates.exists(g, g.name == "
+                        "'mlnetpol.io/policy-set')") != std::string::npos);
+  // Pod CREATE only: the API refuses new gates on UPDATE, and workloads are not pods.
+  REQUIRE(spec["matchConstraints"]["resourceRules"].Size() == 1);
+  CHECK(strings(spec["matchConstraints"]["resourceRules"][0]["operations"]) ==
+        std::vector<std::string>{"CREATE"});
 }
 
 TEST_CASE("admission policies: deterministic, the hash follows the spec") {
