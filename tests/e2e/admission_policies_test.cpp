@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -204,6 +205,9 @@ TEST_CASE("admission policies: kept by the leader and enforced while every repli
     CHECK_MESSAGE(r.out.find("has label workload-type=inference, which is not allowed here; "
                              "allowed values: training") != std::string::npos,
                   r.out);
+    // What CEL cannot do (docs: "What the policies cannot do"): the webhook would infer
+    // workload-type=training here (the namespace's only role) and admit the pod; the policy
+    // refuses.
     r = apply(c, "none", pod("train", "none", "app: x"));
     CHECK(r.status != 0);
     CHECK_MESSAGE(r.out.find("has no label workload-type") != std::string::npos, r.out);
@@ -326,4 +330,160 @@ TEST_CASE("admission policies: an API server without them falls back to the webh
     ++lines;
   CHECK_MESSAGE(lines == 1, log);
   CHECK(log.find("admission policies not in place") == std::string::npos);
+}
+
+namespace {
+
+// A captured AdmissionReview's object, made creatable: no server-set metadata, no status, a name.
+json creatable(json o, const std::string& name, const std::string& ns) {
+  for (const char* k : {"uid", "resourceVersion", "creationTimestamp", "managedFields",
+                        "generation", "generateName"})
+    o["metadata"].erase(k);
+  if (o["metadata"].contains("labels") && o["metadata"]["labels"].is_null())
+    o["metadata"].erase("labels");
+  o.erase("status");
+  o["metadata"]["name"] = name;
+  o["metadata"]["namespace"] = ns;
+  if (o["kind"] == "Job") {  // the selector and its labels are the Job controller's to generate
+    o["spec"].erase("selector");
+    auto& labels = o["spec"]["template"]["metadata"]["labels"];
+    if (labels.is_object()) {
+      for (const char* k : {"controller-uid", "batch.kubernetes.io/controller-uid", "job-name",
+                            "batch.kubernetes.io/job-name"})
+        labels.erase(k);
+    }
+  }
+  return o;
+}
+
+json synthetic_pod(const std::string& name, const std::string& ns, const std::string& label,
+                   bool host_network) {
+  json o = {{"apiVersion", "v1"},
+            {"kind", "Pod"},
+            {"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{"app", "eq"}}}}},
+            {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "x"}}})}}}};
+  if (!label.empty()) o["metadata"]["labels"]["workload-type"] = label;
+  if (host_network) o["spec"]["hostNetwork"] = true;
+  return o;
+}
+
+json synthetic_workload(const std::string& kind, const std::string& name, const std::string& ns,
+                        const std::string& label) {
+  json tmpl = {{"metadata", {{"labels", {{"app", name}}}}},
+               {"spec",
+                {{"restartPolicy", kind == "Deployment" ? "Always" : "Never"},
+                 {"containers", json::array({{{"name", "c"}, {"image", "x"}}})}}}};
+  if (!label.empty()) tmpl["metadata"]["labels"]["workload-type"] = label;
+  json o = {{"metadata", {{"name", name}, {"namespace", ns}}}, {"kind", kind}};
+  if (kind == "Deployment") {
+    o["apiVersion"] = "apps/v1";
+    o["spec"] = {{"selector", {{"matchLabels", {{"app", name}}}}}, {"template", tmpl}};
+  } else {
+    o["apiVersion"] = "batch/v1";
+    o["spec"] = {{"schedule", "* * * * *"}, {"jobTemplate", {{"spec", {{"template", tmpl}}}}}};
+  }
+  return o;
+}
+
+}  // namespace
+
+// Issue 24 item 5: every case through the webhook's engine (`mlnetpol review`: /mutate, the patch,
+// /validate) and through the API server's policies alone (webhooks not registered, server-side dry
+// run of the object as the patch left it): the decisions are equal.
+TEST_CASE("admission policies: the same decisions as the webhook") {
+  const auto script = mlnetpol::testing::kapi_script();
+  if (!script) {
+    MESSAGE("skipped: MLNETPOL_KAPI is not set (path to the kapi script)");
+    return;
+  }
+  kapi_server kapi(*script, vap_flags);
+  const auto kubectl = [&](const std::string& args) { return kapi.kubectl(args + " 2>&1"); };
+  const std::string dir = kapi.dir();
+  write_file(dir + "/config.yaml",
+             "platform_namespaces: []\ntenant_namespaces: [team-a]\n"
+             "ml_training_namespaces: [train, mlops]\nml_inference_namespaces: [serve, mlops]\n"
+             "enforcement_mode: enforce\n");
+  const std::vector<std::string> namespaces{"train", "serve", "mlops", "team-a", "elsewhere"};
+  for (const auto& ns : namespaces) {
+    REQUIRE(kubectl("create namespace " + ns).status == 0);
+    REQUIRE(kubectl("-n " + ns + " create serviceaccount default").status == 0);
+    // The set in place: only the label rules decide here.
+    REQUIRE(kubectl("annotate namespace " + ns + " mlnetpol.io/policy-set=recorded").status == 0);
+  }
+  const auto rendered = mlnetpol::testing::run_command(
+      shell_quote(binary) + " render --config " + shell_quote(dir + "/config.yaml") +
+      " --admission-policies v1beta1 > " + shell_quote(dir + "/vap.yaml"));
+  REQUIRE(rendered.status == 0);
+  const auto applied = kubectl("apply -f " + shell_quote(dir + "/vap.yaml"));
+  REQUIRE_MESSAGE(applied.status == 0, applied.out);
+
+  json items = json::array();
+  int n = 0;
+  const auto next = [&] { return "eq-" + std::to_string(n++); };
+  for (const auto& ns : namespaces) {
+    for (const char* fixture :
+         {"pod-create-kubectl-run", "pod-create-generatename", "pod-create-no-labels",
+          "pod-create-workload-type-training", "pod-create-label-key-with-slash",
+          "deployment-create", "job-create"}) {
+      const auto review = json::parse(
+          read_text(source + "/tests/fixtures/admission/" + std::string(fixture) + ".json"));
+      items.push_back(creatable(review["request"]["object"], next(), ns));
+    }
+    for (const char* label : {"", "training", "inference", "gpu"}) {
+      for (const bool host : {false, true}) items.push_back(synthetic_pod(next(), ns, label, host));
+    }
+    for (const char* label : {"", "training", "inference"}) {
+      items.push_back(synthetic_workload("Deployment", next(), ns, label));
+      items.push_back(synthetic_workload("CronJob", next(), ns, label));
+    }
+    // Signals that disagree (an inference owner in a training namespace): no label is inferred.
+    json owned = synthetic_pod(next(), ns, "", false);
+    owned["metadata"]["ownerReferences"] =
+        json::array({{{"apiVersion", "serving.kserve.io/v1beta1"},
+                      {"kind", "InferenceService"},
+                      {"name", "isvc"},
+                      {"uid", "00000000-0000-0000-0000-000000000001"},
+                      {"controller", true}}});
+    items.push_back(owned);
+  }
+  write_file(dir + "/corpus.json",
+             json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump());
+  const auto reviewed = mlnetpol::testing::run_command(
+      shell_quote(binary) + " review --config " + shell_quote(dir + "/config.yaml") + " -o json " +
+      shell_quote(dir + "/corpus.json"));
+  const auto results = json::parse(reviewed.out, nullptr, false);
+  REQUIRE_MESSAGE(results.is_object(), reviewed.out);
+  REQUIRE(results["results"].size() == items.size());
+
+  // What mutation leaves: the webhook's JSON Patch applied.
+  json mutated = json::array();
+  std::map<std::string, bool> webhook_allows;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& r = results["results"][i];
+    const std::string name = items[i]["metadata"]["name"];
+    webhook_allows[name] = r["result"] != "denied";
+    mutated.push_back(r["patch"].is_array() ? items[i].patch(r["patch"]) : items[i]);
+  }
+  write_file(dir + "/mutated.json",
+             json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", mutated}}.dump());
+  // The policies are picked up by the API server shortly after they are created.
+  REQUIRE(eventually([&] {
+    write_file(dir + "/probe.json", synthetic_pod("probe", "train", "inference", false).dump());
+    return kubectl("create --dry-run=server -f " + shell_quote(dir + "/probe.json")).status != 0;
+  }));
+  const auto created =
+      kubectl("create --dry-run=server -o name -f " + shell_quote(dir + "/mutated.json"));
+  std::string differences;
+  std::size_t denied = 0;
+  for (const auto& [name, allows] : webhook_allows) {
+    // -o name prints "<kind>/<name>" for each object the API server admitted.
+    const bool api_allows = created.out.find("/" + name + "\n") != std::string::npos;
+    denied += allows ? 0 : 1;
+    if (api_allows != allows)
+      differences += name + ": webhook " + (allows ? "allows" : "denies") + ", policies " +
+                     (api_allows ? "allow" : "deny") + "\n";
+  }
+  CHECK_MESSAGE(differences.empty(), differences << "\nkubectl:\n" << created.out);
+  MESSAGE(webhook_allows.size() << " cases, " << denied << " denied by both");
+  CHECK(denied > 20);  // the corpus exercises refusals, not only admissions
 }
