@@ -335,3 +335,21 @@ TEST_CASE("object spec: compact text of spec; a top-level field never rendered i
   CHECK(np->spec == "{}");
   CHECK_FALSE(np->extra_fields);
 }
+
+TEST_CASE("discovery: an APIResourceList's resource names, anything else refused") {
+  // As kube-apiserver v1.28.7 answers GET /apis/admissionregistration.k8s.io/v1beta1 (trimmed).
+  const auto names = k8s::wire::decode_resource_names(
+      R"({"kind":"APIResourceList","apiVersion":"v1","groupVersion":"admissionregistration.k8s.io/v1beta1",)"
+      R"("resources":[{"name":"validatingadmissionpolicies","namespaced":false,"kind":"ValidatingAdmissionPolicy"},)"
+      R"({"name":"validatingadmissionpolicies/status","namespaced":false,"kind":"ValidatingAdmissionPolicy"},)"
+      R"({"name":"validatingadmissionpolicybindings","namespaced":false,"kind":"ValidatingAdmissionPolicyBinding"}]})");
+  REQUIRE(names.has_value());
+  CHECK(*names == std::vector<std::string>{"validatingadmissionpolicies",
+                                           "validatingadmissionpolicies/status",
+                                           "validatingadmissionpolicybindings"});
+  const auto none = k8s::wire::decode_resource_names(R"({"kind":"APIResourceList"})");
+  REQUIRE(none.has_value());
+  CHECK(none->empty());
+  CHECK_FALSE(k8s::wire::decode_resource_names(R"({"kind":"APIGroup","versions":[]})").has_value());
+  CHECK_FALSE(k8s::wire::decode_resource_names("not json").has_value());
+}
