@@ -17,6 +17,7 @@
 #include "controller/cert_rotation.hpp"
 #include "controller/cluster.hpp"
 #include "controller/leader_election.hpp"
+#include "controller/webhook_config.hpp"
 #include "k8s/client.hpp"
 
 namespace mlnetpol::controller {
@@ -27,6 +28,8 @@ struct cert_manager_options {
   std::string secret_name = "mlnetpol-tls";
   std::string mutating_webhook = "mlnetpol";
   std::string validating_webhook = "mlnetpol";
+  // The two configurations as mlnetpol ships them; the leader sets back any other difference.
+  webhooks::desired shipped;
   // The leader re-reads the Secret and both caBundles at least this often (repairs within it).
   std::chrono::milliseconds check_interval{5'000};
   std::string identity;  // this replica, for the metrics' label
@@ -55,7 +58,13 @@ class cert_manager {
   bool leader() const;
 
  private:
-  void watch_loop();
+  // Keeps a watch on one object; on_change runs for the first read and every event.
+  void watch_loop(const k8s::resource& r, const std::string& ns, const std::string& name,
+                  const std::function<void()>& on_change);
+  // The leader: sets a configuration back to what mlnetpol ships; true when it wrote.
+  bool repair_configuration(const k8s::resource& r, const std::string& name,
+                            const std::string& raw, const std::string& desired,
+                            const std::optional<cert::tls_state>& secret);
   void leader_loop();
   void election_loop();
   void refresh_from_secret();
@@ -89,11 +98,14 @@ class cert_manager {
   std::atomic<std::uint64_t> ca_rotations_{0};
   std::atomic<std::uint64_t> bundle_repairs_{0};
   std::atomic<std::uint64_t> bundle_updates_{0};
+  std::atomic<std::uint64_t> configuration_repairs_{0};
   std::atomic<std::uint64_t> secret_recreations_{0};
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> errors_{0};
 
   std::thread watch_thread_;
+  std::thread mutating_watch_thread_;
+  std::thread validating_watch_thread_;
   std::thread leader_thread_;
   std::thread election_thread_;
   bool started_ = false;
