@@ -296,6 +296,7 @@ bool cert_manager::leader_pass() {
       return false;
     }
     // The whole configuration first: the rotation below then sees the shipped webhooks only.
+    // A repair that fails (a policy refusing it) leaves the rotation below to go on.
     if (!c.shipped->empty() && repair_configuration(*c.r, *c.name, *got, *c.shipped, secret)) {
       return true;
     }
@@ -440,8 +441,8 @@ bool cert_manager::repair_configuration(const k8s::resource& r, const std::strin
     ++errors_;
     // Once per distinct failure (a policy refusing the write answers the same on every pass).
     std::string line = name + ": " + what + ": " + patched.error().message;
-    if (line == last_pass_error_) return false;
-    last_pass_error_ = std::move(line);
+    if (line == last_repair_error_) return false;
+    last_repair_error_ = std::move(line);
     logging::event(level::err, "webhook configuration changed by someone else: cannot set it back",
                    {{"kind", std::string(r.kind)},
                     {"name", name},
@@ -451,6 +452,7 @@ bool cert_manager::repair_configuration(const k8s::resource& r, const std::strin
                     {"status", static_cast<int>(patched.error().status)}});
     return false;
   }
+  last_repair_error_.clear();
   ++configuration_repairs_;
   logging::event(level::warn, "webhook configuration changed by someone else: set back as shipped",
                  {{"kind", std::string(r.kind)},

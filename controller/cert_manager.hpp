@@ -3,7 +3,8 @@
 // holds (never anything else: no Secret, no serving certificate, not ready); the Lease holder runs
 // the rotation protocol of cert_rotation.hpp against the API server — creates and rotates the
 // Secret, and keeps the caBundle of both webhook configurations equal to the CAs in use,
-// repairing edits and a deleted Secret within check_interval.
+// repairing edits and a deleted Secret within check_interval — and keeps the rest of both
+// configurations as shipped (webhook_config.hpp). Only the leader keeps the CA keys in memory.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -93,6 +94,7 @@ class cert_manager {
   std::vector<std::string> last_good_bundle_;       // what caBundle held when it last matched
   std::optional<cert::wall::time_point> next_due_;  // leader thread only
   std::string last_pass_error_;                     // leader thread only
+  std::string last_repair_error_;                   // leader thread only
 
   std::atomic<std::uint64_t> serving_rotations_{0};
   std::atomic<std::uint64_t> ca_rotations_{0};

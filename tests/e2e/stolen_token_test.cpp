@@ -36,25 +36,35 @@ constexpr const char* evil_webhook = R"({"op":"add","path":"/webhooks/-","value"
   "rules":[{"apiGroups":[""],"apiVersions":["v1"],"operations":["CREATE"],"resources":["secrets"]}],
   "admissionReviewVersions":["v1"],"sideEffects":"None","failurePolicy":"Ignore"}})";
 
-json mutating_configuration(const kapi_server& kapi) {
-  const auto r = kapi.kubectl("get mutatingwebhookconfiguration mlnetpol -o json");
+json configuration(const kapi_server& kapi, const std::string& kind) {
+  const auto r = kapi.kubectl("get " + kind + " mlnetpol -o json");
   return r.status == 0 ? json::parse(r.out, nullptr, false) : json();
 }
 
 std::vector<std::string> mutating_names(const kapi_server& kapi) {
   std::vector<std::string> out;
-  const json c = mutating_configuration(kapi);
+  const json c = configuration(kapi, "mutatingwebhookconfiguration");
   if (c.is_object() && c.contains("webhooks"))
     for (const auto& w : c["webhooks"]) out.push_back(w["name"]);
   return out;
 }
 
-json mutating_webhook(const kapi_server& kapi, const std::string& name) {
-  const json c = mutating_configuration(kapi);
+json webhook(const kapi_server& kapi, const std::string& kind, const std::string& name) {
+  const json c = configuration(kapi, kind);
   if (c.is_object() && c.contains("webhooks"))
     for (const auto& w : c["webhooks"])
       if (w["name"] == name) return w;
   return json::object();
+}
+
+json mutating_webhook(const kapi_server& kapi, const std::string& name) {
+  return webhook(kapi, "mutatingwebhookconfiguration", name);
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
 }
 
 // "" when the call succeeded, else "<HTTP status> <message>".
@@ -157,6 +167,13 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
                                    std::string("[") + evil_webhook + "]")) == "");
   CHECK_MESSAGE(eventually([&] { return mutating_names(kapi) == shipped; }, 15s), leader.log());
   CHECK(leader.log().find("set back as shipped") != std::string::npos);
+  // A shipped webhook changed by someone else: the policy lets the leader remove webhooks, not set
+  // fields back; it says so once in its log, and the rotation goes on.
+  REQUIRE(refusal(admin.json_patch(
+              k8s::validating_webhook_configurations, "", "mlnetpol",
+              R"([{"op":"replace","path":"/webhooks/0/timeoutSeconds","value":29}])")) == "");
+  CHECK_MESSAGE(eventually([&] { return count(leader.log(), "cannot set it back") == 1; }, 15s),
+                leader.log());
 
   // 3. Namespaces: pod-security labels, on kube-system and its own namespace: refused.
   CHECK(by_policy(refusal(stolen.merge_patch(
@@ -180,6 +197,14 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
   // and the leader sets both configurations back as shipped within seconds.
   REQUIRE(f.kubectl("delete validatingadmissionpolicybinding mlnetpol-self-restriction").status ==
           0);
+  // The admin's change above is set back now.
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      return webhook(kapi, "validatingwebhookconfiguration",
+                                     "namespaces.validate.mlnetpol.io")["timeoutSeconds"] == 5;
+                    },
+                    15s),
+                leader.log());
   // A field of a shipped webhook only (the mutation of pods switched to fail open) ...
   REQUIRE_MESSAGE(eventually(
                       [&] {
@@ -199,8 +224,9 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
   CHECK_MESSAGE(eventually([&] { return mutating_names(kapi) == shipped; }, 15s), leader.log());
   // The repairs kept caBundle (the rotation's).
   CHECK(mutating_webhook(kapi, shipped[1])["clientConfig"].contains("caBundle"));
-  // Exactly the three repairs: the rendering matches what the API server stored (no repair loop).
-  CHECK(leader.metric("mlnetpol_webhook_configuration_repairs_total") == 3);
+  // Exactly the four repairs: the rendering matches what the API server stored (no repair loop).
+  CHECK(leader.metric("mlnetpol_webhook_configuration_repairs_total") == 4);
+  CHECK(count(leader.log(), "cannot set it back") == 1);
   CHECK(leader.log().find("workloads.mutate.mlnetpol.io changed: failurePolicy") !=
         std::string::npos);
   CHECK(leader.log().find("evil.mlnetpol.io added") != std::string::npos);
