@@ -26,7 +26,8 @@ void cert_runnable::start() {
   if (flags_.repair_whole) {
     auto rendered = shipped_webhooks(controller::webhook_render_options(flags_));
     // Built from the repository's own manifest: failing here is a build defect, not input.
-    if (!rendered) throw std::runtime_error("built-in webhook configurations: " + rendered.error().message);
+    if (!rendered)
+      throw std::runtime_error("built-in webhook configurations: " + rendered.error().message);
     shipped = std::move(*rendered);
   }
   std::shared_ptr<controller::cert_manager> m = controller::start_cert_manager(

@@ -174,19 +174,17 @@ void cert_manager::watch_loop(const k8s::resource& r, const std::string& ns,
     }
     on_change();
     bool relist = false;
-    auto watched = client_->watch_object(r, ns, name, resource_version, 300s,
-                                         [&](const k8s::watch_event& e) {
-                                           if (e.event_type == k8s::watch_event::type::error) {
-                                             relist = true;
-                                             return false;
-                                           }
-                                           if (!e.object.resource_version.empty())
-                                             resource_version = e.object.resource_version;
-                                           if (e.event_type == k8s::watch_event::type::bookmark)
-                                             return true;
-                                           on_change();
-                                           return true;
-                                         });
+    auto watched =
+        client_->watch_object(r, ns, name, resource_version, 300s, [&](const k8s::watch_event& e) {
+          if (e.event_type == k8s::watch_event::type::error) {
+            relist = true;
+            return false;
+          }
+          if (!e.object.resource_version.empty()) resource_version = e.object.resource_version;
+          if (e.event_type == k8s::watch_event::type::bookmark) return true;
+          on_change();
+          return true;
+        });
     if (relist) resource_version.clear();
     if (!watched) {
       resource_version.clear();
@@ -282,7 +280,10 @@ bool cert_manager::leader_pass() {
   };
   configuration configs[] = {
       {&k8s::mutating_webhook_configurations, &o.mutating_webhook, &o.shipped.mutating, {}, {}},
-      {&k8s::validating_webhook_configurations, &o.validating_webhook, &o.shipped.validating, {},
+      {&k8s::validating_webhook_configurations,
+       &o.validating_webhook,
+       &o.shipped.validating,
+       {},
        {}}};
   std::vector<std::vector<std::string>> observed;
   for (auto& c : configs) {
@@ -454,11 +455,9 @@ bool cert_manager::repair_configuration(const k8s::resource& r, const std::strin
   }
   last_repair_error_.clear();
   ++configuration_repairs_;
-  logging::event(level::warn, "webhook configuration changed by someone else: set back as shipped",
-                 {{"kind", std::string(r.kind)},
-                  {"name", name},
-                  {"changes", what},
-                  {"managers", writers}});
+  logging::event(
+      level::warn, "webhook configuration changed by someone else: set back as shipped",
+      {{"kind", std::string(r.kind)}, {"name", name}, {"changes", what}, {"managers", writers}});
   return true;
 }
 

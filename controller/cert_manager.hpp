@@ -63,8 +63,8 @@ class cert_manager {
   void watch_loop(const k8s::resource& r, const std::string& ns, const std::string& name,
                   const std::function<void()>& on_change);
   // The leader: sets a configuration back to what mlnetpol ships; true when it wrote.
-  bool repair_configuration(const k8s::resource& r, const std::string& name,
-                            const std::string& raw, const std::string& desired,
+  bool repair_configuration(const k8s::resource& r, const std::string& name, const std::string& raw,
+                            const std::string& desired,
                             const std::optional<cert::tls_state>& secret);
   void leader_loop();
   void election_loop();

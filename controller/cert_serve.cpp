@@ -133,11 +133,12 @@ std::string cert_flags_usage() {
          "  --cert-extra-san NAME|IP         extra SAN (repeatable; local registration by URL)\n"
          "  --webhook-repair all|ca-bundle   all (default): the leader sets both webhook\n"
          "                                   configurations back to manifests/base/webhooks.yaml\n"
-         "                                   as built in, whatever changed; ca-bundle: only caBundle\n"
+         "                                   as built in, whatever changed; ca-bundle: only\n"
+         "                                   caBundle\n"
          "  --webhook-url https://HOST:PORT  the configurations name this URL (+ each path), not\n"
          "                                   the Service (local registration, dev)\n"
          "  --webhook-failure-policy shipped|Ignore\n"
-         "                                   Ignore: every webhook fails open (the audit overlay)\n";
+         "                                   Ignore: every webhook fails open (audit overlay)\n";
 }
 
 webhooks::render_options webhook_render_options(const cert_flags& flags) {

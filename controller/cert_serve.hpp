@@ -28,8 +28,8 @@ struct cert_flags {
   std::vector<std::string> extra_sans;  // IP addresses or DNS names (local registration, dev)
   // The webhook configurations: kept whole as shipped (default), or only their caBundle.
   bool repair_whole = true;
-  std::string webhook_url;    // "": clientConfig names the Service; else url = this + path
-  bool fail_open = false;     // --webhook-failure-policy=Ignore (the audit overlay)
+  std::string webhook_url;  // "": clientConfig names the Service; else url = this + path
+  bool fail_open = false;   // --webhook-failure-policy=Ignore (the audit overlay)
 };
 
 // The certificate flags on serve's one parser: --cert-management=self|external,

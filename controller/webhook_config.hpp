@@ -13,7 +13,7 @@
 namespace mlnetpol::controller::webhooks {
 
 struct render_options {
-  std::string service = "mlnetpol";             // clientConfig.service.name
+  std::string service = "mlnetpol";  // clientConfig.service.name
   std::string service_namespace = "mlnetpol-system";
   // Non-empty: clientConfig.url = url_base + the service path (local registration, dev, e2e).
   std::string url_base;

@@ -70,8 +70,8 @@ TEST_CASE("built-in webhook configurations: equal to what each self-managed over
   }
   for (const std::string overlay : {"standard", "cilium", "audit"}) {
     CAPTURE(overlay);
-    const auto built = mlnetpol::testing::run_command(
-        "kubectl kustomize " + source + "/manifests/overlays/" + overlay + " 2>&1");
+    const auto built = mlnetpol::testing::run_command("kubectl kustomize " + source +
+                                                      "/manifests/overlays/" + overlay + " 2>&1");
     REQUIRE_MESSAGE(built.status == 0, built.out);
     auto objects = app::manifest_objects(built.out, overlay);
     REQUIRE_MESSAGE(objects.has_value(), objects.error().message);
@@ -80,8 +80,8 @@ TEST_CASE("built-in webhook configurations: equal to what each self-managed over
     for (const auto& o : *objects) {
       if (std::string_view((*o.object)["kind"].GetString()) != "Deployment") continue;
       std::vector<std::string> args;
-      for (const auto& a : (*o.object)["spec"]["template"]["spec"]["containers"][0]["args"]
-                               .GetArray()) {
+      for (const auto& a :
+           (*o.object)["spec"]["template"]["spec"]["containers"][0]["args"].GetArray()) {
         const std::string arg = a.GetString();
         if (arg.starts_with("--cert-") || arg.starts_with("--webhook-")) args.push_back(arg);
       }

@@ -119,7 +119,8 @@ TEST_CASE("differences: each stolen-token edit is named") {
         "rules":[{"apiGroups":[""],"apiVersions":["v1"],"operations":["CREATE"],
                   "resources":["secrets"]}],
         "admissionReviewVersions":["v1"],"sideEffects":"None"})"));
-    CHECK(diff(stored(hooks), desired) == std::vector<std::string>{"webhook evil.mlnetpol.io added"});
+    CHECK(diff(stored(hooks), desired) ==
+          std::vector<std::string>{"webhook evil.mlnetpol.io added"});
   }
   SUBCASE("a webhook removed") {
     json hooks = desired;
@@ -133,12 +134,12 @@ TEST_CASE("differences: each stolen-token edit is named") {
     hooks[1]["rules"][0]["resources"] = json::array({"pods", "secrets"});
     hooks[1]["objectSelector"] = json::parse(R"({"matchLabels":{"skip":"no"}})");
     hooks[0]["clientConfig"]["service"]["name"] = "evil";
-    hooks[0]["matchConditions"] =
-        json::parse(R"([{"name":"never","expression":"false"}])");
+    hooks[0]["matchConditions"] = json::parse(R"([{"name":"never","expression":"false"}])");
     const auto d = diff(stored(hooks), desired);
     REQUIRE(d.size() == 2);
     CHECK(d[0] == "webhook namespaces.mutate.mlnetpol.io changed: clientConfig matchConditions");
-    CHECK(d[1] == "webhook workloads.mutate.mlnetpol.io changed: failurePolicy objectSelector rules");
+    CHECK(d[1] ==
+          "webhook workloads.mutate.mlnetpol.io changed: failurePolicy objectSelector rules");
   }
   SUBCASE("a default written out is no change; a different timeout is") {
     json unset = desired;
@@ -149,8 +150,9 @@ TEST_CASE("differences: each stolen-token edit is named") {
     CHECK(diff(stored(hooks), unset).empty());
     hooks = desired;
     hooks[0]["timeoutSeconds"] = 30;
-    CHECK(diff(stored(hooks), desired) ==
-          std::vector<std::string>{"webhook namespaces.mutate.mlnetpol.io changed: timeoutSeconds"});
+    CHECK(
+        diff(stored(hooks), desired) ==
+        std::vector<std::string>{"webhook namespaces.mutate.mlnetpol.io changed: timeoutSeconds"});
   }
   SUBCASE("reordered: the mutation order changes") {
     json hooks = json::array({desired[1], desired[0]});
@@ -177,7 +179,7 @@ TEST_CASE("repair patch: the result is the shipped configuration, caBundles kept
   CHECK(diff(stored(result["webhooks"]), desired).empty());
   CHECK(diff(result, desired).empty());
   REQUIRE(result["webhooks"].size() == 2);
-  CHECK(result["webhooks"][0]["clientConfig"]["caBundle"] == "TkVX");     // put back
+  CHECK(result["webhooks"][0]["clientConfig"]["caBundle"] == "TkVX");      // put back
   CHECK(result["webhooks"][1]["clientConfig"]["caBundle"] == "S0VQVA==");  // its own
   CHECK(result["metadata"] == observed["metadata"]);  // only the webhooks are written
   // Without any caBundle to give, a webhook put back has none (the rotation fills it in).

@@ -6,8 +6,8 @@
 //   - an `evil.mlnetpol.io` webhook added to the MutatingWebhookConfiguration: refused by the
 //     policy; added by someone else: the leader removes it within seconds;
 //   - pod-security labels on kube-system or mlnetpol-system, an allow-all policy without
-//     mlnetpol's managed-by label: refused; mlnetpol's own work (labels, default policies, caBundle)
-//     still goes through;
+//     mlnetpol's managed-by label: refused; mlnetpol's own work (labels, default policies,
+//     caBundle) still goes through;
 //   - without the policy (a cluster without ValidatingAdmissionPolicy): whatever the token changes
 //     in the webhook configurations is set back as shipped within seconds.
 // Skipped when MLNETPOL_KAPI is unset.
@@ -75,7 +75,8 @@ std::string refusal(const Result& r) {
 }
 
 bool by_policy(const std::string& refused) {
-  return refused.starts_with("403") && refused.find("mlnetpol-self-restriction") != std::string::npos;
+  return refused.starts_with("403") &&
+         refused.find("mlnetpol-self-restriction") != std::string::npos;
 }
 
 }  // namespace
@@ -105,14 +106,14 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
     REQUIRE_MESSAGE(r.status == 0, args << ": " << r.out);
   }
   // The policy is in force once it refuses a harmless write (an annotation outside mlnetpol.io/).
-  REQUIRE_MESSAGE(eventually(
-                      [&] {
-                        return by_policy(refusal(stolen.merge_patch(
-                            k8s::namespaces, "", "open",
-                            R"({"metadata":{"annotations":{"probe":"x"}}})")));
-                      },
-                      20s),
-                  "the self-restriction policy never refused the probe");
+  REQUIRE_MESSAGE(
+      eventually(
+          [&] {
+            return by_policy(refusal(stolen.merge_patch(
+                k8s::namespaces, "", "open", R"({"metadata":{"annotations":{"probe":"x"}}})")));
+          },
+          20s),
+      "the self-restriction policy never refused the probe");
 
   f.set_config(
       "platform_namespaces: []\ntenant_namespaces: []\nml_training_namespaces: [training]\n"
@@ -131,9 +132,9 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
                   "--webhook-url=https://127.0.0.1:" + std::to_string(port)});
   REQUIRE_MESSAGE(eventually([&] { return leader.ready(); }, 40s), leader.log());
   // mlnetpol's own work passes the policy: the namespace labelled, its default policies written.
-  REQUIRE_MESSAGE(eventually([&] { return !f.names(k8s::network_policies, "training").empty(); },
-                             30s),
-                  leader.log());
+  REQUIRE_MESSAGE(
+      eventually([&] { return !f.names(k8s::network_policies, "training").empty(); }, 30s),
+      leader.log());
   CHECK(f.labels("training").count("mlnetpol.io/secured") == 1);
   const std::vector<std::string> shipped = mutating_names(kapi);
   REQUIRE(shipped.size() == 2);
@@ -187,8 +188,10 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
 
   // 4. An allow-all policy without mlnetpol's label: refused; deleting a tenant's: refused.
   const std::string allow_all =
-      R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"allow-all"},
-          "spec":{"podSelector":{},"ingress":[{}],"egress":[{}],"policyTypes":["Ingress","Egress"]}})";
+      R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",
+          "metadata":{"name":"allow-all"},
+          "spec":{"podSelector":{},"ingress":[{}],"egress":[{}],
+                  "policyTypes":["Ingress","Egress"]}})";
   CHECK(by_policy(refusal(stolen.create(k8s::network_policies, "open", allow_all))));
   REQUIRE(refusal(admin.create(k8s::network_policies, "open", allow_all)) == "");
   CHECK(by_policy(refusal(stolen.remove(k8s::network_policies, "open", "allow-all"))));
@@ -206,17 +209,18 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
                     15s),
                 leader.log());
   // A field of a shipped webhook only (the mutation of pods switched to fail open) ...
-  REQUIRE_MESSAGE(eventually(
-                      [&] {
-                        return refusal(stolen.json_patch(
-                                   k8s::mutating_webhook_configurations, "", "mlnetpol",
-                                   R"([{"op":"replace","path":"/webhooks/1/failurePolicy",
+  REQUIRE_MESSAGE(
+      eventually(
+          [&] {
+            return refusal(stolen.json_patch(k8s::mutating_webhook_configurations, "", "mlnetpol",
+                                             R"([{"op":"replace","path":"/webhooks/1/failurePolicy",
                                         "value":"Ignore"}])")) == "";
-                      },
-                      20s),
-                  "the token's edit was never admitted once the binding was gone");
+          },
+          20s),
+      "the token's edit was never admitted once the binding was gone");
   CHECK_MESSAGE(
-      eventually([&] { return mutating_webhook(kapi, shipped[1])["failurePolicy"] == "Fail"; }, 15s),
+      eventually([&] { return mutating_webhook(kapi, shipped[1])["failurePolicy"] == "Fail"; },
+                 15s),
       leader.log());
   // ... then the evil webhook.
   REQUIRE(refusal(stolen.json_patch(k8s::mutating_webhook_configurations, "", "mlnetpol",
