@@ -167,6 +167,9 @@ void cert_manager::refresh_from_secret() {
 void cert_manager::watch_loop(const k8s::resource& r, const std::string& ns,
                               const std::string& name, const std::function<void()>& on_change) {
   std::string resource_version;
+  const std::chrono::milliseconds longest =
+      std::max<std::chrono::milliseconds>(1s, options_.check_interval);
+  std::chrono::milliseconds backoff = 1s;
   while (true) {
     {
       std::lock_guard lock(mutex_);
@@ -186,11 +189,16 @@ void cert_manager::watch_loop(const k8s::resource& r, const std::string& ns,
           return true;
         });
     if (relist) resource_version.clear();
-    if (!watched) {
+    if (watched) {
+      backoff = 1s;
+    } else {
       resource_version.clear();
-      // Not sleep_for: that would consume a wake meant for the leader loop.
+      // Not sleep_for: that would consume a wake meant for the leader loop. Longer each time (up
+      // to the check interval), so a watch RBAC refuses (an install with the old ClusterRole)
+      // does not drive a leader pass every second.
       std::unique_lock lock(mutex_);
-      if (cv_.wait_for(lock, 1s, [this] { return stopping_; })) return;
+      if (cv_.wait_for(lock, backoff, [this] { return stopping_; })) return;
+      backoff = std::min(backoff * 2, longest);
     }
   }
 }

@@ -105,14 +105,17 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
     const auto r = f.kubectl(args);
     REQUIRE_MESSAGE(r.status == 0, args << ": " << r.out);
   }
-  // The policy is in force once it refuses a harmless write (an annotation outside mlnetpol.io/).
+  // The policy is in force once it refuses a harmless write (an annotation outside mlnetpol.io/,
+  // a new value each time: a write that changes nothing passes the policy).
+  int probe = 0;
   REQUIRE_MESSAGE(
       eventually(
           [&] {
             return by_policy(refusal(stolen.merge_patch(
-                k8s::namespaces, "", "open", R"({"metadata":{"annotations":{"probe":"x"}}})")));
+                k8s::namespaces, "", "open",
+                R"({"metadata":{"annotations":{"probe":")" + std::to_string(++probe) + R"("}}})")));
           },
-          20s),
+          30s),
       "the self-restriction policy never refused the probe");
 
   f.set_config(
