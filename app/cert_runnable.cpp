@@ -1,7 +1,10 @@
 #include "app/cert_runnable.hpp"
 
 #include <atomic>
+#include <stdexcept>
 #include <utility>
+
+#include "app/shipped_webhooks.hpp"
 
 namespace mlnetpol::app {
 
@@ -19,10 +22,18 @@ cert_runnable::~cert_runnable() {
 void cert_runnable::start() {
   std::function<bool()> is_leader;
   if (reconciler_.running()) is_leader = [this] { return reconciler_.leader(); };
+  controller::webhooks::desired shipped;
+  if (flags_.repair_whole) {
+    auto rendered = shipped_webhooks(controller::webhook_render_options(flags_));
+    // Built from the repository's own manifest: failing here is a build defect, not input.
+    if (!rendered)
+      throw std::runtime_error("built-in webhook configurations: " + rendered.error().message);
+    shipped = std::move(*rendered);
+  }
   std::shared_ptr<controller::cert_manager> m = controller::start_cert_manager(
       flags_, kubeconfig_,
       [this](const certs::key_pair& pair) { return install_(pair.cert_pem, pair.key_pem); },
-      std::move(is_leader));
+      std::move(is_leader), std::move(shipped));
   std::atomic_store(&manager_, std::move(m));
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/base64.hpp"
 #include "common/obs/logging.hpp"
 #include "common/obs/metrics.hpp"
 
@@ -35,7 +36,23 @@ cert_manager::~cert_manager() {
 void cert_manager::start() {
   if (started_) return;
   started_ = true;
-  watch_thread_ = std::thread([this] { watch_loop(); });
+  watch_thread_ = std::thread([this] {
+    watch_loop(k8s::secrets, options_.secret_namespace, options_.secret_name, [this] {
+      refresh_from_secret();
+      wake_leader();
+    });
+  });
+  // A change to a configuration wakes the leader at once (it re-reads both and sets them back).
+  if (!options_.shipped.mutating.empty() || !options_.shipped.validating.empty()) {
+    mutating_watch_thread_ = std::thread([this] {
+      watch_loop(k8s::mutating_webhook_configurations, "", options_.mutating_webhook,
+                 [this] { wake_leader(); });
+    });
+    validating_watch_thread_ = std::thread([this] {
+      watch_loop(k8s::validating_webhook_configurations, "", options_.validating_webhook,
+                 [this] { wake_leader(); });
+    });
+  }
   leader_thread_ = std::thread([this] { leader_loop(); });
   if (elector_) election_thread_ = std::thread([this] { election_loop(); });
 }
@@ -48,7 +65,9 @@ void cert_manager::stop() {
   }
   cv_.notify_all();
   client_->cancel();
-  if (watch_thread_.joinable()) watch_thread_.join();
+  for (auto* t : {&watch_thread_, &mutating_watch_thread_, &validating_watch_thread_}) {
+    if (t->joinable()) t->join();
+  }
   if (leader_thread_.joinable()) leader_thread_.join();
   if (election_thread_.joinable()) election_thread_.join();
   if (elector_ && own_leader_.load()) {
@@ -110,9 +129,16 @@ void cert_manager::refresh_from_secret() {
       ca_end = unix_seconds(info->not_after);
     }
   }
+  const bool leading = leader();
   {
     std::lock_guard lock(mutex_);
-    remembered_ = view->state;
+    // Only the leader keeps the CA keys (to write a deleted Secret back); the others drop them
+    // with this read and hold nothing but the serving pair.
+    if (leading) {
+      remembered_ = view->state;
+    } else {
+      remembered_.reset();
+    }
     ca_not_after_ = ca_end;
     if (!pair || (serving_ && *serving_ == *pair)) return;
   }
@@ -138,34 +164,41 @@ void cert_manager::refresh_from_secret() {
       {{"serial", serving_serial_}, {"not_after", info ? cert::format_time(info->not_after) : ""}});
 }
 
-void cert_manager::watch_loop() {
+void cert_manager::watch_loop(const k8s::resource& r, const std::string& ns,
+                              const std::string& name, const std::function<void()>& on_change) {
   std::string resource_version;
+  const std::chrono::milliseconds longest =
+      std::max<std::chrono::milliseconds>(1s, options_.check_interval);
+  std::chrono::milliseconds backoff = 1s;
   while (true) {
     {
       std::lock_guard lock(mutex_);
       if (stopping_) return;
     }
-    refresh_from_secret();
-    wake_leader();
+    on_change();
     bool relist = false;
     auto watched =
-        client_->watch_object(k8s::secrets, options_.secret_namespace, options_.secret_name,
-                              resource_version, 300s, [&](const k8s::watch_event& e) {
-                                if (e.event_type == k8s::watch_event::type::error) {
-                                  relist = true;
-                                  return false;
-                                }
-                                if (!e.object.resource_version.empty())
-                                  resource_version = e.object.resource_version;
-                                if (e.event_type == k8s::watch_event::type::bookmark) return true;
-                                refresh_from_secret();
-                                wake_leader();
-                                return true;
-                              });
+        client_->watch_object(r, ns, name, resource_version, 300s, [&](const k8s::watch_event& e) {
+          if (e.event_type == k8s::watch_event::type::error) {
+            relist = true;
+            return false;
+          }
+          if (!e.object.resource_version.empty()) resource_version = e.object.resource_version;
+          if (e.event_type == k8s::watch_event::type::bookmark) return true;
+          on_change();
+          return true;
+        });
     if (relist) resource_version.clear();
-    if (!watched) {
+    if (watched) {
+      backoff = 1s;
+    } else {
       resource_version.clear();
-      if (!sleep_for(1s)) return;
+      // Not sleep_for: that would consume a wake meant for the leader loop. Longer each time (up
+      // to the check interval), so a watch RBAC refuses (an install with the old ClusterRole)
+      // does not drive a leader pass every second.
+      std::unique_lock lock(mutex_);
+      if (cv_.wait_for(lock, backoff, [this] { return stopping_; })) return;
+      backoff = std::min(backoff * 2, longest);
     }
   }
 }
@@ -190,6 +223,10 @@ void cert_manager::leader_loop() {
   while (true) {
     std::chrono::milliseconds wait = options_.check_interval;
     next_due_.reset();
+    if (!leader()) {
+      std::lock_guard lock(mutex_);
+      remembered_.reset();  // a replica that stopped leading forgets the CA keys
+    }
     if (leader()) {
       // A handful of steps per pass: each one re-reads what it acts on.
       for (int i = 0; i < 16 && leader(); ++i) {
@@ -236,6 +273,8 @@ bool cert_manager::leader_pass() {
     }
     secret = std::move(view->state);
     secret_version = std::move(view->resource_version);
+    std::lock_guard lock(mutex_);
+    remembered_ = secret;  // what a deleted Secret is written back from
   } else if (raw.error().kind != k8s::failure_kind::not_found) {
     return fail("cannot read the TLS Secret", raw.error());
   }
@@ -243,12 +282,17 @@ bool cert_manager::leader_pass() {
   struct configuration {
     const k8s::resource* r;
     const std::string* name;
+    const std::string* shipped;
     std::string raw;
     cert::webhook_view view;
   };
   configuration configs[] = {
-      {&k8s::mutating_webhook_configurations, &o.mutating_webhook, {}, {}},
-      {&k8s::validating_webhook_configurations, &o.validating_webhook, {}, {}}};
+      {&k8s::mutating_webhook_configurations, &o.mutating_webhook, &o.shipped.mutating, {}, {}},
+      {&k8s::validating_webhook_configurations,
+       &o.validating_webhook,
+       &o.shipped.validating,
+       {},
+       {}}};
   std::vector<std::vector<std::string>> observed;
   for (auto& c : configs) {
     auto got = client_->get_raw(*c.r, "", *c.name);
@@ -259,6 +303,11 @@ bool cert_manager::leader_pass() {
       logging::event(level::err, "certificate manager: webhook configuration does not decode",
                      {{"name", *c.name}, {"error", view.error().message}});
       return false;
+    }
+    // The whole configuration first: the rotation below then sees the shipped webhooks only.
+    // A repair that fails (a policy refusing it) leaves the rotation below to go on.
+    if (!c.shipped->empty() && repair_configuration(*c.r, *c.name, *got, *c.shipped, secret)) {
+      return true;
     }
     c.raw = std::move(*got);
     c.view = std::move(*view);
@@ -372,6 +421,54 @@ bool cert_manager::leader_pass() {
   return true;
 }
 
+bool cert_manager::repair_configuration(const k8s::resource& r, const std::string& name,
+                                        const std::string& raw, const std::string& desired,
+                                        const std::optional<cert::tls_state>& secret) {
+  auto changes = webhooks::differences(raw, desired);
+  if (!changes) {
+    ++errors_;
+    logging::event(level::err, "certificate manager: cannot compare the webhook configuration",
+                   {{"name", name}, {"error", changes.error().message}});
+    return false;
+  }
+  if (changes->empty()) return false;
+  // A webhook put back gets the CAs the Secret says are trusted; the rotation corrects the rest.
+  const std::string fallback = secret ? base64_encode(secret->bundle()) : std::string();
+  auto patch = webhooks::repair_patch(raw, desired, fallback);
+  if (!patch) {
+    ++errors_;
+    logging::event(level::err, "certificate manager: cannot build the webhook configuration repair",
+                   {{"name", name}, {"error", patch.error().message}});
+    return false;
+  }
+  std::string what;
+  for (const auto& c : *changes) what += (what.empty() ? "" : "; ") + c;
+  std::string writers;
+  for (const auto& m : webhooks::other_managers(raw)) writers += (writers.empty() ? "" : ", ") + m;
+  auto patched = client_->json_patch(r, "", name, *patch);
+  if (!patched) {
+    ++errors_;
+    // Once per distinct failure (a policy refusing the write answers the same on every pass).
+    std::string line = name + ": " + what + ": " + patched.error().message;
+    if (line == last_repair_error_) return false;
+    last_repair_error_ = std::move(line);
+    logging::event(level::err, "webhook configuration changed by someone else: cannot set it back",
+                   {{"kind", std::string(r.kind)},
+                    {"name", name},
+                    {"changes", what},
+                    {"managers", writers},
+                    {"error", patched.error().message},
+                    {"status", static_cast<int>(patched.error().status)}});
+    return false;
+  }
+  last_repair_error_.clear();
+  ++configuration_repairs_;
+  logging::event(
+      level::warn, "webhook configuration changed by someone else: set back as shipped",
+      {{"kind", std::string(r.kind)}, {"name", name}, {"changes", what}, {"managers", writers}});
+  return true;
+}
+
 std::string cert_manager::metrics_text() const {
   using obs::append_family_header;
   using obs::append_sample;
@@ -411,6 +508,10 @@ std::string cert_manager::metrics_text() const {
        "caBundle edits by someone else that the leader set back.", bundle_repairs_.load()},
       {"mlnetpol_cert_cabundle_updates_total",
        "caBundle writes following the Secret (new or retired CA).", bundle_updates_.load()},
+      {"mlnetpol_webhook_configuration_repairs_total",
+       "Webhook configuration changes beyond caBundle (webhooks, rules, selectors, policies) the "
+       "leader set back to what mlnetpol ships.",
+       configuration_repairs_.load()},
       {"mlnetpol_cert_secret_recreations_total", "Times the leader wrote back a deleted Secret.",
        secret_recreations_.load()},
       {"mlnetpol_cert_errors_total", "Failed API calls and rejected material.", errors_.load()},

@@ -3,7 +3,8 @@
 // holds (never anything else: no Secret, no serving certificate, not ready); the Lease holder runs
 // the rotation protocol of cert_rotation.hpp against the API server — creates and rotates the
 // Secret, and keeps the caBundle of both webhook configurations equal to the CAs in use,
-// repairing edits and a deleted Secret within check_interval.
+// repairing edits and a deleted Secret within check_interval — and keeps the rest of both
+// configurations as shipped (webhook_config.hpp). Only the leader keeps the CA keys in memory.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,7 @@
 #include "controller/cert_rotation.hpp"
 #include "controller/cluster.hpp"
 #include "controller/leader_election.hpp"
+#include "controller/webhook_config.hpp"
 #include "k8s/client.hpp"
 
 namespace mlnetpol::controller {
@@ -27,6 +29,8 @@ struct cert_manager_options {
   std::string secret_name = "mlnetpol-tls";
   std::string mutating_webhook = "mlnetpol";
   std::string validating_webhook = "mlnetpol";
+  // The two configurations as mlnetpol ships them; the leader sets back any other difference.
+  webhooks::desired shipped;
   // The leader re-reads the Secret and both caBundles at least this often (repairs within it).
   std::chrono::milliseconds check_interval{5'000};
   std::string identity;  // this replica, for the metrics' label
@@ -55,7 +59,13 @@ class cert_manager {
   bool leader() const;
 
  private:
-  void watch_loop();
+  // Keeps a watch on one object; on_change runs for the first read and every event.
+  void watch_loop(const k8s::resource& r, const std::string& ns, const std::string& name,
+                  const std::function<void()>& on_change);
+  // The leader: sets a configuration back to what mlnetpol ships; true when it wrote.
+  bool repair_configuration(const k8s::resource& r, const std::string& name, const std::string& raw,
+                            const std::string& desired,
+                            const std::optional<cert::tls_state>& secret);
   void leader_loop();
   void election_loop();
   void refresh_from_secret();
@@ -84,16 +94,20 @@ class cert_manager {
   std::vector<std::string> last_good_bundle_;       // what caBundle held when it last matched
   std::optional<cert::wall::time_point> next_due_;  // leader thread only
   std::string last_pass_error_;                     // leader thread only
+  std::string last_repair_error_;                   // leader thread only
 
   std::atomic<std::uint64_t> serving_rotations_{0};
   std::atomic<std::uint64_t> ca_rotations_{0};
   std::atomic<std::uint64_t> bundle_repairs_{0};
   std::atomic<std::uint64_t> bundle_updates_{0};
+  std::atomic<std::uint64_t> configuration_repairs_{0};
   std::atomic<std::uint64_t> secret_recreations_{0};
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> errors_{0};
 
   std::thread watch_thread_;
+  std::thread mutating_watch_thread_;
+  std::thread validating_watch_thread_;
   std::thread leader_thread_;
   std::thread election_thread_;
   bool started_ = false;

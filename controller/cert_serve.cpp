@@ -73,9 +73,33 @@ void declare(flags::parser& p, cert_flags& flags) {
       .duration("--cert-propagation", flags.propagation, /*positive=*/true)
       .duration("--cert-clock-margin", flags.clock_margin, /*positive=*/true)
       .duration("--cert-check-interval", flags.check_interval, /*positive=*/true)
-      .value("--cert-extra-san", [&flags](std::string_view v) -> std::string {
-        if (v.empty()) return "--cert-extra-san: missing value";
-        flags.extra_sans.emplace_back(v);  // repeatable
+      .value("--cert-extra-san",
+             [&flags](std::string_view v) -> std::string {
+               if (v.empty()) return "--cert-extra-san: missing value";
+               flags.extra_sans.emplace_back(v);  // repeatable
+               return {};
+             })
+      .value("--webhook-repair",
+             [&flags](std::string_view v) -> std::string {
+               if (v != "all" && v != "ca-bundle") {
+                 return "--webhook-repair: all or ca-bundle, got \"" + std::string(v) + "\"";
+               }
+               flags.repair_whole = v == "all";
+               return {};
+             })
+      .value("--webhook-url",
+             [&flags](std::string_view v) -> std::string {
+               if (v.rfind("https://", 0) != 0 || v.size() <= 8) {
+                 return "--webhook-url: an https:// URL, got \"" + std::string(v) + "\"";
+               }
+               flags.webhook_url = v;
+               return {};
+             })
+      .value("--webhook-failure-policy", [&flags](std::string_view v) -> std::string {
+        if (v != "shipped" && v != "Ignore") {
+          return "--webhook-failure-policy: shipped or Ignore, got \"" + std::string(v) + "\"";
+        }
+        flags.fail_open = v == "Ignore";
         return {};
       });
 }
@@ -106,12 +130,30 @@ std::string cert_flags_usage() {
          "                                   (default 60s)\n"
          "  --cert-clock-margin D            clock skew allowed to the API servers (default 60s)\n"
          "  --cert-check-interval D          leader re-checks Secret and caBundle (default 5s)\n"
-         "  --cert-extra-san NAME|IP         extra SAN (repeatable; local registration by URL)\n";
+         "  --cert-extra-san NAME|IP         extra SAN (repeatable; local registration by URL)\n"
+         "  --webhook-repair all|ca-bundle   all (default): the leader sets both webhook\n"
+         "                                   configurations back to manifests/base/webhooks.yaml\n"
+         "                                   as built in, whatever changed; ca-bundle: only\n"
+         "                                   caBundle\n"
+         "  --webhook-url https://HOST:PORT  the configurations name this URL (+ each path), not\n"
+         "                                   the Service (local registration, dev)\n"
+         "  --webhook-failure-policy shipped|Ignore\n"
+         "                                   Ignore: every webhook fails open (audit overlay)\n";
+}
+
+webhooks::render_options webhook_render_options(const cert_flags& flags) {
+  webhooks::render_options r;
+  r.service = flags.service;
+  r.service_namespace = cert_options(flags).secret_namespace;  // the Service's, as the SANs
+  r.url_base = flags.webhook_url;
+  r.fail_open = flags.fail_open;
+  return r;
 }
 
 std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags,
                                                  const std::string& kubeconfig, pair_sink sink,
-                                                 std::function<bool()> is_leader) {
+                                                 std::function<bool()> is_leader,
+                                                 webhooks::desired shipped) {
   k8s::rest_config rest;
   if (!kubeconfig.empty()) {
     auto loaded = k8s::load_kubeconfig(kubeconfig);
@@ -126,7 +168,9 @@ std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags,
     }
     rest = std::move(*in_cluster);
   }
-  auto m = std::make_unique<cert_manager>(std::move(rest), cert_options(flags), std::move(sink),
+  cert_manager_options options = cert_options(flags);
+  options.shipped = std::move(shipped);
+  auto m = std::make_unique<cert_manager>(std::move(rest), std::move(options), std::move(sink),
                                           std::move(is_leader));
   m->start();
   return m;

@@ -26,12 +26,17 @@ struct cert_flags {
   std::chrono::milliseconds clock_margin{std::chrono::seconds(60)};
   std::chrono::milliseconds check_interval{std::chrono::seconds(5)};
   std::vector<std::string> extra_sans;  // IP addresses or DNS names (local registration, dev)
+  // The webhook configurations: kept whole as shipped (default), or only their caBundle.
+  bool repair_whole = true;
+  std::string webhook_url;  // "": clientConfig names the Service; else url = this + path
+  bool fail_open = false;   // --webhook-failure-policy=Ignore (the audit overlay)
 };
 
 // The certificate flags on serve's one parser: --cert-management=self|external,
 // --cert-secret-name, --cert-secret-namespace, --cert-service, --cert-mutating-webhook,
 // --cert-validating-webhook, --cert-ca-lifetime, --cert-serving-lifetime, --cert-propagation,
-// --cert-clock-margin, --cert-check-interval and --cert-extra-san (repeatable). check() after
+// --cert-clock-margin, --cert-check-interval, --cert-extra-san (repeatable), --webhook-repair,
+// --webhook-url and --webhook-failure-policy. check() after
 // parsing: the lifetimes and names of self mode.
 void declare(flags::parser& p, cert_flags& flags);
 result<void> check(const cert_flags& flags);
@@ -39,11 +44,17 @@ std::string cert_flags_usage();
 // The rotation settings and manager options the flags describe.
 cert_manager_options cert_options(const cert_flags& flags);
 
+// How the shipped webhook configurations are rendered for these flags (Service or URL, failure
+// policies).
+webhooks::render_options webhook_render_options(const cert_flags& flags);
+
 // Starts the certificate manager (self mode) with the cluster access `serve` has (--kubeconfig,
 // else in-cluster). Throws std::runtime_error when there is none: self-managed certificates need
 // the API server.
+// shipped: the configurations to keep whole (empty with --webhook-repair=ca-bundle).
 std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags,
                                                  const std::string& kubeconfig, pair_sink sink,
-                                                 std::function<bool()> is_leader);
+                                                 std::function<bool()> is_leader,
+                                                 webhooks::desired shipped = {});
 
 }  // namespace mlnetpol::controller

@@ -66,3 +66,31 @@ TEST_CASE("cert flags: bad values are clear errors") {
   CHECK_FALSE(
       parse_cert_flags({"--cert-management=self", "--cert-service=Bad_Name"}, h).has_value());
 }
+
+TEST_CASE("webhook flags: whole repair by default, the Service or a URL, fail-open for audit") {
+  cert_flags f;
+  REQUIRE(parse_cert_flags({"--cert-management=self", "--cert-service=guard",
+                            "--cert-secret-namespace=platform"},
+                           f)
+              .has_value());
+  CHECK(f.repair_whole);
+  auto r = webhook_render_options(f);
+  CHECK(r.service == "guard");
+  CHECK(r.service_namespace == "platform");
+  CHECK(r.url_base.empty());
+  CHECK_FALSE(r.fail_open);
+  cert_flags g;
+  REQUIRE(parse_cert_flags({"--webhook-repair=ca-bundle", "--webhook-url=https://127.0.0.1:9443",
+                            "--webhook-failure-policy=Ignore"},
+                           g)
+              .has_value());
+  CHECK_FALSE(g.repair_whole);
+  r = webhook_render_options(g);
+  CHECK(r.url_base == "https://127.0.0.1:9443");
+  CHECK(r.fail_open);
+  for (std::string_view bad : {"--webhook-repair=some", "--webhook-url=http://x",
+                               "--webhook-failure-policy=Fail", "--webhook-url=https://"}) {
+    cert_flags h;
+    CHECK_FALSE(parse_cert_flags({bad}, h).has_value());
+  }
+}

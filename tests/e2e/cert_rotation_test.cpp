@@ -62,6 +62,8 @@ struct replica {
         "--cert-propagation=2s",
         "--cert-clock-margin=2s",
         "--cert-check-interval=1s",
+        // Its own webhooks (one per replica, by URL), not the shipped ones: caBundle only.
+        "--webhook-repair=ca-bundle",
         "--leader-elect-lease-duration=4s",
         "--leader-elect-renew-deadline=3s",
         "--leader-elect-retry-period=1s"};

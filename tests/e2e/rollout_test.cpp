@@ -288,7 +288,7 @@ struct replica {
   std::string log;
 
   replica(std::string n, const std::vector<std::string>& args_shipped, const std::string& dir,
-          const std::string& kubeconfig, const std::string& config)
+          const std::string& kubeconfig, const std::string& config, int service_port)
       : name(std::move(n)),
         port(free_port()),
         metrics_port(free_port()),
@@ -303,10 +303,12 @@ struct replica {
                    args);
     for (const auto& flag : missing) FAIL("manifests/base/deployment.yaml has no " << flag);
     // In a pod: the Service account and the Service's name in the certificate; here a kubeconfig
-    // and the address the webhooks are registered with. The first certificate is signed once its
-    // CA has been in the caBundle for --cert-propagation (60 s by default): 2 s here.
+    // and the address the webhooks are registered with (the leader keeps them as shipped, with
+    // that URL for the Service). The first certificate is signed once its CA has been in the
+    // caBundle for --cert-propagation (60 s by default): 2 s here.
     args.insert(args.end(), {"--bind-address=127.0.0.1", "--kubeconfig=" + kubeconfig,
-                             "--cert-extra-san=127.0.0.1", "--cert-propagation=2s"});
+                             "--cert-extra-san=127.0.0.1", "--cert-propagation=2s",
+                             "--webhook-url=https://127.0.0.1:" + std::to_string(service_port)});
     pid = spawn(args, log, {{"POD_NAME", name}, {"POD_NAMESPACE", "mlnetpol-system"}});
   }
   ~replica() {
@@ -423,7 +425,8 @@ TEST_CASE("e2e: rolling restarts (preStop pause, SIGTERM drain) refuse no pod cr
   std::vector<std::unique_ptr<replica>> replicas;
   auto start_replica = [&]() -> replica& {
     const std::string name = std::string("replica-") + static_cast<char>('a' + replicas.size());
-    replicas.push_back(std::make_unique<replica>(name, shipped.args, dir, sa_kubeconfig, config));
+    replicas.push_back(
+        std::make_unique<replica>(name, shipped.args, dir, sa_kubeconfig, config, service.port()));
     replica& r = *replicas.back();
     // The readiness probe gates the endpoint (the first replica also waits for the leader to
     // issue the certificate and fill the webhooks' caBundle).

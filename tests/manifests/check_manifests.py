@@ -70,7 +70,7 @@ POD_STATUS = "pods/status"
 LABEL_KEY = "workload-type"
 # Exactly what the controller calls (controller/, k8s/): informers list + watch, namespace labels by
 # JSON merge patch, policies by server-side apply (PATCH; creating one through apply is authorized
-# as create as well), update (PUT: an object that differs is replaced whole) and delete; the certificate manager gets and JSON-patches caBundle of the two webhook configurations, by name.
+# as create as well), update (PUT: an object that differs is replaced whole) and delete; the certificate manager gets, watches and JSON-patches the two webhook configurations, by name.
 # (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
     ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
@@ -79,7 +79,7 @@ EXPECTED_CLUSTER_RULES = [
     ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "update", "delete"},
      set()),
     ({"admissionregistration.k8s.io"},
-     {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "patch"},
+     {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "watch", "patch"},
      {NAME}),
     # controller/event_recorder.cpp: Events about denials and policy sets, their series patched.
     ({"events.k8s.io"}, {"events"}, {"create", "patch"}, set()),
