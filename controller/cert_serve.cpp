@@ -96,10 +96,12 @@ void declare(flags::parser& p, cert_flags& flags) {
                return {};
              })
       .value("--webhook-failure-policy", [&flags](std::string_view v) -> std::string {
-        if (v != "shipped" && v != "Ignore") {
-          return "--webhook-failure-policy: shipped or Ignore, got \"" + std::string(v) + "\"";
+        if (v != "shipped" && v != "Ignore" && v != "workloads-fail") {
+          return "--webhook-failure-policy: shipped, Ignore or workloads-fail, got \"" +
+                 std::string(v) + "\"";
         }
         flags.fail_open = v == "Ignore";
+        flags.workloads_fail_closed = v == "workloads-fail";
         return {};
       });
 }
@@ -137,8 +139,10 @@ std::string cert_flags_usage() {
          "                                   caBundle\n"
          "  --webhook-url https://HOST:PORT  the configurations name this URL (+ each path), not\n"
          "                                   the Service (local registration, dev)\n"
-         "  --webhook-failure-policy shipped|Ignore\n"
-         "                                   Ignore: every webhook fails open (audit overlay)\n";
+         "  --webhook-failure-policy shipped|Ignore|workloads-fail\n"
+         "                                   Ignore: every webhook fails open (audit overlay);\n"
+         "                                   workloads-fail: the workload webhooks fail closed\n"
+         "                                   (API servers without ValidatingAdmissionPolicy)\n";
 }
 
 webhooks::render_options webhook_render_options(const cert_flags& flags) {
@@ -147,6 +151,7 @@ webhooks::render_options webhook_render_options(const cert_flags& flags) {
   r.service_namespace = cert_options(flags).secret_namespace;  // the Service's, as the SANs
   r.url_base = flags.webhook_url;
   r.fail_open = flags.fail_open;
+  r.workloads_fail_closed = flags.workloads_fail_closed;
   return r;
 }
 

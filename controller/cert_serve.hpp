@@ -30,6 +30,7 @@ struct cert_flags {
   bool repair_whole = true;
   std::string webhook_url;  // "": clientConfig names the Service; else url = this + path
   bool fail_open = false;   // --webhook-failure-policy=Ignore (the audit overlay)
+  bool workloads_fail_closed = false;  // --webhook-failure-policy=workloads-fail
 };
 
 // The certificate flags on serve's one parser: --cert-management=self|external,

@@ -123,7 +123,11 @@ result<std::string> render(std::string_view manifest_object_json, const render_o
       set(s, "name", text(options.service, a), a);
       set(s, "namespace", text(options.service_namespace, a), a);
     }
-    if (options.fail_open) set(h, "failurePolicy", text("Ignore", a), a);
+    if (options.fail_open) {
+      set(h, "failurePolicy", text("Ignore", a), a);
+    } else if (options.workloads_fail_closed && name_of(hook).rfind("workloads.", 0) == 0) {
+      set(h, "failurePolicy", text("Fail", a), a);
+    }
     out.PushBack(std::move(h), a);
   }
   return to_text(out);

@@ -18,6 +18,9 @@ struct render_options {
   // Non-empty: clientConfig.url = url_base + the service path (local registration, dev, e2e).
   std::string url_base;
   bool fail_open = false;  // every failurePolicy Ignore (the audit overlay)
+  // The workload webhooks' failurePolicy Fail (shipped: Ignore, the admission policies back them):
+  // for API servers without ValidatingAdmissionPolicy, where nothing else judges workloads.
+  bool workloads_fail_closed = false;
 };
 
 // What the leader keeps the two configurations at: their `webhooks` arrays (JSON); an empty one

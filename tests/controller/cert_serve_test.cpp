@@ -88,6 +88,12 @@ TEST_CASE("webhook flags: whole repair by default, the Service or a URL, fail-op
   r = webhook_render_options(g);
   CHECK(r.url_base == "https://127.0.0.1:9443");
   CHECK(r.fail_open);
+  CHECK_FALSE(r.workloads_fail_closed);
+  cert_flags k;
+  REQUIRE(parse_cert_flags({"--webhook-failure-policy=workloads-fail"}, k).has_value());
+  r = webhook_render_options(k);
+  CHECK_FALSE(r.fail_open);
+  CHECK(r.workloads_fail_closed);
   for (std::string_view bad : {"--webhook-repair=some", "--webhook-url=http://x",
                                "--webhook-failure-policy=Fail", "--webhook-url=https://"}) {
     cert_flags h;

@@ -95,6 +95,17 @@ TEST_CASE("render: the Service of this install, or a URL; fail-open; never a caB
   CHECK(r[1]["clientConfig"] == json::parse(R"({"url":"https://127.0.0.1:8443/mutate"})"));
   CHECK(r[0]["failurePolicy"] == "Ignore");
   CHECK(r[1]["failurePolicy"] == "Ignore");
+  // workloads-fail: the workload webhooks (only) fail closed.
+  o.fail_open = false;
+  o.workloads_fail_closed = true;
+  json shipped_open = manifest();
+  shipped_open["webhooks"][1]["failurePolicy"] = "Ignore";
+  shipped_open["webhooks"][0]["failurePolicy"] = "Ignore";
+  auto closed = webhooks::render(shipped_open.dump(), o);
+  REQUIRE(closed.has_value());
+  r = json::parse(*closed);
+  CHECK(r[0]["failurePolicy"] == "Ignore");
+  CHECK(r[1]["failurePolicy"] == "Fail");
   json with_ca = manifest();
   with_ca["webhooks"][0]["clientConfig"]["caBundle"] = "eA==";
   auto again = webhooks::render(with_ca.dump(), {});

@@ -71,6 +71,13 @@ LABEL_KEY = "workload-type"
 # Exactly what the controller calls (controller/, k8s/): informers list + watch, namespace labels by
 # JSON merge patch, policies by server-side apply (PATCH; creating one through apply is authorized
 # as create as well), update (PUT: an object that differs is replaced whole) and delete; the certificate manager gets, watches and JSON-patches the two webhook configurations, by name.
+# The admission policies and bindings mlnetpol keeps (policy/render/admission_policies.cpp): a
+# closed set, so RBAC can name them.
+_ADMISSION_POLICIES = ["mlnetpol-workload-type-training", "mlnetpol-workload-type-inference",
+                       "mlnetpol-workload-type-training-inference", "mlnetpol-host-network",
+                       "mlnetpol-policy-set"]
+ADMISSION_POLICY_NAMES = set(_ADMISSION_POLICIES) | {
+    f"{p}-{mode}" for p in _ADMISSION_POLICIES for mode in ("enforce", "warn", "audit")}
 # (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
     ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
@@ -87,7 +94,11 @@ EXPECTED_CLUSTER_RULES = [
     # each full pass, created by server-side apply, replaced whole when they differ, pruned.
     ({"admissionregistration.k8s.io"},
      {"validatingadmissionpolicies", "validatingadmissionpolicybindings"},
-     {"list", "create", "patch", "update", "delete"}, set()),
+     {"list", "create"}, set()),
+    # ... changed and deleted by name only (check_admission_policy_names: every name it renders).
+    ({"admissionregistration.k8s.io"},
+     {"validatingadmissionpolicies", "validatingadmissionpolicybindings"},
+     {"patch", "update", "delete"}, ADMISSION_POLICY_NAMES),
 ]
 # In mlnetpol-system: leader election (controller/leader_election.cpp: get, create when missing,
 # update to renew, take over, release) and the certificate manager's Secret (create, which cannot
@@ -470,10 +481,10 @@ def check_webhook_scope(w, where, kind, overlay):
                               f"{MANAGED_BY[0]}={MANAGED_BY[1]}")
     # A status webhook must never block the kubelet; namespaces reach every namespace, except the
     # label guard, scoped to secured ones; the audit rollout denies nothing when mlnetpol is down.
-    # The standard overlay's workload webhooks fail open: the ValidatingAdmissionPolicies the
-    # reconciler keeps (issue 24) judge workloads while every replica is down.
+    # The workload webhooks fail open: the ValidatingAdmissionPolicies the reconciler keeps
+    # (issue 24) judge workloads while every replica is down.
     fail_open = overlay == "audit" or handles_pod_status or \
-        (handles_namespaces and not label_guard) or (overlay == "standard" and handles_workloads)
+        (handles_namespaces and not label_guard) or handles_workloads
     expected = "Ignore" if fail_open else "Fail"
     if failure in ("Fail", "Ignore") and failure != expected:
         errors.append(f"{where}: failurePolicy {failure}, expected {expected} in overlay {overlay}")
@@ -775,6 +786,27 @@ def mlnetpol_render(binary, config_text, *flags):
     return proc.returncode, proc.stdout, proc.stderr.strip()
 
 
+def check_admission_policy_names(binary):
+    """Every admission policy and binding `render` makes, for configurations that give each role
+    its own namespaces and several roles one namespace, is one RBAC lets mlnetpol change."""
+    errors = []
+    configs = [None, "training_namespaces: [a]\ninference_namespaces: [a, b]\n",
+               "training_namespaces: [a]\ninference_namespaces: [b]\ndeny_host_network: false\n"]
+    for text in configs:
+        code, out, err = mlnetpol_render(binary, text, "--admission-policies", "v1", "-o", "json")
+        if code != 0:
+            errors.append(f"render --admission-policies: exit {code}: {err}")
+            continue
+        doc = json.loads(out)
+        items = doc.get("items", []) if isinstance(doc, dict) else doc
+        for o in items:
+            name = (o.get("metadata") or {}).get("name")
+            if name not in ADMISSION_POLICY_NAMES:
+                errors.append(f"{o.get('kind')} {name}: rendered but not in the ClusterRole's "
+                              f"resourceNames (mlnetpol could not repair or prune it)")
+    return errors
+
+
 def check_config(objs, overlay, base_config, keys, binary):
     errors = []
     cm = one(errors, objs, "ConfigMap", CONFIGMAP)
@@ -972,8 +1004,8 @@ def breakages():
          lambda o: webhook(o, vw, 4).pop("objectSelector")),
         ("no pods/status rule", "no UPDATE rule for ['core/pods/status']",
          lambda o: webhook(o, vw, 4)["rules"][0].__setitem__("resources", ["pods"])),
-        ("workloads fail open without the standard overlay", "expected Fail",
-         lambda o: webhook(o, vw, 1).__setitem__("failurePolicy", "Ignore"), "cilium"),
+        ("cilium workloads fail closed", "expected Ignore",
+         lambda o: webhook(o, vw, 1).__setitem__("failurePolicy", "Fail"), "cilium"),
         ("standard workloads fail closed", "expected Ignore",
          lambda o: webhook(o, mw, 1).__setitem__("failurePolicy", "Fail")),
         ("wrong caBundle", "caBundle is not the base64",
@@ -1168,6 +1200,7 @@ def main():
             ca_pem = fh.read()
 
         errors = check_base_config_is_default(args.source, args.binary)
+        errors += check_admission_policy_names(args.binary)
         for overlay in OVERLAYS:
             if overlay not in rendered:
                 rendered[overlay] = render(args.kubectl, os.path.join(manifests, "overlays", overlay))
