@@ -8,7 +8,7 @@ MLNETPOL := $(BUILD_DIR)/mlnetpol
 FUZZ_SECONDS ?= 60
 ASAN_BUILD_DIR ?= build-asan
 
-.PHONY: deps build run test test-asan fuzz clean bench bench-reconcile
+.PHONY: deps build run test test-asan fuzz clean bench bench-reconcile bench-gate
 
 deps:
 	@scripts/setup-deps.sh
@@ -47,6 +47,10 @@ bench: deps
 # 10,000 namespaces, no-change pass, 500 at once, RSS, API-server restart (bench/README.md).
 bench-reconcile: build
 	@bench/reconcile.py
+
+# 1,000 pods over 50 new namespaces: create -> gate released, writes per pod (bench/README.md).
+bench-gate: build
+	@bench/gate.py
 
 clean:
 	rm -rf $(BUILD_DIR)

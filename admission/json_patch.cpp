@@ -404,8 +404,15 @@ void throw_exception_from_error(const patch_error& error, const boost::source_lo
 
 boost::system::result<std::string, patch_error> patch_for_entries(
     const rapidjson::Value& object, const std::vector<policy::map_entry>& entries) {
+  return patch_for_mutation(object, entries, {});
+}
+
+boost::system::result<std::string, patch_error> patch_for_mutation(
+    const rapidjson::Value& object, const std::vector<policy::map_entry>& entries,
+    std::string_view scheduling_gate) {
   using patch_result = boost::system::result<std::string, patch_error>;
-  if (entries.empty()) return patch_result(boost::system::in_place_value);
+  if (entries.empty() && scheduling_gate.empty())
+    return patch_result(boost::system::in_place_value);
   if (!object.IsObject()) {
     return patch_error(std::string("the admitted object is ") + json_type_name(object) +
                        ", not an object");
@@ -426,6 +433,29 @@ boost::system::result<std::string, patch_error> patch_for_entries(
   // One small pool for the values of all "add"s (each is written out at once).
   rapidjson::MemoryPoolAllocator<> alloc(4096);
   if (auto done = diff(wanted, object, pointer, patch, alloc); !done) return done.error();
+  if (!scheduling_gate.empty()) {
+    const auto spec = object.FindMember("spec");
+    if (spec == object.MemberEnd() || !spec->value.IsObject()) {
+      return patch_error("spec is not an object: no scheduling gate can be added");
+    }
+    rapidjson::Value gate(rapidjson::kObjectType);
+    gate.AddMember("name",
+                   rapidjson::Value(scheduling_gate.data(),
+                                    static_cast<rapidjson::SizeType>(scheduling_gate.size())),
+                   alloc);
+    const auto gates = spec->value.FindMember("schedulingGates");
+    if (gates == spec->value.MemberEnd() || gates->value.IsNull()) {
+      rapidjson::Value list(rapidjson::kArrayType);
+      list.PushBack(gate, alloc);
+      // A null list is replaced; an absent one added (both are "add" in RFC 6902).
+      patch.add("/spec/schedulingGates", list);
+    } else if (gates->value.IsArray()) {
+      patch.add("/spec/schedulingGates/-", gate);
+    } else {
+      return patch_error(std::string("spec.schedulingGates is ") + json_type_name(gates->value) +
+                         ", not a list");
+    }
+  }
   return patch_result(boost::system::in_place_value, std::move(patch).take());
 }
 

@@ -67,6 +67,13 @@ struct patch_error {
 boost::system::result<std::string, patch_error> patch_for_entries(
     const rapidjson::Value& object, const std::vector<policy::map_entry>& entries);
 
+// patch_for_entries, then, when scheduling_gate is not "", {name: scheduling_gate} appended to
+// spec.schedulingGates after the gates already there ("add" of the whole list when it is absent or
+// null). An error also when spec, or a schedulingGates that is there, has the wrong type.
+boost::system::result<std::string, patch_error> patch_for_mutation(
+    const rapidjson::Value& object, const std::vector<policy::map_entry>& entries,
+    std::string_view scheduling_gate);
+
 // Applies an RFC 6902 patch of add, replace and remove operations (those json_patch writes) to
 // document, in order; an error names the first operation that does not apply (a path that does not
 // resolve, another op, malformed JSON). On error the document may be partly patched.

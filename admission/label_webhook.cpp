@@ -1,6 +1,7 @@
 #include "admission/label_webhook.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,8 @@
 #include "policy/config_parse.hpp"
 #include "policy/engine.hpp"
 #include "policy/guardrails.hpp"
+#include "policy/kinds.hpp"
+#include "policy/policy_set.hpp"
 #include "policy/warnings.hpp"
 
 namespace mlnetpol::admission {
@@ -57,8 +60,14 @@ handler& label_webhook::validate() {
 review_response label_webhook::evaluate(const review_request& request, bool mutating) const {
   const std::shared_ptr<const policy::config> cfg = config_.get();
   std::shared_ptr<const policy::label_map> ns_labels;
+  std::optional<policy::policy_set_state> policy_set;
   if (namespaces_ != nullptr && !is_namespace_request(request)) {
     ns_labels = namespaces_->labels_of(request.namespace_name);
+    // Only a Pod CREATE can be gated: no render or hash for any other request.
+    if (mutating && request.operation == "CREATE" &&
+        policy::is_pod_kind(request.kind.group, request.kind.kind)) {
+      policy_set = namespaces_->policy_set_of(request.namespace_name);
+    }
   }
 
   policy::request_facts facts;
@@ -74,11 +83,13 @@ review_response label_webhook::evaluate(const review_request& request, bool muta
   facts.object = request.object;
   facts.old_object = request.old_object;
   facts.namespace_labels = ns_labels.get();
+  facts.policy_set = policy_set ? &*policy_set : nullptr;
 
   policy::decision d = mutating ? policy::mutate(facts, *cfg) : policy::validate(facts, *cfg);
   review_response response = to_response(d, *cfg);
-  if (!d.additions.empty() && request.object != nullptr) {
-    auto patch = patch_for_entries(*request.object, d.additions);
+  if ((!d.additions.empty() || d.scheduling_gate) && request.object != nullptr) {
+    auto patch = patch_for_mutation(*request.object, d.additions,
+                                    d.scheduling_gate ? policy::policy_set_gate : "");
     if (patch) {
       response.patch = std::move(*patch);
     } else {

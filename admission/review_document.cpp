@@ -63,7 +63,11 @@ place child_place(place parent, std::string_view key) {
                  : place::dropped;
     case place::spec:  // hostNetwork, a policy's rules, and the ways down to pod templates
       // ingress/egress: the rules of a NetworkPolicy or CiliumNetworkPolicy (policy/guardrails).
-      if (key == "hostNetwork" || key == "ingress" || key == "egress") return place::all;
+      // schedulingGates: the scheduling gate (policy/scheduling_gate.hpp).
+      if (key == "hostNetwork" || key == "ingress" || key == "egress" ||
+          key == "schedulingGates") {
+        return place::all;
+      }
       if (key == "template") return place::object;
       if (key == "jobTemplate") return place::job_template;
       return ends_with(key, "ReplicaSpecs") ? place::replica_specs : place::dropped;

@@ -36,7 +36,7 @@ struct review_document {
 // Parses body (bounded by default_max_json_depth, UTF-8 checked) and keeps only what a decision
 // reads: apiVersion, kind and the request fields the codec models; of request.object/oldObject the
 // apiVersion, kind, metadata's name, generateName, namespace, labels, annotations and
-// ownerReferences, spec.hostNetwork, spec.ingress, spec.egress and specs (a network policy's rules,
+// ownerReferences, spec.hostNetwork, spec.schedulingGates, spec.ingress, spec.egress and specs (a network policy's rules,
 // for the guardrails), and the same again in every pod template the label engine
 // finds (spec.template, spec.jobTemplate.spec.template, spec.*ReplicaSpecs.*.template).
 // managedFields, containers, volumes, status and the like are never copied.

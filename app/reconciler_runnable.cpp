@@ -31,6 +31,13 @@ std::shared_ptr<const policy::label_map> reconciler_runnable::labels_of(
   return m ? m->namespaces().labels_of(namespace_name) : nullptr;
 }
 
+std::optional<policy::policy_set_state> reconciler_runnable::policy_set_of(
+    std::string_view namespace_name) const {
+  auto m = current();
+  if (!m) return std::nullopt;
+  return m->policy_set_of(namespace_name);
+}
+
 std::string reconciler_runnable::not_ready() const {
   auto m = current();
   return m && !m->synced() ? "namespace cache not synced" : "";

@@ -29,6 +29,9 @@ class reconciler_runnable final : public runnable, public policy::namespace_look
   void draining() override;
 
   std::shared_ptr<const policy::label_map> labels_of(std::string_view namespace_name) const override;
+  // From the manager's cache and renders (every replica, leader or not); nullopt admission-only.
+  std::optional<policy::policy_set_state> policy_set_of(
+      std::string_view namespace_name) const override;
 
   // "" when ready; the reason otherwise (/readyz waits for the first namespace list).
   std::string not_ready() const;

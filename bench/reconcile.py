@@ -204,6 +204,58 @@ def report(rows):
         print(f"| {r[0]} | {r[1]} | {r[2]} |")
 
 
+def start_kapi(kapi, prefix):
+    """kapi on free ports in a new folder: (folder, API port, env with the admin KUBECONFIG)."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    port, etcd = free_port(), free_port()
+    while etcd + 2 > 65535 or port in (etcd, etcd + 1, etcd + 2):
+        etcd = free_port()
+    out = subprocess.run([kapi, "start", "--dir", work, "--port", str(port), "--etcd-port", str(etcd)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"kapi start failed: {out.stderr}")
+    return work, port, dict(os.environ, KUBECONFIG=os.path.join(work, "admin.kubeconfig"))
+
+
+def install_mlnetpol(binary, env, work, port):
+    """Dev serving certificates, mlnetpol's namespace, ServiceAccount and RBAC, and a kubeconfig
+    with a bound token of it: (certificate folder, kubeconfig path)."""
+    certs = os.path.join(work, "certs")
+    subprocess.run([binary, "certs", "--dev", "--out", certs], check=True, capture_output=True)
+    kubectl(env, "create", "namespace", "mlnetpol-system")
+    kubectl(env, "-n", "mlnetpol-system", "create", "serviceaccount", "mlnetpol")
+    kubectl(env, "apply", "-f", os.path.join(ROOT, "manifests/base/rbac.yaml"))
+    token = kubectl(env, "-n", "mlnetpol-system", "create", "token", "mlnetpol",
+                    "--duration=4h").strip()
+    sa_kubeconfig = os.path.join(work, "sa.kubeconfig")
+    with open(sa_kubeconfig, "w") as f:
+        f.write(f"apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n"
+                f"    server: https://127.0.0.1:{port}\n"
+                f"    certificate-authority: {work}/pki/ca.crt\nusers:\n- name: sa\n  user:\n"
+                f"    token: {token}\ncontexts:\n- name: sa\n  context: {{cluster: k, user: sa}}\n"
+                f"current-context: sa\n")
+    return certs, sa_kubeconfig
+
+
+def start_serve(binary, env, work, certs, config, sa_kubeconfig):
+    """`mlnetpol serve` (one replica, its log in work/serve.log) with the webhooks pointing at it:
+    (process, webhook port, metrics port)."""
+    wport, mport = free_port(), free_port()
+    log = open(os.path.join(work, "serve.log"), "w")
+    serve = subprocess.Popen(
+        [binary, "serve", "--port", str(wport), "--bind-address", "127.0.0.1",
+         "--metrics-bind-address", f"127.0.0.1:{mport}",
+         "--tls-cert-file", f"{certs}/tls.crt", "--tls-key-file", f"{certs}/tls.key",
+         "--config", config, "--log-format", "json", "--log-level", "warn",
+         "--kubeconfig", sa_kubeconfig, "--resync-period", "1h"],
+        stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, POD_NAME="bench", POD_NAMESPACE="mlnetpol-system"))
+    ca_b64 = subprocess.run(["base64", "-w0", f"{certs}/ca.crt"], capture_output=True,
+                            text=True).stdout
+    kubectl(env, "apply", "-f", "-", stdin=webhooks(wport, ca_b64))
+    return serve, wport, mport
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--namespaces", type=int, default=10000, help="secured namespaces at start")
@@ -219,34 +271,12 @@ def main():
         raise SystemExit(f"bench-reconcile: {args.binary} not built; run 'make build' first")
     print(f"load average at start: {os.getloadavg()}", flush=True)
 
-    work = tempfile.mkdtemp(prefix="mlnetpol-bench-")
-    port, etcd = free_port(), free_port()
-    while etcd + 2 > 65535 or port in (etcd, etcd + 1, etcd + 2):
-        etcd = free_port()
-    out = subprocess.run([kapi, "start", "--dir", work, "--port", str(port), "--etcd-port", str(etcd)],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"kapi start failed: {out.stderr}")
-    env = dict(os.environ, KUBECONFIG=os.path.join(work, "admin.kubeconfig"))
+    work, port, env = start_kapi(kapi, "mlnetpol-bench-")
     serve = None
     rows = []
     try:
         api = Api(port, os.path.join(work, "pki"))
-        certs = os.path.join(work, "certs")
-        subprocess.run([args.binary, "certs", "--dev", "--out", certs], check=True,
-                       capture_output=True)
-        kubectl(env, "create", "namespace", "mlnetpol-system")
-        kubectl(env, "-n", "mlnetpol-system", "create", "serviceaccount", "mlnetpol")
-        kubectl(env, "apply", "-f", os.path.join(ROOT, "manifests/base/rbac.yaml"))
-        token = kubectl(env, "-n", "mlnetpol-system", "create", "token", "mlnetpol",
-                        "--duration=4h").strip()
-        sa_kubeconfig = os.path.join(work, "sa.kubeconfig")
-        with open(sa_kubeconfig, "w") as f:
-            f.write(f"apiVersion: v1\nkind: Config\nclusters:\n- name: k\n  cluster:\n"
-                    f"    server: https://127.0.0.1:{port}\n"
-                    f"    certificate-authority: {work}/pki/ca.crt\nusers:\n- name: sa\n  user:\n"
-                    f"    token: {token}\ncontexts:\n- name: sa\n  context: {{cluster: k, user: sa}}\n"
-                    f"current-context: sa\n")
+        certs, sa_kubeconfig = install_mlnetpol(args.binary, env, work, port)
         many = [f"rs-{i}" for i in range(args.namespaces)]
         burst = [f"burst-{i}" for i in range(args.burst)]
         lat = [f"lat-{i}" for i in range(args.latency)]
@@ -268,20 +298,8 @@ def main():
         watch = PolicyWatch(api, per_ns)
 
         # 1. start -> every set stored.
-        wport, mport = free_port(), free_port()
-        log = open(os.path.join(work, "serve.log"), "w")
         started = time.monotonic()
-        serve = subprocess.Popen(
-            [args.binary, "serve", "--port", str(wport), "--bind-address", "127.0.0.1",
-             "--metrics-bind-address", f"127.0.0.1:{mport}",
-             "--tls-cert-file", f"{certs}/tls.crt", "--tls-key-file", f"{certs}/tls.key",
-             "--config", config, "--log-format", "json", "--log-level", "warn",
-             "--kubeconfig", sa_kubeconfig, "--resync-period", "1h"],
-            stdout=log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, POD_NAME="bench", POD_NAMESPACE="mlnetpol-system"))
-        ca_b64 = subprocess.run(["base64", "-w0", f"{certs}/ca.crt"], capture_output=True,
-                                text=True).stdout
-        kubectl(env, "apply", "-f", "-", stdin=webhooks(wport, ca_b64))
+        serve, wport, mport = start_serve(args.binary, env, work, certs, config, sa_kubeconfig)
         while True:
             done = watch.stored_at(many)
             if len(done) == len(many):

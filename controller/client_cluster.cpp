@@ -24,6 +24,11 @@ class client_cluster final : public cluster {
                                                 std::string_view json_patch) override {
     return client_->merge_patch(r, ns, name, json_patch);
   }
+  k8s::api_result<k8s::object_meta> json_patch(const k8s::resource& r, std::string_view ns,
+                                               std::string_view name,
+                                               std::string_view json_patch) override {
+    return client_->json_patch(r, ns, name, json_patch);
+  }
   k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
                                std::string_view name) override {
     return client_->remove(r, ns, name);

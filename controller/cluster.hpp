@@ -25,6 +25,10 @@ class cluster {
   virtual k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
                                                         std::string_view name,
                                                         std::string_view json_patch) = 0;
+  // RFC 6902 JSON Patch (a scheduling gate's release, with a test op as its precondition).
+  virtual k8s::api_result<k8s::object_meta> json_patch(const k8s::resource& r, std::string_view ns,
+                                                       std::string_view name,
+                                                       std::string_view json_patch) = 0;
   virtual k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
                                        std::string_view name) = 0;
   virtual k8s::api_result<k8s::list_page> list_all(const k8s::resource& r, std::string_view ns,

@@ -1,6 +1,19 @@
 #include "controller/desired_state.hpp"
 
+#include "policy/render/hash.hpp"
+
 namespace mlnetpol::controller {
+
+std::string policy_set_hash(const rendered_set& set) {
+  if (set.empty()) return {};
+  std::string text;
+  for (const auto& o : set) text += o.kind + "/" + o.name + "=" + o.spec_hash + "\n";
+  return policy::render::spec_hash(text);
+}
+
+std::string desired_state::policy_set_hash(const std::string& namespace_name) const {
+  return controller::policy_set_hash(*policies(namespace_name));
+}
 
 desired_state::desired_state(std::shared_ptr<const policy::config> cfg)
     : config_(std::move(cfg)), index_(*config_) {}

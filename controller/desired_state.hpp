@@ -20,6 +20,10 @@ namespace mlnetpol::controller {
 
 using rendered_set = std::vector<policy::rendered_object>;
 
+// A stable hash of a rendered set: its objects' kinds, names and spec hashes, in render order;
+// "" for an empty set.
+std::string policy_set_hash(const rendered_set& set);
+
 class desired_state {
  public:
   explicit desired_state(std::shared_ptr<const policy::config> cfg);
@@ -34,6 +38,9 @@ class desired_state {
   }
   // Thread-safe; what policy::render_namespace returns, rendered once per configuration.
   std::shared_ptr<const rendered_set> policies(const std::string& namespace_name) const;
+  // The hash of the namespace's rendered set (policy_set_hash of policies()): what the leader
+  // records on the Namespace once the set is stored, and what the scheduling gate compares.
+  std::string policy_set_hash(const std::string& namespace_name) const;
   // The module's outputs (policy::summarize), from the cached sets.
   const policy::render_summary& summary() const;
   // How many namespaces were rendered (not served from the cache): tests check reuse with it.

@@ -114,6 +114,16 @@ event_record policy_set_applied(std::string_view namespace_name, std::string not
 event_record policy_set_failed(std::string_view namespace_name, std::string note) {
   return policy_set_event(namespace_name, std::move(note), true);
 }
+event_record pod_gated(std::string_view namespace_name, std::string_view pod, std::string note) {
+  event_record r;
+  r.regarding = {"v1", "Pod", std::string(namespace_name), std::string(pod)};
+  r.type = event_type::warning;
+  r.reporting_controller = reconciler_controller;
+  r.action = "Gate";
+  r.reason = "PolicySetNotStored";
+  r.note = truncate_note(note);
+  return r;
+}
 event_record policy_repaired(object_ref regarding, bool adopted, std::string_view detail) {
   event_record r;
   r.regarding = std::move(regarding);

@@ -66,6 +66,9 @@ std::optional<event_record> denial_event(std::string_view group, std::string_vie
 // The reconciler wrote a namespace's policy set (Normal) or could not (Warning, the API's answer).
 event_record policy_set_applied(std::string_view namespace_name, std::string note);
 event_record policy_set_failed(std::string_view namespace_name, std::string note);
+// A pod held by mlnetpol's scheduling gate because its namespace's policy set is not stored
+// (Warning, regarding the pod; the note says why).
+event_record pod_gated(std::string_view namespace_name, std::string_view pod, std::string note);
 // The reconciler replaced a managed object someone else had written (PolicyRepaired) or one it
 // had not created (PolicyAdopted); Warning, regarding the object.
 event_record policy_repaired(object_ref regarding, bool adopted, std::string_view detail);

@@ -9,7 +9,9 @@
 
 #include "common/obs/logging.hpp"
 #include "controller/api_failures.hpp"
+#include "policy/engine.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/policy_set.hpp"
 #include "policy/render/render.hpp"
 
 namespace mlnetpol::controller {
@@ -87,6 +89,12 @@ class leader_gated_cluster final : public cluster {
                                                 std::string_view patch) override {
     if (!leader_()) return not_leader("patch");
     return api_.merge_patch(r, ns, name, patch);
+  }
+  k8s::api_result<k8s::object_meta> json_patch(const k8s::resource& r, std::string_view ns,
+                                               std::string_view name,
+                                               std::string_view patch) override {
+    if (!leader_()) return not_leader("patch");
+    return api_.json_patch(r, ns, name, patch);
   }
   k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
                                std::string_view name) override {
@@ -191,10 +199,21 @@ void manager::start() {
   };
   policy_informer_ = managed_informer(k8s::network_policies);
   cilium_informer_ = managed_informer(k8s::cilium_network_policies);
+  // Only pods carrying the gate's label: never every pod of the cluster.
+  gated_informer_ = std::make_unique<informer>(
+      *api_, k8s::pods, std::string(policy::policy_set_gated_label) + "=true",
+      informer_handlers{
+          [this](std::vector<k8s::object_meta>&& items) { on_gated_list(std::move(items)); },
+          [this](const k8s::watch_event& e) { on_gated_event(e); },
+          [this](const k8s::api_error& e, bool listing) {
+            on_informer_error(k8s::pods, e, listing);
+          }},
+      options_.informers);
   if (events_) events_->start();
   namespace_informer_->start();
   policy_informer_->start();
   cilium_informer_->start();
+  gated_informer_->start();
   workers_running_ = std::max(1u, options_.workers);
   for (unsigned i = 0; i < workers_running_; ++i) workers_.emplace_back([this] { worker_loop(); });
   election_thread_ = std::thread([this] { election_loop(); });
@@ -235,11 +254,11 @@ void manager::stop() {
   if (election_thread_.joinable()) election_thread_.join();
   if (leadership_thread_.joinable()) leadership_thread_.join();
   if (resync_thread_.joinable()) resync_thread_.join();
-  for (auto* inf : {namespace_informer_.get(), policy_informer_.get(), cilium_informer_.get()})
-    inf->request_stop();
+  const auto informers = {namespace_informer_.get(), policy_informer_.get(),
+                          cilium_informer_.get(), gated_informer_.get()};
+  for (auto* inf : informers) inf->request_stop();
   api_->cancel();
-  for (auto* inf : {namespace_informer_.get(), policy_informer_.get(), cilium_informer_.get()})
-    inf->join();
+  for (auto* inf : informers) inf->join();
   leader_.store(false);
   metrics_.set_leader(false);
 }
@@ -534,6 +553,8 @@ void manager::process(const std::string& ns) {
     }
   }
 
+  settle_gates(*want, ns, out);
+
   std::lock_guard lock(state_mutex_);
   if (failed) {
     errors_[ns] = std::string(to_string(out.status)) + ": " + out.message;
@@ -667,13 +688,17 @@ void manager::note_confirmation(const k8s::object_meta& ns) {
 
 void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
   std::vector<std::pair<std::string, label_map>> entries;
+  std::vector<std::pair<std::string, std::string>> sets;
   entries.reserve(items.size());
+  const std::string set_key(policy::policy_set_annotation);
   for (auto& item : items) {
     note_confirmation(item);
+    if (const auto it = item.annotations.find(set_key); it != item.annotations.end())
+      sets.emplace_back(item.name, it->second);
     entries.emplace_back(std::move(item.name), std::move(item.labels));
   }
   const bool first = !cache_.synced();
-  const auto changed = cache_.replace(std::move(entries));
+  const auto changed = cache_.replace(std::move(entries), std::move(sets));
   if (first) logging::event(level::info, "namespace cache synced", {{"namespaces", items.size()}});
   bool wanted;
   {
@@ -703,7 +728,10 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
     return;
   }
   note_confirmation(e.object);
-  if (!cache_.upsert(name, e.object.labels)) return;
+  const auto set = e.object.annotations.find(std::string(policy::policy_set_annotation));
+  const bool set_changed = cache_.set_policy_set(
+      name, set == e.object.annotations.end() ? std::string() : set->second);
+  if (!cache_.upsert(name, e.object.labels) && !set_changed) return;
   const auto want = desired();
   if (!want) return;
   if (relevant(*want, name, &e.object.labels)) enqueue(name);
@@ -757,17 +785,22 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
     }
     managed_listed_.insert(kind);
   }
+  bool crd_installed = false;
   {
     std::lock_guard lock(state_mutex_);
     prelisted_.clear();  // a relist: the watch had a gap, so no pass list can be trusted
     if (kind == k8s::cilium_network_policies.kind && crd_missing_) {
       crd_missing_ = false;
+      crd_installed = true;
       metrics_.set_crd_missing(false);
       logging::event(level::info, "CiliumNetworkPolicy CRD is served now", {});
     }
   }
   publish_managed();
   for (const auto& ns : changed) enqueue(ns);
+  // The sets that waited for it (and the pods their gates hold) are stored now, not at each
+  // namespace's next backed-off retry.
+  if (crd_installed) full_sync("CiliumNetworkPolicy CRD installed");
 }
 
 void manager::on_managed_event(const std::string& kind, const k8s::watch_event& e) {
@@ -855,6 +888,137 @@ bool manager::needs_reconcile(const k8s::watch_event& e) {
       *it, observe(o, o.kind, reconciler_.written_version(o.namespace_name, o.kind, o.name)));
 }
 
+policy::policy_set_state manager::policy_set_of(std::string_view namespace_name) const {
+  policy::policy_set_state state;
+  state.recorded = cache_.recorded_policy_set(namespace_name);
+  if (const auto want = latest()) state.expected = want->policy_set_hash(std::string(namespace_name));
+  return state;
+}
+
+std::size_t manager::gated_pods() const {
+  std::lock_guard lock(gated_mutex_);
+  std::size_t n = 0;
+  for (const auto& [ns, pods] : gated_) n += pods.size();
+  return n;
+}
+
+void manager::publish_gated() const {
+  const auto now = std::chrono::steady_clock::now();
+  std::size_t held = 0, over = 0;
+  {
+    std::lock_guard lock(gated_mutex_);
+    for (const auto& [ns, pods] : gated_) {
+      held += pods.size();
+      for (const auto& [name, pod] : pods) over += now - pod.since > options_.gate_alert_after;
+    }
+  }
+  metrics_.set_gated(held, over);
+}
+
+void manager::on_gated_list(std::vector<k8s::object_meta>&& items) {
+  const auto now = std::chrono::steady_clock::now();
+  std::set<std::string> namespaces;
+  {
+    std::lock_guard lock(gated_mutex_);
+    std::map<std::string, std::map<std::string, gated_pod>> next;
+    for (auto& item : items) {
+      gated_pod pod{std::move(item.spec), now};
+      // A relist keeps when each pod was first seen.
+      if (const auto ns = gated_.find(item.namespace_name); ns != gated_.end()) {
+        if (const auto old = ns->second.find(item.name); old != ns->second.end())
+          pod.since = old->second.since;
+      }
+      namespaces.insert(item.namespace_name);
+      next[item.namespace_name].insert_or_assign(std::move(item.name), std::move(pod));
+    }
+    gated_.swap(next);
+  }
+  publish_gated();
+  for (const auto& ns : namespaces) enqueue(ns);
+}
+
+void manager::on_gated_event(const k8s::watch_event& e) {
+  const std::string& ns = e.object.namespace_name;
+  {
+    std::lock_guard lock(gated_mutex_);
+    if (e.event_type == k8s::watch_event::type::deleted ||
+        !e.object.labels.contains(std::string(policy::policy_set_gated_label))) {
+      // Deleted, or no longer labelled (a label-selected watch reports that as DELETED).
+      if (const auto it = gated_.find(ns); it != gated_.end()) {
+        it->second.erase(e.object.name);
+        if (it->second.empty()) gated_.erase(it);
+      }
+    } else {
+      auto& pods = gated_[ns];
+      const auto old = pods.find(e.object.name);
+      const auto since = old == pods.end() ? std::chrono::steady_clock::now() : old->second.since;
+      pods.insert_or_assign(e.object.name, gated_pod{e.object.spec, since});
+    }
+  }
+  publish_gated();
+  // The namespace's reconcile releases the pod once its set is in place (at once when it is).
+  if (e.event_type != k8s::watch_event::type::deleted &&
+      e.object.labels.contains(std::string(policy::policy_set_gated_label))) {
+    enqueue(ns);
+  }
+}
+
+void manager::settle_gates(const desired_state& want, const std::string& ns,
+                           const reconcile_outcome& out) {
+  std::vector<std::pair<std::string, gated_pod>> pods;
+  {
+    std::lock_guard lock(gated_mutex_);
+    const auto it = gated_.find(ns);
+    if (it == gated_.end()) return;
+    pods.assign(it->second.begin(), it->second.end());
+  }
+  const auto labels = cache_.labels_of(ns);
+  if (!labels) return;  // the namespace is gone, and its pods with it
+  // Released when the set is in place, and at once where no set applies: the namespace left the
+  // lists, or its mode is audit (nothing is applied there, nothing would ever release the pod).
+  const bool applies = want.roles(ns).secured &&
+                       policy::effective_mode(want.config(), labels.get(), ns, nullptr) !=
+                           policy::enforcement_mode::audit;
+  const bool release = !applies || cache_.recorded_policy_set(ns) == want.policy_set_hash(ns);
+  if (!release) {
+    // Held because the set cannot be stored: say why on each pod (kubectl describe pod),
+    // aggregated like every other Event. (An ok reconcile that left it unrecorded is retried.)
+    if (!events_ || out.status == reconcile_status::ok) return;
+    const std::string note = "held by the scheduling gate " + std::string(policy::policy_set_gate) +
+                             ": the namespace's network policies could not be stored (" +
+                             std::string(to_string(out.status)) + ": " + out.message +
+                             "); it starts once they are";
+    for (const auto& [name, pod] : pods) events_->record(pod_gated(ns, name, note));
+    return;
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [name, pod] : pods) {
+    rapidjson::Document spec;
+    spec.Parse(pod.spec.empty() ? "{}" : pod.spec.c_str());
+    const std::string patch =
+        policy::gate_release_patch(spec.HasParseError() ? nullptr : &spec);
+    auto patched = leader_writes_->json_patch(k8s::pods, ns, name, patch);
+    if (!patched) {
+      // A changed gate list (or a deleted pod): its watch event brings it back with the new spec.
+      logging::event(level::warn, "scheduling gate not released",
+                     {{"namespace", ns},
+                      {"pod", name},
+                      {"error", patched.error().message},
+                      {"status", static_cast<int>(patched.error().status)}});
+      continue;
+    }
+    {
+      std::lock_guard lock(gated_mutex_);
+      if (const auto it = gated_.find(ns); it != gated_.end()) {
+        it->second.erase(name);
+        if (it->second.empty()) gated_.erase(it);
+      }
+    }
+    metrics_.count_gate_release(std::chrono::duration<double>(now - pod.since).count());
+  }
+  publish_gated();
+}
+
 void manager::publish_managed() {
   std::lock_guard lock(managed_mutex_);
   metrics_.set_managed(managed_count_);
@@ -903,6 +1067,7 @@ void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e,
 
 std::string manager::metrics_text() const {
   std::string out;
+  publish_gated();  // "held longer than" changes with time alone
   metrics_.set_leader(leader());  // the truth at scrape time, not at the last election step
   metrics_.render(out);
   if (events_) events_->render_metrics(out);
@@ -966,6 +1131,23 @@ std::string manager::status_json() const {
   }
   w.Key("cilium_crd_missing");
   w.Bool(crd_missing_);
+  {
+    // Pods held by the scheduling gate, by namespace (the first 100); why: `errors`.
+    std::lock_guard gated_lock(gated_mutex_);
+    std::size_t total = 0;
+    for (const auto& [ns, pods] : gated_) total += pods.size();
+    w.Key("gated_pods");
+    w.Uint64(total);
+    w.Key("gated");
+    w.StartObject();
+    std::size_t shown = 0;
+    for (const auto& [ns, pods] : gated_) {
+      if (shown++ == 100) break;
+      str(ns);
+      w.Uint64(pods.size());
+    }
+    w.EndObject();
+  }
   w.Key("config_change_held");
   if (!held_) {
     w.Null();

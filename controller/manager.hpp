@@ -26,6 +26,7 @@
 #include "controller/reconciler.hpp"
 #include "controller/work_queue.hpp"
 #include "policy/config.hpp"
+#include "policy/scheduling_gate.hpp"
 
 namespace mlnetpol::controller {
 
@@ -38,6 +39,8 @@ struct manager_options {
   informer_options informers;
   backoff_options backoff;
   removal_limits guard;  // a change removing more namespaces' policies than this is held
+  // mlnetpol_pods_gated_over_threshold counts pods held by the scheduling gate longer than this.
+  std::chrono::seconds gate_alert_after{60};
 };
 
 class manager {
@@ -72,6 +75,12 @@ class manager {
   void update_config(policy::config cfg);
 
   const namespace_cache& namespaces() const { return cache_; }
+  // The namespace's policy set for the scheduling gate: the hash recorded on it (this replica's
+  // cache) and the hash of the set this replica renders (the configuration in force, else the one
+  // proposed: a follower never puts one in force).
+  policy::policy_set_state policy_set_of(std::string_view namespace_name) const;
+  // Pods the gated-pod watch holds (tests, /status).
+  std::size_t gated_pods() const;
   bool synced() const { return cache_.synced(); }  // readyz
   // True until the renew deadline passes without a successful renew, whatever the election's
   // request in flight is doing.
@@ -128,6 +137,14 @@ class manager {
   void publish_managed();
   void erase_audit_locked(const std::string& ns);  // state_mutex_ held
   bool needs_reconcile(const k8s::watch_event& e);
+  // The scheduling gate (policy/scheduling_gate.hpp): the watch of pods labelled gated, and the
+  // leader's release of a namespace's pods once its set is in place (or no set applies there any
+  // more); while it cannot be stored, a Warning Event on each held pod.
+  void on_gated_list(std::vector<k8s::object_meta>&& items);
+  void on_gated_event(const k8s::watch_event& e);
+  void settle_gates(const desired_state& want, const std::string& ns,
+                    const reconcile_outcome& out);
+  void publish_gated() const;
   bool wait_for(std::chrono::milliseconds d);  // false when stopping
 
   std::unique_ptr<cluster> api_;
@@ -189,6 +206,13 @@ class manager {
   std::unique_ptr<informer> namespace_informer_;
   std::unique_ptr<informer> policy_informer_;
   std::unique_ptr<informer> cilium_informer_;
+  std::unique_ptr<informer> gated_informer_;
+  struct gated_pod {
+    std::string spec;  // compact JSON: where the gate sits in spec.schedulingGates
+    std::chrono::steady_clock::time_point since;  // first seen gated by this replica
+  };
+  mutable std::mutex gated_mutex_;
+  std::map<std::string, std::map<std::string, gated_pod>> gated_;  // namespace -> pod -> gate
   std::vector<std::thread> workers_;
   std::thread election_thread_;
   std::thread leadership_thread_;

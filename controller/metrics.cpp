@@ -51,6 +51,17 @@ void controller_metrics::render(std::string& out) const {
                 config_holds_.value());
   append_single(out, "mlnetpol_config_change_held", "gauge",
                 "1 while a configuration change waits for its confirmation.", config_held_.value());
+  append_single(out, "mlnetpol_pods_gated", "gauge",
+                "Pods held by the mlnetpol.io/policy-set scheduling gate now.", gated_.value());
+  append_single(out, "mlnetpol_pods_gated_over_threshold", "gauge",
+                "Pods held by the scheduling gate longer than 60 s (manager_options::gate_alert_after).",
+                gated_over_threshold_.value());
+  append_single(out, "mlnetpol_gates_released_total", "counter",
+                "Scheduling gates mlnetpol removed once the namespace's policy set was stored.",
+                gates_released_.value());
+  append_family_header(out, "mlnetpol_gate_held_seconds", "histogram",
+                       "How long a pod was held by the scheduling gate before its release.");
+  gate_held_.render(out, "mlnetpol_gate_held_seconds", "");
 }
 
 }  // namespace mlnetpol::controller

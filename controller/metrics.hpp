@@ -24,12 +24,25 @@ class controller_metrics {
   void set_audit_would_apply(std::size_t n) { audit_would_apply_.set(n); }
   void count_config_hold() { config_holds_.add(); }
   void set_config_held(bool held) { config_held_.set(held ? 1 : 0); }
+  // The scheduling gate: pods held now, held longer than the threshold, each release and how long
+  // the pod was held (from when this replica first saw it gated).
+  void set_gated(std::size_t now, std::size_t over_threshold) {
+    gated_.set(now);
+    gated_over_threshold_.set(over_threshold);
+  }
+  void count_gate_release(double held_seconds) {
+    gates_released_.add();
+    gate_held_.observe(held_seconds);
+  }
 
   void render(std::string& out) const;
 
   // A reconcile lists and writes through the API server: 1 ms to 10 s.
   static constexpr std::array<double, 12> reconcile_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                            0.1,   0.25,   0.5,   1,    2.5,   10};
+  // A gate is held for one reconcile (tens of ms) up to a set that cannot be stored (minutes).
+  static constexpr std::array<double, 12> gate_held_bounds{0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                           1,    2.5,   5,    10,  60,   300};
   static constexpr std::array<std::string_view, 2> managed_kinds{"NetworkPolicy",
                                                                  "CiliumNetworkPolicy"};
 
@@ -44,6 +57,10 @@ class controller_metrics {
   obs::gauge<std::uint64_t> audit_would_apply_;
   obs::counter config_holds_;
   obs::gauge<std::uint64_t> config_held_;
+  obs::gauge<std::uint64_t> gated_;
+  obs::gauge<std::uint64_t> gated_over_threshold_;
+  obs::counter gates_released_;
+  obs::histogram gate_held_{gate_held_bounds};
 };
 
 }  // namespace mlnetpol::controller

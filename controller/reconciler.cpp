@@ -1,6 +1,7 @@
 #include "controller/reconciler.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -10,6 +11,7 @@
 
 #include "controller/api_failures.hpp"
 #include "policy/engine.hpp"
+#include "policy/policy_set.hpp"
 #include "policy/render/compare.hpp"
 
 namespace mlnetpol::controller {
@@ -108,6 +110,27 @@ std::string replacement_body(const policy::rendered_object& d, std::string_view 
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   doc.Accept(writer);
+  return {buffer.GetString(), buffer.GetSize()};
+}
+
+std::string policy_set_patch(std::string_view hash) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("metadata");
+  w.StartObject();
+  w.Key("annotations");
+  w.StartObject();
+  w.Key(policy::policy_set_annotation.data(),
+        static_cast<rapidjson::SizeType>(policy::policy_set_annotation.size()));
+  if (hash.empty()) {
+    w.Null();
+  } else {
+    w.String(hash.data(), static_cast<rapidjson::SizeType>(hash.size()));
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
   return {buffer.GetString(), buffer.GetSize()};
 }
 
@@ -284,9 +307,31 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
   out.unchanged = plan.unchanged;
   for (const auto& o : observed) ++out.managed[o.kind];
 
+  // The policy-set annotation (policy/policy_set.hpp) says "this set is stored" to every replica's
+  // scheduling gate: written only once it is true, removed when no set is applied here.
+  auto record = [&](const std::string& hash) -> std::optional<reconcile_outcome> {
+    if (namespaces_.recorded_policy_set(namespace_name) == hash) return std::nullopt;
+    auto patched =
+        api_.merge_patch(k8s::namespaces, "", namespace_name, policy_set_patch(hash));
+    if (!patched) {
+      auto f = failed(patched.error(), "patch", "namespaces");
+      f.managed = out.managed;
+      f.applied = out.applied;
+      f.pruned = out.pruned;
+      return f;
+    }
+    out.set_recorded = true;
+    namespaces_.upsert(namespace_name, patched->labels);
+    const auto it = patched->annotations.find(std::string(policy::policy_set_annotation));
+    namespaces_.set_policy_set(namespace_name,
+                               it == patched->annotations.end() ? std::string() : it->second);
+    return std::nullopt;
+  };
+
   // 3. Audit applies nothing and deletes nothing; it reports.
   const auto mode = policy::effective_mode(cfg, labels.get(), namespace_name, nullptr);
   if (mode == policy::enforcement_mode::audit) {
+    if (auto f = record({})) return *f;
     out.status = reconcile_status::audited;
     out.would_apply = plan.apply.size() + plan.replace.size();
     out.would_prune = plan.prune.size();
@@ -360,6 +405,8 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
     }
     if (--out.managed[o.kind] == 0) out.managed.erase(o.kind);
   }
+  // 6. Every object of the set is stored and what it replaces is gone: recorded as in place.
+  if (auto f = record(desired.policy_set_hash(namespace_name))) return *f;
   out.status = reconcile_status::ok;
   return out;
 }

@@ -26,6 +26,8 @@ namespace mlnetpol::controller {
 
 // The label selector of every object mlnetpol manages.
 std::string managed_selector();
+// The merge patch that records hash as the Namespace's policy-set annotation ("" removes it).
+std::string policy_set_patch(std::string_view hash);
 
 // --- managed objects ---
 struct observed_object {
@@ -98,6 +100,7 @@ struct reconcile_outcome {
   std::string message;  // what failed, for logs and /status
   std::vector<std::string> causes;
   bool labels_patched = false;
+  bool set_recorded = false;  // the policy-set annotation was written (or removed)
   std::size_t applied = 0;
   std::size_t pruned = 0;
   std::size_t unchanged = 0;
@@ -106,7 +109,9 @@ struct reconcile_outcome {
   std::vector<object_repair_note> repairs;  // among `applied`
   // Managed objects in the namespace once done, by kind (what the cluster holds).
   std::map<std::string, std::size_t> managed;
-  std::size_t writes() const { return applied + pruned + (labels_patched ? 1 : 0); }
+  std::size_t writes() const {
+    return applied + pruned + (labels_patched ? 1 : 0) + (set_recorded ? 1 : 0);
+  }
 };
 
 // The managed objects of one namespace, listed beforehand (a full pass lists every namespace's in

@@ -161,6 +161,8 @@ inline constexpr resource network_policies{"networking.k8s.io", "v1", "networkpo
                                            "NetworkPolicy", true};
 inline constexpr resource cilium_network_policies{"cilium.io", "v2", "ciliumnetworkpolicies",
                                                   "CiliumNetworkPolicy", true};
+// Only pods carrying the scheduling gate's label are listed and watched (never all pods).
+inline constexpr resource pods{"", "v1", "pods", "Pod", true};
 inline constexpr resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 inline constexpr resource secrets{"", "v1", "secrets", "Secret", true};
 inline constexpr resource events{"events.k8s.io", "v1", "events", "Event", true};

@@ -41,6 +41,8 @@ inline constexpr std::string_view rule_managed_policy = "managed-policy";
 inline constexpr std::string_view rule_namespace_label = "namespace-label";
 // A pods/status write that changes the workload label (labels belong to the main resource).
 inline constexpr std::string_view rule_label_via_status = "label-via-status";
+// A Pod UPDATE that removes mlnetpol's scheduling gate or changes its label without the right to.
+inline constexpr std::string_view rule_scheduling_gate = "scheduling-gate";
 
 struct violation {
   std::string rule;
@@ -56,6 +58,9 @@ struct decision {
   std::string message;
   std::vector<violation> violations;
   std::vector<map_entry> additions;   // to patch in; empty under audit
+  // Append the policy-set scheduling gate to spec.schedulingGates (a Pod CREATE whose namespace's
+  // set is not stored yet); its label is among the additions.
+  bool scheduling_gate = false;
   std::vector<std::string> warnings;  // within the API server's limits
   std::vector<std::pair<std::string, std::string>> audit_annotations;  // keys without '/'
   // For the decision log line only: what a refusal is about beyond its rule (the labels).

@@ -13,6 +13,8 @@
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/owned_labels.hpp"
+#include "policy/policy_set.hpp"
+#include "policy/scheduling_gate.hpp"
 #include "policy/text.hpp"
 #include "policy/warnings.hpp"
 
@@ -273,6 +275,29 @@ std::vector<planned_label> plan(context& c) {
   return out;
 }
 
+// The scheduling gate and its label for a Pod CREATE whose namespace's set is not in place yet;
+// also the label for a pod created with mlnetpol's gate already on it, so the leader finds and
+// releases it too. Never under audit (nothing is applied, nothing would release it). Returns true
+// when it planned something.
+bool plan_gate(context& c, std::vector<planned_label>& out) {
+  const request_facts& r = c.request;
+  if (c.kind != kind_class::pod || !r.sub_resource.empty() || r.operation != "CREATE" ||
+      r.object == nullptr || !r.object->IsObject() || r.policy_set == nullptr || c.result.mode == enforcement_mode::audit) {
+    return false;
+  }
+  const bool present = policy_set_gate_index(json_member(r.object, "spec")).has_value();
+  const bool needed = needs_scheduling_gate(r.operation, c.roles.secured, c.result.mode,
+                                            r.policy_set);
+  if (!needed && !present) return false;
+  c.result.scheduling_gate = needed && !present;
+  const rapidjson::Value* metadata = json_member(r.object, "metadata");
+  if (map_value(metadata, "labels", policy_set_gated_label) != role_label_value) {
+    out.emplace_back().entry = {{"metadata"}, "labels", str(policy_set_gated_label),
+                                str(role_label_value)};
+  }
+  return true;
+}
+
 // --- validation ---
 
 // The value the fix suggests: "training", or "training (or inference)".
@@ -501,6 +526,17 @@ void finish(decision& d) {
   d.warnings = fit_warnings(d.warnings);
 }
 
+// A refusal of what only mlnetpol may change: enforced whatever the namespace's mode.
+void refuse_in_every_mode(decision& d, std::string_view rule, std::string message,
+                          std::string summary) {
+  d.mode = enforcement_mode::enforce;
+  d.allowed = false;
+  d.code = 403;
+  d.result = outcome::denied;
+  d.violations.push_back({str(rule), message, std::move(summary)});
+  d.message = std::move(message);
+}
+
 // mlnetpol's namespace labels are mlnetpol's: a Namespace write (its status and finalize
 // sub-resources too, which can change labels as well) that adds, changes or removes an
 // mlnetpol.io label is refused unless it comes from the service account or an admin group, in
@@ -513,15 +549,18 @@ bool refuse_foreign_label_changes(context& c) {
   if (!update && r.operation != "CREATE") return false;
   if (is_privileged(c.cfg, r.username, r.groups)) return false;
   c.roles = roles_of(c.cfg, c.namespace_name);
-  const std::vector<label_change> changes =
+  std::vector<label_change> changes =
       foreign_label_changes(update ? r.old_object : nullptr, r.object, c.roles);
+  if (auto annotation = policy_set_annotation_change(update ? r.old_object : nullptr, r.object)) {
+    changes.push_back(std::move(*annotation));
+  }
   if (changes.empty()) return false;
   std::string what;
   for (const auto& change : changes) {
     append(c.result.detail, c.result.detail.empty() ? "" : ",", change.key);
     const std::string_view was = change.before ? std::string_view(*change.before) : "";
     const std::string_view is = change.after ? std::string_view(*change.after) : "";
-    append(what, what.empty() ? "" : ", ", change.key,
+    append(what, what.empty() ? "" : ", ", change.annotation ? "annotation " : "", change.key,
            !change.before  ? cat(" (added: ", is, ")")
            : !change.after ? cat(" (removed: was ", was, ")")
                            : cat(" (changed: ", was, " -> ", is, ")"));
@@ -530,21 +569,42 @@ bool refuse_foreign_label_changes(context& c) {
   std::string message =
       cat("namespace \"", c.namespace_name, "\": ", r.username, " may not change label ", what,
           ": the ", owned_label_prefix,
-          " labels are mlnetpol's (the enforcement override is an administrator's tool); only "
+          " labels and the ", policy_set_annotation,
+          " annotation are mlnetpol's (the enforcement override is an administrator's tool); only "
           "mlnetpol's service account ",
           c.cfg.service_account,
           groups.empty() ? std::string() : cat(" or the admin_groups (", join(groups, ", "), ")"),
           " may change them. Fix: leave the ", owned_label_prefix,
           " labels as they are, or ask a cluster administrator");
-  decision& d = c.result;
-  // Refused whatever the namespace's mode: the decision is enforced.
-  d.mode = enforcement_mode::enforce;
-  d.allowed = false;
-  d.code = 403;
-  d.result = outcome::denied;
-  d.violations.push_back({str(rule_namespace_label), message,
-                          cat("namespace ", c.namespace_name, ": ", what, " is mlnetpol's")});
-  d.message = std::move(message);
+  refuse_in_every_mode(c.result, rule_namespace_label, std::move(message),
+                       cat("namespace ", c.namespace_name, ": ", what, " is mlnetpol's"));
+  return true;
+}
+
+// mlnetpol's scheduling gate is mlnetpol's: a Pod UPDATE that removes it, or adds, changes or
+// removes its label, is refused unless it comes from the service account or an admin group, in
+// every mode and for exempt users alike (the API server lets anyone who may update a pod remove a
+// gate; the pod would start before its namespace's policies exist). Returns true when refused.
+bool refuse_gate_changes(context& c) {
+  const request_facts& r = c.request;
+  if (!c.cfg.enabled || c.kind != kind_class::pod || !r.sub_resource.empty() ||
+      r.operation != "UPDATE" || r.old_object == nullptr) {
+    return false;
+  }
+  const std::vector<std::string> changes = gate_changes(r.old_object, r.object);
+  if (changes.empty() || is_privileged(c.cfg, r.username, r.groups)) return false;
+  std::string what;
+  for (const auto& change : changes) append(what, what.empty() ? "" : " and ", change);
+  const std::string subject = describe_object(r, r.old_object);
+  std::string message =
+      cat(subject, " in namespace \"", c.namespace_name, "\": ", r.username, " ", what,
+          ", which only mlnetpol's service account ", c.cfg.service_account,
+          " or an admin group may do: the gate holds the pod until the namespace's network "
+          "policies are stored. Fix: wait for mlnetpol to release it (kubectl describe pod shows "
+          "why it is held), or ask a cluster administrator");
+  c.result.detail = what;
+  refuse_in_every_mode(c.result, rule_scheduling_gate, std::move(message),
+                       cat(subject, ": the scheduling gate is mlnetpol's"));
   return true;
 }
 
@@ -567,7 +627,8 @@ decision mutate(const request_facts& request, const config& cfg) {
   if (settle_early(c)) return std::move(c.result);
   c.roles = roles_of(cfg, c.namespace_name);
   std::vector<planned_label> planned = plan(c);
-  if (!planned.empty()) {
+  const bool gated = plan_gate(c, planned);
+  if (!planned.empty() || gated) {
     if (c.result.mode == enforcement_mode::audit) {
       std::string audit_value;
       for (const auto& label : planned) {
@@ -591,7 +652,7 @@ decision validate(const request_facts& request, const config& cfg) {
   context c{request, cfg, classify(request), {}, {}, {}};
   c.namespace_name = namespace_of(request, c.kind);
   c.result.mode = cfg.enforcement;
-  if (refuse_foreign_label_changes(c)) {
+  if (refuse_foreign_label_changes(c) || refuse_gate_changes(c)) {
     finish(c.result);
     return std::move(c.result);
   }

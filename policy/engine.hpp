@@ -11,6 +11,7 @@
 
 #include "policy/config.hpp"
 #include "policy/decision.hpp"
+#include "policy/scheduling_gate.hpp"
 
 namespace mlnetpol::policy {
 
@@ -28,6 +29,9 @@ struct request_facts {
   const rapidjson::Value* old_object = nullptr;
   // Labels of the request's namespace when known (for the mlnetpol.io/enforcement override).
   const std::map<std::string, std::string>* namespace_labels = nullptr;
+  // The namespace's policy set as the controller's cache and renders know it; null without a
+  // controller (then no scheduling gate is added: nobody would release it).
+  const policy_set_state* policy_set = nullptr;
 };
 
 decision mutate(const request_facts& request, const config& cfg);

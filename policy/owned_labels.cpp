@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/json.hpp"
+#include "policy/policy_set.hpp"
 
 namespace mlnetpol::policy {
 namespace {
@@ -91,6 +92,20 @@ std::vector<label_change> foreign_label_changes(const rapidjson::Value* old_obje
     }
   }
   return out;
+}
+
+std::optional<label_change> policy_set_annotation_change(const rapidjson::Value* old_object,
+                                                         const rapidjson::Value* object) {
+  auto value = [](const rapidjson::Value* o) -> std::optional<std::string> {
+    const auto v = json::map_value(json::json_member(o, "metadata"), "annotations",
+                                   policy_set_annotation);
+    if (!v) return std::nullopt;
+    return std::string(*v);
+  };
+  std::optional<std::string> before = value(old_object);
+  std::optional<std::string> after = value(object);
+  if (before == after) return std::nullopt;
+  return label_change{std::string(policy_set_annotation), std::move(before), std::move(after), true};
 }
 
 }  // namespace mlnetpol::policy

@@ -42,6 +42,7 @@ struct label_change {
   std::string key;
   std::optional<std::string> before;
   std::optional<std::string> after;
+  bool annotation = false;  // the policy-set annotation rather than a label
 };
 
 // The mlnetpol.io labels whose value differs between old_object and object (either may be null:
@@ -51,5 +52,11 @@ struct label_change {
 std::vector<label_change> foreign_label_changes(const rapidjson::Value* old_object,
                                                 const rapidjson::Value* object,
                                                 const namespace_roles& roles);
+
+// The policy-set annotation (policy_set.hpp) when a Namespace request adds, changes or removes it:
+// it tells every replica the namespace's set is in place, so only mlnetpol may write it (a tenant
+// who forged it would have its pods start before their policies exist).
+std::optional<label_change> policy_set_annotation_change(const rapidjson::Value* old_object,
+                                                         const rapidjson::Value* object);
 
 }  // namespace mlnetpol::policy

@@ -28,12 +28,12 @@ constexpr std::array<std::string_view, 8> known_decisions{
     policy::to_string(policy::outcome::audited),
     policy::to_string(policy::outcome::exempt),
     admission::decision_error};
-constexpr std::array<std::string_view, 9> known_rule_names{
+constexpr std::array<std::string_view, 10> known_rule_names{
     policy::rule_workload_type_missing,      policy::rule_workload_type_not_allowed,
     policy::rule_host_network,               policy::rule_managed_policy,
     policy::rule_namespace_label,            policy::rule_label_via_status,
     policy::rule_tenant_egress_all,          policy::rule_tenant_ingress_all,
-    policy::rule_tenant_exception_undocumented};
+    policy::rule_tenant_exception_undocumented, policy::rule_scheduling_gate};
 constexpr std::array<std::string_view, 3> known_mode_names{
     policy::to_string(policy::enforcement_mode::enforce),
     policy::to_string(policy::enforcement_mode::warn),

@@ -101,7 +101,7 @@ class metrics {
   std::string render() const;
 
  private:
-  static constexpr std::size_t known_rules = 9;  // the label engine's and guardrails' rules
+  static constexpr std::size_t known_rules = 10;  // the label engine's and guardrails' rules
   static constexpr std::size_t known_modes = 3;  // enforce, warn, audit
 
   obs::labeled_counter admission_{"webhook", "kind", "operation", "decision"};

@@ -445,3 +445,144 @@ TEST_CASE("tenant policy guardrails through the handler: decoded, judged, counte
   CHECK_FALSE(c.allowed);
   CHECK(c.message.find("specs[0].egress[0].toEntities[0] world") != std::string::npos);
 }
+
+namespace {
+
+policy::config tenant_config(policy::enforcement_mode mode = policy::enforcement_mode::enforce) {
+  policy::config cfg;
+  cfg.tenant_namespaces = {"team-a"};
+  cfg.service_account = "system:serviceaccount:mlnetpol-system:mlnetpol";
+  cfg.enforcement = mode;
+  return cfg;
+}
+
+json gate(const std::string& name) {
+  return {{"name", name}};
+}
+
+}  // namespace
+
+TEST_CASE("scheduling gate: a pod created before its namespace's set is stored is gated") {
+  mlnetpol::admission::testing::controller_lookup lookup;
+  policy_handlers handlers(tenant_config(), &lookup);
+  SUBCASE("no gates yet: the list is created, with the label") {
+    const json review = pod_review("team-a", json::object());
+    const review_response r = handlers.mutate().handle(decode(review));
+    CHECK(r.decision == "patched");
+    const json after = apply_patch(review["request"]["object"], r.patch);
+    CHECK(after["spec"]["schedulingGates"] == json::array({gate("mlnetpol.io/policy-set")}));
+    CHECK(after["metadata"]["labels"]["mlnetpol.io/gated"] == "true");
+    // Mutating the gated pod again adds nothing (reinvocation).
+    const review_response again = handlers.mutate().handle(decode(with_object(review, after)));
+    CHECK(again.patch.empty());
+  }
+  SUBCASE("after another controller's gates, and a dryRun gets the same patch") {
+    json review = pod_review("team-a", {{"app", "web"}},
+                             {{"schedulingGates", json::array({gate("example.com/quota")})}});
+    const review_response r = handlers.mutate().handle(decode(review));
+    review["request"]["dryRun"] = true;
+    const review_response dry = handlers.mutate().handle(decode(review));
+    CHECK(dry.patch == r.patch);
+    const json after = apply_patch(review["request"]["object"], r.patch);
+    CHECK(after["spec"]["schedulingGates"] ==
+          json::array({gate("example.com/quota"), gate("mlnetpol.io/policy-set")}));
+    CHECK(after["metadata"]["labels"] == json{{"app", "web"}, {"mlnetpol.io/gated", "true"}});
+  }
+  SUBCASE("a stale recorded set gates too") {
+    lookup.sets["team-a"] = {"old", "new"};
+    CHECK_FALSE(handlers.mutate().handle(decode(pod_review("team-a", json::object()))).patch.empty());
+  }
+}
+
+TEST_CASE("scheduling gate: none when the set is in place, on UPDATE, under audit, offline") {
+  mlnetpol::admission::testing::controller_lookup lookup;
+  lookup.sets["team-a"] = {"h", "h"};
+  policy_handlers handlers(tenant_config(), &lookup);
+  const review_response in_place = handlers.mutate().handle(decode(pod_review("team-a", json::object())));
+  CHECK(in_place.patch.empty());
+  CHECK(in_place.decision == "allowed");
+
+  mlnetpol::admission::testing::controller_lookup absent;
+  policy_handlers updates(tenant_config(), &absent);
+  CHECK(updates.mutate()
+            .handle(decode(pod_review("team-a", json::object(), json::object(), "UPDATE")))
+            .patch.empty());
+  // Not secured: no gate.
+  CHECK(updates.mutate().handle(decode(pod_review("elsewhere", json::object()))).patch.empty());
+  absent.labels["team-a"] = {{"mlnetpol.io/enforcement", "audit"}};
+  CHECK(updates.mutate().handle(decode(pod_review("team-a", json::object()))).patch.empty());
+
+  policy_handlers offline(tenant_config(), nullptr);  // no controller: nobody would release it
+  CHECK(offline.mutate().handle(decode(pod_review("team-a", json::object()))).patch.empty());
+}
+
+TEST_CASE("scheduling gate: only mlnetpol (or an admin) removes the gate or touches its label") {
+  mlnetpol::admission::testing::controller_lookup lookup;
+  policy::config cfg = tenant_config();
+  cfg.admin_groups = {"platform-admins"};
+  policy_handlers handlers(cfg, &lookup);
+  json review = pod_review("team-a", {{"mlnetpol.io/gated", "true"}},
+                           {{"schedulingGates", json::array({gate("mlnetpol.io/policy-set")})}},
+                           "UPDATE");
+  review["request"]["oldObject"] = review["request"]["object"];
+  json& object = review["request"]["object"];
+  object["spec"]["schedulingGates"] = json::array();
+  review["request"]["userInfo"] = {{"username", "system:serviceaccount:team-a:deployer"},
+                                   {"groups", json::array({"system:authenticated"})}};
+  SUBCASE("a tenant removing the gate is refused, whatever the mode") {
+    for (const auto mode : {policy::enforcement_mode::enforce, policy::enforcement_mode::audit}) {
+      handlers.update_config([&] {
+        auto c = cfg;
+        c.enforcement = mode;
+        return c;
+      }());
+      const review_response r = handlers.validate().handle(decode(review));
+      CHECK_FALSE(r.allowed);
+      CHECK(r.code == 403);
+      REQUIRE(r.violations.size() == 1);
+      CHECK(r.violations[0].rule == "scheduling-gate");
+      CHECK(r.message.find("removes the scheduling gate mlnetpol.io/policy-set") !=
+            std::string::npos);
+    }
+  }
+  SUBCASE("a tenant removing the label alone is refused") {
+    object["spec"]["schedulingGates"] = json::array({gate("mlnetpol.io/policy-set")});
+    object["metadata"]["labels"] = json::object();
+    CHECK_FALSE(handlers.validate().handle(decode(review)).allowed);
+  }
+  SUBCASE("another gate may go") {
+    review["request"]["oldObject"]["spec"]["schedulingGates"] =
+        json::array({gate("example.com/quota"), gate("mlnetpol.io/policy-set")});
+    object["spec"]["schedulingGates"] = json::array({gate("mlnetpol.io/policy-set")});
+    CHECK(handlers.validate().handle(decode(review)).allowed);
+  }
+  SUBCASE("mlnetpol's service account and admins may release it") {
+    object["metadata"]["labels"] = json::object();
+    review["request"]["userInfo"]["username"] = cfg.service_account;
+    CHECK(handlers.validate().handle(decode(review)).allowed);
+    review["request"]["userInfo"] = {{"username", "alice"},
+                                     {"groups", json::array({"platform-admins"})}};
+    CHECK(handlers.validate().handle(decode(review)).allowed);
+  }
+}
+
+TEST_CASE("the policy-set annotation of a Namespace is mlnetpol's: a tenant cannot forge it") {
+  policy::config cfg = tenant_config();
+  policy_handlers handlers(cfg);
+  json review = namespace_review("team-a", {{"mlnetpol.io/secured", "true"}, {"mlnetpol.io/tenant", "true"}},
+                                 false, "UPDATE");
+  review["request"]["oldObject"] = review["request"]["object"];
+  review["request"]["object"]["metadata"]["annotations"] = {{"mlnetpol.io/policy-set", "0123"}};
+  review["request"]["userInfo"] = {{"username", "system:serviceaccount:team-a:admin"},
+                                   {"groups", json::array({"system:authenticated"})}};
+  const review_response forged = handlers.validate().handle(decode(review));
+  CHECK_FALSE(forged.allowed);
+  CHECK(forged.message.find("annotation mlnetpol.io/policy-set (added: 0123)") != std::string::npos);
+  // On CREATE too (a namespace created "in place" would never gate its first pods).
+  json created = review;
+  created["request"]["operation"] = "CREATE";
+  created["request"].erase("oldObject");
+  CHECK_FALSE(handlers.validate().handle(decode(created)).allowed);
+  review["request"]["userInfo"]["username"] = cfg.service_account;
+  CHECK(handlers.validate().handle(decode(review)).allowed);
+}

@@ -73,6 +73,24 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     return namespaces_.at(ns).labels;
   }
+  std::map<std::string, std::string> annotations(const std::string& ns) {
+    std::lock_guard lock(m_);
+    return namespaces_.at(ns).annotations;
+  }
+  // A pod as a tenant's client creates it (spec: compact JSON).
+  void add_pod(const std::string& ns, const std::string& name,
+               std::map<std::string, std::string> labels, const std::string& spec) {
+    std::lock_guard lock(m_);
+    object o;
+    o.meta.kind = "Pod";
+    o.meta.namespace_name = ns;
+    o.meta.name = name;
+    o.meta.labels = std::move(labels);
+    o.meta.spec = spec;
+    o.meta.resource_version = next_rv();
+    objects_[{"Pod", ns, name}] = o;
+    emit("Pod", k8s::watch_event::type::added, o.meta);
+  }
   // An object created or edited by someone else (kubectl, an Update), who then owns fields of its
   // spec; spec "" keeps the spec it had.
   void put_object(const std::string& kind, const std::string& ns, const std::string& name,
@@ -274,16 +292,71 @@ class fake_cluster : public cluster {
       return make_error(k8s::failure_kind::not_found, 404, "namespaces not found");
     rapidjson::Document doc;
     doc.Parse(json_patch.data(), json_patch.size());
-    for (const auto& m : doc["metadata"]["labels"].GetObject()) {
-      if (m.value.IsNull()) {
-        it->second.labels.erase(m.name.GetString());
-      } else {
-        it->second.labels[m.name.GetString()] = m.value.GetString();
+    const auto& metadata = doc["metadata"];
+    for (const char* map : {"labels", "annotations"}) {
+      if (!metadata.HasMember(map)) continue;
+      auto& into = std::string_view(map) == "labels" ? it->second.labels : it->second.annotations;
+      for (const auto& m : metadata[map].GetObject()) {
+        if (m.value.IsNull()) {
+          into.erase(m.name.GetString());
+        } else {
+          into[m.name.GetString()] = m.value.GetString();
+        }
       }
     }
     it->second.resource_version = next_rv();
     emit("Namespace", k8s::watch_event::type::modified, it->second);
     return it->second;
+  }
+
+  // A pod's gate release: "test"/"remove" of /metadata/labels/<key> and of
+  // /spec/schedulingGates/<i> (the only JSON Patches the controller sends); a failed test answers
+  // invalid, as the real API server does.
+  k8s::api_result<k8s::object_meta> json_patch(const k8s::resource& r, std::string_view ns,
+                                               std::string_view name,
+                                               std::string_view json_patch) override {
+    std::lock_guard lock(m_);
+    const std::string call = "json-patch " + std::string(r.kind) + " " + std::string(ns) + "/" +
+                             std::string(name) + " " + std::string(json_patch);
+    calls_.push_back(call);
+    if (auto e = injected(call)) return *e;
+    auto it = objects_.find({std::string(r.kind), std::string(ns), std::string(name)});
+    if (it == objects_.end()) return make_error(k8s::failure_kind::not_found, 404, "not found");
+    k8s::object_meta meta = it->second.meta;
+    rapidjson::Document spec;
+    spec.Parse(meta.spec.empty() ? "{}" : meta.spec.c_str());
+    rapidjson::Document ops;
+    ops.Parse(json_patch.data(), json_patch.size());
+    const std::string label_prefix = "/metadata/labels/";
+    const std::string gate_prefix = "/spec/schedulingGates/";
+    for (const auto& op : ops.GetArray()) {
+      const std::string path = op["path"].GetString();
+      const bool test = std::string_view(op["op"].GetString()) == "test";
+      if (path.starts_with(label_prefix)) {
+        std::string key = path.substr(label_prefix.size());
+        if (const auto at = key.find("~1"); at != std::string::npos) key.replace(at, 2, "/");
+        const auto l = meta.labels.find(key);
+        if (l == meta.labels.end() || (test && l->second != op["value"].GetString()))
+          return make_error(k8s::failure_kind::invalid, 422, "test failed");
+        if (!test) meta.labels.erase(l);
+      } else if (path.starts_with(gate_prefix)) {
+        const auto index = std::stoul(path.substr(gate_prefix.size()));
+        auto& gates = spec["schedulingGates"];
+        if (!gates.IsArray() || index >= gates.Size() || (test && gates[index] != op["value"]))
+          return make_error(k8s::failure_kind::invalid, 422, "test failed");
+        if (!test) gates.Erase(gates.Begin() + index);
+      } else {
+        return make_error(k8s::failure_kind::invalid, 422, "unsupported path " + path);
+      }
+    }
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    spec.Accept(writer);
+    meta.spec = buffer.GetString();
+    meta.resource_version = next_rv();
+    it->second.meta = meta;
+    emit(meta.kind, k8s::watch_event::type::modified, meta);
+    return meta;
   }
 
   k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,

@@ -34,6 +34,11 @@ class shared_handle : public cluster {
                                                 std::string_view patch) override {
     return f_.merge_patch(r, ns, name, patch);
   }
+  k8s::api_result<k8s::object_meta> json_patch(const k8s::resource& r, std::string_view ns,
+                                               std::string_view name,
+                                               std::string_view patch) override {
+    return f_.json_patch(r, ns, name, patch);
+  }
   k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
                                std::string_view name) override {
     return f_.remove(r, ns, name);
@@ -609,4 +614,44 @@ TEST_CASE("manager: at start-up the guard compares the configuration with what t
   REQUIRE(eventually([&] { return api.names("NetworkPolicy", "t9").empty(); }));
   CHECK(api.names("NetworkPolicy", "t0").size() > 0);
   n.stop();
+}
+
+TEST_CASE("manager: the leader releases a gated pod once its set is recorded; another gate stays") {
+  fake_cluster api;
+  api.add_namespace("argocd");
+  api.add_namespace("default");
+  const std::string gates =
+      R"({"schedulingGates":[{"name":"example.com/quota"},{"name":"mlnetpol.io/policy-set"}]})";
+  api.add_pod("argocd", "web", {{"mlnetpol.io/gated", "true"}, {"app", "web"}}, gates);
+  // Outside the lists (no set applies there): released at once.
+  api.add_pod("default", "stray", {{"mlnetpol.io/gated", "true"}}, gates);
+  manager m(std::make_unique<shared_handle>(api), policy::config{}, fast("a"));
+  m.start();
+  auto released = [&](const std::string& ns, const std::string& name) {
+    const auto pod = api.find("Pod", ns, name);
+    return pod && !pod->meta.labels.contains("mlnetpol.io/gated") &&
+           pod->meta.spec == R"({"schedulingGates":[{"name":"example.com/quota"}]})";
+  };
+  REQUIRE(eventually([&] { return released("argocd", "web") && released("default", "stray"); }));
+  CHECK(api.find("Pod", "argocd", "web")->meta.labels.at("app") == "web");
+  // Released only after the set was stored and recorded.
+  const auto calls = api.calls();
+  std::size_t recorded = calls.size(), release = calls.size(), applies = 0;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].starts_with("patch Namespace argocd") &&
+        calls[i].find("mlnetpol.io/policy-set") != std::string::npos)
+      recorded = std::min(recorded, i);
+    if (calls[i].starts_with("json-patch Pod argocd/web")) release = std::min(release, i);
+    if (calls[i].starts_with("apply NetworkPolicy argocd/")) {
+      ++applies;
+      CHECK(i < recorded);
+    }
+  }
+  CHECK(applies == 4);
+  CHECK(recorded < release);
+  REQUIRE(eventually([&] { return m.gated_pods() == 0; }));
+  const std::string metrics = m.metrics_text();
+  CHECK(metrics.find("\nmlnetpol_gates_released_total 2") != std::string::npos);
+  CHECK(metrics.find("\nmlnetpol_pods_gated 0") != std::string::npos);
+  CHECK(metrics.find("mlnetpol_gate_held_seconds_count 2") != std::string::npos);
 }

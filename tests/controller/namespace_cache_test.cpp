@@ -63,3 +63,24 @@ TEST_CASE("namespace_cache: readers run while a writer rewrites (no torn reads)"
   reader.join();
   CHECK(torn == 0);
 }
+
+TEST_CASE("namespace_cache: recorded policy sets, from lists and events, reported as changes") {
+  namespace_cache c;
+  CHECK(c.recorded_policy_set("a").empty());  // not synced
+  auto changed = c.replace({{"a", {}}, {"b", {}}}, {{"a", "h1"}});
+  CHECK(c.recorded_policy_set("a") == "h1");
+  CHECK(c.recorded_policy_set("b").empty());
+  // A relist where only a recorded set changed reports that namespace.
+  changed = c.replace({{"a", {}}, {"b", {}}}, {{"a", "h1"}, {"b", "h2"}});
+  CHECK(changed == std::vector<std::string>{"b"});
+  changed = c.replace({{"a", {}}, {"b", {}}}, {{"b", "h2"}});
+  CHECK(changed == std::vector<std::string>{"a"});
+  CHECK(c.set_policy_set("a", "h3"));
+  CHECK_FALSE(c.set_policy_set("a", "h3"));
+  CHECK(c.recorded_policy_set("a") == "h3");
+  CHECK(c.set_policy_set("a", ""));
+  CHECK(c.recorded_policy_set("a").empty());
+  CHECK(c.set_policy_set("b", "h4"));
+  c.erase("b");
+  CHECK(c.recorded_policy_set("b").empty());
+}

@@ -25,8 +25,13 @@ struct fixture {
   void sync_cache() {
     auto page = api.list_all(k8s::namespaces, "", "");
     std::vector<std::pair<std::string, label_map>> entries;
-    for (auto& m : page->items) entries.emplace_back(m.name, m.labels);
-    cache.replace(std::move(entries));
+    std::vector<std::pair<std::string, std::string>> sets;
+    for (auto& m : page->items) {
+      entries.emplace_back(m.name, m.labels);
+      const auto set = m.annotations.find("mlnetpol.io/policy-set");
+      if (set != m.annotations.end()) sets.emplace_back(m.name, set->second);
+    }
+    cache.replace(std::move(entries), std::move(sets));
     api.clear_calls();
   }
   std::size_t count(const std::string& prefix) {
@@ -519,4 +524,60 @@ TEST_CASE("reconciler::own_write: our apply's and delete's events are recognised
   e.event_type = k8s::watch_event::type::deleted;
   CHECK(f.r.own_write(e));
   CHECK_FALSE(f.r.own_write(e));  // consumed
+}
+
+TEST_CASE("reconcile: the set is recorded on the Namespace once every object is stored") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  const std::string key = "mlnetpol.io/policy-set";
+  const std::string hash = policy_set_hash(policy::render_policies(f.cfg, "argocd"));
+  REQUIRE_FALSE(hash.empty());
+  auto out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.set_recorded);
+  CHECK(f.api.annotations("argocd").at(key) == hash);
+  CHECK(f.cache.recorded_policy_set("argocd") == hash);
+  // The annotation is the last write: after every object of the set.
+  const auto calls = f.api.calls();
+  REQUIRE_FALSE(calls.empty());
+  CHECK(calls.back().find("\"annotations\":{\"mlnetpol.io/policy-set\":\"" + hash) !=
+        std::string::npos);
+  CHECK(f.count("apply") == 4);
+
+  // Recorded: the next reconcile writes nothing.
+  f.api.clear_calls();
+  out = f.r.reconcile(f.cfg, "argocd");
+  CHECK(out.writes() == 0);
+  CHECK(f.api.writes() == 0);
+
+  SUBCASE("a set that cannot be stored is not recorded (Cilium mode without the CRD)") {
+    f.api.set_cilium_installed(false);
+    f.cfg.cilium_mode = true;
+    CHECK(f.r.reconcile(f.cfg, "argocd").status == reconcile_status::crd_missing);
+    CHECK(f.api.annotations("argocd").at(key) == hash);  // the old set's, not the new one's
+    CHECK(f.cache.recorded_policy_set("argocd") == hash);
+  }
+  SUBCASE("an apply refused: nothing recorded") {
+    f.cfg.platform_namespaces = {"argocd", "monitoring"};
+    f.api.add_namespace("monitoring");
+    f.sync_cache();
+    f.api.fail_next("apply NetworkPolicy monitoring", make_error(k8s::failure_kind::server_error, 500));
+    CHECK(f.r.reconcile(f.cfg, "monitoring").status == reconcile_status::retry);
+    CHECK_FALSE(f.api.annotations("monitoring").contains(key));
+    CHECK(f.r.reconcile(f.cfg, "monitoring").status == reconcile_status::ok);
+    CHECK(f.api.annotations("monitoring").contains(key));
+  }
+  SUBCASE("audit, or leaving the lists, removes it") {
+    f.cfg.enforcement = policy::enforcement_mode::audit;
+    CHECK(f.r.reconcile(f.cfg, "argocd").status == reconcile_status::audited);
+    CHECK_FALSE(f.api.annotations("argocd").contains(key));
+    CHECK(f.cache.recorded_policy_set("argocd").empty());
+    f.cfg.enforcement = policy::enforcement_mode::enforce;
+    CHECK(f.r.reconcile(f.cfg, "argocd").status == reconcile_status::ok);
+    CHECK(f.api.annotations("argocd").at(key) == hash);
+    f.cfg.platform_namespaces = {"monitoring"};
+    CHECK(f.r.reconcile(f.cfg, "argocd").status == reconcile_status::ok);
+    CHECK_FALSE(f.api.annotations("argocd").contains(key));
+  }
 }

@@ -1,5 +1,6 @@
 // The AdmissionReview decoder followed by the real mutate and validate handlers, under the default
-// configuration and under ones that secure ML namespaces (enforce, warn, audit). Invariant
+// configuration and under ones that secure ML namespaces (enforce, warn, audit), the enforce one
+// on a replica whose namespaces have no policy set recorded (the scheduling gate's patch). Invariant
 // (enforce): a mutate response's patch applies to the request's object, mutating the patched object
 // patches nothing more, and validating it is never denied for a reason the patch was meant to fix
 // (no rule fires more often than on the original, and a label patch leaves fewer sites without the
@@ -48,8 +49,12 @@ std::map<std::string, int> rule_counts(const admission::review_response& r) {
 }
 
 void check_patch_invariant(const admission::review_request& request) {
-  // Fresh handlers per input: no state carries from one input to the next.
-  admission::testing::policy_handlers handlers(ml_config(policy::enforcement_mode::enforce));
+  // Fresh handlers per input: no state carries from one input to the next. A replica with a
+  // controller and no set recorded anywhere: every Pod CREATE in a secured namespace gets the
+  // scheduling gate, so its patch is under the invariant too.
+  const admission::testing::controller_lookup lookup;
+  admission::testing::policy_handlers handlers(ml_config(policy::enforcement_mode::enforce),
+                                               &lookup);
   const admission::review_response mutated = handlers.mutate().handle(request);
   if (mutated.patch.empty()) return;
   if (request.object == nullptr) invariant_failed("a patch without an object", mutated.patch);

@@ -81,6 +81,8 @@ ADMISSION_POLICY_NAMES = set(_ADMISSION_POLICIES) | {
 # (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
     ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
+    # controller/manager.cpp: pods labelled mlnetpol.io/gated=true, their gate released (JSON patch).
+    ({""}, {"pods"}, {"list", "watch", "patch"}, set()),
     ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "update", "delete"},
      set()),
     ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "update", "delete"},
