@@ -210,7 +210,27 @@ std::optional<rapidjson::SizeType> array_index(std::string_view token, rapidjson
   return index;
 }
 
-boost::system::result<void, patch_error> apply_operation(rapidjson::Document& document,
+// The value at tokens, or null when a step does not resolve (for "test").
+const rapidjson::Value* resolve(const rapidjson::Value& root, const std::vector<std::string>& tokens) {
+  const rapidjson::Value* at = &root;
+  for (const std::string& token : tokens) {
+    if (at->IsObject()) {
+      const auto it = find(*at, token);
+      if (it == at->MemberEnd()) return nullptr;
+      at = &it->value;
+    } else if (at->IsArray()) {
+      const auto index = array_index(token, at->Size());
+      if (!index || *index == at->Size()) return nullptr;
+      at = &(*at)[*index];
+    } else {
+      return nullptr;
+    }
+  }
+  return at;
+}
+
+boost::system::result<void, patch_error> apply_operation(rapidjson::Value& document,
+                                                         rapidjson::Document::AllocatorType& alloc,
                                                          const rapidjson::Value& operation) {
   if (!operation.IsObject()) return patch_error("a patch operation is not an object");
   const auto op_it = find(operation, "op");
@@ -222,19 +242,24 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Document& do
   const std::string_view op(op_it->value.GetString(), op_it->value.GetStringLength());
   const std::string_view path(path_it->value.GetString(), path_it->value.GetStringLength());
   const bool add = op == "add";
-  if (!add && op != "replace" && op != "remove")
+  if (!add && op != "replace" && op != "remove" && op != "test")
     return patch_error("unsupported op " + std::string(op));
   const auto value_it = find(operation, "value");
   if (op != "remove" && value_it == operation.MemberEnd())
     return patch_error(std::string(op) + " " + std::string(path) + " has no value");
   auto tokens = pointer_tokens(path);
   if (!tokens) return tokens.error();
-  auto& alloc = document.GetAllocator();
+  if (op == "test") {
+    const rapidjson::Value* at = resolve(document, *tokens);
+    if (at == nullptr || *at != value_it->value)
+      return patch_error("test " + std::string(path) + " failed");
+    return {};
+  }
   rapidjson::Value value;
   if (op != "remove") value.CopyFrom(value_it->value, alloc);
   if (tokens->empty()) {
     if (op == "remove") return patch_error("remove of the whole document");
-    static_cast<rapidjson::Value&>(document).Swap(value);  // the root, not the allocator
+    document.Swap(value);
     return {};
   }
   rapidjson::Value* parent = &document;
@@ -294,16 +319,22 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Document& do
 
 }  // namespace
 
-boost::system::result<void, patch_error> apply_patch(rapidjson::Document& document,
-                                                     std::string_view patch) {
+boost::system::result<void, patch_error> apply_patch(rapidjson::Value& target,
+                                                     std::string_view patch,
+                                                     rapidjson::Document::AllocatorType& alloc) {
   rapidjson::Document operations;
   if (auto error = parse_json(operations, patch))
     return patch_error("invalid patch: " + error->message);
   if (!operations.IsArray()) return patch_error("a patch is a JSON array");
   for (const auto& operation : operations.GetArray()) {
-    if (auto done = apply_operation(document, operation); !done) return done;
+    if (auto done = apply_operation(target, alloc, operation); !done) return done;
   }
   return {};
+}
+
+boost::system::result<void, patch_error> apply_patch(rapidjson::Document& document,
+                                                     std::string_view patch) {
+  return apply_patch(document, patch, document.GetAllocator());
 }
 
 void append_pointer_token(std::string& pointer, std::string_view token) {

@@ -74,10 +74,17 @@ boost::system::result<std::string, patch_error> patch_for_mutation(
     const rapidjson::Value& object, const std::vector<policy::map_entry>& entries,
     std::string_view scheduling_gate);
 
-// Applies an RFC 6902 patch of add, replace and remove operations (those json_patch writes) to
-// document, in order; an error names the first operation that does not apply (a path that does not
-// resolve, another op, malformed JSON). On error the document may be partly patched.
+// Applies an RFC 6902 patch of add, replace, remove and test operations (those the webhooks and
+// the controllers write) to document, in order, parsing the patch with the bounded parser; an error
+// names the first operation that does not apply (a path that does not resolve, a failed test,
+// another op, malformed JSON). On error the document may be partly patched. The one applier:
+// `review`, the tests and the fuzz targets all run it.
 boost::system::result<void, patch_error> apply_patch(rapidjson::Document& document,
                                                      std::string_view patch);
+// The same on a value inside a document (e.g. an AdmissionReview's request.object), whose
+// allocator new values come from.
+boost::system::result<void, patch_error> apply_patch(rapidjson::Value& target,
+                                                     std::string_view patch,
+                                                     rapidjson::Document::AllocatorType& alloc);
 
 }  // namespace mlnetpol::admission

@@ -3,8 +3,6 @@
 #include "app/manifest_documents.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <iterator>
@@ -12,88 +10,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "admission/json_parse.hpp"
+#include "app/yaml_json.hpp"
 #include "common/files.hpp"
 
 namespace mlnetpol::app {
 namespace {
-
-using allocator = rapidjson::Document::AllocatorType;
-
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// YAML 1.2 core schema float: [-+]?(.[0-9]+|[0-9]+(.[0-9]*)?)([eE][-+]?[0-9]+)?
-bool is_core_float(std::string_view s) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
-  const std::size_t e = s.find_first_of("eE");
-  std::string_view mantissa = s.substr(0, e);
-  if (e != std::string_view::npos) {
-    std::string_view exponent = s.substr(e + 1);
-    if (!exponent.empty() && (exponent[0] == '-' || exponent[0] == '+')) exponent.remove_prefix(1);
-    if (!all_digits(exponent)) return false;
-  }
-  const std::size_t dot = mantissa.find('.');
-  if (dot == std::string_view::npos) return all_digits(mantissa);
-  const std::string_view whole = mantissa.substr(0, dot), fraction = mantissa.substr(dot + 1);
-  if (whole.empty()) return all_digits(fraction);
-  return all_digits(whole) && (fraction.empty() || all_digits(fraction));
-}
-
-rapidjson::Value scalar_to_json(const YAML::Node& node, allocator& alloc) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "!") return rapidjson::Value(text.c_str(), alloc);  // quoted: a string
-  if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") {
-    return rapidjson::Value(rapidjson::kNullType);
-  }
-  if (text == "true" || text == "True" || text == "TRUE") return rapidjson::Value(true);
-  if (text == "false" || text == "False" || text == "FALSE") return rapidjson::Value(false);
-  const std::string_view digits =
-      text[0] == '-' || text[0] == '+' ? std::string_view(text).substr(1) : std::string_view(text);
-  if (all_digits(digits)) {
-    errno = 0;
-    const long long value = std::strtoll(text.c_str(), nullptr, 10);
-    if (errno == 0) return rapidjson::Value(static_cast<int64_t>(value));
-  }
-  if (is_core_float(text)) return rapidjson::Value(std::strtod(text.c_str(), nullptr));
-  return rapidjson::Value(text.c_str(), alloc);
-}
-
-result<rapidjson::Value> to_json(const YAML::Node& node, allocator& alloc) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return scalar_to_json(node, alloc);
-    case YAML::NodeType::Sequence: {
-      rapidjson::Value array(rapidjson::kArrayType);
-      for (const auto& item : node) {
-        auto value = to_json(item, alloc);
-        if (!value) return value.error();
-        array.PushBack(*value, alloc);
-      }
-      return array;
-    }
-    case YAML::NodeType::Map: {
-      rapidjson::Value object(rapidjson::kObjectType);
-      for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) {
-          return fail("line " + std::to_string(entry.first.Mark().line + 1) +
-                      ": map keys must be strings");
-        }
-        const std::string& key = entry.first.Scalar();
-        if (object.HasMember(key.c_str())) {
-          return fail("line " + std::to_string(entry.first.Mark().line + 1) + ": duplicate key \"" +
-                      key + "\"");
-        }
-        auto value = to_json(entry.second, alloc);
-        if (!value) return value.error();
-        object.AddMember(rapidjson::Value(key.c_str(), alloc), *value, alloc);
-      }
-      return object;
-    }
-    default:
-      return rapidjson::Value(rapidjson::kNullType);
-  }
-}
 
 bool looks_like_json(std::string_view text) {
   const std::size_t first = text.find_first_not_of(" \t\r\n");
@@ -113,8 +35,7 @@ result<std::vector<rapidjson::Document>> parse_documents(std::string_view text,
   std::vector<rapidjson::Document> out;
   if (looks_like_json(text)) {
     rapidjson::Document d;
-    d.Parse(text.data(), text.size());
-    if (!d.HasParseError()) {
+    if (!admission::parse_json(d, text)) {
       out.push_back(std::move(d));
       return out;
     }
@@ -129,10 +50,15 @@ result<std::vector<rapidjson::Document>> parse_documents(std::string_view text,
   }
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     rapidjson::Document d;
-    auto value = to_json(nodes[i], d.GetAllocator());
-    if (!value)
-      return fail(source + ": document " + std::to_string(i + 1) + ": " + value.error().message);
-    static_cast<rapidjson::Value&>(d) = std::move(*value);
+    std::vector<yaml_conversion_error> errors;
+    rapidjson::Value value = yaml_to_json(nodes[i], d.GetAllocator(), errors);
+    if (!errors.empty()) {
+      const auto& e = errors.front();
+      return fail(source + ": document " + std::to_string(i + 1) + ": line " +
+                  std::to_string(e.line) + ": " + e.message +
+                  (e.key.empty() ? "" : " \"" + e.key + "\""));
+    }
+    static_cast<rapidjson::Value&>(d) = std::move(value);
     out.push_back(std::move(d));
   }
   return out;

@@ -4,7 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "admission/json_patch_apply.hpp"
+#include "admission/json_parse.hpp"
+#include "admission/json_patch.hpp"
 #include "common/base64.hpp"
 #include "common/json.hpp"
 
@@ -50,7 +51,8 @@ result<chained_review> run_both_webhooks(std::string_view review_body,
   out.mutated = std::move(*mutated);
 
   // The validating webhook sees the object as the mutating webhook left it.
-  out.review.Parse(review_body.data(), review_body.size());
+  if (auto error = admission::parse_json(out.review, review_body))
+    return fail("the review is not valid JSON: " + error->message);
   rapidjson::Value* request =
       out.review.IsObject() && out.review.HasMember("request") ? &out.review["request"] : nullptr;
   rapidjson::Value* object = request != nullptr && request->IsObject() &&

@@ -1,32 +1,12 @@
 #include "common/flags.hpp"
 
 #include "common/duration.hpp"
+#include "common/edit_distance.hpp"
 
 #include <algorithm>
 #include <cstddef>
 
 namespace mlnetpol::flags {
-namespace {
-
-// Levenshtein distance; flags are short and the unknown one is cut to 64 characters, so this
-// stays small whatever is typed.
-std::size_t distance(std::string_view a, std::string_view b) {
-  a = a.substr(0, 64);
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-}  // namespace
 
 parser& parser::value(std::string name, value_fn set, std::string missing) {
   flags_.push_back({std::move(name), true, std::move(set), nullptr, std::move(missing)});
@@ -86,8 +66,11 @@ std::string parser::say(const std::string& pattern, std::string_view what) const
 std::string closest(std::string_view unknown, const std::vector<std::string_view>& known) {
   std::string_view best;
   std::size_t best_distance = 3;  // more edits than this is not a typo
+  // Bounded by the best so far, so whatever is typed costs little per flag.
+  edit_distance distance;
   for (const auto name : known) {
-    const std::size_t d = distance(unknown, name);
+    if (best_distance == 0) break;
+    const std::size_t d = distance(unknown, name, {.limit = best_distance - 1});
     if (d < best_distance) {
       best_distance = d;
       best = name;

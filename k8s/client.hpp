@@ -1,5 +1,6 @@
 #pragma once
-// The Kubernetes API client mlnetpol's controller (and later its certificate manager) uses.
+// The Kubernetes API client mlnetpol's controllers (policies, certificates) and its cluster
+// commands (explain, matrix) use.
 // Blocking calls, meant for the controller's own threads; each call has a deadline, and cancel()
 // ends every call in flight (shutdown). Thread-safe: each thread may call concurrently.
 //

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <functional>
 
+#include "common/edit_distance.hpp"
 #include "common/json.hpp"
 #include "policy/fqdn.hpp"
 #include "policy/labels.hpp"
@@ -77,36 +78,11 @@ std::string quote(std::string_view s) {
 std::string unknown_key_message(std::string_view key, const std::vector<std::string>& valid) {
   std::string best;
   std::size_t best_distance = std::string::npos;
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
   // A suggestion only helps when it is close; otherwise list what is valid here.
   const std::size_t close = std::max<std::size_t>(3, key.size() / 2);
-  // edit_distance of the lower-cased strings, or close + 1 once it cannot be close any more (a
-  // row's minimum never decreases), with two rows reused for every candidate: no copy or
-  // allocation per pair (a file of many unknown keys compares each with every valid key).
-  std::vector<std::size_t> prev, cur;
-  auto distance = [&](std::string_view a, std::string_view b) {
-    prev.resize(b.size() + 1);
-    cur.resize(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-      cur[0] = i;
-      std::size_t row_min = cur[0];
-      for (std::size_t j = 1; j <= b.size(); ++j) {
-        const std::size_t substitute = prev[j - 1] + (lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1);
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
-        row_min = std::min(row_min, cur[j]);
-      }
-      if (row_min > close) return close + 1;
-      std::swap(prev, cur);
-    }
-    return prev[b.size()];
-  };
+  edit_distance distance;  // its rows are reused for every candidate
   for (const auto& candidate : valid) {
-    // The distance is at least the difference in length: a candidate that cannot be close is not
-    // compared (a long unknown key costs no length x length table per valid key).
-    const std::size_t longer = std::max(key.size(), candidate.size());
-    if (longer - std::min(key.size(), candidate.size()) > close) continue;
-    const std::size_t d = distance(key, candidate);
+    const std::size_t d = distance(key, candidate, {.ignore_case = true, .limit = close});
     if (d < best_distance) {
       best_distance = d;
       best = candidate;
@@ -594,20 +570,6 @@ std::optional<enforcement_mode> parse_enforcement_mode(std::string_view text) {
   if (text == "warn") return enforcement_mode::warn;
   if (text == "audit") return enforcement_mode::audit;
   return std::nullopt;
-}
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t substitute = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, substitute});
-    }
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
 }
 
 config_parse_result parse_config(const rapidjson::Value& root) {

@@ -43,7 +43,5 @@ std::vector<config_key_info> config_keys();
 // The configuration as YAML (one commented line per key), parseable by the loader.
 std::string format_config_yaml(const config& cfg);
 
-// Levenshtein distance, for "did you mean" suggestions.
-std::size_t edit_distance(std::string_view a, std::string_view b);
 
 }  // namespace mlnetpol::policy

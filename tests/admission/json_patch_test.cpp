@@ -420,3 +420,30 @@ TEST_CASE("apply_patch names what does not apply") {
   CHECK(apply_error(object, R"([1])") == "a patch operation is not an object");
   CHECK(apply_error(object, "[").rfind("invalid patch: ", 0) == 0);
 }
+
+TEST_CASE("apply_patch tests values (a release that must not touch another's entry)") {
+  const std::string object = R"({"spec":{"gates":[{"name":"a"},{"name":"b"}]}})";
+  CHECK(applied(object, R"([{"op":"test","path":"/spec/gates/1","value":{"name":"b"}},
+                            {"op":"remove","path":"/spec/gates/1"}])") ==
+        json::parse(R"({"spec":{"gates":[{"name":"a"}]}})"));
+  CHECK(apply_error(object, R"([{"op":"test","path":"/spec/gates/0","value":{"name":"b"}}])") ==
+        "test /spec/gates/0 failed");
+  CHECK(apply_error(object, R"([{"op":"test","path":"/spec/gates/2","value":{"name":"b"}}])") ==
+        "test /spec/gates/2 failed");
+  CHECK(apply_error(object, R"([{"op":"test","path":"/spec/x/y","value":1}])") ==
+        "test /spec/x/y failed");
+  CHECK(apply_error(object, R"([{"op":"test","path":"/spec"}])") == "test /spec has no value");
+}
+
+TEST_CASE("apply_patch on a value inside a document uses the document's allocator") {
+  rapidjson::Document review;
+  review.Parse(R"({"request":{"object":{"metadata":{"labels":{"a":"1"}}}}})");
+  auto& object = review["request"]["object"];
+  const auto done = mlnetpol::admission::apply_patch(
+      object, R"([{"op":"add","path":"/metadata/labels/b","value":"2"},
+                  {"op":"replace","path":"","value":{"kind":"Pod"}}])",
+      review.GetAllocator());
+  REQUIRE_MESSAGE(done.has_value(), (done ? "" : done.error().message));
+  CHECK(review["request"]["object"]["kind"] == "Pod");
+  CHECK(review["request"].MemberCount() == 1);
+}

@@ -1,5 +1,7 @@
 // `mlnetpol certs` end to end: runs the built binary (MLNETPOL_BINARY) as a user would.
 #include <doctest/doctest.h>
+
+#include "tests/support/files.hpp"
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -25,12 +27,6 @@ struct run_result {
   std::string err;
 };
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string quote(const std::string& s) {
   std::string q = "'";
@@ -38,18 +34,7 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "mlnetpol-certs-cli-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using mlnetpol::testing::temp_dir;
 
 run_result run(const temp_dir& tmp, const std::vector<std::string>& args) {
   REQUIRE_MESSAGE(fs::exists(MLNETPOL_BINARY), "build the mlnetpol target first");
@@ -59,7 +44,7 @@ run_result run(const temp_dir& tmp, const std::vector<std::string>& args) {
   cmd += " >" + quote(out.string()) + " 2>" + quote(err.string());
   const int status = std::system(cmd.c_str());
   REQUIRE(WIFEXITED(status));
-  run_result r{WEXITSTATUS(status), slurp(out), slurp(err)};
+  run_result r{WEXITSTATUS(status), mlnetpol::testing::read_text(out), mlnetpol::testing::read_text(err)};
   fs::remove(out);
   fs::remove(err);
   return r;
@@ -95,7 +80,7 @@ TEST_CASE("mlnetpol certs writes the three files as `make run` asks for them") {
   CHECK(mode_of(out / "ca.crt") == 0644);
   CHECK(mode_of(out / "tls.crt") == 0644);
   CHECK(mode_of(out / "tls.key") == 0600);
-  CHECK(slurp(out / "tls.key").starts_with("-----BEGIN PRIVATE KEY-----"));
+  CHECK(mlnetpol::testing::read_text(out / "tls.key").starts_with("-----BEGIN PRIVATE KEY-----"));
   CHECK(cert_matches_ip(out / "tls.crt", "127.0.0.1"));
 }
 
@@ -103,18 +88,18 @@ TEST_CASE("mlnetpol certs refuses to overwrite, and --force replaces") {
   temp_dir tmp;
   const std::string out = (tmp.path / "c").string();
   REQUIRE(run(tmp, {"--out", out}).exit_code == 0);
-  const std::string before = slurp(tmp.path / "c" / "tls.crt");
+  const std::string before = mlnetpol::testing::read_text(tmp.path / "c" / "tls.crt");
   CHECK_FALSE(cert_matches_ip(tmp.path / "c" / "tls.crt", "127.0.0.1"));
 
   const run_result refused = run(tmp, {"--out", out, "--dev"});
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("ca.crt already exists") != std::string::npos);
   CHECK(refused.err.find("--force") != std::string::npos);
-  CHECK(slurp(tmp.path / "c" / "tls.crt") == before);
+  CHECK(mlnetpol::testing::read_text(tmp.path / "c" / "tls.crt") == before);
 
   const run_result forced = run(tmp, {"--out=" + out, "--dev", "--force", "--days=30"});
   CHECK(forced.exit_code == 0);
-  CHECK(slurp(tmp.path / "c" / "tls.crt") != before);
+  CHECK(mlnetpol::testing::read_text(tmp.path / "c" / "tls.crt") != before);
   CHECK(cert_matches_ip(tmp.path / "c" / "tls.crt", "127.0.0.1"));
 }
 

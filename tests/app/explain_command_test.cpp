@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/app/run_binary.hpp"
+#include "tests/support/process.hpp"
 
 namespace {
 
@@ -12,7 +12,7 @@ const std::string fixtures = std::string(MLNETPOL_FIXTURES_DIR) + "/explain/";
 const std::string cluster = " -f " + fixtures + "cluster.yaml";
 
 std::string explain(const std::string& args, int& code) {
-  return mlnetpol::test::run_binary("explain" + cluster + " " + args, code);
+  return mlnetpol::testing::run_binary("explain" + cluster + " " + args, code);
 }
 
 }  // namespace
@@ -76,14 +76,14 @@ TEST_CASE("explain --config: mlnetpol's set decides, and the fix is a configurat
 
 TEST_CASE("explain --from-labels: a pod that does not exist yet") {
   int code = -1;
-  const auto out = mlnetpol::test::run_binary(
+  const auto out = mlnetpol::testing::run_binary(
       "explain --config " + fixtures +
           "config-cilium.yaml --from-labels training:workload-type=training --to "
           "huggingface.co --port 443",
       code);
   CHECK(code == 1);
   CHECK(out.find("add \"huggingface.co\" to training_egress_fqdns") != std::string::npos);
-  const auto s3 = mlnetpol::test::run_binary(
+  const auto s3 = mlnetpol::testing::run_binary(
       "explain --config " + fixtures +
           "config-cilium.yaml --from-labels training:workload-type=training --to "
           "my-bucket.s3.eu-west-1.amazonaws.com --port 443",
@@ -103,9 +103,9 @@ TEST_CASE("explain: bad input exits 2 with a clear line") {
   CHECK(out.find("--protocol: 'ICMP' is not TCP, UDP or SCTP") != std::string::npos);
   out = explain("--from inference/api-0 --to database/postgres-0 --port 70000", code);
   CHECK(code == 2);
-  out = mlnetpol::test::run_binary("explain --from a/b --to c/d", code);
+  out = mlnetpol::testing::run_binary("explain --from a/b --to c/d", code);
   CHECK(code == 2);
   CHECK(out.find("nothing to read") != std::string::npos);
-  out = mlnetpol::test::run_binary("explain -f /nonexistent.yaml --from a/b --to c/d", code);
+  out = mlnetpol::testing::run_binary("explain -f /nonexistent.yaml --from a/b --to c/d", code);
   CHECK(code == 2);
 }

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "tests/app/run_binary.hpp"
+#include "tests/support/process.hpp"
 
 namespace {
 const std::string fixtures = std::string(MLNETPOL_FIXTURES_DIR);
@@ -43,20 +43,20 @@ std::string flow_line(const std::string& ns, const std::string& pod, const std::
 
 TEST_CASE("flows: the real samples with no policy drop nothing; replies, L7 and ICMP are counted") {
   int code = -1;
-  const auto out = mlnetpol::test::run_binary("flows " + fixtures +
+  const auto out = mlnetpol::testing::run_binary("flows " + fixtures +
                                                   "/hubble/sample1-hubble-otel-gke-l3l4.jsonl -f " +
                                                   temp_file("empty.yaml", "") + " ",
                                               code);
   CHECK(code == 0);
   CHECK(out.find("read 4 lines: 2 flows judged, 0 would be dropped") == 0);
   CHECK(out.find("skipped 2: replies") != std::string::npos);
-  const auto l7 = mlnetpol::test::run_binary("flows " + fixtures +
+  const auto l7 = mlnetpol::testing::run_binary("flows " + fixtures +
                                                  "/hubble/sample2-hubble-otel-dns-l7.jsonl -f " +
                                                  temp_file("empty.yaml", ""),
                                              code);
   CHECK(code == 0);
   CHECK(l7.find("skipped 1: L7 records") != std::string::npos);
-  const auto icmp = mlnetpol::test::run_binary(
+  const auto icmp = mlnetpol::testing::run_binary(
       "flows " + fixtures + "/hubble/sample3-hubble-otel-icmpv4-reserved.jsonl -f " +
           temp_file("empty.yaml", ""),
       code);
@@ -66,7 +66,7 @@ TEST_CASE("flows: the real samples with no policy drop nothing; replies, L7 and 
 
 TEST_CASE("flows: the real samples against default deny: grouped drops and exit 1") {
   int code = -1;
-  const auto out = mlnetpol::test::run_binary("flows " + fixtures +
+  const auto out = mlnetpol::testing::run_binary("flows " + fixtures +
                                                   "/hubble/sample1-hubble-otel-gke-l3l4.jsonl -f " +
                                                   temp_file("deny.yaml", deny_yaml),
                                               code);
@@ -82,7 +82,7 @@ TEST_CASE("flows: the real samples against default deny: grouped drops and exit 
 TEST_CASE("flows --config: what enforce would drop, with the configuration entry that allows it") {
   int code = -1;
   const auto out =
-      mlnetpol::test::run_binary("flows " + fixtures + "/hubble/generated-ml.jsonl --config " +
+      mlnetpol::testing::run_binary("flows " + fixtures + "/hubble/generated-ml.jsonl --config " +
                                      fixtures + "/explain/config-cilium.yaml",
                                  code);
   CHECK(code == 1);
@@ -104,7 +104,7 @@ TEST_CASE("flows: generated lines are grouped and counted") {
   lines += "not json\n{\"node_status\":{}}\n";
   int code = -1;
   const auto out =
-      mlnetpol::test::run_binary("flows " + temp_file("generated.jsonl", lines) + " --config " +
+      mlnetpol::testing::run_binary("flows " + temp_file("generated.jsonl", lines) + " --config " +
                                      fixtures + "/explain/config-cilium.yaml",
                                  code);
   CHECK(code == 1);
@@ -118,7 +118,7 @@ TEST_CASE("flows: generated lines are grouped and counted") {
 
 TEST_CASE("flows: no file is bad input") {
   int code = -1;
-  const auto out = mlnetpol::test::run_binary("flows --config x.yaml", code);
+  const auto out = mlnetpol::testing::run_binary("flows --config x.yaml", code);
   CHECK(code == 2);
   CHECK(out.find("give one flows file") != std::string::npos);
 }

@@ -2,9 +2,9 @@
 
 #include <string>
 
-#include "tests/app/run_binary.hpp"
+#include "tests/support/process.hpp"
 
-using mlnetpol::test::run_binary;
+using mlnetpol::testing::run_binary;
 
 TEST_CASE("main: a mistyped command exits 2 naming the closest command and the usage") {
   int code = -1;

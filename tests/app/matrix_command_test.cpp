@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "tests/app/run_binary.hpp"
+#include "tests/support/process.hpp"
 
 namespace {
 const std::string fixtures = std::string(MLNETPOL_FIXTURES_DIR) + "/explain/";
@@ -13,7 +13,7 @@ const std::string fixtures = std::string(MLNETPOL_FIXTURES_DIR) + "/explain/";
 TEST_CASE("matrix: a truth table of the pods given") {
   int code = -1;
   const auto out =
-      mlnetpol::test::run_binary("matrix -f " + fixtures + "cluster.yaml --port 5432", code);
+      mlnetpol::testing::run_binary("matrix -f " + fixtures + "cluster.yaml --port 5432", code);
   CHECK(code == 0);
   CHECK(out ==
         "-\ttraining/trainer-0\ttraining/trainer-1\tinference/api-0\tdatabase/postgres-0\n"
@@ -25,7 +25,7 @@ TEST_CASE("matrix: a truth table of the pods given") {
 
 TEST_CASE("matrix -o json: matrix[from][to]") {
   int code = -1;
-  const auto out = mlnetpol::test::run_binary(
+  const auto out = mlnetpol::testing::run_binary(
       "matrix -f " + fixtures + "cluster.yaml --port 5432 -o json", code);
   CHECK(code == 0);
   const auto j = nlohmann::json::parse(out);
@@ -38,7 +38,7 @@ TEST_CASE("matrix -o json: matrix[from][to]") {
 
 TEST_CASE("matrix --config alone: sample pods and the places outside") {
   int code = -1;
-  const auto out = mlnetpol::test::run_binary(
+  const auto out = mlnetpol::testing::run_binary(
       "matrix --config " + fixtures + "config-cilium.yaml --port 443 -o json", code);
   CHECK(code == 0);
   const auto j = nlohmann::json::parse(out);
@@ -53,14 +53,14 @@ TEST_CASE("matrix --config alone: sample pods and the places outside") {
 
 TEST_CASE("matrix: markdown and dot; a bad format exits 2") {
   int code = -1;
-  auto out = mlnetpol::test::run_binary("matrix -f " + fixtures + "cluster.yaml -o markdown", code);
+  auto out = mlnetpol::testing::run_binary("matrix -f " + fixtures + "cluster.yaml -o markdown", code);
   CHECK(code == 0);
   CHECK(out.find("| from \\ to |") == 0);
   out =
-      mlnetpol::test::run_binary("matrix -f " + fixtures + "cluster.yaml --port 5432 -o dot", code);
+      mlnetpol::testing::run_binary("matrix -f " + fixtures + "cluster.yaml --port 5432 -o dot", code);
   CHECK(code == 0);
   CHECK(out.find("\"inference/api-0\" -> \"database/postgres-0\"") != std::string::npos);
   CHECK(out.find("\"training/trainer-0\" -> \"database/postgres-0\"") == std::string::npos);
-  out = mlnetpol::test::run_binary("matrix -f " + fixtures + "cluster.yaml -o png", code);
+  out = mlnetpol::testing::run_binary("matrix -f " + fixtures + "cluster.yaml -o png", code);
   CHECK(code == 2);
 }

@@ -9,6 +9,9 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/files.hpp"
+#include "tests/support/process.hpp"
+
 namespace {
 
 struct run_result {
@@ -19,27 +22,18 @@ struct run_result {
 
 const std::filesystem::path source_dir = MLNETPOL_SOURCE_DIR;
 
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using mlnetpol::testing::read_text;
 
 run_result run_render(const std::string& args) {
   const auto err_path = std::filesystem::temp_directory_path() /
                         ("mlnetpol-render-test-" + std::to_string(::getpid()) + ".err");
   const std::string cmd =
       std::string(MLNETPOL_BINARY) + " render " + args + " 2>" + err_path.string();
+  auto ran = mlnetpol::testing::run_command(cmd);
   run_result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_file(err_path);
+  r.exit_code = ran.status;
+  r.out = std::move(ran.out);
+  r.err = read_text(err_path);
   std::filesystem::remove(err_path);
   return r;
 }
@@ -49,7 +43,7 @@ std::string config_path(const std::string& name) {
 }
 
 std::string golden(const std::string& file) {
-  return read_file(source_dir / "tests" / "render" / "golden" / file);
+  return read_text(source_dir / "tests" / "render" / "golden" / file);
 }
 
 }  // namespace

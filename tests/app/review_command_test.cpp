@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/process.hpp"
+
 namespace {
 
 struct run_result {
@@ -19,30 +21,17 @@ struct run_result {
   std::string output;  // stdout and stderr
 };
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using mlnetpol::testing::shell_quote;
 
 run_result run(const std::string& args, const std::string& stdin_file = "") {
-  std::string command = quote(MLNETPOL_BINARY) + " review " + args;
-  if (!stdin_file.empty()) command += " < " + quote(stdin_file);
-  command += " 2>&1";
-  run_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    r.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  std::string command = shell_quote(MLNETPOL_BINARY) + " review " + args;
+  if (!stdin_file.empty()) command += " < " + shell_quote(stdin_file);
+  auto r = mlnetpol::testing::run_command(command + " 2>&1");
+  return {r.status, std::move(r.out)};
 }
 
 std::string example(const std::string& name) {
-  return quote(std::string(MLNETPOL_SOURCE_DIR) + "/examples/" + name);
+  return shell_quote(std::string(MLNETPOL_SOURCE_DIR) + "/examples/" + name);
 }
 std::string fixture_path(const std::string& name) {
   return std::string(MLNETPOL_FIXTURES_DIR) + "/admission/" + name;
@@ -126,7 +115,7 @@ TEST_CASE("review: the examples, with exit codes and output") {
 
 TEST_CASE("review: fixtures with a config naming their namespace") {
   temp_config cfg("ml_training_namespaces: [ml-training]\nadmin_groups: []\n");
-  const std::string config = "--config " + quote(cfg.path.string()) + " ";
+  const std::string config = "--config " + shell_quote(cfg.path.string()) + " ";
   struct row {
     const char* file;
     int exit_code;
@@ -145,7 +134,7 @@ TEST_CASE("review: fixtures with a config naming their namespace") {
            {"pod-delete.json", 0, "(no object in the request)"},
        }) {
     CAPTURE(r.file);
-    const run_result result = run(config + quote(fixture_path(r.file)));
+    const run_result result = run(config + shell_quote(fixture_path(r.file)));
     CAPTURE(result.output);
     CHECK(result.exit_code == r.exit_code);
     CHECK(has(result, r.expected));
@@ -169,11 +158,11 @@ TEST_CASE("review: bad input exits 2 with a message") {
   const std::vector<row> rows{
       {"", 2, "no input file"},
       {"/nonexistent/review.json", 2, "/nonexistent/review.json: cannot open: No such file or directory"},
-      {quote(not_json.path.string()), 2,
+      {shell_quote(not_json.path.string()), 2,
        "mlnetpol review: " + not_json.path.string() + "#1: not a Kubernetes object"},
       {"--mode block " + example("pod-create-training-namespace.json"), 2,
        "--mode: \"block\" is not enforce, warn or audit"},
-      {"--config " + quote(bad_config.path.string()) + " " +
+      {"--config " + shell_quote(bad_config.path.string()) + " " +
            example("pod-create-training-namespace.json"),
        2,
        bad_config.path.string() +
@@ -266,7 +255,7 @@ TEST_CASE("review: plain manifests, multi-document YAML, one line per object") {
       dir.add("app.yaml", std::string(training_pod) + "---\n" + deployment_without_namespace +
                               "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, "
                               "namespace: serving}\nspec: {ports: [{port: 80}]}\n---\n");
-  const run_result r = run(quote(file));
+  const run_result r = run(shell_quote(file));
   CAPTURE(r.output);
   CHECK(r.exit_code == 0);
   CHECK(has(r,
@@ -279,7 +268,7 @@ TEST_CASE("review: plain manifests, multi-document YAML, one line per object") {
   CHECK(has(r, "3 objects: 1 allowed, 1 would be patched, 0 denied, 1 not reviewed"));
 
   // --namespace places objects without one; objects with one keep theirs.
-  const run_result placed = run("--namespace serving " + quote(file));
+  const run_result placed = run("--namespace serving " + shell_quote(file));
   CHECK(placed.exit_code == 0);
   CHECK(has(placed,
             "Deployment serving/web: would be patched: add "
@@ -292,7 +281,7 @@ TEST_CASE("review: a denied object fails the run (exit 1), as a merge-request ga
   dir.add("ok/pod.yaml", training_pod);
   dir.add("bad/miner.yml", host_network_pod);
   dir.add("notes.txt", "not a manifest, not read");
-  const run_result r = run(quote(dir.path.string()));  // a directory: *.yaml, *.yml, *.json
+  const run_result r = run(shell_quote(dir.path.string()));  // a directory: *.yaml, *.yml, *.json
   CAPTURE(r.output);
   CHECK(r.exit_code == 1);
   CHECK(has(r,
@@ -304,7 +293,7 @@ TEST_CASE("review: a denied object fails the run (exit 1), as a merge-request ga
   CHECK(r.output.find("miner") < r.output.find("trainer"));
 
   // audit mode allows it: the same input passes.
-  CHECK(run("--mode audit " + quote(dir.path.string())).exit_code == 0);
+  CHECK(run("--mode audit " + shell_quote(dir.path.string())).exit_code == 0);
 }
 
 TEST_CASE("review: JSON, v1 Lists and stdin; -o json for machines") {
@@ -334,20 +323,20 @@ TEST_CASE("review: JSON, v1 Lists and stdin; -o json for machines") {
 TEST_CASE("review: input that is not Kubernetes objects exits 2 and names the document") {
   manifest_dir dir;
   const std::string no_kind = dir.add("a.yaml", std::string(training_pod) + "---\nfoo: bar\n");
-  const run_result r = run(quote(no_kind));
+  const run_result r = run(shell_quote(no_kind));
   CHECK(r.exit_code == 2);
   CHECK(has(r, no_kind + "#2: not a Kubernetes object: apiVersion and kind are required"));
   const std::string broken = dir.add("b.yaml", "kind: Pod\n  bad: [indent\n");
-  const run_result y = run(quote(broken));
+  const run_result y = run(shell_quote(broken));
   CHECK(y.exit_code == 2);
   CHECK(has(y, broken + ":2:"));
   CHECK(has(y, "invalid YAML"));
   const std::string empty = dir.add("c.yaml", "# nothing here\n---\n");
-  const run_result e = run(quote(empty));
+  const run_result e = run(shell_quote(empty));
   CHECK(e.exit_code == 2);
   CHECK(has(e, "no Kubernetes objects in the input"));
   const std::string mixed = dir.add("d.json", "{}");
-  CHECK(run(quote(fixture_path("pod-create-kubectl-run.json")) + " " + quote(no_kind)).exit_code ==
+  CHECK(run(shell_quote(fixture_path("pod-create-kubectl-run.json")) + " " + shell_quote(no_kind)).exit_code ==
         2);
 }
 
@@ -358,7 +347,7 @@ TEST_CASE("review: a Namespace in the input sets the enforcement override of its
       dir.add("app.yaml", std::string(host_network_pod) +
                               "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: training\n"
                               "  labels: {mlnetpol.io/enforcement: audit}\n");
-  const run_result r = run(quote(file));
+  const run_result r = run(shell_quote(file));
   CAPTURE(r.output);
   // The review's user is no administrator, so the Namespace itself is refused (only
   // service_account and admin_groups may set mlnetpol.io labels); its label still sets the mode of
@@ -371,7 +360,7 @@ TEST_CASE("review: a Namespace in the input sets the enforcement override of its
   CHECK(has(r, "  warning: would deny: pod \"miner\": hostNetwork is not allowed"));
   CHECK(r.output.find("Pod training/miner") < r.output.find("Namespace training"));
   // Without the Namespace the global mode (enforce) denies it.
-  CHECK(run(quote(dir.add("pod.yaml", host_network_pod))).exit_code == 1);
+  CHECK(run(shell_quote(dir.add("pod.yaml", host_network_pod))).exit_code == 1);
 }
 
 TEST_CASE("review: NetworkPolicies and CiliumNetworkPolicies are judged by the guardrails") {
@@ -395,7 +384,7 @@ TEST_CASE("review: NetworkPolicies and CiliumNetworkPolicies are judged by the g
       "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n"
       "  namespace: mlops\n  labels: {app.kubernetes.io/managed-by: mlnetpol}\n"
       "spec: {podSelector: {}}\n");
-  const run_result r = run(quote(file));
+  const run_result r = run(shell_quote(file));
   CAPTURE(r.output);
   CHECK(r.exit_code == 1);
   CHECK(has(r,
@@ -416,7 +405,7 @@ TEST_CASE("review: NetworkPolicies and CiliumNetworkPolicies are judged by the g
 
   // warn: admitted with warnings, exit 0.
   const temp_config warn("tenant_policy_guardrails: warn\n");
-  const run_result w = run("--config " + quote(warn.path.string()) + " " + quote(file));
+  const run_result w = run("--config " + shell_quote(warn.path.string()) + " " + shell_quote(file));
   CAPTURE(w.output);
   CHECK(w.exit_code == 0);
   CHECK(has(w, "NetworkPolicy mlops/allow-all: allowed\n"));

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.hpp"
+
 namespace {
 
 struct run_result {
@@ -19,17 +21,10 @@ struct run_result {
 run_result serve(const std::vector<std::string>& args) {
   REQUIRE_MESSAGE(std::filesystem::exists(MLNETPOL_BINARY), "build the mlnetpol target first");
   std::string cmd = std::string(MLNETPOL_BINARY) + " serve";
-  for (const auto& a : args) cmd += " '" + a + "'";  // the cases hold no quotes
-  cmd += " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  run_result r;
-  std::array<char, 4096> buf{};
-  while (const std::size_t n = std::fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  REQUIRE(WIFEXITED(status));
-  r.exit_code = WEXITSTATUS(status);
-  return r;
+  for (const auto& a : args) cmd += " " + mlnetpol::testing::shell_quote(a);
+  auto r = mlnetpol::testing::run_command(cmd + " 2>&1");
+  REQUIRE(r.status >= 0);
+  return {r.status, std::move(r.out)};
 }
 
 bool has(const std::string& text, const std::string& part) {

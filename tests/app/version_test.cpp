@@ -5,11 +5,11 @@
 
 #include <string>
 
-#include "tests/app/run_binary.hpp"
+#include "tests/support/process.hpp"
 
 namespace {
 
-using mlnetpol::test::run_binary;
+using mlnetpol::testing::run_binary;
 const auto run = run_binary;
 
 bool is_hex(std::string_view s) {

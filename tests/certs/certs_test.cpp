@@ -1,6 +1,8 @@
 #include "certs/certs.hpp"
 
 #include <doctest/doctest.h>
+
+#include "tests/support/files.hpp"
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -108,12 +110,6 @@ mode_t mode_of(const fs::path& p) {
   return st.st_mode & 07777;
 }
 
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // Options with one change from the defaults (designated initializers would trip
 // -Wmissing-field-initializers).
@@ -276,9 +272,9 @@ TEST_CASE("write_files creates the files with their modes, whatever the umask") 
   CHECK(mode_of(dir / "ca.crt") == 0644);
   CHECK(mode_of(dir / "tls.crt") == 0644);
   CHECK(mode_of(dir / "tls.key") == 0600);
-  CHECK(read(dir / "ca.crt") == pair.ca_cert_pem);
-  CHECK(read(dir / "tls.crt") == pair.cert_pem);
-  CHECK(read(dir / "tls.key") == pair.key_pem);
+  CHECK(mlnetpol::testing::read_text(dir / "ca.crt") == pair.ca_cert_pem);
+  CHECK(mlnetpol::testing::read_text(dir / "tls.crt") == pair.cert_pem);
+  CHECK(mlnetpol::testing::read_text(dir / "tls.key") == pair.key_pem);
 }
 
 TEST_CASE("write_files refuses to overwrite without force and names the file") {
@@ -295,14 +291,14 @@ TEST_CASE("write_files refuses to overwrite without force and names the file") {
     CHECK(what.find((tmp.path / "tls.key").string()) != std::string::npos);
     CHECK(what.find("--force") != std::string::npos);
   }
-  CHECK(read(tmp.path / "tls.key") == "precious");
+  CHECK(mlnetpol::testing::read_text(tmp.path / "tls.key") == "precious");
   CHECK_FALSE(fs::exists(tmp.path / "ca.crt"));
   CHECK_FALSE(fs::exists(tmp.path / "tls.crt"));
 
   fs::remove(tmp.path / "tls.key");
   write_files(first, tmp.path, false);
   CHECK_THROWS_AS(write_files(second, tmp.path, false), std::runtime_error);
-  CHECK(read(tmp.path / "tls.crt") == first.cert_pem);
+  CHECK(mlnetpol::testing::read_text(tmp.path / "tls.crt") == first.cert_pem);
 
   // A dangling symlink counts as existing: never follow it to write the key elsewhere.
   temp_dir other;
@@ -318,9 +314,9 @@ TEST_CASE("write_files with force replaces every file and resets its mode") {
   write_files(first, tmp.path, false);
   fs::permissions(tmp.path / "tls.key", fs::perms(0644));
   write_files(second, tmp.path, true);
-  CHECK(read(tmp.path / "ca.crt") == second.ca_cert_pem);
-  CHECK(read(tmp.path / "tls.crt") == second.cert_pem);
-  CHECK(read(tmp.path / "tls.key") == second.key_pem);
+  CHECK(mlnetpol::testing::read_text(tmp.path / "ca.crt") == second.ca_cert_pem);
+  CHECK(mlnetpol::testing::read_text(tmp.path / "tls.crt") == second.cert_pem);
+  CHECK(mlnetpol::testing::read_text(tmp.path / "tls.key") == second.key_pem);
   CHECK(mode_of(tmp.path / "tls.key") == 0600);
   // No temporary file is left behind.
   int entries = 0;

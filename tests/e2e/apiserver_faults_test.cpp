@@ -135,7 +135,7 @@ TEST_CASE("e2e: a leader whose requests hang stops leading by the renew deadline
   // replica-a reaches the API server through the relay; replica-b directly.
   freezable_relay relay(kapi.port());
   const std::string relayed = c.dir + "/relayed.kubeconfig";
-  write_file(relayed, replace_all(read_text(c.sa_kubeconfig), kapi.url(),
+  write_text(relayed, replace_all(read_text(c.sa_kubeconfig), kapi.url(),
                                   "https://127.0.0.1:" + std::to_string(relay.port())));
   // (replica's timing: lease 4 s, renew deadline 3 s, retry 500 ms)
   replica a("replica-a", c.dir, relayed, c.config, c.certs);
@@ -186,16 +186,16 @@ TEST_CASE("e2e: a token the API server refuses is reported as an authentication 
   REQUIRE(at != std::string::npos);
   const std::string token = sa.substr(at + 7, sa.find('\n', at) - at - 7);
   const std::string token_file = c.dir + "/token";
-  write_file(token_file, token);
+  write_text(token_file, token);
   const std::string kubeconfig = c.dir + "/token-file.kubeconfig";
-  write_file(kubeconfig, replace_all(sa, "token: " + token, "tokenFile: " + token_file));
+  write_text(kubeconfig, replace_all(sa, "token: " + token, "tokenFile: " + token_file));
 
   replica a("replica-a", c.dir, kubeconfig, c.config, c.certs);
   REQUIRE_MESSAGE(eventually([&] { return a.ready() && a.leader(); }), a.log());
   REQUIRE(eventually([&] { return c.converged("team-a"); }));
 
   // The token goes bad (revoked, mangled); the watches already open keep streaming the drift.
-  write_file(token_file, "not-a-token");
+  write_text(token_file, "not-a-token");
   REQUIRE(c.kubectl("-n team-a delete networkpolicy allow-dns").status == 0);
   std::string error;
   CHECK_MESSAGE(eventually([&] {

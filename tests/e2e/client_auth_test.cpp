@@ -36,7 +36,7 @@ int pick_port() {
   }
 }
 
-void write_file(const std::string& path, const std::string& text) {
+void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
 }
 
@@ -107,9 +107,9 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
   const auto client_ca = certs::issue_ca(ca_options, now - 5min, now + 24h);
   const auto apiserver_cert =
       certs::issue_client(client_ca, "kube-apiserver", {}, now - 5min, now + 24h);
-  write_file(dir + "/client-ca.crt", client_ca.cert_pem);
-  write_file(dir + "/apiserver-client.crt", apiserver_cert.cert_pem);
-  write_file(dir + "/apiserver-client.key", apiserver_cert.key_pem);
+  write_text(dir + "/client-ca.crt", client_ca.cert_pem);
+  write_text(dir + "/apiserver-client.crt", apiserver_cert.cert_pem);
+  write_text(dir + "/apiserver-client.key", apiserver_cert.key_pem);
 
   const int port = pick_port();
   const int metrics_port = pick_port();
@@ -131,7 +131,7 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
 
   // The webhook, registered by URL, for pods in secured namespaces.
   const std::string url = "https://127.0.0.1:" + std::to_string(port);
-  write_file(dir + "/webhook.yaml",
+  write_text(dir + "/webhook.yaml",
              "apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\n"
              "metadata: {name: mlnetpol}\nwebhooks:\n- name: pods.mutate.mlnetpol.io\n"
              "  admissionReviewVersions: [v1]\n  sideEffects: NoneOnDryRun\n"
@@ -159,11 +159,11 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
   CHECK(before.out.find("pods.mutate.mlnetpol.io") != std::string::npos);
 
   // The API server side: a kubeconfig whose user is the webhook URL's host:port.
-  write_file(dir + "/webhook-kubeconfig.yaml",
+  write_text(dir + "/webhook-kubeconfig.yaml",
              "apiVersion: v1\nkind: Config\nusers:\n- name: \"127.0.0.1:" + std::to_string(port) +
                  "\"\n  user:\n    client-certificate: " + dir +
                  "/apiserver-client.crt\n    client-key: " + dir + "/apiserver-client.key\n");
-  write_file(
+  write_text(
       dir + "/admission.yaml",
       "apiVersion: apiserver.config.k8s.io/v1\nkind: AdmissionConfiguration\nplugins:\n"
       "- name: MutatingAdmissionWebhook\n  configuration:\n"
@@ -192,7 +192,7 @@ TEST_CASE("--client-ca-file against kube-apiserver: the API server authenticates
   CHECK(label.out == "training");
 
   // A forged request without a client certificate gets no admission decision.
-  write_file(
+  write_text(
       dir + "/forged.json",
       R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u1","kind":{"group":"","version":"v1","kind":"Namespace"},"resource":{"group":"","version":"v1","resource":"namespaces"},"name":"training","operation":"UPDATE","userInfo":{"username":"x"},"object":{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"training","labels":{"mlnetpol.io/enforcement":"audit"}}}}})");
   const auto forged =

@@ -36,17 +36,10 @@ inline const std::string binary = MLNETPOL_BINARY;
 inline const std::string source = MLNETPOL_SOURCE_DIR;
 inline const std::string managed = "app.kubernetes.io/managed-by=mlnetpol";
 
-inline void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+// The support helpers, as e2e:: names too (the tests name them qualified).
+using mlnetpol::testing::read_text;
+using mlnetpol::testing::write_text;
 
-inline std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 inline std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -111,7 +104,7 @@ inline void install_service_account(const kapi_server& kapi, const std::string& 
   const auto token = kapi.kubectl("-n mlnetpol-system create token mlnetpol --duration=2h");
   REQUIRE(token.status == 0);
   REQUIRE(!trim(token.out).empty());
-  write_file(path, "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
+  write_text(path, "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
                    "    server: " +
                        kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
                        "\nusers:\n- name: mlnetpol\n  user:\n    token: " + trim(token.out) +
@@ -235,12 +228,12 @@ struct cluster_fixture {
   }
 
   void register_webhooks(int port) {
-    write_file(dir + "/webhooks.yaml", local_webhooks(port, ca_b64));
+    write_text(dir + "/webhooks.yaml", local_webhooks(port, ca_b64));
     const auto r = kubectl("apply -f " + shell_quote(dir + "/webhooks.yaml"));
     REQUIRE_MESSAGE(r.status == 0, r.out);
   }
 
-  void set_config(const std::string& yaml) { write_file(config, yaml); }
+  void set_config(const std::string& yaml) { write_text(config, yaml); }
 
   std::set<std::string> names(const k8s::resource& r, const std::string& ns) {
     std::set<std::string> out;

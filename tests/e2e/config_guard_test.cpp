@@ -107,7 +107,7 @@ TEST_CASE("e2e: an emptied or namespace-stripping configuration prunes nothing u
   // --- at start-up: an empty file is fatal (exit 2), nothing touched
   {
     const std::string empty = c.dir + "/empty.yaml";
-    write_file(empty, "");
+    write_text(empty, "");
     replica e("replica-empty", c.dir, c.sa_kubeconfig, empty, c.certs);
     CHECK(eventually([&] { return !e.running(); }, 10s));
     CHECK(e.log().find("no configuration (the file is empty") != std::string::npos);

@@ -78,7 +78,7 @@ TEST_CASE("e2e: Kubernetes Events against the real kube-apiserver") {
   const std::string& dir = c.dir;
   auto kubectl = [&](const std::string& args) { return c.kubectl(args); };
   const std::string& config = c.config;
-  write_file(config,
+  write_text(config,
              "platform_namespaces: [argocd]\ntenant_namespaces: []\nml_training_namespaces: "
              "[training]\nml_inference_namespaces: []\nenforcement_mode: enforce\n");
   REQUIRE(kubectl("create namespace argocd").status == 0);
@@ -172,7 +172,7 @@ TEST_CASE("e2e: Kubernetes Events against the real kube-apiserver") {
   CHECK(a.metric(R"(mlnetpol_events_total{result="failed"})") == 0);
   // The exposition stays clean with the events family in it.
   if (run_command("command -v promtool >/dev/null").status == 0) {
-    write_file(dir + "/metrics.txt", a.get("/metrics"));
+    write_text(dir + "/metrics.txt", a.get("/metrics"));
     const auto check =
         run_command("promtool check metrics < " + shell_quote(dir + "/metrics.txt") + " 2>&1");
     CHECK_MESSAGE(check.status == 0, check.out);

@@ -16,7 +16,7 @@ namespace {
 
 namespace t = mlnetpol::testing;
 using mlnetpol::testing::e2e::binary;
-using mlnetpol::testing::e2e::write_file;
+using mlnetpol::testing::e2e::write_text;
 
 const char* config_yaml = R"(cilium_mode: false
 ml_training_namespaces: [training]
@@ -65,8 +65,8 @@ TEST_CASE("e2e: explain --kubeconfig names the reason and the fix for the seed's
   std::filesystem::create_directories(dir);
   const std::string config = dir + "/explain-config.yaml";
   const std::string objects = dir + "/explain-objects.yaml";
-  write_file(config, config_yaml);
-  write_file(objects, objects_yaml);
+  write_text(config, config_yaml);
+  write_text(objects, objects_yaml);
   // The namespaces as mlnetpol's namespace webhook labels them, then its set and the pods.
   for (const char* ns : {"training", "inference"}) {
     REQUIRE(kapi.kubectl(std::string("create namespace ") + ns).status == 0);
@@ -90,7 +90,9 @@ TEST_CASE("e2e: explain --kubeconfig names the reason and the fix for the seed's
                           " " + args + " 2>&1");
   };
 
-  SUBCASE("pods can't reach S3: the pod lacks workload-type=training") {
+  // pods can't reach S3: the pod lacks workload-type=training
+  // (one API server for the three stories: they only read)
+  {
     const auto r = explain("--from training/untagged --to 52.216.1.10 --port 443");
     CHECK(r.status == 1);
     CHECK_MESSAGE(r.out.find("egress of training/untagged: isolated, denied") != std::string::npos,
@@ -101,7 +103,8 @@ TEST_CASE("e2e: explain --kubeconfig names the reason and the fix for the seed's
     const auto ok = explain("--from training/trainer-0 --to 52.216.1.10 --port 443");
     CHECK_MESSAGE(ok.status == 0, ok.out);
   }
-  SUBCASE("distributed training blocked: pod to pod in training, and the unlabelled peer") {
+  // distributed training blocked: pod to pod in training, and the unlabelled peer
+  {
     const auto ok = explain("--from training/trainer-0 --to training/trainer-1 --port 29500");
     CHECK_MESSAGE(ok.status == 0, ok.out);
     const auto r = explain("--from training/trainer-0 --to training/untagged --port 29500");
@@ -112,7 +115,8 @@ TEST_CASE("e2e: explain --kubeconfig names the reason and the fix for the seed's
             std::string::npos,
         r.out);
   }
-  SUBCASE("inference can't reach the database: the fix is inference_allowed_services") {
+  // inference can't reach the database: the fix is inference_allowed_services
+  {
     const auto r = explain("--config " + t::shell_quote(config) +
                            " --from inference/api-0 --to database/postgres-0 --port 5432");
     CHECK(r.status == 1);

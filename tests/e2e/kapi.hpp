@@ -30,6 +30,9 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/files.hpp"
+#include "tests/support/process.hpp"
+
 namespace mlnetpol::testing {
 
 // The kapi script from MLNETPOL_KAPI, or nullopt when unset or not a file.
@@ -39,30 +42,6 @@ inline std::optional<std::string> kapi_script() {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
   return std::string(path);
-}
-
-// Runs a shell command; returns its exit status and stdout (stderr goes to the test's output).
-struct command_result {
-  int status = -1;
-  std::string out;
-};
-inline command_result run_command(const std::string& command) {
-  command_result r;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buffer{};
-  std::size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    r.out.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-inline std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 // True when nothing listens on 127.0.0.1:port and it can be bound now.
@@ -134,7 +113,7 @@ class kapi_server {
   void stop_apiserver() {
     // Never "kill 0" (the whole process group) when the pid file is missing.
     if (pid("apiserver") == "0") return;
-    const auto cmdline = read_file("/proc/" + pid("apiserver") + "/cmdline");
+    const auto cmdline = read_text("/proc/" + pid("apiserver") + "/cmdline");
     if (!cmdline.empty()) apiserver_cmdline_ = cmdline;
     run_command("kill " + pid("apiserver") + " 2>/dev/null; for i in $(seq 1 50); do kill -0 " +
                 pid("apiserver") + " 2>/dev/null || break; sleep 0.1; done");
@@ -170,18 +149,12 @@ class kapi_server {
   }
 
  private:
-  static std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
   static std::string tail(const std::string& path) {
-    const std::string text = read_file(path);
+    const std::string text = read_text(path);
     return text.size() > 2000 ? text.substr(text.size() - 2000) : text;
   }
   std::string pid(const std::string& name) const {
-    std::string text = read_file(dir_ + "/" + name + ".pid");
+    std::string text = read_text(dir_ + "/" + name + ".pid");
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
     return text.empty() ? "0" : text;
   }

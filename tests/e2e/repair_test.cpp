@@ -68,13 +68,13 @@ subjects:
                                ns + R"(}
 )";
   const std::string file = c.dir + "/tenant-" + ns + ".yaml";
-  write_file(file, manifest);
+  write_text(file, manifest);
   const auto applied = c.kubectl("apply -f " + shell_quote(file));
   REQUIRE_MESSAGE(applied.status == 0, applied.out);
   const auto token = c.kapi.kubectl("-n " + ns + " create token tenant --duration=1h");
   REQUIRE(token.status == 0);
   const std::string path = c.dir + "/tenant-" + ns + ".kubeconfig";
-  write_file(path,
+  write_text(path,
              "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
              "    server: " +
                  c.kapi.url() + "\n    certificate-authority: " + c.kapi.ca_file() +
@@ -211,7 +211,7 @@ TEST_CASE("e2e: repair replaces what differs from the rendered spec, whoever wro
   REQUIRE(c.kubectl("create namespace team-a").status == 0);
   // team-b and team-c start in audit, as in the documented audit -> enforce rollout.
   for (const char* ns : {"team-b", "team-c"}) {
-    write_file(c.dir + "/" + ns + ".yaml",
+    write_text(c.dir + "/" + ns + ".yaml",
                std::string("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ") + ns +
                    "\n  labels: {mlnetpol.io/enforcement: audit}\n");
     REQUIRE(c.kubectl("create -f " + shell_quote(c.dir + "/" + ns + ".yaml")).status == 0);
@@ -270,7 +270,7 @@ TEST_CASE("e2e: repair replaces what differs from the rendered spec, whoever wro
 
   SUBCASE("attack 4: a deny policy the tenant created during audit is adopted and repaired") {
     // Unlabelled, with an allow-all rule.
-    write_file(c.dir + "/planted-b.yaml", R"(apiVersion: networking.k8s.io/v1
+    write_text(c.dir + "/planted-b.yaml", R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny-egress, namespace: team-b}
 spec:
@@ -284,7 +284,7 @@ spec:
     const json want = rendered_object(c, "team-c", "default-deny-egress");
     json forged = want;
     forged["spec"]["egress"] = json::parse("[{}]");
-    write_file(c.dir + "/planted-c.json", forged.dump());
+    write_text(c.dir + "/planted-c.json", forged.dump());
     r = as_tenant(tenant_c,
                   "create --field-manager=mlnetpol -f " + shell_quote(c.dir + "/planted-c.json"));
     REQUIRE_MESSAGE(r.status == 0, r.out);

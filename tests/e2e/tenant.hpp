@@ -52,7 +52,7 @@ inline tenant make_tenant(const kapi_server& kapi, const std::string& ns, const 
         "}\nsubjects:\n- {kind: ServiceAccount, name: " + name + ", namespace: " + ns + "}\n";
   }
   const std::string file = dir + "/tenant-" + ns + "-" + name + ".yaml";
-  write_file(file, yaml);
+  write_text(file, yaml);
   const auto applied = kapi.kubectl("apply -f " + shell_quote(file) + " 2>&1");
   REQUIRE_MESSAGE(applied.status == 0, applied.out);
   const auto token = kapi.kubectl("-n " + ns + " create token " + name + " --duration=1h");
@@ -60,7 +60,7 @@ inline tenant make_tenant(const kapi_server& kapi, const std::string& ns, const 
   REQUIRE(!trim(token.out).empty());
   tenant t{name, ns, "system:serviceaccount:" + ns + ":" + name,
            dir + "/tenant-" + ns + "-" + name + ".kubeconfig"};
-  write_file(t.kubeconfig,
+  write_text(t.kubeconfig,
              "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
              "    server: " +
                  kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +

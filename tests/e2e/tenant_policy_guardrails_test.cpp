@@ -125,7 +125,7 @@ TEST_CASE("e2e: a tenant's allow-all policy is refused, a documented exception a
       "ml_inference_namespaces: []\nenforcement_mode: enforce\n");
   REQUIRE(kubectl("create namespace team-a").status == 0);
   REQUIRE(kubectl("create namespace team-b").status == 0);  // not secured
-  write_file(c.dir + "/tenant-rbac.yaml", tenant_rbac);
+  write_text(c.dir + "/tenant-rbac.yaml", tenant_rbac);
   {
     const auto r = kubectl("apply -f " + shell_quote(c.dir + "/tenant-rbac.yaml"));
     REQUIRE_MESSAGE(r.status == 0, r.out);
@@ -143,7 +143,7 @@ TEST_CASE("e2e: a tenant's allow-all policy is refused, a documented exception a
   const auto token = kubectl("-n team-a create token tenant --duration=1h");
   REQUIRE(token.status == 0);
   const std::string tenant_config = c.dir + "/tenant.kubeconfig";
-  write_file(tenant_config,
+  write_text(tenant_config,
              "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n    server: " +
                  kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
                  "\nusers:\n- name: tenant\n  user:\n    token: " + trim(token.out) +
@@ -154,7 +154,7 @@ TEST_CASE("e2e: a tenant's allow-all policy is refused, a documented exception a
                        " 2>&1");
   };
   auto tenant_apply = [&](const std::string& name, const char* yaml) {
-    write_file(c.dir + "/" + name + ".yaml", yaml);
+    write_text(c.dir + "/" + name + ".yaml", yaml);
     return as_tenant("apply -f " + shell_quote(c.dir + "/" + name + ".yaml"));
   };
   REQUIRE(trim(as_tenant("auth can-i create networkpolicies -n team-a").out) == "yes");
@@ -215,7 +215,7 @@ TEST_CASE("e2e: a tenant's allow-all policy is refused, a documented exception a
   }
   // --- an admin (system:masters, in admin_groups) may; the tenant may not then widen it further
   {
-    write_file(c.dir + "/admin-allow-all.yaml", allow_all);
+    write_text(c.dir + "/admin-allow-all.yaml", allow_all);
     const auto r = kubectl("apply -f " + shell_quote(c.dir + "/admin-allow-all.yaml"));
     CAPTURE(r.out);
     CHECK(r.status == 0);
@@ -227,7 +227,7 @@ TEST_CASE("e2e: a tenant's allow-all policy is refused, a documented exception a
   }
   // --- outside secured namespaces nothing is judged (the tenant has no rights there: admin)
   {
-    write_file(c.dir + "/team-b.yaml", std::string(allow_all).replace(
+    write_text(c.dir + "/team-b.yaml", std::string(allow_all).replace(
                                            std::string(allow_all).find("team-a"), 6, "team-b"));
     CHECK(kubectl("apply -f " + shell_quote(c.dir + "/team-b.yaml")).status == 0);
   }

@@ -35,6 +35,7 @@
 #include "certs/certs.hpp"
 #include "common/obs/logging.hpp"
 #include "server/server.hpp"
+#include "tests/support/files.hpp"
 
 namespace mlnetpol::testing {
 
@@ -44,18 +45,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
-
-inline std::string read_text(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline void write_text(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 inline std::string fixture(const std::string& name) {
   return read_text(std::filesystem::path(MLNETPOL_FIXTURES_DIR) / "admission" / name);
@@ -67,17 +56,6 @@ inline const std::string& namespace_review() {
   return body;
 }
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "mlnetpol-it-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
 
 // Lays out dir/..data -> dir/<version>/ and dir/<name> -> ..data/<name>, like a Secret or
 // ConfigMap volume: the visible names are links into a directory link swapped atomically.

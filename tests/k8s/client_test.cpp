@@ -570,7 +570,7 @@ TEST_CASE("cancel() from another thread ends a watch and a slow call; later call
 TEST_CASE("bearer tokens: a static one is sent; a token file is re-read when it changes") {
   fake_apiserver server;
   server.serve_fixture("namespace-get");
-  scratch_dir dir;
+  temp_dir dir;
   const auto token_file = dir.path / "token";
   auto write = [&](const std::string& text) {
     // As kubelet does: a new file renamed over the old one.

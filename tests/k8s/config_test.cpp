@@ -70,7 +70,7 @@ TEST_CASE("kubeconfig with files relative to its folder, and a token file") {
   fake_apiserver server;
   server.serve_fixture("namespace-get");
   const auto& pki = test_pki::shared();
-  scratch_dir dir;
+  temp_dir dir;
   write_file(dir.path / "kube" / "pki" / "ca.crt", pki.ca.cert_pem());
   write_file(dir.path / "kube" / "pki" / "admin.crt", pki.admin.cert_pem);
   write_file(dir.path / "kube" / "pki" / "admin.key", pki.admin.key_pem);
@@ -175,7 +175,7 @@ TEST_CASE("kubeconfig errors name what to fix") {
 TEST_CASE("in-cluster: the service-account folder and the service environment") {
   fake_apiserver server;
   server.serve_fixture("namespace-get");
-  scratch_dir dir;
+  temp_dir dir;
   ::unsetenv("KUBERNETES_SERVICE_HOST");
   ::unsetenv("KUBERNETES_SERVICE_PORT");
   auto outside = k8s::in_cluster_config(dir.path);

@@ -5,6 +5,7 @@
 
 #include "k8s/client.hpp"
 #include "tests/fakes/fake_apiserver.hpp"
+#include "tests/support/files.hpp"
 
 namespace mlnetpol::testing {
 
@@ -20,16 +21,5 @@ inline k8s::rest_config config_for(const fake_apiserver& server) {
   return c;
 }
 
-struct scratch_dir {
-  std::filesystem::path path;
-  scratch_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "mlnetpol-k8s-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~scratch_dir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
 
 }  // namespace mlnetpol::testing

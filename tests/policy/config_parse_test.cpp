@@ -256,12 +256,6 @@ TEST_CASE("format_config_yaml writes every key with its doc line") {
         std::string::npos);
 }
 
-TEST_CASE("edit_distance") {
-  CHECK(edit_distance("", "") == 0);
-  CHECK(edit_distance("abc", "") == 3);
-  CHECK(edit_distance("kitten", "sitting") == 3);
-  CHECK(edit_distance("enforcement", "enforcement_mode") == 5);
-}
 
 TEST_CASE("docs/configuration.md documents every configuration key") {
   std::ifstream in(std::string(MLNETPOL_SOURCE_DIR) + "/docs/configuration.md");

@@ -4,6 +4,8 @@
 // and review the diff.
 #include <doctest/doctest.h>
 
+#include "tests/support/files.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -20,12 +22,6 @@ namespace {
 const std::filesystem::path golden_dir =
     std::filesystem::path(MLNETPOL_SOURCE_DIR) / "tests" / "render" / "golden";
 
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 bool updating() {
   const char* v = std::getenv("MLNETPOL_UPDATE_GOLDEN");
@@ -42,7 +38,7 @@ void check_golden(const std::string& file, const std::string& actual) {
   INFO("golden " << path.string()
                  << " (regenerate: MLNETPOL_UPDATE_GOLDEN=1 policy_tests -tc='render golden*')");
   REQUIRE(std::filesystem::exists(path));
-  const std::string expected = read_file(path);
+  const std::string expected = mlnetpol::testing::read_text(path);
   CHECK(expected.size() == actual.size());
   // Report the first differing line rather than two huge strings.
   std::istringstream e(expected), a(actual);
@@ -81,7 +77,7 @@ TEST_CASE("render golden: the picture of the module's Enhanced example") {
   const auto docs_dot =
       std::filesystem::path(MLNETPOL_SOURCE_DIR) / "docs" / "enhanced-example.dot";
   REQUIRE(std::filesystem::exists(docs_dot));
-  CHECK(read_file(docs_dot) == dot);
+  CHECK(mlnetpol::testing::read_text(docs_dot) == dot);
 }
 
 TEST_CASE("render golden: summaries") {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/files.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -102,8 +104,8 @@ std::string outcome(const mlnetpol::result<certificate_store::status>& r) {
 }  // namespace
 
 TEST_CASE("certificate_store: reload only on change, remember a rejected pair") {
-  std::string pattern = (std::filesystem::temp_directory_path() / "mlnetpol-tls-XXXXXX").string();
-  const std::filesystem::path dir = ::mkdtemp(pattern.data());
+  const mlnetpol::testing::temp_dir scratch("mlnetpol-tls");
+  const std::filesystem::path& dir = scratch.path;
   const auto first = rsa_pair(10);
   const auto second = rsa_pair(20);
   certificate_store store((dir / "tls.crt").string(), (dir / "tls.key").string());
@@ -163,8 +165,8 @@ TEST_CASE("a client CA makes the context require a verified client certificate")
 }
 
 TEST_CASE("certificate_store with a client CA file: re-read with the pair; empty never disables") {
-  std::string pattern = (std::filesystem::temp_directory_path() / "mlnetpol-tls-XXXXXX").string();
-  const std::filesystem::path dir = ::mkdtemp(pattern.data());
+  const mlnetpol::testing::temp_dir scratch("mlnetpol-tls");
+  const std::filesystem::path& dir = scratch.path;
   const auto pair = rsa_pair(10);
   const auto ca1 = rsa_pair(10);
   const auto ca2 = rsa_pair(10);
