@@ -26,8 +26,8 @@ void put(json_writer& w, std::string_view key, std::string_view value) {
   put(w, value);
 }
 
-report_entry entry_of(std::string_view policy, std::string_view api_version,
-                      std::string_view kind, const rapidjson::Value& object) {
+report_entry entry_of(std::string_view policy, std::string_view api_version, std::string_view kind,
+                      const rapidjson::Value& object) {
   const rapidjson::Value* metadata = json_member(&object, "metadata");
   report_entry e;
   e.policy = policy;
@@ -94,11 +94,10 @@ void judge_tenant_policy(tenant_policy_kind kind, const rapidjson::Value& policy
   if (string_label(&policy, managed_by_label) == managed_by_value) return;
   std::vector<guardrail_finding> found = check_tenant_policy(kind, policy);
   if (found.empty()) return;
-  report_entry e = kind == tenant_policy_kind::network_policy
-                       ? entry_of(report_policy_tenant, "networking.k8s.io/v1", "NetworkPolicy",
-                                  policy)
-                       : entry_of(report_policy_tenant, "cilium.io/v2", "CiliumNetworkPolicy",
-                                  policy);
+  report_entry e =
+      kind == tenant_policy_kind::network_policy
+          ? entry_of(report_policy_tenant, "networking.k8s.io/v1", "NetworkPolicy", policy)
+          : entry_of(report_policy_tenant, "cilium.io/v2", "CiliumNetworkPolicy", policy);
   e.severity = finding_severity::medium;
   for (auto& f : found) {
     if (f.severity == finding_severity::high) e.severity = finding_severity::high;

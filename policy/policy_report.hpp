@@ -59,8 +59,8 @@ void judge_tenant_policy(tenant_policy_kind kind, const rapidjson::Value& policy
                          namespace_findings& findings);
 
 struct policy_report {
-  std::string json;        // the whole PolicyReport object, for a server-side apply
-  std::size_t listed = 0;  // results in the report (= summary.fail)
+  std::string json;         // the whole PolicyReport object, for a server-side apply
+  std::size_t listed = 0;   // results in the report (= summary.fail)
   std::size_t omitted = 0;  // entries left out by the caps
 };
 

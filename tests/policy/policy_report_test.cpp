@@ -175,9 +175,8 @@ TEST_CASE("policy report: at most report_max_results results however small") {
 TEST_CASE("policy report golden: the example report is the one checked against the CRD") {
   const config cfg;
   const std::string actual = build_policy_report(example(cfg)).json + "\n";
-  const auto path =
-      std::filesystem::path(MLNETPOL_SOURCE_DIR) / "tests" / "policy" / "golden" /
-      "policy_report.json";
+  const auto path = std::filesystem::path(MLNETPOL_SOURCE_DIR) / "tests" / "policy" / "golden" /
+                    "policy_report.json";
   const char* update = std::getenv("MLNETPOL_UPDATE_GOLDEN");
   if (update != nullptr && std::string(update) == "1") {
     std::ofstream(path, std::ios::binary) << actual;
