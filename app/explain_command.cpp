@@ -46,20 +46,14 @@ int explain_command(int argc, char** argv) {
   cluster_sources sources;
   std::string from, to, from_labels, to_labels, output = "text", protocol_name = "TCP";
   int port = 0;
-  auto into = [](std::string& out) {
-    return [&out](std::string_view v) -> std::string {
-      out = v;
-      return {};
-    };
-  };
   flags::wording wording;
   wording.missing_value = "{} needs a value";
   flags::parser p(wording);
   add_cluster_flags(p, sources);
-  p.value("--from", into(from))
-      .value("--to", into(to))
-      .value("--from-labels", into(from_labels))
-      .value("--to-labels", into(to_labels))
+  p.value("--from", flags::store_into(from))
+      .value("--to", flags::store_into(to))
+      .value("--from-labels", flags::store_into(from_labels))
+      .value("--to-labels", flags::store_into(to_labels))
       .value("--port",
              [&port](std::string_view v) -> std::string {
                int n = 0;
@@ -73,8 +67,8 @@ int explain_command(int argc, char** argv) {
                port = n;
                return {};
              })
-      .value("--protocol", into(protocol_name))
-      .value("--output", into(output))
+      .value("--protocol", flags::store_into(protocol_name))
+      .value("--output", flags::store_into(output))
       .alias("-o", "--output");
   const auto parsed = p.parse(argc, argv);
   if (!parsed) {
@@ -92,15 +86,9 @@ int explain_command(int argc, char** argv) {
   };
   if (output != "text" && output != "json")
     return bad("unknown output format '" + output + "' (text or json)");
-  policy::eval::protocol proto;
-  if (protocol_name == "TCP")
-    proto = policy::eval::protocol::tcp;
-  else if (protocol_name == "UDP")
-    proto = policy::eval::protocol::udp;
-  else if (protocol_name == "SCTP")
-    proto = policy::eval::protocol::sctp;
-  else
-    return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const auto parsed_protocol = policy::eval::parse_protocol_name(protocol_name);
+  if (!parsed_protocol) return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const policy::eval::protocol proto = *parsed_protocol;
   if (from.empty() == from_labels.empty()) return bad("give one of --from or --from-labels");
   if (to.empty() == to_labels.empty()) return bad("give one of --to or --to-labels");
 

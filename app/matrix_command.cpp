@@ -35,19 +35,13 @@ constexpr const char* matrix_usage =
 int matrix_command(int argc, char** argv) {
   cluster_sources sources;
   std::string output = "text", protocol_name = "TCP", port_text = "80";
-  auto into = [](std::string& out) {
-    return [&out](std::string_view v) -> std::string {
-      out = v;
-      return {};
-    };
-  };
   flags::wording wording;
   wording.missing_value = "{} needs a value";
   flags::parser p(wording);
   add_cluster_flags(p, sources);
-  p.value("--port", into(port_text))
-      .value("--protocol", into(protocol_name))
-      .value("--output", into(output))
+  p.value("--port", flags::store_into(port_text))
+      .value("--protocol", flags::store_into(protocol_name))
+      .value("--output", flags::store_into(output))
       .alias("-o", "--output");
   const auto parsed = p.parse(argc, argv);
   if (!parsed) {
@@ -64,15 +58,9 @@ int matrix_command(int argc, char** argv) {
   };
   if (output != "text" && output != "markdown" && output != "json" && output != "dot")
     return bad("unknown output format '" + output + "' (text, markdown, json or dot)");
-  policy::eval::protocol proto;
-  if (protocol_name == "TCP")
-    proto = policy::eval::protocol::tcp;
-  else if (protocol_name == "UDP")
-    proto = policy::eval::protocol::udp;
-  else if (protocol_name == "SCTP")
-    proto = policy::eval::protocol::sctp;
-  else
-    return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const auto parsed_protocol = policy::eval::parse_protocol_name(protocol_name);
+  if (!parsed_protocol) return bad("--protocol: '" + protocol_name + "' is not TCP, UDP or SCTP");
+  const policy::eval::protocol proto = *parsed_protocol;
   int port = 0;
   for (char c : port_text)
     port = (c >= '0' && c <= '9' && port <= 65535) ? port * 10 + (c - '0') : -1;

@@ -42,20 +42,14 @@ void write_out(const std::string& text) {
 int render_command(int argc, char** argv) {
   std::string config_path, only_namespace, output = "yaml";
   bool summary = false;
-  auto into = [](std::string& out) {
-    return [&out](std::string_view v) -> std::string {
-      out = v;
-      return {};
-    };
-  };
   flags::wording wording;
   wording.missing_value = "{} needs a value";
   wording.unknown_flag = "unknown argument '{}'";
   wording.unexpected_argument = "unknown argument '{}'";
   flags::parser p(wording);
-  p.value("--config", into(config_path))
-      .value("--namespace", into(only_namespace))
-      .value("--output", into(output))
+  p.value("--config", flags::store_into(config_path))
+      .value("--namespace", flags::store_into(only_namespace))
+      .value("--output", flags::store_into(output))
       .alias("-o", "--output")
       .toggle("--summary", [&] { summary = true; });
   const auto parsed = p.parse(argc, argv);

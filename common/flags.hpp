@@ -75,4 +75,12 @@ class parser {
   value_fn positional_;
 };
 
+// The handler of a flag whose value is taken as it is: stored in `out`, never refused.
+inline parser::value_fn store_into(std::string& out) {
+  return [&out](std::string_view v) -> std::string {
+    out = v;
+    return {};
+  };
+}
+
 }  // namespace mlnetpol::flags

@@ -25,6 +25,15 @@ std::string bucket_key(const event_record& r) {
   return key;
 }
 
+// The per-namespace bucket: who reports (the reconciler's own events never compete with the
+// webhook's, which a forged review can cause) and the namespace concerned.
+std::string namespace_bucket_key(const event_record& r) {
+  std::string key;
+  append_field(key, r.reporting_controller);
+  key.append(concerned_namespace(r.regarding));
+  return key;
+}
+
 // Identical events: one series.
 std::string series_key(const event_record& r) {
   std::string key;
@@ -42,6 +51,12 @@ std::string series_key(const event_record& r) {
 
 std::string_view to_string(event_type t) {
   return t == event_type::warning ? "Warning" : "Normal";
+}
+
+std::string_view concerned_namespace(const object_ref& regarding) {
+  if (!regarding.namespace_name.empty()) return regarding.namespace_name;
+  if (regarding.kind == "Namespace" && regarding.api_version == "v1") return regarding.name;
+  return {};
 }
 
 std::string truncate_note(std::string_view text, std::size_t limit) {
@@ -180,9 +195,19 @@ event_correlator::verdict event_correlator::observe(const event_record& r, clock
     bucket = &buckets_.insert(bkey, token_bucket(limits_.object_burst, limits_.object_refill, now),
                               limits_.max_keys);
   }
-  // Both or neither: a token is not spent on an event the other bucket refuses.
-  if (!bucket->available(now) || !global_->available(now)) return verdict::rate_limited;
+  const std::string nkey = namespace_bucket_key(r);
+  token_bucket* ns_bucket = namespace_buckets_.find(nkey);
+  if (ns_bucket == nullptr) {
+    ns_bucket = &namespace_buckets_.insert(
+        nkey, token_bucket(limits_.namespace_burst, limits_.namespace_refill, now),
+        limits_.max_namespaces);
+  }
+  // All or none: a token is not spent on an event another bucket refuses.
+  if (!bucket->available(now) || !ns_bucket->available(now) || !global_->available(now)) {
+    return verdict::rate_limited;
+  }
   bucket->take();
+  ns_bucket->take();
   global_->take();
   series s;
   s.record = r;

@@ -3,8 +3,11 @@
 // EventCorrelator in small. A repeat of an event already written (same regarding object, reason,
 // type, action, note) within the series window is counted into that event's `series` and written
 // as one merge patch per series interval at most; a new event needs a token from its (regarding
-// object, reason) bucket and from the global bucket. Buckets and series live in LRU maps of
-// bounded size. Pure: no clock, no I/O (the recorder passes the time in); one thread at a time.
+// object, reason) bucket, from its (reporting controller, namespace) bucket and from the global
+// bucket. The namespace buckets keep one namespace's flood (forged AdmissionReviews can name any
+// object in any namespace) from spending the global bucket that every other namespace's events
+// need. Buckets and series live in LRU maps of bounded size. Pure: no clock, no I/O (the recorder
+// passes the time in); one thread at a time.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +54,10 @@ inline constexpr std::string_view reconciler_controller = "mlnetpol.io/reconcile
 // `text` cut to at most `limit` bytes on a UTF-8 character boundary, "..." marking the cut.
 std::string truncate_note(std::string_view text, std::size_t limit = note_limit);
 
+// The namespace an event is about: the regarding object's, a Namespace's own name, "" for other
+// cluster-scoped objects. (Not event_namespace(): a Namespace's events live in "default".)
+std::string_view concerned_namespace(const object_ref& regarding);
+
 // An admission denial: regarding the object when the request names it, else its namespace (a
 // generateName create). nullopt when there is nothing to regard (no name, no namespace).
 std::optional<event_record> denial_event(std::string_view group, std::string_view version,
@@ -68,6 +75,13 @@ struct event_limits {
   // Per (regarding object, reason): client-go's spam filter (burst 25, one more every 5 minutes).
   double object_burst = 25;
   std::chrono::milliseconds object_refill{std::chrono::minutes(5)};  // one token per
+  // Per (reporting controller, namespace the event concerns): well below the global refill, so
+  // it takes dozens of namespaces flooding at once to keep the global bucket empty. At most
+  // max_namespaces buckets (LRU: invented namespaces push out the least recently used, which start
+  // full again when they come back).
+  double namespace_burst = 20;
+  std::chrono::milliseconds namespace_refill{std::chrono::seconds(30)};  // one token per
+  std::size_t max_namespaces = 1024;
   // Every new event and every series patch of this process.
   double global_burst = 50;
   std::chrono::milliseconds global_refill{std::chrono::seconds(1)};
@@ -114,6 +128,7 @@ class event_correlator {
 
   std::size_t series_count() const { return series_.size(); }
   std::size_t bucket_count() const { return buckets_.size(); }
+  std::size_t namespace_bucket_count() const { return namespace_buckets_.size(); }
 
  private:
   struct series {
@@ -148,6 +163,7 @@ class event_correlator {
   event_limits limits_;
   lru<series> series_;
   lru<token_bucket> buckets_;
+  lru<token_bucket> namespace_buckets_;
   std::optional<token_bucket> global_;
 };
 

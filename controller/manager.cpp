@@ -18,6 +18,10 @@ namespace {
 namespace logging = obs::logging;
 using level = spdlog::level::level_enum;
 
+// The pass after gaining the lease reads the watches' store (kept on every replica) rather than
+// listing every managed object again right after the relists of a restarted API server.
+constexpr const char* became_leader = "became leader";
+
 std::string now_rfc3339() {
   std::string t = k8s::format_micro_time(std::chrono::system_clock::now());
   return t.substr(0, 19) + "Z";  // seconds are enough for people
@@ -339,10 +343,18 @@ bool manager::run_pass(const std::string& why) {
   // The managed objects of every namespace, in one list per kind. A failed list only means the
   // reconciles list their namespace themselves.
   std::map<std::string, prelisted> lists;
-  bool listed = true;
+  bool proposed_pending;
+  {
+    std::lock_guard lock(config_mutex_);
+    proposed_pending = proposed_ != nullptr;
+  }
+  // A proposed configuration is checked against fresh lists (the guard counts what they hold).
+  const bool from_watches = why == became_leader && store_synced() && !proposed_pending;
+  bool listed = !from_watches;
   bool cilium_missing = false;
   const std::string selector = managed_selector();
   for (const k8s::resource* r : {&k8s::network_policies, &k8s::cilium_network_policies}) {
+    if (from_watches) break;
     auto page = api_->list_all(*r, "", selector);
     if (!page) {
       if (page.error().kind == k8s::failure_kind::crd_missing) {
@@ -370,8 +382,10 @@ bool manager::run_pass(const std::string& why) {
     for (const auto& [ns, kinds] : managed_) keys.insert(ns);
   }
   for (const auto& [ns, l] : lists) keys.insert(ns);
+  std::set<std::string> missed;
   {
     std::lock_guard lock(state_mutex_);
+    missed.swap(missed_);
     full_sync_wanted_ = false;
     full_pending_ = keys;
     if (keys.empty()) last_full_sync_ = now_rfc3339();
@@ -386,6 +400,7 @@ bool manager::run_pass(const std::string& why) {
     }
   }
   logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
+  for (const auto& k : missed) queue_.add(k);  // first: the queue is FIFO and deduplicates
   for (const auto& k : keys) queue_.add(k);
   full_syncs_.fetch_add(1);
   return true;
@@ -557,7 +572,7 @@ void manager::election_loop() {
     } else if (!leader_.exchange(true)) {
       metrics_.set_leader(true);
       logging::event(level::info, "became leader", {{"identity", elector_.identity()}});
-      full_sync("became leader");
+      full_sync(became_leader);
       wait_cv_.notify_all();  // the leadership watch sleeps until the new deadline
     }
     // Candidates wait with jitter (client-go's factor 1.2) so they do not retry in lockstep.
@@ -661,11 +676,12 @@ void manager::on_namespace_list(std::vector<k8s::object_meta>&& items) {
   }
   if (wanted) return full_sync("cache synced");
   // A relist after a broken watch: what changed meanwhile is queued like events would have been.
+  if (first) return;
   const auto want = desired();
-  if (!leader() || first || !want) return;
+  if (!want) return;
   for (const auto& name : changed) {
     const auto labels = cache_.labels_of(name);
-    if (labels && relevant(*want, name, labels.get())) queue_.add(name);
+    if (labels && relevant(*want, name, labels.get())) enqueue(name);
   }
 }
 
@@ -675,6 +691,7 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
     cache_.erase(name);
     std::lock_guard lock(state_mutex_);
     errors_.erase(name);
+    missed_.erase(name);
     erase_audit_locked(name);
     metrics_.set_audit_would_apply(audit_would_apply_);
     return;
@@ -682,8 +699,8 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
   note_confirmation(e.object);
   if (!cache_.upsert(name, e.object.labels)) return;
   const auto want = desired();
-  if (!leader() || !want) return;
-  if (relevant(*want, name, &e.object.labels)) queue_.add(name);
+  if (!want) return;
+  if (relevant(*want, name, &e.object.labels)) enqueue(name);
 }
 
 void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items) {
@@ -744,8 +761,7 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
     }
   }
   publish_managed();
-  if (!leader_.load()) return;
-  for (const auto& ns : changed) queue_.add(ns);
+  for (const auto& ns : changed) enqueue(ns);
 }
 
 void manager::on_managed_event(const std::string& kind, const k8s::watch_event& e) {
@@ -776,20 +792,37 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
   // Our own writes coming back need nothing.
   k8s::watch_event typed = e;
   typed.object.kind = kind;
-  if (leader() && !reconciler_.own_write(typed) && needs_reconcile(typed)) queue_.add(ns);
+  if (!reconciler_.own_write(typed) && needs_reconcile(typed)) enqueue(ns);
 }
 
-std::optional<prelisted> manager::from_store(const std::string& ns) const {
+void manager::enqueue(const std::string& ns) {
+  if (leader()) return queue_.add(ns);
+  // Only existing namespaces: a follower must not collect the names of deleted ones for weeks.
+  if (!cache_.labels_of(ns)) return;
+  std::lock_guard lock(state_mutex_);
+  missed_.insert(ns);
+}
+
+bool manager::store_synced() const {
   bool cilium_missing;
   {
     std::lock_guard lock(state_mutex_);
     cilium_missing = crd_missing_;
   }
   std::lock_guard lock(managed_mutex_);
-  const bool cilium_known =
-      managed_listed_.contains(std::string(k8s::cilium_network_policies.kind)) || cilium_missing;
-  if (!managed_listed_.contains(std::string(k8s::network_policies.kind)) || !cilium_known)
-    return std::nullopt;
+  return managed_listed_.contains(std::string(k8s::network_policies.kind)) &&
+         (cilium_missing ||
+          managed_listed_.contains(std::string(k8s::cilium_network_policies.kind)));
+}
+
+std::optional<prelisted> manager::from_store(const std::string& ns) const {
+  if (!store_synced()) return std::nullopt;
+  bool cilium_missing;
+  {
+    std::lock_guard lock(state_mutex_);
+    cilium_missing = crd_missing_;
+  }
+  std::lock_guard lock(managed_mutex_);
   prelisted p;
   p.cilium_missing = cilium_missing;
   if (const auto it = managed_.find(ns); it != managed_.end()) {

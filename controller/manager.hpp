@@ -101,6 +101,9 @@ class manager {
   // The namespace's managed objects as the watches hold them, for a reconcile without list calls;
   // nullopt until both kinds are listed (or the CiliumNetworkPolicy CRD is known missing).
   std::optional<prelisted> from_store(const std::string& ns) const;
+  bool store_synced() const;
+  // Queues ns when leader, else remembers it for the next pass.
+  void enqueue(const std::string& ns);
   // Asks the resync thread for a full pass now (cheap, never blocks: callers include the
   // server's I/O threads on a configuration reload).
   void full_sync(const char* why);
@@ -163,6 +166,10 @@ class manager {
   std::map<std::string, std::pair<std::size_t, std::size_t>> audit_;  // would apply / prune
   std::size_t audit_would_apply_ = 0;  // the sum over audit_, kept as it changes
   std::set<std::string> full_pending_;
+  // Namespaces an event or a relist called for while this replica was not the leader: the pass
+  // that follows a new leadership queues them first (a policy deleted during an outage is not
+  // repaired after thousands of unchanged namespaces).
+  std::set<std::string> missed_;
   std::map<std::string, prelisted> prelisted_;  // a pass's lists, until the namespace's reconcile
   std::string pass_request_;                    // why a pass was asked for; "" when none
   bool full_sync_wanted_ = false;               // became leader before the cache synced

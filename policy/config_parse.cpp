@@ -398,7 +398,8 @@ std::optional<std::string> check_non_empty(std::string_view s) {
 
 std::optional<std::string> check_role_name(std::string_view s) {
   if (std::find(role_names.begin(), role_names.end(), s) != role_names.end()) return std::nullopt;
-  return "\"" + std::string(s) + "\" is not a namespace role (platform, tenant, training or inference)";
+  return "\"" + std::string(s) +
+         "\" is not a namespace role (platform, tenant, training or inference)";
 }
 
 std::optional<std::string> check_fqdn_pattern(std::string_view s) {

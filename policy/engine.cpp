@@ -522,7 +522,7 @@ bool refuse_foreign_label_changes(context& c) {
     const std::string_view was = change.before ? std::string_view(*change.before) : "";
     const std::string_view is = change.after ? std::string_view(*change.after) : "";
     append(what, what.empty() ? "" : ", ", change.key,
-           !change.before ? cat(" (added: ", is, ")")
+           !change.before  ? cat(" (added: ", is, ")")
            : !change.after ? cat(" (removed: was ", was, ")")
                            : cat(" (changed: ", was, " -> ", is, ")"));
   }

@@ -5,6 +5,7 @@
 
 #include "common/json.hpp"
 #include "policy/engine.hpp"
+#include "policy/owned_labels.hpp"
 #include "policy/text.hpp"
 #include "policy/warnings.hpp"
 
@@ -362,14 +363,6 @@ bool documented(const Value& object) {
          });
 }
 
-bool is_admin(const request_facts& r, const config& cfg) {
-  if (r.username == cfg.service_account) return true;
-  return std::any_of(r.groups.begin(), r.groups.end(), [&](const std::string& g) {
-    return std::find(cfg.admin_groups.begin(), cfg.admin_groups.end(), g) !=
-           cfg.admin_groups.end();
-  });
-}
-
 }  // namespace
 
 bool is_tenant_policy_rule(std::string_view rule) {
@@ -427,7 +420,7 @@ void apply_tenant_policy_guardrails(const request_facts& r, const config& cfg, b
   const auto kind = tenant_policy_kind_of(r.group, r.kind);
   if (!kind || !roles_secured || r.object == nullptr || !r.object->IsObject()) return;
   if (r.operation != "CREATE" && r.operation != "UPDATE") return;
-  if (is_admin(r, cfg)) return;
+  if (is_privileged(cfg, r.username, r.groups)) return;
   std::vector<guardrail_finding> findings = check_tenant_policy(*kind, *r.object);
   if (findings.empty()) return;
   const enforcement_mode mode = cfg.tenant_policy_guardrails;

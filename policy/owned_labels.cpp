@@ -13,7 +13,8 @@ using entry = std::pair<std::string_view, std::string_view>;
 // The object's string-valued mlnetpol.io labels, sorted by key, each key once (its first value).
 std::vector<entry> owned_entries(const rapidjson::Value* object) {
   std::vector<entry> out;
-  const rapidjson::Value* labels = json::json_member(json::json_member(object, "metadata"), "labels");
+  const rapidjson::Value* labels =
+      json::json_member(json::json_member(object, "metadata"), "labels");
   if (labels == nullptr || !labels->IsObject()) return out;
   for (const auto& m : labels->GetObject()) {
     const std::string_view key(m.name.GetString(), m.name.GetStringLength());
@@ -54,8 +55,7 @@ bool is_privileged(const config& cfg, std::string_view username,
                    std::span<const std::string> groups) {
   if (username == cfg.service_account) return true;
   return std::any_of(groups.begin(), groups.end(), [&](const std::string& g) {
-    return std::find(cfg.admin_groups.begin(), cfg.admin_groups.end(), g) !=
-           cfg.admin_groups.end();
+    return std::find(cfg.admin_groups.begin(), cfg.admin_groups.end(), g) != cfg.admin_groups.end();
   });
 }
 

@@ -10,6 +10,17 @@
 #include "common/obs/logging.hpp"
 
 namespace mlnetpol::server {
+namespace {
+
+// One key per client address: an IPv4 client seen through an IPv6 socket counts as itself.
+std::string peer_key(const boost::asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).to_string();
+  }
+  return a.to_string();
+}
+
+}  // namespace
 
 namespace logging = obs::logging;
 namespace net = boost::asio;
@@ -81,19 +92,30 @@ void listener::accept() {
       // No pair yet (self-managed certificates, waiting for the Secret): nothing to handshake with.
       error_code ignored;
       socket.close(ignored);
-    } else if (self->open_connections_.load() >= self->state_->opts.max_connections) {
-      self->on_capacity_reached(socket);
     } else {
-      self->open_connections_.fetch_add(1);
-      // Answers are single writes; Nagle would hold one back waiting for the client's ACK.
-      error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      auto s = make_tls_session(self->state_, self, std::move(socket), std::move(tls));
-      {
-        std::lock_guard lock(self->sessions_mutex_);
-        self->sessions_.emplace(s.get(), s);
+      error_code ec_peer;
+      std::string peer = peer_key(socket.remote_endpoint(ec_peer).address());
+      std::shared_ptr<session_base> victim;
+      switch (self->admit(peer, victim)) {
+        case admission::peer_limit:
+          self->refuse(socket, connection_refusal::max_connections_per_peer);
+          break;
+        case admission::full:
+          self->refuse(socket, connection_refusal::max_connections);
+          break;
+        case admission::admitted: {
+          if (victim) victim->evict();
+          // Answers are single writes; Nagle would hold one back waiting for the client's ACK.
+          error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
+          auto s = make_tls_session(self->state_, self, std::move(socket), std::move(tls));
+          {
+            std::lock_guard lock(self->sessions_mutex_);
+            self->sessions_.emplace(s.get(), tracked{s, std::move(peer)});
+          }
+          s->run();
+        }
       }
-      s->run();
     }
     self->accept();
   });
@@ -117,8 +139,41 @@ error_code listener::move_to_connection_thread(tcp::socket& socket) {
   return {};
 }
 
-void listener::on_capacity_reached(tcp::socket& socket) {
-  state_->stats.count_connection_rejected();
+listener::admission listener::admit(const std::string& peer,
+                                    std::shared_ptr<session_base>& victim) {
+  std::lock_guard lock(sessions_mutex_);
+  auto peer_count = per_peer_.find(peer);
+  if (peer_count != per_peer_.end() &&
+      peer_count->second >= state_->opts.max_connections_per_peer) {
+    return admission::peer_limit;
+  }
+  // Connections already asked to make room are as good as gone: each admission over the cap has
+  // its own victim, so the count exceeds the cap only by connections about to close.
+  if (open_connections_.load() - evicting_ >= state_->opts.max_connections) {
+    // The one waiting longest on its client: a scan, but only at the cap.
+    tracked* oldest = nullptr;
+    std::int64_t oldest_since = 0;
+    for (auto& [raw, t] : sessions_) {
+      const std::int64_t since = raw->waiting_since();
+      if (since == 0 || t.evicting) continue;
+      if (oldest == nullptr || since < oldest_since) {
+        oldest = &t;
+        oldest_since = since;
+      }
+    }
+    if (oldest == nullptr) return admission::full;
+    oldest->evicting = true;
+    ++evicting_;
+    victim = oldest->session.lock();  // null: it is closing already, release() is on its way
+  }
+  if (peer_count == per_peer_.end()) peer_count = per_peer_.emplace(peer, 0).first;
+  ++peer_count->second;
+  open_connections_.fetch_add(1);
+  return admission::admitted;
+}
+
+void listener::refuse(tcp::socket& socket, connection_refusal why) {
+  state_->stats.count_connection_rejected(why);
   error_code ignored;
   socket.close(ignored);
   // One line per second at most: a flood must not turn into a log flood.
@@ -126,21 +181,35 @@ void listener::on_capacity_reached(tcp::socket& socket) {
   ++rejected_since_log_;
   const auto now = std::chrono::steady_clock::now();
   if (now - last_cap_log_ >= std::chrono::seconds(1)) {
-    logging::event(level_enum::warn,
-                   "connection limit reached; closing new connections until some close",
-                   {{"max_connections", static_cast<std::uint64_t>(state_->opts.max_connections)},
-                    {"rejected", static_cast<std::uint64_t>(rejected_since_log_)}});
+    logging::event(
+        level_enum::warn,
+        why == connection_refusal::max_connections
+            ? "connection limit reached, every connection busy; closing new connections"
+            : "per-peer connection limit reached; closing that address's new connections",
+        {{"max_connections", static_cast<std::uint64_t>(state_->opts.max_connections)},
+         {"max_connections_per_peer",
+          static_cast<std::uint64_t>(state_->opts.max_connections_per_peer)},
+         {"rejected", static_cast<std::uint64_t>(rejected_since_log_)}});
     rejected_since_log_ = 0;
     last_cap_log_ = now;
   }
 }
 
 void listener::release(session_base* s) {
+  std::size_t before = 0;
   {
+    // Counted down with the entry, so admit() never sees one without the other.
     std::lock_guard lock(sessions_mutex_);
-    sessions_.erase(s);
+    if (auto it = sessions_.find(s); it != sessions_.end()) {
+      if (it->second.evicting) --evicting_;
+      if (auto p = per_peer_.find(it->second.peer); p != per_peer_.end() && --p->second == 0) {
+        per_peer_.erase(p);
+      }
+      sessions_.erase(it);
+    }
+    before = open_connections_.fetch_sub(1);
   }
-  if (open_connections_.fetch_sub(1) == 1 && draining_.load() && !finished_.load()) {
+  if (before == 1 && draining_.load() && !finished_.load()) {
     net::post(io_, [self = shared_from_this()] { self->finish("all connections closed"); });
   }
 }
@@ -148,8 +217,8 @@ void listener::release(session_base* s) {
 std::vector<std::shared_ptr<session_base>> listener::live_sessions() {
   std::vector<std::shared_ptr<session_base>> out;
   std::lock_guard lock(sessions_mutex_);
-  for (auto& [raw, weak] : sessions_) {
-    if (auto s = weak.lock()) out.push_back(std::move(s));
+  for (auto& [raw, t] : sessions_) {
+    if (auto s = t.session.lock()) out.push_back(std::move(s));
   }
   return out;
 }

@@ -1,5 +1,9 @@
 #pragma once
-// One listening socket: the accept loop, the connection cap (webhook listener) and the drain.
+// One listening socket: the accept loop, the connection caps (webhook listener) and the drain.
+// At --max-connections a new connection closes the one that has waited longest on its client
+// (TLS handshake, or idle between requests), so a flood of idle connections cannot keep the API
+// server out; only when every connection is busy is the new one refused. From one address at most
+// --max-connections-per-peer are open.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -45,7 +49,11 @@ class listener final : public session_owner, public std::enable_shared_from_this
   void accept();
   // Hands an accepted socket to the next I/O thread's io_context (no-op with one I/O thread).
   boost::system::error_code move_to_connection_thread(boost::asio::ip::tcp::socket& socket);
-  void on_capacity_reached(boost::asio::ip::tcp::socket& socket);
+  // Counts a new connection from `peer` in, or says why not; at the cap picks a connection to
+  // evict (`victim`, null when the one picked is already closing).
+  enum class admission { admitted, peer_limit, full };
+  admission admit(const std::string& peer, std::shared_ptr<session_base>& victim);
+  void refuse(boost::asio::ip::tcp::socket& socket, connection_refusal why);
   void finish(std::string_view why);
   std::vector<std::shared_ptr<session_base>> live_sessions();
 
@@ -57,9 +65,16 @@ class listener final : public session_owner, public std::enable_shared_from_this
   boost::asio::steady_timer grace_timer_;
   std::uint16_t port_ = 0;
 
-  // Open TLS connections, for the connection cap and the drain.
+  // Open TLS connections, for the connection caps and the drain.
+  struct tracked {
+    std::weak_ptr<session_base> session;
+    std::string peer;       // the key in per_peer_
+    bool evicting = false;  // asked to close to make room, not closed yet
+  };
   std::mutex sessions_mutex_;
-  std::unordered_map<session_base*, std::weak_ptr<session_base>> sessions_;
+  std::unordered_map<session_base*, tracked> sessions_;
+  std::unordered_map<std::string, std::size_t> per_peer_;  // open connections by peer address
+  std::size_t evicting_ = 0;                               // sessions_ entries with `evicting`
   std::atomic<std::size_t> open_connections_{0};
   std::chrono::steady_clock::time_point last_cap_log_{};
   std::size_t rejected_since_log_ = 0;

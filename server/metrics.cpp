@@ -39,6 +39,21 @@ constexpr std::array<std::string_view, 3> known_mode_names{
     policy::to_string(policy::enforcement_mode::warn),
     policy::to_string(policy::enforcement_mode::audit)};
 
+constexpr std::array<std::string_view, connection_refusals> refusal_labels{
+    "max_connections", "max_connections_per_peer"};
+constexpr std::array<std::string_view, eviction_states> eviction_labels{"tls_handshake", "idle",
+                                                                        "busy"};
+
+// A counter family with one series per value of a closed set, every one always exported.
+template <std::size_t N>
+void append_closed_set(std::string& out, std::string_view name, std::string_view help,
+                       std::string_view label, const std::array<std::string_view, N>& values,
+                       const std::array<obs::counter, N>& counters) {
+  append_family_header(out, name, "counter", help);
+  for (std::size_t i = 0; i < N; ++i)
+    obs::append_sample(out, name, label, values[i], counters[i].value());
+}
+
 template <std::size_t N>
 std::size_t index_in(const std::array<std::string_view, N>& known, std::string_view value) {
   return static_cast<std::size_t>(std::find(known.begin(), known.end(), value) - known.begin());
@@ -102,6 +117,18 @@ void metrics::count_http(unsigned code) {
   if (code < http_.size()) http_[code].fetch_add(1, std::memory_order_relaxed);
 }
 
+std::uint64_t metrics::connections_rejected() const {
+  std::uint64_t n = 0;
+  for (const auto& c : connections_rejected_) n += c.value();
+  return n;
+}
+
+std::uint64_t metrics::connections_evicted() const {
+  std::uint64_t n = 0;
+  for (const auto& c : connections_evicted_) n += c.value();
+  return n;
+}
+
 std::uint64_t metrics::http_requests(unsigned code) const {
   return code < http_.size() ? http_[code].load(std::memory_order_relaxed) : 0;
 }
@@ -149,9 +176,14 @@ void metrics::render(std::string& out) const {
                 in_flight());
   append_single(out, "mlnetpol_tls_handshake_errors_total", "counter",
                 "TLS handshakes that failed or timed out.", tls_handshake_errors());
-  append_single(out, "mlnetpol_connections_rejected_total", "counter",
-                "Connections closed at once because --max-connections were open.",
-                connections_rejected());
+  append_closed_set(out, "mlnetpol_connections_rejected_total",
+                    "New connections closed at once: --max-connections open and none waiting on "
+                    "its client, or --max-connections-per-peer open from the same address.",
+                    "reason", refusal_labels, connections_rejected_);
+  append_closed_set(out, "mlnetpol_connections_evicted_total",
+                    "Open connections closed to make room for a new one at --max-connections, "
+                    "oldest waiting on its client first, by what each was doing.",
+                    "state", eviction_labels, connections_evicted_);
   append_single(out, "mlnetpol_decision_log_lines_suppressed_total", "counter",
                 "Decision log lines left out by --log-denies-per-second (the next line says how "
                 "many).",

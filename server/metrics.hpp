@@ -18,6 +18,15 @@
 
 namespace mlnetpol::server {
 
+// Why a new connection was closed at once (mlnetpol_connections_rejected_total{reason}).
+enum class connection_refusal { max_connections, max_connections_per_peer };
+inline constexpr std::size_t connection_refusals = 2;
+// What an evicted connection was doing (mlnetpol_connections_evicted_total{state}): waiting for
+// its TLS handshake or for its next request (closed at once), or in a request (closed after its
+// response).
+enum class eviction_state { tls_handshake, idle, busy };
+inline constexpr std::size_t eviction_states = 3;
+
 class metrics {
  public:
   // One webhook path's series. Its route finds them once (webhook()) and then counts a request
@@ -54,7 +63,12 @@ class metrics {
   void count_http(unsigned code);
   void add_in_flight(int delta) { in_flight_.add(delta); }
   void count_tls_handshake_error() { tls_handshake_errors_.add(); }
-  void count_connection_rejected() { connections_rejected_.add(); }
+  void count_connection_rejected(connection_refusal why) {
+    connections_rejected_[static_cast<std::size_t>(why)].add();
+  }
+  void count_connection_evicted(eviction_state state) {
+    connections_evicted_[static_cast<std::size_t>(state)].add();
+  }
   void count_log_line_suppressed() { log_lines_suppressed_.add(); }
   // A pair was put in force: its notAfter, and now as the last successful reload.
   void set_certificate_expiry(double unix_seconds) {
@@ -69,7 +83,14 @@ class metrics {
   std::uint64_t violations(std::string_view rule, std::string_view mode) const;
   std::int64_t in_flight() const { return in_flight_.value(); }
   std::uint64_t tls_handshake_errors() const { return tls_handshake_errors_.value(); }
-  std::uint64_t connections_rejected() const { return connections_rejected_.value(); }
+  std::uint64_t connections_rejected() const;  // for any reason
+  std::uint64_t connections_rejected(connection_refusal why) const {
+    return connections_rejected_[static_cast<std::size_t>(why)].value();
+  }
+  std::uint64_t connections_evicted() const;  // in any state
+  std::uint64_t connections_evicted(eviction_state state) const {
+    return connections_evicted_[static_cast<std::size_t>(state)].value();
+  }
   std::uint64_t log_lines_suppressed() const { return log_lines_suppressed_.value(); }
   double certificate_expiry() const { return certificate_expiry_.value(); }
   // Unix seconds of the last pair put in force (set with the expiry: both mean a good load).
@@ -94,7 +115,8 @@ class metrics {
   std::array<std::atomic<std::uint64_t>, 600> http_{};
   obs::gauge<std::int64_t> in_flight_;
   obs::counter tls_handshake_errors_;
-  obs::counter connections_rejected_;
+  std::array<obs::counter, connection_refusals> connections_rejected_;
+  std::array<obs::counter, eviction_states> connections_evicted_;
   obs::counter log_lines_suppressed_;
   obs::gauge<double> certificate_expiry_;
   obs::gauge<double> certificate_reload_;

@@ -66,7 +66,11 @@ std::string serve_usage() {
          "                                10; 0: no limit); the lines left out are counted and\n"
          "                                the next line written says how many it follows\n"
          "  --log-denies-burst N          ... in bursts of up to N lines (default 100)\n"
-         "  --max-connections N           open HTTPS connections at most (default 4096)\n"
+         "  --max-connections N           open HTTPS connections at most (default 4096); at the\n"
+         "                                cap a new one closes the connection that has waited\n"
+         "                                longest on its client (TLS handshake or next request)\n"
+         "  --max-connections-per-peer N  open HTTPS connections from one IP address at most\n"
+         "                                (default 256); more are closed at once\n"
          "  --handshake-timeout DURATION  TLS handshake (default 10s)\n"
          "  --header-timeout DURATION     request line and headers (default 10s)\n"
          "  --body-timeout DURATION       request body (default 30s)\n"
@@ -97,6 +101,15 @@ void declare(flags::parser& p, options& o) {
     return [&out, flag](std::string_view v) -> std::string {
       if (v.empty()) return std::string(flag) + ": missing value";
       out = v;
+      return {};
+    };
+  };
+  auto positive_count = [](std::size_t& out, std::string_view flag) {
+    return [&out, flag](std::string_view v) -> std::string {
+      std::uint64_t n = 0;
+      if (!parse_unsigned(v, 1'000'000, n) || n == 0)
+        return std::string(flag) + ": not a positive count: " + quoted(v);
+      out = n;
       return {};
     };
   };
@@ -159,14 +172,9 @@ void declare(flags::parser& p, options& o) {
                  return "--log-denies-burst: not a positive count: " + quoted(v);
                return {};
              })
-      .value("--max-connections",
-             [&o](std::string_view v) -> std::string {
-               std::uint64_t n = 0;
-               if (!parse_unsigned(v, 1'000'000, n) || n == 0)
-                 return "--max-connections: not a positive count: " + quoted(v);
-               o.max_connections = n;
-               return {};
-             })
+      .value("--max-connections", positive_count(o.max_connections, "--max-connections"))
+      .value("--max-connections-per-peer",
+             positive_count(o.max_connections_per_peer, "--max-connections-per-peer"))
       .duration("--shutdown-grace", o.shutdown_grace)
       .duration("--drain-idle-timeout", o.drain_idle_timeout)
       .duration("--handshake-timeout", o.handshake_timeout)

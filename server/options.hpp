@@ -39,6 +39,9 @@ struct options {
   std::uint64_t log_denies_per_second = 10;
   std::uint64_t log_denies_burst = 100;
   std::size_t max_connections = 4096;
+  // Open HTTPS connections from one IP address at most: one pod cannot hold the whole cap. The API
+  // server (one address per instance, or per konnectivity agent) keeps far fewer open.
+  std::size_t max_connections_per_peer = 256;
   std::chrono::milliseconds handshake_timeout{10'000};
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};

@@ -52,6 +52,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
         stream_(make_stream(std::move(socket))) {
     error_code ignored;
     peer_ = tcp_socket().remote_endpoint(ignored);
+    // Waiting on the client from the accept, before start() runs on its thread: a flood faster
+    // than the I/O threads start sessions must still find room to take.
+    if constexpr (Tls) waiting_since_.store(clock::now().time_since_epoch().count());
   }
 
   ~session() override {
@@ -72,6 +75,20 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void force_close() override {
     net::post(tcp_socket().get_executor(),
               [self = this->shared_from_this()] { self->close_socket(); });
+  }
+
+  void evict() override {
+    net::post(tcp_socket().get_executor(), [self = this->shared_from_this()] {
+      if (self->closed_ || self->evicted_) return;
+      self->evicted_ = true;
+      // Bytes of a request already here: answer it (Connection: close) rather than reset it.
+      if (self->phase_ == phase::handshake)
+        return self->close_evicted(eviction_state::tls_handshake);
+      if (self->phase_ == phase::idle && !self->request_arriving()) {
+        return self->close_evicted(eviction_state::idle);
+      }
+      self->srv_->stats.count_connection_evicted(eviction_state::busy);
+    });
   }
 
  private:
@@ -126,10 +143,17 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // so a later phase's deadline is never earlier than the pending wake-up and moving it needs no
   // re-arm; only the short closing deadline re-arms.
   void enter(phase p, std::chrono::milliseconds timeout) {
-    phase_ = p;
     const auto now = clock::now();
+    set_phase(p, now);
     deadline_ = now + timeout;
     if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
+  }
+
+  // Every phase change goes through here: the listener sees which connections wait on the client.
+  void set_phase(phase p, clock::time_point now) {
+    phase_ = p;
+    const bool waiting = p == phase::handshake || p == phase::idle;
+    waiting_since_.store(waiting ? now.time_since_epoch().count() : 0, std::memory_order_relaxed);
   }
 
   void arm_timer(clock::time_point now) {
@@ -206,6 +230,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void read_next() {
+    // Evicted (and counted busy) after its response said keep-alive: close now, between requests.
+    if (evicted_) {
+      closed_for_eviction_ = true;
+      return close_socket();
+    }
     parser_.emplace(head_, body_);
     parser_->header_limit(static_cast<std::uint32_t>(srv_->opts.max_header_bytes));
     parser_->body_limit(srv_->opts.max_body_bytes);
@@ -292,7 +321,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void handle() {
-    phase_ = phase::handling;
+    set_phase(phase::handling, {});  // not waiting on the client: no time needed
     if (!refusal_.empty()) return respond_error(403, refusal_);
     http_request request;
     request.method = head_.method;
@@ -325,8 +354,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void respond_stored() {
-    keep_alive_ =
-        !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() && !draining();
+    keep_alive_ = !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() &&
+                  !draining() && !evicted_;
     out_.clear();
     out_ += "HTTP/1.1 ";
     out_ += std::to_string(response_.status);
@@ -389,6 +418,13 @@ class session final : public session_base, public std::enable_shared_from_this<s
                                  });
   }
 
+  // Closed to make room at the connection cap (the listener already counts it as going).
+  void close_evicted(eviction_state state) {
+    srv_->stats.count_connection_evicted(state);
+    closed_for_eviction_ = true;
+    close_socket();
+  }
+
   void close_socket() {
     if (closed_) return;
     closed_ = true;
@@ -401,17 +437,19 @@ class session final : public session_base, public std::enable_shared_from_this<s
   // The one place I/O errors are reported.
   void fail(error_code ec) {
     const bool handshake = phase_ == phase::handshake;
-    if (handshake) srv_->stats.count_tls_handshake_error();
+    if (handshake && !closed_for_eviction_) srv_->stats.count_tls_handshake_error();
     const bool quiet =
         !handshake && (ec == net::error::eof || ec == net::error::operation_aborted ||
                        ec == net::error::connection_reset || ec == ssl::error::stream_truncated);
     const auto level = timed_out_ ? level_enum::info
                        : quiet    ? level_enum::trace
                                   : level_enum::debug;
-    if (closed_for_drain_) {
+    if (closed_for_drain_ || closed_for_eviction_) {
       if (logging::enabled(level_enum::debug)) {
-        logging::event(level_enum::debug, "idle connection closed: draining",
-                       {{"peer", endpoint_text(peer_)}});
+        logging::event(level_enum::debug,
+                       closed_for_drain_ ? "idle connection closed: draining"
+                                         : "connection closed: room for a new one at the cap",
+                       {{"stage", phase_name(phase_)}, {"peer", endpoint_text(peer_)}});
       }
     } else if (logging::enabled(level)) {
       logging::event(level, timed_out_ ? "connection timed out" : "connection closed",
@@ -443,6 +481,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   bool timer_armed_ = false;
   bool timed_out_ = false;
   bool closed_for_drain_ = false;  // idle for the drain window
+  bool evicted_ = false;           // asked to make room at the connection cap
+  bool closed_for_eviction_ = false;
   bool closed_ = false;
   bool keep_alive_ = false;
   bool force_close_after_write_ = false;

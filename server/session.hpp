@@ -3,6 +3,7 @@
 // a deadline per phase, answers through the mux.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,17 @@ class session_base {
   // been idle for the drain window (a request arriving meanwhile is answered).
   virtual void drain() = 0;
   virtual void force_close() = 0;  // the grace period is over
+  // At the connection cap, to make room: closed at once if still waiting on its client (TLS
+  // handshake, or idle between requests), else after the request in progress (Connection: close).
+  virtual void evict() = 0;
+
+  // Since when (steady_clock ticks) the connection has been waiting on its client: its TLS
+  // handshake, or idle between requests; 0 while it reads, handles or writes a request. Set on the
+  // connection's thread, read by the listener at the cap (to find the oldest waiting one).
+  std::int64_t waiting_since() const { return waiting_since_.load(std::memory_order_relaxed); }
+
+ protected:
+  std::atomic<std::int64_t> waiting_since_{0};
 };
 
 // Told when a tracked session ends (the listener's connection count and drain).

@@ -278,7 +278,7 @@ direction_answer evaluator::decide(const endpoint& side, const endpoint& other, 
           any_allow = true;
           break;
         }
-        const int score = (rr.peer_ok ? 2 : 0) + (rr.port_ok ? 1 : 0);
+        const int score = (rr.peer_ok ? 1 : 0) + (rr.port_ok ? 1 : 0);
         if (explain && score > best) {
           best = score;
           pa.rule = r.path;
@@ -299,10 +299,36 @@ direction_answer evaluator::decide(const endpoint& side, const endpoint& other, 
   return d;
 }
 
+void evaluator::near_misses(const endpoint& side, const endpoint& other, const query& q,
+                            bool ingress, direction_answer& d) const {
+  if (!d.evaluated || d.allowed) return;
+  for (const auto& pol : c_.policies) {
+    if (pol.kind != policy_kind::cilium_clusterwide && pol.namespace_name != side.p->namespace_name)
+      continue;
+    const label_map& view = pol.kind == policy_kind::network_policy || side.cilium == nullptr
+                                ? side.p->labels
+                                : *side.cilium;
+    if (pol.subject.matches(view)) continue;
+    for (const auto& r : ingress ? pol.ingress : pol.egress) {
+      const auto rr = eval_rule(r, other, q, *this, false);
+      if (!rr.peer_ok || !rr.port_ok) continue;
+      policy_answer pa;
+      pa.pol = &pol;
+      pa.eff = policy_answer::effect::not_selected;
+      pa.rule = r.path;
+      pa.mismatches.push_back(side.text() + " " + pol.subject.mismatch(view));
+      d.not_selecting.push_back(std::move(pa));
+      break;
+    }
+  }
+}
+
 answer evaluator::explain(const query& q) const {
   answer a;
   a.egress = decide(q.from, q.to, q, false, selecting(q.from, false), true);
   a.ingress = decide(q.to, q.from, q, true, selecting(q.to, true), true);
+  near_misses(q.from, q.to, q, false, a.egress);
+  near_misses(q.to, q.from, q, true, a.ingress);
   a.allowed = a.egress.allowed && a.ingress.allowed;
   return a;
 }

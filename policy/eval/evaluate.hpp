@@ -33,7 +33,9 @@ struct query {
 
 struct policy_answer {
   const policy* pol = nullptr;
-  enum class effect { allows, denies, no_match } eff = effect::no_match;
+  // not_selected: a policy of the namespace with a rule that would allow the connection but that
+  // does not select the pod (a missing label is the usual story); `mismatches` says what it needs.
+  enum class effect { allows, denies, no_match, not_selected } eff = effect::no_match;
   std::string rule;                     // the rule that allows or denies, or the nearest one
   std::vector<std::string> mismatches;  // no_match: what the nearest rule does not match
   std::vector<std::string> notes;       // e.g. an L7 DNS filter on the allowing rule
@@ -43,7 +45,9 @@ struct direction_answer {
   bool evaluated = false;  // false when that end is not a pod (nothing of the cluster decides)
   bool isolated = false;
   bool allowed = true;
-  std::vector<policy_answer> policies;   // every policy that selects the pod for this direction
+  std::vector<policy_answer> policies;  // every policy that selects the pod for this direction
+  // When denied: policies that would allow it if they selected the pod.
+  std::vector<policy_answer> not_selecting;
   std::vector<std::string> unsupported;  // "Kind ns/name: field" the verdict could depend on
 };
 
@@ -74,6 +78,8 @@ class evaluator {
   const cluster& data() const { return c_; }
 
  private:
+  void near_misses(const endpoint& side, const endpoint& other, const query& q, bool ingress,
+                   direction_answer& d) const;
   direction_answer decide(const endpoint& side, const endpoint& peer, const query& q, bool ingress,
                           const std::vector<const policy*>& policies, bool explain) const;
 

@@ -20,6 +20,13 @@ std::string_view to_string(protocol p) {
   return "TCP";
 }
 
+std::optional<protocol> parse_protocol_name(std::string_view name) {
+  if (name == "TCP") return protocol::tcp;
+  if (name == "UDP") return protocol::udp;
+  if (name == "SCTP") return protocol::sctp;
+  return std::nullopt;
+}
+
 std::string_view to_string(policy_kind k) {
   switch (k) {
     case policy_kind::network_policy:

@@ -15,6 +15,8 @@ using label_map = std::map<std::string, std::string, std::less<>>;
 
 enum class protocol { tcp, udp, sctp, any };
 std::string_view to_string(protocol p);
+// "TCP", "UDP" or "SCTP" (the --protocol flag); nullopt for anything else.
+std::optional<protocol> parse_protocol_name(std::string_view name);
 
 // One address, IPv4 or IPv6 (an IPv4 address is kept as is, not mapped).
 struct ip_address {

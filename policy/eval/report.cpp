@@ -37,6 +37,8 @@ void direction_text(std::string& out, const char* title, const endpoint& side,
       case policy_answer::effect::denies:
         out += "  DENIED by " + name + " " + p.rule + " (a deny rule wins over every allow)\n";
         break;
+      case policy_answer::effect::not_selected:
+        break;
       case policy_answer::effect::no_match:
         if (p.rule.empty()) {
           out += "  " + name + " isolates it; " +
@@ -48,6 +50,10 @@ void direction_text(std::string& out, const char* title, const endpoint& side,
         break;
     }
     for (const auto& n : p.notes) out += "      note: " + n + "\n";
+  }
+  for (const auto& p : d.not_selecting) {
+    out += "  " + policy_name(*p.pol) + " " + p.rule + " would allow it but does not select " +
+           side.text() + ": " + p.mismatches[0] + "\n";
   }
   for (const auto& u : d.unsupported) out += "  not modelled, the verdict may differ: " + u + "\n";
 }
@@ -73,7 +79,11 @@ void direction_json(writer& w, const direction_answer& d) {
   w.Bool(d.allowed);
   w.Key("policies");
   w.StartArray();
-  for (const auto& p : d.policies) {
+  std::vector<const policy_answer*> all;
+  for (const auto& p : d.policies) all.push_back(&p);
+  for (const auto& p : d.not_selecting) all.push_back(&p);
+  for (const policy_answer* entry : all) {
+    const policy_answer& p = *entry;
     w.StartObject();
     w.Key("kind");
     put(w, std::string(to_string(p.pol->kind)));
@@ -82,9 +92,10 @@ void direction_json(writer& w, const direction_answer& d) {
     w.Key("name");
     put(w, p.pol->name);
     w.Key("effect");
-    w.String(p.eff == policy_answer::effect::allows   ? "allows"
-             : p.eff == policy_answer::effect::denies ? "denies"
-                                                      : "isolates");
+    w.String(p.eff == policy_answer::effect::allows         ? "allows"
+             : p.eff == policy_answer::effect::denies       ? "denies"
+             : p.eff == policy_answer::effect::not_selected ? "does-not-select"
+                                                            : "isolates");
     w.Key("rule");
     put(w, p.rule);
     strings(w, "mismatches", p.mismatches);
@@ -151,6 +162,16 @@ std::string ns_of(const endpoint& e) {
   return e.p != nullptr ? e.p->namespace_name : e.service_namespace;
 }
 
+// A policy that would allow it if it selected the pod: the pod lacks its labels.
+bool label_fix(const endpoint& side, const direction_answer& d, std::vector<fix>& out) {
+  if (d.not_selecting.empty() || side.p == nullptr) return false;
+  const auto& p = d.not_selecting.front();
+  out.push_back({"give " + side.text() + " the labels " + policy_name(*p.pol) + " selects (" +
+                     p.pol->subject.text() + "), e.g. in its pod template",
+                 ""});
+  return true;
+}
+
 void egress_fix(const query& q, const answer& a, const config* cfg, std::vector<fix>& out) {
   const endpoint& from = q.from;
   const endpoint& to = q.to;
@@ -159,6 +180,7 @@ void egress_fix(const query& q, const answer& a, const config* cfg, std::vector<
       out.push_back(
           {"remove or narrow the deny rule " + p.rule + " of " + policy_name(*p.pol), ""});
   if (!out.empty() || !a.egress.isolated) return;
+  if (label_fix(from, a.egress, out)) return;
   const namespace_roles roles =
       cfg != nullptr ? roles_of(*cfg, from.p->namespace_name) : namespace_roles{};
   if (cfg != nullptr && !to.host.empty() && (roles.training || roles.inference)) {
@@ -216,6 +238,7 @@ void ingress_fix(const query& q, const answer& a, std::vector<fix>& out) {
       out.push_back(
           {"remove or narrow the deny rule " + p.rule + " of " + policy_name(*p.pol), ""});
   if (out.size() != before || !a.ingress.isolated) return;
+  if (label_fix(to, a.ingress, out)) return;
   std::string peer = np_peer(q.from, "    ");
   if (peer.empty()) {
     out.push_back({"allow ingress from " + q.from.text() + " with a policy of " +

@@ -328,8 +328,8 @@ TEST_CASE("namespace labels through the handler: the tenant is refused whatever 
   CHECK(handlers.validate().handle(decode(review)).allowed);  // still the administrator
   review["request"]["userInfo"] = {
       {"username", "system:serviceaccount:team-a:tenant-admin"},
-      {"groups", {"system:serviceaccounts", "system:serviceaccounts:team-a",
-                  "system:authenticated"}}};
+      {"groups",
+       {"system:serviceaccounts", "system:serviceaccounts:team-a", "system:authenticated"}}};
   const review_response r = handlers.validate().handle(decode(review));
   CHECK_FALSE(r.allowed);
   CHECK(r.code == 403);

@@ -364,8 +364,9 @@ TEST_CASE("review: a Namespace in the input sets the enforcement override of its
   // service_account and admin_groups may set mlnetpol.io labels); its label still sets the mode of
   // the objects in it, as in a cluster where an administrator applied it.
   CHECK(r.exit_code == 1);
-  CHECK(has(r, "Namespace training: denied: namespace \"training\": mlnetpol-review may not change "
-               "label mlnetpol.io/enforcement (added: audit)"));
+  CHECK(has(r,
+            "Namespace training: denied: namespace \"training\": mlnetpol-review may not change "
+            "label mlnetpol.io/enforcement (added: audit)"));
   CHECK(has(r, "Pod training/miner: allowed\n"));
   CHECK(has(r, "  warning: would deny: pod \"miner\": hostNetwork is not allowed"));
   CHECK(r.output.find("Pod training/miner") < r.output.find("Namespace training"));

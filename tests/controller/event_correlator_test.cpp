@@ -177,6 +177,7 @@ TEST_CASE("correlator: a flood of distinct denials is bounded by the global buck
   event_limits limits;
   limits.global_burst = 50;
   limits.global_refill = 1s;
+  limits.namespace_burst = 1e9;  // the global bucket alone
   event_correlator c(limits);
   int creates = 0;
   for (int i = 0; i < 1000; ++i)
@@ -193,6 +194,52 @@ TEST_CASE("correlator: a flood of distinct denials is bounded by the global buck
   CHECK(c.due(t0 + 12s, true).size() == 1);
 }
 
+TEST_CASE("concerned_namespace: the object's, a Namespace's own name, else none") {
+  CHECK(concerned_namespace({"v1", "Pod", "training", "p"}) == "training");
+  CHECK(concerned_namespace({"v1", "Namespace", "", "training"}) == "training");
+  CHECK(concerned_namespace({"rbac.authorization.k8s.io/v1", "ClusterRole", "", "r"}).empty());
+}
+
+TEST_CASE("correlator: one namespace's flood of forged denials does not silence another's") {
+  event_correlator c;  // the shipped limits
+  int flood_creates = 0;
+  // 300 denials of made-up pods in one namespace, as forged reviews can cause.
+  for (int i = 0; i < 300; ++i) {
+    if (see(c, *denial_event("", "v1", "Pod", "tenant-a", "made-up-" + std::to_string(i), "x"),
+            t0 + i * 1ms) == verdict::create) {
+      ++flood_creates;
+    }
+  }
+  CHECK(flood_creates == 20);  // the namespace's burst, not the global one (50)
+  // A real denial elsewhere still gets its Event at once...
+  CHECK(see(c, denial("real-pod"), t0 + 300ms) == verdict::create);
+  // ... and so does the reconciler about the flooded namespace: its own bucket.
+  CHECK(see(c, policy_set_applied("tenant-a", "applied"), t0 + 300ms) == verdict::create);
+  // The flood goes on at one event per 30 s.
+  CHECK(see(c, *denial_event("", "v1", "Pod", "tenant-a", "more", "x"), t0 + 1s) ==
+        verdict::rate_limited);
+  CHECK(see(c, *denial_event("", "v1", "Pod", "tenant-a", "more", "x"), t0 + 31s) ==
+        verdict::create);
+  // A generateName denial concerns its namespace (though the Event lives in default).
+  CHECK(see(c, *denial_event("", "v1", "Pod", "tenant-a", "", "y"), t0 + 31s) ==
+        verdict::rate_limited);
+  CHECK(see(c, *denial_event("", "v1", "Pod", "tenant-b", "", "y"), t0 + 31s) == verdict::create);
+}
+
+TEST_CASE("correlator: namespace buckets are bounded; invented namespaces evict the LRU") {
+  event_limits limits;
+  limits.max_namespaces = 16;
+  limits.global_burst = 1e9;
+  event_correlator c(limits);
+  for (int i = 0; i < 5000; ++i) {
+    see(c, *denial_event("", "v1", "Pod", "invented-" + std::to_string(i), "p", "x"), t0);
+  }
+  CHECK(c.namespace_bucket_count() == 16);
+  // A namespace pushed out starts again with a full bucket (forgetting is never stricter).
+  CHECK(see(c, *denial_event("", "v1", "Pod", "invented-0", "q", "x"), t0) == verdict::create);
+  CHECK(c.namespace_bucket_count() == 16);
+}
+
 TEST_CASE("correlator: a create that failed is tried again by the next occurrence") {
   event_correlator c;
   std::string key;
@@ -207,6 +254,7 @@ TEST_CASE("correlator: memory is bounded (LRU of series and buckets), idle serie
   event_limits limits;
   limits.max_keys = 10;
   limits.global_burst = 1e9;
+  limits.namespace_burst = 1e9;  // all in one namespace
   event_correlator c(limits);
   for (int i = 0; i < 500; ++i) see(c, denial("pod-" + std::to_string(i)), t0);
   CHECK(c.series_count() == 10);

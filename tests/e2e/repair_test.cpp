@@ -35,6 +35,10 @@ ml_training_namespaces: []
 ml_inference_namespaces: []
 enforcement_mode: enforce
 cilium_mode: false
+# The guardrails would refuse these tenants' allow-all writes at admission (issue 20, attack 2);
+# here they only audit, so the repair is tested as the layer behind them (a write made while the
+# webhook was down or before the guardrails existed).
+tenant_policy_guardrails: audit
 )";
 
 // A tenant admin of namespace ns: ServiceAccount `tenant` with every verb on NetworkPolicies there,

@@ -14,7 +14,7 @@
 namespace mlnetpol::testing::e2e {
 
 struct tenant {
-  std::string name;        // the ServiceAccount's name
+  std::string name;  // the ServiceAccount's name
   std::string namespace_name;
   std::string username;    // system:serviceaccount:<namespace>:<name>
   std::string kubeconfig;  // with the bound token
@@ -29,27 +29,27 @@ struct tenant {
 inline tenant make_tenant(const kapi_server& kapi, const std::string& ns, const std::string& name,
                           bool may_patch_namespace) {
   const std::string dir = kapi.dir();
-  std::string yaml = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: " + name +
-                     ", namespace: " + ns +
-                     "}\n---\n"
-                     "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: " +
-                     name + ", namespace: " + ns +
-                     "}\nrules:\n- {apiGroups: ['*'], resources: ['*'], verbs: ['*']}\n---\n"
-                     "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: "
-                     "{name: " +
-                     name + ", namespace: " + ns +
-                     "}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: " + name +
-                     "}\nsubjects:\n- {kind: ServiceAccount, name: " + name + ", namespace: " + ns +
-                     "}\n";
+  std::string yaml =
+      "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: " + name + ", namespace: " + ns +
+      "}\n---\n"
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: " +
+      name + ", namespace: " + ns +
+      "}\nrules:\n- {apiGroups: ['*'], resources: ['*'], verbs: ['*']}\n---\n"
+      "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: "
+      "{name: " +
+      name + ", namespace: " + ns +
+      "}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: " + name +
+      "}\nsubjects:\n- {kind: ServiceAccount, name: " + name + ", namespace: " + ns + "}\n";
   if (may_patch_namespace) {
     const std::string role = name + "-" + ns + "-namespace";
-    yaml += "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: " +
-            role + "}\nrules:\n- {apiGroups: [''], resources: [namespaces], resourceNames: [" + ns +
-            "], verbs: [get, patch, update]}\n---\n"
-            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: " +
-            role +
-            "}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: " + role +
-            "}\nsubjects:\n- {kind: ServiceAccount, name: " + name + ", namespace: " + ns + "}\n";
+    yaml +=
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: " +
+        role + "}\nrules:\n- {apiGroups: [''], resources: [namespaces], resourceNames: [" + ns +
+        "], verbs: [get, patch, update]}\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: " +
+        role +
+        "}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: " + role +
+        "}\nsubjects:\n- {kind: ServiceAccount, name: " + name + ", namespace: " + ns + "}\n";
   }
   const std::string file = dir + "/tenant-" + ns + "-" + name + ".yaml";
   write_file(file, yaml);
@@ -60,13 +60,14 @@ inline tenant make_tenant(const kapi_server& kapi, const std::string& ns, const 
   REQUIRE(!trim(token.out).empty());
   tenant t{name, ns, "system:serviceaccount:" + ns + ":" + name,
            dir + "/tenant-" + ns + "-" + name + ".kubeconfig"};
-  write_file(t.kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
-                           "    server: " +
-                               kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
-                               "\nusers:\n- name: " + name + "\n  user:\n    token: " +
-                               trim(token.out) + "\ncontexts:\n- name: tenant\n  context: {cluster: "
-                               "kapi, user: " +
-                               name + ", namespace: " + ns + "}\ncurrent-context: tenant\n");
+  write_file(t.kubeconfig,
+             "apiVersion: v1\nkind: Config\nclusters:\n- name: kapi\n  cluster:\n"
+             "    server: " +
+                 kapi.url() + "\n    certificate-authority: " + kapi.ca_file() +
+                 "\nusers:\n- name: " + name + "\n  user:\n    token: " + trim(token.out) +
+                 "\ncontexts:\n- name: tenant\n  context: {cluster: "
+                 "kapi, user: " +
+                 name + ", namespace: " + ns + "}\ncurrent-context: tenant\n");
   // The identity is the account's own (not the admin's): the API server says who it is.
   const auto who = t.kubectl("auth whoami -o jsonpath='{.status.userInfo.username}'");
   REQUIRE_MESSAGE(who.out == t.username, who.out);

@@ -18,7 +18,7 @@ using namespace mlnetpol::testing::e2e;
 
 namespace {
 
-constexpr const char* tenant_rbac = R"(apiVersion: v1
+constexpr const char* tenant_rbac = R"yaml(apiVersion: v1
 kind: ServiceAccount
 metadata: {name: tenant, namespace: team-a}
 ---
@@ -39,9 +39,9 @@ metadata: {name: tenant-admin, namespace: team-a}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: tenant-admin}
 subjects:
   - {kind: ServiceAccount, name: tenant, namespace: team-a}
-)";
+)yaml";
 
-constexpr const char* allow_all = R"(apiVersion: networking.k8s.io/v1
+constexpr const char* allow_all = R"yaml(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: allow-all, namespace: team-a}
 spec:
@@ -49,9 +49,9 @@ spec:
   policyTypes: [Ingress, Egress]
   ingress: [{}]
   egress: [{}]
-)";
+)yaml";
 
-constexpr const char* documented_db = R"(apiVersion: networking.k8s.io/v1
+constexpr const char* documented_db = R"yaml(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
   name: orders-db
@@ -64,9 +64,9 @@ spec:
   egress:
     - to: [{ipBlock: {cidr: 10.0.12.0/24}}]
       ports: [{protocol: TCP, port: 5432}]
-)";
+)yaml";
 
-constexpr const char* undocumented_db = R"(apiVersion: networking.k8s.io/v1
+constexpr const char* undocumented_db = R"yaml(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: orders-db-undocumented, namespace: team-a}
 spec:
@@ -74,18 +74,18 @@ spec:
   policyTypes: [Egress]
   egress:
     - to: [{ipBlock: {cidr: 10.0.12.0/24}}]
-)";
+)yaml";
 
-constexpr const char* cilium_world = R"(apiVersion: cilium.io/v2
+constexpr const char* cilium_world = R"yaml(apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: open-world, namespace: team-a}
 spec:
   endpointSelector: {}
   egress:
     - toEntities: [world, cluster]
-)";
+)yaml";
 
-constexpr const char* cilium_bucket = R"(apiVersion: cilium.io/v2
+constexpr const char* cilium_bucket = R"yaml(apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata:
   name: model-bucket
@@ -97,7 +97,7 @@ spec:
   egress:
     - toFQDNs: [{matchName: acme-models.s3.amazonaws.com}]
       toPorts: [{ports: [{port: "443", protocol: TCP}]}]
-)";
+)yaml";
 
 }  // namespace
 

@@ -55,8 +55,7 @@ TEST_CASE("e2e: a tenant cannot undo default deny (namespace labels, hostNetwork
   c.register_webhooks(a.port());
   INFO("replica-a log:\n" << tail_of(c.dir + "/replica-a.log"));
   for (const char* ns : {"mlops", "team-a", "argocd"}) {
-    REQUIRE_MESSAGE(eventually([&] { return c.labels(ns)["mlnetpol.io/secured"] == "true"; }),
-                    ns);
+    REQUIRE_MESSAGE(eventually([&] { return c.labels(ns)["mlnetpol.io/secured"] == "true"; }), ns);
   }
   // The second variant: the tenant of mlops may also patch its own Namespace.
   const tenant ml = make_tenant(kapi, "mlops", "tenant-admin", true);
@@ -128,18 +127,20 @@ TEST_CASE("e2e: a tenant cannot undo default deny (namespace labels, hostNetwork
     CHECK_MESSAGE(direct.status != 0, direct.out);
     for (const char* value : {"gpu-miner", "inference"}) {
       CAPTURE(value);
-      const auto status = ml.kubectl("-n mlops patch pod trainer --subresource=status --type=merge "
-                                     "-p " +
-                                     label_patch("workload-type", value));
+      const auto status = ml.kubectl(
+          "-n mlops patch pod trainer --subresource=status --type=merge "
+          "-p " +
+          label_patch("workload-type", value));
       CHECK_MESSAGE(status.status != 0, status.out);
       CHECK_MESSAGE(contains(status.out, "status"), status.out);
     }
     CHECK(trim(c.kubectl("-n mlops get pod trainer -o jsonpath='{.metadata.labels.workload-type}'")
                    .out) == "training");
     // Adding the label through status, in a secured namespace where the pod has none.
-    const auto added = team.kubectl("-n team-a patch pod plain --subresource=status --type=merge "
-                                    "-p " +
-                                    label_patch("workload-type", "training"));
+    const auto added = team.kubectl(
+        "-n team-a patch pod plain --subresource=status --type=merge "
+        "-p " +
+        label_patch("workload-type", "training"));
     CHECK_MESSAGE(added.status != 0, added.out);
     // Status itself stays writable.
     const auto message = ml.kubectl(

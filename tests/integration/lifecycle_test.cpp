@@ -59,18 +59,24 @@ TEST_CASE("idle keep-alive connections and silent TCP connections are closed") {
   CHECK(eventually([&] { return s.srv->stats().tls_handshake_errors() == 1; }));
 }
 
-TEST_CASE("connection cap: extra connections are closed at once, room comes back") {
+TEST_CASE("connection cap: with every connection busy, extra ones are closed at once") {
   running_server s([](auto& o) { o.max_connections = 2; });
   tls_client a(s.port()), b(s.port());
   a.connect();
   b.connect();
-  CHECK(a.request("GET", "/healthz", "", "").status == 200);
-  CHECK(b.request("GET", "/healthz", "", "").status == 200);
+  // Both in a request (half a header sent): nothing waits on its client, nothing can make room.
+  a.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  b.write_raw("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+  std::this_thread::sleep_for(300ms);  // the server has read them
   {
     tls_client extra(s.port());
     CHECK_THROWS_AS(extra.connect(), boost::system::system_error);
   }
-  CHECK(s.srv->stats().connections_rejected() >= 1);
+  CHECK(s.srv->stats().connections_rejected(
+            mlnetpol::server::connection_refusal::max_connections) >= 1);
+  CHECK(s.srv->stats().connections_evicted() == 0);
+  a.write_raw("\r\n");
+  CHECK(a.read_response().status == 200);
   a.close();
   CHECK(eventually([&] {
     try {
@@ -81,7 +87,25 @@ TEST_CASE("connection cap: extra connections are closed at once, room comes back
       return false;
     }
   }));
-  CHECK(b.request("GET", "/healthz", "", "").status == 200);  // the survivor was not disturbed
+  b.write_raw("\r\n");
+  CHECK(b.read_response().status == 200);  // the busy one was never closed for room
+}
+
+TEST_CASE("connection cap: a new connection closes the longest idle one, not a busy one") {
+  running_server s([](auto& o) { o.max_connections = 2; });
+  tls_client a(s.port()), b(s.port());
+  a.connect();
+  CHECK(a.request("GET", "/healthz", "", "").status == 200);  // idle from now on: the oldest
+  std::this_thread::sleep_for(20ms);
+  b.connect();
+  CHECK(b.request("GET", "/healthz", "", "").status == 200);
+  tls_client extra(s.port());
+  extra.connect();
+  CHECK(extra.request("POST", "/validate", namespace_review()).status == 200);
+  CHECK(a.time_until_closed(2000ms) < 2000ms);
+  CHECK(b.request("GET", "/healthz", "", "").status == 200);
+  CHECK(s.srv->stats().connections_evicted(mlnetpol::server::eviction_state::idle) == 1);
+  CHECK(s.srv->stats().connections_rejected() == 0);
 }
 
 TEST_CASE("drain: readiness turns false, new connections are refused, in-flight requests finish") {

@@ -1125,10 +1125,12 @@ TEST_CASE("namespace labels: only the service account and admin_groups change ml
 TEST_CASE("namespace labels: the messages say what changed") {
   const config cfg = ml_config();
   auto req = built("", "Namespace", "UPDATE", "mlops",
-                   namespace_json("mlops", "{\"mlnetpol.io/enforcement\":\"audit\","
-                                           "\"mlnetpol.io/training\":\"false\"}"),
-                   namespace_json("mlops", "{\"mlnetpol.io/training\":\"true\","
-                                           "\"mlnetpol.io/inference\":\"true\"}"));
+                   namespace_json("mlops",
+                                  "{\"mlnetpol.io/enforcement\":\"audit\","
+                                  "\"mlnetpol.io/training\":\"false\"}"),
+                   namespace_json("mlops",
+                                  "{\"mlnetpol.io/training\":\"true\","
+                                  "\"mlnetpol.io/inference\":\"true\"}"));
   const decision d = validate(req->facts(), cfg);
   CHECK_FALSE(d.allowed);
   CHECK(d.message.find("mlnetpol.io/enforcement (added: audit), mlnetpol.io/inference (removed: "
@@ -1147,8 +1149,8 @@ TEST_CASE("namespace labels: the messages say what changed") {
   auto gone = built("", "Namespace", "DELETE", "mlops", "null",
                     namespace_json("mlops", "{\"mlnetpol.io/enforcement\":\"audit\"}"));
   CHECK(validate(gone->facts(), cfg).allowed);
-  auto pod = built("", "Pod", "CREATE", "team-b",
-                   pod_json("{\"mlnetpol.io/enforcement\":\"audit\"}"));
+  auto pod =
+      built("", "Pod", "CREATE", "team-b", pod_json("{\"mlnetpol.io/enforcement\":\"audit\"}"));
   CHECK(validate(pod->facts(), cfg).allowed);
 }
 
@@ -1157,8 +1159,9 @@ TEST_CASE("namespace labels: what the mutation puts back passes validation in en
   // the validating webhook sees it changes nothing of mlnetpol's and is admitted.
   const config cfg = ml_config();
   auto req = built("", "Namespace", "UPDATE", "mlops",
-                   namespace_json("mlops", "{\"mlnetpol.io/training\":\"true\","
-                                           "\"mlnetpol.io/inference\":\"true\"}"),
+                   namespace_json("mlops",
+                                  "{\"mlnetpol.io/training\":\"true\","
+                                  "\"mlnetpol.io/inference\":\"true\"}"),
                    namespace_json("mlops", mlops_labels + "}"));
   CHECK_FALSE(validate(req->facts(), cfg).allowed);
   check_round_trip(*req, cfg);
@@ -1237,8 +1240,7 @@ TEST_CASE("pods/status cannot change the workload label") {
   };
   for (const auto& r : rows) {
     CAPTURE(r.what);
-    auto req =
-        built("", "Pod", "UPDATE", r.ns, pod_json(r.new_labels), pod_json(r.old_labels));
+    auto req = built("", "Pod", "UPDATE", r.ns, pod_json(r.new_labels), pod_json(r.old_labels));
     req->sub_resource = "status";
     const decision d = validate(req->facts(), cfg);
     CHECK(d.allowed == r.allowed);

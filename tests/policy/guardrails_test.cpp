@@ -63,7 +63,8 @@ struct row {
 
 void run(const std::vector<row>& rows) {
   for (const auto& r : rows) {
-    CAPTURE(r.what);
+    const std::string what = r.what;  // CAPTURE prints a const char* as a pointer
+    CAPTURE(what);
     const auto findings = check(r.kind, policy_json(r.spec, r.reason, r.spec_key));
     CHECK(rules_of(findings) == r.rules);
     for (const auto& f : findings) {

@@ -120,6 +120,22 @@ TEST_CASE("http codes, violations, gauges and counters") {
         std::string::npos);
 }
 
+TEST_CASE("connection refusals and evictions: every label value of their closed sets, always") {
+  metrics m;
+  m.count_connection_rejected(connection_refusal::max_connections_per_peer);
+  m.count_connection_evicted(eviction_state::idle);
+  m.count_connection_evicted(eviction_state::idle);
+  CHECK(m.connections_rejected() == 1);
+  CHECK(m.connections_evicted() == 2);
+  const std::string text = m.render();
+  CHECK(has_line(text, R"(mlnetpol_connections_rejected_total{reason="max_connections"} 0)"));
+  CHECK(has_line(text,
+                 R"(mlnetpol_connections_rejected_total{reason="max_connections_per_peer"} 1)"));
+  CHECK(has_line(text, R"(mlnetpol_connections_evicted_total{state="tls_handshake"} 0)"));
+  CHECK(has_line(text, R"(mlnetpol_connections_evicted_total{state="idle"} 2)"));
+  CHECK(has_line(text, R"(mlnetpol_connections_evicted_total{state="busy"} 0)"));
+}
+
 TEST_CASE("every family has HELP and TYPE, and every sample line parses") {
   metrics m;
   m.observe_admission("validate", "Pod", "CREATE", "allowed", 0.01);

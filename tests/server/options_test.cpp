@@ -63,6 +63,7 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
                                                                 "debug",
                                                                 "--max-connections",
                                                                 "10",
+                                                                "--max-connections-per-peer=4",
                                                                 "--handshake-timeout=250ms",
                                                                 "--header-timeout",
                                                                 "1m",
@@ -90,6 +91,7 @@ TEST_CASE("serve flags, both --flag value and --flag=value") {
   CHECK(o.format == log_format::text);
   CHECK(o.log_level == "debug");
   CHECK(o.max_connections == 10);
+  CHECK(o.max_connections_per_peer == 4);
   CHECK(o.handshake_timeout == 250ms);
   CHECK(o.header_timeout == 1min);
   CHECK(o.body_timeout == 3s);
@@ -130,6 +132,7 @@ TEST_CASE("bad flags get a message naming the flag") {
       {{"--shutdown-grace", "5d"}, "--shutdown-grace: not a duration"},
       {{"--metrics-bind-address", "8080"}, "--metrics-bind-address: not host:port or 0"},
       {{"--max-connections", "0"}, "--max-connections: not a positive count"},
+      {{"--max-connections-per-peer", "0"}, "--max-connections-per-peer: not a positive count"},
       {{"--reload-interval", "0s"}, "--reload-interval: must be > 0"},
       {{"--memory-release-interval", "often"}, "--memory-release-interval: not a duration"},
       {{"--frobnicate"}, "unknown flag '--frobnicate'"},
