@@ -186,6 +186,12 @@ void manager::start() {
   };
   policy_informer_ = managed_informer(k8s::network_policies);
   cilium_informer_ = managed_informer(k8s::cilium_network_policies);
+  if (options_.policy_reports) {
+    reporter_ = std::make_unique<policy_reporter>(*api_, *leader_writes_, cache_,
+                                                  [this] { return leader(); },
+                                                  policy_reporter_options{options_.informers});
+    reporter_->start();
+  }
   if (events_) events_->start();
   namespace_informer_->start();
   policy_informer_->start();
@@ -232,9 +238,11 @@ void manager::stop() {
   if (resync_thread_.joinable()) resync_thread_.join();
   for (auto* inf : {namespace_informer_.get(), policy_informer_.get(), cilium_informer_.get()})
     inf->request_stop();
+  if (reporter_) reporter_->request_stop();
   api_->cancel();
   for (auto* inf : {namespace_informer_.get(), policy_informer_.get(), cilium_informer_.get()})
     inf->join();
+  if (reporter_) reporter_->join();
   leader_.store(false);
   metrics_.set_leader(false);
 }
@@ -372,6 +380,7 @@ bool manager::run_pass(const std::string& why) {
   if (!admit_proposed(lists, listed)) return false;
   const auto want = desired();
   if (!want) return true;  // held at start-up: nothing is in force, nothing is written
+  if (reporter_) reporter_->sync(want, why == became_leader);
   const auto snap = cache_.snapshot();
   std::set<std::string> keys;
   for (const auto& [name, labels] : *snap) {
@@ -689,6 +698,7 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
   const std::string& name = e.object.name;
   if (e.event_type == k8s::watch_event::type::deleted) {
     cache_.erase(name);
+    if (reporter_) reporter_->namespace_changed(name);
     std::lock_guard lock(state_mutex_);
     errors_.erase(name);
     missed_.erase(name);
@@ -698,6 +708,7 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
   }
   note_confirmation(e.object);
   if (!cache_.upsert(name, e.object.labels)) return;
+  if (reporter_) reporter_->namespace_changed(name);
   const auto want = desired();
   if (!want) return;
   if (relevant(*want, name, &e.object.labels)) enqueue(name);
@@ -900,6 +911,7 @@ std::string manager::metrics_text() const {
   metrics_.set_leader(leader());  // the truth at scrape time, not at the last election step
   metrics_.render(out);
   if (events_) events_->render_metrics(out);
+  if (reporter_) reporter_->render_metrics(out);
   return out;
 }
 
@@ -929,6 +941,7 @@ std::string manager::status_json() const {
   w.Uint64(in_cluster);
   w.Key("rendered_policy_count");
   w.Uint64(summary.policy_count);
+  if (reporter_) reporter_->write_status(w);
   w.Key("reconciler");
   w.StartObject();
   w.Key("synced");

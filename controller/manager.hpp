@@ -22,6 +22,7 @@
 #include "controller/leader_election.hpp"
 #include "controller/metrics.hpp"
 #include "controller/namespace_cache.hpp"
+#include "controller/policy_reporter.hpp"
 #include "controller/reconciler.hpp"
 #include "controller/work_queue.hpp"
 #include "policy/config.hpp"
@@ -37,6 +38,8 @@ struct manager_options {
   informer_options informers;
   backoff_options backoff;
   removal_limits guard;  // a change removing more namespaces' policies than this is held
+  // One PolicyReport per secured namespace (controller/policy_reporter.hpp); serve turns it on.
+  bool policy_reports = false;
 };
 
 class manager {
@@ -187,6 +190,7 @@ class manager {
   std::unique_ptr<informer> namespace_informer_;
   std::unique_ptr<informer> policy_informer_;
   std::unique_ptr<informer> cilium_informer_;
+  std::unique_ptr<policy_reporter> reporter_;  // null unless options_.policy_reports
   std::vector<std::thread> workers_;
   std::thread election_thread_;
   std::thread leadership_thread_;

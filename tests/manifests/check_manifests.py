@@ -87,6 +87,10 @@ EXPECTED_CLUSTER_RULES = [
      {NAME}),
     # controller/event_recorder.cpp: Events about denials and policy sets, their series patched.
     ({"events.k8s.io"}, {"events"}, {"create", "patch"}, set()),
+    # controller/policy_reporter.cpp: pods judged as they change; mlnetpol's PolicyReports
+    # watched (label-selected), server-side applied and deleted.
+    ({""}, {"pods"}, {"list", "watch"}, set()),
+    ({"wgpolicyk8s.io"}, {"policyreports"}, {"list", "watch", "create", "patch", "delete"}, set()),
 ]
 # In mlnetpol-system: leader election (controller/leader_election.cpp: get, create when missing,
 # update to renew, take over, release) and the certificate manager's Secret (create, which cannot
