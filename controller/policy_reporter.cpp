@@ -293,7 +293,7 @@ void policy_reporter::write(const std::string& ns) {
     std::lock_guard lock(mutex_);
     written_[ns] = digest;
     written_version_[ns] = applied->resource_version;
-    reports_.insert(ns);
+    // reports_ follows the watch only: a deletion seen before this answer must not be undone.
     return;
   }
   const k8s::api_error& e = applied.error();
@@ -478,9 +478,10 @@ void policy_reporter::on_report_event(const k8s::watch_event& e) {
     } else {
       reports_.insert(ns);
       const auto it = written_version_.find(ns);
-      // Our own write coming back needs nothing; anyone else's is overwritten.
-      if (it != written_version_.end() && it->second == e.object.resource_version) return;
-      written_.erase(ns);
+      // Anyone else's write is overwritten; our own coming back is checked too (cheaply: the
+      // digest matches), in case the namespace left the secured set meanwhile.
+      if (it == written_version_.end() || it->second != e.object.resource_version)
+        written_.erase(ns);
     }
   }
   later(ns);
