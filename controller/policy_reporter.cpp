@@ -164,10 +164,12 @@ void policy_reporter::sync(std::shared_ptr<const desired_state> want, bool leade
   {
     std::lock_guard lock(mutex_);
     if (want != judged_) {
-      // Verdicts depend on the configuration: each secured namespace is judged again from a list.
+      // Verdicts depend on the configuration: everything is judged again from cluster-wide lists
+      // (the relist key "", which no namespace has, first: one worker takes keys in order).
       judged_ = want;
       for (const auto& [ns, v] : verdicts_) keys.insert(ns);
-      stale_ = std::set<std::string>(secured.begin(), secured.end());
+      stale_.clear();
+      queue_.add(std::string());
     }
     if (leadership_gained) written_.clear();
     keys.insert(reports_.begin(), reports_.end());  // those of namespaces no longer secured go
@@ -203,6 +205,7 @@ void policy_reporter::process(const std::string& ns) {
     queue_.forget(ns);
     return;
   }
+  if (ns.empty()) return relist(*want);
   if (!want->roles(ns).secured || !namespaces_.labels_of(ns)) {
     {
       std::lock_guard lock(mutex_);
@@ -220,6 +223,42 @@ void policy_reporter::process(const std::string& ns) {
     return;
   }
   write(ns);
+}
+
+void policy_reporter::relist(const desired_state& want) {
+  {
+    std::lock_guard lock(mutex_);
+    touched_.emplace();
+  }
+  bool listed = true;
+  for (const k8s::resource* r : judged_kinds) {
+    auto page = reads_.list_all(*r, "", "");
+    if (!page) {
+      if (page.error().kind == k8s::failure_kind::crd_missing) continue;  // no Cilium
+      logging::event(level::warn,
+                     "policy report: a cluster-wide list failed; judging each secured namespace "
+                     "from its own lists",
+                     {{"resource", r->rbac_name()}, {"error", page.error().message}});
+      listed = false;
+      break;
+    }
+    on_list(*r, std::move(page->items));
+  }
+  const std::vector<std::string> secured = secured_existing(want);
+  std::vector<std::string> again;
+  {
+    std::lock_guard lock(mutex_);
+    std::set<std::string> touched = std::move(*touched_);
+    touched_.reset();
+    if (judged_.get() != &want) return;
+    // A list older than an event applied meanwhile may have undone it: those namespaces again.
+    for (const auto& ns : secured) {
+      if (listed && !touched.contains(ns)) continue;
+      stale_.insert(ns);
+      again.push_back(ns);
+    }
+  }
+  for (const auto& ns : again) queue_.add(ns);
 }
 
 bool policy_reporter::refresh(const std::string& ns, const desired_state& want) {
@@ -422,6 +461,7 @@ void policy_reporter::on_event(const k8s::resource& r, const k8s::watch_event& e
     std::lock_guard lock(mutex_);
     if (judged_ != want) return;  // the new configuration's lists judge it
     ++events_[ns];
+    if (touched_) touched_->insert(ns);
     const object_key key{std::string(r.kind), e.object.name};
     auto it = verdicts_.find(ns);
     if (!entry) {

@@ -7,7 +7,8 @@
 // break a rule (a few hundred bytes each): memory grows with the violating objects, not with the
 // cluster's pods. An event whose verdict is unchanged (a pod's status update) costs nothing more; a
 // changed verdict queues the namespace with a short delay, so a burst of changes writes one report.
-// A new configuration in force re-judges each secured namespace from one list of its objects.
+// A new configuration in force (and the first pass of a leader) re-judges everything from one
+// cluster-wide list per kind, as the reconciler's pass does, not three lists per namespace.
 // Reports are written by server-side apply through the leader-gated cluster; a namespace that
 // leaves the secured set loses its report (only ours: name `mlnetpol`, mlnetpol's managed-by
 // label, seen by a watch of exactly those). Without the PolicyReport CRD nothing is written (logged
@@ -63,10 +64,10 @@ class policy_reporter {
   void request_stop();
   void join();
 
-  // A leader's pass under `want`: a configuration new to the reporter is judged again (one list
-  // per secured namespace); every secured namespace's report is queued (written when it differs
-  // from the last write, always after `leadership_gained`), and every report of a namespace no
-  // longer secured is deleted.
+  // A leader's pass under `want`: a configuration new to the reporter is judged again (one
+  // cluster-wide list per kind); every secured namespace's report is queued (written when it
+  // differs from the last write, always after `leadership_gained`), and every report of a namespace
+  // no longer secured is deleted.
   void sync(std::shared_ptr<const desired_state> want, bool leadership_gained);
   // The namespace's labels changed (back to enforce?) or it was deleted: its report is written
   // again, or forgotten.
@@ -82,6 +83,9 @@ class policy_reporter {
 
   void worker_loop();
   void process(const std::string& ns);
+  // One cluster-wide list per kind, judged under want (a new configuration); namespaces that saw
+  // events meanwhile, or all when a list failed, are judged again from their own lists.
+  void relist(const desired_state& want);
   // Lists the namespace's objects and judges them all under want; false when a list failed.
   bool refresh(const std::string& ns, const desired_state& want);
   void write(const std::string& ns);
@@ -107,6 +111,7 @@ class policy_reporter {
   std::map<std::string, verdicts> verdicts_;            // namespace -> objects breaking a rule
   std::map<std::string, std::uint64_t> events_;         // namespace -> events seen (refresh races)
   std::set<std::string> stale_;                         // to judge again from a list
+  std::optional<std::set<std::string>> touched_;        // namespaces with events during relist()
   std::map<std::string, std::size_t> written_;          // namespace -> digest of our last report
   std::map<std::string, std::string> written_version_;  // its resourceVersion
   std::set<std::string> reports_;                       // namespaces holding our report
