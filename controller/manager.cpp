@@ -209,6 +209,12 @@ void manager::start() {
             on_informer_error(k8s::pods, e, listing);
           }},
       options_.informers);
+  if (options_.policy_reports) {
+    reporter_ = std::make_unique<policy_reporter>(*api_, *leader_writes_, cache_,
+                                                  [this] { return leader(); },
+                                                  policy_reporter_options{options_.informers});
+    reporter_->start();
+  }
   if (events_) events_->start();
   namespace_informer_->start();
   policy_informer_->start();
@@ -257,8 +263,10 @@ void manager::stop() {
   const auto informers = {namespace_informer_.get(), policy_informer_.get(),
                           cilium_informer_.get(), gated_informer_.get()};
   for (auto* inf : informers) inf->request_stop();
+  if (reporter_) reporter_->request_stop();
   api_->cancel();
   for (auto* inf : informers) inf->join();
+  if (reporter_) reporter_->join();
   leader_.store(false);
   metrics_.set_leader(false);
 }
@@ -397,6 +405,7 @@ bool manager::run_pass(const std::string& why) {
   const auto want = desired();
   if (!want) return true;  // held at start-up: nothing is in force, nothing is written
   admission_policies_.sync(want->config());
+  if (reporter_) reporter_->sync(want, why == became_leader);
   const auto snap = cache_.snapshot();
   std::set<std::string> keys;
   for (const auto& [name, labels] : *snap) {
@@ -720,6 +729,7 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
   const std::string& name = e.object.name;
   if (e.event_type == k8s::watch_event::type::deleted) {
     cache_.erase(name);
+    if (reporter_) reporter_->namespace_changed(name);
     std::lock_guard lock(state_mutex_);
     errors_.erase(name);
     missed_.erase(name);
@@ -731,7 +741,9 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
   const auto set = e.object.annotations.find(std::string(policy::policy_set_annotation));
   const bool set_changed = cache_.set_policy_set(
       name, set == e.object.annotations.end() ? std::string() : set->second);
-  if (!cache_.upsert(name, e.object.labels) && !set_changed) return;
+  const bool labels_changed = cache_.upsert(name, e.object.labels);
+  if (!labels_changed && !set_changed) return;
+  if (labels_changed && reporter_) reporter_->namespace_changed(name);
   const auto want = desired();
   if (!want) return;
   if (relevant(*want, name, &e.object.labels)) enqueue(name);
@@ -1071,6 +1083,7 @@ std::string manager::metrics_text() const {
   metrics_.set_leader(leader());  // the truth at scrape time, not at the last election step
   metrics_.render(out);
   if (events_) events_->render_metrics(out);
+  if (reporter_) reporter_->render_metrics(out);
   return out;
 }
 
@@ -1114,6 +1127,7 @@ std::string manager::status_json() const {
     w.Uint64(vap.objects);
     w.EndObject();
   }
+  if (reporter_) reporter_->write_status(w);
   w.Key("reconciler");
   w.StartObject();
   w.Key("synced");

@@ -23,6 +23,7 @@
 #include "controller/leader_election.hpp"
 #include "controller/metrics.hpp"
 #include "controller/namespace_cache.hpp"
+#include "controller/policy_reporter.hpp"
 #include "controller/reconciler.hpp"
 #include "controller/work_queue.hpp"
 #include "policy/config.hpp"
@@ -41,6 +42,8 @@ struct manager_options {
   removal_limits guard;  // a change removing more namespaces' policies than this is held
   // mlnetpol_pods_gated_over_threshold counts pods held by the scheduling gate longer than this.
   std::chrono::seconds gate_alert_after{60};
+  // One PolicyReport per secured namespace (controller/policy_reporter.hpp); serve turns it on.
+  bool policy_reports = false;
 };
 
 class manager {
@@ -213,6 +216,7 @@ class manager {
   };
   mutable std::mutex gated_mutex_;
   std::map<std::string, std::map<std::string, gated_pod>> gated_;  // namespace -> pod -> gate
+  std::unique_ptr<policy_reporter> reporter_;  // null unless options_.policy_reports
   std::vector<std::thread> workers_;
   std::thread election_thread_;
   std::thread leadership_thread_;

@@ -43,6 +43,7 @@ std::unique_ptr<manager> make_reconciler(const serve_flags& flags) {
   }
   manager_options options;
   options.resync_period = flags.resync_period;
+  options.policy_reports = true;
   options.election.identity = default_identity();
   options.election.lease_namespace = default_lease_namespace();
   options.election.lease_duration = flags.lease_duration;

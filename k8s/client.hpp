@@ -113,6 +113,9 @@ struct object_meta {
   // Top-level members besides apiVersion, kind, metadata, spec and status (a
   // CiliumNetworkPolicy's `specs` list of further rules): none of them is ever rendered.
   bool extra_fields = false;
+  // A CiliumNetworkPolicy's top-level `specs` list as compact JSON ("" when absent): the tenant
+  // policy guardrails judge its rules as they judge `spec`.
+  std::string specs;
 };
 
 struct list_page {
@@ -162,10 +165,13 @@ inline constexpr resource network_policies{"networking.k8s.io", "v1", "networkpo
                                            "NetworkPolicy", true};
 inline constexpr resource cilium_network_policies{"cilium.io", "v2", "ciliumnetworkpolicies",
                                                   "CiliumNetworkPolicy", true};
-// Only pods carrying the scheduling gate's label are listed and watched (never all pods).
+// Pods: the scheduling gate lists and watches only those carrying its label; the PolicyReports
+// judge every pod (keeping verdicts only).
 inline constexpr resource pods{"", "v1", "pods", "Pod", true};
 inline constexpr resource leases{"coordination.k8s.io", "v1", "leases", "Lease", true};
 inline constexpr resource secrets{"", "v1", "secrets", "Secret", true};
+inline constexpr resource policy_reports{"wgpolicyk8s.io", "v1alpha2", "policyreports",
+                                         "PolicyReport", true};
 inline constexpr resource events{"events.k8s.io", "v1", "events", "Event", true};
 inline constexpr resource mutating_webhook_configurations{
     "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",

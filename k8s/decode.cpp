@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <stdexcept>
+#include <utility>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -63,11 +64,13 @@ result<object_meta> meta_of(const rapidjson::Value& object) {
                                     std::string(json::string_member(entry, "operation"))});
     }
   }
-  if (const auto* spec = json::member(object, "spec"); spec != nullptr && !spec->IsNull()) {
+  for (const auto& [key, out] : {std::pair{"spec", &meta.spec}, std::pair{"specs", &meta.specs}}) {
+    const auto* value = json::member(object, key);
+    if (value == nullptr || value->IsNull()) continue;
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    spec->Accept(writer);  // depth bounded by json::parse
-    meta.spec.assign(buffer.GetString(), buffer.GetSize());
+    value->Accept(writer);  // depth bounded by json::parse
+    out->assign(buffer.GetString(), buffer.GetSize());
   }
   for (const auto& m : object.GetObject()) {
     const std::string_view name(m.name.GetString(), m.name.GetStringLength());

@@ -5,14 +5,17 @@
 // real one in the part that matters here: over an existing object it keeps the labels,
 // annotations, spec members and managers it does not set; a replace (PUT) keeps nothing and takes
 // the managedFields it is given.
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -23,6 +26,17 @@
 #include "controller/cluster.hpp"
 
 namespace mlnetpol::controller::testing {
+
+// Polls ok every 10 ms until it holds or limit passes (threads of the code under test do the work).
+inline bool eventually(const std::function<bool()>& ok,
+                       std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ok()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return ok();
+}
 
 inline k8s::api_error make_error(k8s::failure_kind kind, unsigned status,
                                  std::string message = "x") {
@@ -172,6 +186,15 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     failures_.emplace_back(std::move(prefix), std::move(e));
   }
+  // A kind whose CRD is not installed: its calls answer 404 page not found.
+  void set_served(const std::string& kind, bool served) {
+    std::lock_guard lock(m_);
+    if (served) {
+      unserved_.erase(kind);
+    } else {
+      unserved_.insert(kind);
+    }
+  }
   void set_cilium_installed(bool installed) {
     std::lock_guard lock(m_);
     cilium_installed_ = installed;
@@ -210,7 +233,8 @@ class fake_cluster : public cluster {
         "apply " + std::string(r.kind) + " " + std::string(ns) + "/" + std::string(name);
     calls_.push_back(call);
     if (auto e = injected(call)) return *e;
-    if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
+    if ((r.kind == k8s::cilium_network_policies.kind && !cilium_installed_) ||
+        unserved_.contains(std::string(r.kind)))
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     if (terminating_.contains(std::string(ns)))
       return make_error(k8s::failure_kind::namespace_terminating, 403, "being terminated");
@@ -236,8 +260,10 @@ class fake_cluster : public cluster {
       if (std::find(o.meta.spec_managers.begin(), o.meta.spec_managers.end(), ours) ==
           o.meta.spec_managers.end())
         o.meta.spec_managers.push_back(ours);
+      // An object without a spec (a PolicyReport's results) is compared by its whole body.
       if (before.labels == o.meta.labels && before.annotations == o.meta.annotations &&
-          before.spec == o.meta.spec && before.spec_managers == o.meta.spec_managers)
+          before.spec == o.meta.spec && before.spec_managers == o.meta.spec_managers &&
+          (!o.meta.spec.empty() || it->second.json == o.json))
         return before;
     }
     o.meta.resource_version = next_rv();
@@ -380,7 +406,8 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     calls_.push_back("list " + std::string(r.kind) + " " + std::string(ns));
     if (auto e = injected(calls_.back())) return *e;
-    if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
+    if ((r.kind == k8s::cilium_network_policies.kind && !cilium_installed_) ||
+        unserved_.contains(std::string(r.kind)))
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     k8s::list_page page;
     page.resource_version = std::to_string(rv_);
@@ -410,7 +437,8 @@ class fake_cluster : public cluster {
     std::unique_lock lock(m_);
     calls_.push_back("watch " + std::string(r.kind));
     if (auto e = injected(calls_.back())) return *e;
-    if (r.kind == k8s::cilium_network_policies.kind && !cilium_installed_)
+    if ((r.kind == k8s::cilium_network_policies.kind && !cilium_installed_) ||
+        unserved_.contains(std::string(r.kind)))
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     std::uint64_t since = std::stoull(std::string(resource_version));
     const auto deadline = std::chrono::steady_clock::now() + watch_timeout_;
@@ -560,6 +588,7 @@ class fake_cluster : public cluster {
   bool cancelled_ = false;
   std::set<std::string> expire_;  // kinds whose next watch answers 410
   std::chrono::milliseconds watch_timeout_{200};
+  std::set<std::string> unserved_;
 };
 
 }  // namespace mlnetpol::controller::testing

@@ -13,6 +13,17 @@
 
 namespace mlnetpol::testing::e2e {
 
+// Attack 2 of issue 20: a tenant's own NetworkPolicy opening team-a completely.
+inline constexpr const char* allow_all_team_a = R"yaml(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all, namespace: team-a}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+  ingress: [{}]
+  egress: [{}]
+)yaml";
+
 struct tenant {
   std::string name;  // the ServiceAccount's name
   std::string namespace_name;

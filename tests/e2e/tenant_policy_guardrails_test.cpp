@@ -10,6 +10,7 @@
 
 #include "tests/e2e/cluster.hpp"
 #include "tests/e2e/kapi.hpp"
+#include "tests/e2e/tenant.hpp"
 
 using mlnetpol::testing::kapi_server;
 using mlnetpol::testing::run_command;
@@ -41,15 +42,7 @@ subjects:
   - {kind: ServiceAccount, name: tenant, namespace: team-a}
 )yaml";
 
-constexpr const char* allow_all = R"yaml(apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: allow-all, namespace: team-a}
-spec:
-  podSelector: {}
-  policyTypes: [Ingress, Egress]
-  ingress: [{}]
-  egress: [{}]
-)yaml";
+constexpr const char* allow_all = allow_all_team_a;
 
 constexpr const char* documented_db = R"yaml(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -328,12 +328,15 @@ TEST_CASE("object spec: compact text of spec; a top-level field never rendered i
   REQUIRE(cnp.has_value());
   CHECK(cnp->spec == R"({"endpointSelector":{},"egress":[{}]})");
   CHECK(cnp->extra_fields);
+  // The specs list, for the tenant-policy guardrails of the policy reports.
+  CHECK(cnp->specs == R"([{"endpointSelector":{},"egress":[{"toEntities":["world"]}]}])");
   const auto np = k8s::decode_object_meta(
       R"({"apiVersion":"v1","kind":"NetworkPolicy","metadata":{"name":"x"},"spec":{},)"
       R"("status":{}})");
   REQUIRE(np.has_value());
   CHECK(np->spec == "{}");
   CHECK_FALSE(np->extra_fields);
+  CHECK(np->specs.empty());
 }
 
 TEST_CASE("discovery: an APIResourceList's resource names, anything else refused") {

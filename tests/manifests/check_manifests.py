@@ -43,6 +43,10 @@ SECURED_LABEL = ("mlnetpol.io/secured", "true")
 MANAGED_BY = ("app.kubernetes.io/managed-by", "mlnetpol")
 FORBIDDEN_RESOURCES = {"leases", "events", "tokenreviews"}
 SKIPPED = 77  # ctest's SKIP_RETURN_CODE
+POLICY_REPORT_CRD = "policyreports.wgpolicyk8s.io"
+# mlnetpol's PolicyReport for an example namespace (policy_tests keeps it equal to what
+# policy::build_policy_report writes); read in main().
+POLICY_REPORT_EXAMPLE = {}
 OVERLAYS = ["standard", "cilium", "cert-manager", "audit", "external"]
 # Overlays whose leader keeps the Secret and caBundle itself (docs/certificates.md).
 SELF_MANAGED = {"standard", "cilium", "audit"}
@@ -81,7 +85,8 @@ ADMISSION_POLICY_NAMES = set(_ADMISSION_POLICIES) | {
 # (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
     ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
-    # controller/manager.cpp: pods labelled mlnetpol.io/gated=true, their gate released (JSON patch).
+    # controller/manager.cpp: pods labelled mlnetpol.io/gated=true, their gate released (JSON patch);
+    # controller/policy_reporter.cpp: every pod listed and watched, judged as it changes.
     ({""}, {"pods"}, {"list", "watch", "patch"}, set()),
     ({"networking.k8s.io"}, {"networkpolicies"}, {"list", "watch", "create", "patch", "update", "delete"},
      set()),
@@ -101,6 +106,9 @@ EXPECTED_CLUSTER_RULES = [
     ({"admissionregistration.k8s.io"},
      {"validatingadmissionpolicies", "validatingadmissionpolicybindings"},
      {"patch", "update", "delete"}, ADMISSION_POLICY_NAMES),
+    # controller/policy_reporter.cpp: mlnetpol's PolicyReports watched (label-selected),
+    # server-side applied and deleted.
+    ({"wgpolicyk8s.io"}, {"policyreports"}, {"list", "watch", "create", "patch", "delete"}, set()),
 ]
 # In mlnetpol-system: leader election (controller/leader_election.cpp: get, create when missing,
 # update to renew, take over, release) and the certificate manager's Secret (create, which cannot
@@ -253,11 +261,63 @@ def check_schemas(objs, schemas):
         if o.get("apiVersion", "").startswith("cert-manager.io/"):
             errors += [f"{ident}: {e}" for e in check_cert_manager_object(o)]
             continue
+        if o.get("kind") == "CustomResourceDefinition":
+            errors += [f"{ident}: {e}" for e in check_policy_report_crd(o)]
+            continue
         result = schemas.validate(o)
         if result is None:
             errors.append(f"{ident}: no schema for {o.get('apiVersion')} {o.get('kind')}")
         else:
             errors += [f"{ident}: schema: {e}" for e in result]
+    return errors
+
+
+def check_policy_report_crd(o):
+    """The upstream PolicyReport CRD (manifests/components/policy-report): what Policy Reporter
+    reads. mlnetpol's example report must be valid under its schema with unknown fields refused
+    (what a server-side apply with strict field validation does), its summary must count its
+    results, and reports broken on purpose must be rejected (so the validation itself works)."""
+    errors = []
+    spec = o.get("spec") or {}
+    if o.get("apiVersion") != "apiextensions.k8s.io/v1" or \
+            (o.get("metadata") or {}).get("name") != POLICY_REPORT_CRD:
+        return [f"only the CRD {POLICY_REPORT_CRD} (apiextensions.k8s.io/v1) is installed"]
+    if spec.get("group") != "wgpolicyk8s.io" or spec.get("scope") != "Namespaced" or \
+            (spec.get("names") or {}).get("kind") != "PolicyReport":
+        errors.append("must define the namespaced wgpolicyk8s.io PolicyReport")
+    versions = [v for v in spec.get("versions") or [] if v.get("name") == "v1alpha2"]
+    if len(versions) != 1 or not versions[0].get("served") or not versions[0].get("storage"):
+        return errors + ["must serve and store v1alpha2 (the version mlnetpol writes)"]
+    schema = ((versions[0].get("schema") or {}).get("openAPIV3Schema")) or {}
+    try:
+        jsonschema.Draft7Validator.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        return errors + [f"openAPIV3Schema is not a valid schema: {e.message}"]
+    closed = copy.deepcopy(schema)
+    strict(closed)
+    validator = jsonschema.Draft7Validator(closed)
+
+    def problems(report):
+        return [f"{'/'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+                for e in validator.iter_errors(report)]
+    report = POLICY_REPORT_EXAMPLE
+    if not report.get("results"):
+        return errors + ["the example PolicyReport has no results to validate"]
+    errors += [f"mlnetpol's PolicyReport: {e}" for e in problems(report)]
+    summary = report.get("summary") or {}
+    if summary.get("fail") != len(report["results"]) or \
+            sum(summary.get(k, 0) for k in ("pass", "warn", "error", "skip")) != 0:
+        errors.append("mlnetpol's PolicyReport: summary does not count its results")
+    for r in report["results"]:
+        if r.get("source") != "mlnetpol" or len(r.get("resources") or []) != 1:
+            errors.append("mlnetpol's PolicyReport: each result has source mlnetpol and one "
+                          "resource")
+    broken = [("result", "failed"), ("severity", "critical"), ("unknown", "x")]
+    for field, value in broken:
+        bad = copy.deepcopy(report)
+        bad["results"][0][field] = value
+        if not problems(bad):
+            errors.append(f"schema accepts a result with {field}={value!r}")
     return errors
 
 
@@ -719,6 +779,7 @@ def check_rbac_and_namespaces(objs):
     for o in objs:
         meta = o.get("metadata") or {}
         scoped = o["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding",
+                                   "CustomResourceDefinition",
                                    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
         if scoped and meta.get("namespace") != NAMESPACE:
             errors.append(f"{o['kind']}/{meta.get('name')}: must live in {NAMESPACE}")
@@ -929,8 +990,15 @@ def check_network_policy(objs):
     return errors
 
 
+def check_policy_report_component(objs):
+    if len(find(objs, "CustomResourceDefinition", POLICY_REPORT_CRD)) != 1:
+        return [f"the overlay must install the CRD {POLICY_REPORT_CRD} "
+                f"(components: [../../components/policy-report])"]
+    return []
+
+
 def check_overlay(objs, overlay, schemas, ca_pem, base_config, keys, binary):
-    return (check_schemas(objs, schemas) + check_webhooks(objs, overlay, ca_pem) +
+    return (check_schemas(objs, schemas) + check_policy_report_component(objs) + check_webhooks(objs, overlay, ca_pem) +
             check_workload(objs, overlay) + check_rbac_and_namespaces(objs) +
             check_config(objs, overlay, base_config, keys, binary) + check_network_policy(objs))
 
@@ -966,6 +1034,12 @@ def breakages():
          lambda o: webhook(o, vw, 1).pop("namespaceSelector")),
         ("pods from every namespace", "not secured",
          lambda o: webhook(o, mw, 1)["namespaceSelector"].pop("matchLabels")),
+        ("PolicyReport CRD left out", "must install the CRD",
+         lambda o: o.remove(find(o, "CustomResourceDefinition", POLICY_REPORT_CRD)[0])),
+        ("PolicyReport schema without fail", "mlnetpol's PolicyReport: results/0/result",
+         lambda o: find(o, "CustomResourceDefinition", POLICY_REPORT_CRD)[0]["spec"]["versions"][0]
+         ["schema"]["openAPIV3Schema"]["properties"]["results"]["items"]["properties"]["result"]
+         .__setitem__("enum", ["pass", "warn"])),
         ("leases sent", "never send leases",
          lambda o: webhook(o, vw, 1)["rules"].append(
              {"apiGroups": ["coordination.k8s.io"], "apiVersions": ["v1"],
@@ -1181,6 +1255,8 @@ def main():
     if not os.access(args.binary, os.X_OK):
         raise SystemExit(f"mlnetpol binary not found at {args.binary}: build it first")
     schemas = Schemas(os.path.join(args.schemas, "kubernetes-v1.28"))
+    with open(os.path.join(args.source, "tests", "policy", "golden", "policy_report.json")) as fh:
+        POLICY_REPORT_EXAMPLE.update(json.load(fh))
     keys = config_keys(args.source)
     with open(os.path.join(args.source, "manifests", "base", "config.yaml")) as fh:
         base_config = yaml.safe_load(fh)
