@@ -171,6 +171,9 @@ class replica {
     pid_ = 0;
   }
   void reload() { ::kill(pid_, SIGHUP); }
+  // Frozen (SIGSTOP) and thawed: a leader that is slow for a moment, for races a test must win.
+  void pause() { ::kill(pid_, SIGSTOP); }
+  void resume() { ::kill(pid_, SIGCONT); }
   void terminate() { ::kill(pid_, SIGTERM); }  // as the kubelet does; stop() waits for the exit
   bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
 

@@ -56,7 +56,7 @@ TEST_CASE("e2e: pods and tenant policies breaking the rules are listed in the Po
   cluster_fixture c(kapi);
   auto kubectl = [&](const std::string& args) { return c.kubectl(args); };
   auto apply = [&](const std::string& name, const std::string& yaml) {
-    write_file(c.dir + "/" + name + ".yaml", yaml);
+    write_text(c.dir + "/" + name + ".yaml", yaml);
     return kubectl("apply -f " + shell_quote(c.dir + "/" + name + ".yaml"));
   };
   {

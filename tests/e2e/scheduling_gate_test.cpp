@@ -215,12 +215,17 @@ TEST_CASE("e2e: the scheduling gate holds pods until their namespace's set is st
       [&] { return !create_pod(c, "in-place", "ready-" + std::to_string(attempt++)).gated; }, 5s));
 
   // --- another controller's gate stays; mlnetpol's is appended after it and released alone
-  create_namespace(c, "other-gate");
+  // (The leader frozen for the moment: a quiet machine stores a new namespace's set before the
+  // test's next request, and this pod must come first.)
+  const std::string quota_ns = "other-gate";
+  leader->pause();
+  create_namespace(c, quota_ns);
   const created_pod quota =
-      create_pod(c, "other-gate", "quota", json::array({{{"name", "example.com/quota"}}}));
+      create_pod(c, quota_ns, "quota", json::array({{{"name", "example.com/quota"}}}));
+  leader->resume();
   CHECK(quota.gated);
   CHECK(eventually([&] {
-    auto got = c.admin->get(k8s::pods, "other-gate", "quota");
+    auto got = c.admin->get(k8s::pods, quota_ns, "quota");
     return got && !got->labels.contains("mlnetpol.io/gated") &&
            gates_of(got->spec) == json::array({{{"name", "example.com/quota"}}});
   }));

@@ -125,7 +125,7 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
   // the same URL (--webhook-url) and fills in caBundle. The later --port wins over the fixture's.
   const int port = free_port();
   {
-    write_file(f.dir + "/webhooks.yaml", local_webhooks(port));
+    write_text(f.dir + "/webhooks.yaml", local_webhooks(port));
     const auto applied = f.kubectl("apply -f " + shell_quote(f.dir + "/webhooks.yaml"));
     REQUIRE_MESSAGE(applied.status == 0, applied.out);
   }
@@ -160,10 +160,11 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
   // 2. The evil webhook: refused with the token.
   CHECK(by_policy(refusal(stolen.json_patch(k8s::mutating_webhook_configurations, "", "mlnetpol",
                                             std::string("[") + evil_webhook + "]"))));
-  // ... pointing a shipped one elsewhere or weakening it: refused too.
+  // ... changing a shipped one (its failurePolicy; the workloads' ship Ignore) or removing one:
+  // refused too.
   CHECK(by_policy(refusal(stolen.json_patch(
       k8s::mutating_webhook_configurations, "", "mlnetpol",
-      R"([{"op":"replace","path":"/webhooks/1/failurePolicy","value":"Ignore"}])"))));
+      R"([{"op":"replace","path":"/webhooks/1/failurePolicy","value":"Fail"}])"))));
   CHECK(by_policy(refusal(stolen.json_patch(k8s::validating_webhook_configurations, "", "mlnetpol",
                                             R"([{"op":"remove","path":"/webhooks/0"}])"))));
   // Added by someone else (an admin, another controller): the leader removes it within seconds.
@@ -211,18 +212,18 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
                     },
                     15s),
                 leader.log());
-  // A field of a shipped webhook only (the mutation of pods switched to fail open) ...
+  // A field of a shipped webhook only (the mutation of pods switched to fail closed) ...
   REQUIRE_MESSAGE(
       eventually(
           [&] {
             return refusal(stolen.json_patch(k8s::mutating_webhook_configurations, "", "mlnetpol",
                                              R"([{"op":"replace","path":"/webhooks/1/failurePolicy",
-                                        "value":"Ignore"}])")) == "";
+                                        "value":"Fail"}])")) == "";
           },
           20s),
       "the token's edit was never admitted once the binding was gone");
   CHECK_MESSAGE(
-      eventually([&] { return mutating_webhook(kapi, shipped[1])["failurePolicy"] == "Fail"; },
+      eventually([&] { return mutating_webhook(kapi, shipped[1])["failurePolicy"] == "Ignore"; },
                  15s),
       leader.log());
   // ... then the evil webhook.

@@ -853,8 +853,8 @@ def check_admission_policy_names(binary):
     """Every admission policy and binding `render` makes, for configurations that give each role
     its own namespaces and several roles one namespace, is one RBAC lets mlnetpol change."""
     errors = []
-    configs = [None, "training_namespaces: [a]\ninference_namespaces: [a, b]\n",
-               "training_namespaces: [a]\ninference_namespaces: [b]\ndeny_host_network: false\n"]
+    configs = [None, "ml_training_namespaces: [a]\nml_inference_namespaces: [a, b]\n",
+               "ml_training_namespaces: [a]\nml_inference_namespaces: [b]\ndeny_host_network: false\n"]
     for text in configs:
         code, out, err = mlnetpol_render(binary, text, "--admission-policies", "v1", "-o", "json")
         if code != 0:
