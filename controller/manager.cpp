@@ -416,6 +416,12 @@ bool manager::run_pass(const std::string& why) {
     for (const auto& [ns, kinds] : managed_) keys.insert(ns);
   }
   for (const auto& [ns, l] : lists) keys.insert(ns);
+  {
+    // Gated pods seen before this replica led (their events queued nothing it could act on) are
+    // released by their namespace's reconcile, also where no set applies any more.
+    std::lock_guard lock(gated_mutex_);
+    for (const auto& [ns, pods] : gated_) keys.insert(ns);
+  }
   std::set<std::string> missed;
   {
     std::lock_guard lock(state_mutex_);
