@@ -17,6 +17,14 @@
 namespace mlnetpol::controller {
 namespace {
 
+// The pods of a namespace -> pods map (the gated pods), counted under the caller's lock.
+template <class by_namespace>
+std::size_t pods_in(const by_namespace& map) {
+  std::size_t n = 0;
+  for (const auto& [ns, pods] : map) n += pods.size();
+  return n;
+}
+
 namespace logging = obs::logging;
 using level = spdlog::level::level_enum;
 
@@ -915,9 +923,7 @@ policy::policy_set_state manager::policy_set_of(std::string_view namespace_name)
 
 std::size_t manager::gated_pods() const {
   std::lock_guard lock(gated_mutex_);
-  std::size_t n = 0;
-  for (const auto& [ns, pods] : gated_) n += pods.size();
-  return n;
+  return pods_in(gated_);
 }
 
 void manager::publish_gated() const {
@@ -925,8 +931,8 @@ void manager::publish_gated() const {
   std::size_t held = 0, over = 0;
   {
     std::lock_guard lock(gated_mutex_);
+    held = pods_in(gated_);
     for (const auto& [ns, pods] : gated_) {
-      held += pods.size();
       for (const auto& [name, pod] : pods) over += now - pod.since > options_.gate_alert_after;
     }
   }
@@ -1154,10 +1160,8 @@ std::string manager::status_json() const {
   {
     // Pods held by the scheduling gate, by namespace (the first 100); why: `errors`.
     std::lock_guard gated_lock(gated_mutex_);
-    std::size_t total = 0;
-    for (const auto& [ns, pods] : gated_) total += pods.size();
     w.Key("gated_pods");
-    w.Uint64(total);
+    w.Uint64(pods_in(gated_));
     w.Key("gated");
     w.StartObject();
     std::size_t shown = 0;
