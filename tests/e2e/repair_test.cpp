@@ -228,7 +228,10 @@ TEST_CASE("e2e: repair replaces what differs from the rendered spec, whoever wro
   REQUIRE(exactly_rendered(c, "team-a", "default-deny-egress"));
   REQUIRE(exactly_rendered(c, "team-a", "default-deny-ingress"));
 
-  SUBCASE("attack 3: allow-all rules patched in while in audit do not survive enforce") {
+  // The three parts share one API server in this order (each leaves its namespaces enforced and
+  // converged; the last switches to Cilium): one server instead of three keeps the suite short.
+  {
+    INFO("attack 3: allow-all rules patched in while in audit do not survive enforce");
     set_enforcement(c, "team-a", "audit");
     // The reconciler sees the namespace in audit before the tenant acts.
     REQUIRE(eventually(
@@ -268,7 +271,8 @@ TEST_CASE("e2e: repair replaces what differs from the rendered spec, whoever wro
     check_quiet_resync(c, a, {"team-a"});
   }
 
-  SUBCASE("attack 4: a deny policy the tenant created during audit is adopted and repaired") {
+  {
+    INFO("attack 4: a deny policy the tenant created during audit is adopted and repaired");
     // Unlabelled, with an allow-all rule.
     write_text(c.dir + "/planted-b.yaml", R"(apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -316,7 +320,8 @@ spec:
     check_quiet_resync(c, a, {"team-b", "team-c"});
   }
 
-  SUBCASE("a CiliumNetworkPolicy: default deny switched off and a `specs` list added is undone") {
+  {
+    INFO("a CiliumNetworkPolicy: default deny switched off and a `specs` list added is undone");
     auto r =
         c.kubectl("apply -f " +
                   shell_quote(source + "/tests/schemas/cilium-crds/ciliumnetworkpolicies.yaml"));
