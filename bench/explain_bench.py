@@ -108,7 +108,8 @@ lw, lc, _ = timed(["explain", "-f", cluster, "--from", "ns0/pod0", "--to", "ns0/
 fw, fc, rc = timed(["explain", "-f", cluster, "--from", "ns0/pod0", "--to", "ns1/pod1", "--port", "8080"],
                    repeat=a.repeat)
 print(f"explain: load cpu {lc:.3f}s (wall {lw:.3f}s), load+explain cpu {fc:.3f}s (wall {fw:.3f}s)"
-      f" -> explain ~{(fc - lc) * 1000:.1f} ms cpu (exit {rc})")
+      f" -> explain ~{(fc - lc) * 1000:.1f} ms cpu (exit {rc}; a difference of two runs, noise when"
+      f" small: count the query with callgrind, see bench/README.md)")
 mw, mc, rc = timed(["matrix", "-f", small, "--port", "8080", "-o", "json"], pin=True, repeat=a.repeat)
 print(f"matrix over {N_MATRIX} pods ({N_MATRIX * N_MATRIX} pairs), taskset -c 0: cpu {mc:.3f}s"
       f" (wall {mw:.3f}s) incl. loading (exit {rc})")
