@@ -193,6 +193,12 @@ evaluator::evaluator(const cluster& c) : c_(c) {
       namespaces_[p.namespace_name] = &implied_.back();
     }
   }
+  for (std::size_t i = 0; i < c.policies.size(); ++i) {
+    if (c.policies[i].kind == policy_kind::cilium_clusterwide)
+      clusterwide_.push_back(i);
+    else
+      policies_by_namespace_[c.policies[i].namespace_name].push_back(i);
+  }
   cilium_views_.reserve(c.pods.size());
   for (const auto& p : c.pods)
     cilium_views_.push_back(cilium_labels(p, namespace_labels(p.namespace_name)));
@@ -225,16 +231,30 @@ endpoint evaluator::pod_endpoint(const pod& p, label_map& view) const {
   return e;
 }
 
+std::vector<const policy*> evaluator::candidates(const std::string& ns) const {
+  static const std::vector<std::size_t> none;
+  const auto it = policies_by_namespace_.find(ns);
+  const std::vector<std::size_t>& local = it == policies_by_namespace_.end() ? none : it->second;
+  std::vector<const policy*> out;
+  out.reserve(local.size() + clusterwide_.size());
+  auto a = local.begin();
+  auto b = clusterwide_.begin();
+  while (a != local.end() || b != clusterwide_.end()) {
+    const bool take_local = b == clusterwide_.end() || (a != local.end() && *a < *b);
+    out.push_back(&c_.policies[take_local ? *a++ : *b++]);
+  }
+  return out;
+}
+
 std::vector<const policy*> evaluator::selecting(const endpoint& e, bool ingress) const {
   std::vector<const policy*> out;
   if (e.p == nullptr) return out;
-  for (const auto& pol : c_.policies) {
+  for (const policy* candidate : candidates(e.p->namespace_name)) {
+    const policy& pol = *candidate;
     const bool relevant =
         ingress ? (pol.isolates_ingress || !pol.ingress.empty() || !pol.ingress_deny.empty())
                 : (pol.isolates_egress || !pol.egress.empty() || !pol.egress_deny.empty());
     if (!relevant) continue;
-    if (pol.kind != policy_kind::cilium_clusterwide && pol.namespace_name != e.p->namespace_name)
-      continue;
     const bool selects = pol.kind == policy_kind::network_policy
                              ? pol.subject.matches(e.p->labels)
                              : pol.subject.matches(e.cilium != nullptr ? *e.cilium : e.p->labels);
@@ -302,9 +322,8 @@ direction_answer evaluator::decide(const endpoint& side, const endpoint& other, 
 void evaluator::near_misses(const endpoint& side, const endpoint& other, const query& q,
                             bool ingress, direction_answer& d) const {
   if (!d.evaluated || d.allowed) return;
-  for (const auto& pol : c_.policies) {
-    if (pol.kind != policy_kind::cilium_clusterwide && pol.namespace_name != side.p->namespace_name)
-      continue;
+  for (const policy* candidate : candidates(side.p->namespace_name)) {
+    const policy& pol = *candidate;
     const label_map& view = pol.kind == policy_kind::network_policy || side.cilium == nullptr
                                 ? side.p->labels
                                 : *side.cilium;

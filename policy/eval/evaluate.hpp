@@ -83,7 +83,14 @@ class evaluator {
   direction_answer decide(const endpoint& side, const endpoint& peer, const query& q, bool ingress,
                           const std::vector<const policy*>& policies, bool explain) const;
 
+  // The policies that can select a pod of namespace `ns`: that namespace's and the clusterwide
+  // ones, in input order (answers list them in that order).
+  std::vector<const policy*> candidates(const std::string& ns) const;
+
   const cluster& c_;
+  // Indices into c_.policies, ascending: namespaced policies by namespace, clusterwide ones.
+  std::unordered_map<std::string, std::vector<std::size_t>> policies_by_namespace_;
+  std::vector<std::size_t> clusterwide_;
   std::unordered_map<std::string, const namespace_info*> namespaces_;
   std::unordered_map<std::string, const pod*> pods_;  // "ns/name"
   std::vector<label_map> cilium_views_;               // parallel to c_.pods

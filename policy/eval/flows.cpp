@@ -1,11 +1,17 @@
 #include "policy/eval/flows.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bitset>
+#include <climits>
+#include <cstdint>
+#include <optional>
 #include <unordered_map>
 
-#include <rapidjson/document.h>
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
-#include "common/json.hpp"
 #include "policy/eval/evaluate.hpp"
 #include "policy/inference.hpp"
 #include "policy/labels.hpp"
@@ -14,48 +20,268 @@
 namespace mlnetpol::policy::eval {
 namespace {
 
-using json::json_member;
-using json::json_string;
-using value = rapidjson::Value;
-
 std::string str(std::string_view s) {
   return std::string(s);
 }
 
 constexpr std::string_view k8s_prefix = "k8s:";
 
-void read_end(const value* endpoint, const value* ip, const value* names, const value* service,
-              flow_end& out) {
-  out.namespace_name = str(json_string(json_member(endpoint, "namespace")));
-  out.pod_name = str(json_string(json_member(endpoint, "pod_name")));
-  out.ip = str(json_string(ip));
-  if (names != nullptr && names->IsArray() && !names->Empty()) {
-    out.name = str(json_string(&(*names)[0]));
-    if (!out.name.empty() && out.name.back() == '.') out.name.pop_back();
+// One label of a Hubble endpoint ("k8s:app=db", "reserved:world") into `out`.
+void add_label(std::string_view s, flow_end& out) {
+  if (s.rfind("reserved:", 0) == 0) {
+    // A pod's identity can carry reserved:init etc.; the first reserved label names a non-pod.
+    if (out.reserved.empty()) out.reserved = str(s.substr(9));
+    return;
   }
-  out.service_name = str(json_string(json_member(service, "name")));
-  out.service_namespace = str(json_string(json_member(service, "namespace")));
-  const value* labels = json_member(endpoint, "labels");
-  if (labels == nullptr || !labels->IsArray()) return;
-  for (const auto& l : labels->GetArray()) {
-    const std::string_view s = json_string(&l);
-    if (s.rfind("reserved:", 0) == 0) {
-      // A pod's identity can carry reserved:init etc.; the first reserved label names a non-pod.
-      if (out.reserved.empty()) out.reserved = str(s.substr(9));
-      continue;
-    }
-    if (s.rfind(k8s_prefix, 0) != 0) continue;
-    const std::string_view kv = s.substr(k8s_prefix.size());
-    const auto eq = kv.find('=');
-    const std::string key = str(kv.substr(0, eq));
-    const std::string val = eq == std::string_view::npos ? "" : str(kv.substr(eq + 1));
-    if (key.rfind(cilium_namespace_label_prefix, 0) == 0) {
-      out.namespace_labels[key.substr(cilium_namespace_label_prefix.size())] = val;
-    } else if (key != cilium_namespace_key && key.rfind("io.cilium.k8s.", 0) != 0) {
-      out.labels[key] = val;
-    }
+  if (s.rfind(k8s_prefix, 0) != 0) return;
+  const std::string_view kv = s.substr(k8s_prefix.size());
+  const auto eq = kv.find('=');
+  const std::string key = str(kv.substr(0, eq));
+  const std::string val = eq == std::string_view::npos ? "" : str(kv.substr(eq + 1));
+  if (key.rfind(cilium_namespace_label_prefix, 0) == 0) {
+    out.namespace_labels[key.substr(cilium_namespace_label_prefix.size())] = val;
+  } else if (key != cilium_namespace_key && key.rfind("io.cilium.k8s.", 0) != 0) {
+    out.labels[key] = val;
   }
 }
+
+// Reads the fields `flows` needs while RapidJSON's reader validates the line, without building a
+// document (one pass, no allocation per value; the iterative parser does not recurse, so nesting
+// costs heap, not stack). A member counts at its first occurrence, as FindMember on a document
+// reads it; a member of the wrong type reads as absent.
+class flow_line_reader
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, flow_line_reader> {
+ public:
+  explicit flow_line_reader(flow& out) : out_(out) {}
+
+  // What was read; valid once the reader accepted the whole line.
+  flow_skip result() {
+    if (!root_object_) return flow_skip::malformed;
+    if (!flow_object_) return flow_skip::not_a_flow;
+    if (reply_) return flow_skip::reply;
+    if (l7_) return flow_skip::l7;
+    int chosen = -1;  // the last of TCP, UDP, SCTP present decides, as the lookup order did
+    for (int i = 0; i < 3; ++i)
+      if (proto_present_[i]) chosen = i;
+    if (chosen < 0 || !port_[chosen]) return flow_skip::no_port;
+    out_.proto = protos[chosen];
+    out_.port = *port_[chosen];
+    for (flow_end* e : {&out_.from, &out_.to})
+      if (!e->name.empty() && e->name.back() == '.') e->name.pop_back();
+    return flow_skip::none;
+  }
+
+  bool Null() { return scalar(); }
+  bool Bool(bool b) {
+    const slot s = take();
+    if ((s == slot::is_reply || s == slot::reply) && b) reply_ = true;
+    return true;
+  }
+  // A port reads only when it fits an int (rapidjson::Value::IsInt).
+  bool Int(int i) { return number(i, true); }
+  bool Uint(unsigned u) { return number(static_cast<int>(u), u <= INT_MAX); }
+  bool Int64(std::int64_t i) { return number(static_cast<int>(i), i >= INT_MIN && i <= INT_MAX); }
+  bool Uint64(std::uint64_t u) { return number(static_cast<int>(u), u <= INT_MAX); }
+  bool Double(double) { return scalar(); }
+  bool String(const char* text, rapidjson::SizeType length, bool) {
+    const std::string_view v(text, length);
+    const int frame_side = ignore_ == 0 && depth_ > 0 ? top().side : 0;
+    const int key_side = pending_side();
+    const slot s = take();
+    // IP names the side by its key; an endpoint, its labels and names by the enclosing member.
+    flow_end& end = (s == slot::ip_address ? key_side : frame_side) == 0 ? out_.from : out_.to;
+    switch (s) {
+      case slot::type:
+        l7_ = v == "L7";
+        break;
+      case slot::ip_address:
+        end.ip = str(v);
+        break;
+      case slot::end_namespace:
+        end.namespace_name = str(v);
+        break;
+      case slot::end_pod:
+        end.pod_name = str(v);
+        break;
+      case slot::label:
+        add_label(v, end);
+        break;
+      case slot::first_name:
+        end.name = str(v);
+        break;
+      case slot::service_name:
+        end.service_name = str(v);
+        break;
+      case slot::service_namespace:
+        end.service_namespace = str(v);
+        break;
+      default:
+        break;
+    }
+    return true;
+  }
+  bool StartObject() { return open(true); }
+  bool StartArray() { return open(false); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
+  bool Key(const char* text, rapidjson::SizeType length, bool) {
+    if (ignore_ > 0) return true;
+    frame& f = top();
+    f.pending = slot::none;
+    const std::string_view k(text, length);
+    slot s = slot::none;
+    int side = f.side;
+    switch (f.what) {
+      case context::root:
+        if (k == "flow") s = slot::flow;
+        break;
+      case context::flow:
+        if (k == "is_reply") s = slot::is_reply;
+        else if (k == "reply") s = slot::reply;
+        else if (k == "Type") s = slot::type;
+        else if (k == "l4") s = slot::l4;
+        else if (k == "IP") s = slot::ip;
+        else if (k == "source" || k == "destination") s = slot::end;
+        else if (k == "source_names" || k == "destination_names") s = slot::names;
+        else if (k == "source_service" || k == "destination_service") s = slot::service;
+        side = k.rfind("destination", 0) == 0 ? 1 : 0;
+        break;
+      case context::l4:
+        for (int i = 0; i < 3; ++i)
+          if (k == proto_names[i]) s = slot::proto, side = i;
+        break;
+      case context::proto:
+        if (k == "destination_port") s = slot::port;
+        break;
+      case context::ip:
+        if (k == "source" || k == "destination") s = slot::ip_address;
+        side = k == "destination" ? 1 : 0;
+        break;
+      case context::end:
+        if (k == "namespace") s = slot::end_namespace;
+        else if (k == "pod_name") s = slot::end_pod;
+        else if (k == "labels") s = slot::labels;
+        break;
+      case context::service:
+        if (k == "name") s = slot::service_name;
+        else if (k == "namespace") s = slot::service_namespace;
+        break;
+      default:
+        break;
+    }
+    if (s == slot::none) return true;
+    // One bit per (context, slot, side): only the first occurrence of a member is read.
+    const unsigned bit = (static_cast<unsigned>(f.what) * 32 + static_cast<unsigned>(s)) * 3 +
+                         static_cast<unsigned>(side);
+    if (seen_[bit]) return true;
+    seen_[bit] = true;
+    f.pending = s;
+    f.pending_side = side;
+    return true;
+  }
+
+ private:
+  enum class context : std::uint8_t { root, flow, l4, proto, ip, end, labels, names, service };
+  enum class slot : std::uint8_t {
+    none, flow, is_reply, reply, type, l4, ip, end, names, service, proto, port, ip_address,
+    end_namespace, end_pod, labels, label, first_name, service_name, service_namespace,
+  };
+  struct frame {
+    context what = context::root;
+    int side = 0;  // source 0 / destination 1; TCP 0, UDP 1, SCTP 2 for a port
+    slot pending = slot::none;  // what the value after the current key is
+    int pending_side = 0;
+    std::size_t elements = 0;  // arrays: values seen so far
+  };
+  static constexpr std::array<const char*, 3> proto_names{"TCP", "UDP", "SCTP"};
+  static constexpr std::array<protocol, 3> protos{protocol::tcp, protocol::udp, protocol::sctp};
+  static constexpr std::size_t max_depth = 4;  // root, flow, l4 or an endpoint, its port or labels
+
+  frame& top() { return stack_[depth_ - 1]; }
+
+  // The slot the value now starting fills (none when nothing reads it); an array element's slot
+  // comes from the array.
+  slot take() {
+    if (ignore_ > 0 || depth_ == 0) return slot::none;
+    frame& f = top();
+    if (f.what == context::labels) return ++f.elements, slot::label;
+    if (f.what == context::names) return f.elements++ == 0 ? slot::first_name : slot::none;
+    if (f.what == context::root || f.what == context::flow || f.what == context::l4 ||
+        f.what == context::proto || f.what == context::ip || f.what == context::end ||
+        f.what == context::service) {
+      const slot s = f.pending;
+      f.pending = slot::none;
+      // l4.TCP of any type counts as present (its port then reads as absent unless an object).
+      if (s == slot::proto) proto_present_[f.pending_side] = true;
+      return s;
+    }
+    return slot::none;
+  }
+  int pending_side() const { return depth_ == 0 ? 0 : stack_[depth_ - 1].pending_side; }
+
+  bool scalar() {
+    take();
+    return true;
+  }
+  bool number(int value, bool fits) {
+    const int side = pending_side();
+    if (take() == slot::port && fits) port_[side] = value;
+    return true;
+  }
+  bool open(bool object) {
+    if (ignore_ > 0) return ++ignore_, true;
+    if (depth_ == 0) {
+      if (!object) return ++ignore_, true;
+      root_object_ = true;
+      return push(context::root, 0);
+    }
+    const int side = pending_side();
+    const slot s = take();
+    if (object) {
+      switch (s) {
+        case slot::flow:
+          flow_object_ = true;
+          return push(context::flow, 0);
+        case slot::l4:
+          return push(context::l4, 0);
+        case slot::proto:
+          return push(context::proto, side);
+        case slot::ip:
+          return push(context::ip, 0);
+        case slot::end:
+          return push(context::end, side);
+        case slot::service:
+          return push(context::service, side);
+        default:
+          break;
+      }
+    } else if (s == slot::labels) {
+      return push(context::labels, top().side);
+    } else if (s == slot::names) {
+      return push(context::names, side);
+    }
+    return ++ignore_, true;
+  }
+  bool push(context what, int side) {
+    if (depth_ == max_depth) return ++ignore_, true;
+    stack_[depth_++] = frame{what, side};
+    return true;
+  }
+  bool close() {
+    if (ignore_ > 0) return --ignore_, true;
+    if (depth_ > 0) --depth_;
+    return true;
+  }
+
+  flow& out_;
+  std::array<frame, max_depth> stack_{};
+  std::size_t depth_ = 0;
+  std::size_t ignore_ = 0;  // depth inside a value nothing reads
+  std::bitset<9 * 32 * 3> seen_;
+  bool root_object_ = false, flow_object_ = false, reply_ = false, l7_ = false;
+  std::array<bool, 3> proto_present_{};
+  std::array<std::optional<int>, 3> port_{};
+};
 
 std::string labels_text(const label_map& labels) {
   std::string out;
@@ -80,34 +306,13 @@ std::string key_of(const flow_end& e) {
 }  // namespace
 
 flow_skip parse_flow_line(std::string_view line, flow& out) {
-  rapidjson::Document d;
-  d.Parse(line.data(), line.size());
-  if (d.HasParseError() || !d.IsObject()) return flow_skip::malformed;
-  const value* f = json_member(&d, "flow");
-  if (f == nullptr || !f->IsObject()) return flow_skip::not_a_flow;
-  const value* is_reply = json_member(f, "is_reply");
-  const value* reply = json_member(f, "reply");
-  if ((is_reply != nullptr && is_reply->IsBool() && is_reply->GetBool()) ||
-      (reply != nullptr && reply->IsBool() && reply->GetBool()))
-    return flow_skip::reply;
-  if (json_string(json_member(f, "Type")) == "L7") return flow_skip::l7;
-  const value* l4 = json_member(f, "l4");
-  const value* port = nullptr;
-  for (auto [name, proto] : {std::pair{"TCP", protocol::tcp}, std::pair{"UDP", protocol::udp},
-                             std::pair{"SCTP", protocol::sctp}}) {
-    if (const value* p = json_member(l4, name)) {
-      port = json_member(p, "destination_port");
-      out.proto = proto;
-    }
-  }
-  if (port == nullptr || !port->IsInt()) return flow_skip::no_port;
-  out.port = port->GetInt();
-  const value* ip = json_member(f, "IP");
-  read_end(json_member(f, "source"), json_member(ip, "source"), json_member(f, "source_names"),
-           json_member(f, "source_service"), out.from);
-  read_end(json_member(f, "destination"), json_member(ip, "destination"),
-           json_member(f, "destination_names"), json_member(f, "destination_service"), out.to);
-  return flow_skip::none;
+  flow_line_reader handler(out);
+  rapidjson::MemoryStream bytes(line.data(), line.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(bytes);
+  rapidjson::Reader reader;
+  if (reader.Parse<rapidjson::kParseIterativeFlag>(in, handler).IsError())
+    return flow_skip::malformed;
+  return handler.result();
 }
 
 flow_judge::flow_judge(cluster base, const config* cfg) : base_(std::move(base)), cfg_(cfg) {}
@@ -179,9 +384,15 @@ flow_summary flow_judge::finish() {
     pod_index[k] = base_.pods.size();
     base_.pods.push_back(std::move(p));
   };
-  for (const auto& [key, entry] : distinct_) {
-    add_pod(entry.first.from);
-    add_pod(entry.first.to);
+  // In key order, as before the table was hashed: which flow names a group follows from it.
+  std::vector<const std::pair<const std::string, std::pair<flow, std::size_t>>*> ordered;
+  ordered.reserve(distinct_.size());
+  for (const auto& entry : distinct_) ordered.push_back(&entry);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : ordered) {
+    add_pod(entry->second.first.from);
+    add_pod(entry->second.first.to);
   }
   const evaluator ev(base_);
   auto to_endpoint = [&](const flow_end& e) {
@@ -204,7 +415,8 @@ flow_summary flow_judge::finish() {
   };
   const std::string type_key = cfg_ != nullptr ? cfg_->label_key : "workload-type";
   std::map<std::string, std::size_t> group_index;
-  for (const auto& [key, entry] : distinct_) {
+  for (const auto* distinct : ordered) {
+    const auto& entry = distinct->second;
     const flow& f = entry.first;
     const query q{to_endpoint(f.from), to_endpoint(f.to), f.port, f.proto};
     const answer a = ev.explain(q);

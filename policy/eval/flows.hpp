@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/config.hpp"
@@ -62,7 +63,8 @@ class flow_judge {
   cluster base_;
   const config* cfg_;
   flow_summary summary_;
-  std::map<std::string, std::pair<flow, std::size_t>> distinct_;  // key -> (flow, count)
+  // key -> (the first flow with it, count); judged once per key, in key order.
+  std::unordered_map<std::string, std::pair<flow, std::size_t>> distinct_;
 };
 
 std::string flow_summary_text(const flow_summary& s);
