@@ -47,7 +47,9 @@ json live_spec(cluster_fixture& c) {
 json rendered_spec(cluster_fixture& c) {
   const auto r = run_command(shell_quote(binary) + " render --config " + shell_quote(c.config) +
                              " -o json");
-  for (const auto& item : json::parse(r.out)["items"])
+  const json list = json::parse(r.out, nullptr, false);
+  if (!list.is_object() || !list.contains("items")) return json();
+  for (const auto& item : list["items"])
     if (item["kind"] == "CiliumClusterwideNetworkPolicy") return item["spec"];
   return json();
 }
