@@ -76,7 +76,8 @@ TEST_CASE("e2e: Cilium mode keeps one cluster-wide default deny for secured name
     }));
   }
   c.set_config(config_yaml(true));
-  replica a("replica-a", c.dir, c.sa_kubeconfig, c.config, c.certs);
+  // No resync during the test (the later flag wins): repairs must come from the policy's watch.
+  replica a("replica-a", c.dir, c.sa_kubeconfig, c.config, c.certs, {"--resync-period=10m"});
   REQUIRE_MESSAGE(eventually([&] { return a.ready() && a.leader(); }), a.log());
   c.register_webhooks(a.port());
 
