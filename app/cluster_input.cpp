@@ -8,22 +8,20 @@
 #include "app/manifest_documents.hpp"
 #include "k8s/client.hpp"
 #include "policy/eval/parse.hpp"
-#include "policy/render/render.hpp"
+#include "policy/render/clusterwide.hpp"
 
 namespace mlnetpol::app {
 namespace {
 
 // The live kinds beside those k8s/client.hpp already names.
 constexpr k8s::resource pods{"", "v1", "pods", "Pod", true};
-constexpr k8s::resource cilium_clusterwide_policies{
-    "cilium.io", "v2", "ciliumclusterwidenetworkpolicies", "CiliumClusterwideNetworkPolicy", false};
 
 result<void> add_live(policy::eval::cluster& c, const std::string& kubeconfig) {
   auto config = kubeconfig.empty() ? k8s::in_cluster_config() : k8s::load_kubeconfig(kubeconfig);
   if (!config) return config.error();
   k8s::client client(std::move(*config));
   for (const k8s::resource* r : {&k8s::namespaces, &pods, &k8s::network_policies,
-                                 &k8s::cilium_network_policies, &cilium_clusterwide_policies}) {
+                                 &k8s::cilium_network_policies, &k8s::cilium_clusterwide_network_policies}) {
     auto body = client.list_raw(*r, "");
     if (!body) {
       // Without Cilium's CRDs there are no Cilium policies to read.
@@ -86,11 +84,14 @@ result<void> add_cluster_text(policy::eval::cluster& c, std::string_view text,
 }
 
 result<void> add_rendered(policy::eval::cluster& c, const policy::config& cfg) {
-  for (const auto& object : policy::render_policies(cfg)) {
+  for (const auto& object : policy::render_all(cfg)) {
     rapidjson::Document d;
     d.Parse(object.json.c_str());
     auto ok =
-        policy::eval::add_object(c, d, "--config " + object.namespace_name + "/" + object.name);
+        policy::eval::add_object(
+        c, d,
+        "--config " + (object.namespace_name.empty() ? "" : object.namespace_name + "/") +
+            object.name);
     if (!ok) return ok.error();
   }
   return {};

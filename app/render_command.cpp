@@ -12,6 +12,7 @@
 #include "policy/config_parse.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/render/admission_policies.hpp"
+#include "policy/render/clusterwide.hpp"
 #include "policy/render/render.hpp"
 
 namespace mlnetpol::app {
@@ -132,7 +133,7 @@ int render_command(int argc, char** argv) {
     write_out(policy::render_dot(cfg, only_namespace));
     return 0;
   }
-  const auto objects = policy::render_policies(cfg, only_namespace);
+  const auto objects = policy::render_all(cfg, only_namespace);
   write_out(output == "json" ? policy::list_json(objects, true) : policy::objects_yaml(objects));
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/obs/logging.hpp"
+#include "controller/plan_writes.hpp"
 #include "controller/reconciler.hpp"
 #include "policy/render/admission_policies.hpp"
 
@@ -35,12 +36,6 @@ constexpr std::array<version_resources, 2> versions{{
        {policy::admission_policy_group, "v1beta1", bindings_plural, policy::admission_binding_kind,
         false}}}},
 }};
-
-std::string describe(const k8s::api_error& e) {
-  std::string out = e.verb + " " + e.resource + ": " + e.message;
-  if (e.status != 0) out += " (HTTP " + std::to_string(e.status) + ")";
-  return out;
-}
 
 }  // namespace
 
@@ -91,48 +86,25 @@ admission_policy_status admission_policy_keeper::sync(const policy::config& cfg)
     }
     if (next.state == "served") {
       const object_plan plan = plan_objects(desired, observed);
-      auto resource = [&](std::string_view kind) -> const k8s::resource& {
-        return kind == policy::admission_policy_kind ? served->resources[0] : served->resources[1];
-      };
-      auto remember = [&](std::string_view kind, const std::string& name, std::string version) {
-        std::lock_guard lock(mutex_);
-        written_[std::string(kind) + "/" + name] = std::move(version);
-      };
-      auto failed = [&](const k8s::api_error& e) {
+      const plan_result wrote = write_plan(
+          api_, plan,
+          {[&](std::string_view kind) -> const k8s::resource& {
+             return kind == policy::admission_policy_kind ? served->resources[0]
+                                                          : served->resources[1];
+           },
+           [&](const policy::rendered_object& d, const std::string& version) {
+             std::lock_guard lock(mutex_);
+             written_[d.kind + "/" + d.name] = version;
+           },
+           [](const object_repair& r) {
+             logging::event(level::warn, "repaired an admission policy object someone else wrote",
+                            {{"kind", r.desired->kind}, {"name", r.desired->name}});
+           }});
+      next.applied = wrote.applied;
+      next.pruned = wrote.pruned;
+      if (wrote.error) {
         next.state = "error";
-        next.message = describe(e);
-      };
-      for (const auto* d : plan.apply) {
-        auto done = api_.apply(resource(d->kind), "", d->name, d->json);
-        if (!done) {
-          failed(done.error());
-          break;
-        }
-        remember(d->kind, d->name, done->resource_version);
-        ++next.applied;
-      }
-      for (const auto& repair : plan.replace) {
-        if (next.state != "served") break;
-        const auto& d = *repair.desired;
-        auto done = api_.replace(resource(d.kind), "", d.name,
-                                 replacement_body(d, repair.live.resource_version));
-        if (!done) {
-          failed(done.error());
-          break;
-        }
-        remember(d.kind, d.name, done->resource_version);
-        ++next.applied;
-        logging::event(level::warn, "repaired an admission policy object someone else wrote",
-                       {{"kind", d.kind}, {"name", d.name}});
-      }
-      // Bindings first: a binding whose policy is gone only logs errors in the API server.
-      for (auto it = plan.prune.rbegin(); it != plan.prune.rend() && next.state == "served"; ++it) {
-        auto done = api_.remove(resource(it->kind), "", it->name);
-        if (!done && done.error().kind != k8s::failure_kind::not_found) {
-          failed(done.error());
-          break;
-        }
-        ++next.pruned;
+        next.message = describe(*wrote.error);
       }
     }
   }

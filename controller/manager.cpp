@@ -12,6 +12,7 @@
 #include "policy/engine.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/policy_set.hpp"
+#include "policy/render/clusterwide.hpp"
 #include "policy/render/render.hpp"
 
 namespace mlnetpol::controller {
@@ -153,6 +154,7 @@ manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_o
       queue_(options_.backoff),
       reconciler_(*leader_writes_, cache_),
       admission_policies_(*leader_writes_),
+      clusterwide_(*api_, *leader_writes_, [this] { return leader(); }, options_.informers),
       elector_(*api_, options_.election),
       proposed_(std::make_shared<const desired_state>(std::move(initial))) {}
 
@@ -228,6 +230,7 @@ void manager::start() {
   policy_informer_->start();
   cilium_informer_->start();
   gated_informer_->start();
+  clusterwide_.start();
   workers_running_ = std::max(1u, options_.workers);
   for (unsigned i = 0; i < workers_running_; ++i) workers_.emplace_back([this] { worker_loop(); });
   election_thread_ = std::thread([this] { election_loop(); });
@@ -271,9 +274,11 @@ void manager::stop() {
   const auto informers = {namespace_informer_.get(), policy_informer_.get(),
                           cilium_informer_.get(), gated_informer_.get()};
   for (auto* inf : informers) inf->request_stop();
+  clusterwide_.request_stop();
   if (reporter_) reporter_->request_stop();
   api_->cancel();
   for (auto* inf : informers) inf->join();
+  clusterwide_.join();
   if (reporter_) reporter_->join();
   leader_.store(false);
   metrics_.set_leader(false);
@@ -413,6 +418,7 @@ bool manager::run_pass(const std::string& why) {
   const auto want = desired();
   if (!want) return true;  // held at start-up: nothing is in force, nothing is written
   admission_policies_.sync(want->config());
+  clusterwide_.sync(want->config());
   if (reporter_) reporter_->sync(want, why == became_leader);
   const auto snap = cache_.snapshot();
   std::set<std::string> keys;
@@ -1137,6 +1143,18 @@ std::string manager::status_json() const {
     str(vap.message);
     w.Key("objects");
     w.Uint64(vap.objects);
+    w.EndObject();
+  }
+  {
+    const clusterwide_policy_status ccnp = clusterwide_.status();
+    w.Key("clusterwide_policy");
+    w.StartObject();
+    w.Key("name");
+    str(policy::clusterwide_policy_name);
+    w.Key("state");
+    str(ccnp.state);
+    w.Key("message");
+    str(ccnp.message);
     w.EndObject();
   }
   if (reporter_) reporter_->write_status(w);

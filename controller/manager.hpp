@@ -16,6 +16,7 @@
 
 #include "controller/admission_policies.hpp"
 #include "controller/cluster.hpp"
+#include "controller/clusterwide_policy.hpp"
 #include "controller/desired_state.hpp"
 #include "controller/config_guard.hpp"
 #include "controller/event_recorder.hpp"
@@ -159,6 +160,7 @@ class manager {
   work_queue queue_;
   reconciler reconciler_;
   admission_policy_keeper admission_policies_;  // kept on each full pass (issue 24)
+  clusterwide_policy_keeper clusterwide_;       // each full pass and its watch (issue 23)
   leader_elector elector_;
   std::unique_ptr<event_recorder> events_;
 

@@ -165,6 +165,9 @@ inline constexpr resource network_policies{"networking.k8s.io", "v1", "networkpo
                                            "NetworkPolicy", true};
 inline constexpr resource cilium_network_policies{"cilium.io", "v2", "ciliumnetworkpolicies",
                                                   "CiliumNetworkPolicy", true};
+// The one cluster-wide policy mlnetpol keeps in Cilium mode (controller/clusterwide_policy.hpp).
+inline constexpr resource cilium_clusterwide_network_policies{
+    "cilium.io", "v2", "ciliumclusterwidenetworkpolicies", "CiliumClusterwideNetworkPolicy", false};
 // Pods: the scheduling gate lists and watches only those carrying its label; the PolicyReports
 // judge every pod (keeping verdicts only).
 inline constexpr resource pods{"", "v1", "pods", "Pod", true};

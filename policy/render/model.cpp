@@ -16,6 +16,19 @@ peer kind_peer(peer_kind kind) {
   return p;
 }
 
+}  // namespace
+
+rule dns_rule(bool cilium) {
+  rule r;
+  r.peers.push_back(kind_peer(peer_kind::kube_dns));
+  r.ports.push_back({53, protocol::any});
+  r.dns_l7 = cilium;
+  r.what = "DNS";
+  return r;
+}
+
+namespace {
+
 peer pods_peer(pod_group pods) {
   peer p = kind_peer(peer_kind::pods);
   p.pods = std::move(pods);
@@ -45,15 +58,6 @@ std::vector<port> tcp_ports(const std::vector<std::uint16_t>& numbers) {
   std::vector<port> out;
   for (std::uint16_t n : numbers) out.push_back({n, protocol::tcp});
   return out;
-}
-
-rule dns_rule(bool cilium) {
-  rule r;
-  r.peers.push_back(kind_peer(peer_kind::kube_dns));
-  r.ports.push_back({53, protocol::any});
-  r.dns_l7 = cilium;
-  r.what = "DNS";
-  return r;
 }
 
 pod_group labelled(const config& cfg, const std::string& ns, const char* workload) {

@@ -67,6 +67,10 @@ struct policy_model {
   std::vector<rule> egress;
 };
 
+// DNS to kube-dns (port 53, TCP and UDP); cilium: through the DNS proxy. Every default deny
+// allows it, the cluster-wide one too (clusterwide.hpp).
+rule dns_rule(bool cilium);
+
 // Every policy the configuration requires, in the order of render_policies (namespace order of
 // policy_namespaces, then name), optionally only those of one namespace.
 std::vector<policy_model> build_models(const config& cfg, std::string_view only_namespace = {});

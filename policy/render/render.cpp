@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <string_view>
 
+#include "policy/eval/model.hpp"
 #include "policy/fqdn.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/owned_labels.hpp"
+#include "policy/render/clusterwide.hpp"
 #include "policy/render/hash.hpp"
 #include "policy/render/model.hpp"
 #include "policy/render/object.hpp"
@@ -291,22 +294,24 @@ void cnp_rule(json_writer& w, const rule& r, bool ingress) {
   w.EndObject();
 }
 
+void enable_default_deny(json_writer& w) {
+  key(w, "enableDefaultDeny");
+  w.StartObject();
+  key(w, "egress");
+  w.Bool(true);
+  key(w, "ingress");
+  w.Bool(true);
+  w.EndObject();
+}
+
 void cnp_spec(json_writer& w, const policy_model& m) {
   w.StartObject();
   key(w, "description");
   str(w, m.description);
   key(w, "endpointSelector");
   selector(w, m.selector, true, false);
-  if (m.explicit_default_deny) {
-    // Explicit: the module's policy had no ingress section, so Cilium left ingress open.
-    key(w, "enableDefaultDeny");
-    w.StartObject();
-    key(w, "egress");
-    w.Bool(true);
-    key(w, "ingress");
-    w.Bool(true);
-    w.EndObject();
-  }
+  // Explicit: the module's policy had no ingress section, so Cilium left ingress open.
+  if (m.explicit_default_deny) enable_default_deny(w);
   if (m.ingress_type) {
     key(w, "ingress");
     w.StartArray();
@@ -328,6 +333,64 @@ void cnp_spec(json_writer& w, const policy_model& m) {
     for (const auto& r : m.egress) cnp_rule(w, r, false);
     w.EndArray();
   }
+  w.EndObject();
+}
+
+// --- CiliumClusterwideNetworkPolicy ---
+
+void ccnp_expression(json_writer& w, const std::string& label_key, const char* op,
+                     std::string_view value) {
+  w.StartObject();
+  key(w, "key");
+  str(w, label_key);
+  key(w, "operator");
+  str(w, op);
+  if (!value.empty()) {
+    key(w, "values");
+    w.StartArray();
+    str(w, value);
+    w.EndArray();
+  }
+  w.EndObject();
+}
+
+// Every endpoint of a namespace labelled secured (Cilium labels endpoints with their namespace's
+// labels) whose enforcement override is not audit: ingress default deny, egress DNS only.
+void ccnp_spec(json_writer& w, const config& cfg) {
+  const std::string ns_label = "k8s:" + std::string(eval::cilium_namespace_label_prefix);
+  w.StartObject();
+  key(w, "description");
+  str(w,
+      "Default deny (ingress and egress) but DNS for every endpoint of a namespace mlnetpol "
+      "secures, from its admission on; the namespace's own policies add what it may do");
+  key(w, "endpointSelector");
+  w.StartObject();
+  key(w, "matchExpressions");
+  w.StartArray();
+  // NotIn also matches namespaces without the override.
+  ccnp_expression(w, ns_label + std::string(enforcement_label), "NotIn",
+                  to_string(enforcement_mode::audit));
+  if (!cfg.secure_ml_namespaces) {
+    // mlnetpol.io/secured is on ML namespaces too, which are not default deny then; a namespace
+    // both ML and platform/tenant is left to its own set and the scheduling gate.
+    for (const auto role : {training_label, inference_label})
+      ccnp_expression(w, ns_label + std::string(role), "DoesNotExist", {});
+  }
+  w.EndArray();
+  key(w, "matchLabels");
+  string_map(w, {{ns_label + std::string(secured_label), std::string(role_label_value)}});
+  w.EndObject();
+  if (cfg.cilium_default_deny_field) enable_default_deny(w);
+  // An ingress section with one empty rule: default deny at ingress, nothing allowed.
+  key(w, "ingress");
+  w.StartArray();
+  w.StartObject();
+  w.EndObject();
+  w.EndArray();
+  key(w, "egress");
+  w.StartArray();
+  cnp_rule(w, render::dns_rule(true), false);
+  w.EndArray();
   w.EndObject();
 }
 
@@ -400,6 +463,25 @@ std::vector<rendered_object> render_namespace(const config& cfg, const std::stri
   std::vector<rendered_object> out;
   for (const auto& m : render::namespace_models(cfg, namespace_name, roles))
     out.push_back(render_one(m));
+  return out;
+}
+
+std::vector<rendered_object> render_clusterwide(const config& cfg) {
+  if (!cfg.enabled || !cfg.cilium_mode || cfg.enforcement == enforcement_mode::audit) return {};
+  rapidjson::StringBuffer buf;
+  {
+    json_writer w(buf);
+    ccnp_spec(w, cfg);
+  }
+  return {render::make_object(clusterwide_policy_api_version, clusterwide_policy_kind, "",
+                              clusterwide_policy_name, {buf.GetString(), buf.GetSize()})};
+}
+
+std::vector<rendered_object> render_all(const config& cfg, std::string_view only_namespace) {
+  auto out = render_policies(cfg, only_namespace);
+  if (only_namespace.empty()) {
+    for (auto& o : render_clusterwide(cfg)) out.push_back(std::move(o));
+  }
   return out;
 }
 

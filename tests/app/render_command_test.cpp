@@ -78,7 +78,9 @@ TEST_CASE("render command: --summary prints the module's outputs") {
   CHECK(summary["ml_policies_enabled"] == true);
   CHECK(summary["secured_namespaces"].size() == 7);
   const auto list = nlohmann::json::parse(golden("enhanced.json"));
-  CHECK(summary["policy_count"] == list["items"].size());
+  // The module's policy_count: the namespaces' policies; the listing ends with the cluster-wide one.
+  CHECK(summary["policy_count"] == list["items"].size() - 1);
+  CHECK(list["items"].back()["kind"] == "CiliumClusterwideNetworkPolicy");
 }
 
 TEST_CASE("render command: without --config it renders the module's defaults") {

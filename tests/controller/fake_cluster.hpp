@@ -233,7 +233,7 @@ class fake_cluster : public cluster {
         "apply " + std::string(r.kind) + " " + std::string(ns) + "/" + std::string(name);
     calls_.push_back(call);
     if (auto e = injected(call)) return *e;
-    if ((r.kind == k8s::cilium_network_policies.kind && !cilium_installed_) ||
+    if ((cilium_kind(r) && !cilium_installed_) ||
         unserved_.contains(std::string(r.kind)))
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     if (terminating_.contains(std::string(ns)))
@@ -406,7 +406,7 @@ class fake_cluster : public cluster {
     std::lock_guard lock(m_);
     calls_.push_back("list " + std::string(r.kind) + " " + std::string(ns));
     if (auto e = injected(calls_.back())) return *e;
-    if ((r.kind == k8s::cilium_network_policies.kind && !cilium_installed_) ||
+    if ((cilium_kind(r) && !cilium_installed_) ||
         unserved_.contains(std::string(r.kind)))
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     k8s::list_page page;
@@ -437,7 +437,7 @@ class fake_cluster : public cluster {
     std::unique_lock lock(m_);
     calls_.push_back("watch " + std::string(r.kind));
     if (auto e = injected(calls_.back())) return *e;
-    if ((r.kind == k8s::cilium_network_policies.kind && !cilium_installed_) ||
+    if ((cilium_kind(r) && !cilium_installed_) ||
         unserved_.contains(std::string(r.kind)))
       return make_error(k8s::failure_kind::crd_missing, 404, "404 page not found");
     std::uint64_t since = std::stoull(std::string(resource_version));
@@ -585,6 +585,11 @@ class fake_cluster : public cluster {
   std::deque<std::pair<std::string, k8s::api_error>> failures_;
   std::optional<k8s::lease_record> lease_;
   bool cilium_installed_ = true;
+  // Cilium installs both CRDs.
+  static bool cilium_kind(const k8s::resource& r) {
+    return r.kind == k8s::cilium_network_policies.kind ||
+           r.kind == k8s::cilium_clusterwide_network_policies.kind;
+  }
   bool cancelled_ = false;
   std::set<std::string> expire_;  // kinds whose next watch answers 410
   std::chrono::milliseconds watch_timeout_{200};

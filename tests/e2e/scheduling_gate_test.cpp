@@ -260,6 +260,13 @@ TEST_CASE("e2e: the scheduling gate holds pods until their namespace's set is st
       },
       20s));
   CHECK(leader->get("/status").find(R"("cil-a":"crd_missing)") != std::string::npos);
+  // The cluster-wide default deny cannot be stored either: said on /status, nothing else changes
+  // (its CRD stays missing below: the gate alone decides the release).
+  CHECK(eventually([&] {
+    return leader->get("/status").find(
+               R"("clusterwide_policy":{"name":"mlnetpol-default-deny","state":"crd_missing")") !=
+           std::string::npos;
+  }));
   {
     auto got = c.admin->get(k8s::pods, "cil-a", held_pod);
     REQUIRE(got.has_value());

@@ -190,6 +190,32 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
   CHECK(f.labels("mlnetpol-system").at("pod-security.kubernetes.io/enforce") == "restricted");
   CHECK(f.labels("kube-system").count("pod-security.kubernetes.io/enforce") == 0);
 
+  // 3b. A cluster-wide Cilium policy: RBAC lets the token create one (create cannot be limited by
+  // name), the policy only mlnetpol-default-deny, even labelled as mlnetpol's.
+  {
+    const auto crd = f.kubectl(
+        "apply -f " +
+        shell_quote(source + "/tests/schemas/cilium-crds/ciliumclusterwidenetworkpolicies.yaml"));
+    REQUIRE_MESSAGE(crd.status == 0, crd.out);
+    const std::string open_all =
+        R"({"apiVersion":"cilium.io/v2","kind":"CiliumClusterwideNetworkPolicy",
+            "metadata":{"name":"open-all","labels":{"app.kubernetes.io/managed-by":"mlnetpol"}},
+            "spec":{"endpointSelector":{},"egress":[{"toEntities":["all"]}]}})";
+    std::string refused;
+    // The CRD is served once established: until then the create answers 404.
+    CHECK_MESSAGE(eventually(
+                      [&] {
+                        refused = refusal(
+                            stolen.create(k8s::cilium_clusterwide_network_policies, "", open_all));
+                        return !refused.starts_with("404");
+                      },
+                      15s),
+                  refused);
+    CHECK_MESSAGE(by_policy(refused), refused);
+    CHECK(refused.find("no CiliumClusterwideNetworkPolicy but mlnetpol-default-deny") !=
+          std::string::npos);
+  }
+
   // 4. An allow-all policy without mlnetpol's label: refused; deleting a tenant's: refused.
   const std::string allow_all =
       R"({"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy",

@@ -82,6 +82,8 @@ _ADMISSION_POLICIES = ["mlnetpol-workload-type-training", "mlnetpol-workload-typ
                        "mlnetpol-policy-set"]
 ADMISSION_POLICY_NAMES = set(_ADMISSION_POLICIES) | {
     f"{p}-{mode}" for p in _ADMISSION_POLICIES for mode in ("enforce", "warn", "audit")}
+# policy/render/clusterwide.hpp: the CiliumClusterwideNetworkPolicy Cilium mode keeps.
+CLUSTERWIDE_POLICY = "mlnetpol-default-deny"
 # (apiGroups, resources, verbs, resourceNames)
 EXPECTED_CLUSTER_RULES = [
     ({""}, {"namespaces"}, {"list", "watch", "patch"}, set()),
@@ -92,6 +94,12 @@ EXPECTED_CLUSTER_RULES = [
      set()),
     ({"cilium.io"}, {"ciliumnetworkpolicies"}, {"list", "watch", "create", "patch", "update", "delete"},
      set()),
+    # controller/clusterwide_policy.cpp: the one CiliumClusterwideNetworkPolicy, watched by label,
+    # created by server-side apply; replaced and deleted by its name only
+    # (check_clusterwide_policy_name: the name render prints).
+    ({"cilium.io"}, {"ciliumclusterwidenetworkpolicies"}, {"list", "watch", "create"}, set()),
+    ({"cilium.io"}, {"ciliumclusterwidenetworkpolicies"}, {"patch", "update", "delete"},
+     {CLUSTERWIDE_POLICY}),
     ({"admissionregistration.k8s.io"},
      {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "watch", "patch"},
      {NAME}),
@@ -430,6 +438,13 @@ def check_webhooks(objs, overlay, ca_pem):
             errors.append(f"{config['kind']}: no CREATE rule for {missing}")
     for op in ("CREATE", "UPDATE", "DELETE"):
         missing = covers(validating.get("webhooks") or [], POLICIES, op)
+        if missing:
+            errors.append(f"ValidatingWebhookConfiguration: no {op} rule for {missing}")
+    # The managed cluster-wide policy is protected as the namespaced ones are (no tenant can create
+    # one: it is cluster-scoped).
+    for op in ("UPDATE", "DELETE"):
+        missing = covers(validating.get("webhooks") or [],
+                         {"cilium.io": {"ciliumclusterwidenetworkpolicies"}}, op)
         if missing:
             errors.append(f"ValidatingWebhookConfiguration: no {op} rule for {missing}")
     missing = covers(validating.get("webhooks") or [],
@@ -870,6 +885,19 @@ def check_admission_policy_names(binary):
     return errors
 
 
+def check_clusterwide_policy_name(binary):
+    """The cluster-wide policy `render` makes in Cilium mode is the one RBAC lets mlnetpol change."""
+    code, out, err = mlnetpol_render(binary, "cilium_mode: true\n", "-o", "json")
+    if code != 0:
+        return [f"render (Cilium mode): exit {code}: {err}"]
+    names = [o["metadata"]["name"] for o in json.loads(out).get("items", [])
+             if o.get("kind") == "CiliumClusterwideNetworkPolicy"]
+    if names != [CLUSTERWIDE_POLICY]:
+        return [f"render (Cilium mode): CiliumClusterwideNetworkPolicies {names}, RBAC names "
+                f"[{CLUSTERWIDE_POLICY}] only"]
+    return []
+
+
 def check_config(objs, overlay, base_config, keys, binary):
     errors = []
     cm = one(errors, objs, "ConfigMap", CONFIGMAP)
@@ -1279,6 +1307,7 @@ def main():
 
         errors = check_base_config_is_default(args.source, args.binary)
         errors += check_admission_policy_names(args.binary)
+        errors += check_clusterwide_policy_name(args.binary)
         for overlay in OVERLAYS:
             if overlay not in rendered:
                 rendered[overlay] = render(args.kubectl, os.path.join(manifests, "overlays", overlay))

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "policy/render/clusterwide.hpp"
 #include "policy/render/render.hpp"
 #include "tests/render/test_configs.hpp"
 
@@ -62,7 +63,7 @@ void check_golden(const std::string& file, const std::string& actual) {
 TEST_CASE("render golden: every test configuration, as a JSON List and as YAML") {
   for (const auto& [name, cfg] : test::all_configs()) {
     CAPTURE(name);
-    const auto objects = policy::render_policies(cfg);
+    const auto objects = policy::render_all(cfg);  // what `mlnetpol render` prints
     check_golden(name + ".json", policy::list_json(objects, true));
     check_golden(name + ".yaml", policy::objects_yaml(objects));
   }

@@ -2,6 +2,7 @@
 """Validates every rendered object of every test configuration against the upstream schemas.
 
 - CiliumNetworkPolicy: tests/schemas/ciliumnetworkpolicy_v2.json (the CRD's openAPIV3Schema)
+- CiliumClusterwideNetworkPolicy: tests/schemas/ciliumclusterwidenetworkpolicy_v2.json
 - NetworkPolicy and every object's metadata: the Kubernetes v1.28 OpenAPI (networking.k8s.io/v1),
   `#/components/schemas/...` refs resolved.
 Both are made strict (no unknown fields), as server-side apply is: an unknown field gets a 500.
@@ -51,6 +52,8 @@ def strict(schema, branch=False):
 def load_validators(schemas):
     with open(os.path.join(schemas, "ciliumnetworkpolicy_v2.json")) as f:
         cnp = strict(json.load(f))
+    with open(os.path.join(schemas, "ciliumclusterwidenetworkpolicy_v2.json")) as f:
+        ccnp = strict(json.load(f))
     with open(os.path.join(schemas, "kubernetes-v1.28",
                            "apis__networking.k8s.io__v1_openapi.json")) as f:
         components = strict(json.load(f)["components"])
@@ -61,6 +64,7 @@ def load_validators(schemas):
 
     return {
         "cnp": jsonschema.Draft202012Validator(cnp),
+        "ccnp": jsonschema.Draft202012Validator(ccnp),
         "np": k8s("io.k8s.api.networking.v1.NetworkPolicy"),
         "meta": k8s("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"),
     }
@@ -80,7 +84,10 @@ def semantic_errors(obj):
     name = meta.get("name", "")
     if not DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
         errors.append(f"metadata.name {name!r} is not a DNS-1123 subdomain")
-    if not DNS1123_LABEL.match(meta.get("namespace", "")):
+    if obj.get("kind") == "CiliumClusterwideNetworkPolicy":
+        if "namespace" in meta:
+            errors.append("metadata.namespace on a cluster-scoped object")
+    elif not DNS1123_LABEL.match(meta.get("namespace", "")):
         errors.append(f"metadata.namespace {meta.get('namespace')!r} is not a DNS-1123 label")
     for key, value in (meta.get("labels") or {}).items():
         if not label_key_ok(key):
@@ -131,8 +138,12 @@ def semantic_errors(obj):
                                 errors.append(f"except {e} is not inside {block['cidr']}")
                     except (ValueError, KeyError) as err:
                         errors.append(f"ipBlock: {err}")
-    elif obj.get("kind") == "CiliumNetworkPolicy":
+    elif obj.get("kind") in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"):
         selector_labels(spec.get("endpointSelector"))
+        for expr in (spec.get("endpointSelector") or {}).get("matchExpressions", []):
+            bare = expr.get("key", "")
+            if not label_key_ok(bare[4:] if bare.startswith("k8s:") else bare):
+                errors.append(f"selector key {expr.get('key')!r} is invalid")
         for direction, key in (("ingress", "fromEndpoints"), ("egress", "toEndpoints")):
             for rule in spec.get(direction, []) or []:
                 for sel in rule.get(key, []) or []:
@@ -149,10 +160,11 @@ def semantic_errors(obj):
 def validate(obj, validators):
     """All problems of one object, as strings (empty: valid)."""
     kind = obj.get("kind")
-    if kind == "CiliumNetworkPolicy":
+    if kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"):
         if obj.get("apiVersion") != "cilium.io/v2":
             return [f"apiVersion {obj.get('apiVersion')!r}"]
-        schema_errors = list(validators["cnp"].iter_errors(obj))
+        schema = "cnp" if kind == "CiliumNetworkPolicy" else "ccnp"
+        schema_errors = list(validators[schema].iter_errors(obj))
         schema_errors += list(validators["meta"].iter_errors(obj.get("metadata", {})))
     elif kind == "NetworkPolicy":
         if obj.get("apiVersion") != "networking.k8s.io/v1":
@@ -164,9 +176,23 @@ def validate(obj, validators):
     return out + semantic_errors(obj)
 
 
-def broken_objects(sample_cnp, sample_np):
+def broken_objects(sample_cnp, sample_np, sample_ccnp):
     """Objects that must be rejected: (what, object)."""
     cases = []
+
+    def ccnp(what, change):
+        o = copy.deepcopy(sample_ccnp)
+        change(o)
+        cases.append((what, o))
+
+    ccnp("CCNP port as a number", lambda o: o["spec"]["egress"][0]["toPorts"][0]["ports"][0].update(
+        port=53))
+    ccnp("CCNP unknown spec field", lambda o: o["spec"].update(bogusField=True))
+    ccnp("CCNP matchExpressions operator Maybe",
+         lambda o: o["spec"]["endpointSelector"]["matchExpressions"][0].update(operator="Maybe"))
+    ccnp("CCNP with a namespace", lambda o: o["metadata"].update(namespace="team-a"))
+    ccnp("CCNP bad selector key", lambda o: o["spec"]["endpointSelector"]["matchExpressions"][0]
+         .update(key="k8s:not ok"))
 
     def cnp(what, change):
         o = copy.deepcopy(sample_cnp)
@@ -244,7 +270,8 @@ def main():
             for problem in validate(obj, validators):
                 failures.append(f"{where}: {problem}")
             checked += 1
-            if obj["metadata"]["name"] in ("default-deny-with-dns", "allow-dns"):
+            if obj["metadata"]["name"] in ("default-deny-with-dns", "allow-dns",
+                                           "mlnetpol-default-deny"):
                 sample.setdefault(obj["kind"], obj)
         with open(os.path.join(golden_dir, name + ".yaml")) as f:
             yaml_text = f.read()
@@ -263,8 +290,10 @@ def main():
                     failures.append(f"{name}: mlnetpol render -o {fmt} differs from the golden")
             r = run([args.binary, "render", "--config", config, "--summary"])
             summary = json.loads(r.stdout or b"null") if r.returncode == 0 else None
-            if summary is None or summary.get("policy_count") != len(items):
-                failures.append(f"{name}: --summary policy_count is not {len(items)}: {summary}")
+            # The module's policy_count: the namespaces' policies (not the cluster-wide one).
+            namespaced = sum(1 for o in items if o["metadata"].get("namespace"))
+            if summary is None or summary.get("policy_count") != namespaced:
+                failures.append(f"{name}: --summary policy_count is not {namespaced}: {summary}")
 
     # The fixtures' CNPs, as accepted and rejected by a real API server with the real CRD.
     cilium_dir = os.path.join(args.fixtures, "cilium")
@@ -291,10 +320,11 @@ def main():
     if [d for d in yaml.safe_load_all(retyped) if d is not None] == enhanced_items:
         failures.append("negative case passed: YAML with an unquoted port 53 equals the JSON")
 
-    if "CiliumNetworkPolicy" not in sample or "NetworkPolicy" not in sample:
-        failures.append("no sample CiliumNetworkPolicy/NetworkPolicy to break on purpose")
+    kinds = ("CiliumNetworkPolicy", "NetworkPolicy", "CiliumClusterwideNetworkPolicy")
+    if any(k not in sample for k in kinds):
+        failures.append(f"no sample of each of {kinds} to break on purpose")
     else:
-        for what, obj in broken_objects(sample["CiliumNetworkPolicy"], sample["NetworkPolicy"]):
+        for what, obj in broken_objects(*(sample[k] for k in kinds)):
             negatives += 1
             if not validate(obj, validators):
                 failures.append(f"negative case passed validation: {what}")
