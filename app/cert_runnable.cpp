@@ -8,10 +8,10 @@
 
 namespace mlnetpol::app {
 
-cert_runnable::cert_runnable(controller::cert_flags flags, std::string kubeconfig,
+cert_runnable::cert_runnable(controller::cert_flags flags, std::optional<k8s::rest_config> rest,
                              const reconciler_runnable& reconciler, install_fn install)
     : flags_(std::move(flags)),
-      kubeconfig_(std::move(kubeconfig)),
+      rest_(std::move(rest)),
       reconciler_(reconciler),
       install_(std::move(install)) {}
 
@@ -20,6 +20,8 @@ cert_runnable::~cert_runnable() {
 }
 
 void cert_runnable::start() {
+  // serve_command loads the cluster access before start and stops when there is none.
+  if (!rest_) throw std::logic_error("self-managed certificates without cluster access");
   std::function<bool()> is_leader;
   if (reconciler_.running()) is_leader = [this] { return reconciler_.leader(); };
   controller::webhooks::desired shipped;
@@ -31,7 +33,7 @@ void cert_runnable::start() {
     shipped = std::move(*rendered);
   }
   std::shared_ptr<controller::cert_manager> m = controller::start_cert_manager(
-      flags_, kubeconfig_,
+      flags_, *rest_,
       [this](const certs::key_pair& pair) { return install_(pair.cert_pem, pair.key_pem); },
       std::move(is_leader), std::move(shipped));
   std::atomic_store(&manager_, std::move(m));

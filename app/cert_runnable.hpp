@@ -4,6 +4,7 @@
 // same Lease), and stopped before it. Every replica loads the pair from the Secret into the server.
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,7 +19,8 @@ class cert_runnable final : public runnable {
   // `install` puts a serving pair in force (the server's set_certificate).
   using install_fn = std::function<std::string(std::string_view cert, std::string_view key)>;
 
-  cert_runnable(controller::cert_flags flags, std::string kubeconfig,
+  // rest: the cluster access serve loaded (start() needs it: self-managed certificates).
+  cert_runnable(controller::cert_flags flags, std::optional<k8s::rest_config> rest,
                 const reconciler_runnable& reconciler, install_fn install);
   ~cert_runnable() override;
 
@@ -31,7 +33,7 @@ class cert_runnable final : public runnable {
 
  private:
   controller::cert_flags flags_;
-  std::string kubeconfig_;
+  std::optional<k8s::rest_config> rest_;
   const reconciler_runnable& reconciler_;
   install_fn install_;
   std::shared_ptr<controller::cert_manager> manager_;

@@ -17,7 +17,7 @@ namespace {
 constexpr k8s::resource pods{"", "v1", "pods", "Pod", true};
 
 result<void> add_live(policy::eval::cluster& c, const std::string& kubeconfig) {
-  auto config = kubeconfig.empty() ? k8s::in_cluster_config() : k8s::load_kubeconfig(kubeconfig);
+  auto config = k8s::load_rest_config(kubeconfig);
   if (!config) return config.error();
   k8s::client client(std::move(*config));
   for (const k8s::resource* r : {&k8s::namespaces, &pods, &k8s::network_policies,

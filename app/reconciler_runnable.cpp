@@ -5,15 +5,16 @@
 namespace mlnetpol::app {
 
 reconciler_runnable::reconciler_runnable(controller::serve_flags flags,
+                                         std::optional<k8s::rest_config> rest,
                                          const snapshot<policy::config>& config)
-    : flags_(std::move(flags)), config_(config) {}
+    : flags_(std::move(flags)), rest_(std::move(rest)), config_(config) {}
 
 reconciler_runnable::~reconciler_runnable() {
   stop();
 }
 
 void reconciler_runnable::start() {
-  std::shared_ptr<controller::manager> m = controller::start_reconciler(flags_, *config_.get());
+  std::shared_ptr<controller::manager> m = controller::start_reconciler(flags_, rest_, *config_.get());
   std::atomic_store(&manager_, std::move(m));
 }
 

@@ -5,6 +5,7 @@
 // request bodies; without a reconciler (admission-only) no per-namespace override is honoured.
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,7 +21,9 @@ namespace mlnetpol::app {
 
 class reconciler_runnable final : public runnable, public policy::namespace_lookup {
  public:
-  reconciler_runnable(controller::serve_flags flags, const snapshot<policy::config>& config);
+  // rest: the cluster access serve loaded; nullopt: none (admission-only).
+  reconciler_runnable(controller::serve_flags flags, std::optional<k8s::rest_config> rest,
+                      const snapshot<policy::config>& config);
   ~reconciler_runnable() override;
 
   std::string_view name() const override { return "reconciler"; }
@@ -50,6 +53,7 @@ class reconciler_runnable final : public runnable, public policy::namespace_look
 
  private:
   controller::serve_flags flags_;
+  std::optional<k8s::rest_config> rest_;
   const snapshot<policy::config>& config_;
   std::shared_ptr<controller::manager> manager_;  // set once by start(), read by request threads
   std::shared_ptr<controller::manager> current() const { return std::atomic_load(&manager_); }

@@ -6,6 +6,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -21,9 +22,29 @@
 #include "common/flags.hpp"
 #include "common/obs/logging.hpp"
 #include "common/snapshot.hpp"
+#include "k8s/client.hpp"
 #include "policy/render/render.hpp"
 
 namespace mlnetpol::app {
+namespace {
+
+// Cluster access, loaded once for the reconciler and the certificates. None at all (no
+// --kubeconfig, not in a pod) means admission-only, unless the certificates are self-managed;
+// access that does not load stops start-up.
+result<std::optional<k8s::rest_config>> cluster_access(const controller::serve_flags& flags,
+                                                       bool self_managed) {
+  const bool none = flags.kubeconfig.empty() && !k8s::in_pod();
+  if (!self_managed && (!flags.reconcile || none)) return std::optional<k8s::rest_config>{};
+  auto rest = k8s::load_rest_config(flags.kubeconfig);
+  if (!rest) {
+    return fail(none ? "--cert-management=self needs the API server (--kubeconfig, or run in a "
+                       "pod): " + rest.error().message
+                     : rest.error().message);
+  }
+  return std::optional<k8s::rest_config>(std::move(*rest));
+}
+
+}  // namespace
 
 int serve_command(int argc, char** argv) {
   namespace srv = mlnetpol::server;
@@ -63,11 +84,18 @@ int serve_command(int argc, char** argv) {
   }
   logging::setup(opts.format, opts.log_level);
   logging::set_log_denies(opts.log_denies);
+  auto rest = cluster_access(reconcile_flags, self_managed);
+  if (!rest) {
+    logging::event(spdlog::level::err, "cannot start", {{"error", rest.error().message}});
+    logging::flush();
+    std::fprintf(stderr, "mlnetpol serve: %s\n", rest.error().message.c_str());
+    return 2;
+  }
 
   // The configuration in force; requests read it, reloads replace it. Namespace labels come from
   // the reconciler's cache (the API server), never from requests; admission-only has none.
   snapshot<policy::config> config{policy::config{}};
-  reconciler_runnable reconciler{reconcile_flags, config};
+  reconciler_runnable reconciler{reconcile_flags, *rest, config};
   admission::label_webhook labels{config, &reconciler};
   auto apply = [&config, &reconciler](const policy::config& cfg) {
     config.set(cfg);
@@ -95,7 +123,7 @@ int serve_command(int argc, char** argv) {
   app.set_status_source([&reconciler] { return reconciler.status_json(); });
   auto reconciler_metrics =
       app.metrics_registry().add([&reconciler](std::string& out) { reconciler.render_metrics(out); });
-  cert_runnable certificates{cert_flags, reconcile_flags.kubeconfig, reconciler,
+  cert_runnable certificates{cert_flags, *rest, reconciler,
                              [&app](std::string_view cert, std::string_view key) {
                                return app.set_certificate(cert, key);
                              }};

@@ -24,7 +24,17 @@ cert_manager::cert_manager(k8s::rest_config rest, cert_manager_options options, 
     : options_(std::move(options)), sink_(std::move(sink)), is_leader_(std::move(is_leader)) {
   if (!is_leader_) {
     election_api_ = make_client_cluster(std::make_unique<k8s::client>(rest));
-    elector_ = std::make_unique<leader_elector>(*election_api_, options_.election);
+    const auto log = [this](const char* what) {
+      logging::event(level::info, what, {{"identity", election_->identity()}});
+    };
+    election_ = std::make_unique<leader_election_loop>(
+        *election_api_, options_.election,
+        leader_callbacks{[this, log] {
+                           log("certificate manager: leading");
+                           wake_leader();
+                         },
+                         [log](std::string_view) { log("certificate manager: not leading"); },
+                         {}});
   }
   client_ = std::make_unique<k8s::client>(std::move(rest));
 }
@@ -54,7 +64,7 @@ void cert_manager::start() {
     });
   }
   leader_thread_ = std::thread([this] { leader_loop(); });
-  if (elector_) election_thread_ = std::thread([this] { election_loop(); });
+  if (election_) election_->start();
 }
 
 void cert_manager::stop() {
@@ -69,16 +79,12 @@ void cert_manager::stop() {
     if (t->joinable()) t->join();
   }
   if (leader_thread_.joinable()) leader_thread_.join();
-  if (election_thread_.joinable()) election_thread_.join();
-  if (elector_ && own_leader_.load()) {
-    elector_->release(std::chrono::system_clock::now());
-    own_leader_.store(false);
-  }
+  if (election_) election_->stop();  // releases the lease
   if (election_api_) election_api_->cancel();
 }
 
 bool cert_manager::leader() const {
-  return is_leader_ ? is_leader_() : own_leader_.load();
+  return is_leader_ ? is_leader_() : election_->leader();
 }
 
 bool cert_manager::sleep_for(std::chrono::milliseconds d) {
@@ -200,22 +206,6 @@ void cert_manager::watch_loop(const k8s::resource& r, const std::string& ns,
       if (cv_.wait_for(lock, backoff, [this] { return stopping_; })) return;
       backoff = std::min(backoff * 2, longest);
     }
-  }
-}
-
-void cert_manager::election_loop() {
-  while (true) {
-    const bool held = elector_->try_acquire_or_renew(std::chrono::steady_clock::now(),
-                                                     std::chrono::system_clock::now());
-    if (held != own_leader_.load()) {
-      own_leader_.store(held);
-      logging::event(level::info,
-                     held ? "certificate manager: leading" : "certificate manager: not leading",
-                     {{"identity", elector_->identity()}});
-      if (held) wake_leader();
-    }
-    std::unique_lock lock(mutex_);
-    if (cv_.wait_for(lock, options_.election.retry_period, [this] { return stopping_; })) return;
   }
 }
 

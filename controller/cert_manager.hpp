@@ -67,7 +67,6 @@ class cert_manager {
                             const std::string& desired,
                             const std::optional<cert::tls_state>& secret);
   void leader_loop();
-  void election_loop();
   void refresh_from_secret();
   bool leader_pass();  // one plan/act step; true when it wrote something
   void wake_leader();
@@ -78,8 +77,7 @@ class cert_manager {
   std::function<bool()> is_leader_;
   std::unique_ptr<k8s::client> client_;
   std::unique_ptr<cluster> election_api_;
-  std::unique_ptr<leader_elector> elector_;
-  std::atomic<bool> own_leader_{false};
+  std::unique_ptr<leader_election_loop> election_;  // null when is_leader_ is given
 
   mutable std::mutex mutex_;
   std::condition_variable cv_;
@@ -109,7 +107,6 @@ class cert_manager {
   std::thread mutating_watch_thread_;
   std::thread validating_watch_thread_;
   std::thread leader_thread_;
-  std::thread election_thread_;
   bool started_ = false;
 };
 

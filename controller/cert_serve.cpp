@@ -1,7 +1,5 @@
 #include "controller/cert_serve.hpp"
 
-#include <stdexcept>
-
 #include <arpa/inet.h>
 
 #include "controller/serve.hpp"
@@ -155,24 +153,9 @@ webhooks::render_options webhook_render_options(const cert_flags& flags) {
   return r;
 }
 
-std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags,
-                                                 const std::string& kubeconfig, pair_sink sink,
-                                                 std::function<bool()> is_leader,
+std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags, k8s::rest_config rest,
+                                                 pair_sink sink, std::function<bool()> is_leader,
                                                  webhooks::desired shipped) {
-  k8s::rest_config rest;
-  if (!kubeconfig.empty()) {
-    auto loaded = k8s::load_kubeconfig(kubeconfig);
-    if (!loaded) throw std::runtime_error("--kubeconfig: " + loaded.error().message);
-    rest = std::move(*loaded);
-  } else {
-    auto in_cluster = k8s::in_cluster_config();
-    if (!in_cluster) {
-      throw std::runtime_error(
-          "--cert-management=self needs the API server (--kubeconfig, or run in a pod): " +
-          in_cluster.error().message);
-    }
-    rest = std::move(*in_cluster);
-  }
   cert_manager_options options = cert_options(flags);
   options.shipped = std::move(shipped);
   auto m = std::make_unique<cert_manager>(std::move(rest), std::move(options), std::move(sink),

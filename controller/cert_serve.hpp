@@ -49,12 +49,11 @@ cert_manager_options cert_options(const cert_flags& flags);
 // policies).
 webhooks::render_options webhook_render_options(const cert_flags& flags);
 
-// Starts the certificate manager (self mode) with the cluster access `serve` has (--kubeconfig,
-// else in-cluster). Throws std::runtime_error when there is none: self-managed certificates need
-// the API server.
+// Starts the certificate manager (self mode) on the cluster access `serve` loaded
+// (k8s::load_rest_config; self-managed certificates need the API server).
 // shipped: the configurations to keep whole (empty with --webhook-repair=ca-bundle).
-std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags,
-                                                 const std::string& kubeconfig, pair_sink sink,
+std::unique_ptr<cert_manager> start_cert_manager(const cert_flags& flags, k8s::rest_config rest,
+                                                 pair_sink sink,
                                                  std::function<bool()> is_leader,
                                                  webhooks::desired shipped = {});
 

@@ -1,8 +1,11 @@
 #include "controller/leader_election.hpp"
 
 #include <cstdlib>
+#include <random>
 
 #include <unistd.h>
+
+#include "common/obs/logging.hpp"
 
 namespace mlnetpol::controller {
 
@@ -106,6 +109,123 @@ bool leader_elector::release(std::chrono::system_clock::time_point wall) {
   if (!updated) return false;
   observed_ = *updated;
   return true;
+}
+
+namespace {
+
+std::int64_t ticks(std::chrono::steady_clock::time_point t) {
+  return t.time_since_epoch().count();
+}
+
+constexpr std::string_view deadline_passed = "renew deadline passed without a successful renew";
+
+}  // namespace
+
+leader_election_loop::leader_election_loop(cluster& api, leader_election_options options,
+                                           leader_callbacks callbacks)
+    : elector_(api, std::move(options)),
+      callbacks_(std::move(callbacks)),
+      rng_(std::random_device{}()) {}
+
+leader_election_loop::~leader_election_loop() {
+  stop();
+}
+
+void leader_election_loop::start() {
+  if (loop_thread_.joinable()) return;
+  loop_thread_ = std::thread([this] { run(); });
+  watch_thread_ = std::thread([this] { watch_deadline(); });
+}
+
+void leader_election_loop::request_stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+void leader_election_loop::stop() {
+  request_stop();
+  if (loop_thread_.joinable()) loop_thread_.join();
+  if (watch_thread_.joinable()) watch_thread_.join();
+  until_.store(0);
+  leader_.store(false);
+}
+
+bool leader_election_loop::leader() const {
+  return leader_.load() && ticks(std::chrono::steady_clock::now()) < until_.load();
+}
+
+bool leader_election_loop::step() {
+  using steady = std::chrono::steady_clock;
+  const bool held = elector_.try_acquire_or_renew(steady::now(), std::chrono::system_clock::now());
+  // An attempt that hung past the renew deadline does not count, even if it answered at last.
+  const auto until = elector_.leader_until();
+  const bool leading = held && steady::now() < until;
+  until_.store(leading ? ticks(until) : 0);
+  {
+    std::lock_guard lock(mutex_);
+    ++deadline_moved_;
+  }
+  cv_.notify_all();
+  if (!leading) {
+    const std::string& holder = elector_.observed_holder();
+    lose(!holder.empty() && holder != elector_.identity() ? "another replica holds the lease"
+                                                          : deadline_passed);
+  } else if (!leader_.exchange(true) && callbacks_.on_started_leading) {
+    callbacks_.on_started_leading();
+  }
+  return leading;
+}
+
+std::chrono::milliseconds leader_election_loop::next_wait(bool leading) {
+  const auto retry = elector_.options().retry_period;
+  if (leading) return retry;
+  // client-go's JitterUntil with factor 1.2 on the acquire loop.
+  std::uniform_real_distribution<double> jitter(0.0, 1.2);
+  return retry + std::chrono::milliseconds(static_cast<std::int64_t>(
+                     static_cast<double>(retry.count()) * jitter(rng_)));
+}
+
+void leader_election_loop::lose(std::string_view why) {
+  if (!leader_.exchange(false)) return;
+  if (callbacks_.on_stopped_leading) callbacks_.on_stopped_leading(why);
+}
+
+bool leader_election_loop::wait_for(std::chrono::milliseconds d) {
+  std::unique_lock lock(mutex_);
+  return !cv_.wait_for(lock, d, [this] { return stopping_; });
+}
+
+void leader_election_loop::run() {
+  while (wait_for(next_wait(step()))) {
+  }
+  if (callbacks_.before_release) callbacks_.before_release();
+  // The owner is stopping: no on_stopped_leading, the lease goes.
+  if (elector_.release(std::chrono::system_clock::now()))
+    obs::logging::event(spdlog::level::info, "lease released", {{"identity", identity()}});
+  until_.store(0);
+  leader_.store(false);
+}
+
+// client-go's rule: a leader that has not renewed within renew_deadline stops acting as one then,
+// not when its renew request finally returns (it may hang for the whole request timeout).
+void leader_election_loop::watch_deadline() {
+  using steady = std::chrono::steady_clock;
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto until = steady::time_point(steady::duration(until_.load()));
+    if (leader_.load() && steady::now() >= until) {
+      lock.unlock();
+      lose(deadline_passed);
+      lock.lock();
+      continue;
+    }
+    const std::uint64_t seen = deadline_moved_;
+    const auto wake = leader_.load() ? until : steady::now() + elector_.options().retry_period;
+    cv_.wait_until(lock, wake, [&] { return stopping_ || deadline_moved_ != seen; });
+  }
 }
 
 }  // namespace mlnetpol::controller

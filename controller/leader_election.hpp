@@ -5,9 +5,16 @@
 // the leader renews every retry_period and steps down when it could not renew for renew_deadline.
 // Writes carry the resourceVersion read, so of two candidates one gets 409 and loses.
 // The state machine takes the time as an argument (tests drive it with a fake clock).
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
+#include <random>
 #include <string>
+#include <string_view>
+#include <thread>
 
 #include "controller/cluster.hpp"
 
@@ -55,6 +62,66 @@ class leader_elector {
   bool have_observed_ = false;
   bool holding_ = false;
   steady::time_point last_renew_{};
+};
+
+// What the election loop tells its owner (client-go's LeaderCallbacks); each may be empty.
+struct leader_callbacks {
+  // Once a term, on the loop's thread, after leader() turned true.
+  std::function<void()> on_started_leading;
+  // Once a term, after leader() turned false: on the loop's thread, or on the deadline watch's
+  // when a renew hangs past the deadline. why: a closed set of phrases. Not called on stop (the
+  // owner is stopping; leader() turns false when the lease is released).
+  std::function<void(std::string_view why)> on_stopped_leading;
+  // After the loop stopped, before the lease is released (the owner's writers finish first).
+  std::function<void()> before_release;
+};
+
+// The one election loop (client-go's LeaderElector.Run): one attempt every retry_period while
+// leading, retry_period plus up to 1.2 times it while a candidate (candidates do not retry in
+// lockstep); leadership ends when renew_deadline passes without a successful renew, whatever the
+// request in flight is doing (a second thread watches the deadline); on stop the lease is
+// released so another replica takes over at once.
+class leader_election_loop {
+ public:
+  leader_election_loop(cluster& api, leader_election_options options, leader_callbacks callbacks);
+  ~leader_election_loop();
+  leader_election_loop(const leader_election_loop&) = delete;
+  leader_election_loop& operator=(const leader_election_loop&) = delete;
+
+  void start();
+  // Wakes the loop: it ends after the attempt in hand and releases the lease. Returns at once.
+  void request_stop();
+  // request_stop() and waits for the release; leader() is false afterwards. Idempotent.
+  void stop();
+
+  // True from on_started_leading until the renew deadline passes without a successful renew.
+  bool leader() const;
+  const std::string& identity() const { return elector_.identity(); }
+  const leader_election_options& options() const { return elector_.options(); }
+
+  // One attempt and its callbacks; true when leading afterwards. The loop's thread calls it (tests
+  // call it directly, without start()).
+  bool step();
+  // How long the loop waits after an attempt that left it leading or not.
+  std::chrono::milliseconds next_wait(bool leading);
+
+ private:
+  void run();
+  void watch_deadline();
+  void lose(std::string_view why);
+  bool wait_for(std::chrono::milliseconds d);  // false when stopping
+
+  leader_elector elector_;  // the loop's thread only
+  leader_callbacks callbacks_;
+  std::mt19937 rng_;
+  std::atomic<bool> leader_{false};
+  std::atomic<std::int64_t> until_{0};  // steady_clock ticks: the renew deadline
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;        // guarded by mutex_
+  std::uint64_t deadline_moved_ = 0;  // guarded by mutex_: wakes the deadline watch
+  std::thread loop_thread_;
+  std::thread watch_thread_;
 };
 
 }  // namespace mlnetpol::controller

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <random>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -141,10 +140,6 @@ class leader_gated_cluster final : public cluster {
   std::function<bool()> leader_;
 };
 
-std::int64_t ticks(std::chrono::steady_clock::time_point t) {
-  return t.time_since_epoch().count();
-}
-
 }  // namespace
 
 manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_options options)
@@ -155,11 +150,20 @@ manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_o
       reconciler_(*leader_writes_, cache_),
       admission_policies_(*leader_writes_),
       clusterwide_(*api_, *leader_writes_, [this] { return leader(); }, options_.informers),
-      elector_(*api_, options_.election),
+      election_(*api_, options_.election,
+                leader_callbacks{[this] { on_started_leading(); },
+                                 [this](std::string_view why) { on_stopped_leading(why); },
+                                 [this] {
+                                   // The workers may still be writing after a step-down: the
+                                   // next leader starts after them.
+                                   std::unique_lock lock(wait_mutex_);
+                                   wait_cv_.wait_for(lock, options_.election.renew_deadline,
+                                                     [this] { return workers_running_ == 0; });
+                                 }}),
       proposed_(std::make_shared<const desired_state>(std::move(initial))) {}
 
 bool manager::leader() const {
-  return leader_.load() && ticks(std::chrono::steady_clock::now()) < leader_until_.load();
+  return election_.leader();
 }
 
 manager::~manager() {
@@ -233,12 +237,11 @@ void manager::start() {
   clusterwide_.start();
   workers_running_ = std::max(1u, options_.workers);
   for (unsigned i = 0; i < workers_running_; ++i) workers_.emplace_back([this] { worker_loop(); });
-  election_thread_ = std::thread([this] { election_loop(); });
-  leadership_thread_ = std::thread([this] { leadership_watch(); });
+  election_.start();
   resync_thread_ = std::thread([this] { resync_loop(); });
   logging::event(
       level::info, "reconciler started",
-      {{"identity", elector_.identity()},
+      {{"identity", election_.identity()},
        {"lease", options_.election.lease_namespace + "/" + options_.election.lease_name},
        {"resync_seconds",
         static_cast<int>(
@@ -253,6 +256,7 @@ void manager::step_down() {
     stopping_.store(true);
   }
   wait_cv_.notify_all();
+  election_.request_stop();
 }
 
 void manager::stop() {
@@ -268,8 +272,7 @@ void manager::stop() {
     stopping_.store(true);
   }
   wait_cv_.notify_all();
-  if (election_thread_.joinable()) election_thread_.join();
-  if (leadership_thread_.joinable()) leadership_thread_.join();
+  election_.stop();
   if (resync_thread_.joinable()) resync_thread_.join();
   const auto informers = {namespace_informer_.get(), policy_informer_.get(),
                           cilium_informer_.get(), gated_informer_.get()};
@@ -280,7 +283,6 @@ void manager::stop() {
   for (auto* inf : informers) inf->join();
   clusterwide_.join();
   if (reporter_) reporter_->join();
-  leader_.store(false);
   metrics_.set_leader(false);
 }
 
@@ -610,69 +612,16 @@ void manager::process(const std::string& ns) {
     last_full_sync_ = now_rfc3339();
 }
 
-void manager::election_loop() {
-  std::mt19937 rng(std::random_device{}());
-  std::uniform_real_distribution<double> jitter(0.0, 1.2);
-  while (!stopping_.load()) {
-    const bool held = elector_.try_acquire_or_renew(std::chrono::steady_clock::now(),
-                                                    std::chrono::system_clock::now());
-    // An attempt that hung past the renew deadline does not count, even if it answered at last.
-    const auto until = elector_.leader_until();
-    const bool now = held && std::chrono::steady_clock::now() < until;
-    leader_until_.store(now ? ticks(until) : 0);
-    if (!now) {
-      const std::string& holder = elector_.observed_holder();
-      lose_leadership(!holder.empty() && holder != elector_.identity()
-                          ? "another replica holds the lease"
-                          : "renew deadline passed without a successful renew");
-    } else if (!leader_.exchange(true)) {
-      metrics_.set_leader(true);
-      logging::event(level::info, "became leader", {{"identity", elector_.identity()}});
-      full_sync(became_leader);
-      wait_cv_.notify_all();  // the leadership watch sleeps until the new deadline
-    }
-    // Candidates wait with jitter (client-go's factor 1.2) so they do not retry in lockstep.
-    auto wait = options_.election.retry_period;
-    if (!now)
-      wait += std::chrono::milliseconds(
-          static_cast<std::int64_t>(static_cast<double>(wait.count()) * jitter(rng)));
-    if (!wait_for(wait)) break;
-  }
-  {
-    // After a step-down the workers may still be writing: the next leader starts after them.
-    std::unique_lock lock(wait_mutex_);
-    wait_cv_.wait_for(lock, options_.election.renew_deadline,
-                      [this] { return workers_running_ == 0; });
-  }
-  if (elector_.release(std::chrono::system_clock::now()))
-    logging::event(level::info, "lease released", {{"identity", elector_.identity()}});
-  leader_until_.store(0);
-  leader_.store(false);
-  metrics_.set_leader(false);
+void manager::on_started_leading() {
+  metrics_.set_leader(true);
+  logging::event(level::info, "became leader", {{"identity", election_.identity()}});
+  full_sync(became_leader);
 }
 
-void manager::lose_leadership(const char* why) {
-  if (!leader_.exchange(false)) return;
+void manager::on_stopped_leading(std::string_view why) {
   metrics_.set_leader(false);
-  logging::event(level::warn, "lost leadership", {{"identity", elector_.identity()}, {"why", why}});
-}
-
-// client-go's rule: a leader that has not renewed within renew_deadline stops acting as one then,
-// not when its renew request finally returns (it may hang for the whole request timeout).
-void manager::leadership_watch() {
-  using steady = std::chrono::steady_clock;
-  std::unique_lock lock(wait_mutex_);
-  while (!stopping_.load()) {
-    const auto until = steady::time_point(steady::duration(leader_until_.load()));
-    if (leader_.load() && steady::now() >= until) {
-      lock.unlock();
-      lose_leadership("renew deadline passed without a successful renew");
-      lock.lock();
-      continue;
-    }
-    const auto wake = leader_.load() ? until : steady::now() + options_.election.retry_period;
-    wait_cv_.wait_until(lock, wake, [this] { return stopping_.load(); });
-  }
+  logging::event(level::warn, "lost leadership",
+                 {{"identity", election_.identity()}, {"why", std::string(why)}});
 }
 
 void manager::resync_loop() {
@@ -1165,7 +1114,7 @@ std::string manager::status_json() const {
   w.Key("leader");
   w.Bool(leader());
   w.Key("identity");
-  str(elector_.identity());
+  str(election_.identity());
   std::lock_guard lock(state_mutex_);
   w.Key("last_full_sync");
   if (last_full_sync_.empty()) {

@@ -127,9 +127,8 @@ class manager {
   bool run_pass(const std::string& why);  // false: retry soon (a proposal could not be checked)
   void worker_loop();
   void process(const std::string& ns);
-  void election_loop();
-  void leadership_watch();  // ends leadership at the renew deadline while a renew hangs
-  void lose_leadership(const char* why);
+  void on_started_leading();
+  void on_stopped_leading(std::string_view why);
   void resync_loop();
   // The confirmation annotation of a held change, read from the Lease's namespace.
   void note_confirmation(const k8s::object_meta& ns);
@@ -161,7 +160,7 @@ class manager {
   reconciler reconciler_;
   admission_policy_keeper admission_policies_;  // kept on each full pass (issue 24)
   clusterwide_policy_keeper clusterwide_;       // each full pass and its watch (issue 23)
-  leader_elector elector_;
+  leader_election_loop election_;
   std::unique_ptr<event_recorder> events_;
 
   mutable std::mutex config_mutex_;
@@ -200,8 +199,6 @@ class manager {
   std::string last_full_sync_;
   bool crd_missing_ = false;
 
-  std::atomic<bool> leader_{false};
-  std::atomic<std::int64_t> leader_until_{0};  // steady_clock ticks: the renew deadline
   std::atomic<bool> stopping_{false};
   unsigned workers_running_ = 0;  // guarded by wait_mutex_: the lease waits for them
   std::atomic<std::uint64_t> full_syncs_{0};
@@ -220,8 +217,6 @@ class manager {
   std::map<std::string, std::map<std::string, gated_pod>> gated_;  // namespace -> pod -> gate
   std::unique_ptr<policy_reporter> reporter_;  // null unless options_.policy_reports
   std::vector<std::thread> workers_;
-  std::thread election_thread_;
-  std::thread leadership_thread_;
   std::thread resync_thread_;
   bool started_ = false;
   bool stopped_ = false;

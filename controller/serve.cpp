@@ -1,22 +1,24 @@
 #include "controller/serve.hpp"
 
 #include <optional>
-#include <stdexcept>
 
 #include "common/obs/logging.hpp"
 #include "controller/leader_election.hpp"
 
 namespace mlnetpol::controller {
 
-std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial) {
-  auto m = make_reconciler(flags);
+std::unique_ptr<manager> start_reconciler(const serve_flags& flags,
+                                          std::optional<k8s::rest_config> rest,
+                                          policy::config initial) {
+  auto m = make_reconciler(flags, std::move(rest));
   if (!m) return nullptr;
   m->update_config(std::move(initial));
   m->start();
   return m;
 }
 
-std::unique_ptr<manager> make_reconciler(const serve_flags& flags) {
+std::unique_ptr<manager> make_reconciler(const serve_flags& flags,
+                                         std::optional<k8s::rest_config> cluster_access) {
   namespace logging = obs::logging;
   if (!flags.reconcile) {
     logging::event(spdlog::level::info,
@@ -25,22 +27,14 @@ std::unique_ptr<manager> make_reconciler(const serve_flags& flags) {
                    {});
     return nullptr;
   }
-  k8s::rest_config rest;
-  if (!flags.kubeconfig.empty()) {
-    auto loaded = k8s::load_kubeconfig(flags.kubeconfig);
-    if (!loaded) throw std::runtime_error("--kubeconfig: " + loaded.error().message);
-    rest = std::move(*loaded);
-  } else {
-    auto in_cluster = k8s::in_cluster_config();
-    if (!in_cluster) {
-      logging::event(spdlog::level::info,
-                     "no cluster access (no --kubeconfig, not in a pod): admission only, no "
-                     "policies are kept in the cluster",
-                     {{"reason", in_cluster.error().message}});
-      return nullptr;
-    }
-    rest = std::move(*in_cluster);
+  if (!cluster_access) {
+    logging::event(spdlog::level::info,
+                   "no cluster access (no --kubeconfig, not in a pod): admission only, no "
+                   "policies are kept in the cluster",
+                   {});
+    return nullptr;
   }
+  k8s::rest_config rest = std::move(*cluster_access);
   manager_options options;
   options.resync_period = flags.resync_period;
   options.policy_reports = true;

@@ -3,12 +3,14 @@
 // started when there is cluster access (else admission-only, said in one log line).
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/flags.hpp"
 #include "common/result.hpp"
 #include "controller/manager.hpp"
+#include "k8s/client.hpp"
 #include "policy/config.hpp"
 
 namespace mlnetpol::controller {
@@ -39,14 +41,17 @@ result<void> check(const serve_flags& flags);
 std::string serve_flags_usage();
 
 // Starts the reconciler (namespace cache, managed-object watches, leader election, workers) with
-// the given configuration. Null when reconciling is off or there is no cluster access (no
-// --kubeconfig and not in a pod): then one log line says serve runs admission-only. Throws
-// std::runtime_error for a --kubeconfig that cannot be loaded (fatal start-up configuration).
-std::unique_ptr<manager> start_reconciler(const serve_flags& flags, policy::config initial);
+// the given configuration on the cluster access the command loaded (k8s::load_rest_config). Null
+// when reconciling is off or there is no cluster access (nullopt: no --kubeconfig and not in a
+// pod): then one log line says serve runs admission-only.
+std::unique_ptr<manager> start_reconciler(const serve_flags& flags,
+                                          std::optional<k8s::rest_config> rest,
+                                          policy::config initial);
 
 // The same, not started yet: for a serve that must hand the namespace cache
 // (manager::namespaces(), a policy::namespace_lookup) to the label webhook before the
 // configuration is loaded. Call update_config() with the loaded configuration, then start().
-std::unique_ptr<manager> make_reconciler(const serve_flags& flags);
+std::unique_ptr<manager> make_reconciler(const serve_flags& flags,
+                                         std::optional<k8s::rest_config> rest);
 
 }  // namespace mlnetpol::controller

@@ -45,6 +45,11 @@ result<rest_config> in_cluster_config(
 // client-certificate(-data)/client-key(-data) or token/tokenFile; relative paths are relative to
 // the file's folder.
 result<rest_config> load_kubeconfig(const std::filesystem::path& path);
+// A command's cluster access, loaded one way by every command: the kubeconfig when one is named
+// (--kubeconfig), else the pod's service account. The error says which of the two failed and why.
+result<rest_config> load_rest_config(const std::string& kubeconfig);
+// KUBERNETES_SERVICE_HOST is set: in a pod, where in_cluster_config applies.
+bool in_pod();
 result<rest_config> parse_kubeconfig(std::string_view yaml, const std::filesystem::path& base_dir);
 
 // --- what the API server answered when it was not success ---

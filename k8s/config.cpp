@@ -216,10 +216,15 @@ result<rest_config> parse_kubeconfig_root(const YAML::Node& root, const fs::path
 
 }  // namespace
 
+bool in_pod() {
+  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+  return host != nullptr && *host != '\0';
+}
+
 result<rest_config> in_cluster_config(const fs::path& sa_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
-  if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {
+  if (!in_pod() || port == nullptr || *port == '\0') {
     return fail(
         "not running in a pod: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set");
   }
@@ -261,6 +266,13 @@ result<rest_config> load_kubeconfig(const fs::path& path) {
       parse_kubeconfig(*text, path.parent_path().empty() ? fs::path(".") : path.parent_path());
   if (!config) return fail(path.string() + ": " + config.error().message);
   return config;
+}
+
+result<rest_config> load_rest_config(const std::string& kubeconfig) {
+  if (kubeconfig.empty()) return in_cluster_config();
+  auto loaded = load_kubeconfig(kubeconfig);
+  if (!loaded) return fail("--kubeconfig: " + loaded.error().message);
+  return loaded;
 }
 
 }  // namespace mlnetpol::k8s

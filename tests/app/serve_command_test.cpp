@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -70,4 +71,17 @@ TEST_CASE("serve: one duration syntax and the parts' checks") {
   r = serve({"--cert-management=self", "--cert-ca-lifetime=100h", "--cert-serving-lifetime=90h"});
   CHECK(r.exit_code == 2);
   CHECK(has(r.output, "three serving lifetimes"));
+}
+
+TEST_CASE("serve: cluster access that does not load stops start-up with one clear error") {
+  auto r = serve({"--kubeconfig", "/nonexistent/kubeconfig"});
+  CHECK(r.exit_code == 2);
+  CHECK(has(r.output, "mlnetpol serve: --kubeconfig: "));
+  CHECK(has(r.output, "/nonexistent/kubeconfig"));
+  // Self-managed certificates with no --kubeconfig, outside a pod: the same way.
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  r = serve({"--cert-management=self"});
+  CHECK(r.exit_code == 2);
+  CHECK(has(r.output, "--cert-management=self needs the API server"));
+  CHECK(has(r.output, "not running in a pod"));
 }

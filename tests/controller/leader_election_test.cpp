@@ -1,6 +1,11 @@
 #include "controller/leader_election.hpp"
 
+#include <atomic>
 #include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -9,6 +14,7 @@
 using namespace std::chrono_literals;
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
+using testing::eventually;
 using testing::fake_cluster;
 using testing::make_error;
 
@@ -108,4 +114,156 @@ TEST_CASE("leader_election: identity and lease namespace from the downward API")
   CHECK(id.find('_') != std::string::npos);
   CHECK(id.substr(id.rfind('_') + 1) == std::to_string(getpid()));
   CHECK(default_lease_namespace() == "mlnetpol-system");
+}
+
+namespace {
+
+// The callbacks a loop made, in order.
+struct callback_log {
+  std::mutex m;
+  std::vector<std::string> seen;
+  void add(std::string what) {
+    std::lock_guard lock(m);
+    seen.push_back(std::move(what));
+  }
+  std::vector<std::string> get() {
+    std::lock_guard lock(m);
+    return seen;
+  }
+  leader_callbacks callbacks() {
+    return {[this] { add("started"); },
+            [this](std::string_view why) { add("stopped: " + std::string(why)); }, nullptr};
+  }
+};
+
+leader_election_options fast_opts(std::string id) {
+  leader_election_options o = opts(std::move(id));
+  o.lease_duration = 1s;
+  o.renew_deadline = 300ms;
+  o.retry_period = 50ms;
+  return o;
+}
+
+// Lease calls hang while frozen (an API server that stopped answering), at most 5 s.
+class freezable_cluster : public fake_cluster {
+ public:
+  std::atomic<bool> frozen{false};
+  k8s::api_result<k8s::lease_record> get_lease(std::string_view ns, std::string_view n) override {
+    hang();
+    return fake_cluster::get_lease(ns, n);
+  }
+  k8s::api_result<k8s::lease_record> update_lease(const k8s::lease_record& l) override {
+    hang();
+    return fake_cluster::update_lease(l);
+  }
+
+ private:
+  void hang() {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    while (frozen.load() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(2ms);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("leader_election_loop: acquires, renews, and calls started once a term") {
+  fake_cluster api;
+  callback_log log;
+  leader_election_loop a(api, opts("a"), log.callbacks());
+  CHECK_FALSE(a.leader());
+  CHECK(a.step());
+  CHECK(a.leader());
+  CHECK(api.lease()->holder_identity == "a");
+  const std::string rv = api.lease()->resource_version;
+  CHECK(a.step());  // a renew: the record is written again
+  CHECK(api.lease()->resource_version != rv);
+  CHECK(log.get() == std::vector<std::string>{"started"});
+}
+
+TEST_CASE("leader_election_loop: callbacks come in order, stopped once a term, with why") {
+  fake_cluster api;
+  callback_log log;
+  leader_election_loop a(api, opts("a"), log.callbacks());
+  CHECK(a.step());
+  // Another replica took the lease (a partition healed the other way): a stops leading.
+  k8s::lease_record other = *api.lease();
+  other.holder_identity = "b";
+  api.set_lease(other);
+  CHECK_FALSE(a.step());
+  CHECK_FALSE(a.leader());
+  CHECK_FALSE(a.step());  // still not leading: no second stopped
+  // b released it: a leads again, a new term.
+  other.holder_identity.clear();
+  api.set_lease(other);
+  CHECK(a.step());
+  CHECK(log.get() == std::vector<std::string>{"started", "stopped: another replica holds the lease",
+                                              "started"});
+  // A candidate that never led calls nothing.
+  callback_log none;
+  leader_election_loop b(api, opts("b"), none.callbacks());
+  CHECK_FALSE(b.step());
+  CHECK(none.get().empty());
+}
+
+TEST_CASE("leader_election_loop: a candidate waits retry_period plus up to 1.2 times it") {
+  fake_cluster api;
+  leader_election_options o = opts("a");
+  o.retry_period = 1000ms;
+  leader_election_loop a(api, o, {});
+  CHECK(a.next_wait(true) == 1000ms);  // a leader renews on the period, as client-go's renew loop
+  std::chrono::milliseconds lo{1h}, hi{0};
+  for (int i = 0; i < 2000; ++i) {
+    const auto w = a.next_wait(false);
+    lo = std::min(lo, w);
+    hi = std::max(hi, w);
+  }
+  CHECK(lo >= 1000ms);
+  CHECK(hi <= 2200ms);
+  // Spread over the range (2000 draws: the chance of missing either end by 10% is ~1e-90).
+  CHECK(lo < 1120ms);
+  CHECK(hi > 2080ms);
+}
+
+TEST_CASE("leader_election_loop: a leader whose renew hangs stops leading at the renew deadline") {
+  freezable_cluster api;
+  callback_log log;
+  leader_election_loop a(api, fast_opts("a"), log.callbacks());
+  a.start();
+  REQUIRE(eventually([&] { return a.leader(); }));
+  const auto t0 = std::chrono::steady_clock::now();
+  api.frozen = true;  // the renew in flight (or the next one) hangs
+  REQUIRE(eventually([&] { return !a.leader(); }, 2000ms));
+  const auto lost = std::chrono::steady_clock::now() - t0;
+  MESSAGE("not leader after " << std::chrono::duration_cast<std::chrono::milliseconds>(lost).count()
+                              << " ms");
+  CHECK(lost < 300ms + 200ms);  // 200 ms: the poll and the wake-ups on a busy machine
+  REQUIRE(eventually([&] { return log.get().size() == 2; }));
+  CHECK(log.get() ==
+        std::vector<std::string>{"started",
+                                 "stopped: renew deadline passed without a successful renew"});
+  api.frozen = false;  // answers again: no one else took the lease, a leads again
+  REQUIRE(eventually([&] { return a.leader(); }));
+  CHECK(log.get().size() == 3);
+  a.stop();
+}
+
+TEST_CASE("leader_election_loop: stop waits for before_release, then releases the lease") {
+  fake_cluster api;
+  callback_log log;
+  leader_callbacks callbacks = log.callbacks();
+  std::string holder_before_release;
+  callbacks.before_release = [&] {
+    log.add("before release");
+    holder_before_release = api.lease()->holder_identity;
+  };
+  leader_election_loop a(api, fast_opts("a"), callbacks);
+  a.start();
+  REQUIRE(eventually([&] { return a.leader(); }));
+  a.stop();
+  CHECK_FALSE(a.leader());
+  CHECK(holder_before_release == "a");
+  CHECK(api.lease()->holder_identity.empty());  // released: the next candidate need not wait
+  CHECK(log.get() == std::vector<std::string>{"started", "before release"});
+  a.stop();  // idempotent
 }

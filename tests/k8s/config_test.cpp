@@ -202,3 +202,31 @@ TEST_CASE("in-cluster: the service-account folder and the service environment") 
   ::unsetenv("KUBERNETES_SERVICE_HOST");
   ::unsetenv("KUBERNETES_SERVICE_PORT");
 }
+
+TEST_CASE("load_rest_config: the kubeconfig when named, else the pod's service account") {
+  temp_dir dir;
+  write_file(dir.path / "config",
+             kubeconfig("https://10.0.0.1:6443", "    certificate-authority-data: " +
+                                                     base64(test_pki::shared().ca.cert_pem()) +
+                                                     "\n",
+                        "    token: t\n"));
+  auto named = k8s::load_rest_config((dir.path / "config").string());
+  REQUIRE(named.has_value());
+  CHECK(named->host == "10.0.0.1");
+  CHECK(named->port == 6443);
+  // The error names the flag and the file.
+  auto missing = k8s::load_rest_config("/nonexistent/kubeconfig");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().message.rfind("--kubeconfig: ", 0) == 0);
+  CHECK(missing.error().message.find("/nonexistent/kubeconfig") != std::string::npos);
+  // No kubeconfig: in-cluster, which outside a pod says so.
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  ::unsetenv("KUBERNETES_SERVICE_PORT");
+  CHECK_FALSE(k8s::in_pod());
+  auto none = k8s::load_rest_config("");
+  REQUIRE_FALSE(none.has_value());
+  CHECK(none.error().message.find("not running in a pod") != std::string::npos);
+  ::setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+  CHECK(k8s::in_pod());
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+}
