@@ -241,12 +241,19 @@ std::vector<pod_site> written_sites(const request_facts& r) {
     if (a == nullptr || b == nullptr) return a == b;
     return json_equal(*a, *b);
   };
+  auto same_site = [&](const pod_site& old, const pod_site& site) {
+    if (!site.maps_only) return same(old.metadata, site.metadata) && same(old.spec, site.spec);
+    // A TrainJob's suspend or trainer changing (Kueue resumes jobs) writes no label.
+    return same(json_member(old.metadata, "labels"), json_member(site.metadata, "labels")) &&
+           same(json_member(old.metadata, "annotations"),
+                json_member(site.metadata, "annotations"));
+  };
   std::erase_if(sites, [&](const pod_site& site) {
     const auto old = std::lower_bound(
         by_path.begin(), by_path.end(), site.template_path,
         [](const pod_site* o, const std::string& path) { return o->template_path < path; });
     return old != by_path.end() && (*old)->template_path == site.template_path &&
-           same((*old)->metadata, site.metadata) && same((*old)->spec, site.spec);
+           same_site(**old, site);
   });
   return sites;
 }
@@ -325,7 +332,7 @@ void append_fix_location(std::string& out, const context& c, const pod_site& sit
                          std::string_view preposition) {
   const std::string& key = c.cfg.label_key;
   if (!site.template_path.empty()) {
-    append(out, site.template_path, ".metadata.labels.", key, ": ");
+    append(out, labels_path(site), ".", key, ": ");
     append_fix_value(out, allowed);
     return;
   }

@@ -86,7 +86,17 @@ std::string templates_expression() {
     const std::string now = cel_path("object", path);
     const std::string old = cel_path("oldObject", path);
     std::string e;
-    if (!w.replica_specs) {
+    if (w.labels_at_path) {
+      // The object holding the maps stands as a template's metadata (no pod spec: hostNetwork
+      // never applies); written when its labels or annotations change, as the engine compares.
+      auto differs = [&](std::string_view field) {
+        return cat("has(", old, ".", field, ") != has(t.", field, ") || (has(t.", field, ") && ",
+                   old, ".", field, " != t.", field, ")");
+      };
+      e = cat("(", cel_has_path("object", path), " ? [", now, "] : []).filter(t, oldObject == null",
+              " || !(", cel_has_path("oldObject", path), ") || ", differs("labels"), " || ",
+              differs("annotations"), ").map(t, {'metadata': t})");
+    } else if (!w.replica_specs) {
       e = cat("(", cel_has_path("object", path), " ? [", now, "] : []).filter(t, oldObject == null",
               " || !(", cel_has_path("oldObject", path), ") || ", old, " != t)");
     } else {
@@ -112,12 +122,25 @@ std::string templates_expression() {
   return out + "[]";
 }
 
-// Where the templates sit, for messages: "spec.template", "spec.pytorchReplicaSpecs.*.template".
-std::string template_path_expression() {
+// Where a kind's templates sit, as the engine's messages name them (pod_site.template_path):
+// "spec.template", "spec.pytorchReplicaSpecs.*.template", "spec.labels".
+std::string template_path_of(const workload_kind& w) {
+  std::string path = cel_path("", {w.path.data(), w.path_size}).substr(1);
+  if (w.replica_specs) path += ".*.template";
+  if (w.labels_at_path) path += ".labels";
+  return path;
+}
+
+// Where their labels map sits (policy::labels_path): "spec.template.metadata.labels", "spec.labels".
+std::string labels_path_of(const workload_kind& w) {
+  return w.labels_at_path ? template_path_of(w) : template_path_of(w) + ".metadata.labels";
+}
+
+// The resource's path for messages, of per kind; kinds sharing a path share one branch.
+std::string path_expression(std::string (*of)(const workload_kind&)) {
   std::vector<std::pair<std::vector<std::string>, std::string>> branches;
   for (const workload_kind& w : workload_kinds()) {
-    std::string path = cel_path("", {w.path.data(), w.path_size}).substr(1);
-    if (w.replica_specs) path += ".*.template";
+    std::string path = of(w);
     auto same = std::find_if(branches.begin(), branches.end(),
                              [&](const auto& b) { return b.second == path; });
     if (same == branches.end()) {
@@ -320,7 +343,8 @@ void write_binding_spec(json_writer& w, const config& cfg, const policy_spec& p,
 }
 
 std::vector<variable> common_variables() {
-  return {{"template_path", template_path_expression()}, {"templates", templates_expression()}};
+  return {{"template_path", path_expression(template_path_of)},
+          {"templates", templates_expression()}};
 }
 
 // "training", or "training (or inference)": the value a fix suggests, as the webhook writes it.
@@ -344,6 +368,7 @@ policy_spec workload_type_policy(const config& cfg, const std::vector<std::strin
   p.name = cat(policy_prefix, "workload-type-", joined(allowed, "-"));
   p.operations = {"CREATE", "UPDATE"};
   p.variables = common_variables();
+  p.variables.push_back({"labels_path", path_expression(labels_path_of)});
   p.action = action_of;
   const std::string label_key = cel_quote(cfg.label_key);
   const std::string allowed_list = cel_list(allowed);
@@ -358,8 +383,7 @@ policy_spec workload_type_policy(const config& cfg, const std::vector<std::strin
     return cat(
         "(request.resource.resource == 'pods' ? ",
         cel_quote(cat("metadata.labels.", cfg.label_key, ": ", fix, " ", preposition, " the pod")),
-        " : variables.template_path + ",
-        cel_quote(cat(".metadata.labels.", cfg.label_key, ": ", fix)), ")");
+        " : variables.labels_path + ", cel_quote(cat(".", cfg.label_key, ": ", fix)), ")");
   };
   p.validations.push_back(
       {cat("variables.templates.all(t, ", labelled("t"), ")"),

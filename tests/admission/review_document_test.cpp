@@ -136,6 +136,21 @@ TEST_CASE("kept values: escaped keys, numbers, arrays where objects belong") {
   CHECK((*decoded->object)["metadata"]["labels"]["n"].GetDouble() == 1.25);
 }
 
+TEST_CASE("a TrainJob's spec.labels and spec.annotations are kept, the rest of its spec is not") {
+  json review = json::parse(fixture("deployment-create.json"));
+  json& object = review["request"]["object"];
+  object["spec"] = {{"labels", {{"workload-type", "training"}}},
+                    {"annotations", {{"a", "b"}}},
+                    {"runtimeRef", {{"name", "torch-distributed"}}},
+                    {"trainer", {{"numNodes", 2}}}};
+  const std::string body = review.dump();
+  CHECK(agrees_with_rapidjson(body));
+  const auto fast = parse_review_document(body);
+  REQUIRE(fast != nullptr);
+  CHECK(as_nlohmann(fast->document)["request"]["object"]["spec"] ==
+        json{{"labels", {{"workload-type", "training"}}}, {"annotations", {{"a", "b"}}}});
+}
+
 TEST_CASE("content after the root value is refused; a root that is no object is named") {
   const std::string body = fixture("pod-create-kubectl-run.json");
   for (const std::string& text : {body + " x", body + "{}", body + std::string(1, '\0'),

@@ -386,6 +386,12 @@ TEST_CASE("pod templates of every workload kind get the label") {
        "{\"spec\":{\"jaxReplicaSpecs\":{\"Worker\":{\"template\":" + tmpl + "}}}}",
        {{"spec", "jaxReplicaSpecs", "Worker", "template", "metadata"}},
        "namespace:training"},
+      // No template: the labels its JobSet and Jobs get, in spec.labels (created when absent).
+      {"trainer.kubeflow.org",
+       "TrainJob",
+       "{\"spec\":{\"runtimeRef\":{\"name\":\"torch-distributed\"}}}",
+       {{"spec"}},
+       "namespace:training"},
   };
   const config cfg = ml_config();
   for (const auto& r : rows) {
@@ -420,6 +426,8 @@ TEST_CASE("the workload kind is a signal for its own template in a both-roles na
       {"kubeflow.org", "PyTorchJob",
        "{\"spec\":{\"pytorchReplicaSpecs\":{\"Master\":{\"template\":" + tmpl + "}}}}", "training",
        "owner:PyTorchJob"},
+      {"trainer.kubeflow.org", "TrainJob", "{\"spec\":{\"labels\":{\"team\":\"nlp\"}}}",
+       "training", "owner:TrainJob"},
       {"apps", "Deployment", "{\"spec\":{\"template\":" + tmpl + "}}", nullptr, nullptr},
       {"apps", "Deployment",
        "{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"serving.kserve.io/"
@@ -1018,6 +1026,68 @@ TEST_CASE("workload UPDATE: only changed templates are patched and judged") {
   const decision d = validate(denied->facts(), cfg);
   CHECK_FALSE(d.allowed);
   CHECK(has_rule(d, rule_workload_type_missing));
+}
+
+TEST_CASE("TrainJob: spec.labels is the label site, judged as a template's labels") {
+  const config cfg = ml_config();
+  const std::string group = "trainer.kubeflow.org";
+  const auto trainjob = [](const std::string& spec_members) {
+    return R"({"apiVersion":"trainer.kubeflow.org/v1alpha1","kind":"TrainJob",)"
+           R"("metadata":{"name":"llm","labels":{"workload-type":"training"}},)"
+           R"("spec":{"runtimeRef":{"name":"torch-distributed"})" +
+           spec_members + "}}";
+  };
+  // The labels the TrainJob itself carries are not the site: spec.labels has none.
+  auto missing = built(group, "TrainJob", "CREATE", "mlops", trainjob(""));
+  decision d = validate(missing->facts(), cfg);
+  CHECK_FALSE(d.allowed);
+  CHECK(has_rule(d, rule_workload_type_missing));
+  CHECK(d.message ==
+        "TrainJob \"llm\" (spec.labels) in namespace \"mlops\" has no label workload-type; "
+        "allowed values here: training or inference. Fix: add spec.labels.workload-type: training "
+        "(or inference)");
+  // Mutation adds it to the labels map it creates, with the source annotation beside it.
+  d = mutate(missing->facts(), cfg);
+  REQUIRE(d.additions.size() == 2);
+  CHECK(d.additions[0] == map_entry{{"spec"}, "labels", "workload-type", "training"});
+  CHECK(d.additions[1] ==
+        map_entry{{"spec"}, "annotations", std::string(source_annotation), "owner:TrainJob"});
+  check_round_trip(*missing, cfg);
+  // An existing map keeps its members and gets the key.
+  auto existing = built(group, "TrainJob", "CREATE", "training",
+                        trainjob(R"(,"labels":{"team":"nlp"},"annotations":{"a":"b"})"));
+  check_round_trip(*existing, cfg);
+  CHECK(map_value(json_member(existing->object, "spec"), "labels", "team") == "nlp");
+  CHECK(map_value(json_member(existing->object, "spec"), "labels", "workload-type") == "training");
+
+  // A value not allowed is never overwritten, and refused naming spec.labels.
+  auto wrong = built(group, "TrainJob", "CREATE", "training",
+                     trainjob(R"(,"labels":{"workload-type":"inference"})"));
+  CHECK(mutate(wrong->facts(), cfg).additions.empty());
+  d = validate(wrong->facts(), cfg);
+  CHECK_FALSE(d.allowed);
+  CHECK(has_rule(d, rule_workload_type_not_allowed));
+  CHECK(d.message ==
+        "TrainJob \"llm\" (spec.labels) in namespace \"training\" has label "
+        "workload-type=inference, which is not allowed here; allowed values: training. Fix: set "
+        "spec.labels.workload-type: training");
+  // No pod spec: a hostNetwork member of spec is no pod's, so not judged.
+  auto host = built(group, "TrainJob", "CREATE", "argocd", trainjob(R"(,"hostNetwork":true)"));
+  CHECK(validate(host->facts(), cfg).allowed);
+
+  // UPDATE: judged when spec.labels or spec.annotations change, not when only other fields do
+  // (Kueue suspends and resumes TrainJobs that may predate mlnetpol).
+  const std::string old_job = trainjob(R"(,"suspend":true)");
+  auto resumed = built(group, "TrainJob", "UPDATE", "mlops", trainjob(R"(,"suspend":false)"),
+                       old_job);
+  CHECK(mutate(resumed->facts(), cfg).additions.empty());
+  CHECK(validate(resumed->facts(), cfg).allowed);
+  auto relabelled = built(group, "TrainJob", "UPDATE", "mlops",
+                          trainjob(R"(,"suspend":true,"labels":{"workload-type":"gpu"})"), old_job);
+  CHECK(has_rule(validate(relabelled->facts(), cfg), rule_workload_type_not_allowed));
+  auto annotated = built(group, "TrainJob", "UPDATE", "mlops",
+                         trainjob(R"(,"suspend":true,"annotations":{"a":"b"})"), old_job);
+  CHECK(has_rule(validate(annotated->facts(), cfg), rule_workload_type_missing));
 }
 
 namespace {
