@@ -276,6 +276,46 @@ TEST_CASE("review: plain manifests, multi-document YAML, one line per object") {
   CHECK(has(placed, "Pod training/trainer: would be patched"));
 }
 
+TEST_CASE("review: a TrainJob is judged on spec.labels, the labels of its JobSet and Jobs") {
+  manifest_dir dir;
+  const auto trainjob = [](const std::string& name, const std::string& labels) {
+    return "apiVersion: trainer.kubeflow.org/v1alpha1\nkind: TrainJob\nmetadata: {name: " + name +
+           ", namespace: training}\nspec:\n  runtimeRef: {name: torch-distributed}\n" + labels;
+  };
+  const std::string file =
+      dir.add("trainjobs.yaml", trainjob("llm", "") + "---\n" +
+                                    trainjob("miner", "  labels: {workload-type: gpu}\n"));
+  const run_result r = run(shell_quote(file));
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(has(r,
+            "TrainJob training/llm: would be patched: add /spec/labels="
+            "{\"workload-type\":\"training\"}"));
+  CHECK(has(r,
+            "TrainJob training/miner: denied: TrainJob \"miner\" (spec.labels) in namespace "
+            "\"training\" has label workload-type=gpu, which is not allowed here"));
+  CHECK(has(r, "Fix: set spec.labels.workload-type: training"));
+
+  // One AdmissionReview: the labels of the mutated object name spec.labels.
+  nlohmann::json review = nlohmann::json::parse(std::ifstream(fixture_path("deployment-create.json")));
+  review["request"]["kind"] = {
+      {"group", "trainer.kubeflow.org"}, {"version", "v1alpha1"}, {"kind", "TrainJob"}};
+  review["request"]["resource"] = {
+      {"group", "trainer.kubeflow.org"}, {"version", "v1alpha1"}, {"resource", "trainjobs"}};
+  review["request"]["namespace"] = "training";
+  review["request"]["object"] = {
+      {"apiVersion", "trainer.kubeflow.org/v1alpha1"},
+      {"kind", "TrainJob"},
+      {"metadata", {{"name", "llm"}, {"namespace", "training"}, {"labels", {{"team", "nlp"}}}}},
+      {"spec", {{"runtimeRef", {{"name", "torch-distributed"}}}}}};
+  const run_result one = run(shell_quote(dir.add("review.json", review.dump())));
+  CAPTURE(one.output);
+  CHECK(one.exit_code == 0);
+  CHECK(has(one,
+            "labels of the mutated object:\n  metadata.labels:\n    team: nlp\n  spec.labels:\n"
+            "    workload-type: training\n"));
+}
+
 TEST_CASE("review: a denied object fails the run (exit 1), as a merge-request gate") {
   manifest_dir dir;
   dir.add("ok/pod.yaml", training_pod);

@@ -1,7 +1,8 @@
 // The label rules as ValidatingAdmissionPolicies (issue 24) on the real kube-apiserver v1.28.7
 // (kapi): the leader keeps them (labelled, repaired, pruned) with its own RBAC and token, and with
 // every replica stopped the API server still refuses what the webhook would: a wrong or missing
-// workload-type, hostNetwork, a Deployment template without the label, in a namespace created
+// workload-type, hostNetwork, a Deployment template without the label, a TrainJob's spec.labels
+// naming a value its namespace does not allow, in a namespace created
 // during the outage too, and (issue 23's outage half) a pod of a namespace whose policy set is
 // not recorded as in place unless it carries mlnetpol's scheduling gate. An API server without the
 // feature: one log line, /status says so. Skipped when MLNETPOL_KAPI is unset.
@@ -77,6 +78,24 @@ std::string pod(const std::string& ns, const std::string& name, const std::strin
   return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
          "\n  labels: {" + labels + "}\nspec:\n" + spec_extra +
          "  containers: [{name: c, image: registry.example/x:1}]\n";
+}
+
+// Kubeflow Trainer's TrainJob CRD (reduced, tests/e2e/crds/), established before it returns.
+void install_trainjob_crd(const kapi_server& kapi) {
+  auto r = kapi.kubectl(
+      "apply -f " + shell_quote(source + "/tests/e2e/crds/trainjobs.trainer.kubeflow.org.yaml") +
+      " 2>&1");
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+  r = kapi.kubectl(
+      "wait --for condition=established --timeout=30s crd/trainjobs.trainer.kubeflow.org 2>&1");
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+}
+
+// A TrainJob (Kubeflow Trainer v2): no pod template; spec.labels go to its JobSet and Jobs.
+std::string trainjob(const std::string& ns, const std::string& name, const std::string& labels) {
+  return "apiVersion: trainer.kubeflow.org/v1alpha1\nkind: TrainJob\nmetadata: {name: " + name +
+         ", namespace: " + ns + "}\nspec:\n  runtimeRef: {name: torch-distributed}\n" +
+         (labels.empty() ? "" : "  labels: {" + labels + "}\n");
 }
 
 void make_namespace(cluster_fixture& c, const std::string& ns) {
@@ -300,6 +319,28 @@ spec:
     r = apply(c, "job-ok", job("ok", "workload-type: inference"));
     CHECK_MESSAGE(r.status == 0, r.out);  // mlops allows both values
   }
+
+  // A TrainJob: its spec.labels are judged (train allows training only).
+  {
+    install_trainjob_crd(c.kapi);
+    std::string last;
+    CHECK_MESSAGE(eventually([&] {
+                    const auto bad = apply(
+                        c, "trainjob-bad", trainjob("train", "bad", "workload-type: inference"), true);
+                    last = bad.out;
+                    return bad.status != 0 &&
+                           bad.out.find("TrainJob \"bad\" (spec.labels) in namespace \"train\" "
+                                        "has label workload-type=inference, which is not allowed "
+                                        "here; allowed values: training. Fix: set "
+                                        "spec.labels.workload-type: training") != std::string::npos;
+                  }),
+                  last);
+    auto r = apply(c, "trainjob-none", trainjob("train", "none", "team: nlp"));
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.out.find("has no label workload-type") != std::string::npos, r.out);
+    r = apply(c, "trainjob-ok", trainjob("train", "ok", "workload-type: training"));
+    CHECK_MESSAGE(r.status == 0, r.out);
+  }
 }
 
 TEST_CASE("admission policies: an API server without them falls back to the webhooks") {
@@ -414,6 +455,7 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
     // The set in place: only the label rules decide here.
     REQUIRE(kubectl("annotate namespace " + ns + " mlnetpol.io/policy-set=recorded").status == 0);
   }
+  install_trainjob_crd(kapi);
   const auto rendered = mlnetpol::testing::run_command(
       shell_quote(binary) + " render --config " + shell_quote(dir + "/config.yaml") +
       " --admission-policies v1beta1 > " + shell_quote(dir + "/vap.yaml"));
@@ -439,6 +481,17 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
     for (const char* label : {"", "training", "inference"}) {
       items.push_back(synthetic_workload("Deployment", next(), ns, label));
       items.push_back(synthetic_workload("CronJob", next(), ns, label));
+    }
+    // TrainJobs: spec.labels with no label (inferred from the kind where the namespace agrees),
+    // each value, and none at all (the map created by the patch).
+    for (const char* label : std::initializer_list<const char*>{"", "training", "inference", "gpu", nullptr}) {
+      json spec = {{"runtimeRef", {{"name", "torch-distributed"}}}};
+      if (label != nullptr) spec["labels"] = {{"team", "nlp"}};
+      if (label != nullptr && *label != '\0') spec["labels"]["workload-type"] = label;
+      items.push_back({{"apiVersion", "trainer.kubeflow.org/v1alpha1"},
+                       {"kind", "TrainJob"},
+                       {"metadata", {{"name", next()}, {"namespace", ns}}},
+                       {"spec", spec}});
     }
     // Signals that disagree (an inference owner in a training namespace): no label is inferred.
     json owned = synthetic_pod(next(), ns, "", false);
