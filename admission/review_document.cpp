@@ -65,8 +65,8 @@ place child_place(place parent, std::string_view key) {
       // ingress/egress: the rules of a NetworkPolicy or CiliumNetworkPolicy (policy/guardrails).
       // schedulingGates: the scheduling gate (policy/scheduling_gate.hpp).
       // labels/annotations: a TrainJob's label site (policy/kinds.cpp, labels_at_path).
-      if (key == "hostNetwork" || key == "ingress" || key == "egress" ||
-          key == "schedulingGates" || key == "labels" || key == "annotations") {
+      if (key == "hostNetwork" || key == "ingress" || key == "egress" || key == "schedulingGates" ||
+          key == "labels" || key == "annotations") {
         return place::all;
       }
       if (key == "template") return place::object;

@@ -37,7 +37,8 @@ struct review_document {
 // reads: apiVersion, kind and the request fields the codec models; of request.object/oldObject the
 // apiVersion, kind, metadata's name, generateName, namespace, labels, annotations and
 // ownerReferences, spec.hostNetwork, spec.schedulingGates, spec.ingress, spec.egress and specs (a network policy's rules,
-// for the guardrails), spec.labels and spec.annotations (a TrainJob's), and the same again in every pod template the label engine
+// for the guardrails), spec.labels and spec.annotations (a TrainJob's label site),
+// and the same again in every pod template the label engine
 // finds (spec.template, spec.jobTemplate.spec.template, spec.*ReplicaSpecs.*.template).
 // managedFields, containers, volumes, status and the like are never copied.
 // padding: readable bytes after body (>= review_body_padding: no copy).

@@ -131,7 +131,8 @@ std::string template_path_of(const workload_kind& w) {
   return path;
 }
 
-// Where their labels map sits (policy::labels_path): "spec.template.metadata.labels", "spec.labels".
+// Where their labels map sits (policy::labels_path): "spec.template.metadata.labels",
+// "spec.labels".
 std::string labels_path_of(const workload_kind& w) {
   return w.labels_at_path ? template_path_of(w) : template_path_of(w) + ".metadata.labels";
 }

@@ -297,7 +297,8 @@ TEST_CASE("review: a TrainJob is judged on spec.labels, the labels of its JobSet
   CHECK(has(r, "Fix: set spec.labels.workload-type: training"));
 
   // One AdmissionReview: the labels of the mutated object name spec.labels.
-  nlohmann::json review = nlohmann::json::parse(std::ifstream(fixture_path("deployment-create.json")));
+  nlohmann::json review =
+      nlohmann::json::parse(std::ifstream(fixture_path("deployment-create.json")));
   review["request"]["kind"] = {
       {"group", "trainer.kubeflow.org"}, {"version", "v1alpha1"}, {"kind", "TrainJob"}};
   review["request"]["resource"] = {

@@ -324,17 +324,18 @@ spec:
   {
     install_trainjob_crd(c.kapi);
     std::string last;
-    CHECK_MESSAGE(eventually([&] {
-                    const auto bad = apply(
-                        c, "trainjob-bad", trainjob("train", "bad", "workload-type: inference"), true);
-                    last = bad.out;
-                    return bad.status != 0 &&
-                           bad.out.find("TrainJob \"bad\" (spec.labels) in namespace \"train\" "
+    CHECK_MESSAGE(
+        eventually([&] {
+          const auto bad =
+              apply(c, "trainjob-bad", trainjob("train", "bad", "workload-type: inference"), true);
+          last = bad.out;
+          return bad.status != 0 && bad.out.find(
+                                        "TrainJob \"bad\" (spec.labels) in namespace \"train\" "
                                         "has label workload-type=inference, which is not allowed "
                                         "here; allowed values: training. Fix: set "
                                         "spec.labels.workload-type: training") != std::string::npos;
-                  }),
-                  last);
+        }),
+        last);
     auto r = apply(c, "trainjob-none", trainjob("train", "none", "team: nlp"));
     CHECK(r.status != 0);
     CHECK_MESSAGE(r.out.find("has no label workload-type") != std::string::npos, r.out);
@@ -484,7 +485,8 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
     }
     // TrainJobs: spec.labels with no label (inferred from the kind where the namespace agrees),
     // each value, and none at all (the map created by the patch).
-    for (const char* label : std::initializer_list<const char*>{"", "training", "inference", "gpu", nullptr}) {
+    for (const char* label :
+         std::initializer_list<const char*>{"", "training", "inference", "gpu", nullptr}) {
       json spec = {{"runtimeRef", {{"name", "torch-distributed"}}}};
       if (label != nullptr) spec["labels"] = {{"team", "nlp"}};
       if (label != nullptr && *label != '\0') spec["labels"]["workload-type"] = label;

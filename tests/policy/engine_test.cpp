@@ -426,8 +426,8 @@ TEST_CASE("the workload kind is a signal for its own template in a both-roles na
       {"kubeflow.org", "PyTorchJob",
        "{\"spec\":{\"pytorchReplicaSpecs\":{\"Master\":{\"template\":" + tmpl + "}}}}", "training",
        "owner:PyTorchJob"},
-      {"trainer.kubeflow.org", "TrainJob", "{\"spec\":{\"labels\":{\"team\":\"nlp\"}}}",
-       "training", "owner:TrainJob"},
+      {"trainer.kubeflow.org", "TrainJob", "{\"spec\":{\"labels\":{\"team\":\"nlp\"}}}", "training",
+       "owner:TrainJob"},
       {"apps", "Deployment", "{\"spec\":{\"template\":" + tmpl + "}}", nullptr, nullptr},
       {"apps", "Deployment",
        "{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"serving.kserve.io/"
@@ -1078,8 +1078,8 @@ TEST_CASE("TrainJob: spec.labels is the label site, judged as a template's label
   // UPDATE: judged when spec.labels or spec.annotations change, not when only other fields do
   // (Kueue suspends and resumes TrainJobs that may predate mlnetpol).
   const std::string old_job = trainjob(R"(,"suspend":true)");
-  auto resumed = built(group, "TrainJob", "UPDATE", "mlops", trainjob(R"(,"suspend":false)"),
-                       old_job);
+  auto resumed =
+      built(group, "TrainJob", "UPDATE", "mlops", trainjob(R"(,"suspend":false)"), old_job);
   CHECK(mutate(resumed->facts(), cfg).additions.empty());
   CHECK(validate(resumed->facts(), cfg).allowed);
   auto relabelled = built(group, "TrainJob", "UPDATE", "mlops",

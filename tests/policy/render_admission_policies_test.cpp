@@ -231,10 +231,12 @@ TEST_CASE("admission policies: a TrainJob's spec.labels stand as its template's 
                        "has(t.annotations) || (has(t.annotations) && oldObject.spec.annotations "
                        "!= t.annotations)).map(t, {'metadata': t}))") != std::string::npos);
   // Messages name spec.labels as the webhook's do.
-  CHECK(variables.at("template_path").find("request.resource.resource in ['trainjobs'] ? "
-                                           "'spec.labels'") != std::string::npos);
-  CHECK(variables.at("labels_path").find("request.resource.resource in ['trainjobs'] ? "
-                                         "'spec.labels'") != std::string::npos);
+  CHECK(variables.at("template_path")
+            .find("request.resource.resource in ['trainjobs'] ? "
+                  "'spec.labels'") != std::string::npos);
+  CHECK(variables.at("labels_path")
+            .find("request.resource.resource in ['trainjobs'] ? "
+                  "'spec.labels'") != std::string::npos);
   CHECK(variables.at("labels_path").find("'spec.template.metadata.labels'") != std::string::npos);
   const std::string missing = spec["validations"][0]["messageExpression"].GetString();
   CHECK(missing.find("variables.labels_path + '.workload-type: training'") != std::string::npos);
