@@ -15,6 +15,7 @@
 #include "policy/name_rules.hpp"
 #include "tests/admission/test_support.hpp"
 #include "tests/admission/webhook_under_test.hpp"
+#include "tests/support/trainjob.hpp"
 
 using mlnetpol::admission::decode_review;
 using mlnetpol::admission::label_webhook;
@@ -153,23 +154,13 @@ TEST_CASE("templates: the Deployment's template gets the label, the Deployment i
 
 namespace {
 
-// A TrainJob CREATE (Kubeflow Trainer v2) in ns with the given spec, as the API server would send
-// it: the captured Deployment review with the kind, resource and object replaced.
+// A TrainJob CREATE in ns with the given spec, as the API server would send it.
 json trainjob_review(const std::string& ns, const json& spec) {
-  json review = json::parse(fixture("deployment-create.json"));
-  json& request = review["request"];
-  for (const char* k : {"kind", "requestKind"})
-    request[k] = {{"group", "trainer.kubeflow.org"}, {"version", "v1alpha1"}, {"kind", "TrainJob"}};
-  for (const char* k : {"resource", "requestResource"})
-    request[k] = {
-        {"group", "trainer.kubeflow.org"}, {"version", "v1alpha1"}, {"resource", "trainjobs"}};
-  request["name"] = "llm";
-  request["namespace"] = ns;
-  request["object"] = {{"apiVersion", "trainer.kubeflow.org/v1alpha1"},
-                       {"kind", "TrainJob"},
-                       {"metadata", {{"name", "llm"}, {"namespace", ns}}},
-                       {"spec", spec}};
-  return review;
+  return mlnetpol::testing::as_trainjob_review(json::parse(fixture("deployment-create.json")), ns,
+                                               {{"apiVersion", "trainer.kubeflow.org/v1alpha1"},
+                                                {"kind", "TrainJob"},
+                                                {"metadata", {{"name", "llm"}}},
+                                                {"spec", spec}});
 }
 
 }  // namespace

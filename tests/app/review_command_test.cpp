@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/process.hpp"
+#include "tests/support/trainjob.hpp"
 
 namespace {
 
@@ -278,13 +279,10 @@ TEST_CASE("review: plain manifests, multi-document YAML, one line per object") {
 
 TEST_CASE("review: a TrainJob is judged on spec.labels, the labels of its JobSet and Jobs") {
   manifest_dir dir;
-  const auto trainjob = [](const std::string& name, const std::string& labels) {
-    return "apiVersion: trainer.kubeflow.org/v1alpha1\nkind: TrainJob\nmetadata: {name: " + name +
-           ", namespace: training}\nspec:\n  runtimeRef: {name: torch-distributed}\n" + labels;
-  };
-  const std::string file =
-      dir.add("trainjobs.yaml", trainjob("llm", "") + "---\n" +
-                                    trainjob("miner", "  labels: {workload-type: gpu}\n"));
+  using mlnetpol::testing::trainjob_yaml;
+  const std::string file = dir.add(
+      "trainjobs.yaml", trainjob_yaml("training", "llm") + "---\n" +
+                            trainjob_yaml("training", "miner", "  labels: {workload-type: gpu}\n"));
   const run_result r = run(shell_quote(file));
   CAPTURE(r.output);
   CHECK(r.exit_code == 1);
@@ -297,18 +295,12 @@ TEST_CASE("review: a TrainJob is judged on spec.labels, the labels of its JobSet
   CHECK(has(r, "Fix: set spec.labels.workload-type: training"));
 
   // One AdmissionReview: the labels of the mutated object name spec.labels.
-  nlohmann::json review =
-      nlohmann::json::parse(std::ifstream(fixture_path("deployment-create.json")));
-  review["request"]["kind"] = {
-      {"group", "trainer.kubeflow.org"}, {"version", "v1alpha1"}, {"kind", "TrainJob"}};
-  review["request"]["resource"] = {
-      {"group", "trainer.kubeflow.org"}, {"version", "v1alpha1"}, {"resource", "trainjobs"}};
-  review["request"]["namespace"] = "training";
-  review["request"]["object"] = {
-      {"apiVersion", "trainer.kubeflow.org/v1alpha1"},
-      {"kind", "TrainJob"},
-      {"metadata", {{"name", "llm"}, {"namespace", "training"}, {"labels", {{"team", "nlp"}}}}},
-      {"spec", {{"runtimeRef", {{"name", "torch-distributed"}}}}}};
+  const nlohmann::json review = mlnetpol::testing::as_trainjob_review(
+      nlohmann::json::parse(std::ifstream(fixture_path("deployment-create.json"))), "training",
+      {{"apiVersion", "trainer.kubeflow.org/v1alpha1"},
+       {"kind", "TrainJob"},
+       {"metadata", {{"name", "llm"}, {"labels", {{"team", "nlp"}}}}},
+       {"spec", {{"runtimeRef", {{"name", "torch-distributed"}}}}}});
   const run_result one = run(shell_quote(dir.add("review.json", review.dump())));
   CAPTURE(one.output);
   CHECK(one.exit_code == 0);

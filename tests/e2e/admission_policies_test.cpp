@@ -20,6 +20,7 @@
 
 #include "tests/e2e/cluster.hpp"
 #include "tests/e2e/kapi.hpp"
+#include "tests/support/trainjob.hpp"
 
 using namespace std::chrono_literals;
 using mlnetpol::testing::kapi_server;
@@ -91,11 +92,9 @@ void install_trainjob_crd(const kapi_server& kapi) {
   REQUIRE_MESSAGE(r.status == 0, r.out);
 }
 
-// A TrainJob (Kubeflow Trainer v2): no pod template; spec.labels go to its JobSet and Jobs.
+// A TrainJob whose spec.labels are labels ("k: v, ...").
 std::string trainjob(const std::string& ns, const std::string& name, const std::string& labels) {
-  return "apiVersion: trainer.kubeflow.org/v1alpha1\nkind: TrainJob\nmetadata: {name: " + name +
-         ", namespace: " + ns + "}\nspec:\n  runtimeRef: {name: torch-distributed}\n" +
-         (labels.empty() ? "" : "  labels: {" + labels + "}\n");
+  return mlnetpol::testing::trainjob_yaml(ns, name, "  labels: {" + labels + "}\n");
 }
 
 void make_namespace(cluster_fixture& c, const std::string& ns) {
