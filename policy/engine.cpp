@@ -15,6 +15,7 @@
 #include "policy/owned_labels.hpp"
 #include "policy/policy_set.hpp"
 #include "policy/scheduling_gate.hpp"
+#include "policy/template_fields.hpp"
 #include "policy/text.hpp"
 #include "policy/warnings.hpp"
 
@@ -221,8 +222,9 @@ std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& ob
   return out;
 }
 
-// The pod sites a request writes: all of them on CREATE; on UPDATE only templates that changed, so
-// metadata-only updates (finalizers, owner references, labels on the workload) of workloads that
+// The pod sites a request writes: all of them on CREATE; on UPDATE only templates whose
+// written_template_fields changed (policy/template_fields.hpp; the admission policies' CEL
+// compares the same), so other updates (finalizers, owner references, an image) of workloads that
 // predate mlnetpol are neither patched (no surprise rollout) nor denied (no stuck deletion).
 std::vector<pod_site> written_sites(const request_facts& r) {
   std::vector<pod_site> sites = pod_sites(r.group, r.kind, *r.object);
@@ -241,12 +243,16 @@ std::vector<pod_site> written_sites(const request_facts& r) {
     if (a == nullptr || b == nullptr) return a == b;
     return json_equal(*a, *b);
   };
+  // A maps_only site's metadata is the object holding the maps, and it has no spec.
+  auto field = [](const pod_site& s, const template_field& f) -> const rapidjson::Value* {
+    if (s.maps_only) return f.parent == "metadata" ? json_member(s.metadata, f.name) : nullptr;
+    return json_member(f.parent == "metadata" ? s.metadata : s.spec, f.name);
+  };
+  // Only the fields a decision reads: an image or a TrainJob's suspend changing writes no label.
   auto same_site = [&](const pod_site& old, const pod_site& site) {
-    if (!site.maps_only) return same(old.metadata, site.metadata) && same(old.spec, site.spec);
-    // A TrainJob's suspend or trainer changing (Kueue resumes jobs) writes no label.
-    return same(json_member(old.metadata, "labels"), json_member(site.metadata, "labels")) &&
-           same(json_member(old.metadata, "annotations"),
-                json_member(site.metadata, "annotations"));
+    return std::all_of(
+        written_template_fields.begin(), written_template_fields.end(),
+        [&](const template_field& f) { return same(field(old, f), field(site, f)); });
   };
   std::erase_if(sites, [&](const pod_site& site) {
     const auto old = std::lower_bound(

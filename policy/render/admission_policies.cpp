@@ -15,6 +15,7 @@
 #include "policy/namespaces.hpp"
 #include "policy/policy_set.hpp"
 #include "policy/render/object.hpp"
+#include "policy/template_fields.hpp"
 #include "policy/text.hpp"
 
 namespace mlnetpol::policy {
@@ -75,9 +76,30 @@ std::string cel_has_path(std::string_view root, std::span<const std::string_view
   return out;
 }
 
+// Whether an UPDATE writes the template now (old: the same template before): one of
+// written_template_fields differs (policy/template_fields.hpp; the engine's written_sites compares
+// the same). maps_only: the expressions are the object holding the maps (a TrainJob's spec).
+std::string template_written(std::string_view old, std::string_view now, bool maps_only) {
+  std::string out;
+  for (const template_field& f : written_template_fields) {
+    if (maps_only && f.parent != "metadata") continue;
+    std::vector<std::string_view> path;
+    if (!maps_only) path.push_back(f.parent);
+    path.push_back(f.name);
+    const std::string has_old = cel_has_path(old, path);
+    const std::string has_now = cel_has_path(now, path);
+    const bool one = path.size() == 1;
+    append(out, out.empty() ? "" : " || ", one ? "" : "(", has_old, one ? "" : ")",
+           " != ", one ? "" : "(", has_now, one ? "" : ")", " || (", has_now, " && ",
+           cel_path(old, path), " != ", cel_path(now, path), ")");
+  }
+  return out;
+}
+
 // The pod templates a request writes, as the engine's written_sites sees them: the Pod itself on
-// CREATE; every template of a workload on CREATE, on UPDATE only those that changed (so a
-// metadata-only update of a workload that predates mlnetpol is never refused).
+// CREATE; every template of a workload on CREATE, on UPDATE only those template_written (so an
+// update of a workload that predates mlnetpol that leaves its templates' labels, annotations and
+// hostNetwork alone is never refused).
 std::string templates_expression() {
   // Kinds sharing a template path share one branch.
   std::vector<std::pair<std::vector<std::string>, std::string>> branches;
@@ -88,22 +110,20 @@ std::string templates_expression() {
     std::string e;
     if (w.labels_at_path) {
       // The object holding the maps stands as a template's metadata (no pod spec: hostNetwork
-      // never applies); written when its labels or annotations change, as the engine compares.
-      auto differs = [&](std::string_view field) {
-        return cat("has(", old, ".", field, ") != has(t.", field, ") || (has(t.", field, ") && ",
-                   old, ".", field, " != t.", field, ")");
-      };
+      // never applies).
       e = cat("(", cel_has_path("object", path), " ? [", now, "] : []).filter(t, oldObject == null",
-              " || !(", cel_has_path("oldObject", path), ") || ", differs("labels"), " || ",
-              differs("annotations"), ").map(t, {'metadata': t})");
+              " || !(", cel_has_path("oldObject", path), ") || ", template_written(old, "t", true),
+              ").map(t, {'metadata': t})");
     } else if (!w.replica_specs) {
       e = cat("(", cel_has_path("object", path), " ? [", now, "] : []).filter(t, oldObject == null",
-              " || !(", cel_has_path("oldObject", path), ") || ", old, " != t)");
+              " || !(", cel_has_path("oldObject", path), ") || ", template_written(old, "t", false),
+              ")");
     } else {
       e = cat(cel_has_path("object", path), " ? ", now, ".filter(k, has(", now,
               "[k].template) && (oldObject == null || !(", cel_has_path("oldObject", path),
-              ") || !(k in ", old, ") || !has(", old, "[k].template) || ", old,
-              "[k].template != ", now, "[k].template)).map(k, ", now, "[k].template) : []");
+              ") || !(k in ", old, ") || !has(", old, "[k].template) || ",
+              template_written(cat(old, "[k].template"), cat(now, "[k].template"), false),
+              ")).map(k, ", now, "[k].template) : []");
     }
     auto same = std::find_if(branches.begin(), branches.end(),
                              [&](const auto& b) { return b.second == e; });

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -456,6 +457,11 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
     REQUIRE(kubectl("annotate namespace " + ns + " mlnetpol.io/policy-set=recorded").status == 0);
   }
   install_trainjob_crd(kapi);
+  // Unlabelled Deployments that predate the policies, for the UPDATE cases below.
+  for (const char* ns : {"train", "mlops"}) {
+    write_text(dir + "/old.json", synthetic_workload("Deployment", "old", ns, "").dump());
+    REQUIRE(kubectl("create -f " + shell_quote(dir + "/old.json")).status == 0);
+  }
   const auto rendered = mlnetpol::testing::run_command(
       shell_quote(binary) + " render --config " + shell_quote(dir + "/config.yaml") +
       " --admission-policies v1beta1 > " + shell_quote(dir + "/vap.yaml"));
@@ -544,4 +550,44 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
   CHECK_MESSAGE(differences.empty(), differences << "\nkubectl:\n" << created.out);
   MESSAGE(webhook_allows.size() << " cases, " << denied << " denied by both");
   CHECK(denied > 20);  // the corpus exercises refusals, not only admissions
+
+  // UPDATEs of those Deployments (policy/template_fields.hpp): only a change of the template's
+  // labels, annotations or hostNetwork writes it. The webhook's decision (`mlnetpol review` of the
+  // AdmissionReview) and the policies' (a server-side dry-run replace) are equal.
+  const auto review_base =
+      json::parse(read_text(source + "/tests/fixtures/admission/deployment-create.json"));
+  const auto update = [&](const std::string& ns, const std::string& what, bool expect_allowed,
+                          const std::function<void(json&)>& change) {
+    CAPTURE(ns);
+    CAPTURE(what);
+    const auto got = kubectl("get deployment old -n " + ns + " -o json");
+    REQUIRE(got.status == 0);
+    const json old = json::parse(got.out);
+    json now = old;
+    change(now["spec"]["template"]);
+    json review = review_base;
+    auto& request = review["request"];
+    request["operation"] = "UPDATE";
+    request["name"] = "old";
+    request["namespace"] = ns;
+    request["userInfo"] = {{"username", "tenant"}, {"groups", {"system:authenticated"}}};
+    request["object"] = now;
+    request["oldObject"] = old;
+    write_text(dir + "/update-review.json", review.dump());
+    const auto webhook = mlnetpol::testing::run_command(shell_quote(binary) + " review --config " +
+                                                        shell_quote(dir + "/config.yaml") + " " +
+                                                        shell_quote(dir + "/update-review.json"));
+    REQUIRE_MESSAGE(webhook.status <= 1, webhook.out);
+    write_text(dir + "/update.json", now.dump());
+    const auto api = kubectl("replace --dry-run=server -f " + shell_quote(dir + "/update.json"));
+    CHECK_MESSAGE((webhook.status == 0) == (api.status == 0), webhook.out << "\n" << api.out);
+    CHECK_MESSAGE((api.status == 0) == expect_allowed, api.out);
+  };
+  const auto image = [](json& t) { t["spec"]["containers"][0]["image"] = "y"; };
+  update("mlops", "image only", true, image);
+  update("train", "image only", true, image);
+  update("mlops", "template labels, none inferred", false,
+         [](json& t) { t["metadata"]["labels"]["tier"] = "web"; });
+  update("train", "template labels: a wrong workload-type", false,
+         [](json& t) { t["metadata"]["labels"]["workload-type"] = "inference"; });
 }

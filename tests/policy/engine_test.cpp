@@ -16,6 +16,7 @@
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "policy/name_rules.hpp"
+#include "policy/text.hpp"
 
 using namespace mlnetpol::policy;
 using mlnetpol::json::json_member;
@@ -1001,31 +1002,46 @@ TEST_CASE("warnings stay within the API server's limits") {
   CHECK(d.warnings.back().find("more warnings omitted") != std::string::npos);
 }
 
-TEST_CASE("workload UPDATE: only changed templates are patched and judged") {
+TEST_CASE(
+    "workload UPDATE: only templates whose labels, annotations or hostNetwork changed are "
+    "patched and judged") {
   const config cfg = ml_config();
-  const std::string old_deployment =
-      R"({"metadata":{"name":"web"},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}}})";
-  // Metadata-only change (e.g. the garbage collector adding a finalizer).
+  const auto deployment = [](std::string_view metadata, std::string_view template_labels,
+                             std::string_view image, std::string_view pod_spec = "") {
+    return cat(R"({"metadata":{"name":"web")", metadata,
+               R"(},"spec":{"template":{"metadata":{"labels":{)", template_labels, R"(}},"spec":{)",
+               pod_spec, R"("containers":[{"name":"c","image":")", image, R"("}]}}}})");
+  };
+  const std::string old_deployment = deployment("", R"("app":"web")", "nginx:1");
+  // A finalizer (the garbage collector) or a new image: no field a decision reads changed
+  // (policy/template_fields.hpp), so a Deployment that predates mlnetpol stays updatable.
   const std::string finalizer =
-      R"({"metadata":{"name":"web","finalizers":["foregroundDeletion"]},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}}})";
-  const std::string new_image =
-      R"({"metadata":{"name":"web"},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:2"}]}}}})";
+      deployment(R"(,"finalizers":["foregroundDeletion"])", R"("app":"web")", "nginx:1");
+  const std::string new_image = deployment("", R"("app":"web")", "nginx:2");
   for (const char* ns : {"mlops", "training"}) {
-    CAPTURE(ns);
-    auto unchanged = built("apps", "Deployment", "UPDATE", ns, finalizer, old_deployment);
-    CHECK(mutate(unchanged->facts(), cfg).additions.empty());
-    CHECK(validate(unchanged->facts(), cfg).allowed);
+    for (const std::string* now : {&finalizer, &new_image}) {
+      CAPTURE(ns);
+      CAPTURE(*now);
+      auto unchanged = built("apps", "Deployment", "UPDATE", ns, *now, old_deployment);
+      CHECK(mutate(unchanged->facts(), cfg).additions.empty());
+      CHECK(validate(unchanged->facts(), cfg).allowed);
+    }
   }
-  // A changed template in a namespace that pins the type is labelled ...
-  auto labelled = built("apps", "Deployment", "UPDATE", "training", new_image, old_deployment);
+  // Changed template labels in a namespace that pins the type are labelled ...
+  const std::string relabelled = deployment("", R"("app":"web2")", "nginx:1");
+  auto labelled = built("apps", "Deployment", "UPDATE", "training", relabelled, old_deployment);
   CHECK(find_addition(mutate(labelled->facts(), cfg), "labels", "workload-type") != nullptr);
   check_round_trip(*labelled, cfg);
-  // ... and where nothing can be inferred it is denied.
-  auto denied = built("apps", "Deployment", "UPDATE", "mlops", new_image, old_deployment);
+  // ... and where nothing can be inferred they are denied; so is a wrong value.
+  auto denied = built("apps", "Deployment", "UPDATE", "mlops", relabelled, old_deployment);
   CHECK(mutate(denied->facts(), cfg).additions.empty());
   const decision d = validate(denied->facts(), cfg);
   CHECK_FALSE(d.allowed);
   CHECK(has_rule(d, rule_workload_type_missing));
+  // hostNetwork set on the template writes it too.
+  const std::string host = deployment("", R"("app":"web")", "nginx:1", R"("hostNetwork":true,)");
+  auto host_update = built("apps", "Deployment", "UPDATE", "mlops", host, old_deployment);
+  CHECK_FALSE(validate(host_update->facts(), cfg).allowed);
 }
 
 TEST_CASE("TrainJob: spec.labels is the label site, judged as a template's labels") {

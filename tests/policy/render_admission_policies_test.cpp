@@ -215,6 +215,40 @@ TEST_CASE("admission policies: CEL names the configured label and the allowed va
                                            "jaxjobs", "trainjobs"});
 }
 
+TEST_CASE(
+    "admission policies: an UPDATE writes a template when its labels, annotations or "
+    "hostNetwork change, as the engine compares (policy/template_fields.hpp)") {
+  const auto objects = render(sample());
+  const auto& spec = find(objects, "mlnetpol-workload-type-training")->doc["spec"];
+  std::string templates;
+  for (const auto& v : spec["variables"].GetArray())
+    if (std::string(v["name"].GetString()) == "templates") templates = v["expression"].GetString();
+  // Not the whole template: an image-only update of a Deployment that predates mlnetpol passes.
+  CHECK(templates.find("oldObject.spec.template != t") == std::string::npos);
+  CHECK(templates.find("[k].template != object") == std::string::npos);
+  CHECK(templates.find(
+            ".filter(t, oldObject == null || !(has(oldObject.spec) && "
+            "has(oldObject.spec.template)) || (has(oldObject.spec.template.metadata) && "
+            "has(oldObject.spec.template.metadata.labels)) != (has(t.metadata) && "
+            "has(t.metadata.labels)) || (has(t.metadata) && has(t.metadata.labels) && "
+            "oldObject.spec.template.metadata.labels != t.metadata.labels) || "
+            "(has(oldObject.spec.template.metadata) && "
+            "has(oldObject.spec.template.metadata.annotations)) != (has(t.metadata) && "
+            "has(t.metadata.annotations)) || (has(t.metadata) && has(t.metadata.annotations) && "
+            "oldObject.spec.template.metadata.annotations != t.metadata.annotations) || "
+            "(has(oldObject.spec.template.spec) && has(oldObject.spec.template.spec.hostNetwork)) "
+            "!= (has(t.spec) && has(t.spec.hostNetwork)) || (has(t.spec) && "
+            "has(t.spec.hostNetwork) && oldObject.spec.template.spec.hostNetwork != "
+            "t.spec.hostNetwork))") != std::string::npos);
+  // A Kubeflow job's replica templates: the same three fields, per replica type.
+  CHECK(templates.find("oldObject.spec.pytorchReplicaSpecs[k].template.spec.hostNetwork != "
+                       "object.spec.pytorchReplicaSpecs[k].template.spec.hostNetwork") !=
+        std::string::npos);
+  CHECK(templates.find("oldObject.spec.pytorchReplicaSpecs[k].template.metadata.labels != "
+                       "object.spec.pytorchReplicaSpecs[k].template.metadata.labels") !=
+        std::string::npos);
+}
+
 TEST_CASE("admission policies: a TrainJob's spec.labels stand as its template's labels") {
   const auto objects = render(sample());
   const auto& spec = find(objects, "mlnetpol-workload-type-training")->doc["spec"];
