@@ -276,8 +276,8 @@ std::vector<planned_label> plan(context& c) {
       break;
     case kind_class::pod:
     case kind_class::workload:
-      // Pods are labelled when created; templates whenever they are written, so every rollout
-      // carries the label.
+      // Pods are labelled when created (so every rollout's pods carry the label); templates
+      // whenever they are written (written_sites).
       if (create || (update && c.kind == kind_class::workload)) {
         for (const auto& site : written_sites(r)) plan_site(c, *r.object, site, out);
       }
