@@ -64,8 +64,9 @@ place child_place(place parent, std::string_view key) {
     case place::spec:  // hostNetwork, a policy's rules, and the ways down to pod templates
       // ingress/egress: the rules of a NetworkPolicy or CiliumNetworkPolicy (policy/guardrails).
       // schedulingGates: the scheduling gate (policy/scheduling_gate.hpp).
-      if (key == "hostNetwork" || key == "ingress" || key == "egress" ||
-          key == "schedulingGates") {
+      // labels/annotations: a TrainJob's label site (policy/kinds.cpp, labels_at_path).
+      if (key == "hostNetwork" || key == "ingress" || key == "egress" || key == "schedulingGates" ||
+          key == "labels" || key == "annotations") {
         return place::all;
       }
       if (key == "template") return place::object;

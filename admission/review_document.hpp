@@ -37,9 +37,11 @@ struct review_document {
 // reads: apiVersion, kind and the request fields the codec models; of request.object/oldObject the
 // apiVersion, kind, metadata's name, generateName, namespace, labels, annotations and
 // ownerReferences, spec.hostNetwork, spec.schedulingGates, spec.ingress, spec.egress and specs (a network policy's rules,
-// for the guardrails), and the same again in every pod template the label engine
+// for the guardrails), spec.labels and spec.annotations (a TrainJob's label site),
+// and the same again in every pod template the label engine
 // finds (spec.template, spec.jobTemplate.spec.template, spec.*ReplicaSpecs.*.template).
-// managedFields, containers, volumes, status and the like are never copied.
+// managedFields, containers, volumes, status and the like are never copied (so whether an UPDATE
+// writes a template is decided on policy/template_fields.hpp's fields, all of them kept here).
 // padding: readable bytes after body (>= review_body_padding: no copy).
 std::shared_ptr<review_document> parse_review_document(std::string_view body,
                                                        std::size_t padding = 0);

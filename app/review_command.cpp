@@ -102,9 +102,7 @@ void print_labels(const rapidjson::Value* object, std::string_view group, std::s
   const bool is_pod = policy::is_pod_kind(group, kind);
   if (!is_pod) print_map("metadata.labels", json::json_member(object, "metadata"));
   for (const auto& site : sites) {
-    print_map(
-        site.template_path.empty() ? "metadata.labels" : site.template_path + ".metadata.labels",
-        site.metadata);
+    print_map(policy::labels_path(site), site.metadata);
   }
   if (is_pod && sites.empty()) print_map("metadata.labels", json::json_member(object, "metadata"));
 }

@@ -15,6 +15,7 @@
 #include "policy/owned_labels.hpp"
 #include "policy/policy_set.hpp"
 #include "policy/scheduling_gate.hpp"
+#include "policy/template_fields.hpp"
 #include "policy/text.hpp"
 #include "policy/warnings.hpp"
 
@@ -221,8 +222,9 @@ std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& ob
   return out;
 }
 
-// The pod sites a request writes: all of them on CREATE; on UPDATE only templates that changed, so
-// metadata-only updates (finalizers, owner references, labels on the workload) of workloads that
+// The pod sites a request writes: all of them on CREATE; on UPDATE only templates whose
+// written_template_fields changed (policy/template_fields.hpp; the admission policies' CEL
+// compares the same), so other updates (finalizers, owner references, an image) of workloads that
 // predate mlnetpol are neither patched (no surprise rollout) nor denied (no stuck deletion).
 std::vector<pod_site> written_sites(const request_facts& r) {
   std::vector<pod_site> sites = pod_sites(r.group, r.kind, *r.object);
@@ -241,12 +243,23 @@ std::vector<pod_site> written_sites(const request_facts& r) {
     if (a == nullptr || b == nullptr) return a == b;
     return json_equal(*a, *b);
   };
+  // A maps_only site's metadata is the object holding the maps, and it has no spec.
+  auto field = [](const pod_site& s, const template_field& f) -> const rapidjson::Value* {
+    if (s.maps_only) return f.parent == "metadata" ? json_member(s.metadata, f.name) : nullptr;
+    return json_member(f.parent == "metadata" ? s.metadata : s.spec, f.name);
+  };
+  // Only the fields a decision reads: an image or a TrainJob's suspend changing writes no label.
+  auto same_site = [&](const pod_site& old, const pod_site& site) {
+    return std::all_of(
+        written_template_fields.begin(), written_template_fields.end(),
+        [&](const template_field& f) { return same(field(old, f), field(site, f)); });
+  };
   std::erase_if(sites, [&](const pod_site& site) {
     const auto old = std::lower_bound(
         by_path.begin(), by_path.end(), site.template_path,
         [](const pod_site* o, const std::string& path) { return o->template_path < path; });
     return old != by_path.end() && (*old)->template_path == site.template_path &&
-           same((*old)->metadata, site.metadata) && same((*old)->spec, site.spec);
+           same_site(**old, site);
   });
   return sites;
 }
@@ -263,8 +276,8 @@ std::vector<planned_label> plan(context& c) {
       break;
     case kind_class::pod:
     case kind_class::workload:
-      // Pods are labelled when created; templates whenever they are written, so every rollout
-      // carries the label.
+      // Pods are labelled when created (so every rollout's pods carry the label); templates
+      // whenever they are written (written_sites).
       if (create || (update && c.kind == kind_class::workload)) {
         for (const auto& site : written_sites(r)) plan_site(c, *r.object, site, out);
       }
@@ -325,7 +338,7 @@ void append_fix_location(std::string& out, const context& c, const pod_site& sit
                          std::string_view preposition) {
   const std::string& key = c.cfg.label_key;
   if (!site.template_path.empty()) {
-    append(out, site.template_path, ".metadata.labels.", key, ": ");
+    append(out, labels_path(site), ".", key, ": ");
     append_fix_value(out, allowed);
     return;
   }

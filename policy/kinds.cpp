@@ -11,7 +11,7 @@ namespace {
 
 using json::json_member;
 
-constexpr std::array<workload_kind, 12> workload_kind_table{{
+constexpr std::array<workload_kind, 13> workload_kind_table{{
     {"apps", "Deployment", "deployments", {"spec", "template"}, 2, false},
     {"apps", "StatefulSet", "statefulsets", {"spec", "template"}, 2, false},
     {"apps", "DaemonSet", "daemonsets", {"spec", "template"}, 2, false},
@@ -25,6 +25,8 @@ constexpr std::array<workload_kind, 12> workload_kind_table{{
     {"kubeflow.org", "XGBoostJob", "xgboostjobs", {"spec", "xgbReplicaSpecs"}, 2, true},
     {"kubeflow.org", "PaddleJob", "paddlejobs", {"spec", "paddleReplicaSpecs"}, 2, true},
     {"kubeflow.org", "JAXJob", "jaxjobs", {"spec", "jaxReplicaSpecs"}, 2, true},
+    // Kubeflow Trainer v2: no pod template; spec.labels go to the JobSet and Jobs it creates.
+    {"trainer.kubeflow.org", "TrainJob", "trainjobs", {"spec"}, 1, false, true},
 }};
 
 const workload_kind* find_workload_kind(std::string_view group, std::string_view kind) {
@@ -114,6 +116,15 @@ std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
     path.emplace_back(w->path[i]);
   }
   if (at == nullptr || !at->IsObject()) return sites;
+  if (w->labels_at_path) {
+    pod_site site;
+    site.template_path = join_path(path) + ".labels";
+    site.metadata = at;
+    site.metadata_path = std::move(path);
+    site.maps_only = true;
+    sites.push_back(std::move(site));
+    return sites;
+  }
   if (!w->replica_specs) {
     sites.push_back(site_at(*at, std::move(path)));
     return sites;
@@ -132,6 +143,10 @@ std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
     sites.push_back(site_at(*tmpl, std::move(replica_path)));
   }
   return sites;
+}
+
+std::string labels_path(const pod_site& site) {
+  return join_path(site.metadata_path) + ".labels";
 }
 
 bool is_handled_kind(std::string_view kind) {

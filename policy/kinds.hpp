@@ -21,6 +21,10 @@ struct workload_kind {
   std::array<std::string_view, 4> path;
   std::size_t path_size;
   bool replica_specs;
+  // The path leads to the object whose own labels map is the label site, not to a pod template:
+  // a TrainJob's spec, whose labels and annotations go to the JobSet and Jobs it creates. No pod
+  // spec there (no hostNetwork); its pods are judged when they are created.
+  bool labels_at_path = false;
 };
 // Every one of them (Deployment, Job, PyTorchJob, ...).
 std::span<const workload_kind> workload_kinds();
@@ -33,10 +37,17 @@ bool is_network_policy_kind(std::string_view group, std::string_view kind);
 // A pod or a pod template inside an admitted object.
 struct pod_site {
   std::vector<std::string> metadata_path;      // from the object root to the metadata object
-  std::string template_path;                   // "spec.template", "" for the Pod itself
+  std::string template_path;  // "spec.template", "spec.labels" (TrainJob), "" for the Pod itself
   const rapidjson::Value* metadata = nullptr;  // null when the template has no metadata yet
   const rapidjson::Value* spec = nullptr;
+  // A labels_at_path kind's site: metadata is the object holding the maps, and only its labels
+  // and annotations are the site (the rest of it is no pod template's).
+  bool maps_only = false;
 };
+
+// Where the site's labels map sits, for messages: "metadata.labels",
+// "spec.template.metadata.labels", "spec.labels".
+std::string labels_path(const pod_site& site);
 
 // The Pod itself for kind Pod; every pod template for a workload kind; empty otherwise.
 std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,

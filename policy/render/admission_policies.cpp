@@ -15,6 +15,7 @@
 #include "policy/namespaces.hpp"
 #include "policy/policy_set.hpp"
 #include "policy/render/object.hpp"
+#include "policy/template_fields.hpp"
 #include "policy/text.hpp"
 
 namespace mlnetpol::policy {
@@ -75,9 +76,30 @@ std::string cel_has_path(std::string_view root, std::span<const std::string_view
   return out;
 }
 
+// Whether an UPDATE writes the template now (old: the same template before): one of
+// written_template_fields differs (policy/template_fields.hpp; the engine's written_sites compares
+// the same). maps_only: the expressions are the object holding the maps (a TrainJob's spec).
+std::string template_written(std::string_view old, std::string_view now, bool maps_only) {
+  std::string out;
+  for (const template_field& f : written_template_fields) {
+    if (maps_only && f.parent != "metadata") continue;
+    std::vector<std::string_view> path;
+    if (!maps_only) path.push_back(f.parent);
+    path.push_back(f.name);
+    const std::string has_old = cel_has_path(old, path);
+    const std::string has_now = cel_has_path(now, path);
+    const bool one = path.size() == 1;
+    append(out, out.empty() ? "" : " || ", one ? "" : "(", has_old, one ? "" : ")",
+           " != ", one ? "" : "(", has_now, one ? "" : ")", " || (", has_now, " && ",
+           cel_path(old, path), " != ", cel_path(now, path), ")");
+  }
+  return out;
+}
+
 // The pod templates a request writes, as the engine's written_sites sees them: the Pod itself on
-// CREATE; every template of a workload on CREATE, on UPDATE only those that changed (so a
-// metadata-only update of a workload that predates mlnetpol is never refused).
+// CREATE; every template of a workload on CREATE, on UPDATE only those template_written (so an
+// update of a workload that predates mlnetpol that leaves its templates' labels, annotations and
+// hostNetwork alone is never refused).
 std::string templates_expression() {
   // Kinds sharing a template path share one branch.
   std::vector<std::pair<std::vector<std::string>, std::string>> branches;
@@ -86,14 +108,22 @@ std::string templates_expression() {
     const std::string now = cel_path("object", path);
     const std::string old = cel_path("oldObject", path);
     std::string e;
-    if (!w.replica_specs) {
+    if (w.labels_at_path) {
+      // The object holding the maps stands as a template's metadata (no pod spec: hostNetwork
+      // never applies).
       e = cat("(", cel_has_path("object", path), " ? [", now, "] : []).filter(t, oldObject == null",
-              " || !(", cel_has_path("oldObject", path), ") || ", old, " != t)");
+              " || !(", cel_has_path("oldObject", path), ") || ", template_written(old, "t", true),
+              ").map(t, {'metadata': t})");
+    } else if (!w.replica_specs) {
+      e = cat("(", cel_has_path("object", path), " ? [", now, "] : []).filter(t, oldObject == null",
+              " || !(", cel_has_path("oldObject", path), ") || ", template_written(old, "t", false),
+              ")");
     } else {
       e = cat(cel_has_path("object", path), " ? ", now, ".filter(k, has(", now,
               "[k].template) && (oldObject == null || !(", cel_has_path("oldObject", path),
-              ") || !(k in ", old, ") || !has(", old, "[k].template) || ", old,
-              "[k].template != ", now, "[k].template)).map(k, ", now, "[k].template) : []");
+              ") || !(k in ", old, ") || !has(", old, "[k].template) || ",
+              template_written(cat(old, "[k].template"), cat(now, "[k].template"), false),
+              ")).map(k, ", now, "[k].template) : []");
     }
     auto same = std::find_if(branches.begin(), branches.end(),
                              [&](const auto& b) { return b.second == e; });
@@ -112,12 +142,26 @@ std::string templates_expression() {
   return out + "[]";
 }
 
-// Where the templates sit, for messages: "spec.template", "spec.pytorchReplicaSpecs.*.template".
-std::string template_path_expression() {
+// Where a kind's templates sit, as the engine's messages name them (pod_site.template_path):
+// "spec.template", "spec.pytorchReplicaSpecs.*.template", "spec.labels".
+std::string template_path_of(const workload_kind& w) {
+  std::string path = cel_path("", {w.path.data(), w.path_size}).substr(1);
+  if (w.replica_specs) path += ".*.template";
+  if (w.labels_at_path) path += ".labels";
+  return path;
+}
+
+// Where their labels map sits (policy::labels_path): "spec.template.metadata.labels",
+// "spec.labels".
+std::string labels_path_of(const workload_kind& w) {
+  return w.labels_at_path ? template_path_of(w) : template_path_of(w) + ".metadata.labels";
+}
+
+// The resource's path for messages, of per kind; kinds sharing a path share one branch.
+std::string path_expression(std::string (*of)(const workload_kind&)) {
   std::vector<std::pair<std::vector<std::string>, std::string>> branches;
   for (const workload_kind& w : workload_kinds()) {
-    std::string path = cel_path("", {w.path.data(), w.path_size}).substr(1);
-    if (w.replica_specs) path += ".*.template";
+    std::string path = of(w);
     auto same = std::find_if(branches.begin(), branches.end(),
                              [&](const auto& b) { return b.second == path; });
     if (same == branches.end()) {
@@ -320,7 +364,8 @@ void write_binding_spec(json_writer& w, const config& cfg, const policy_spec& p,
 }
 
 std::vector<variable> common_variables() {
-  return {{"template_path", template_path_expression()}, {"templates", templates_expression()}};
+  return {{"template_path", path_expression(template_path_of)},
+          {"templates", templates_expression()}};
 }
 
 // "training", or "training (or inference)": the value a fix suggests, as the webhook writes it.
@@ -344,6 +389,7 @@ policy_spec workload_type_policy(const config& cfg, const std::vector<std::strin
   p.name = cat(policy_prefix, "workload-type-", joined(allowed, "-"));
   p.operations = {"CREATE", "UPDATE"};
   p.variables = common_variables();
+  p.variables.push_back({"labels_path", path_expression(labels_path_of)});
   p.action = action_of;
   const std::string label_key = cel_quote(cfg.label_key);
   const std::string allowed_list = cel_list(allowed);
@@ -358,8 +404,7 @@ policy_spec workload_type_policy(const config& cfg, const std::vector<std::strin
     return cat(
         "(request.resource.resource == 'pods' ? ",
         cel_quote(cat("metadata.labels.", cfg.label_key, ": ", fix, " ", preposition, " the pod")),
-        " : variables.template_path + ",
-        cel_quote(cat(".metadata.labels.", cfg.label_key, ": ", fix)), ")");
+        " : variables.labels_path + ", cel_quote(cat(".", cfg.label_key, ": ", fix)), ")");
   };
   p.validations.push_back(
       {cat("variables.templates.all(t, ", labelled("t"), ")"),

@@ -15,6 +15,7 @@
 #include "policy/name_rules.hpp"
 #include "tests/admission/test_support.hpp"
 #include "tests/admission/webhook_under_test.hpp"
+#include "tests/support/trainjob.hpp"
 
 using mlnetpol::admission::decode_review;
 using mlnetpol::admission::label_webhook;
@@ -149,6 +150,63 @@ TEST_CASE("templates: the Deployment's template gets the label, the Deployment i
   CHECK(patched["spec"]["template"]["metadata"]["labels"] ==
         json{{"app", "web"}, {"workload-type", "training"}});
   CHECK(patched["metadata"]["labels"] == json{{"app", "web"}});
+}
+
+namespace {
+
+// A TrainJob CREATE in ns with the given spec, as the API server would send it.
+json trainjob_review(const std::string& ns, const json& spec) {
+  return mlnetpol::testing::as_trainjob_review(json::parse(fixture("deployment-create.json")), ns,
+                                               {{"apiVersion", "trainer.kubeflow.org/v1alpha1"},
+                                                {"kind", "TrainJob"},
+                                                {"metadata", {{"name", "llm"}}},
+                                                {"spec", spec}});
+}
+
+}  // namespace
+
+TEST_CASE("TrainJob: the patch writes spec.labels (created when absent), nothing else") {
+  policy_handlers handlers(ml_config());
+  const json runtime = {{"runtimeRef", {{"name", "torch-distributed"}}},
+                        {"trainer", {{"numNodes", 2}}}};
+  for (const bool with_map : {false, true}) {
+    CAPTURE(with_map);
+    json spec = runtime;
+    if (with_map) spec["labels"] = {{"team", "nlp"}};
+    const json review = trainjob_review("ml-training", spec);
+    const review_response r = handlers.mutate().handle(decode(review));
+    CHECK(r.decision == "patched");
+    const json patched = apply_patch(review["request"]["object"], r.patch);
+    json labels = with_map ? json{{"team", "nlp"}} : json::object();
+    labels["workload-type"] = "training";
+    CHECK(patched["spec"]["labels"] == labels);
+    CHECK(patched["spec"]["annotations"] ==
+          json{{"mlnetpol.io/workload-type-source", "namespace:ml-training"}});
+    json back = patched;
+    back["spec"].erase("annotations");
+    if (with_map) {
+      back["spec"]["labels"].erase("workload-type");
+    } else {
+      back["spec"].erase("labels");
+    }
+    CHECK(back == review["request"]["object"]);  // the TrainJob's own metadata untouched
+    const review_response validated =
+        handlers.validate().handle(decode(with_object(review, patched)));
+    CHECK_MESSAGE(validated.allowed, validated.message);
+    CHECK(handlers.mutate().handle(decode(with_object(review, patched))).patch.empty());
+  }
+  // A value not allowed is refused, naming spec.labels.
+  json spec = runtime;
+  spec["labels"] = {{"workload-type", "inference"}};
+  const review_response r =
+      handlers.validate().handle(decode(trainjob_review("ml-training", spec)));
+  CHECK_FALSE(r.allowed);
+  CHECK(r.code == 403);
+  CHECK_MESSAGE(r.message.find("TrainJob \"llm\" (spec.labels) in namespace \"ml-training\" has "
+                               "label workload-type=inference") != std::string::npos,
+                r.message);
+  CHECK_MESSAGE(r.message.find("Fix: set spec.labels.workload-type: training") != std::string::npos,
+                r.message);
 }
 
 TEST_CASE("denial: 403 with an actionable message, counted as a violation") {

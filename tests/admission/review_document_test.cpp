@@ -9,6 +9,7 @@
 
 #include "admission/codec.hpp"
 #include "admission/json_parse.hpp"
+#include "policy/template_fields.hpp"
 #include "tests/admission/test_support.hpp"
 
 namespace {
@@ -134,6 +135,40 @@ TEST_CASE("kept values: escaped keys, numbers, arrays where objects belong") {
   auto decoded = decode_review(review.dump());
   REQUIRE(decoded.has_value());
   CHECK((*decoded->object)["metadata"]["labels"]["n"].GetDouble() == 1.25);
+}
+
+TEST_CASE("a TrainJob's spec.labels and spec.annotations are kept, the rest of its spec is not") {
+  json review = json::parse(fixture("deployment-create.json"));
+  json& object = review["request"]["object"];
+  object["spec"] = {{"labels", {{"workload-type", "training"}}},
+                    {"annotations", {{"a", "b"}}},
+                    {"runtimeRef", {{"name", "torch-distributed"}}},
+                    {"trainer", {{"numNodes", 2}}}};
+  const std::string body = review.dump();
+  CHECK(agrees_with_rapidjson(body));
+  const auto fast = parse_review_document(body);
+  REQUIRE(fast != nullptr);
+  CHECK(as_nlohmann(fast->document)["request"]["object"]["spec"] ==
+        json{{"labels", {{"workload-type", "training"}}}, {"annotations", {{"a", "b"}}}});
+}
+
+TEST_CASE("every field whose change writes a pod template is kept, its containers are not") {
+  // The engine decides whether an UPDATE writes a template from these fields alone
+  // (policy/template_fields.hpp); the webhook must see each of them.
+  json review = json::parse(fixture("deployment-create.json"));
+  json& tmpl = review["request"]["object"]["spec"]["template"];
+  for (const auto& f : mlnetpol::policy::written_template_fields)
+    tmpl[std::string(f.parent)][std::string(f.name)] = json{{"k", "v"}};
+  const std::string body = review.dump();
+  CHECK(agrees_with_rapidjson(body));
+  const auto fast = parse_review_document(body);
+  REQUIRE(fast != nullptr);
+  const json kept = as_nlohmann(fast->document)["request"]["object"]["spec"]["template"];
+  for (const auto& f : mlnetpol::policy::written_template_fields) {
+    CAPTURE(f.name);
+    CHECK(kept[std::string(f.parent)][std::string(f.name)] == json{{"k", "v"}});
+  }
+  CHECK_FALSE(kept["spec"].contains("containers"));
 }
 
 TEST_CASE("content after the root value is refused; a root that is no object is named") {

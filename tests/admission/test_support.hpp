@@ -68,7 +68,8 @@ inline nlohmann::json kept_spec(const nlohmann::json& spec) {
   if (!spec.is_object()) return spec;
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [key, child] : spec.items()) {
-    if (key == "hostNetwork" || key == "ingress" || key == "egress" || key == "schedulingGates") {
+    if (key == "hostNetwork" || key == "ingress" || key == "egress" || key == "schedulingGates" ||
+        key == "labels" || key == "annotations") {
       out[key] = child;
     } else if (key == "template") {
       out[key] = kept_object(child);

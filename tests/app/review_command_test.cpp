@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/process.hpp"
+#include "tests/support/trainjob.hpp"
 
 namespace {
 
@@ -274,6 +275,38 @@ TEST_CASE("review: plain manifests, multi-document YAML, one line per object") {
             "Deployment serving/web: would be patched: add "
             "/spec/template/metadata/labels/workload-type=inference"));
   CHECK(has(placed, "Pod training/trainer: would be patched"));
+}
+
+TEST_CASE("review: a TrainJob is judged on spec.labels, the labels of its JobSet and Jobs") {
+  manifest_dir dir;
+  using mlnetpol::testing::trainjob_yaml;
+  const std::string file = dir.add(
+      "trainjobs.yaml", trainjob_yaml("training", "llm") + "---\n" +
+                            trainjob_yaml("training", "miner", "  labels: {workload-type: gpu}\n"));
+  const run_result r = run(shell_quote(file));
+  CAPTURE(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(has(r,
+            "TrainJob training/llm: would be patched: add /spec/labels="
+            "{\"workload-type\":\"training\"}"));
+  CHECK(has(r,
+            "TrainJob training/miner: denied: TrainJob \"miner\" (spec.labels) in namespace "
+            "\"training\" has label workload-type=gpu, which is not allowed here"));
+  CHECK(has(r, "Fix: set spec.labels.workload-type: training"));
+
+  // One AdmissionReview: the labels of the mutated object name spec.labels.
+  const nlohmann::json review = mlnetpol::testing::as_trainjob_review(
+      nlohmann::json::parse(std::ifstream(fixture_path("deployment-create.json"))), "training",
+      {{"apiVersion", "trainer.kubeflow.org/v1alpha1"},
+       {"kind", "TrainJob"},
+       {"metadata", {{"name", "llm"}, {"labels", {{"team", "nlp"}}}}},
+       {"spec", {{"runtimeRef", {{"name", "torch-distributed"}}}}}});
+  const run_result one = run(shell_quote(dir.add("review.json", review.dump())));
+  CAPTURE(one.output);
+  CHECK(one.exit_code == 0);
+  CHECK(has(one,
+            "labels of the mutated object:\n  metadata.labels:\n    team: nlp\n  spec.labels:\n"
+            "    workload-type: training\n"));
 }
 
 TEST_CASE("review: a denied object fails the run (exit 1), as a merge-request gate") {

@@ -1,7 +1,8 @@
 // The label rules as ValidatingAdmissionPolicies (issue 24) on the real kube-apiserver v1.28.7
 // (kapi): the leader keeps them (labelled, repaired, pruned) with its own RBAC and token, and with
 // every replica stopped the API server still refuses what the webhook would: a wrong or missing
-// workload-type, hostNetwork, a Deployment template without the label, in a namespace created
+// workload-type, hostNetwork, a Deployment template without the label, a TrainJob's spec.labels
+// naming a value its namespace does not allow, in a namespace created
 // during the outage too, and (issue 23's outage half) a pod of a namespace whose policy set is
 // not recorded as in place unless it carries mlnetpol's scheduling gate. An API server without the
 // feature: one log line, /status says so. Skipped when MLNETPOL_KAPI is unset.
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -19,6 +21,7 @@
 
 #include "tests/e2e/cluster.hpp"
 #include "tests/e2e/kapi.hpp"
+#include "tests/support/trainjob.hpp"
 
 using namespace std::chrono_literals;
 using mlnetpol::testing::kapi_server;
@@ -77,6 +80,22 @@ std::string pod(const std::string& ns, const std::string& name, const std::strin
   return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  namespace: " + ns +
          "\n  labels: {" + labels + "}\nspec:\n" + spec_extra +
          "  containers: [{name: c, image: registry.example/x:1}]\n";
+}
+
+// Kubeflow Trainer's TrainJob CRD (reduced, tests/e2e/crds/), established before it returns.
+void install_trainjob_crd(const kapi_server& kapi) {
+  auto r = kapi.kubectl(
+      "apply -f " + shell_quote(source + "/tests/e2e/crds/trainjobs.trainer.kubeflow.org.yaml") +
+      " 2>&1");
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+  r = kapi.kubectl(
+      "wait --for condition=established --timeout=30s crd/trainjobs.trainer.kubeflow.org 2>&1");
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+}
+
+// A TrainJob whose spec.labels are labels ("k: v, ...").
+std::string trainjob(const std::string& ns, const std::string& name, const std::string& labels) {
+  return mlnetpol::testing::trainjob_yaml(ns, name, "  labels: {" + labels + "}\n");
 }
 
 void make_namespace(cluster_fixture& c, const std::string& ns) {
@@ -300,6 +319,29 @@ spec:
     r = apply(c, "job-ok", job("ok", "workload-type: inference"));
     CHECK_MESSAGE(r.status == 0, r.out);  // mlops allows both values
   }
+
+  // A TrainJob: its spec.labels are judged (train allows training only).
+  {
+    install_trainjob_crd(c.kapi);
+    std::string last;
+    CHECK_MESSAGE(
+        eventually([&] {
+          const auto bad =
+              apply(c, "trainjob-bad", trainjob("train", "bad", "workload-type: inference"), true);
+          last = bad.out;
+          return bad.status != 0 && bad.out.find(
+                                        "TrainJob \"bad\" (spec.labels) in namespace \"train\" "
+                                        "has label workload-type=inference, which is not allowed "
+                                        "here; allowed values: training. Fix: set "
+                                        "spec.labels.workload-type: training") != std::string::npos;
+        }),
+        last);
+    auto r = apply(c, "trainjob-none", trainjob("train", "none", "team: nlp"));
+    CHECK(r.status != 0);
+    CHECK_MESSAGE(r.out.find("has no label workload-type") != std::string::npos, r.out);
+    r = apply(c, "trainjob-ok", trainjob("train", "ok", "workload-type: training"));
+    CHECK_MESSAGE(r.status == 0, r.out);
+  }
 }
 
 TEST_CASE("admission policies: an API server without them falls back to the webhooks") {
@@ -414,6 +456,12 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
     // The set in place: only the label rules decide here.
     REQUIRE(kubectl("annotate namespace " + ns + " mlnetpol.io/policy-set=recorded").status == 0);
   }
+  install_trainjob_crd(kapi);
+  // Unlabelled Deployments that predate the policies, for the UPDATE cases below.
+  for (const char* ns : {"train", "mlops"}) {
+    write_text(dir + "/old.json", synthetic_workload("Deployment", "old", ns, "").dump());
+    REQUIRE(kubectl("create -f " + shell_quote(dir + "/old.json")).status == 0);
+  }
   const auto rendered = mlnetpol::testing::run_command(
       shell_quote(binary) + " render --config " + shell_quote(dir + "/config.yaml") +
       " --admission-policies v1beta1 > " + shell_quote(dir + "/vap.yaml"));
@@ -439,6 +487,18 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
     for (const char* label : {"", "training", "inference"}) {
       items.push_back(synthetic_workload("Deployment", next(), ns, label));
       items.push_back(synthetic_workload("CronJob", next(), ns, label));
+    }
+    // TrainJobs: spec.labels with no label (inferred from the kind where the namespace agrees),
+    // each value, and none at all (the map created by the patch).
+    for (const char* label :
+         std::initializer_list<const char*>{"", "training", "inference", "gpu", nullptr}) {
+      json spec = {{"runtimeRef", {{"name", "torch-distributed"}}}};
+      if (label != nullptr) spec["labels"] = {{"team", "nlp"}};
+      if (label != nullptr && *label != '\0') spec["labels"]["workload-type"] = label;
+      items.push_back({{"apiVersion", "trainer.kubeflow.org/v1alpha1"},
+                       {"kind", "TrainJob"},
+                       {"metadata", {{"name", next()}, {"namespace", ns}}},
+                       {"spec", spec}});
     }
     // Signals that disagree (an inference owner in a training namespace): no label is inferred.
     json owned = synthetic_pod(next(), ns, "", false);
@@ -490,4 +550,44 @@ TEST_CASE("admission policies: the same decisions as the webhook") {
   CHECK_MESSAGE(differences.empty(), differences << "\nkubectl:\n" << created.out);
   MESSAGE(webhook_allows.size() << " cases, " << denied << " denied by both");
   CHECK(denied > 20);  // the corpus exercises refusals, not only admissions
+
+  // UPDATEs of those Deployments (policy/template_fields.hpp): only a change of the template's
+  // labels, annotations or hostNetwork writes it. The webhook's decision (`mlnetpol review` of the
+  // AdmissionReview) and the policies' (a server-side dry-run replace) are equal.
+  const auto review_base =
+      json::parse(read_text(source + "/tests/fixtures/admission/deployment-create.json"));
+  const auto update = [&](const std::string& ns, const std::string& what, bool expect_allowed,
+                          const std::function<void(json&)>& change) {
+    CAPTURE(ns);
+    CAPTURE(what);
+    const auto got = kubectl("get deployment old -n " + ns + " -o json");
+    REQUIRE(got.status == 0);
+    const json old = json::parse(got.out);
+    json now = old;
+    change(now["spec"]["template"]);
+    json review = review_base;
+    auto& request = review["request"];
+    request["operation"] = "UPDATE";
+    request["name"] = "old";
+    request["namespace"] = ns;
+    request["userInfo"] = {{"username", "tenant"}, {"groups", {"system:authenticated"}}};
+    request["object"] = now;
+    request["oldObject"] = old;
+    write_text(dir + "/update-review.json", review.dump());
+    const auto webhook = mlnetpol::testing::run_command(shell_quote(binary) + " review --config " +
+                                                        shell_quote(dir + "/config.yaml") + " " +
+                                                        shell_quote(dir + "/update-review.json"));
+    REQUIRE_MESSAGE(webhook.status <= 1, webhook.out);
+    write_text(dir + "/update.json", now.dump());
+    const auto api = kubectl("replace --dry-run=server -f " + shell_quote(dir + "/update.json"));
+    CHECK_MESSAGE((webhook.status == 0) == (api.status == 0), webhook.out << "\n" << api.out);
+    CHECK_MESSAGE((api.status == 0) == expect_allowed, api.out);
+  };
+  const auto image = [](json& t) { t["spec"]["containers"][0]["image"] = "y"; };
+  update("mlops", "image only", true, image);
+  update("train", "image only", true, image);
+  update("mlops", "template labels, none inferred", false,
+         [](json& t) { t["metadata"]["labels"]["tier"] = "web"; });
+  update("train", "template labels: a wrong workload-type", false,
+         [](json& t) { t["metadata"]["labels"]["workload-type"] = "inference"; });
 }

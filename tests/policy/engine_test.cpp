@@ -16,6 +16,7 @@
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "policy/name_rules.hpp"
+#include "policy/text.hpp"
 
 using namespace mlnetpol::policy;
 using mlnetpol::json::json_member;
@@ -386,6 +387,12 @@ TEST_CASE("pod templates of every workload kind get the label") {
        "{\"spec\":{\"jaxReplicaSpecs\":{\"Worker\":{\"template\":" + tmpl + "}}}}",
        {{"spec", "jaxReplicaSpecs", "Worker", "template", "metadata"}},
        "namespace:training"},
+      // No template: the labels its JobSet and Jobs get, in spec.labels (created when absent).
+      {"trainer.kubeflow.org",
+       "TrainJob",
+       "{\"spec\":{\"runtimeRef\":{\"name\":\"torch-distributed\"}}}",
+       {{"spec"}},
+       "namespace:training"},
   };
   const config cfg = ml_config();
   for (const auto& r : rows) {
@@ -420,6 +427,8 @@ TEST_CASE("the workload kind is a signal for its own template in a both-roles na
       {"kubeflow.org", "PyTorchJob",
        "{\"spec\":{\"pytorchReplicaSpecs\":{\"Master\":{\"template\":" + tmpl + "}}}}", "training",
        "owner:PyTorchJob"},
+      {"trainer.kubeflow.org", "TrainJob", "{\"spec\":{\"labels\":{\"team\":\"nlp\"}}}", "training",
+       "owner:TrainJob"},
       {"apps", "Deployment", "{\"spec\":{\"template\":" + tmpl + "}}", nullptr, nullptr},
       {"apps", "Deployment",
        "{\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"serving.kserve.io/"
@@ -993,31 +1002,108 @@ TEST_CASE("warnings stay within the API server's limits") {
   CHECK(d.warnings.back().find("more warnings omitted") != std::string::npos);
 }
 
-TEST_CASE("workload UPDATE: only changed templates are patched and judged") {
+TEST_CASE(
+    "workload UPDATE: only templates whose labels, annotations or hostNetwork changed are "
+    "patched and judged") {
   const config cfg = ml_config();
-  const std::string old_deployment =
-      R"({"metadata":{"name":"web"},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}}})";
-  // Metadata-only change (e.g. the garbage collector adding a finalizer).
+  const auto deployment = [](std::string_view metadata, std::string_view template_labels,
+                             std::string_view image, std::string_view pod_spec = "") {
+    return cat(R"({"metadata":{"name":"web")", metadata,
+               R"(},"spec":{"template":{"metadata":{"labels":{)", template_labels, R"(}},"spec":{)",
+               pod_spec, R"("containers":[{"name":"c","image":")", image, R"("}]}}}})");
+  };
+  const std::string old_deployment = deployment("", R"("app":"web")", "nginx:1");
+  // A finalizer (the garbage collector) or a new image: no field a decision reads changed
+  // (policy/template_fields.hpp), so a Deployment that predates mlnetpol stays updatable.
   const std::string finalizer =
-      R"({"metadata":{"name":"web","finalizers":["foregroundDeletion"]},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:1"}]}}}})";
-  const std::string new_image =
-      R"({"metadata":{"name":"web"},"spec":{"template":{"metadata":{"labels":{"app":"web"}},"spec":{"containers":[{"name":"c","image":"nginx:2"}]}}}})";
+      deployment(R"(,"finalizers":["foregroundDeletion"])", R"("app":"web")", "nginx:1");
+  const std::string new_image = deployment("", R"("app":"web")", "nginx:2");
   for (const char* ns : {"mlops", "training"}) {
-    CAPTURE(ns);
-    auto unchanged = built("apps", "Deployment", "UPDATE", ns, finalizer, old_deployment);
-    CHECK(mutate(unchanged->facts(), cfg).additions.empty());
-    CHECK(validate(unchanged->facts(), cfg).allowed);
+    for (const std::string* now : {&finalizer, &new_image}) {
+      CAPTURE(ns);
+      CAPTURE(*now);
+      auto unchanged = built("apps", "Deployment", "UPDATE", ns, *now, old_deployment);
+      CHECK(mutate(unchanged->facts(), cfg).additions.empty());
+      CHECK(validate(unchanged->facts(), cfg).allowed);
+    }
   }
-  // A changed template in a namespace that pins the type is labelled ...
-  auto labelled = built("apps", "Deployment", "UPDATE", "training", new_image, old_deployment);
+  // Changed template labels in a namespace that pins the type are labelled ...
+  const std::string relabelled = deployment("", R"("app":"web2")", "nginx:1");
+  auto labelled = built("apps", "Deployment", "UPDATE", "training", relabelled, old_deployment);
   CHECK(find_addition(mutate(labelled->facts(), cfg), "labels", "workload-type") != nullptr);
   check_round_trip(*labelled, cfg);
-  // ... and where nothing can be inferred it is denied.
-  auto denied = built("apps", "Deployment", "UPDATE", "mlops", new_image, old_deployment);
+  // ... and where nothing can be inferred they are denied; so is a wrong value.
+  auto denied = built("apps", "Deployment", "UPDATE", "mlops", relabelled, old_deployment);
   CHECK(mutate(denied->facts(), cfg).additions.empty());
   const decision d = validate(denied->facts(), cfg);
   CHECK_FALSE(d.allowed);
   CHECK(has_rule(d, rule_workload_type_missing));
+  // hostNetwork set on the template writes it too.
+  const std::string host = deployment("", R"("app":"web")", "nginx:1", R"("hostNetwork":true,)");
+  auto host_update = built("apps", "Deployment", "UPDATE", "mlops", host, old_deployment);
+  CHECK_FALSE(validate(host_update->facts(), cfg).allowed);
+}
+
+TEST_CASE("TrainJob: spec.labels is the label site, judged as a template's labels") {
+  const config cfg = ml_config();
+  const std::string group = "trainer.kubeflow.org";
+  const auto trainjob = [](const std::string& spec_members) {
+    return R"({"apiVersion":"trainer.kubeflow.org/v1alpha1","kind":"TrainJob",)"
+           R"("metadata":{"name":"llm","labels":{"workload-type":"training"}},)"
+           R"("spec":{"runtimeRef":{"name":"torch-distributed"})" +
+           spec_members + "}}";
+  };
+  // The labels the TrainJob itself carries are not the site: spec.labels has none.
+  auto missing = built(group, "TrainJob", "CREATE", "mlops", trainjob(""));
+  decision d = validate(missing->facts(), cfg);
+  CHECK_FALSE(d.allowed);
+  CHECK(has_rule(d, rule_workload_type_missing));
+  CHECK(d.message ==
+        "TrainJob \"llm\" (spec.labels) in namespace \"mlops\" has no label workload-type; "
+        "allowed values here: training or inference. Fix: add spec.labels.workload-type: training "
+        "(or inference)");
+  // Mutation adds it to the labels map it creates, with the source annotation beside it.
+  d = mutate(missing->facts(), cfg);
+  REQUIRE(d.additions.size() == 2);
+  CHECK(d.additions[0] == map_entry{{"spec"}, "labels", "workload-type", "training"});
+  CHECK(d.additions[1] ==
+        map_entry{{"spec"}, "annotations", std::string(source_annotation), "owner:TrainJob"});
+  check_round_trip(*missing, cfg);
+  // An existing map keeps its members and gets the key.
+  auto existing = built(group, "TrainJob", "CREATE", "training",
+                        trainjob(R"(,"labels":{"team":"nlp"},"annotations":{"a":"b"})"));
+  check_round_trip(*existing, cfg);
+  CHECK(map_value(json_member(existing->object, "spec"), "labels", "team") == "nlp");
+  CHECK(map_value(json_member(existing->object, "spec"), "labels", "workload-type") == "training");
+
+  // A value not allowed is never overwritten, and refused naming spec.labels.
+  auto wrong = built(group, "TrainJob", "CREATE", "training",
+                     trainjob(R"(,"labels":{"workload-type":"inference"})"));
+  CHECK(mutate(wrong->facts(), cfg).additions.empty());
+  d = validate(wrong->facts(), cfg);
+  CHECK_FALSE(d.allowed);
+  CHECK(has_rule(d, rule_workload_type_not_allowed));
+  CHECK(d.message ==
+        "TrainJob \"llm\" (spec.labels) in namespace \"training\" has label "
+        "workload-type=inference, which is not allowed here; allowed values: training. Fix: set "
+        "spec.labels.workload-type: training");
+  // No pod spec: a hostNetwork member of spec is no pod's, so not judged.
+  auto host = built(group, "TrainJob", "CREATE", "argocd", trainjob(R"(,"hostNetwork":true)"));
+  CHECK(validate(host->facts(), cfg).allowed);
+
+  // UPDATE: judged when spec.labels or spec.annotations change, not when only other fields do
+  // (Kueue suspends and resumes TrainJobs that may predate mlnetpol).
+  const std::string old_job = trainjob(R"(,"suspend":true)");
+  auto resumed =
+      built(group, "TrainJob", "UPDATE", "mlops", trainjob(R"(,"suspend":false)"), old_job);
+  CHECK(mutate(resumed->facts(), cfg).additions.empty());
+  CHECK(validate(resumed->facts(), cfg).allowed);
+  auto relabelled = built(group, "TrainJob", "UPDATE", "mlops",
+                          trainjob(R"(,"suspend":true,"labels":{"workload-type":"gpu"})"), old_job);
+  CHECK(has_rule(validate(relabelled->facts(), cfg), rule_workload_type_not_allowed));
+  auto annotated = built(group, "TrainJob", "UPDATE", "mlops",
+                         trainjob(R"(,"suspend":true,"annotations":{"a":"b"})"), old_job);
+  CHECK(has_rule(validate(annotated->facts(), cfg), rule_workload_type_missing));
 }
 
 namespace {

@@ -116,6 +116,34 @@ TEST_CASE("pod_sites finds the pod and every template, skipping malformed ones")
   CHECK(pod_sites("", "Pod", d).empty());
 }
 
+TEST_CASE("pod_sites: a TrainJob's label site is its spec (labels for its JobSet and Jobs)") {
+  rapidjson::Document d;
+  d.Parse(R"({"metadata":{"labels":{"workload-type":"inference"}},
+              "spec":{"labels":{"workload-type":"training"},"runtimeRef":{"name":"torch"},
+                      "hostNetwork":true}})");
+  auto sites = pod_sites("trainer.kubeflow.org", "TrainJob", d);
+  REQUIRE(sites.size() == 1);
+  CHECK(sites[0].metadata_path == std::vector<std::string>{"spec"});
+  CHECK(sites[0].template_path == "spec.labels");
+  CHECK(labels_path(sites[0]) == "spec.labels");
+  CHECK(map_value(sites[0].metadata, "labels", "workload-type") == "training");
+  CHECK(sites[0].spec == nullptr);  // no pod spec: no hostNetwork to judge
+  CHECK(sites[0].maps_only);
+  d.Parse(R"({"spec":{"runtimeRef":{"name":"torch"}}})");  // no labels yet: the site all the same
+  sites = pod_sites("trainer.kubeflow.org", "TrainJob", d);
+  REQUIRE(sites.size() == 1);
+  CHECK(map_value(sites[0].metadata, "labels", "workload-type") == std::nullopt);
+  d.Parse(R"({"spec":"x"})");
+  CHECK(pod_sites("trainer.kubeflow.org", "TrainJob", d).empty());
+  d.Parse(R"({"metadata":{}})");
+  CHECK(pod_sites("trainer.kubeflow.org", "TrainJob", d).empty());
+  CHECK(pod_sites("kubeflow.org", "TrainJob", d).empty());  // wrong group
+  // The other sites' labels paths, as messages name them.
+  d.Parse(R"({"spec":{"template":{}}})");
+  CHECK(labels_path(pod_sites("apps", "Deployment", d).at(0)) == "spec.template.metadata.labels");
+  CHECK(labels_path(pod_sites("", "Pod", d).at(0)) == "metadata.labels");
+}
+
 TEST_CASE("infer_workload_type reports every signal and refuses conflicts") {
   rapidjson::Document m;
   m.Parse(R"({"labels":{"training.kubeflow.org/job-name":"x","seldon-deployment-id":"y"}})");

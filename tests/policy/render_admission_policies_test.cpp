@@ -212,7 +212,72 @@ TEST_CASE("admission policies: CEL names the configured label and the allowed va
   CHECK(resources == std::set<std::string>{"pods", "deployments", "statefulsets", "daemonsets",
                                            "replicasets", "jobs", "cronjobs", "pytorchjobs",
                                            "tfjobs", "mpijobs", "xgboostjobs", "paddlejobs",
-                                           "jaxjobs"});
+                                           "jaxjobs", "trainjobs"});
+}
+
+TEST_CASE(
+    "admission policies: an UPDATE writes a template when its labels, annotations or "
+    "hostNetwork change, as the engine compares (policy/template_fields.hpp)") {
+  const auto objects = render(sample());
+  const auto& spec = find(objects, "mlnetpol-workload-type-training")->doc["spec"];
+  std::string templates;
+  for (const auto& v : spec["variables"].GetArray())
+    if (std::string(v["name"].GetString()) == "templates") templates = v["expression"].GetString();
+  // Not the whole template: an image-only update of a Deployment that predates mlnetpol passes.
+  CHECK(templates.find("oldObject.spec.template != t") == std::string::npos);
+  CHECK(templates.find("[k].template != object") == std::string::npos);
+  CHECK(templates.find(
+            ".filter(t, oldObject == null || !(has(oldObject.spec) && "
+            "has(oldObject.spec.template)) || (has(oldObject.spec.template.metadata) && "
+            "has(oldObject.spec.template.metadata.labels)) != (has(t.metadata) && "
+            "has(t.metadata.labels)) || (has(t.metadata) && has(t.metadata.labels) && "
+            "oldObject.spec.template.metadata.labels != t.metadata.labels) || "
+            "(has(oldObject.spec.template.metadata) && "
+            "has(oldObject.spec.template.metadata.annotations)) != (has(t.metadata) && "
+            "has(t.metadata.annotations)) || (has(t.metadata) && has(t.metadata.annotations) && "
+            "oldObject.spec.template.metadata.annotations != t.metadata.annotations) || "
+            "(has(oldObject.spec.template.spec) && has(oldObject.spec.template.spec.hostNetwork)) "
+            "!= (has(t.spec) && has(t.spec.hostNetwork)) || (has(t.spec) && "
+            "has(t.spec.hostNetwork) && oldObject.spec.template.spec.hostNetwork != "
+            "t.spec.hostNetwork))") != std::string::npos);
+  // A Kubeflow job's replica templates: the same three fields, per replica type.
+  CHECK(templates.find("oldObject.spec.pytorchReplicaSpecs[k].template.spec.hostNetwork != "
+                       "object.spec.pytorchReplicaSpecs[k].template.spec.hostNetwork") !=
+        std::string::npos);
+  CHECK(templates.find("oldObject.spec.pytorchReplicaSpecs[k].template.metadata.labels != "
+                       "object.spec.pytorchReplicaSpecs[k].template.metadata.labels") !=
+        std::string::npos);
+}
+
+TEST_CASE("admission policies: a TrainJob's spec.labels stand as its template's labels") {
+  const auto objects = render(sample());
+  const auto& spec = find(objects, "mlnetpol-workload-type-training")->doc["spec"];
+  std::map<std::string, std::string> variables;
+  for (const auto& v : spec["variables"].GetArray())
+    variables[v["name"].GetString()] = v["expression"].GetString();
+  // The TrainJob branch: object.spec as the metadata of one template (so t.metadata.labels is
+  // object.spec.labels), written when its labels or annotations change.
+  const std::string templates = variables.at("templates");
+  CHECK(templates.find("request.resource.resource in ['trainjobs'] ? ((has(object.spec) ? "
+                       "[object.spec] : []).filter(t, oldObject == null || !(has(oldObject.spec)) "
+                       "|| has(oldObject.spec.labels) != has(t.labels) || (has(t.labels) && "
+                       "oldObject.spec.labels != t.labels) || has(oldObject.spec.annotations) != "
+                       "has(t.annotations) || (has(t.annotations) && oldObject.spec.annotations "
+                       "!= t.annotations)).map(t, {'metadata': t}))") != std::string::npos);
+  // Messages name spec.labels as the webhook's do.
+  CHECK(variables.at("template_path")
+            .find("request.resource.resource in ['trainjobs'] ? "
+                  "'spec.labels'") != std::string::npos);
+  CHECK(variables.at("labels_path")
+            .find("request.resource.resource in ['trainjobs'] ? "
+                  "'spec.labels'") != std::string::npos);
+  CHECK(variables.at("labels_path").find("'spec.template.metadata.labels'") != std::string::npos);
+  const std::string missing = spec["validations"][0]["messageExpression"].GetString();
+  CHECK(missing.find("variables.labels_path + '.workload-type: training'") != std::string::npos);
+  // hostNetwork: a TrainJob's "template" has no spec, so the policy never refuses one.
+  const auto& host = find(objects, "mlnetpol-host-network")->doc["spec"];
+  CHECK(std::string(host["validations"][0]["expression"].GetString())
+            .starts_with("variables.templates.all(t, !has(t.spec) ||"));
 }
 
 TEST_CASE("admission policies: the policy-set rule reads the annotation and the gate") {
