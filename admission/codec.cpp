@@ -430,8 +430,9 @@ decode_result decode_review(std::string_view body, std::size_t padding) {
   };
   if (body.empty()) return fail("empty request body");
 
-  // simdjson validates at least as strictly as RapidJSON (UTF-8, depth, numbers, controls in
-  // strings); what it refuses goes through RapidJSON, whose messages the error answers keep.
+  // The fast path (review_document.hpp) checks the whole body's structure and fully validates
+  // every value it keeps; a body it refuses goes through RapidJSON, whose messages the error
+  // answers keep (and whose document decides when it reads what the fast path would not).
   std::shared_ptr<const rapidjson::Document> document;
   if (auto fast = parse_review_document(body, padding)) {
     document = std::shared_ptr<const rapidjson::Document>(fast, &fast->document);
