@@ -1,6 +1,7 @@
 #include "admission/review_document.hpp"
 
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -107,7 +108,11 @@ const std::vector<std::string_view> malformed_scalars = {
 }  // namespace
 
 TEST_CASE("every captured review takes the fast path and keeps what a decision reads") {
-  for (const auto& path : review_fixtures()) {
+  auto paths = review_fixtures();
+  for (const char* name : {"pod-create-training.json", "deployment-create-30k.json"}) {
+    paths.push_back(std::filesystem::path(MLNETPOL_SOURCE_DIR) / "bench" / "bodies" / name);
+  }
+  for (const auto& path : paths) {
     CAPTURE(path.filename().string());
     const std::string body = read_file(path);
     CHECK(structurally_whole(body));
