@@ -63,21 +63,36 @@ bool structurally_whole(const std::uint8_t* text, std::size_t size, const std::u
   unsigned depth = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::uint8_t c = text[index[i]];
-    if (c == '{' || c == '[') {
-      if (depth == max_depth) return false;
-      const std::uint64_t bit = std::uint64_t{1} << (depth % 64);
-      is_object[depth / 64] = c == '{' ? is_object[depth / 64] | bit : is_object[depth / 64] & ~bit;
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (depth == 0) return false;
-      --depth;
-      const bool open_object = (is_object[depth / 64] >> (depth % 64)) & 1;
-      if (open_object != (c == '}')) return false;
-      // The root object is closed: it must be the last thing in the body.
-      if (depth == 0) return i + 1 == n;
-    } else if (c != '"' && c != ',' && c != ':') {
-      const std::size_t end = i + 1 < n ? index[i + 1] : size;
-      if (std::memchr(text + index[i], '\\', end - index[i]) != nullptr) return false;
+    switch (c) {
+      case '"':
+      case ',':
+      case ':':
+        break;
+      case '{':
+      case '[': {
+        if (depth == max_depth) return false;
+        const std::uint64_t bit = std::uint64_t{1} << (depth % 64);
+        is_object[depth / 64] =
+            c == '{' ? is_object[depth / 64] | bit : is_object[depth / 64] & ~bit;
+        ++depth;
+        break;
+      }
+      case '}':
+      case ']': {
+        if (depth == 0) return false;
+        --depth;
+        const bool open_object = (is_object[depth / 64] >> (depth % 64)) & 1;
+        if (open_object != (c == '}')) return false;
+        // The root object is closed: it must be the last thing in the body.
+        if (depth == 0) return i + 1 == n;
+        break;
+      }
+      default: {  // a scalar: its few bytes, up to the next structural
+        const std::uint8_t* const end = text + (i + 1 < n ? index[i + 1] : size);
+        for (const std::uint8_t* p = text + index[i]; p < end; ++p) {
+          if (*p == '\\') return false;
+        }
+      }
     }
   }
   return false;  // the root object is never closed
