@@ -17,6 +17,7 @@
 
 #include "common/obs/logging.hpp"
 #include "server/http_parser.hpp"
+#include "server/response_buffer.hpp"
 #include "server/tls.hpp"
 #include "server/tls_stream.hpp"
 
@@ -333,6 +334,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     request.body_padding = body_.padding();
     if (peer_text_.empty()) peer_text_ = endpoint_text(peer_);
     request.peer = peer_text_;
+    response_.buffer = out_.body_room();
+    response_.in_place = false;
     srv_->routes.serve(Tls ? listener_kind::webhook : listener_kind::metrics, request, response_);
     respond_stored();
   }
@@ -350,39 +353,22 @@ class session final : public session_base, public std::enable_shared_from_this<s
     response_.content_type = text_plain;
     response_.body = std::move(message);
     response_.allow = {};
+    response_.in_place = false;
     respond_stored();
   }
 
+  // The response goes out in one write from the connection's buffer (response_buffer.hpp).
   void respond_stored() {
     keep_alive_ = !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() &&
                   !draining() && !evicted_;
-    out_.clear();
-    out_ += "HTTP/1.1 ";
-    out_ += std::to_string(response_.status);
-    out_ += ' ';
-    const auto reason = http::obsolete_reason(http::int_to_status(response_.status));
-    out_.append(reason.data(), reason.size());
-    out_ += "\r\nContent-Type: ";
-    out_ += response_.content_type;
-    out_ += "\r\nContent-Length: ";
-    out_ += std::to_string(response_.body.size());
-    if (!response_.allow.empty()) {
-      out_ += "\r\nAllow: ";
-      out_ += response_.allow;
-    }
-    if (!keep_alive_)
-      out_ += "\r\nConnection: close";
-    else if (head_.version == 10)
-      out_ += "\r\nConnection: keep-alive";
-    out_ += "\r\n\r\n";
-    out_ += response_.body;
+    out_view_ = net::buffer(out_.compose(response_, keep_alive_, head_.version));
     srv_->stats.count_http(response_.status);
     enter(phase::write, srv_->opts.write_timeout);
     // Posted, not written at once: the requests one wake-up of the event loop delivered are all
     // handled first and their responses then go out back to back, so a client waiting on many
     // connections is woken less often (about 3 % less CPU per request, bench/README).
     net::post(tcp_socket().get_executor(), [self = this->shared_from_this()] {
-      self->write(net::buffer(self->out_), beast::bind_front_handler(&session::on_write, self));
+      self->write(self->out_view_, beast::bind_front_handler(&session::on_write, self));
     });
   }
 
@@ -391,6 +377,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     // A 7 MiB body once must not pin 7 MiB per idle connection.
     body_.shrink_if_over(1u << 20);
     if (response_.body.capacity() > (1u << 20)) std::string().swap(response_.body);
+    out_.shrink_if_over(1u << 20);
     if (!keep_alive_) return close_gracefully();
     read_next();
   }
@@ -472,7 +459,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   http_response response_;
   std::string peer_text_;
   std::string refusal_;  // why this connection's client may not be served ("" = it may)
-  std::string out_;
+  response_buffer out_;
+  net::const_buffer out_view_;  // the response being written, in out_
   std::vector<char> discard_;
   tcp::endpoint peer_;
   clock::time_point deadline_{};
