@@ -246,7 +246,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void read_some() {
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
+    const auto room = buffer_.prepare(16 * 1024);
+    read_end_ = static_cast<const char*>(room.data()) + room.size();
+    stream_.async_read_some(room,
                             beast::bind_front_handler(&session::on_read, this->shared_from_this()));
   }
 
@@ -259,6 +261,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void parse() {
     error_code ec;
     while (buffer_.size() > 0 && !parser_->is_done()) {
+      // A body that came whole in buffer_ stays there: buffer_ is not written again before the
+      // request is answered (the next read_some comes after the response's write).
+      const char* begin = static_cast<const char*>(buffer_.data().data());
+      parser_->read_buffer(begin, read_end_ != nullptr ? read_end_ : begin + buffer_.size());
       const std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
       if (ec == http::error::need_more) {
@@ -307,6 +313,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void on_body_read(error_code ec, std::size_t n) {
     if (ec) return fail(ec);
     // The bytes are already in place: the parser counts them and appends without a copy.
+    parser_->read_buffer(nullptr, nullptr);
     const std::size_t used = parser_->put(net::buffer(body_.view().data() + body_.size(), n), ec);
     if (!ec && used != n) ec = http::error::unexpected_body;
     after_put(ec);
@@ -461,6 +468,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::string refusal_;  // why this connection's client may not be served ("" = it may)
   response_buffer out_;
   net::const_buffer out_view_;  // the response being written, in out_
+  const char* read_end_ = nullptr;  // the end of the room buffer_ gave the last read
   std::vector<char> discard_;
   tcp::endpoint peer_;
   clock::time_point deadline_{};
