@@ -10,12 +10,12 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "common/obs/logging.hpp"
+#include "server/connection_deadline.hpp"
 #include "server/http_parser.hpp"
 #include "server/response_buffer.hpp"
 #include "server/tls.hpp"
@@ -35,9 +35,9 @@ using spdlog::level::level_enum;
 namespace {
 
 // One connection: TLS (webhook listener) or plain (metrics listener), HTTP/1.1 keep-alive.
-// Reads go straight into Beast's parser from one buffer, and each phase (handshake, idle, header,
-// body, write) has a deadline enforced by one lazily re-armed timer: moving a deadline is a store,
-// not a timer cancel and a posted handler per I/O operation.
+// Reads go straight into Beast's parser from one buffer; each phase (handshake, idle, header,
+// body, write) has its deadline (connection_deadline.hpp); each response is laid out once in the
+// connection's write buffer (response_buffer.hpp).
 template <bool Tls>
 class session final : public session_base, public std::enable_shared_from_this<session<Tls>> {
   using stream_type = std::conditional_t<Tls, tls_stream, tcp::socket>;
@@ -49,7 +49,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       : srv_(std::move(state)),
         owner_(std::move(owner)),
         ctx_(std::move(ctx)),
-        timer_(socket.get_executor()),
+        deadline_(socket.get_executor(), srv_->shortest_timeout),
         stream_(make_stream(std::move(socket))) {
     error_code ignored;
     peer_ = tcp_socket().remote_endpoint(ignored);
@@ -140,14 +140,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
     return "";
   }
 
-  // Enters a phase with its own deadline. The timer never waits longer than the shortest timeout,
-  // so a later phase's deadline is never earlier than the pending wake-up and moving it needs no
-  // re-arm; only the short closing deadline re-arms.
+  // Enters a phase with its own deadline (connection_deadline.hpp: usually no timer operation).
   void enter(phase p, std::chrono::milliseconds timeout) {
     const auto now = clock::now();
     set_phase(p, now);
-    deadline_ = now + timeout;
-    if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
+    deadline_.set(now + timeout, now, [this] { return wake_handler(); });
   }
 
   // Every phase change goes through here: the listener sees which connections wait on the client.
@@ -157,19 +154,16 @@ class session final : public session_base, public std::enable_shared_from_this<s
     waiting_since_.store(waiting ? now.time_since_epoch().count() : 0, std::memory_order_relaxed);
   }
 
-  void arm_timer(clock::time_point now) {
-    timer_armed_ = true;
-    timer_expiry_ = std::min(deadline_, now + srv_->shortest_timeout);
-    timer_.expires_at(timer_expiry_);  // cancels a pending wait, which then returns early
-    timer_.async_wait([self = this->shared_from_this()](error_code ec) { self->on_timer(ec); });
+  auto wake_handler() {
+    return [self = this->shared_from_this()](error_code ec) { self->on_timer(ec); };
   }
 
   void on_timer(error_code ec) {
     if (ec == net::error::operation_aborted) return;
-    timer_armed_ = false;
+    deadline_.fired();
     if (closed_) return;
     const auto now = clock::now();
-    if (now < deadline_) return arm_timer(now);
+    if (!deadline_.passed(now)) return deadline_.rearm(now, wake_handler());
     if (phase_ == phase::idle && request_arriving()) {
       // The next request's first bytes are here but not yet parsed: closing now would reset the
       // connection under a request the client already sent. They count as the header phase.
@@ -199,9 +193,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void shorten_idle_wait() {
     const auto now = clock::now();
     const auto until = now + srv_->drain_idle_window;
-    if (until >= deadline_) return;
-    deadline_ = until;
-    if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
+    if (until >= deadline_.at()) return;
+    deadline_.set(until, now, [this] { return wake_handler(); });
   }
 
   void start() {
@@ -422,7 +415,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void close_socket() {
     if (closed_) return;
     closed_ = true;
-    timer_.cancel();
+    deadline_.cancel();
     error_code ignored;
     tcp_socket().shutdown(tcp::socket::shutdown_both, ignored);
     tcp_socket().close(ignored);
@@ -457,7 +450,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::shared_ptr<server_state> srv_;
   std::shared_ptr<session_owner> owner_;
   std::shared_ptr<ssl::context> ctx_;  // the pair this connection started with
-  net::steady_timer timer_;
+  connection_deadline deadline_;
   stream_type stream_;
   beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
@@ -471,10 +464,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   const char* read_end_ = nullptr;  // the end of the room buffer_ gave the last read
   std::vector<char> discard_;
   tcp::endpoint peer_;
-  clock::time_point deadline_{};
-  clock::time_point timer_expiry_{};
   phase phase_ = phase::handshake;
-  bool timer_armed_ = false;
   bool timed_out_ = false;
   bool closed_for_drain_ = false;  // idle for the drain window
   bool evicted_ = false;           // asked to make room at the connection cap
