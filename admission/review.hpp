@@ -75,7 +75,8 @@ inline constexpr std::string_view decision_error = "error";
 // Where an AdmissionReview answer is written in place (the server: its connection's write
 // buffer, kept across requests, with room for the HTTP headers before begin). The answer is
 // storage[begin, end). storage's size() is the room in use, not the answer's end: the bytes past
-// end are scratch a writer may overwrite, so a buffer grown once is never grown or zero-filled again.
+// end are scratch a writer may overwrite, so a buffer grown once is never grown or zero-filled
+// again.
 struct answer_buffer {
   std::string* storage = nullptr;
   std::size_t begin = 0;

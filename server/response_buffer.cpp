@@ -72,7 +72,9 @@ std::string_view response_buffer::compose(const http_response& response, bool ke
                 response.content_type,
                 in_place ? response.buffer.end - response.buffer.begin : response.body.size(),
                 response.allow,
-                !keep_alive ? "close" : http_version == 10 ? "keep-alive" : ""};
+                !keep_alive          ? "close"
+                : http_version == 10 ? "keep-alive"
+                                     : ""};
   const std::size_t head = head_size(h);
   std::size_t start = 0;
   if (in_place && head <= response.buffer.begin) {

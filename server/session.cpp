@@ -460,7 +460,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::string peer_text_;
   std::string refusal_;  // why this connection's client may not be served ("" = it may)
   response_buffer out_;
-  net::const_buffer out_view_;  // the response being written, in out_
+  net::const_buffer out_view_;      // the response being written, in out_
   const char* read_end_ = nullptr;  // the end of the room buffer_ gave the last read
   std::vector<char> discard_;
   tcp::endpoint peer_;

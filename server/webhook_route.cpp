@@ -109,7 +109,8 @@ mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& 
     const auto start = std::chrono::steady_clock::now();
     // Straight into the connection's write buffer when there is one (no copy of the answer).
     const bool in_place = response.buffer.storage != nullptr;
-    admission::answer_buffer out = in_place ? response.buffer : admission::answer_buffer{&response.body};
+    admission::answer_buffer out =
+        in_place ? response.buffer : admission::answer_buffer{&response.body};
     admission::review_outcome outcome =
         admission::process_review(request.body, h, request.body_padding, out);
     const auto end = std::chrono::steady_clock::now();

@@ -58,20 +58,34 @@ void* ssl_realloc(void* p, std::size_t n, const char*, int) {
   note_openssl();
   return std::realloc(p, n);
 }
-void ssl_free(void* p, const char*, int) { std::free(p); }
+void ssl_free(void* p, const char*, int) {
+  std::free(p);
+}
 
 // Before main, so before OpenSSL's first allocation.
 const bool openssl_counted = CRYPTO_set_mem_functions(ssl_malloc, ssl_realloc, ssl_free) == 1;
 
 }  // namespace
 
-std::uint64_t count() { return allocations.load(); }
-std::uint64_t openssl_count() { return openssl_allocations.load(); }
-void trace(bool on) { tracing = on; }
-bool counts_openssl() { return openssl_counted; }
+std::uint64_t count() {
+  return allocations.load();
+}
+std::uint64_t openssl_count() {
+  return openssl_allocations.load();
+}
+void trace(bool on) {
+  tracing = on;
+}
+bool counts_openssl() {
+  return openssl_counted;
+}
 
-counting_scope::counting_scope() : was_(counting) { counting = true; }
-counting_scope::~counting_scope() { counting = was_; }
+counting_scope::counting_scope() : was_(counting) {
+  counting = true;
+}
+counting_scope::~counting_scope() {
+  counting = was_;
+}
 
 }  // namespace mlnetpol::testing::alloc
 
@@ -95,23 +109,51 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
   note();
   return std::malloc(n == 0 ? 1 : n);
 }
-void* operator new(std::size_t n, std::align_val_t a) { return checked(aligned(n, a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return checked(aligned(n, a)); }
+void* operator new(std::size_t n, std::align_val_t a) {
+  return checked(aligned(n, a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return checked(aligned(n, a));
+}
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return aligned(n, a);
 }
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return aligned(n, a);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}

@@ -179,8 +179,9 @@ TEST_CASE("steady keep-alive requests: the server's own share allocates nothing"
     apart_counts(ns, labels.mutate(), mutate_ns);
   }
   MESSAGE("allocations per request: " << describe("/validate pod", validate_pod) << "; "
-          << describe("/mutate pod", mutate_pod) << "; " << describe("/validate Namespace", validate_ns)
-          << "; " << describe("/mutate Namespace", mutate_ns));
+                                      << describe("/mutate pod", mutate_pod) << "; "
+                                      << describe("/validate Namespace", validate_ns) << "; "
+                                      << describe("/mutate Namespace", mutate_ns));
   REQUIRE(alloc::counts_openssl());
   // The window's edges: one request's tail at most.
   constexpr double edge = 1.0 / measured;

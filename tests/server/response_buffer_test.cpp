@@ -29,8 +29,9 @@ TEST_CASE("a body in place gets its headers just before it, not copied") {
   write_in_place(r, out, R"({"a":1})");
   const char* body_at = r.buffer.storage->data() + r.buffer.begin;
   const auto sent = out.compose(r, true, 11);
-  CHECK(sent == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
-                R"({"a":1})");
+  CHECK(sent ==
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n"
+        R"({"a":1})");
   CHECK(sent.data() + sent.size() - 7 == body_at);
   // HTTP/1.0 kept alive says so; a closing connection says so.
   CHECK(out.compose(r, true, 10) ==
@@ -48,9 +49,10 @@ TEST_CASE("any other body is copied in after the headers; Allow on a 405") {
   r.status = 405;
   r.body = "method GET not allowed on /mutate; allowed: POST";
   r.allow = "POST";
-  CHECK(out.compose(r, true, 11) ==
-        "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        "Content-Length: 48\r\nAllow: POST\r\n\r\nmethod GET not allowed on /mutate; allowed: POST");
+  CHECK(
+      out.compose(r, true, 11) ==
+      "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: 48\r\nAllow: POST\r\n\r\nmethod GET not allowed on /mutate; allowed: POST");
   r = http_response{};
   r.body = "";
   CHECK(out.compose(r, true, 11) ==
@@ -64,8 +66,10 @@ TEST_CASE("headers longer than the room before an in-place body still come out w
   r.allow = allow;
   write_in_place(r, out, "body");
   const auto sent = out.compose(r, true, 11);
-  CHECK(sent == "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n"
-                "Allow: " + allow + "\r\n\r\nbody");
+  CHECK(sent ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 4\r\n"
+        "Allow: " +
+            allow + "\r\n\r\nbody");
 }
 
 TEST_CASE("a large response does not pin its storage") {
