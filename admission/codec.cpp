@@ -272,39 +272,23 @@ std::string_view response_api_version(std::string_view requested) {
   return requested == admission_v1beta1 ? admission_v1beta1 : admission_v1;
 }
 
-// The response is written through a raw pointer into a buffer sized beforehand for the worst
-// case (every string byte escaped as \u00XX), then copied out at its real size: one allocation,
-// one pass, no capacity check per character. Buffers up to scratch_limit are per thread and
-// reused (never zero-filled again); a larger one is the answer's own. The layout is what
+// The response is written through a raw pointer into out, grown beforehand (if it is not yet) for
+// the worst case (every string byte escaped as \u00XX): one pass, no capacity check per character,
+// and in a buffer kept across requests no allocation and no zero-filling. The layout is what
 // RapidJSON's Writer writes.
 class response_writer {
  public:
   // Room for the fixed members: keys, literals, braces, a status code.
   static constexpr std::size_t fixed_bytes = 384;
-  static constexpr std::size_t scratch_limit = 64 * 1024;
   static constexpr std::size_t string_bytes(std::string_view s) {
     return json::max_escaped(s.size()) + 3;  // quotes and a separator
   }
 
-  explicit response_writer(std::size_t bound) {
-    thread_local std::string scratch;
-    if (bound <= scratch_limit) {
-      if (scratch.size() < bound) scratch.resize(std::max<std::size_t>(bound, 4096));
-      buffer_ = &scratch;
-    } else {
-      own_.resize(bound);
-      buffer_ = &own_;
-    }
-    p_ = buffer_->data();
+  response_writer(answer_buffer& out, std::size_t bound) : out_(out) {
+    if (out.storage->size() < out.begin + bound) out.storage->resize(out.begin + bound);
+    p_ = out.storage->data() + out.begin;
   }
-  std::string finish() {
-    const auto size = static_cast<std::size_t>(p_ - buffer_->data());
-    if (buffer_ == &own_) {
-      own_.resize(size);
-      return std::move(own_);
-    }
-    return std::string(buffer_->data(), size);
-  }
+  void finish() { out_.end = static_cast<std::size_t>(p_ - out_.storage->data()); }
 
   template <std::size_t N>
   void raw(const char (&text)[N]) {
@@ -330,10 +314,19 @@ class response_writer {
   }
 
  private:
-  std::string own_;
-  std::string* buffer_ = nullptr;
+  answer_buffer& out_;
   char* p_ = nullptr;
 };
+
+// An answer of its own: the string-returning encoders.
+template <typename Encode>
+std::string encode_to_string(Encode&& encode) {
+  std::string text;
+  answer_buffer out{&text, 0, 0};
+  encode(out);
+  text.resize(out.end);
+  return text;
+}
 
 // Writes {"apiVersion":...,"kind":"AdmissionReview","response":{"uid":...,"allowed":... ; the
 // caller writes the response's other members and closes both objects.
@@ -503,6 +496,12 @@ decode_result decode_review(std::string_view body, std::size_t padding) {
 
 std::string encode_response(std::string_view api_version, std::string_view uid,
                             const review_response& response) {
+  return encode_to_string(
+      [&](answer_buffer& out) { encode_response(api_version, uid, response, out); });
+}
+
+void encode_response(std::string_view api_version, std::string_view uid,
+                     const review_response& response, answer_buffer& out) {
   const bool has_status = !response.allowed || response.code != 0 || !response.message.empty();
   const int code = response.code == 0 && !response.allowed ? 403 : response.code;
 
@@ -513,7 +512,7 @@ std::string encode_response(std::string_view api_version, std::string_view uid,
   for (const auto& [k, v] : response.audit_annotations) {
     bound += response_writer::string_bytes(k) + response_writer::string_bytes(v);
   }
-  response_writer w(bound);
+  response_writer w(out, bound);
   open_review(w, api_version, uid, response.allowed);
   if (has_status) write_status(w, code, response.message, response.reason);
   if (!response.patch.empty()) {
@@ -541,17 +540,23 @@ std::string encode_response(std::string_view api_version, std::string_view uid,
     w.raw('}');
   }
   w.raw("}}");
-  return w.finish();
+  w.finish();
 }
 
 std::string encode_error(std::string_view api_version, std::string_view uid,
                          std::string_view message, int code) {
-  response_writer w(response_writer::fixed_bytes + response_writer::string_bytes(uid) +
-                    status_bytes(message, {}));
+  return encode_to_string(
+      [&](answer_buffer& out) { encode_error(api_version, uid, message, code, out); });
+}
+
+void encode_error(std::string_view api_version, std::string_view uid, std::string_view message,
+                  int code, answer_buffer& out) {
+  response_writer w(out, response_writer::fixed_bytes + response_writer::string_bytes(uid) +
+                             status_bytes(message, {}));
   open_review(w, api_version, uid, false);
   write_status(w, code, message, {});
   w.raw("}}");
-  return w.finish();
+  w.finish();
 }
 
 }  // namespace mlnetpol::admission

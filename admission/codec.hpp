@@ -35,11 +35,17 @@ boost::system::result<review_request, decode_error> decode_review(std::string_vi
 // patchType JSONPatch; warnings and auditAnnotations appear only when non-empty.
 std::string encode_response(std::string_view api_version, std::string_view uid,
                             const review_response& response);
+// The same, written into out at out.begin (out.end set). Throws only std::bad_alloc (growing out).
+void encode_response(std::string_view api_version, std::string_view uid,
+                     const review_response& response, answer_buffer& out);
 
 // An AdmissionReview error answer: allowed false, status {code, reason, message}; uid "" when
 // unknown, api_version "" (or unsupported) answers in admission.k8s.io/v1.
 std::string encode_error(std::string_view api_version, std::string_view uid,
                          std::string_view message, int code = 400);
+// The same, written into out at out.begin (out.end set). Throws only std::bad_alloc (growing out).
+void encode_error(std::string_view api_version, std::string_view uid, std::string_view message,
+                  int code, answer_buffer& out);
 
 // The metav1.StatusReason for an HTTP code ("BadRequest" for 400, ...), "" when there is none.
 std::string_view status_reason(int code);

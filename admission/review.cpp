@@ -13,11 +13,11 @@ std::string default_decision(const review_response& response) {
 }
 
 // A handler broke its no-throw contract: answer 500 so the webhook's failurePolicy decides.
-review_outcome handler_failure(review_request& request, const char* what) {
+review_outcome handler_failure(review_request& request, const char* what, answer_buffer& out) {
   review_outcome outcome;
   outcome.http_status = 500;
   outcome.error = std::string("handler failed: ") + what;
-  outcome.body = encode_error(request.api_version, request.uid, outcome.error, 500);
+  encode_error(request.api_version, request.uid, outcome.error, 500, out);
   outcome.decision = decision_error;
   outcome.uid = std::move(request.uid);
   outcome.kind = std::move(request.kind.kind);
@@ -30,13 +30,24 @@ review_outcome handler_failure(review_request& request, const char* what) {
 }  // namespace
 
 review_outcome process_review(std::string_view body, handler& h, std::size_t padding) {
+  std::string text;
+  answer_buffer out{&text, 0, 0};
+  review_outcome outcome = process_review(body, h, padding, out);
+  text.resize(out.end);
+  outcome.body = std::move(text);
+  return outcome;
+}
+
+review_outcome process_review(std::string_view body, handler& h, std::size_t padding,
+                              answer_buffer& out) {
   review_outcome outcome;
+  out.end = out.begin;
   try {
     auto decoded = decode_review(body, padding);
     if (!decoded) {
       decode_error error = decoded.error();
       outcome.http_status = 400;
-      outcome.body = encode_error(error.api_version, error.uid, error.message);
+      encode_error(error.api_version, error.uid, error.message, 400, out);
       outcome.uid = std::move(error.uid);
       outcome.decision = decision_error;
       outcome.error = std::move(error.message);
@@ -47,13 +58,13 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
     try {
       response = h.handle(request);
     } catch (const std::exception& e) {
-      outcome = handler_failure(request, e.what());
+      outcome = handler_failure(request, e.what(), out);
       return outcome;  // every path returns outcome, so it is built in the caller's object
     } catch (...) {
-      outcome = handler_failure(request, "unknown exception");
+      outcome = handler_failure(request, "unknown exception", out);
       return outcome;
     }
-    outcome.body = encode_response(request.api_version, request.uid, response);
+    encode_response(request.api_version, request.uid, response, out);
     outcome.uid = std::move(request.uid);
     outcome.group = std::move(request.kind.group);
     outcome.version = std::move(request.kind.version);
@@ -74,7 +85,7 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
   } catch (...) {
     // Only allocation failure gets here; these assignments fit the small-string buffer.
     outcome.http_status = 500;
-    outcome.body.clear();
+    out.end = out.begin;
     outcome.decision = decision_error;
     outcome.error = "internal error";
   }

@@ -72,10 +72,24 @@ class handler {
 // The decision of a request that got no decision: undecodable input, or a handler that failed.
 inline constexpr std::string_view decision_error = "error";
 
+// Where an AdmissionReview answer is written in place (the server: its connection's write
+// buffer, kept across requests, with room for the HTTP headers before begin). The answer is
+// storage[begin, end). storage's size() is the room in use, not the answer's end: the bytes past
+// end are scratch a writer may overwrite, so a buffer grown once is never grown or zero-filled
+// again.
+struct answer_buffer {
+  std::string* storage = nullptr;
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::string_view view() const { return {storage->data() + begin, end - begin}; }
+};
+
 // What the server writes back, plus the fields of the decision log line.
 struct review_outcome {
   unsigned http_status = 200;
-  std::string body;  // always an AdmissionReview JSON (errors too), uid echoed when known
+  // Always an AdmissionReview JSON (errors too), uid echoed when known; empty when it went to an
+  // answer_buffer instead.
+  std::string body;
   std::string uid;
   std::string group;  // request.kind's group and version (an Event's regarding apiVersion)
   std::string version;
@@ -95,7 +109,12 @@ struct review_outcome {
   std::string detail;  // review_response::detail
 };
 
-// Decodes body (padding as for decode_review), calls h, encodes the answer. Never throws.
+// Decodes body (padding as for decode_review), calls h, encodes the answer into outcome.body.
+// Never throws.
 review_outcome process_review(std::string_view body, handler& h, std::size_t padding = 0);
+// The same, the answer written into out (out.end set; out.begin unchanged) instead of
+// outcome.body: the server's path, which copies the answer nowhere.
+review_outcome process_review(std::string_view body, handler& h, std::size_t padding,
+                              answer_buffer& out);
 
 }  // namespace mlnetpol::admission

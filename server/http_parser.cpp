@@ -53,7 +53,25 @@ void request_parser::on_field_impl(http::field name, string_view, string_view va
   }
 }
 
+void request_body::refer(std::string_view s, std::size_t padding) {
+  external_ = s.data();
+  size_ = s.size();
+  external_padding_ = padding;
+}
+
+void request_body::take_over() {
+  if (!external_) return;
+  const char* from = external_;
+  external_ = nullptr;
+  const std::size_t n = size_;
+  size_ = 0;
+  reserve(n);
+  std::memcpy(storage_.data(), from, n);
+  size_ = n;
+}
+
 char* request_body::free_space(std::size_t max) {
+  take_over();
   reserve(size_ + max);
   return storage_.data() + size_;
 }
@@ -66,6 +84,7 @@ void request_body::reserve(std::size_t n) {
 
 void request_body::append(std::string_view s) {
   if (s.empty()) return;  // a parser's empty chunk may have no data pointer, which memcpy refuses
+  take_over();
   if (s.data() != storage_.data() + size_) {
     reserve(size_ + s.size());
     std::memcpy(storage_.data() + size_, s.data(), s.size());
@@ -76,14 +95,28 @@ void request_body::append(std::string_view s) {
 void request_body::shrink_if_over(std::size_t bytes) {
   if (storage_.size() > bytes) std::string().swap(storage_);
   size_ = 0;
+  external_ = nullptr;
 }
 
 void request_parser::on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) {
-  // <= body_limit, checked before.
+  content_length_ = length ? std::optional<std::uint64_t>(*length) : std::nullopt;
+  // <= body_limit, checked before. A body that comes whole in the read buffer needs no room here.
+  if (length && input_end_ != nullptr &&
+      static_cast<std::size_t>(input_end_ - input_begin_) >=
+          *length + admission::review_body_padding) {
+    return;
+  }
   if (length) body_.reserve(static_cast<std::size_t>(*length));
 }
 
 std::size_t request_parser::on_body_impl(string_view s, error_code&) {
+  const char* end = s.data() + s.size();
+  if (body_.size() == 0 && content_length_ && s.size() == *content_length_ &&
+      input_begin_ != nullptr && s.data() >= input_begin_ && end <= input_end_ &&
+      static_cast<std::size_t>(input_end_ - end) >= admission::review_body_padding) {
+    body_.refer({s.data(), s.size()}, static_cast<std::size_t>(input_end_ - end));
+    return s.size();
+  }
   body_.append({s.data(), s.size()});
   return s.size();
 }

@@ -3,6 +3,7 @@
 // basic_parser with our own storage, keeping only the request line, Content-Type and Expect.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,16 +23,23 @@ struct request_head {
 
 // A request body in storage kept across the requests of a connection, followed by readable padding
 // so the JSON parser reads it in place. A read can land straight after the body (free_space), and
-// appending what it read there copies nothing.
+// appending what it read there copies nothing. A body that came whole in the session's read buffer,
+// with padding after it there, stays where it is (refer): not copied at all.
 class request_body {
  public:
-  std::string_view view() const { return {storage_.data(), size_}; }
+  std::string_view view() const { return {external_ ? external_ : storage_.data(), size_}; }
   std::size_t size() const { return size_; }
   // Readable bytes after the body.
-  std::size_t padding() const { return storage_.size() - size_; }
+  std::size_t padding() const { return external_ ? external_padding_ : storage_.size() - size_; }
+  // The body is s, left in the caller's buffer, with padding readable bytes after it; valid until
+  // the request is handled.
+  void refer(std::string_view s, std::size_t padding);
   // Where up to max more body bytes can be read in place (the padding stays after them).
   char* free_space(std::size_t max);
-  void clear() { size_ = 0; }
+  void clear() {
+    size_ = 0;
+    external_ = nullptr;
+  }
   // Room for a body of n bytes, so reads and appends up to it do not move the body.
   void reserve(std::size_t n);
   void append(std::string_view s);
@@ -39,8 +47,12 @@ class request_body {
   void shrink_if_over(std::size_t bytes);
 
  private:
+  void take_over();  // a referred body into storage_, before it grows
+
   std::string storage_;  // size() is the capacity in use; written bytes beyond size_ are scratch
   std::size_t size_ = 0;
+  const char* external_ = nullptr;  // the referred body, or null
+  std::size_t external_padding_ = 0;
 };
 
 // The body goes straight into the caller's reusable storage, so a request allocates nothing once
@@ -48,6 +60,13 @@ class request_body {
 class request_parser final : public boost::beast::http::basic_parser<true> {
  public:
   request_parser(request_head& head, request_body& body);
+
+  // The caller's read buffer the next put() reads from, [begin, end) readable: a body that comes
+  // whole from it with the padding after it is referred to there, not copied. Null: copy.
+  void read_buffer(const char* begin, const char* end) {
+    input_begin_ = begin;
+    input_end_ = end;
+  }
 
  private:
   using error_code = boost::system::error_code;
@@ -66,6 +85,9 @@ class request_parser final : public boost::beast::http::basic_parser<true> {
 
   request_head& head_;
   request_body& body_;
+  std::optional<std::uint64_t> content_length_;
+  const char* input_begin_ = nullptr;
+  const char* input_end_ = nullptr;
 };
 
 // The path of a request target (the API server appends ?timeout=5s, so only the path counts).

@@ -38,6 +38,11 @@ struct http_response {
   std::string_view content_type = text_plain;  // a string with static storage
   std::string body;
   std::string_view allow;  // the Allow header, for a 405
+  // The connection's write buffer (storage null: none, e.g. in tests), with room for the headers
+  // before buffer.begin. A handler may write its body there instead (buffer.end, in_place set):
+  // the session then sends it where it is, the headers written just before it.
+  admission::answer_buffer buffer;
+  bool in_place = false;
 };
 
 class mux {

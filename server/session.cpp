@@ -10,13 +10,14 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 #include "common/obs/logging.hpp"
+#include "server/connection_deadline.hpp"
 #include "server/http_parser.hpp"
+#include "server/response_buffer.hpp"
 #include "server/tls.hpp"
 #include "server/tls_stream.hpp"
 
@@ -34,9 +35,9 @@ using spdlog::level::level_enum;
 namespace {
 
 // One connection: TLS (webhook listener) or plain (metrics listener), HTTP/1.1 keep-alive.
-// Reads go straight into Beast's parser from one buffer, and each phase (handshake, idle, header,
-// body, write) has a deadline enforced by one lazily re-armed timer: moving a deadline is a store,
-// not a timer cancel and a posted handler per I/O operation.
+// Reads go straight into Beast's parser from one buffer; each phase (handshake, idle, header,
+// body, write) has its deadline (connection_deadline.hpp); each response is laid out once in the
+// connection's write buffer (response_buffer.hpp).
 template <bool Tls>
 class session final : public session_base, public std::enable_shared_from_this<session<Tls>> {
   using stream_type = std::conditional_t<Tls, tls_stream, tcp::socket>;
@@ -48,7 +49,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
       : srv_(std::move(state)),
         owner_(std::move(owner)),
         ctx_(std::move(ctx)),
-        timer_(socket.get_executor()),
+        deadline_(socket.get_executor(), srv_->shortest_timeout),
         stream_(make_stream(std::move(socket))) {
     error_code ignored;
     peer_ = tcp_socket().remote_endpoint(ignored);
@@ -139,14 +140,11 @@ class session final : public session_base, public std::enable_shared_from_this<s
     return "";
   }
 
-  // Enters a phase with its own deadline. The timer never waits longer than the shortest timeout,
-  // so a later phase's deadline is never earlier than the pending wake-up and moving it needs no
-  // re-arm; only the short closing deadline re-arms.
+  // Enters a phase with its own deadline (connection_deadline.hpp: usually no timer operation).
   void enter(phase p, std::chrono::milliseconds timeout) {
     const auto now = clock::now();
     set_phase(p, now);
-    deadline_ = now + timeout;
-    if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
+    deadline_.set(now + timeout, now, [this] { return wake_handler(); });
   }
 
   // Every phase change goes through here: the listener sees which connections wait on the client.
@@ -156,19 +154,16 @@ class session final : public session_base, public std::enable_shared_from_this<s
     waiting_since_.store(waiting ? now.time_since_epoch().count() : 0, std::memory_order_relaxed);
   }
 
-  void arm_timer(clock::time_point now) {
-    timer_armed_ = true;
-    timer_expiry_ = std::min(deadline_, now + srv_->shortest_timeout);
-    timer_.expires_at(timer_expiry_);  // cancels a pending wait, which then returns early
-    timer_.async_wait([self = this->shared_from_this()](error_code ec) { self->on_timer(ec); });
+  auto wake_handler() {
+    return [self = this->shared_from_this()](error_code ec) { self->on_timer(ec); };
   }
 
   void on_timer(error_code ec) {
     if (ec == net::error::operation_aborted) return;
-    timer_armed_ = false;
+    deadline_.fired();
     if (closed_) return;
     const auto now = clock::now();
-    if (now < deadline_) return arm_timer(now);
+    if (!deadline_.passed(now)) return deadline_.rearm(now, wake_handler());
     if (phase_ == phase::idle && request_arriving()) {
       // The next request's first bytes are here but not yet parsed: closing now would reset the
       // connection under a request the client already sent. They count as the header phase.
@@ -198,9 +193,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void shorten_idle_wait() {
     const auto now = clock::now();
     const auto until = now + srv_->drain_idle_window;
-    if (until >= deadline_) return;
-    deadline_ = until;
-    if (!timer_armed_ || deadline_ < timer_expiry_) arm_timer(now);
+    if (until >= deadline_.at()) return;
+    deadline_.set(until, now, [this] { return wake_handler(); });
   }
 
   void start() {
@@ -245,7 +239,9 @@ class session final : public session_base, public std::enable_shared_from_this<s
   }
 
   void read_some() {
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
+    const auto room = buffer_.prepare(16 * 1024);
+    read_end_ = static_cast<const char*>(room.data()) + room.size();
+    stream_.async_read_some(room,
                             beast::bind_front_handler(&session::on_read, this->shared_from_this()));
   }
 
@@ -258,6 +254,10 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void parse() {
     error_code ec;
     while (buffer_.size() > 0 && !parser_->is_done()) {
+      // A body that came whole in buffer_ stays there: buffer_ is not written again before the
+      // request is answered (the next read_some comes after the response's write).
+      const char* begin = static_cast<const char*>(buffer_.data().data());
+      parser_->read_buffer(begin, read_end_ != nullptr ? read_end_ : begin + buffer_.size());
       const std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
       if (ec == http::error::need_more) {
@@ -306,6 +306,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void on_body_read(error_code ec, std::size_t n) {
     if (ec) return fail(ec);
     // The bytes are already in place: the parser counts them and appends without a copy.
+    parser_->read_buffer(nullptr, nullptr);
     const std::size_t used = parser_->put(net::buffer(body_.view().data() + body_.size(), n), ec);
     if (!ec && used != n) ec = http::error::unexpected_body;
     after_put(ec);
@@ -333,6 +334,8 @@ class session final : public session_base, public std::enable_shared_from_this<s
     request.body_padding = body_.padding();
     if (peer_text_.empty()) peer_text_ = endpoint_text(peer_);
     request.peer = peer_text_;
+    response_.buffer = out_.body_room();
+    response_.in_place = false;
     srv_->routes.serve(Tls ? listener_kind::webhook : listener_kind::metrics, request, response_);
     respond_stored();
   }
@@ -350,39 +353,22 @@ class session final : public session_base, public std::enable_shared_from_this<s
     response_.content_type = text_plain;
     response_.body = std::move(message);
     response_.allow = {};
+    response_.in_place = false;
     respond_stored();
   }
 
+  // The response goes out in one write from the connection's buffer (response_buffer.hpp).
   void respond_stored() {
     keep_alive_ = !force_close_after_write_ && parser_->is_done() && parser_->keep_alive() &&
                   !draining() && !evicted_;
-    out_.clear();
-    out_ += "HTTP/1.1 ";
-    out_ += std::to_string(response_.status);
-    out_ += ' ';
-    const auto reason = http::obsolete_reason(http::int_to_status(response_.status));
-    out_.append(reason.data(), reason.size());
-    out_ += "\r\nContent-Type: ";
-    out_ += response_.content_type;
-    out_ += "\r\nContent-Length: ";
-    out_ += std::to_string(response_.body.size());
-    if (!response_.allow.empty()) {
-      out_ += "\r\nAllow: ";
-      out_ += response_.allow;
-    }
-    if (!keep_alive_)
-      out_ += "\r\nConnection: close";
-    else if (head_.version == 10)
-      out_ += "\r\nConnection: keep-alive";
-    out_ += "\r\n\r\n";
-    out_ += response_.body;
+    out_view_ = net::buffer(out_.compose(response_, keep_alive_, head_.version));
     srv_->stats.count_http(response_.status);
     enter(phase::write, srv_->opts.write_timeout);
     // Posted, not written at once: the requests one wake-up of the event loop delivered are all
     // handled first and their responses then go out back to back, so a client waiting on many
     // connections is woken less often (about 3 % less CPU per request, bench/README).
     net::post(tcp_socket().get_executor(), [self = this->shared_from_this()] {
-      self->write(net::buffer(self->out_), beast::bind_front_handler(&session::on_write, self));
+      self->write(self->out_view_, beast::bind_front_handler(&session::on_write, self));
     });
   }
 
@@ -391,6 +377,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
     // A 7 MiB body once must not pin 7 MiB per idle connection.
     body_.shrink_if_over(1u << 20);
     if (response_.body.capacity() > (1u << 20)) std::string().swap(response_.body);
+    out_.shrink_if_over(1u << 20);
     if (!keep_alive_) return close_gracefully();
     read_next();
   }
@@ -428,7 +415,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   void close_socket() {
     if (closed_) return;
     closed_ = true;
-    timer_.cancel();
+    deadline_.cancel();
     error_code ignored;
     tcp_socket().shutdown(tcp::socket::shutdown_both, ignored);
     tcp_socket().close(ignored);
@@ -463,7 +450,7 @@ class session final : public session_base, public std::enable_shared_from_this<s
   std::shared_ptr<server_state> srv_;
   std::shared_ptr<session_owner> owner_;
   std::shared_ptr<ssl::context> ctx_;  // the pair this connection started with
-  net::steady_timer timer_;
+  connection_deadline deadline_;
   stream_type stream_;
   beast::flat_buffer buffer_;
   std::optional<request_parser> parser_;
@@ -472,13 +459,12 @@ class session final : public session_base, public std::enable_shared_from_this<s
   http_response response_;
   std::string peer_text_;
   std::string refusal_;  // why this connection's client may not be served ("" = it may)
-  std::string out_;
+  response_buffer out_;
+  net::const_buffer out_view_;      // the response being written, in out_
+  const char* read_end_ = nullptr;  // the end of the room buffer_ gave the last read
   std::vector<char> discard_;
   tcp::endpoint peer_;
-  clock::time_point deadline_{};
-  clock::time_point timer_expiry_{};
   phase phase_ = phase::handshake;
-  bool timer_armed_ = false;
   bool timed_out_ = false;
   bool closed_for_drain_ = false;  // idle for the drain window
   bool evicted_ = false;           // asked to make room at the connection cap

@@ -107,8 +107,12 @@ mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& 
     }
     stats.add_in_flight(1);
     const auto start = std::chrono::steady_clock::now();
+    // Straight into the connection's write buffer when there is one (no copy of the answer).
+    const bool in_place = response.buffer.storage != nullptr;
+    admission::answer_buffer out =
+        in_place ? response.buffer : admission::answer_buffer{&response.body};
     admission::review_outcome outcome =
-        admission::process_review(request.body, h, request.body_padding);
+        admission::process_review(request.body, h, request.body_padding, out);
     const auto end = std::chrono::steady_clock::now();
     const double seconds = std::chrono::duration<double>(end - start).count();
     stats.add_in_flight(-1);
@@ -143,7 +147,12 @@ mux::handler_fn webhook_route(std::string name, admission::handler& h, metrics& 
     }
     response.status = outcome.http_status;
     response.content_type = "application/json";
-    response.body = std::move(outcome.body);
+    if (in_place) {
+      response.buffer.end = out.end;
+      response.in_place = true;
+    } else {
+      response.body.resize(out.end);
+    }
   };
 }
 

@@ -97,3 +97,46 @@ TEST_CASE("request_body: reads land in place, appends elsewhere copy, the paddin
   CHECK(body.view().empty());
   CHECK(body.padding() == 0);
 }
+
+TEST_CASE("a body that comes whole in the read buffer with padding after it stays there") {
+  const std::string body = R"({"kind":"AdmissionReview"})";
+  const std::string raw = "POST /validate HTTP/1.1\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::size_t pad = mlnetpol::admission::review_body_padding;
+  auto put_all = [&](const std::string& input, std::size_t readable) {
+    request_head head;
+    request_body out;
+    request_parser p(head, out);
+    p.eager(true);
+    p.read_buffer(input.data(), input.data() + readable);
+    boost::system::error_code ec;
+    CHECK(p.put(boost::asio::buffer(input.data(), raw.size()), ec) == raw.size());
+    CHECK_FALSE(ec);
+    CHECK(p.is_done());
+    CHECK(out.view() == body);
+    const bool referred = out.view().data() == input.data() + raw.size() - body.size();
+    if (referred) CHECK(out.padding() == readable - raw.size());
+    return referred;
+  };
+  const std::string roomy = raw + std::string(pad, ' ');
+  CHECK(put_all(roomy, roomy.size()));
+  // Too little readable after it (the parser may read padding past the body): copied.
+  CHECK_FALSE(put_all(roomy, roomy.size() - 1));
+
+  // Without a read buffer (the session's direct body reads), and when the body comes in parts.
+  const auto copied = parse(raw);
+  CHECK(copied.body.view() == body);
+  request_head head;
+  request_body out;
+  request_parser p(head, out);
+  p.eager(true);
+  p.read_buffer(roomy.data(), roomy.data() + roomy.size());
+  boost::system::error_code ec;
+  const std::size_t first = p.put(boost::asio::buffer(roomy.data(), raw.size() - 5), ec);
+  CHECK_FALSE(ec);
+  p.put(boost::asio::buffer(roomy.data() + first, raw.size() - first), ec);
+  CHECK(p.is_done());
+  CHECK(out.view() == body);
+  CHECK(out.view().data() != roomy.data() + raw.size() - body.size());
+  CHECK(out.padding() >= pad);
+}

@@ -1,0 +1,159 @@
+#include "tests/alloc/counting_allocator.hpp"
+
+#include <execinfo.h>
+
+#include <cstdlib>
+#include <new>
+
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+namespace mlnetpol::testing::alloc {
+namespace {
+
+std::atomic<std::uint64_t> allocations{0};
+std::atomic<std::uint64_t> openssl_allocations{0};
+thread_local bool counting = false;
+
+std::atomic<bool> tracing{false};
+thread_local bool in_trace = false;
+
+void note() {
+  if (!counting) return;
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (tracing.load(std::memory_order_relaxed) && !in_trace) {
+    in_trace = true;
+    void* frames[24];
+    const int n = backtrace(frames, 24);
+    backtrace_symbols_fd(frames, n, 2);
+    write(2, "----\n", 5);
+    in_trace = false;
+  }
+}
+
+void* checked(void* p) {
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+
+void* aligned(std::size_t size, std::align_val_t align) {
+  note();
+  void* p = nullptr;
+  const auto a = std::max(static_cast<std::size_t>(align), sizeof(void*));
+  if (posix_memalign(&p, a, size == 0 ? 1 : size) != 0) return nullptr;
+  return p;
+}
+
+void note_openssl() {
+  if (counting) openssl_allocations.fetch_add(1, std::memory_order_relaxed);
+  note();
+}
+
+void* ssl_malloc(std::size_t n, const char*, int) {
+  note_openssl();
+  return std::malloc(n);
+}
+void* ssl_realloc(void* p, std::size_t n, const char*, int) {
+  note_openssl();
+  return std::realloc(p, n);
+}
+void ssl_free(void* p, const char*, int) {
+  std::free(p);
+}
+
+// Before main, so before OpenSSL's first allocation.
+const bool openssl_counted = CRYPTO_set_mem_functions(ssl_malloc, ssl_realloc, ssl_free) == 1;
+
+}  // namespace
+
+std::uint64_t count() {
+  return allocations.load();
+}
+std::uint64_t openssl_count() {
+  return openssl_allocations.load();
+}
+void trace(bool on) {
+  tracing = on;
+}
+bool counts_openssl() {
+  return openssl_counted;
+}
+
+counting_scope::counting_scope() : was_(counting) {
+  counting = true;
+}
+counting_scope::~counting_scope() {
+  counting = was_;
+}
+
+}  // namespace mlnetpol::testing::alloc
+
+using mlnetpol::testing::alloc::aligned;
+using mlnetpol::testing::alloc::checked;
+using mlnetpol::testing::alloc::note;
+
+void* operator new(std::size_t n) {
+  note();
+  return checked(std::malloc(n == 0 ? 1 : n));
+}
+void* operator new[](std::size_t n) {
+  note();
+  return checked(std::malloc(n == 0 ? 1 : n));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  note();
+  return std::malloc(n == 0 ? 1 : n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  note();
+  return std::malloc(n == 0 ? 1 : n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return checked(aligned(n, a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return checked(aligned(n, a));
+}
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return aligned(n, a);
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+  return aligned(n, a);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
