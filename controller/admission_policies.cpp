@@ -100,12 +100,7 @@ admission_policy_status admission_policy_keeper::sync(const policy::config& cfg)
              logging::event(level::warn, "repaired an admission policy object someone else wrote",
                             {{"kind", r.desired->kind}, {"name", r.desired->name}});
            }});
-      next.applied = wrote.applied;
-      next.pruned = wrote.pruned;
-      if (wrote.error) {
-        next.state = "error";
-        next.message = describe(*wrote.error);
-      }
+      note_writes(next, wrote);
     }
   }
 

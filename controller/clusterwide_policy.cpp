@@ -95,12 +95,7 @@ clusterwide_policy_status clusterwide_policy_keeper::sync(const policy::config& 
            logging::event(level::warn, "repaired the cluster-wide policy someone else wrote",
                           {{"name", r.desired->name}, {"previous_managers", writers}});
          }});
-    next.applied = wrote.applied;
-    next.pruned = wrote.pruned;
-    if (wrote.error) {
-      next.state = "error";
-      next.message = describe(*wrote.error);
-    }
+    note_writes(next, wrote);
   }
 
   const clusterwide_policy_status previous = status_.exchange(next);

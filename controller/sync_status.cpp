@@ -1,8 +1,18 @@
 #include "controller/sync_status.hpp"
 
 #include "common/obs/logging.hpp"
+#include "controller/plan_writes.hpp"
 
 namespace mlnetpol::controller {
+
+void note_writes(sync_status& s, const plan_result& wrote) {
+  s.applied = wrote.applied;
+  s.pruned = wrote.pruned;
+  if (wrote.error) {
+    s.state = "error";
+    s.message = describe(*wrote.error);
+  }
+}
 
 void log_sync(const sync_wording& words, const sync_status& next, bool changed,
               const std::function<void()>& in_place) {

@@ -18,6 +18,11 @@ struct sync_status {
   std::size_t pruned = 0;
 };
 
+struct plan_result;
+
+// What a sync wrote (controller/plan_writes.hpp); a refused call makes the state "error".
+void note_writes(sync_status& s, const plan_result& wrote);
+
 // A keeper's last status, read by /status while the next sync runs.
 template <class status>
 class status_cell {
