@@ -100,44 +100,22 @@ admission_policy_status admission_policy_keeper::sync(const policy::config& cfg)
              logging::event(level::warn, "repaired an admission policy object someone else wrote",
                             {{"kind", r.desired->kind}, {"name", r.desired->name}});
            }});
-      next.applied = wrote.applied;
-      next.pruned = wrote.pruned;
-      if (wrote.error) {
-        next.state = "error";
-        next.message = describe(*wrote.error);
-      }
+      note_writes(next, wrote);
     }
   }
 
-  admission_policy_status previous;
-  {
-    std::lock_guard lock(mutex_);
-    previous = status_;
-    status_ = next;
-  }
-  // One line per change of state (not per pass), and each failed pass (resync cadence).
-  if (next.state == "error") {
-    logging::event(level::err, "admission policies not in place", {{"error", next.message}});
-  } else if (next.state != previous.state || next.api_version != previous.api_version) {
-    if (next.state == "unavailable") {
-      logging::event(level::warn, "admission policies unavailable", {{"reason", next.message}});
-    } else {
-      logging::event(level::info, "admission policies in place",
-                     {{"api_version", next.api_version},
-                      {"objects", static_cast<std::uint64_t>(next.objects)}});
-    }
-  }
-  if (next.state == "served" && (next.applied > 0 || next.pruned > 0)) {
-    logging::event(level::info, "admission policies reconciled",
-                   {{"applied", static_cast<std::uint64_t>(next.applied)},
-                    {"pruned", static_cast<std::uint64_t>(next.pruned)}});
-  }
+  const admission_policy_status previous = status_.exchange(next);
+  log_sync({"admission policies", "unavailable", "admission policies unavailable"}, next,
+           next.state != previous.state || next.api_version != previous.api_version, [&] {
+             logging::event(level::info, "admission policies in place",
+                            {{"api_version", next.api_version},
+                             {"objects", static_cast<std::uint64_t>(next.objects)}});
+           });
   return next;
 }
 
 admission_policy_status admission_policy_keeper::status() const {
-  std::lock_guard lock(mutex_);
-  return status_;
+  return status_.get();
 }
 
 }  // namespace mlnetpol::controller

@@ -12,19 +12,16 @@
 #include <string>
 
 #include "controller/cluster.hpp"
+#include "controller/sync_status.hpp"
 #include "policy/config.hpp"
 
 namespace mlnetpol::controller {
 
-struct admission_policy_status {
-  // "unknown" (no pass yet), "served" (api_version set), "unavailable" (the API server serves
-  // neither version: the webhooks are the only enforcement) or "error" (message says why).
-  std::string state = "unknown";
+// state: "unknown" (no pass yet), "served" (api_version set), "unavailable" (the API server serves
+// neither version: the webhooks are the only enforcement) or "error" (message says why).
+struct admission_policy_status : sync_status {
   std::string api_version;  // admissionregistration.k8s.io/v1 | .../v1beta1
-  std::string message;
   std::size_t objects = 0;  // policies and bindings rendered (and, after a clean pass, held)
-  std::size_t applied = 0;  // in the last pass: created or replaced
-  std::size_t pruned = 0;
 };
 
 class admission_policy_keeper {
@@ -37,8 +34,8 @@ class admission_policy_keeper {
 
  private:
   cluster& api_;
-  mutable std::mutex mutex_;
-  admission_policy_status status_;
+  mutable std::mutex mutex_;  // written_
+  status_cell<admission_policy_status> status_;
   // kind/name -> the resourceVersion our last write returned (an edit since changes it).
   std::map<std::string, std::string> written_;
 };

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/obs/logging.hpp"
+#include "controller/api_failures.hpp"
 #include "controller/plan_writes.hpp"
 #include "controller/reconciler.hpp"
 #include "policy/render/clusterwide.hpp"
@@ -94,44 +95,22 @@ clusterwide_policy_status clusterwide_policy_keeper::sync(const policy::config& 
            logging::event(level::warn, "repaired the cluster-wide policy someone else wrote",
                           {{"name", r.desired->name}, {"previous_managers", writers}});
          }});
-    next.applied = wrote.applied;
-    next.pruned = wrote.pruned;
-    if (wrote.error) {
-      next.state = "error";
-      next.message = describe(*wrote.error);
-    }
+    note_writes(next, wrote);
   }
 
-  clusterwide_policy_status previous;
-  {
-    std::lock_guard lock(mutex_);
-    previous = status_;
-    status_ = next;
-  }
-  // One line per change of state, and each failed sync.
-  if (next.state == "error") {
-    logging::event(level::err, "cluster-wide policy not in place", {{"error", next.message}});
-  } else if (next.state != previous.state) {
-    if (next.state == "crd_missing") {
-      logging::event(level::warn, "cluster-wide policy not applied", {{"reason", next.message}});
-    } else {
-      logging::event(level::info,
-                     next.state == "in_place" ? "cluster-wide policy in place"
-                                              : "no cluster-wide policy in this mode",
-                     {{"name", policy::clusterwide_policy_name}});
-    }
-  }
-  if (next.applied > 0 || next.pruned > 0) {
-    logging::event(level::info, "cluster-wide policy reconciled",
-                   {{"applied", static_cast<std::uint64_t>(next.applied)},
-                    {"pruned", static_cast<std::uint64_t>(next.pruned)}});
-  }
+  const clusterwide_policy_status previous = status_.exchange(next);
+  log_sync({"cluster-wide policy", "crd_missing", "cluster-wide policy not applied"}, next,
+           next.state != previous.state, [&] {
+             logging::event(level::info,
+                            next.state == "in_place" ? "cluster-wide policy in place"
+                                                     : "no cluster-wide policy in this mode",
+                            {{"name", policy::clusterwide_policy_name}});
+           });
   return next;
 }
 
 clusterwide_policy_status clusterwide_policy_keeper::status() const {
-  std::lock_guard lock(mutex_);
-  return status_;
+  return status_.get();
 }
 
 void clusterwide_policy_keeper::resync() {
@@ -162,11 +141,7 @@ void clusterwide_policy_keeper::on_event(const k8s::watch_event& e) {
 
 void clusterwide_policy_keeper::on_error(const k8s::api_error& e, bool listing) {
   if (e.kind == k8s::failure_kind::crd_missing) return;  // the sync says so, once
-  logging::event(level::warn, "informer error, retrying",
-                 {{"resource", std::string(listing ? "list " : "watch ") +
-                                   resource().rbac_name()},
-                  {"error", e.message},
-                  {"status", static_cast<int>(e.status)}});
+  log_informer_error(resource(), e, listing);
 }
 
 }  // namespace mlnetpol::controller

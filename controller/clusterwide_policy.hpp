@@ -14,19 +14,15 @@
 
 #include "controller/cluster.hpp"
 #include "controller/informer.hpp"
+#include "controller/sync_status.hpp"
 #include "policy/config.hpp"
 
 namespace mlnetpol::controller {
 
-struct clusterwide_policy_status {
-  // "unknown" (no pass yet), "in_place" (rendered and held), "absent" (none rendered: standard
-  // mode, audit, disabled; none held), "crd_missing" (rendered, the CRD is not installed) or
-  // "error" (message says why).
-  std::string state = "unknown";
-  std::string message;
-  std::size_t applied = 0;  // in the last sync: created or replaced
-  std::size_t pruned = 0;
-};
+// state: "unknown" (no pass yet), "in_place" (rendered and held), "absent" (none rendered: standard
+// mode, audit, disabled; none held), "crd_missing" (rendered, the CRD is not installed) or
+// "error" (message says why).
+struct clusterwide_policy_status : sync_status {};
 
 class clusterwide_policy_keeper {
  public:
@@ -59,7 +55,7 @@ class clusterwide_policy_keeper {
   std::mutex sync_mutex_;  // one sync at a time (the full pass and the watch)
   mutable std::mutex mutex_;
   std::optional<policy::config> cfg_;
-  clusterwide_policy_status status_;
+  status_cell<clusterwide_policy_status> status_;
   std::string written_;  // the resourceVersion our last write returned (an edit since changes it)
 };
 

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <optional>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+#include <rapidjson/document.h>
 
 #include "common/obs/logging.hpp"
 #include "controller/api_failures.hpp"
+#include "controller/leader_gated_cluster.hpp"
 #include "policy/engine.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/policy_set.hpp"
@@ -16,14 +16,6 @@
 
 namespace mlnetpol::controller {
 namespace {
-
-// The pods of a namespace -> pods map (the gated pods), counted under the caller's lock.
-template <class by_namespace>
-std::size_t pods_in(const by_namespace& map) {
-  std::size_t n = 0;
-  for (const auto& [ns, pods] : map) n += pods.size();
-  return n;
-}
 
 namespace logging = obs::logging;
 using level = spdlog::level::level_enum;
@@ -37,117 +29,20 @@ std::string now_rfc3339() {
   return t.substr(0, 19) + "Z";  // seconds are enough for people
 }
 
-// What an Event says about a reconcile; no counters that change between retries, so repeats of
-// one failure aggregate into one event's series.
-std::string policy_set_note(const reconcile_outcome& out) {
-  std::string note = "policy set applied: " + std::to_string(out.applied) + " written, " +
-                     std::to_string(out.pruned) + " pruned";
-  std::string held;
-  for (const auto& [kind, n] : out.managed)
-    held += (held.empty() ? "" : ", ") + std::to_string(n) + " " + kind;
-  if (!held.empty()) note += "; in place: " + held;
-  return note;
-}
-
-std::string policy_set_failure_note(const reconcile_outcome& out) {
-  std::string note = "policy set not applied (" + std::string(to_string(out.status)) +
-                     (out.status == reconcile_status::retry ? ", retrying" : "") +
-                     "): " + out.message;
-  for (const auto& c : out.causes) note += "; " + c;
-  return note;
-}
-
-// What a reconcile reads of a managed object (reconciler::observe): the store keeps 10,000s.
-k8s::object_meta compact(k8s::object_meta meta) {
-  meta.labels.clear();
-  meta.api_version.clear();
-  meta.uid.clear();
-  for (auto it = meta.annotations.begin(); it != meta.annotations.end();) {
-    it = it->first == policy::spec_hash_annotation ? std::next(it) : meta.annotations.erase(it);
-  }
-  return meta;
-}
-
-k8s::api_error not_leader(std::string_view verb) {
-  k8s::api_error e;
-  e.kind = k8s::failure_kind::transport;
-  e.verb = std::string(verb);
-  e.message = "not written: this replica is no longer the leader";
-  return e;
-}
-
-// Writes pass only while the replica is leader; reads and the election's own calls always do.
-class leader_gated_cluster final : public cluster {
- public:
-  leader_gated_cluster(cluster& api, std::function<bool()> leader)
-      : api_(api), leader_(std::move(leader)) {}
-  k8s::api_result<k8s::object_meta> apply(const k8s::resource& r, std::string_view ns,
-                                          std::string_view name, std::string_view body) override {
-    if (!leader_()) return not_leader("apply");
-    return api_.apply(r, ns, name, body);
-  }
-  k8s::api_result<k8s::object_meta> replace(const k8s::resource& r, std::string_view ns,
-                                            std::string_view name,
-                                            std::string_view body) override {
-    if (!leader_()) return not_leader("replace");
-    return api_.replace(r, ns, name, body);
-  }
-  k8s::api_result<k8s::object_meta> merge_patch(const k8s::resource& r, std::string_view ns,
-                                                std::string_view name,
-                                                std::string_view patch) override {
-    if (!leader_()) return not_leader("patch");
-    return api_.merge_patch(r, ns, name, patch);
-  }
-  k8s::api_result<k8s::object_meta> json_patch(const k8s::resource& r, std::string_view ns,
-                                               std::string_view name,
-                                               std::string_view patch) override {
-    if (!leader_()) return not_leader("patch");
-    return api_.json_patch(r, ns, name, patch);
-  }
-  k8s::api_result<void> remove(const k8s::resource& r, std::string_view ns,
-                               std::string_view name) override {
-    if (!leader_()) return not_leader("delete");
-    return api_.remove(r, ns, name);
-  }
-  k8s::api_result<k8s::list_page> list_all(const k8s::resource& r, std::string_view ns,
-                                           std::string_view selector) override {
-    return api_.list_all(r, ns, selector);
-  }
-  k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns,
-                              std::string_view selector, std::string_view rv,
-                              std::chrono::seconds timeout,
-                              const std::function<bool(const k8s::watch_event&)>& on) override {
-    return api_.watch(r, ns, selector, rv, timeout, on);
-  }
-  k8s::api_result<std::vector<std::string>> served_resources(std::string_view group,
-                                                             std::string_view version) override {
-    return api_.served_resources(group, version);
-  }
-  k8s::api_result<k8s::lease_record> get_lease(std::string_view ns,
-                                               std::string_view name) override {
-    return api_.get_lease(ns, name);
-  }
-  k8s::api_result<k8s::lease_record> create_lease(const k8s::lease_record& l) override {
-    return api_.create_lease(l);
-  }
-  k8s::api_result<k8s::lease_record> update_lease(const k8s::lease_record& l) override {
-    return api_.update_lease(l);
-  }
-  void cancel() override { api_.cancel(); }
-
- private:
-  cluster& api_;
-  std::function<bool()> leader_;
-};
-
 }  // namespace
 
 manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_options options)
     : api_(std::move(api)),
-      leader_writes_(std::make_unique<leader_gated_cluster>(*api_, [this] { return leader(); })),
+      leader_writes_(leader_gated(*api_, [this] { return leader(); })),
       options_(std::move(options)),
-      queue_(options_.backoff),
       reconciler_(*leader_writes_, cache_),
+      loop_(
+          reconciler_, metrics_, options_.backoff,
+          namespace_controller_hooks{
+              [this] { return desired(); }, [this] { return leader(); },
+              [this](const std::string& ns) { return listing(ns); },
+              [this](const desired_state& want, const std::string& ns, const reconcile_outcome& out,
+                     const outcome_handling& h) { reconciled(want, ns, out, h); }}),
       admission_policies_(*leader_writes_),
       clusterwide_(*api_, *leader_writes_, [this] { return leader(); }, options_.informers),
       election_(*api_, options_.election,
@@ -156,9 +51,7 @@ manager::manager(std::unique_ptr<cluster> api, policy::config initial, manager_o
                                  [this] {
                                    // The workers may still be writing after a step-down: the
                                    // next leader starts after them.
-                                   std::unique_lock lock(wait_mutex_);
-                                   wait_cv_.wait_for(lock, options_.election.renew_deadline,
-                                                     [this] { return workers_running_ == 0; });
+                                   loop_.wait_for_workers(options_.election.renew_deadline);
                                  }}),
       proposed_(std::make_shared<const desired_state>(std::move(initial))) {}
 
@@ -235,8 +128,7 @@ void manager::start() {
   cilium_informer_->start();
   gated_informer_->start();
   clusterwide_.start();
-  workers_running_ = std::max(1u, options_.workers);
-  for (unsigned i = 0; i < workers_running_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  loop_.start(options_.workers, events_.get());
   election_.start();
   resync_thread_ = std::thread([this] { resync_loop(); });
   logging::event(
@@ -250,7 +142,7 @@ void manager::start() {
 
 void manager::step_down() {
   if (!started_ || stopped_) return;
-  queue_.shutdown();
+  loop_.shutdown();
   {
     std::lock_guard lock(wait_mutex_);
     stopping_.store(true);
@@ -263,8 +155,8 @@ void manager::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   // Workers first (the reconcile in hand finishes), then the lease goes, then calls in flight end.
-  queue_.shutdown();
-  for (auto& t : workers_) t.join();
+  loop_.shutdown();
+  loop_.join();
   // After the last reconcile (and the server's drain): what is queued is written, within a grace.
   if (events_) events_->stop();
   {
@@ -340,7 +232,7 @@ bool manager::admit_proposed(const std::map<std::string, prelisted>& lists, bool
                       {"allowed", static_cast<std::uint64_t>(check.allowed)},
                       {"removed", sample},
                       {"confirm", confirm_command(options_.election.lease_namespace, digest)}});
-      held_ = held_change{digest, std::move(check), now_rfc3339()};
+      held_ = held_config_change{digest, std::move(check), now_rfc3339()};
     }
     metrics_.set_config_held(true);
     return true;
@@ -366,8 +258,7 @@ bool manager::relevant(const desired_state& desired, const std::string& ns,
   const auto roles = desired.roles(ns);
   if (roles.secured || roles.ml()) return true;
   if (labels != nullptr && has_owned_label(*labels)) return true;
-  std::lock_guard lock(managed_mutex_);
-  return managed_.contains(ns);
+  return managed_.holds(ns);
 }
 
 void manager::full_sync(const char* why) {
@@ -427,17 +318,11 @@ bool manager::run_pass(const std::string& why) {
   for (const auto& [name, labels] : *snap) {
     if (relevant(*want, name, labels.get())) keys.insert(name);
   }
-  {
-    std::lock_guard lock(managed_mutex_);
-    for (const auto& [ns, kinds] : managed_) keys.insert(ns);
-  }
+  managed_.namespaces(keys);
   for (const auto& [ns, l] : lists) keys.insert(ns);
-  {
-    // Gated pods seen before this replica led (their events queued nothing it could act on) are
-    // released by their namespace's reconcile, also where no set applies any more.
-    std::lock_guard lock(gated_mutex_);
-    for (const auto& [ns, pods] : gated_) keys.insert(ns);
-  }
+  // Gated pods seen before this replica led (their events queued nothing it could act on) are
+  // released by their namespace's reconcile, also where no set applies any more.
+  gated_.namespaces(keys);
   std::set<std::string> missed;
   {
     std::lock_guard lock(state_mutex_);
@@ -456,159 +341,32 @@ bool manager::run_pass(const std::string& why) {
     }
   }
   logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
-  for (const auto& k : missed) queue_.add(k);  // first: the queue is FIFO and deduplicates
-  for (const auto& k : keys) queue_.add(k);
+  for (const auto& k : missed) loop_.add(k);  // first: the queue is FIFO and deduplicates
+  for (const auto& k : keys) loop_.add(k);
   full_syncs_.fetch_add(1);
   return true;
 }
 
-void manager::worker_loop() {
-  while (auto key = queue_.get()) {
-    process(*key);
-    queue_.done(*key);
-  }
-  {
-    std::lock_guard lock(wait_mutex_);
-    --workers_running_;
-  }
-  wait_cv_.notify_all();
-}
-
-void manager::process(const std::string& ns) {
-  // Only the leader writes; a replica that gains the lease queues everything anew.
-  const auto want = desired();
-  if (!leader() || !want) {
-    queue_.forget(ns);
-    return;
-  }
-  std::optional<prelisted> listed;
-  bool cilium_known_missing;
+namespace_listing manager::listing(const std::string& ns) {
+  namespace_listing listed;
   {
     std::lock_guard lock(state_mutex_);
     if (auto it = prelisted_.find(ns); it != prelisted_.end()) {
-      listed = std::move(it->second);
+      listed.objects = std::move(it->second);
       prelisted_.erase(it);
     }
-    cilium_known_missing = crd_missing_;
+    listed.cilium_known_missing = crd_missing_;
   }
   // Not from a pass: what the watches hold, so a relist or an event costs no list calls.
-  if (!listed) listed = from_store(ns);
-  const auto t0 = std::chrono::steady_clock::now();
-  reconcile_outcome out =
-      reconciler_.reconcile(*want, ns, listed ? &*listed : nullptr, cilium_known_missing);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // Leadership ended during the reconcile: its writes were refused; the next leader redoes it.
-  if (!leader()) {
-    queue_.forget(ns);
-    return;
-  }
-  metrics_.count_reconcile(to_string(out.status), seconds);
+  if (!listed.objects) listed.objects = from_store(ns);
+  return listed;
+}
 
-  bool settled = true;  // false: retried later, so not part of a completed full sync yet
-  switch (out.status) {
-    case reconcile_status::ok:
-    case reconcile_status::audited:
-    case reconcile_status::absent:
-    case reconcile_status::dropped:
-    case reconcile_status::skipped:
-      queue_.forget(ns);
-      break;
-    case reconcile_status::invalid:
-      // The renderer produced an object the API server rejects: retrying now cannot help.
-      queue_.forget(ns);
-      metrics_.count_renderer_error();
-      break;
-    case reconcile_status::retry:
-    case reconcile_status::forbidden:
-    case reconcile_status::unauthorized:
-    case reconcile_status::crd_missing:
-      queue_.add_rate_limited(ns, out.retry_after);
-      settled = false;
-      break;
-  }
-
-  if (out.status == reconcile_status::forbidden) {
-    logging::event(level::err, "reconcile forbidden", {{"namespace", ns}, {"error", out.message}});
-  } else if (out.status == reconcile_status::unauthorized) {
-    logging::event(level::err, "reconcile unauthenticated",
-                   {{"namespace", ns}, {"error", out.message}});
-  } else if (out.status == reconcile_status::invalid) {
-    std::string causes;
-    for (const auto& c : out.causes) causes += (causes.empty() ? "" : "; ") + c;
-    logging::event(level::err, "API server rejected a rendered object (renderer bug)",
-                   {{"namespace", ns}, {"error", out.message}, {"causes", causes}});
-  } else if (out.status == reconcile_status::retry || out.status == reconcile_status::crd_missing) {
-    logging::event(level::warn, "reconcile failed, retrying",
-                   {{"namespace", ns},
-                    {"status", to_string(out.status)},
-                    {"error", out.message},
-                    {"attempt", static_cast<std::uint64_t>(queue_.requeues(ns))}});
-  } else if (out.writes() > 0) {
-    logging::event(level::info, "namespace reconciled",
-                   {{"namespace", ns},
-                    {"labels_patched", out.labels_patched ? "true" : "false"},
-                    {"applied", static_cast<std::uint64_t>(out.applied)},
-                    {"pruned", static_cast<std::uint64_t>(out.pruned)},
-                    {"seconds", seconds}});
-  }
-
-  for (const auto& repair : out.repairs) {
-    std::string writers;
-    for (const auto& w : repair.previous_writers) writers += (writers.empty() ? "" : ", ") + w;
-    if (writers.empty()) writers = "none recorded";
-    logging::event(level::warn,
-                   repair.adopted ? "adopted an object mlnetpol did not create: replaced its spec"
-                                  : "repaired a managed object someone else wrote: replaced it",
-                   {{"namespace", ns},
-                    {"kind", repair.kind},
-                    {"name", repair.name},
-                    {"previous_managers", writers}});
-    if (events_) {
-      events_->record(policy_repaired(
-          {resource_of_kind(repair.kind).api_version(), repair.kind, ns, repair.name},
-          repair.adopted, "previous managers: " + writers));
-    }
-  }
-
-  const bool failed =
-      out.status == reconcile_status::retry || out.status == reconcile_status::forbidden ||
-      out.status == reconcile_status::unauthorized || out.status == reconcile_status::invalid ||
-      out.status == reconcile_status::crd_missing;
-  if (events_) {
-    // Only what changed or failed: an unchanged resync writes no event (nor anything else).
-    if (failed) {
-      events_->record(policy_set_failed(ns, policy_set_failure_note(out)));
-    } else if (out.applied + out.pruned > 0) {
-      events_->record(policy_set_applied(ns, policy_set_note(out)));
-    }
-  }
-
-  settle_gates(*want, ns, out);
-
+void manager::reconciled(const desired_state& want, const std::string& ns,
+                         const reconcile_outcome& out, const outcome_handling& handling) {
+  settle_gates(want, ns, out);
   std::lock_guard lock(state_mutex_);
-  if (failed) {
-    errors_[ns] = std::string(to_string(out.status)) + ": " + out.message;
-  } else {
-    errors_.erase(ns);
-  }
-  if (out.status == reconcile_status::audited) {
-    const std::pair<std::size_t, std::size_t> report{out.would_apply, out.would_prune};
-    auto [it, inserted] = audit_.try_emplace(ns, report);
-    // One line per namespace when what audit would do changes, not on every resync.
-    if (inserted || it->second != report) {
-      audit_would_apply_ += report.first - (inserted ? 0 : it->second.first);
-      it->second = report;
-      logging::event(level::info, "audit: policies not applied",
-                     {{"namespace", ns},
-                      {"would_apply", static_cast<std::uint64_t>(out.would_apply)},
-                      {"would_prune", static_cast<std::uint64_t>(out.would_prune)}});
-    }
-  } else if (out.status != reconcile_status::retry) {
-    erase_audit_locked(ns);
-  }
-  metrics_.set_audit_would_apply(audit_would_apply_);
-  if (settled && full_pending_.erase(ns) == 1 && full_pending_.empty())
+  if (!handling.retried && full_pending_.erase(ns) == 1 && full_pending_.empty())
     last_full_sync_ = now_rfc3339();
 }
 
@@ -699,11 +457,9 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
   if (e.event_type == k8s::watch_event::type::deleted) {
     cache_.erase(name);
     if (reporter_) reporter_->namespace_changed(name);
+    loop_.forget(name);
     std::lock_guard lock(state_mutex_);
-    errors_.erase(name);
     missed_.erase(name);
-    erase_audit_locked(name);
-    metrics_.set_audit_would_apply(audit_would_apply_);
     return;
   }
   note_confirmation(e.object);
@@ -720,52 +476,8 @@ void manager::on_namespace_event(const k8s::watch_event& e) {
 
 void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_meta>&& items) {
   // A relist (first sync, or after a gap: 410, a restarted API server): only the namespaces whose
-  // objects of this kind differ from what the store held are queued, as their events would have.
-  std::map<std::string, managed_objects> listed;
-  for (auto& item : items) {
-    item.kind = kind;
-    const std::string ns = item.namespace_name;
-    std::string name = item.name;
-    listed[ns].insert_or_assign({kind, std::move(name)}, compact(std::move(item)));
-  }
-  std::vector<std::string> changed;
-  {
-    std::lock_guard lock(managed_mutex_);
-    // Old entries of this kind: all still there, at the same resourceVersion, and no new one?
-    for (auto it = managed_.begin(); it != managed_.end();) {
-      auto& objects = it->second;
-      const auto fresh = listed.find(it->first);
-      managed_objects none;
-      managed_objects& now = fresh == listed.end() ? none : fresh->second;
-      bool differs = false;
-      std::size_t before = 0;
-      for (auto o = objects.begin(); o != objects.end();) {
-        if (o->first.first != kind) {
-          ++o;
-          continue;
-        }
-        ++before;
-        const auto n = now.find(o->first);
-        if (n == now.end() || n->second.resource_version != o->second.resource_version)
-          differs = true;
-        o = objects.erase(o);
-      }
-      if (before != now.size()) differs = true;
-      auto& count = managed_count_[kind];
-      count = count + now.size() - before;
-      for (auto& [key, meta] : now) objects.insert_or_assign(key, std::move(meta));
-      if (fresh != listed.end()) listed.erase(fresh);
-      if (differs) changed.push_back(it->first);
-      it = objects.empty() ? managed_.erase(it) : std::next(it);
-    }
-    // Namespaces that held nothing before.
-    for (auto& [ns, objects] : listed) {
-      managed_count_[kind] += objects.size();
-      managed_.emplace(ns, std::move(objects));
-      changed.push_back(ns);
-    }
-    managed_listed_.insert(kind);
-  }
+  // objects of this kind differ from what the index held are queued, as their events would have.
+  const std::vector<std::string> changed = managed_.replace(kind, std::move(items));
   bool crd_installed = false;
   {
     std::lock_guard lock(state_mutex_);
@@ -791,22 +503,7 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
     std::lock_guard lock(state_mutex_);
     prelisted_.erase(ns);
   }
-  {
-    std::lock_guard lock(managed_mutex_);
-    const std::pair<std::string, std::string> key{kind, e.object.name};
-    if (e.event_type == k8s::watch_event::type::deleted) {
-      auto it = managed_.find(ns);
-      if (it != managed_.end() && it->second.erase(key) == 1) {
-        --managed_count_[kind];
-        if (it->second.empty()) managed_.erase(it);
-      }
-    } else {
-      k8s::object_meta meta = e.object;
-      meta.kind = kind;
-      if (managed_[ns].insert_or_assign(key, compact(std::move(meta))).second)
-        ++managed_count_[kind];
-    }
-  }
+  managed_.apply(kind, e);
   publish_managed();
   // Edited or deleted by someone: the namespace is reconciled (an unchanged hash costs no write).
   // Our own writes coming back need nothing.
@@ -816,7 +513,7 @@ void manager::on_managed_event(const std::string& kind, const k8s::watch_event& 
 }
 
 void manager::enqueue(const std::string& ns) {
-  if (leader()) return queue_.add(ns);
+  if (leader()) return loop_.add(ns);
   // Only existing namespaces: a follower must not collect the names of deleted ones for weeks.
   if (!cache_.labels_of(ns)) return;
   std::lock_guard lock(state_mutex_);
@@ -824,32 +521,17 @@ void manager::enqueue(const std::string& ns) {
 }
 
 bool manager::store_synced() const {
-  bool cilium_missing;
-  {
-    std::lock_guard lock(state_mutex_);
-    cilium_missing = crd_missing_;
-  }
-  std::lock_guard lock(managed_mutex_);
-  return managed_listed_.contains(std::string(k8s::network_policies.kind)) &&
-         (cilium_missing ||
-          managed_listed_.contains(std::string(k8s::cilium_network_policies.kind)));
+  std::lock_guard lock(state_mutex_);
+  return managed_.synced(crd_missing_);
 }
 
 std::optional<prelisted> manager::from_store(const std::string& ns) const {
-  if (!store_synced()) return std::nullopt;
   bool cilium_missing;
   {
     std::lock_guard lock(state_mutex_);
     cilium_missing = crd_missing_;
   }
-  std::lock_guard lock(managed_mutex_);
-  prelisted p;
-  p.cilium_missing = cilium_missing;
-  if (const auto it = managed_.find(ns); it != managed_.end()) {
-    p.objects.reserve(it->second.size());
-    for (const auto& [key, meta] : it->second) p.objects.push_back(meta);
-  }
-  return p;
+  return managed_.objects_of(ns, cilium_missing);
 }
 
 // An event about a managed object calls for a reconcile unless the object is exactly what we
@@ -877,80 +559,31 @@ policy::policy_set_state manager::policy_set_of(std::string_view namespace_name)
 }
 
 std::size_t manager::gated_pods() const {
-  std::lock_guard lock(gated_mutex_);
-  return pods_in(gated_);
+  return gated_.size();
 }
 
 void manager::publish_gated() const {
   const auto now = std::chrono::steady_clock::now();
-  std::size_t held = 0, over = 0;
-  {
-    std::lock_guard lock(gated_mutex_);
-    held = pods_in(gated_);
-    for (const auto& [ns, pods] : gated_) {
-      for (const auto& [name, pod] : pods) over += now - pod.since > options_.gate_alert_after;
-    }
-  }
-  metrics_.set_gated(held, over);
+  metrics_.set_gated(gated_.size(), gated_.held_longer_than(options_.gate_alert_after, now));
 }
 
 void manager::on_gated_list(std::vector<k8s::object_meta>&& items) {
-  const auto now = std::chrono::steady_clock::now();
-  std::set<std::string> namespaces;
-  {
-    std::lock_guard lock(gated_mutex_);
-    std::map<std::string, std::map<std::string, gated_pod>> next;
-    for (auto& item : items) {
-      gated_pod pod{std::move(item.spec), now};
-      // A relist keeps when each pod was first seen.
-      if (const auto ns = gated_.find(item.namespace_name); ns != gated_.end()) {
-        if (const auto old = ns->second.find(item.name); old != ns->second.end())
-          pod.since = old->second.since;
-      }
-      namespaces.insert(item.namespace_name);
-      next[item.namespace_name].insert_or_assign(std::move(item.name), std::move(pod));
-    }
-    gated_.swap(next);
-  }
+  const auto namespaces = gated_.replace(std::move(items), std::chrono::steady_clock::now());
   publish_gated();
   for (const auto& ns : namespaces) enqueue(ns);
 }
 
 void manager::on_gated_event(const k8s::watch_event& e) {
-  const std::string& ns = e.object.namespace_name;
-  {
-    std::lock_guard lock(gated_mutex_);
-    if (e.event_type == k8s::watch_event::type::deleted ||
-        !e.object.labels.contains(std::string(policy::policy_set_gated_label))) {
-      // Deleted, or no longer labelled (a label-selected watch reports that as DELETED).
-      if (const auto it = gated_.find(ns); it != gated_.end()) {
-        it->second.erase(e.object.name);
-        if (it->second.empty()) gated_.erase(it);
-      }
-    } else {
-      auto& pods = gated_[ns];
-      const auto old = pods.find(e.object.name);
-      const auto since = old == pods.end() ? std::chrono::steady_clock::now() : old->second.since;
-      pods.insert_or_assign(e.object.name, gated_pod{e.object.spec, since});
-    }
-  }
+  const bool gated = gated_.apply(e, std::chrono::steady_clock::now());
   publish_gated();
   // The namespace's reconcile releases the pod once its set is in place (at once when it is).
-  if (e.event_type != k8s::watch_event::type::deleted &&
-      e.object.labels.contains(std::string(policy::policy_set_gated_label))) {
-    enqueue(ns);
-  }
+  if (gated) enqueue(e.object.namespace_name);
 }
 
 void manager::settle_gates(const desired_state& want, const std::string& ns,
                            const reconcile_outcome& out) {
-  std::vector<std::pair<std::string, gated_pod>> pods;
-  {
-    std::lock_guard lock(gated_mutex_);
-    const auto it = gated_.find(ns);
-    if (it == gated_.end()) return;
-    pods.assign(it->second.begin(), it->second.end());
-  }
+  const auto pods = gated_.pods_of(ns);
+  if (pods.empty()) return;
   const auto labels = cache_.labels_of(ns);
   if (!labels) return;  // the namespace is gone, and its pods with it
   // Released when the set is in place, and at once where no set applies: the namespace left the
@@ -986,62 +619,27 @@ void manager::settle_gates(const desired_state& want, const std::string& ns,
                       {"status", static_cast<int>(patched.error().status)}});
       continue;
     }
-    {
-      std::lock_guard lock(gated_mutex_);
-      if (const auto it = gated_.find(ns); it != gated_.end()) {
-        it->second.erase(name);
-        if (it->second.empty()) gated_.erase(it);
-      }
-    }
+    gated_.erase(ns, name);
     metrics_.count_gate_release(std::chrono::duration<double>(now - pod.since).count());
   }
   publish_gated();
 }
 
 void manager::publish_managed() {
-  std::lock_guard lock(managed_mutex_);
-  metrics_.set_managed(managed_count_);
-}
-
-void manager::erase_audit_locked(const std::string& ns) {
-  const auto it = audit_.find(ns);
-  if (it == audit_.end()) return;
-  audit_would_apply_ -= it->second.first;
-  audit_.erase(it);
+  metrics_.set_managed(managed_.counts());
 }
 
 void manager::on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing) {
-  const std::string what = std::string(listing ? "list " : "watch ") + std::string(r.plural) +
-                           (r.group.empty() ? "" : "." + std::string(r.group));
-  if (e.kind == k8s::failure_kind::crd_missing) {
-    std::lock_guard lock(state_mutex_);
-    if (!crd_missing_) {
-      crd_missing_ = true;
-      metrics_.set_crd_missing(true);
-      logging::event(level::warn,
-                     "CiliumNetworkPolicy CRD not installed: Cilium-mode policies cannot be "
-                     "applied until it is; admission keeps working; retrying with backoff",
-                     {{"resource", what}});
-    }
-    return;
+  if (e.kind != k8s::failure_kind::crd_missing) return log_informer_error(r, e, listing);
+  std::lock_guard lock(state_mutex_);
+  if (!crd_missing_) {
+    crd_missing_ = true;
+    metrics_.set_crd_missing(true);
+    logging::event(level::warn,
+                   "CiliumNetworkPolicy CRD not installed: Cilium-mode policies cannot be "
+                   "applied until it is; admission keeps working; retrying with backoff",
+                   {{"resource", std::string(listing ? "list " : "watch ") + r.rbac_name()}});
   }
-  if (e.kind == k8s::failure_kind::unauthorized) {
-    logging::event(level::err, std::string(authentication_failed),
-                   {{"verb", listing ? "list" : "watch"},
-                    {"resource", what},
-                    {"status", static_cast<int>(e.status)},
-                    {"error", e.message}});
-    return;
-  }
-  if (e.kind == k8s::failure_kind::forbidden) {
-    logging::event(
-        level::err, "RBAC must grant this",
-        {{"verb", listing ? "list" : "watch"}, {"resource", what}, {"error", e.message}});
-    return;
-  }
-  logging::event(
-      level::warn, "informer error, retrying",
-      {{"resource", what}, {"error", e.message}, {"status", static_cast<int>(e.status)}});
 }
 
 std::string manager::metrics_text() const {
@@ -1055,136 +653,25 @@ std::string manager::metrics_text() const {
 }
 
 std::string manager::status_json() const {
-  const auto want = latest();
-  const auto& summary = want->summary();
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-  auto str = [&](std::string_view s) {
-    w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  };
-  w.StartObject();
-  w.Key("secured_namespaces");
-  w.StartArray();
-  for (const auto& ns : summary.secured_namespaces) str(ns);
-  w.EndArray();
-  w.Key("cilium_mode_enabled");
-  w.Bool(summary.cilium_mode_enabled);
-  w.Key("ml_policies_enabled");
-  w.Bool(summary.ml_policies_enabled);
-  std::size_t in_cluster = 0;
-  {
-    std::lock_guard lock(managed_mutex_);
-    for (const auto& [kind, n] : managed_count_) in_cluster += n;
-  }
-  w.Key("policy_count");
-  w.Uint64(in_cluster);
-  w.Key("rendered_policy_count");
-  w.Uint64(summary.policy_count);
-  {
-    const admission_policy_status vap = admission_policies_.status();
-    w.Key("admission_policies");
-    w.StartObject();
-    w.Key("state");
-    str(vap.state);
-    w.Key("api_version");
-    str(vap.api_version);
-    w.Key("message");
-    str(vap.message);
-    w.Key("objects");
-    w.Uint64(vap.objects);
-    w.EndObject();
-  }
-  {
-    const clusterwide_policy_status ccnp = clusterwide_.status();
-    w.Key("clusterwide_policy");
-    w.StartObject();
-    w.Key("name");
-    str(policy::clusterwide_policy_name);
-    w.Key("state");
-    str(ccnp.state);
-    w.Key("message");
-    str(ccnp.message);
-    w.EndObject();
-  }
-  if (reporter_) reporter_->write_status(w);
-  w.Key("reconciler");
-  w.StartObject();
-  w.Key("synced");
-  w.Bool(cache_.synced());
-  w.Key("leader");
-  w.Bool(leader());
-  w.Key("identity");
-  str(election_.identity());
+  controller_status s;
+  s.summary = latest()->summary();
+  s.managed_policies = managed_.total();
+  s.admission_policies = admission_policies_.status();
+  s.clusterwide = clusterwide_.status();
+  s.reports = reporter_.get();
+  s.synced = cache_.synced();
+  s.leader = leader();
+  s.identity = election_.identity();
+  s.confirm_namespace = options_.election.lease_namespace;
+  s.errors = loop_.results().errors();
+  s.audit = loop_.results().audit();
+  s.gated_pods = gated_.size();
+  s.gated = gated_.by_namespace(100);  // what /status shows
   std::lock_guard lock(state_mutex_);
-  w.Key("last_full_sync");
-  if (last_full_sync_.empty()) {
-    w.Null();
-  } else {
-    str(last_full_sync_);
-  }
-  w.Key("cilium_crd_missing");
-  w.Bool(crd_missing_);
-  {
-    // Pods held by the scheduling gate, by namespace (the first 100); why: `errors`.
-    std::lock_guard gated_lock(gated_mutex_);
-    w.Key("gated_pods");
-    w.Uint64(pods_in(gated_));
-    w.Key("gated");
-    w.StartObject();
-    std::size_t shown = 0;
-    for (const auto& [ns, pods] : gated_) {
-      if (shown++ == 100) break;
-      str(ns);
-      w.Uint64(pods.size());
-    }
-    w.EndObject();
-  }
-  w.Key("config_change_held");
-  if (!held_) {
-    w.Null();
-  } else {
-    w.StartObject();
-    w.Key("digest");
-    str(held_->digest);
-    w.Key("since");
-    str(held_->since);
-    w.Key("namespaces_losing_policies");
-    w.Uint64(held_->check.removed.size());
-    w.Key("namespaces_holding_policies");
-    w.Uint64(held_->check.holding);
-    w.Key("allowed");
-    w.Uint64(held_->check.allowed);
-    w.Key("namespaces");  // the first 100: /status stays small on a large cluster
-    w.StartArray();
-    for (std::size_t i = 0; i < held_->check.removed.size() && i < 100; ++i)
-      str(held_->check.removed[i]);
-    w.EndArray();
-    w.Key("confirm");
-    str(confirm_command(options_.election.lease_namespace, held_->digest));
-    w.EndObject();
-  }
-  w.Key("errors");
-  w.StartObject();
-  for (const auto& [ns, message] : errors_) {
-    str(ns);
-    str(message);
-  }
-  w.EndObject();
-  w.Key("audit");
-  w.StartObject();
-  for (const auto& [ns, report] : audit_) {
-    str(ns);
-    w.StartObject();
-    w.Key("would_apply");
-    w.Uint64(report.first);
-    w.Key("would_prune");
-    w.Uint64(report.second);
-    w.EndObject();
-  }
-  w.EndObject();
-  w.EndObject();
-  w.EndObject();
-  return {buffer.GetString(), buffer.GetSize()};
+  s.last_full_sync = last_full_sync_;
+  s.cilium_crd_missing = crd_missing_;
+  s.held = held_;
+  return controller::status_json(s);
 }
 
 }  // namespace mlnetpol::controller

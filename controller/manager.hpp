@@ -1,7 +1,9 @@
 #pragma once
-// The reconciler as one runnable: the namespace informer and cache (every replica), watches of the
-// managed objects (every replica: /status counts policies from the cluster), leader election, and
-// on the leader the workers that reconcile queued namespaces and the periodic resync.
+// The reconciler as one runnable, composed of its parts: the namespace informer and cache (every
+// replica), the watches of the managed objects (managed_index.hpp) and of gated pods
+// (gated_pods.hpp), leader election, and on the leader the namespace controller
+// (namespace_controller.hpp: the queue and its workers), the keepers and the periodic resync;
+// /status is status.hpp's document of their state. Writes go through leader_gated_cluster.hpp.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -20,13 +22,16 @@
 #include "controller/desired_state.hpp"
 #include "controller/config_guard.hpp"
 #include "controller/event_recorder.hpp"
+#include "controller/gated_pods.hpp"
 #include "controller/informer.hpp"
 #include "controller/leader_election.hpp"
+#include "controller/managed_index.hpp"
 #include "controller/metrics.hpp"
 #include "controller/namespace_cache.hpp"
+#include "controller/namespace_controller.hpp"
 #include "controller/policy_reporter.hpp"
 #include "controller/reconciler.hpp"
-#include "controller/work_queue.hpp"
+#include "controller/status.hpp"
 #include "policy/config.hpp"
 #include "policy/scheduling_gate.hpp"
 
@@ -93,12 +98,12 @@ class manager {
   // Counts every API request (hand it to k8s::client::set_observer).
   std::function<void(std::string_view, std::string_view)> request_observer();
 
-  // GET /status: the module's outputs (policy_count from the cluster) and the controller's state.
+  // GET /status (controller/status.hpp): the module's outputs, what the cluster holds, the state.
   std::string status_json() const;
   std::string metrics_text() const;
 
   // Nothing queued, waiting or in progress (tests).
-  bool idle() const { return queue_.idle(); }
+  bool idle() const { return loop_.idle(); }
   std::uint64_t full_syncs() const { return full_syncs_.load(); }
   // Namespaces rendered under the current configuration (tests: each once, then cached).
   std::uint64_t renders() const { return desired()->renders(); }
@@ -125,8 +130,11 @@ class manager {
   // is queued with its share of that list (so a pass costs a few list calls, not two per
   // namespace).
   bool run_pass(const std::string& why);  // false: retry soon (a proposal could not be checked)
-  void worker_loop();
-  void process(const std::string& ns);
+  // The namespace controller's view: the pass's list of ns, else what the watches hold.
+  namespace_listing listing(const std::string& ns);
+  // After a reconcile: the scheduling gate, the full pass's progress.
+  void reconciled(const desired_state& want, const std::string& ns, const reconcile_outcome& out,
+                  const outcome_handling& handling);
   void on_started_leading();
   void on_stopped_leading(std::string_view why);
   void resync_loop();
@@ -138,7 +146,6 @@ class manager {
   void on_managed_event(const std::string& kind, const k8s::watch_event& e);
   void on_informer_error(const k8s::resource& r, const k8s::api_error& e, bool listing);
   void publish_managed();
-  void erase_audit_locked(const std::string& ns);  // state_mutex_ held
   bool needs_reconcile(const k8s::watch_event& e);
   // The scheduling gate (policy/scheduling_gate.hpp): the watch of pods labelled gated, and the
   // leader's release of a namespace's pods once its set is in place (or no set applies there any
@@ -156,8 +163,8 @@ class manager {
   manager_options options_;
   namespace_cache cache_;
   mutable controller_metrics metrics_;  // mutable: the leader gauge is set when rendered
-  work_queue queue_;
   reconciler reconciler_;
+  namespace_controller loop_;  // the queue of namespaces and the workers reconciling them
   admission_policy_keeper admission_policies_;  // kept on each full pass (issue 24)
   clusterwide_policy_keeper clusterwide_;       // each full pass and its watch (issue 23)
   leader_election_loop election_;
@@ -167,27 +174,12 @@ class manager {
   std::shared_ptr<const desired_state> desired_;   // in force (renders and all)
   std::shared_ptr<const desired_state> proposed_;  // not checked against the cluster yet
 
-  // A change the guard holds; guarded by state_mutex_.
-  struct held_change {
-    std::string digest;
-    removal_check check;
-    std::string since;
-  };
-  std::optional<held_change> held_;
+  std::optional<held_config_change> held_;  // the change the guard holds; guarded by state_mutex_
   std::string confirmed_digest_;  // the confirmation annotation's value; guarded by state_mutex_
 
-  // Managed objects seen by the watches: namespace -> (kind, name) -> what a reconcile reads of
-  // them (compact(): no labels, only the spec-hash annotation).
-  using managed_objects = std::map<std::pair<std::string, std::string>, k8s::object_meta>;
-  mutable std::mutex managed_mutex_;
-  std::map<std::string, managed_objects> managed_;
-  std::map<std::string, std::size_t> managed_count_;  // by kind, kept as managed_ changes
-  std::set<std::string> managed_listed_;              // kinds listed at least once
+  managed_index managed_;  // the managed objects the watches hold
 
   mutable std::mutex state_mutex_;
-  std::map<std::string, std::string> errors_;                         // namespace -> last failure
-  std::map<std::string, std::pair<std::size_t, std::size_t>> audit_;  // would apply / prune
-  std::size_t audit_would_apply_ = 0;  // the sum over audit_, kept as it changes
   std::set<std::string> full_pending_;
   // Namespaces an event or a relist called for while this replica was not the leader: the pass
   // that follows a new leadership queues them first (a policy deleted during an outage is not
@@ -200,7 +192,6 @@ class manager {
   bool crd_missing_ = false;
 
   std::atomic<bool> stopping_{false};
-  unsigned workers_running_ = 0;  // guarded by wait_mutex_: the lease waits for them
   std::atomic<std::uint64_t> full_syncs_{0};
   std::mutex wait_mutex_;
   std::condition_variable wait_cv_;
@@ -209,14 +200,8 @@ class manager {
   std::unique_ptr<informer> policy_informer_;
   std::unique_ptr<informer> cilium_informer_;
   std::unique_ptr<informer> gated_informer_;
-  struct gated_pod {
-    std::string spec;  // compact JSON: where the gate sits in spec.schedulingGates
-    std::chrono::steady_clock::time_point since;  // first seen gated by this replica
-  };
-  mutable std::mutex gated_mutex_;
-  std::map<std::string, std::map<std::string, gated_pod>> gated_;  // namespace -> pod -> gate
+  gated_pod_index gated_;                      // the pods the scheduling gate holds
   std::unique_ptr<policy_reporter> reporter_;  // null unless options_.policy_reports
-  std::vector<std::thread> workers_;
   std::thread resync_thread_;
   bool started_ = false;
   bool stopped_ = false;

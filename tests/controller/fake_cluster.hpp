@@ -47,6 +47,13 @@ inline k8s::api_error make_error(k8s::failure_kind kind, unsigned status,
   return e;
 }
 
+inline k8s::watch_event make_event(k8s::watch_event::type type, k8s::object_meta object) {
+  k8s::watch_event e;
+  e.event_type = type;
+  e.object = std::move(object);
+  return e;
+}
+
 class fake_cluster : public cluster {
  public:
   struct object {

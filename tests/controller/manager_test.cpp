@@ -149,11 +149,12 @@ TEST_CASE("manager: enrols existing namespaces, reconciles new ones, repairs dri
   REQUIRE(eventually([&] { return !api.labels("argocd").contains("mlnetpol.io/secured"); }));
 
   // The managed-object watch sees the deletions a moment later.
-  REQUIRE(
-      eventually([&] { return m.status_json().find(R"("policy_count":4)") != std::string::npos; }));
+  REQUIRE(eventually(
+      [&] { return m.status_json().find(R"("managed_policy_count":4)") != std::string::npos; }));
   const std::string status = m.status_json();
   CHECK(status.find(R"("secured_namespaces":["monitoring")") != std::string::npos);
-  CHECK(status.find(R"("policy_count":4)") != std::string::npos);  // training's, from the cluster
+  // Training's, from the cluster; policy_count is what the configuration renders.
+  CHECK(status.find(R"("managed_policy_count":4)") != std::string::npos);
   CHECK(status.find(R"("leader":true)") != std::string::npos);
   CHECK(status.find(R"("last_full_sync":")") != std::string::npos);
   const std::string metrics = m.metrics_text();
@@ -179,8 +180,8 @@ TEST_CASE("manager: two replicas, one leader; the other takes over when it stops
   CHECK(a->leader());
   CHECK_FALSE(b.leader());
   // Every replica keeps the cache (admission reads it) and counts policies from the cluster.
-  REQUIRE(
-      eventually([&] { return b.status_json().find(R"("policy_count":4)") != std::string::npos; }));
+  REQUIRE(eventually(
+      [&] { return b.status_json().find(R"("managed_policy_count":4)") != std::string::npos; }));
   a->stop();
   const auto t0 = std::chrono::steady_clock::now();
   REQUIRE(eventually([&] { return b.leader(); }));
@@ -329,7 +330,7 @@ TEST_CASE("manager: a new leader's pass reads the watches' store and repairs wha
   }));
   manager b(std::make_unique<shared_handle>(api), cfg, fast("b"));
   b.start();
-  const std::string all = R"("policy_count":)" + std::to_string(per_ns * 6);
+  const std::string all = R"("managed_policy_count":)" + std::to_string(per_ns * 6);
   REQUIRE(eventually([&] { return b.status_json().find(all) != std::string::npos; }));
   a->stop();
   api.clear_calls();

@@ -242,7 +242,7 @@ TEST_CASE("e2e: the reconciler against the real kube-apiserver") {
     CHECK(c.lease_holder() == "replica-a");
     // Every replica keeps the namespace cache and counts policies from the cluster.
     CHECK(eventually(
-        [&] { return b.get("/status").find(R"("policy_count":0)") == std::string::npos; }));
+        [&] { return b.get("/status").find(R"("managed_policy_count":0)") == std::string::npos; }));
     c.register_webhooks(b.port());  // the API server must reach a live webhook after a stops
     // The per-namespace override, honoured by the replica that is not the leader: its own
     // namespace cache (list + watch) carries the label, no request body does.
