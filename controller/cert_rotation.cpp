@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <exception>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include "common/base64.hpp"
 #include "k8s/json.hpp"
@@ -100,56 +104,56 @@ std::vector<std::string> live_cas(const std::vector<std::string>& pems, wall::ti
   return out;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  // Only base64, RFC 3339 times, names checked as DNS labels and the fixed keys reach here.
-  out += '"';
-  out += s;
-  out += '"';
+// Every JSON text written here goes through an escaping writer: names and annotation values
+// come from flags and from the Secret the API server returned.
+using json_writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void put_string(json_writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
 }
 
-void add_member(std::string& out, bool& first, std::string_view key, std::string_view value,
-                bool null) {
-  out += first ? "" : ",";
-  first = false;
-  append_json_string(out, key);
-  out += ':';
-  if (null) {
-    out += "null";
+void put_member(json_writer& w, std::string_view key, std::optional<std::string_view> value) {
+  put_string(w, key);
+  if (value) {
+    put_string(w, *value);
   } else {
-    append_json_string(out, value);
+    w.Null();  // a merge patch deletes keys set to null
   }
 }
 
-// "data":{...},"metadata":{"annotations":{...}} members for a state; with nulls for what it
-// lacks when patching (a merge patch deletes keys set to null).
-std::string data_json(const tls_state& state, bool with_nulls) {
-  std::string out = "{";
-  bool first = true;
+// The Secret's "data" object for a state; with nulls for what it lacks when patching.
+void put_data(json_writer& w, const tls_state& state, bool with_nulls) {
+  w.StartObject();
   for (const auto& k : pair_keys) {
     const auto& pair = state.*k.pair;
     if (!pair && !with_nulls) continue;
-    add_member(out, first, k.name,
-               pair ? base64_encode(k.cert ? pair->cert_pem : pair->key_pem) : "", !pair);
+    if (pair) {
+      put_member(w, k.name, base64_encode(k.cert ? pair->cert_pem : pair->key_pem));
+    } else {
+      put_member(w, k.name, std::nullopt);
+    }
   }
-  const std::string bundle = state.bundle();
-  add_member(out, first, "ca.crt", base64_encode(bundle), false);
-  return out + "}";
+  put_member(w, "ca.crt", base64_encode(state.bundle()));
+  w.EndObject();
 }
 
-std::string annotations_json(const tls_state& state, bool with_nulls) {
-  std::string out = "{";
-  bool first = true;
-  if (state.next_trusted_since || with_nulls) {
-    add_member(out, first, trusted_since_key,
-               state.next_trusted_since ? format_time(*state.next_trusted_since) : "",
-               !state.next_trusted_since);
+void put_annotations(json_writer& w, const tls_state& state, bool with_nulls) {
+  w.StartObject();
+  if (state.next_trusted_since) {
+    put_member(w, trusted_since_key, format_time(*state.next_trusted_since));
+  } else if (with_nulls) {
+    put_member(w, trusted_since_key, std::nullopt);
   }
-  const bool retire = state.retire_after && !state.retiring.empty();
-  if (retire || with_nulls) {
-    add_member(out, first, retire_after_key, retire ? format_time(*state.retire_after) : "",
-               !retire);
+  if (state.retire_after && !state.retiring.empty()) {
+    put_member(w, retire_after_key, format_time(*state.retire_after));
+  } else if (with_nulls) {
+    put_member(w, retire_after_key, std::nullopt);
   }
-  return out + "}";
+  w.EndObject();
+}
+
+std::string text_of(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 std::optional<std::string> decoded_member(const rapidjson::Value& data, std::string_view key) {
@@ -262,26 +266,44 @@ result<secret_view> decode_secret(std::string_view text) {
 }
 
 std::string secret_object(const tls_state& state, std::string_view ns, std::string_view name) {
-  std::string out = R"({"apiVersion":"v1","kind":"Secret","type":"Opaque","metadata":{"name":)";
-  append_json_string(out, name);
-  out += R"(,"namespace":)";
-  append_json_string(out, ns);
-  out +=
-      R"(,"labels":{"app.kubernetes.io/name":"mlnetpol","app.kubernetes.io/component":"webhook-tls"},"annotations":)";
-  out += annotations_json(state, false);
-  out += R"(},"data":)";
-  out += data_json(state, false);
-  return out + "}";
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  put_member(w, "apiVersion", "v1");
+  put_member(w, "kind", "Secret");
+  put_member(w, "type", "Opaque");
+  put_string(w, "metadata");
+  w.StartObject();
+  put_member(w, "name", name);
+  put_member(w, "namespace", ns);
+  put_string(w, "labels");
+  w.StartObject();
+  put_member(w, "app.kubernetes.io/name", "mlnetpol");
+  put_member(w, "app.kubernetes.io/component", "webhook-tls");
+  w.EndObject();
+  put_string(w, "annotations");
+  put_annotations(w, state, false);
+  w.EndObject();
+  put_string(w, "data");
+  put_data(w, state, false);
+  w.EndObject();
+  return text_of(buffer);
 }
 
 std::string secret_patch(const tls_state& state, std::string_view resource_version) {
-  std::string out = R"({"metadata":{"resourceVersion":)";
-  append_json_string(out, resource_version);
-  out += R"(,"annotations":)";
-  out += annotations_json(state, true);
-  out += R"(},"data":)";
-  out += data_json(state, true);
-  return out + "}";
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartObject();
+  put_string(w, "metadata");
+  w.StartObject();
+  put_member(w, "resourceVersion", resource_version);
+  put_string(w, "annotations");
+  put_annotations(w, state, true);
+  w.EndObject();
+  put_string(w, "data");
+  put_data(w, state, true);
+  w.EndObject();
+  return text_of(buffer);
 }
 
 result<webhook_view> decode_webhook_configuration(std::string_view text) {
@@ -316,9 +338,14 @@ result<std::string> bundle_patch(std::string_view configuration_json, std::strin
   // A JSON patch touching caBundle only (so mlnetpol owns no other field of the configuration,
   // and a later `kubectl apply --server-side` of the manifests meets no conflict), guarded by the
   // resourceVersion read: entries moved in between make the test fail, not the wrong entry change.
-  std::string out = R"([{"op":"test","path":"/metadata/resourceVersion","value":)";
-  append_json_string(out, json::string_member(*meta, "resourceVersion"));
-  out += '}';
+  rapidjson::StringBuffer buffer;
+  json_writer w(buffer);
+  w.StartArray();
+  w.StartObject();
+  put_member(w, "op", "test");
+  put_member(w, "path", "/metadata/resourceVersion");
+  put_member(w, "value", json::string_member(*meta, "resourceVersion"));
+  w.EndObject();
   const std::string encoded = base64_encode(bundle_pem);
   rapidjson::SizeType i = 0;
   for (const auto& hook : hooks->GetArray()) {
@@ -327,11 +354,14 @@ result<std::string> bundle_patch(std::string_view configuration_json, std::strin
     if (json::object_member(hook, "clientConfig") == nullptr) {
       return fail("webhook entry " + index + " has no clientConfig");
     }
-    out += R"(,{"op":"add","path":"/webhooks/)" + index + R"(/clientConfig/caBundle","value":)";
-    append_json_string(out, encoded);
-    out += '}';
+    w.StartObject();
+    put_member(w, "op", "add");
+    put_member(w, "path", "/webhooks/" + index + "/clientConfig/caBundle");
+    put_member(w, "value", encoded);
+    w.EndObject();
   }
-  return out + "]";
+  w.EndArray();
+  return text_of(buffer);
 }
 
 std::string_view to_string(event e) {
@@ -360,10 +390,12 @@ std::string_view to_string(event e) {
   return "unknown";
 }
 
-step plan(const std::optional<tls_state>& secret,
-          const std::vector<std::vector<std::string>>& observed,
-          const std::optional<tls_state>& remembered, wall::time_point now_exact,
-          const settings& s) {
+namespace {
+
+step decide(const std::optional<tls_state>& secret,
+            const std::vector<std::vector<std::string>>& observed,
+            const std::optional<tls_state>& remembered, wall::time_point now_exact,
+            const settings& s) {
   // Whole seconds: what the Secret's annotations and the certificates can hold.
   const wall::time_point now = std::chrono::floor<std::chrono::seconds>(now_exact);
   step out;
@@ -482,6 +514,21 @@ step plan(const std::optional<tls_state>& secret,
   if (state.retire_after && !state.retiring.empty()) due.push_back(*state.retire_after);
   out.wake = due.empty() ? now + s.propagation : *std::min_element(due.begin(), due.end());
   return out;
+}
+
+}  // namespace
+
+result<step> plan(const std::optional<tls_state>& secret,
+                  const std::vector<std::vector<std::string>>& observed,
+                  const std::optional<tls_state>& remembered, wall::time_point now,
+                  const settings& s) {
+  // certs' issuing functions throw (they serve start-up and the CLI too); here a failure is one
+  // failed pass, retried on the next.
+  try {
+    return decide(secret, observed, remembered, now, s);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
 }
 
 }  // namespace mlnetpol::controller::cert

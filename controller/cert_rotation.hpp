@@ -98,10 +98,11 @@ struct step {
 
 // secret: the Secret's state, nullopt when it does not exist. observed: the CA sets of every
 // webhook entry of both configurations. remembered: the last state this process saw, to write
-// back when the Secret was deleted. Throws std::runtime_error only when OpenSSL cannot issue.
-step plan(const std::optional<tls_state>& secret,
-          const std::vector<std::vector<std::string>>& observed,
-          const std::optional<tls_state>& remembered, wall::time_point now, const settings& s);
+// back when the Secret was deleted. An error only when OpenSSL cannot issue (OpenSSL's reason).
+result<step> plan(const std::optional<tls_state>& secret,
+                  const std::vector<std::vector<std::string>>& observed,
+                  const std::optional<tls_state>& remembered, wall::time_point now,
+                  const settings& s);
 
 // The canonical, sorted CA set of a PEM bundle (what decode_webhook_configuration yields per
 // entry).

@@ -66,7 +66,9 @@ struct world {
 
   // Applies one step and checks the rules; false when idle.
   bool act() {
-    const cert::step st = cert::plan(secret, bundles, memory, now, s);
+    const auto planned = cert::plan(secret, bundles, memory, now, s);
+    REQUIRE_MESSAGE(planned.has_value(), planned.error().message);
+    const cert::step& st = *planned;
     switch (st.what) {
       case cert::action::idle:
         CHECK(st.wake > now);
@@ -211,7 +213,7 @@ TEST_CASE("caBundle edited by someone else: set back; a staged CA waits again") 
   REQUIRE(w.secret->serving.has_value());
   w.bundles[2].clear();
   w.note_bundles();
-  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s);
+  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s).value();
   CHECK(st.what == cert::action::patch_bundles);
   CHECK(st.why == cert::event::bundle_repaired);
   CHECK(cert::bundle_set(st.bundle) == w.secret->trusted());
@@ -241,7 +243,7 @@ TEST_CASE("Secret deleted: written back from memory; without memory every truste
   REQUIRE(w.secret->serving.has_value());
   const cert::tls_state before = *w.secret;
   w.secret.reset();
-  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s);
+  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s).value();
   CHECK(st.what == cert::action::create_secret);
   CHECK(st.why == cert::event::secret_recreated);
   CHECK(st.state == before);
@@ -291,6 +293,17 @@ TEST_CASE("Secret encoding: object, patch and decode agree") {
   CHECK(patch.find(R"("tls.crt":null)") != std::string::npos);
   CHECK(patch.find(R"("signing-ca.key":null)") != std::string::npos);
   CHECK(patch.find(R"("mlnetpol.io/next-ca-trusted-since":null)") != std::string::npos);
+
+  // Strings are escaped: a quote in a name or a resourceVersion cannot add members.
+  const std::string odd =
+      cert::secret_object(state, "ns\"x", "name\",\"kind\":\"ConfigMap");
+  auto odd_decoded = cert::decode_secret(odd);
+  REQUIRE(odd_decoded.has_value());
+  CHECK(odd.find(R"("kind":"Secret")") != std::string::npos);
+  CHECK(odd.find(R"("kind":"ConfigMap")") == std::string::npos);
+  CHECK(odd.find(R"("name":"name\",\"kind\":\"ConfigMap")") != std::string::npos);
+  CHECK(cert::secret_patch(bare, "4\"2").find(R"("resourceVersion":"4\"2")") !=
+        std::string::npos);
 
   CHECK_FALSE(cert::decode_secret("[]").has_value());
   CHECK_FALSE(cert::decode_secret("{").has_value());
