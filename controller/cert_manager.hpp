@@ -1,7 +1,7 @@
 #pragma once
 // `--cert-management=self`: every replica watches the Secret mlnetpol-tls and serves the pair it
 // holds (never anything else: no Secret, no serving certificate, not ready); the Lease holder runs
-// the rotation protocol of cert_rotation.hpp against the API server — creates and rotates the
+// the rotation protocol of certs/rotation.hpp against the API server — creates and rotates the
 // Secret, and keeps the caBundle of both webhook configurations equal to the CAs in use,
 // repairing edits and a deleted Secret within check_interval — and keeps the rest of both
 // configurations as shipped (webhook_config.hpp). Only the leader keeps the CA keys in memory.
@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "controller/cert_rotation.hpp"
+#include "controller/cert_codec.hpp"
 #include "controller/cluster.hpp"
 #include "controller/leader_election.hpp"
 #include "controller/webhook_config.hpp"

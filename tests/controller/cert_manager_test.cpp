@@ -2,7 +2,7 @@
 // configurations (merge patches and JSON patches applied, resourceVersions guarded): first
 // issuance, nothing written while all is valid, rotation before expiry, a corrupted Secret and an
 // edited caBundle repaired. The rotation protocol itself is tested step by step in
-// cert_rotation_test.cpp; this tests the runner that carries it out.
+// tests/certs/rotation_test.cpp; this tests the runner that carries it out.
 #include "controller/cert_manager.hpp"
 
 #include <doctest/doctest.h>
@@ -204,10 +204,11 @@ class pair_store {
   std::vector<certs::key_pair> pairs_;
 };
 
-// Short lives so a rotation happens within a test: the serving certificate renews after 2 s.
+// Short lives so a rotation happens within a test: the serving certificate renews after 4 s, 2 s
+// before it expires.
 cert_manager_options quick_options() {
   cert_manager_options o;
-  o.rotation.serving_lifetime = 3s;
+  o.rotation.serving_lifetime = 6s;
   o.rotation.ca_lifetime = 60s;
   o.rotation.propagation = 1s;
   o.rotation.clock_margin = 1s;
@@ -305,8 +306,10 @@ TEST_CASE("cert_manager: the serving certificate is renewed before it expires") 
   CHECK(seen < first_info.not_after);
   CHECK(second_info.not_after > first_info.not_after);
   REQUIRE(eventually([&] { return f.settled(); }, 10s));
-  const std::string metrics = f.manager->metrics_text();
-  CHECK(metric(metrics, "mlnetpol_cert_rotations_total{kind=\"serving\"}") != "0");
+  CHECK(eventually([&] {
+    return metric(f.manager->metrics_text(), "mlnetpol_cert_rotations_total{kind=\"serving\"}") !=
+           "0";
+  }));
 }
 
 TEST_CASE("cert_manager: a corrupted Secret is repaired, the pair in force kept meanwhile") {
@@ -342,5 +345,8 @@ TEST_CASE("cert_manager: a caBundle edited by someone else is set back to the Se
   REQUIRE(f.cluster.bundles(validating_path) != good);
   REQUIRE(eventually([&] { return f.cluster.bundles(validating_path) == good; }, 10s));
   CHECK(f.settled());
-  CHECK(metric(f.manager->metrics_text(), "mlnetpol_cert_cabundle_repairs_total") == "1");
+  // Counted once the patch's answer is back (the fake applied it a moment before).
+  CHECK(eventually([&] {
+    return metric(f.manager->metrics_text(), "mlnetpol_cert_cabundle_repairs_total") == "1";
+  }));
 }
