@@ -217,6 +217,14 @@ cert_manager_options quick_options() {
   return o;
 }
 
+// Lives long enough that no renewal falls due during a test.
+cert_manager_options steady_options() {
+  cert_manager_options o = quick_options();
+  o.rotation.serving_lifetime = 600s;
+  o.rotation.ca_lifetime = 3600s;
+  return o;
+}
+
 struct fixture {
   fake_apiserver server;
   cert_objects cluster{server};
@@ -279,10 +287,7 @@ TEST_CASE("cert_manager: first issuance creates the Secret, trusts the CA, then 
 }
 
 TEST_CASE("cert_manager: nothing is written while the Secret and caBundles are valid") {
-  cert_manager_options o = quick_options();
-  o.rotation.serving_lifetime = 600s;  // no renewal due during the test
-  o.rotation.ca_lifetime = 3600s;
-  fixture f(o);
+  fixture f(steady_options());
   REQUIRE(eventually([&] { return f.settled(); }, 10s));
   const int writes = f.cluster.writes();
   const int reads = f.cluster.secret_reads();
@@ -313,10 +318,7 @@ TEST_CASE("cert_manager: the serving certificate is renewed before it expires") 
 }
 
 TEST_CASE("cert_manager: a corrupted Secret is repaired, the pair in force kept meanwhile") {
-  cert_manager_options o = quick_options();
-  o.rotation.serving_lifetime = 600s;
-  o.rotation.ca_lifetime = 3600s;
-  fixture f(o);
+  fixture f(steady_options());
   REQUIRE(eventually([&] { return f.settled(); }, 10s));
   const auto before = *f.store.current();
   json secret = f.cluster.object(secret_path).value();
@@ -332,10 +334,7 @@ TEST_CASE("cert_manager: a corrupted Secret is repaired, the pair in force kept 
 }
 
 TEST_CASE("cert_manager: a caBundle edited by someone else is set back to the Secret's CAs") {
-  cert_manager_options o = quick_options();
-  o.rotation.serving_lifetime = 600s;
-  o.rotation.ca_lifetime = 3600s;
-  fixture f(o);
+  fixture f(steady_options());
   REQUIRE(eventually([&] { return f.settled(); }, 10s));
   const auto good = f.cluster.bundles(validating_path);
   json edited = f.cluster.object(validating_path).value();
