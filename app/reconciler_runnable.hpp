@@ -11,7 +11,9 @@
 
 #include "admission/review.hpp"
 #include "app/runnable.hpp"
+#include "common/flags.hpp"
 #include "common/obs/metrics.hpp"
+#include "common/result.hpp"
 #include "common/snapshot.hpp"
 #include "controller/serve.hpp"
 #include "policy/config.hpp"
@@ -19,10 +21,27 @@
 
 namespace mlnetpol::app {
 
+// serve's reconciler flags; the defaults are the controller's (controller::reconciler_options).
+struct reconciler_flags {
+  std::string kubeconfig;  // empty: in-cluster, when in a pod
+  bool reconcile = true;
+  controller::reconciler_options reconciler;
+};
+
+// The reconciler's flags on serve's one parser: --kubeconfig FILE, --reconcile[=true|false],
+// --events[=true|false],
+// --resync-period 10m, --leader-elect-lease-duration 15s, --leader-elect-renew-deadline 10s,
+// --leader-elect-retry-period 2s, --prune-guard-percent 10, --prune-guard-namespaces 50. check()
+// after parsing: the leader-election timing rules.
+void declare(flags::parser& p, reconciler_flags& flags);
+result<void> check(const reconciler_flags& flags);
+std::string reconciler_flags_usage();
+
 class reconciler_runnable final : public runnable, public policy::namespace_lookup {
  public:
-  // rest: the cluster access serve loaded; nullopt: none (admission-only).
-  reconciler_runnable(controller::serve_flags flags, std::optional<k8s::rest_config> rest,
+  // rest: the cluster access serve loaded; nullopt: none (admission-only). Without it, or with
+  // --reconcile=false, start() starts nothing and says so in one log line.
+  reconciler_runnable(reconciler_flags flags, std::optional<k8s::rest_config> rest,
                       const snapshot<policy::config>& config);
   ~reconciler_runnable() override;
 
@@ -52,7 +71,7 @@ class reconciler_runnable final : public runnable, public policy::namespace_look
   }
 
  private:
-  controller::serve_flags flags_;
+  reconciler_flags flags_;
   std::optional<k8s::rest_config> rest_;
   const snapshot<policy::config>& config_;
   std::shared_ptr<controller::manager> manager_;  // set once by start(), read by request threads

@@ -31,7 +31,7 @@ namespace {
 // Cluster access, loaded once for the reconciler and the certificates. None at all (no
 // --kubeconfig, not in a pod) means admission-only, unless the certificates are self-managed;
 // access that does not load stops start-up.
-result<std::optional<k8s::rest_config>> cluster_access(const controller::serve_flags& flags,
+result<std::optional<k8s::rest_config>> cluster_access(const reconciler_flags& flags,
                                                        bool self_managed) {
   const bool none = flags.kubeconfig.empty() && !k8s::in_pod();
   if (!self_managed && (!flags.reconcile || none)) return std::optional<k8s::rest_config>{};
@@ -51,22 +51,22 @@ int serve_command(int argc, char** argv) {
   namespace logging = mlnetpol::obs::logging;
   // One parser over every part's flags: an unknown flag is matched against all of them.
   srv::options opts;
-  controller::serve_flags reconcile_flags;
-  controller::cert_flags cert_flags;
+  reconciler_flags reconcile_flags;
+  app::cert_flags cert_flags;
   flags::parser parser(srv::serve_wording());
   srv::declare(parser, opts);
-  controller::declare(parser, reconcile_flags);
-  controller::declare(parser, cert_flags);
+  declare(parser, reconcile_flags);
+  declare(parser, cert_flags);
   const auto help = parser.parse(argc, argv);
   if (help && *help) {
-    std::fputs((srv::serve_usage() + "\n" + controller::serve_flags_usage() + "\n" +
-                controller::cert_flags_usage())
+    std::fputs((srv::serve_usage() + "\n" + reconciler_flags_usage() + "\n" +
+                cert_flags_usage())
                    .c_str(),
                stdout);
     return 0;
   }
   for (const auto& ok : {help ? result<void>{} : result<void>{help.error()},
-                         controller::check(reconcile_flags), controller::check(cert_flags)}) {
+                         check(reconcile_flags), check(cert_flags)}) {
     if (!ok) {
       std::fprintf(stderr, "mlnetpol serve: %s\n", ok.error().message.c_str());
       return 2;
@@ -76,7 +76,7 @@ int serve_command(int argc, char** argv) {
     std::fprintf(stderr, "mlnetpol serve: %s\n", finished.error().message.c_str());
     return 2;
   }
-  const bool self_managed = cert_flags.mode == controller::cert_mode::self;
+  const bool self_managed = cert_flags.mode == cert_mode::self;
   // Self-managed: the pair comes from the Secret (set_certificate), never from files.
   if (self_managed) {
     opts.tls_cert_file.clear();

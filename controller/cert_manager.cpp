@@ -237,177 +237,212 @@ void cert_manager::leader_loop() {
   }
 }
 
+// One plan/act step of the leader: read the Secret and both configurations (a configuration set
+// back as shipped ends the pass), plan, then carry out the one write the plan names.
 bool cert_manager::leader_pass() {
-  const auto& o = options_;
-  auto fail = [&](std::string_view what, const k8s::api_error& e) {
-    ++errors_;
-    // Once per distinct failure, not once per check interval (a missing webhook configuration).
-    std::string line = std::string(what) + ": " + e.message;
-    if (line != last_pass_error_) {
-      logging::event(level::warn, "certificate manager: " + std::string(what),
-                     {{"error", e.message}, {"status", static_cast<int>(e.status)}});
-      last_pass_error_ = std::move(line);
-    }
-    return false;
-  };
-  std::optional<cert::tls_state> secret;
-  std::string secret_version;
-  auto raw = client_->get_raw(k8s::secrets, o.secret_namespace, o.secret_name);
-  if (raw) {
-    auto view = cert::decode_secret(*raw);
-    if (!view) {
-      ++errors_;
-      logging::event(level::err, "certificate manager: the TLS Secret does not decode",
-                     {{"error", view.error().message}});
+  pass_view seen;
+  if (!read_secret(seen)) return false;
+  switch (read_configurations(seen)) {
+    case read_outcome::failed:
       return false;
-    }
-    secret = std::move(view->state);
-    secret_version = std::move(view->resource_version);
-    std::lock_guard lock(mutex_);
-    remembered_ = secret;  // what a deleted Secret is written back from
-  } else if (raw.error().kind != k8s::failure_kind::not_found) {
-    return fail("cannot read the TLS Secret", raw.error());
-  }
-
-  struct configuration {
-    const k8s::resource* r;
-    const std::string* name;
-    const std::string* shipped;
-    std::string raw;
-    cert::webhook_view view;
-  };
-  configuration configs[] = {
-      {&k8s::mutating_webhook_configurations, &o.mutating_webhook, &o.shipped.mutating, {}, {}},
-      {&k8s::validating_webhook_configurations,
-       &o.validating_webhook,
-       &o.shipped.validating,
-       {},
-       {}}};
-  std::vector<std::vector<std::string>> observed;
-  for (auto& c : configs) {
-    auto got = client_->get_raw(*c.r, "", *c.name);
-    if (!got) return fail("cannot read " + c.r->rbac_name() + "/" + *c.name, got.error());
-    auto view = cert::decode_webhook_configuration(*got);
-    if (!view) {
-      ++errors_;
-      logging::event(level::err, "certificate manager: webhook configuration does not decode",
-                     {{"name", *c.name}, {"error", view.error().message}});
-      return false;
-    }
-    // The whole configuration first: the rotation below then sees the shipped webhooks only.
-    // A repair that fails (a policy refusing it) leaves the rotation below to go on.
-    if (!c.shipped->empty() && repair_configuration(*c.r, *c.name, *got, *c.shipped, secret)) {
+    case read_outcome::repaired:
       return true;
-    }
-    c.raw = std::move(*got);
-    c.view = std::move(*view);
-    observed.insert(observed.end(), c.view.bundles.begin(), c.view.bundles.end());
+    case read_outcome::read:
+      break;
   }
-
   std::optional<cert::tls_state> remembered;
   {
     std::lock_guard lock(mutex_);
     remembered = remembered_;
   }
-  cert::step step;
-  const auto now = cert::wall::now();
-  try {
-    step = cert::plan(secret, observed, remembered, now, o.rotation);
-  } catch (const std::exception& e) {
+  auto step = cert::plan(seen.secret, seen.bundles(), remembered, cert::wall::now(),
+                         options_.rotation);
+  if (!step) {
     ++errors_;
-    logging::event(level::err, "certificate manager: cannot issue", {{"error", e.what()}});
+    logging::event(level::err, "certificate manager: cannot issue",
+                   {{"error", step.error().message}});
     return false;
   }
-  const std::string why(cert::to_string(step.why));
-  switch (step.what) {
-    case cert::action::idle: {
-      next_due_ = step.wake;
-      last_pass_error_.clear();
-      std::lock_guard lock(mutex_);
-      last_good_bundle_ = secret ? secret->trusted() : std::vector<std::string>{};
+  bool wrote = false;
+  switch (step->what) {
+    case cert::action::idle:
+      settle(*step, seen);
       return false;
-    }
-    case cert::action::create_secret: {
-      auto created =
-          client_->create(k8s::secrets, o.secret_namespace,
-                          cert::secret_object(step.state, o.secret_namespace, o.secret_name));
-      if (!created) return fail("cannot create the TLS Secret", created.error());
-      if (step.why == cert::event::secret_recreated) {
-        ++secret_recreations_;
-        logging::event(level::warn, "the TLS Secret was missing: written back",
-                       {{"secret", o.secret_name}, {"from", remembered ? "memory" : "caBundle"}});
-      } else {
-        logging::event(level::info, "TLS Secret created with a new CA (staged, not signing yet)",
-                       {{"secret", o.secret_name}});
-      }
+    case cert::action::create_secret:
+      wrote = create_secret(*step, remembered.has_value());
       break;
-    }
-    case cert::action::update_secret: {
-      auto patched = client_->merge_patch(k8s::secrets, o.secret_namespace, o.secret_name,
-                                          cert::secret_patch(step.state, secret_version));
-      if (!patched) return fail("cannot update the TLS Secret (" + why + ")", patched.error());
-      if (step.why == cert::event::serving_renewed) ++serving_rotations_;
-      if (step.why == cert::event::ca_switched) {
-        ++ca_rotations_;
-        ++serving_rotations_;
-      }
-      std::string serial;
-      if (step.state.serving) {
-        if (auto info = certs::inspect(step.state.serving->cert_pem)) serial = info->serial_hex;
-      }
-      logging::event(step.why == cert::event::ca_untrusted ? level::warn : level::info,
-                     "TLS Secret updated",
-                     {{"step", why},
-                      {"serving_serial", serial},
-                      {"trusted_cas", static_cast<int>(step.state.trusted().size())}});
+    case cert::action::update_secret:
+      wrote = update_secret(*step, seen.secret_version);
       break;
-    }
-    case cert::action::patch_bundles: {
-      const auto want = cert::bundle_set(step.bundle);
-      std::vector<std::string> last_good;
-      {
-        std::lock_guard lock(mutex_);
-        last_good = last_good_bundle_;
-      }
-      for (auto& c : configs) {
-        bool differs = false;
-        bool tampered = false;
-        for (const auto& entry : c.view.bundles) {
-          if (entry != want) differs = true;
-          if (entry != last_good) tampered = true;
-        }
-        if (!differs) continue;
-        auto patch = cert::bundle_patch(c.raw, step.bundle);
-        if (!patch) {
-          ++errors_;
-          logging::event(level::err, "certificate manager: cannot build the caBundle patch",
-                         {{"name", *c.name}, {"error", patch.error().message}});
-          return false;
-        }
-        auto patched = client_->json_patch(*c.r, "", *c.name, *patch);
-        if (!patched) return fail("cannot patch caBundle of " + *c.name, patched.error());
-        if (tampered && !last_good.empty()) {
-          ++bundle_repairs_;
-          logging::event(level::warn, "caBundle was changed by someone else: repaired",
-                         {{"kind", std::string(c.r->kind)},
-                          {"name", *c.name},
-                          {"trusted_cas", static_cast<int>(want.size())}});
-        } else {
-          ++bundle_updates_;
-          logging::event(level::info, "caBundle updated to the Secret's CAs",
-                         {{"kind", std::string(c.r->kind)},
-                          {"name", *c.name},
-                          {"trusted_cas", static_cast<int>(want.size())}});
-        }
-      }
-      std::lock_guard lock(mutex_);
-      last_good_bundle_ = want;
+    case cert::action::patch_bundles:
+      wrote = patch_bundles(*step, seen);
       break;
-    }
   }
+  if (!wrote) return false;
   last_pass_error_.clear();
   std::lock_guard lock(mutex_);
-  if (step.what != cert::action::patch_bundles) remembered_ = step.state;
+  if (step->what != cert::action::patch_bundles) remembered_ = step->state;
+  return true;
+}
+
+std::vector<std::vector<std::string>> cert_manager::pass_view::bundles() const {
+  std::vector<std::vector<std::string>> observed;
+  for (const auto& c : configs) {
+    observed.insert(observed.end(), c.view.bundles.begin(), c.view.bundles.end());
+  }
+  return observed;
+}
+
+bool cert_manager::pass_failed(std::string_view what, const k8s::api_error& e) {
+  ++errors_;
+  // Once per distinct failure, not once per check interval (a missing webhook configuration).
+  std::string line = std::string(what) + ": " + e.message;
+  if (line != last_pass_error_) {
+    logging::event(level::warn, "certificate manager: " + std::string(what),
+                   {{"error", e.message}, {"status", static_cast<int>(e.status)}});
+    last_pass_error_ = std::move(line);
+  }
+  return false;
+}
+
+bool cert_manager::read_secret(pass_view& seen) {
+  const auto& o = options_;
+  auto raw = client_->get_raw(k8s::secrets, o.secret_namespace, o.secret_name);
+  if (!raw) {
+    if (raw.error().kind == k8s::failure_kind::not_found) return true;  // secret stays nullopt
+    return pass_failed("cannot read the TLS Secret", raw.error());
+  }
+  auto view = cert::decode_secret(*raw);
+  if (!view) {
+    ++errors_;
+    logging::event(level::err, "certificate manager: the TLS Secret does not decode",
+                   {{"error", view.error().message}});
+    return false;
+  }
+  seen.secret = std::move(view->state);
+  seen.secret_version = std::move(view->resource_version);
+  std::lock_guard lock(mutex_);
+  remembered_ = seen.secret;  // what a deleted Secret is written back from
+  return true;
+}
+
+cert_manager::read_outcome cert_manager::read_configurations(pass_view& seen) {
+  const auto& o = options_;
+  seen.configs[0] = {&k8s::mutating_webhook_configurations, &o.mutating_webhook,
+                     &o.shipped.mutating, {}, {}};
+  seen.configs[1] = {&k8s::validating_webhook_configurations, &o.validating_webhook,
+                     &o.shipped.validating, {}, {}};
+  for (auto& c : seen.configs) {
+    auto got = client_->get_raw(*c.r, "", *c.name);
+    if (!got) {
+      pass_failed("cannot read " + c.r->rbac_name() + "/" + *c.name, got.error());
+      return read_outcome::failed;
+    }
+    auto view = cert::decode_webhook_configuration(*got);
+    if (!view) {
+      ++errors_;
+      logging::event(level::err, "certificate manager: webhook configuration does not decode",
+                     {{"name", *c.name}, {"error", view.error().message}});
+      return read_outcome::failed;
+    }
+    // The whole configuration first: the rotation then sees the shipped webhooks only. A repair
+    // that fails (a policy refusing it) leaves the rotation to go on.
+    if (!c.shipped->empty() &&
+        repair_configuration(*c.r, *c.name, *got, *c.shipped, seen.secret)) {
+      return read_outcome::repaired;
+    }
+    c.raw = std::move(*got);
+    c.view = std::move(*view);
+  }
+  return read_outcome::read;
+}
+
+void cert_manager::settle(const cert::step& step, const pass_view& seen) {
+  next_due_ = step.wake;
+  last_pass_error_.clear();
+  std::lock_guard lock(mutex_);
+  last_good_bundle_ = seen.secret ? seen.secret->trusted() : std::vector<std::string>{};
+}
+
+bool cert_manager::create_secret(const cert::step& step, bool from_memory) {
+  const auto& o = options_;
+  auto created = client_->create(k8s::secrets, o.secret_namespace,
+                                 cert::secret_object(step.state, o.secret_namespace, o.secret_name));
+  if (!created) return pass_failed("cannot create the TLS Secret", created.error());
+  if (step.why == cert::event::secret_recreated) {
+    ++secret_recreations_;
+    logging::event(level::warn, "the TLS Secret was missing: written back",
+                   {{"secret", o.secret_name}, {"from", from_memory ? "memory" : "caBundle"}});
+  } else {
+    logging::event(level::info, "TLS Secret created with a new CA (staged, not signing yet)",
+                   {{"secret", o.secret_name}});
+  }
+  return true;
+}
+
+bool cert_manager::update_secret(const cert::step& step, const std::string& secret_version) {
+  const auto& o = options_;
+  const std::string why(cert::to_string(step.why));
+  auto patched = client_->merge_patch(k8s::secrets, o.secret_namespace, o.secret_name,
+                                      cert::secret_patch(step.state, secret_version));
+  if (!patched) return pass_failed("cannot update the TLS Secret (" + why + ")", patched.error());
+  if (step.why == cert::event::serving_renewed) ++serving_rotations_;
+  if (step.why == cert::event::ca_switched) {
+    ++ca_rotations_;
+    ++serving_rotations_;
+  }
+  std::string serial;
+  if (step.state.serving) {
+    if (auto info = certs::inspect(step.state.serving->cert_pem)) serial = info->serial_hex;
+  }
+  logging::event(step.why == cert::event::ca_untrusted ? level::warn : level::info,
+                 "TLS Secret updated",
+                 {{"step", why},
+                  {"serving_serial", serial},
+                  {"trusted_cas", static_cast<int>(step.state.trusted().size())}});
+  return true;
+}
+
+bool cert_manager::patch_bundles(const cert::step& step, const pass_view& seen) {
+  const auto want = cert::bundle_set(step.bundle);
+  std::vector<std::string> last_good;
+  {
+    std::lock_guard lock(mutex_);
+    last_good = last_good_bundle_;
+  }
+  for (const auto& c : seen.configs) {
+    bool differs = false;
+    bool tampered = false;
+    for (const auto& entry : c.view.bundles) {
+      if (entry != want) differs = true;
+      if (entry != last_good) tampered = true;
+    }
+    if (!differs) continue;
+    auto patch = cert::bundle_patch(c.raw, step.bundle);
+    if (!patch) {
+      ++errors_;
+      logging::event(level::err, "certificate manager: cannot build the caBundle patch",
+                     {{"name", *c.name}, {"error", patch.error().message}});
+      return false;
+    }
+    auto patched = client_->json_patch(*c.r, "", *c.name, *patch);
+    if (!patched) return pass_failed("cannot patch caBundle of " + *c.name, patched.error());
+    if (tampered && !last_good.empty()) {
+      ++bundle_repairs_;
+      logging::event(level::warn, "caBundle was changed by someone else: repaired",
+                     {{"kind", std::string(c.r->kind)},
+                      {"name", *c.name},
+                      {"trusted_cas", static_cast<int>(want.size())}});
+    } else {
+      ++bundle_updates_;
+      logging::event(level::info, "caBundle updated to the Secret's CAs",
+                     {{"kind", std::string(c.r->kind)},
+                      {"name", *c.name},
+                      {"trusted_cas", static_cast<int>(want.size())}});
+    }
+  }
+  std::lock_guard lock(mutex_);
+  last_good_bundle_ = want;
   return true;
 }
 

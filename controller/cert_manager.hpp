@@ -1,7 +1,7 @@
 #pragma once
 // `--cert-management=self`: every replica watches the Secret mlnetpol-tls and serves the pair it
 // holds (never anything else: no Secret, no serving certificate, not ready); the Lease holder runs
-// the rotation protocol of cert_rotation.hpp against the API server — creates and rotates the
+// the rotation protocol of certs/rotation.hpp against the API server — creates and rotates the
 // Secret, and keeps the caBundle of both webhook configurations equal to the CAs in use,
 // repairing edits and a deleted Secret within check_interval — and keeps the rest of both
 // configurations as shipped (webhook_config.hpp). Only the leader keeps the CA keys in memory.
@@ -13,9 +13,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
-#include "controller/cert_rotation.hpp"
+#include "controller/cert_codec.hpp"
 #include "controller/cluster.hpp"
 #include "controller/leader_election.hpp"
 #include "controller/webhook_config.hpp"
@@ -69,6 +71,30 @@ class cert_manager {
   void leader_loop();
   void refresh_from_secret();
   bool leader_pass();  // one plan/act step; true when it wrote something
+
+  // What one leader pass read: the Secret and both webhook configurations.
+  struct configuration {
+    const k8s::resource* r = nullptr;
+    const std::string* name = nullptr;
+    const std::string* shipped = nullptr;
+    std::string raw;
+    cert::webhook_view view;
+  };
+  struct pass_view {
+    std::optional<cert::tls_state> secret;  // nullopt: there is none
+    std::string secret_version;
+    configuration configs[2];  // mutating, validating
+    std::vector<std::vector<std::string>> bundles() const;  // every entry's CA set
+  };
+  enum class read_outcome { read, repaired, failed };
+  // The steps of a pass; each write step is true when it wrote, false (logged) when it failed.
+  bool read_secret(pass_view& seen);
+  read_outcome read_configurations(pass_view& seen);
+  void settle(const cert::step& step, const pass_view& seen);  // idle: nothing to write
+  bool create_secret(const cert::step& step, bool from_memory);
+  bool update_secret(const cert::step& step, const std::string& secret_version);
+  bool patch_bundles(const cert::step& step, const pass_view& seen);
+  bool pass_failed(std::string_view what, const k8s::api_error& e);  // logs once; false
   void wake_leader();
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
 

@@ -1,5 +1,6 @@
 #include "controller/serve.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "common/obs/logging.hpp"
@@ -7,53 +8,28 @@
 
 namespace mlnetpol::controller {
 
-std::unique_ptr<manager> start_reconciler(const serve_flags& flags,
-                                          std::optional<k8s::rest_config> rest,
-                                          policy::config initial) {
-  auto m = make_reconciler(flags, std::move(rest));
-  if (!m) return nullptr;
-  m->update_config(std::move(initial));
-  m->start();
-  return m;
+std::chrono::milliseconds request_deadline(const leader_election_options& election) {
+  const auto limit =
+      std::min(election.renew_deadline / 2, election.lease_duration - election.renew_deadline);
+  return std::clamp(limit, std::chrono::milliseconds(1), std::chrono::milliseconds(30'000));
 }
 
-std::unique_ptr<manager> make_reconciler(const serve_flags& flags,
-                                         std::optional<k8s::rest_config> cluster_access) {
+std::unique_ptr<manager> make_reconciler(reconciler_options options, k8s::rest_config rest) {
   namespace logging = obs::logging;
-  if (!flags.reconcile) {
-    logging::event(spdlog::level::info,
-                   "reconciler off (--reconcile=false): admission only, no policies are kept in "
-                   "the cluster",
-                   {});
-    return nullptr;
-  }
-  if (!cluster_access) {
-    logging::event(spdlog::level::info,
-                   "no cluster access (no --kubeconfig, not in a pod): admission only, no "
-                   "policies are kept in the cluster",
-                   {});
-    return nullptr;
-  }
-  k8s::rest_config rest = std::move(*cluster_access);
-  manager_options options;
-  options.resync_period = flags.resync_period;
-  options.policy_reports = true;
-  options.election.identity = default_identity();
-  options.election.lease_namespace = default_lease_namespace();
-  options.election.lease_duration = flags.lease_duration;
-  options.election.renew_deadline = flags.renew_deadline;
-  options.election.retry_period = flags.retry_period;
-  options.guard = flags.prune_guard;
+  manager_options& m_options = options.manager;
+  m_options.policy_reports = true;
+  m_options.election.identity = default_identity();
+  m_options.election.lease_namespace = default_lease_namespace();
   // Events get a client of their own: its connections and its cancel at stop are not the
   // reconciler's, and a slow event write never holds a reconcile up.
   std::optional<k8s::rest_config> events_rest;
-  if (flags.events) events_rest = rest;
+  if (options.events) events_rest = rest;
   k8s::client_options client_options;
-  client_options.request_timeout = request_deadline(flags);
+  client_options.request_timeout = request_deadline(m_options.election);
   auto client = std::make_unique<k8s::client>(std::move(rest), client_options);
   k8s::client* raw = client.get();
   auto m = std::make_unique<manager>(make_client_cluster(std::move(client)), policy::config{},
-                                     std::move(options));
+                                     std::move(m_options));
   raw->set_observer(m->request_observer());
   if (events_rest) {
     k8s::client_options events_options;

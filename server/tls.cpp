@@ -1,16 +1,17 @@
 #include "server/tls.hpp"
 
+#include "certs/certs.hpp"
 #include "common/files.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
 
 #include <openssl/asn1.h>
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -172,14 +173,11 @@ result<tls_material> make_tls_context(std::string_view cert_pem, std::string_vie
   if (leaf == nullptr) {
     return fail("certificate: no certificate in the file");
   }
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1) r.not_after = double(timegm(&tm));
-  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), nullptr)) {
-    if (char* hex = BN_bn2hex(bn)) {
-      r.serial_hex = hex;
-      OPENSSL_free(hex);
-    }
-    BN_free(bn);
+  // The leaf is the chain's first certificate: certs reads its dates and serial, as for the
+  // certificate manager's metrics.
+  if (const auto info = certs::inspect(cert_pem)) {
+    r.not_after = std::chrono::duration<double>(info->not_after.time_since_epoch()).count();
+    r.serial_hex = info->serial_hex;
   }
   r.context = std::move(ctx);
   return r;

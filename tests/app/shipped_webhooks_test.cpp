@@ -13,7 +13,7 @@
 #include "app/manifest_documents.hpp"
 #include "app/shipped_webhooks.hpp"
 #include "common/flags.hpp"
-#include "controller/cert_serve.hpp"
+#include "app/cert_runnable.hpp"
 #include "policy/config.hpp"
 #include "tests/e2e/kapi.hpp"
 
@@ -76,7 +76,7 @@ TEST_CASE("built-in webhook configurations: equal to what each self-managed over
     auto objects = app::manifest_objects(built.out, overlay);
     REQUIRE_MESSAGE(objects.has_value(), objects.error().message);
     // The Deployment's certificate and webhook flags, as serve parses them.
-    controller::cert_flags flags;
+    app::cert_flags flags;
     for (const auto& o : *objects) {
       if (std::string_view((*o.object)["kind"].GetString()) != "Deployment") continue;
       std::vector<std::string> args;
@@ -86,15 +86,15 @@ TEST_CASE("built-in webhook configurations: equal to what each self-managed over
         if (arg.starts_with("--cert-") || arg.starts_with("--webhook-")) args.push_back(arg);
       }
       mlnetpol::flags::parser p;
-      controller::declare(p, flags);
+      app::declare(p, flags);
       const std::vector<std::string_view> views(args.begin(), args.end());
       auto parsed = p.parse(views);
       REQUIRE_MESSAGE(parsed.has_value(), parsed.error().message);
     }
-    REQUIRE(flags.mode == controller::cert_mode::self);
+    REQUIRE(flags.mode == app::cert_mode::self);
     REQUIRE(flags.repair_whole);
     ::setenv("POD_NAMESPACE", "mlnetpol-system", 1);  // the Deployment's downward API
-    auto shipped = app::shipped_webhooks(controller::webhook_render_options(flags));
+    auto shipped = app::shipped_webhooks(app::webhook_render_options(flags));
     REQUIRE_MESSAGE(shipped.has_value(), shipped.error().message);
     int compared = 0;
     for (const auto& o : *objects) {

@@ -1,17 +1,17 @@
 // --cert-* flags: taken out of serve's arguments, checked, turned into the manager's options.
 #include <doctest/doctest.h>
 
-#include "controller/cert_serve.hpp"
-#include "controller/serve.hpp"
+#include "app/cert_runnable.hpp"
+#include "tests/app/usage_default.hpp"
 
-using namespace mlnetpol::controller;
+using namespace mlnetpol::app;
 using namespace std::chrono_literals;
 
 namespace {
 
 // A parser with the certificate flags beside the reconciler's, as serve_command declares them.
 mlnetpol::result<void> parse_cert_flags(std::vector<std::string_view> args, cert_flags& f) {
-  serve_flags s;
+  reconciler_flags s;
   mlnetpol::flags::parser p;
   declare(p, s);
   declare(p, f);
@@ -99,4 +99,34 @@ TEST_CASE("webhook flags: whole repair by default, the Service or a URL, fail-op
     cert_flags h;
     CHECK_FALSE(parse_cert_flags({bad}, h).has_value());
   }
+}
+
+TEST_CASE("cert flags: the defaults are the controller's, and the usage text names them") {
+  const cert_flags d;
+  const auto o = cert_options(d);
+  const mlnetpol::controller::cert_manager_options defaults;
+  CHECK(o.secret_name == defaults.secret_name);
+  CHECK(o.mutating_webhook == defaults.mutating_webhook);
+  CHECK(o.validating_webhook == defaults.validating_webhook);
+  CHECK(o.check_interval == defaults.check_interval);
+  CHECK(o.rotation.names.service == defaults.rotation.names.service);
+  CHECK(o.rotation.ca_lifetime == defaults.rotation.ca_lifetime);
+  CHECK(o.rotation.serving_lifetime == defaults.rotation.serving_lifetime);
+  CHECK(o.rotation.propagation == defaults.rotation.propagation);
+  CHECK(o.rotation.clock_margin == defaults.rotation.clock_margin);
+  // Each duration flag's "(default D)" in the usage text is the struct's value.
+  const std::string usage = cert_flags_usage();
+  const std::pair<const char*, std::chrono::milliseconds> durations[] = {
+      {"--cert-ca-lifetime", defaults.rotation.ca_lifetime},
+      {"--cert-serving-lifetime", defaults.rotation.serving_lifetime},
+      {"--cert-propagation", defaults.rotation.propagation},
+      {"--cert-clock-margin", defaults.rotation.clock_margin},
+      {"--cert-check-interval", defaults.check_interval},
+  };
+  for (const auto& [flag, value] : durations) {
+    CAPTURE(flag);
+    CHECK(mlnetpol::testing::usage_default(usage, flag) == value);
+  }
+  CHECK(usage.find("(default " + defaults.secret_name + ")") != std::string::npos);
+  CHECK(usage.find("(default " + defaults.rotation.names.service + ")") != std::string::npos);
 }

@@ -1,48 +1,29 @@
-#include "controller/cert_rotation.hpp"
+#include "certs/rotation.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 
-#include "common/base64.hpp"
-#include "k8s/json.hpp"
-
-namespace mlnetpol::controller::cert {
+namespace mlnetpol::certs::rotation {
 namespace {
 
 using namespace std::chrono_literals;
-namespace json = k8s::json;
-
-constexpr std::string_view trusted_since_key = "mlnetpol.io/next-ca-trusted-since";
-constexpr std::string_view retire_after_key = "mlnetpol.io/retire-after";
-
-// Secret data keys: what replicas serve, what caBundle holds, and the CA material (never leaves
-// the cluster).
-struct data_key {
-  std::string_view name;
-  std::optional<certs::key_pair> tls_state::*pair;
-  bool cert;  // cert_pem, else key_pem
-};
-constexpr data_key pair_keys[] = {
-    {"tls.crt", &tls_state::serving, true},        {"tls.key", &tls_state::serving, false},
-    {"signing-ca.crt", &tls_state::signing, true}, {"signing-ca.key", &tls_state::signing, false},
-    {"next-ca.crt", &tls_state::next, true},       {"next-ca.key", &tls_state::next, false},
-};
 
 std::string canonical(std::string_view pem) {
-  auto blocks = certs::split_bundle(pem);
+  auto blocks = split_bundle(pem);
   return blocks.empty() ? std::string() : std::move(blocks.front());
 }
 
 // Renewal point: two thirds into the certificate's life.
 std::optional<wall::time_point> renew_at(std::string_view pem) {
-  const auto info = certs::inspect(pem);
+  const auto info = inspect(pem);
   if (!info) return std::nullopt;
   return info->not_before + (info->not_after - info->not_before) * 2 / 3;
 }
 
 std::optional<wall::time_point> expires_at(std::string_view pem) {
-  const auto info = certs::inspect(pem);
+  const auto info = inspect(pem);
   if (!info) return std::nullopt;
   return info->not_after;
 }
@@ -52,14 +33,14 @@ wall::time_point backdated(wall::time_point now, std::chrono::seconds lifetime) 
   return now - std::min<std::chrono::seconds>(5min, lifetime / 10);
 }
 
-certs::key_pair new_ca(wall::time_point now, const settings& s) {
-  return certs::issue_ca(s.names, backdated(now, s.ca_lifetime), now + s.ca_lifetime);
+key_pair new_ca(wall::time_point now, const settings& s) {
+  return issue_ca(s.names, backdated(now, s.ca_lifetime), now + s.ca_lifetime);
 }
 
-certs::key_pair new_serving(const certs::key_pair& ca, wall::time_point now, const settings& s) {
+key_pair new_serving(const key_pair& ca, wall::time_point now, const settings& s) {
   auto not_after = now + s.serving_lifetime;
   if (const auto ca_end = expires_at(ca.cert_pem)) not_after = std::min(not_after, *ca_end);
-  return certs::issue_serving(ca, s.names, backdated(now, s.serving_lifetime), not_after);
+  return issue_serving(ca, s.names, backdated(now, s.serving_lifetime), not_after);
 }
 
 std::vector<std::string> sorted(std::vector<std::string> v) {
@@ -69,9 +50,9 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
 
 // The SANs issue_serving writes for these settings, to notice a changed --cert-service etc.
 bool names_match(std::string_view pem, const settings& s) {
-  const auto info = certs::inspect(pem);
+  const auto info = inspect(pem);
   if (!info) return false;
-  std::vector<std::string> dns = certs::service_dns_names(s.names.service, s.names.namespace_name);
+  std::vector<std::string> dns = service_dns_names(s.names.service, s.names.namespace_name);
   std::vector<std::string> ips;
   if (s.names.dev) {
     dns.emplace_back("localhost");
@@ -82,7 +63,7 @@ bool names_match(std::string_view pem, const settings& s) {
   return sorted(dns) == sorted(info->dns_names) && sorted(ips) == sorted(info->ip_addresses);
 }
 
-bool usable_ca(const std::optional<certs::key_pair>& ca, wall::time_point now) {
+bool usable_ca(const std::optional<key_pair>& ca, wall::time_point now) {
   if (!ca) return false;
   const auto end = expires_at(ca->cert_pem);
   return end && *end > now;
@@ -100,64 +81,6 @@ std::vector<std::string> live_cas(const std::vector<std::string>& pems, wall::ti
   return out;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  // Only base64, RFC 3339 times, names checked as DNS labels and the fixed keys reach here.
-  out += '"';
-  out += s;
-  out += '"';
-}
-
-void add_member(std::string& out, bool& first, std::string_view key, std::string_view value,
-                bool null) {
-  out += first ? "" : ",";
-  first = false;
-  append_json_string(out, key);
-  out += ':';
-  if (null) {
-    out += "null";
-  } else {
-    append_json_string(out, value);
-  }
-}
-
-// "data":{...},"metadata":{"annotations":{...}} members for a state; with nulls for what it
-// lacks when patching (a merge patch deletes keys set to null).
-std::string data_json(const tls_state& state, bool with_nulls) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& k : pair_keys) {
-    const auto& pair = state.*k.pair;
-    if (!pair && !with_nulls) continue;
-    add_member(out, first, k.name,
-               pair ? base64_encode(k.cert ? pair->cert_pem : pair->key_pem) : "", !pair);
-  }
-  const std::string bundle = state.bundle();
-  add_member(out, first, "ca.crt", base64_encode(bundle), false);
-  return out + "}";
-}
-
-std::string annotations_json(const tls_state& state, bool with_nulls) {
-  std::string out = "{";
-  bool first = true;
-  if (state.next_trusted_since || with_nulls) {
-    add_member(out, first, trusted_since_key,
-               state.next_trusted_since ? format_time(*state.next_trusted_since) : "",
-               !state.next_trusted_since);
-  }
-  const bool retire = state.retire_after && !state.retiring.empty();
-  if (retire || with_nulls) {
-    add_member(out, first, retire_after_key, retire ? format_time(*state.retire_after) : "",
-               !retire);
-  }
-  return out + "}";
-}
-
-std::optional<std::string> decoded_member(const rapidjson::Value& data, std::string_view key) {
-  const std::string_view text = json::string_member(data, key);
-  if (text.empty()) return std::nullopt;
-  return base64_decode(text);
-}
-
 }  // namespace
 
 std::string check_settings(const settings& s) {
@@ -169,9 +92,9 @@ std::string check_settings(const settings& s) {
   if (s.propagation * 6 > s.serving_lifetime) {
     return "the caBundle propagation wait must be at most a sixth of the serving lifetime";
   }
-  certs::issue_options named = s.names;
+  issue_options named = s.names;
   named.days = 1;
-  return certs::check_options(named);
+  return check_options(named);
 }
 
 std::vector<std::string> tls_state::trusted() const {
@@ -194,7 +117,7 @@ std::string tls_state::bundle() const {
 }
 
 std::vector<std::string> bundle_set(std::string_view pem) {
-  return sorted(certs::split_bundle(pem));
+  return sorted(split_bundle(pem));
 }
 
 std::string format_time(wall::time_point t) {
@@ -219,119 +142,6 @@ std::optional<wall::time_point> parse_time(std::string_view text) {
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return wall::from_time_t(timegm(&tm));
-}
-
-result<secret_view> decode_secret(std::string_view text) {
-  rapidjson::Document doc;
-  if (auto parsed = json::parse(doc, text); !parsed) return parsed.error();
-  const auto* meta = json::object_member(doc, "metadata");
-  if (meta == nullptr) return fail("Secret without metadata");
-  secret_view view;
-  view.resource_version = std::string(json::string_member(*meta, "resourceVersion"));
-  const auto* data = json::object_member(doc, "data");
-  if (data != nullptr) {
-    for (const auto& k : pair_keys) {
-      if (!k.cert) continue;
-      const auto cert = decoded_member(*data, k.name);
-      const auto key =
-          decoded_member(*data, std::string(k.name.substr(0, k.name.size() - 3)) + "key");
-      if (cert && key && !cert->empty() && !key->empty()) {
-        view.state.*k.pair = certs::key_pair{*cert, *key};
-      }
-    }
-    if (const auto bundle = decoded_member(*data, "ca.crt")) {
-      std::vector<std::string> known;
-      for (const auto* pair : {&view.state.signing, &view.state.next}) {
-        if (*pair) known.push_back(canonical((*pair)->cert_pem));
-      }
-      for (auto& pem : certs::split_bundle(*bundle)) {
-        if (std::find(known.begin(), known.end(), pem) == known.end()) {
-          view.state.retiring.push_back(std::move(pem));
-        }
-      }
-    }
-  }
-  if (const auto* annotations = json::object_member(*meta, "annotations")) {
-    view.state.next_trusted_since =
-        parse_time(json::string_member(*annotations, trusted_since_key));
-    view.state.retire_after = parse_time(json::string_member(*annotations, retire_after_key));
-  }
-  if (!view.state.next) view.state.next_trusted_since.reset();
-  if (view.state.retiring.empty()) view.state.retire_after.reset();
-  return view;
-}
-
-std::string secret_object(const tls_state& state, std::string_view ns, std::string_view name) {
-  std::string out = R"({"apiVersion":"v1","kind":"Secret","type":"Opaque","metadata":{"name":)";
-  append_json_string(out, name);
-  out += R"(,"namespace":)";
-  append_json_string(out, ns);
-  out +=
-      R"(,"labels":{"app.kubernetes.io/name":"mlnetpol","app.kubernetes.io/component":"webhook-tls"},"annotations":)";
-  out += annotations_json(state, false);
-  out += R"(},"data":)";
-  out += data_json(state, false);
-  return out + "}";
-}
-
-std::string secret_patch(const tls_state& state, std::string_view resource_version) {
-  std::string out = R"({"metadata":{"resourceVersion":)";
-  append_json_string(out, resource_version);
-  out += R"(,"annotations":)";
-  out += annotations_json(state, true);
-  out += R"(},"data":)";
-  out += data_json(state, true);
-  return out + "}";
-}
-
-result<webhook_view> decode_webhook_configuration(std::string_view text) {
-  rapidjson::Document doc;
-  if (auto parsed = json::parse(doc, text); !parsed) return parsed.error();
-  const auto* meta = json::object_member(doc, "metadata");
-  if (meta == nullptr) return fail("webhook configuration without metadata");
-  webhook_view view;
-  view.resource_version = std::string(json::string_member(*meta, "resourceVersion"));
-  const auto* hooks = json::member(doc, "webhooks");
-  if (hooks == nullptr || !hooks->IsArray()) return view;
-  for (const auto& hook : hooks->GetArray()) {
-    std::vector<std::string> cas;
-    if (const auto* client = json::object_member(hook, "clientConfig")) {
-      if (const auto bundle = decoded_member(*client, "caBundle")) {
-        cas = sorted(certs::split_bundle(*bundle));
-      }
-    }
-    view.bundles.push_back(std::move(cas));
-  }
-  return view;
-}
-
-result<std::string> bundle_patch(std::string_view configuration_json, std::string_view bundle_pem) {
-  rapidjson::Document doc;
-  if (auto parsed = json::parse(doc, configuration_json); !parsed) return parsed.error();
-  const auto* meta = json::object_member(doc, "metadata");
-  const auto* hooks = json::member(doc, "webhooks");
-  if (meta == nullptr || hooks == nullptr || !hooks->IsArray()) {
-    return fail("webhook configuration without webhooks");
-  }
-  // A JSON patch touching caBundle only (so mlnetpol owns no other field of the configuration,
-  // and a later `kubectl apply --server-side` of the manifests meets no conflict), guarded by the
-  // resourceVersion read: entries moved in between make the test fail, not the wrong entry change.
-  std::string out = R"([{"op":"test","path":"/metadata/resourceVersion","value":)";
-  append_json_string(out, json::string_member(*meta, "resourceVersion"));
-  out += '}';
-  const std::string encoded = base64_encode(bundle_pem);
-  rapidjson::SizeType i = 0;
-  for (const auto& hook : hooks->GetArray()) {
-    if (!hook.IsObject()) return fail("a webhook entry is not an object");
-    const std::string index = std::to_string(i++);
-    if (json::object_member(hook, "clientConfig") == nullptr) {
-      return fail("webhook entry " + index + " has no clientConfig");
-    }
-    out += R"(,{"op":"add","path":"/webhooks/)" + index + R"(/clientConfig/caBundle","value":)";
-    append_json_string(out, encoded);
-    out += '}';
-  }
-  return out + "]";
 }
 
 std::string_view to_string(event e) {
@@ -360,10 +170,12 @@ std::string_view to_string(event e) {
   return "unknown";
 }
 
-step plan(const std::optional<tls_state>& secret,
-          const std::vector<std::vector<std::string>>& observed,
-          const std::optional<tls_state>& remembered, wall::time_point now_exact,
-          const settings& s) {
+namespace {
+
+step decide(const std::optional<tls_state>& secret,
+            const std::vector<std::vector<std::string>>& observed,
+            const std::optional<tls_state>& remembered, wall::time_point now_exact,
+            const settings& s) {
   // Whole seconds: what the Secret's annotations and the certificates can hold.
   const wall::time_point now = std::chrono::floor<std::chrono::seconds>(now_exact);
   step out;
@@ -462,7 +274,7 @@ step plan(const std::optional<tls_state>& secret,
     const auto serving_due =
         state.serving ? renew_at(state.serving->cert_pem) : std::optional<wall::time_point>();
     if (!state.serving || !serving_due || *serving_due <= now ||
-        !certs::signed_by(state.serving->cert_pem, state.signing->cert_pem) ||
+        !signed_by(state.serving->cert_pem, state.signing->cert_pem) ||
         !names_match(state.serving->cert_pem, s)) {
       state.serving = new_serving(*state.signing, now, s);
       return write(action::update_secret, event::serving_renewed, state);
@@ -484,4 +296,19 @@ step plan(const std::optional<tls_state>& secret,
   return out;
 }
 
-}  // namespace mlnetpol::controller::cert
+}  // namespace
+
+result<step> plan(const std::optional<tls_state>& secret,
+                  const std::vector<std::vector<std::string>>& observed,
+                  const std::optional<tls_state>& remembered, wall::time_point now,
+                  const settings& s) {
+  // certs' issuing functions throw (they serve start-up and the CLI too); here a failure is one
+  // failed pass, retried on the next.
+  try {
+    return decide(secret, observed, remembered, now, s);
+  } catch (const std::exception& e) {
+    return fail(e.what());
+  }
+}
+
+}  // namespace mlnetpol::certs::rotation

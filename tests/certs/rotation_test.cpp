@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "controller/cert_rotation.hpp"
+#include "certs/rotation.hpp"
 
-namespace cert = mlnetpol::controller::cert;
+namespace cert = mlnetpol::certs::rotation;
 namespace certs = mlnetpol::certs;
 using namespace std::chrono_literals;
 using wall = cert::wall;
@@ -66,7 +66,9 @@ struct world {
 
   // Applies one step and checks the rules; false when idle.
   bool act() {
-    const cert::step st = cert::plan(secret, bundles, memory, now, s);
+    const auto planned = cert::plan(secret, bundles, memory, now, s);
+    REQUIRE_MESSAGE(planned.has_value(), planned.error().message);
+    const cert::step& st = *planned;
     switch (st.what) {
       case cert::action::idle:
         CHECK(st.wake > now);
@@ -211,7 +213,7 @@ TEST_CASE("caBundle edited by someone else: set back; a staged CA waits again") 
   REQUIRE(w.secret->serving.has_value());
   w.bundles[2].clear();
   w.note_bundles();
-  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s);
+  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s).value();
   CHECK(st.what == cert::action::patch_bundles);
   CHECK(st.why == cert::event::bundle_repaired);
   CHECK(cert::bundle_set(st.bundle) == w.secret->trusted());
@@ -241,7 +243,7 @@ TEST_CASE("Secret deleted: written back from memory; without memory every truste
   REQUIRE(w.secret->serving.has_value());
   const cert::tls_state before = *w.secret;
   w.secret.reset();
-  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s);
+  auto st = cert::plan(w.secret, w.bundles, w.memory, w.now, w.s).value();
   CHECK(st.what == cert::action::create_secret);
   CHECK(st.why == cert::event::secret_recreated);
   CHECK(st.state == before);
@@ -271,59 +273,6 @@ TEST_CASE("a Secret made elsewhere (cert-manager's: no CA key) is taken over wit
   w.run_for(100s);
   CHECK(w.journal.front() == "secret:initial_ca");
   CHECK(w.count("secret:ca_switched") >= 1);
-}
-
-TEST_CASE("Secret encoding: object, patch and decode agree") {
-  world w;
-  w.run_for(70s);  // a staged CA and a retiring one exist at some point; take the state now
-  const cert::tls_state state = *w.secret;
-  const std::string object = cert::secret_object(state, "mlnetpol-system", "mlnetpol-tls");
-  auto decoded = cert::decode_secret(object);
-  REQUIRE(decoded.has_value());
-  CHECK(decoded->state == state);
-  CHECK(object.find("\"ca.crt\"") != std::string::npos);
-  CHECK(object.find("\"tls.key\"") != std::string::npos);
-
-  cert::tls_state bare;
-  bare.next = state.signing;
-  const std::string patch = cert::secret_patch(bare, "42");
-  CHECK(patch.find(R"("resourceVersion":"42")") != std::string::npos);
-  CHECK(patch.find(R"("tls.crt":null)") != std::string::npos);
-  CHECK(patch.find(R"("signing-ca.key":null)") != std::string::npos);
-  CHECK(patch.find(R"("mlnetpol.io/next-ca-trusted-since":null)") != std::string::npos);
-
-  CHECK_FALSE(cert::decode_secret("[]").has_value());
-  CHECK_FALSE(cert::decode_secret("{").has_value());
-  auto empty = cert::decode_secret(R"({"metadata":{"resourceVersion":"7"}})");
-  REQUIRE(empty.has_value());
-  CHECK(empty->resource_version == "7");
-  CHECK_FALSE(empty->state.serving.has_value());
-}
-
-TEST_CASE("webhook configuration: caBundle of every entry read and patched, the rest kept") {
-  world w;
-  w.run_for(10s);
-  const std::string configuration = R"({"apiVersion":"admissionregistration.k8s.io/v1",
-    "kind":"ValidatingWebhookConfiguration","metadata":{"name":"mlnetpol","resourceVersion":"99"},
-    "webhooks":[{"name":"a.mlnetpol.io","clientConfig":{"url":"https://127.0.0.1:1/validate"},
-                 "failurePolicy":"Fail"},
-                {"name":"b.mlnetpol.io","clientConfig":{"service":{"name":"mlnetpol"},"caBundle":"eA=="}}]})";
-  auto view = cert::decode_webhook_configuration(configuration);
-  REQUIRE(view.has_value());
-  CHECK(view->resource_version == "99");
-  REQUIRE(view->bundles.size() == 2);
-  CHECK(view->bundles[0].empty());
-  CHECK(view->bundles[1].empty());  // "x" is no certificate
-
-  auto patch = cert::bundle_patch(configuration, w.secret->bundle());
-  REQUIRE(patch.has_value());
-  CHECK(patch->starts_with(
-      R"([{"op":"test","path":"/metadata/resourceVersion","value":"99"},{"op":"add","path":"/webhooks/0/clientConfig/caBundle","value":")"));
-  CHECK(patch->find(R"({"op":"add","path":"/webhooks/1/clientConfig/caBundle","value":")") !=
-        std::string::npos);
-  CHECK(patch->find("failurePolicy") == std::string::npos);  // nothing but caBundle
-  CHECK(patch->find("/webhooks/2/") == std::string::npos);
-  CHECK_FALSE(cert::bundle_patch(R"({"metadata":{}})", "x").has_value());
 }
 
 TEST_CASE("settings: lifetimes that cannot rotate safely are refused") {

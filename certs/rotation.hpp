@@ -1,7 +1,9 @@
 #pragma once
 // The webhook certificates' rotation protocol, as a pure decision: given what the Secret holds,
 // what caBundle every webhook entry holds and the time, the one next write the leader makes.
-// Tests drive it with a fake clock; cert_manager runs it against the API server.
+// Pure apart from the clock it is given and OpenSSL issuing keys: tests drive it with a fake clock;
+// controller::cert_manager runs it against the API server (controller/cert_codec.hpp reads and
+// writes the Secret and the caBundles it speaks of).
 //
 // The Secret is the source of truth; caBundle follows it. Rules (docs/certificates.md):
 // - a CA enters caBundle as `next` and signs nothing until every webhook entry has held it for
@@ -19,12 +21,12 @@
 #include "certs/certs.hpp"
 #include "common/result.hpp"
 
-namespace mlnetpol::controller::cert {
+namespace mlnetpol::certs::rotation {
 
 using wall = std::chrono::system_clock;
 
 struct settings {
-  certs::issue_options names;  // service, namespace, dev / extra SANs (days unused)
+  issue_options names;  // service, namespace, dev / extra SANs (days unused)
   std::chrono::seconds ca_lifetime{std::chrono::hours(24 * 365)};
   std::chrono::seconds serving_lifetime{std::chrono::hours(24 * 90)};
   // How long a CA sits in caBundle before it signs the serving certificate.
@@ -38,39 +40,17 @@ struct settings {
 std::string check_settings(const settings& s);
 
 struct tls_state {
-  std::optional<certs::key_pair> signing;  // the CA that signs serving certificates now
-  std::optional<certs::key_pair> next;     // a CA in caBundle (or going there), not signing yet
+  std::optional<key_pair> signing;  // the CA that signs serving certificates now
+  std::optional<key_pair> next;     // a CA in caBundle (or going there), not signing yet
   std::vector<std::string> retiring;       // older CAs still trusted (canonical PEM)
   std::optional<wall::time_point> next_trusted_since;  // every entry held `next` from then on
   std::optional<wall::time_point> retire_after;        // when `retiring` may leave caBundle
-  std::optional<certs::key_pair> serving;              // tls.crt / tls.key
+  std::optional<key_pair> serving;              // tls.crt / tls.key
   // The CAs caBundle must hold (canonical PEM, sorted) and their concatenation.
   std::vector<std::string> trusted() const;
   std::string bundle() const;
   bool operator==(const tls_state&) const = default;
 };
-
-// --- the Secret ---
-struct secret_view {
-  tls_state state;
-  std::string resource_version;
-};
-// A Secret object as the API server returns it. Keys it does not hold are simply absent in the
-// state (a Secret made by hand or by cert-manager decodes to serving + retiring only).
-result<secret_view> decode_secret(std::string_view json);
-// The whole Secret (create) and a merge patch to `state` guarded by resource_version (update).
-std::string secret_object(const tls_state& state, std::string_view ns, std::string_view name);
-std::string secret_patch(const tls_state& state, std::string_view resource_version);
-
-// --- webhook configurations ---
-struct webhook_view {
-  std::string resource_version;
-  std::vector<std::vector<std::string>> bundles;  // per webhook entry: canonical PEMs, sorted
-};
-result<webhook_view> decode_webhook_configuration(std::string_view json);
-// A JSON patch (RFC 6902) giving every webhook entry caBundle = bundle_pem, guarded by a test of
-// the configuration's resourceVersion.
-result<std::string> bundle_patch(std::string_view configuration_json, std::string_view bundle_pem);
 
 // --- the decision ---
 enum class action { idle, create_secret, update_secret, patch_bundles };
@@ -98,17 +78,18 @@ struct step {
 
 // secret: the Secret's state, nullopt when it does not exist. observed: the CA sets of every
 // webhook entry of both configurations. remembered: the last state this process saw, to write
-// back when the Secret was deleted. Throws std::runtime_error only when OpenSSL cannot issue.
-step plan(const std::optional<tls_state>& secret,
-          const std::vector<std::vector<std::string>>& observed,
-          const std::optional<tls_state>& remembered, wall::time_point now, const settings& s);
+// back when the Secret was deleted. An error only when OpenSSL cannot issue (OpenSSL's reason).
+result<step> plan(const std::optional<tls_state>& secret,
+                  const std::vector<std::vector<std::string>>& observed,
+                  const std::optional<tls_state>& remembered, wall::time_point now,
+                  const settings& s);
 
-// The canonical, sorted CA set of a PEM bundle (what decode_webhook_configuration yields per
-// entry).
+// The canonical, sorted CA set of a PEM bundle (what controller::cert::decode_webhook_configuration
+// yields per entry).
 std::vector<std::string> bundle_set(std::string_view pem);
 
 // RFC 3339 UTC with seconds, "2026-11-30T11:00:00Z", and back.
 std::string format_time(wall::time_point t);
 std::optional<wall::time_point> parse_time(std::string_view text);
 
-}  // namespace mlnetpol::controller::cert
+}  // namespace mlnetpol::certs::rotation
