@@ -6,7 +6,7 @@
 
 #include <simdjson.h>
 
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::admission {
 namespace {
@@ -92,7 +92,7 @@ class converter {
   explicit converter(rapidjson::Document& out) : out_(out) {}
 
   // Recursion is bounded: simdjson has already rejected documents nested deeper than
-  // default_max_json_depth.
+  // json::default_max_depth.
   bool emit(dom::element in, place where) {
     switch (in.type()) {
       case dom::element_type::OBJECT: {
@@ -211,9 +211,9 @@ std::shared_ptr<review_document> parse_review_document(std::string_view body, st
   if (!out->parser) out->parser.reset(new detail::parser_holder);
   dom::parser& parser = out->parser->parser;
   // A new parser (or one whose allocation failed) would otherwise grow with simdjson's own depth.
-  if (parser.max_depth() != default_max_json_depth &&
+  if (parser.max_depth() != json::default_max_depth &&
       parser.allocate(std::max<std::size_t>(parser.capacity(), 64 * 1024),
-                      default_max_json_depth) != simdjson::SUCCESS) {
+                      json::default_max_depth) != simdjson::SUCCESS) {
     return nullptr;
   }
   const bool copy = padding < simdjson::SIMDJSON_PADDING;

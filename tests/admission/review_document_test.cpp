@@ -8,20 +8,20 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/codec.hpp"
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 #include "policy/template_fields.hpp"
 #include "tests/admission/test_support.hpp"
 
 namespace {
 
 using mlnetpol::admission::decode_review;
-using mlnetpol::admission::parse_json;
 using mlnetpol::admission::parse_review_document;
 using mlnetpol::admission::testing::as_nlohmann;
 using mlnetpol::admission::testing::fixture;
 using mlnetpol::admission::testing::kept_review;
 using mlnetpol::admission::testing::read_file;
 using mlnetpol::admission::testing::review_fixtures;
+using mlnetpol::json::parse;
 using nlohmann::json;
 
 // The rule the fast path must keep: what it accepts RapidJSON accepts too, and it keeps exactly
@@ -29,10 +29,11 @@ using nlohmann::json;
 bool agrees_with_rapidjson(const std::string& body) {
   const auto fast = parse_review_document(body);
   rapidjson::Document full;
-  const auto error = parse_json(full, body);
+  const auto parsed = parse(full, body);
   if (fast == nullptr) return false;
-  REQUIRE_MESSAGE(!error, "the fast path took a body RapidJSON refuses: " << error->message << "\n"
-                                                                          << body);
+  REQUIRE_MESSAGE(parsed.has_value(), "the fast path took a body RapidJSON refuses: "
+                                          << (parsed ? "" : parsed.error().message) << "\n"
+                                          << body);
   CHECK(as_nlohmann(fast->document) == kept_review(as_nlohmann(full)));
   return true;
 }
@@ -74,11 +75,11 @@ TEST_CASE("invalid JSON inside a member no decision reads is refused, with Rapid
     CAPTURE(value);
     CHECK(parse_review_document(body) == nullptr);
     rapidjson::Document full;
-    const auto error = parse_json(full, body);
+    const auto parsed = parse(full, body);
     auto decoded = decode_review(body);
-    if (error) {
+    if (!parsed) {
       REQUIRE_FALSE(decoded.has_value());
-      CHECK(decoded.error().message == error->message);
+      CHECK(decoded.error().message == parsed.error().message);
     } else {
       // RapidJSON reads a few of them (a lone surrogate escape): its document decides.
       CHECK(decoded.has_value());
@@ -227,7 +228,7 @@ TEST_CASE("documents alive at once keep their own strings; a released one is reu
   }
   for (std::size_t i = 0; i < bodies.size(); ++i) {
     rapidjson::Document full;
-    REQUIRE_FALSE(parse_json(full, bodies[i]));
+    REQUIRE(parse(full, bodies[i]).has_value());
     CHECK(as_nlohmann(held[i]->document) == kept_review(as_nlohmann(full)));
   }
   // A document nobody holds any more serves the next parse (its buffers are not allocated again).
@@ -238,6 +239,6 @@ TEST_CASE("documents alive at once keep their own strings; a released one is reu
   const auto other = parse_review_document(bodies.back());  // `again` still held: a new one
   CHECK(other.get() != again.get());
   rapidjson::Document full;
-  REQUIRE_FALSE(parse_json(full, bodies.front()));
+  REQUIRE(parse(full, bodies.front()).has_value());
   CHECK(as_nlohmann(again->document) == kept_review(as_nlohmann(full)));
 }

@@ -8,7 +8,7 @@
 #include "tests/support/rendered_spec.hpp"
 
 using namespace mlnetpol;
-using mlnetpol::policy::testing::rendered_spec;
+using mlnetpol::testing::rendered_spec;
 using namespace mlnetpol::controller;
 using testing::fake_cluster;
 using testing::make_error;
