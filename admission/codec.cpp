@@ -8,14 +8,16 @@
 
 #include <boost/throw_exception.hpp>
 
-#include "admission/json_parse.hpp"
-#include "admission/json_writer.hpp"
 #include "admission/review_document.hpp"
 #include "common/base64.hpp"
+#include "common/json_escape.hpp"
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::admission {
 namespace {
 
+using json::find_invalid_utf8;
+using json::json_type_name;
 using rapidjson::Value;
 using decode_result = boost::system::result<review_request, decode_error>;
 
@@ -431,8 +433,8 @@ decode_result decode_review(std::string_view body, std::size_t padding) {
     document = std::shared_ptr<const rapidjson::Document>(fast, &fast->document);
   } else {
     auto parsed = std::make_shared<parsed_document>(body);
-    if (auto parse_error = parse_json_insitu(parsed->document, parsed->text(), body.size())) {
-      return fail(std::move(parse_error->message));
+    if (auto done = json::parse_insitu(parsed->document, parsed->text(), body.size()); !done) {
+      return fail(std::move(done.error().message));
     }
     document = std::shared_ptr<const rapidjson::Document>(parsed, &parsed->document);
   }

@@ -25,8 +25,8 @@ struct decode_error {
 [[noreturn]] void throw_exception_from_error(const decode_error& error,
                                              const boost::source_location& location);
 
-// Parses (bounded, see json_parse.hpp) and checks an AdmissionReview request body. padding: bytes
-// readable after body that the parser may read (see review_document.hpp); 0 lets it copy the body.
+// Parses (bounded: common/json_parse.hpp) and checks an AdmissionReview request body. padding:
+// bytes readable after body that the parser may read (review_document.hpp); 0 copies the body.
 boost::system::result<review_request, decode_error> decode_review(std::string_view body,
                                                                   std::size_t padding = 0);
 

@@ -9,12 +9,15 @@
 #include <boost/container/small_vector.hpp>
 #include <boost/throw_exception.hpp>
 
-#include "admission/json_parse.hpp"
-#include "admission/json_writer.hpp"
+#include "common/json_parse.hpp"
+#include "common/json_writer.hpp"
 #include "policy/json_index.hpp"
 
 namespace mlnetpol::admission {
 namespace {
+
+using json::append_json_escaped;
+using json::json_type_name;
 
 rapidjson::SizeType size_of(std::string_view s) {
   return static_cast<rapidjson::SizeType>(s.size());
@@ -28,8 +31,8 @@ void write_string(std::string& out, std::string_view s) {
 }
 
 void write_value(std::string& out, const rapidjson::Value& value) {
-  string_output stream(out);
-  string_writer writer(stream);
+  json::string_output stream(out);
+  json::string_writer writer(stream);
   value.Accept(writer);
 }
 
@@ -92,8 +95,7 @@ rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator
 
 // Merges the entries into one tree of wanted values, so entries under the same missing parent end
 // up in the same "add".
-boost::system::result<void, patch_error> build_wanted(
-    wanted_node& wanted, const std::vector<policy::map_entry>& entries) {
+result<void> build_wanted(wanted_node& wanted, const std::vector<policy::map_entry>& entries) {
   std::vector<std::string_view> steps;  // reused by every entry
   for (const auto& entry : entries) {
     steps.assign(entry.metadata_path.begin(), entry.metadata_path.end());
@@ -105,8 +107,8 @@ boost::system::result<void, patch_error> build_wanted(
         found = &node->add(steps[i]);
         found->map = std::make_unique<wanted_node>();
       } else if (found->value) {
-        return patch_error("conflicting entries: " + pointer_of(steps, i + 1) +
-                           " is both a value and a map");
+        return fail("conflicting entries: " + pointer_of(steps, i + 1) +
+                    " is both a value and a map");
       }
       node = found->map.get();
     }
@@ -117,8 +119,8 @@ boost::system::result<void, patch_error> build_wanted(
       found->value = entry.value;  // later entries win
     } else {
       steps.emplace_back(entry.key);
-      return patch_error("conflicting entries: " + pointer_of(steps, steps.size()) +
-                         " is both a value and a map");
+      return fail("conflicting entries: " + pointer_of(steps, steps.size()) +
+                  " is both a value and a map");
     }
   }
   return {};
@@ -144,10 +146,8 @@ class original_members {
 
 // Emits the operations turning original into a superset of wanted. Recursion depth is the length
 // of the entries' paths, not anything from the admitted object.
-boost::system::result<void, patch_error> diff(const wanted_node& wanted,
-                                              const rapidjson::Value& original,
-                                              std::string& pointer, json_patch& patch,
-                                              rapidjson::MemoryPoolAllocator<>& alloc) {
+result<void> diff(const wanted_node& wanted, const rapidjson::Value& original, std::string& pointer,
+                  json_patch& patch, rapidjson::MemoryPoolAllocator<>& alloc) {
   const original_members members(original);
   for (const auto& member : wanted.members) {
     const std::size_t mark = pointer.size();
@@ -169,7 +169,7 @@ boost::system::result<void, patch_error> diff(const wanted_node& wanted,
       auto nested = diff(*member.map, *it, pointer, patch, alloc);
       if (!nested) return nested;
     } else {
-      return patch_error(pointer + " is " + json_type_name(*it) + ", not an object");
+      return fail(pointer + " is " + json_type_name(*it) + ", not an object");
     }
     pointer.resize(mark);
   }
@@ -177,12 +177,11 @@ boost::system::result<void, patch_error> diff(const wanted_node& wanted,
 }
 
 // The unescaped tokens of an RFC 6901 JSON Pointer ("" is the whole document: no tokens).
-boost::system::result<std::vector<std::string>, patch_error> pointer_tokens(
-    std::string_view pointer) {
+result<std::vector<std::string>> pointer_tokens(std::string_view pointer) {
   std::vector<std::string> tokens;
   if (pointer.empty()) return tokens;
   if (pointer.front() != '/')
-    return patch_error("JSON Pointer " + std::string(pointer) + " does not start with /");
+    return fail("JSON Pointer " + std::string(pointer) + " does not start with /");
   for (std::size_t i = 1;; ++i) {
     std::string& token = tokens.emplace_back();
     for (; i < pointer.size() && pointer[i] != '/'; ++i) {
@@ -191,7 +190,7 @@ boost::system::result<std::vector<std::string>, patch_error> pointer_tokens(
       } else if (i + 1 < pointer.size() && (pointer[i + 1] == '0' || pointer[i + 1] == '1')) {
         token.push_back(pointer[++i] == '0' ? '~' : '/');
       } else {
-        return patch_error("JSON Pointer " + std::string(pointer) + " has a bad ~ escape");
+        return fail("JSON Pointer " + std::string(pointer) + " has a bad ~ escape");
       }
     }
     if (i >= pointer.size()) return tokens;
@@ -229,36 +228,35 @@ const rapidjson::Value* resolve(const rapidjson::Value& root, const std::vector<
   return at;
 }
 
-boost::system::result<void, patch_error> apply_operation(rapidjson::Value& document,
-                                                         rapidjson::Document::AllocatorType& alloc,
-                                                         const rapidjson::Value& operation) {
-  if (!operation.IsObject()) return patch_error("a patch operation is not an object");
+result<void> apply_operation(rapidjson::Value& document, rapidjson::Document::AllocatorType& alloc,
+                             const rapidjson::Value& operation) {
+  if (!operation.IsObject()) return fail("a patch operation is not an object");
   const auto op_it = find(operation, "op");
   const auto path_it = find(operation, "path");
   if (op_it == operation.MemberEnd() || !op_it->value.IsString() ||
       path_it == operation.MemberEnd() || !path_it->value.IsString()) {
-    return patch_error("a patch operation lacks a string op or path");
+    return fail("a patch operation lacks a string op or path");
   }
   const std::string_view op(op_it->value.GetString(), op_it->value.GetStringLength());
   const std::string_view path(path_it->value.GetString(), path_it->value.GetStringLength());
   const bool add = op == "add";
   if (!add && op != "replace" && op != "remove" && op != "test")
-    return patch_error("unsupported op " + std::string(op));
+    return fail("unsupported op " + std::string(op));
   const auto value_it = find(operation, "value");
   if (op != "remove" && value_it == operation.MemberEnd())
-    return patch_error(std::string(op) + " " + std::string(path) + " has no value");
+    return fail(std::string(op) + " " + std::string(path) + " has no value");
   auto tokens = pointer_tokens(path);
   if (!tokens) return tokens.error();
   if (op == "test") {
     const rapidjson::Value* at = resolve(document, *tokens);
     if (at == nullptr || *at != value_it->value)
-      return patch_error("test " + std::string(path) + " failed");
+      return fail("test " + std::string(path) + " failed");
     return {};
   }
   rapidjson::Value value;
   if (op != "remove") value.CopyFrom(value_it->value, alloc);
   if (tokens->empty()) {
-    if (op == "remove") return patch_error("remove of the whole document");
+    if (op == "remove") return fail("remove of the whole document");
     document.Swap(value);
     return {};
   }
@@ -270,16 +268,16 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Value& docum
       const rapidjson::Value& object = *parent;
       const auto it = find(object, token);
       if (it == object.MemberEnd()) {
-        return patch_error(std::string(path) + std::string(" does not resolve"));
+        return fail(std::string(path) + std::string(" does not resolve"));
       }
       parent = &(parent->MemberBegin() + (it - object.MemberBegin()))->value;
     } else if (parent->IsArray()) {
       const auto index = array_index(token, parent->Size());
       if (!index || *index == parent->Size())
-        return patch_error(std::string(path) + std::string(" does not resolve"));
+        return fail(std::string(path) + std::string(" does not resolve"));
       parent = &(*parent)[*index];
     } else {
-      return patch_error(std::string(path) + std::string(" does not resolve"));
+      return fail(std::string(path) + std::string(" does not resolve"));
     }
   }
   const std::string& last = tokens->back();
@@ -287,7 +285,7 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Value& docum
     const rapidjson::Value& object = *parent;
     const auto found = find(object, last);
     if (found == object.MemberEnd()) {
-      if (!add) return patch_error(std::string(path) + std::string(" does not exist"));
+      if (!add) return fail(std::string(path) + std::string(" does not exist"));
       parent->AddMember(rapidjson::Value(last.data(), size_of(last), alloc), value, alloc);
       return {};
     }
@@ -303,7 +301,7 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Value& docum
     const rapidjson::SizeType size = parent->Size();
     std::optional<rapidjson::SizeType> index = add && last == "-" ? size : array_index(last, size);
     if (!index || (!add && *index == size))
-      return patch_error(std::string(path) + std::string(" does not exist"));
+      return fail(std::string(path) + std::string(" does not exist"));
     if (op == "replace") {
       (*parent)[*index] = value;
     } else if (op == "remove") {
@@ -314,26 +312,24 @@ boost::system::result<void, patch_error> apply_operation(rapidjson::Value& docum
     }
     return {};
   }
-  return patch_error(std::string(path) + std::string(" does not resolve"));
+  return fail(std::string(path) + std::string(" does not resolve"));
 }
 
 }  // namespace
 
-boost::system::result<void, patch_error> apply_patch(rapidjson::Value& target,
-                                                     std::string_view patch,
-                                                     rapidjson::Document::AllocatorType& alloc) {
+result<void> apply_patch(rapidjson::Value& target, std::string_view patch,
+                         rapidjson::Document::AllocatorType& alloc) {
   rapidjson::Document operations;
-  if (auto error = parse_json(operations, patch))
-    return patch_error("invalid patch: " + error->message);
-  if (!operations.IsArray()) return patch_error("a patch is a JSON array");
+  if (auto parsed = json::parse(operations, patch); !parsed)
+    return fail("invalid patch: " + parsed.error().message);
+  if (!operations.IsArray()) return fail("a patch is a JSON array");
   for (const auto& operation : operations.GetArray()) {
     if (auto done = apply_operation(target, alloc, operation); !done) return done;
   }
   return {};
 }
 
-boost::system::result<void, patch_error> apply_patch(rapidjson::Document& document,
-                                                     std::string_view patch) {
+result<void> apply_patch(rapidjson::Document& document, std::string_view patch) {
   return apply_patch(document, patch, document.GetAllocator());
 }
 
@@ -429,24 +425,20 @@ std::string json_patch::str() const {
   return out;
 }
 
-void throw_exception_from_error(const patch_error& error, const boost::source_location& location) {
-  boost::throw_exception(std::runtime_error(error.message), location);
-}
-
-boost::system::result<std::string, patch_error> patch_for_entries(
-    const rapidjson::Value& object, const std::vector<policy::map_entry>& entries) {
+result<std::string> patch_for_entries(const rapidjson::Value& object,
+                                      const std::vector<policy::map_entry>& entries) {
   return patch_for_mutation(object, entries, {});
 }
 
-boost::system::result<std::string, patch_error> patch_for_mutation(
-    const rapidjson::Value& object, const std::vector<policy::map_entry>& entries,
-    std::string_view scheduling_gate) {
-  using patch_result = boost::system::result<std::string, patch_error>;
+result<std::string> patch_for_mutation(const rapidjson::Value& object,
+                                       const std::vector<policy::map_entry>& entries,
+                                       std::string_view scheduling_gate) {
+  using patch_result = result<std::string>;
   if (entries.empty() && scheduling_gate.empty())
     return patch_result(boost::system::in_place_value);
   if (!object.IsObject()) {
-    return patch_error(std::string("the admitted object is ") + json_type_name(object) +
-                       ", not an object");
+    return fail(std::string("the admitted object is ") + json_type_name(object) +
+                ", not an object");
   }
   wanted_node wanted;
   if (auto built = build_wanted(wanted, entries); !built) return built.error();
@@ -467,7 +459,7 @@ boost::system::result<std::string, patch_error> patch_for_mutation(
   if (!scheduling_gate.empty()) {
     const auto spec = object.FindMember("spec");
     if (spec == object.MemberEnd() || !spec->value.IsObject()) {
-      return patch_error("spec is not an object: no scheduling gate can be added");
+      return fail("spec is not an object: no scheduling gate can be added");
     }
     rapidjson::Value gate(rapidjson::kObjectType);
     gate.AddMember("name",
@@ -483,8 +475,8 @@ boost::system::result<std::string, patch_error> patch_for_mutation(
     } else if (gates->value.IsArray()) {
       patch.add("/spec/schedulingGates/-", gate);
     } else {
-      return patch_error(std::string("spec.schedulingGates is ") + json_type_name(gates->value) +
-                         ", not a list");
+      return fail(std::string("spec.schedulingGates is ") + json_type_name(gates->value) +
+                  ", not a list");
     }
   }
   return patch_result(boost::system::in_place_value, std::move(patch).take());

@@ -10,9 +10,8 @@
 #include <vector>
 
 #include <rapidjson/document.h>
-#include <boost/assert/source_location.hpp>
-#include <boost/system/result.hpp>
 
+#include "common/result.hpp"
 #include "policy/mutation.hpp"
 
 namespace mlnetpol::admission {
@@ -49,42 +48,30 @@ class json_patch {
   std::size_t operations_ = 0;
 };
 
-struct patch_error {
-  patch_error() = default;
-  explicit patch_error(std::string text) : message(std::move(text)) {}
-  std::string message;  // e.g. "/spec/template is a string, not an object"
-};
-
-// Lets result<T, patch_error>::value() throw; prefer checking the result instead.
-[[noreturn]] void throw_exception_from_error(const patch_error& error,
-                                             const boost::source_location& location);
-
 // The patch that sets every entry in the object (later entries win for the same key). The first
 // missing (or null) step of a path gets one "add" of the whole nested object, shared by all
 // entries under it; an existing map gets per-key "add"; a different value "replace"; the same
 // value nothing. "" when nothing changes. An error when the object, or a step of a path in it, is
 // not a JSON object, or when entries need one path to be both a value and a map.
-boost::system::result<std::string, patch_error> patch_for_entries(
-    const rapidjson::Value& object, const std::vector<policy::map_entry>& entries);
+result<std::string> patch_for_entries(const rapidjson::Value& object,
+                                      const std::vector<policy::map_entry>& entries);
 
 // patch_for_entries, then, when scheduling_gate is not "", {name: scheduling_gate} appended to
 // spec.schedulingGates after the gates already there ("add" of the whole list when it is absent or
 // null). An error also when spec, or a schedulingGates that is there, has the wrong type.
-boost::system::result<std::string, patch_error> patch_for_mutation(
-    const rapidjson::Value& object, const std::vector<policy::map_entry>& entries,
-    std::string_view scheduling_gate);
+result<std::string> patch_for_mutation(const rapidjson::Value& object,
+                                       const std::vector<policy::map_entry>& entries,
+                                       std::string_view scheduling_gate);
 
 // Applies an RFC 6902 patch of add, replace, remove and test operations (those the webhooks and
 // the controllers write) to document, in order, parsing the patch with the bounded parser; an error
 // names the first operation that does not apply (a path that does not resolve, a failed test,
 // another op, malformed JSON). On error the document may be partly patched. The one applier:
 // `review`, the tests and the fuzz targets all run it.
-boost::system::result<void, patch_error> apply_patch(rapidjson::Document& document,
-                                                     std::string_view patch);
+result<void> apply_patch(rapidjson::Document& document, std::string_view patch);
 // The same on a value inside a document (e.g. an AdmissionReview's request.object), whose
 // allocator new values come from.
-boost::system::result<void, patch_error> apply_patch(rapidjson::Value& target,
-                                                     std::string_view patch,
-                                                     rapidjson::Document::AllocatorType& alloc);
+result<void> apply_patch(rapidjson::Value& target, std::string_view patch,
+                         rapidjson::Document::AllocatorType& alloc);
 
 }  // namespace mlnetpol::admission

@@ -8,7 +8,7 @@
 
 #include <simdjson.h>
 
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::admission {
 namespace ondemand = simdjson::ondemand;
@@ -47,7 +47,7 @@ template struct implementation_access<&ondemand::parser::implementation>;
 
 // The structural checks the skipped subtrees get, over stage 1's index in one pass without
 // recursion: brackets balanced and matched ('[' closes with ']'), nesting no deeper than
-// default_max_json_depth (counted as the RapidJSON parse counts it: the root is depth 1), and
+// json::default_max_depth (counted as the RapidJSON parse counts it: the root is depth 1), and
 // nothing after the root value. On-Demand itself only counts brackets when it steps over a value
 // (so `[}` would balance), never checks the depth of what it steps over, and does not look past
 // the root object's closing brace. stage 1 has already checked UTF-8, unescaped control
@@ -57,7 +57,7 @@ template struct implementation_access<&ondemand::parser::implementation>;
 // few bytes each: numbers and literals).
 bool structurally_whole(const std::uint8_t* text, std::size_t size, const std::uint32_t* index,
                         std::uint32_t n) {
-  constexpr unsigned max_depth = default_max_json_depth;
+  constexpr unsigned max_depth = json::default_max_depth;
   if (n == 0 || text[index[0]] != '{') return false;
   std::uint64_t is_object[(max_depth + 63) / 64] = {};  // one bit per open container
   unsigned depth = 0;
@@ -189,7 +189,7 @@ class builder {
       : out_(out), parser_(parser), dst_(strings) {}
 
   // Recursion is bounded: structurally_whole has already refused bodies nested deeper than
-  // default_max_json_depth.
+  // json::default_max_depth.
   bool value(ondemand::value in, place where) {
     ondemand::json_type type;
     if (in.type().get(type) != simdjson::SUCCESS) return false;

@@ -4,7 +4,7 @@
 // (the codec, the label engine and the patch builder read it as rapidjson::Value).
 //
 // The rule (issue 27): a subtree no decision reads gets only the structural checks (the body is
-// whole, valid UTF-8, its brackets balanced and matched, no deeper than default_max_json_depth, no
+// whole, valid UTF-8, its brackets balanced and matched, no deeper than json::default_max_depth, no
 // content after the root value); every value that is read is fully validated.
 #include <cstddef>
 #include <memory>

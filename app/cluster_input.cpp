@@ -7,6 +7,7 @@
 #include "app/config_file.hpp"
 #include "app/manifest_documents.hpp"
 #include "k8s/client.hpp"
+#include "k8s/json.hpp"
 #include "policy/eval/parse.hpp"
 #include "policy/render/clusterwide.hpp"
 
@@ -29,14 +30,16 @@ result<void> add_live(policy::eval::cluster& c, const std::string& kubeconfig) {
       return fail("listing " + r->rbac_name() + ": " + body.error().message);
     }
     rapidjson::Document list;
-    list.Parse(body->data(), body->size());
-    const auto items = list.IsObject() ? list.FindMember("items") : list.MemberEnd();
-    if (list.HasParseError() || items == list.MemberEnd() || !items->value.IsArray())
-      return fail("listing " + r->rbac_name() + ": the answer is not a list");
+    rapidjson::Value* items = nullptr;
+    if (k8s::json::parse(list, *body) && list.IsObject()) {
+      const auto it = list.FindMember("items");
+      if (it != list.MemberEnd() && it->value.IsArray()) items = &it->value;
+    }
+    if (items == nullptr) return fail("listing " + r->rbac_name() + ": the answer is not a list");
     // Items of an API list carry no apiVersion/kind: the list's resource gives them.
     const std::string api_version = r->api_version();
     std::size_t i = 0;
-    for (auto& item : items->value.GetArray()) {
+    for (auto& item : items->GetArray()) {
       if (!item.IsObject()) continue;
       item.RemoveMember("apiVersion");
       item.RemoveMember("kind");

@@ -10,9 +10,10 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "admission/json_parse.hpp"
 #include "app/yaml_json.hpp"
 #include "common/files.hpp"
+#include "common/json.hpp"
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -22,12 +23,6 @@ bool looks_like_json(std::string_view text) {
   return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
 }
 
-std::string_view string_member(const rapidjson::Value& v, const char* name) {
-  const auto it = v.FindMember(name);
-  if (it == v.MemberEnd() || !it->value.IsString()) return {};
-  return {it->value.GetString(), it->value.GetStringLength()};
-}
-
 }  // namespace
 
 result<std::vector<rapidjson::Document>> parse_documents(std::string_view text,
@@ -35,7 +30,7 @@ result<std::vector<rapidjson::Document>> parse_documents(std::string_view text,
   std::vector<rapidjson::Document> out;
   if (looks_like_json(text)) {
     rapidjson::Document d;
-    if (!admission::parse_json(d, text)) {
+    if (json::parse(d, text)) {
       out.push_back(std::move(d));
       return out;
     }
@@ -78,13 +73,13 @@ result<std::vector<manifest_object>> manifest_objects(std::string_view text,
     auto check = [&](const rapidjson::Value& v, const std::string& at) -> result<void> {
       if (!v.IsObject())
         return fail(at + ": not a Kubernetes object (a map with apiVersion and kind)");
-      if (string_member(v, "apiVersion").empty() || string_member(v, "kind").empty()) {
+      if (json::string_member(v, "apiVersion").empty() || json::string_member(v, "kind").empty()) {
         return fail(at + ": not a Kubernetes object: apiVersion and kind are required");
       }
       return {};
     };
     if (auto ok = check(*document, where); !ok) return ok.error();
-    const std::string_view kind = string_member(*document, "kind");
+    const std::string_view kind = json::string_member(*document, "kind");
     const auto items = document->FindMember("items");
     if (kind.size() >= 4 && kind.substr(kind.size() - 4) == "List" &&
         items != document->MemberEnd()) {

@@ -30,10 +30,6 @@ struct object_result {
   std::string patch;  // JSON text, "" when none
 };
 
-std::string_view member_string(const rapidjson::Value* v, std::string_view key) {
-  return json::json_string(json::json_member(v, key));
-}
-
 // The kinds the webhooks are registered for on CREATE (manifests/base/webhooks.yaml): Namespace,
 // Pod, every workload kind whose pod templates the engine labels, and the tenant policies the
 // guardrails judge (NetworkPolicy, CiliumNetworkPolicy).
@@ -101,10 +97,10 @@ std::string patch_summary(std::string_view patch_text) {
   if (patch.HasParseError() || !patch.IsArray()) return std::string(patch_text);
   std::string out;
   for (const auto& op : patch.GetArray()) {
-    const std::string_view name = member_string(&op, "op");
+    const std::string_view name = json::string_member(&op, "op");
     if (name == "test") continue;
     out += out.empty() ? "" : "; ";
-    out += std::string(name) + " " + std::string(member_string(&op, "path"));
+    out += std::string(name) + " " + std::string(json::string_member(&op, "path"));
     if (const rapidjson::Value* v = json::json_member(&op, "value")) {
       out += "=" + (v->IsString() ? std::string(v->GetString()) : to_json_text(*v));
     }
@@ -131,17 +127,18 @@ object_result review_object(const manifest_object& m, const std::string& default
                             admission::label_webhook& handlers, std::size_t serial) {
   object_result r;
   r.source = m.source;
-  r.api_version = std::string(member_string(m.object, "apiVersion"));
-  r.kind = std::string(member_string(m.object, "kind"));
+  r.api_version = std::string(json::string_member(m.object, "apiVersion"));
+  r.kind = std::string(json::string_member(m.object, "kind"));
   const rapidjson::Value* metadata = json::json_member(m.object, "metadata");
-  r.name = std::string(member_string(metadata, "name"));
-  if (r.name.empty()) r.name = std::string(member_string(metadata, "generateName"));
+  r.name = std::string(json::string_member(metadata, "name"));
+  if (r.name.empty()) r.name = std::string(json::string_member(metadata, "generateName"));
   const std::size_t slash = r.api_version.find('/');
   const std::string group = slash == std::string::npos ? "" : r.api_version.substr(0, slash);
   const std::string version =
       slash == std::string::npos ? r.api_version : r.api_version.substr(slash + 1);
   const bool is_namespace = group.empty() && r.kind == "Namespace";
-  r.namespace_name = is_namespace ? r.name : std::string(member_string(metadata, "namespace"));
+  r.namespace_name =
+      is_namespace ? r.name : std::string(json::string_member(metadata, "namespace"));
   if (r.namespace_name.empty()) r.namespace_name = default_namespace;
 
   if (!reviewed_on_create(group, r.kind)) {
@@ -160,7 +157,7 @@ object_result review_object(const manifest_object& m, const std::string& default
     return r;
   }
   const std::string body = create_review(*m.object, group, version, r.kind, r.namespace_name,
-                                         member_string(metadata, "name"), serial);
+                                         json::string_member(metadata, "name"), serial);
   auto chained = run_both_webhooks(body, handlers);
   if (!chained) {
     r.outcome = "error";
@@ -240,8 +237,8 @@ int review_manifests(const std::vector<manifest_input>& inputs,
   // override) its objects are judged with, as the controller's cache would once it is applied.
   // Namespaces are reviewed first, as Helm installs them; results are printed in input order.
   auto is_namespace = [](const manifest_object& m) {
-    return member_string(m.object, "apiVersion") == "v1" &&
-           member_string(m.object, "kind") == "Namespace";
+    return json::string_member(m.object, "apiVersion") == "v1" &&
+           json::string_member(m.object, "kind") == "Namespace";
   };
   input_namespaces lookup;
   for (const auto& m : objects) {
@@ -254,7 +251,7 @@ int review_manifests(const std::vector<manifest_input>& inputs,
         if (l.value.IsString()) map[l.name.GetString()] = l.value.GetString();
       }
     }
-    lookup.add(std::string(member_string(metadata, "name")), std::move(map));
+    lookup.add(std::string(json::string_member(metadata, "name")), std::move(map));
   }
   const snapshot<policy::config> config{cfg};
   admission::label_webhook handlers(config, &lookup);

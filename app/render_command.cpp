@@ -9,6 +9,7 @@
 #include "app/commands.hpp"
 #include "app/config_file.hpp"
 #include "common/flags.hpp"
+#include "common/text.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/namespaces.hpp"
 #include "policy/render/admission_policies.hpp"
@@ -116,8 +117,7 @@ int render_command(int argc, char** argv) {
   if (!only_namespace.empty()) {
     const auto names = policy::policy_namespaces(cfg);
     if (std::find(names.begin(), names.end(), only_namespace) == names.end()) {
-      std::string listed;
-      for (const auto& n : names) listed += (listed.empty() ? "" : ", ") + n;
+      const std::string listed = text::join(names, ", ");
       std::fprintf(stderr,
                    "mlnetpol render: namespace '%s' gets no policies under this configuration "
                    "(namespaces with policies: %s); add it to platform_namespaces, "

@@ -22,6 +22,7 @@
 #include "common/files.hpp"
 #include "common/flags.hpp"
 #include "common/json.hpp"
+#include "common/json_parse.hpp"
 #include "common/snapshot.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/kinds.hpp"
@@ -75,8 +76,7 @@ std::string pretty(const rapidjson::Value& value) {
 
 std::string pretty(std::string_view json_text) {
   rapidjson::Document d;
-  d.Parse(json_text.data(), json_text.size());
-  if (d.HasParseError()) return std::string(json_text);
+  if (!json::parse(d, json_text)) return std::string(json_text);
   return pretty(d);
 }
 
@@ -139,9 +139,7 @@ int review_admission_request(const std::string& body, const std::string& source,
 
 bool is_admission_review(const std::string& text) {
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
-  return !d.HasParseError() &&
-         json::json_string(json::json_member(&d, "kind")) == "AdmissionReview";
+  return json::parse(d, text) && json::string_member(d, "kind") == "AdmissionReview";
 }
 
 }  // namespace

@@ -4,10 +4,10 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "admission/json_parse.hpp"
 #include "admission/json_patch.hpp"
 #include "common/base64.hpp"
 #include "common/json.hpp"
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -51,8 +51,8 @@ result<chained_review> run_both_webhooks(std::string_view review_body,
   out.mutated = std::move(*mutated);
 
   // The validating webhook sees the object as the mutating webhook left it.
-  if (auto error = admission::parse_json(out.review, review_body))
-    return fail("the review is not valid JSON: " + error->message);
+  if (auto parsed = json::parse(out.review, review_body); !parsed)
+    return fail("the review is not valid JSON: " + parsed.error().message);
   rapidjson::Value* request =
       out.review.IsObject() && out.review.HasMember("request") ? &out.review["request"] : nullptr;
   rapidjson::Value* object = request != nullptr && request->IsObject() &&

@@ -1,6 +1,6 @@
 #pragma once
-// Read-only access to RapidJSON values, header-only so the pure policy core can use it: a missing
-// member, a wrong type and a null pointer all read as "absent".
+// The member accessors: read-only access to RapidJSON values, header-only so the pure policy core
+// can use it: a missing member, a wrong type and a null pointer all read as "absent".
 #include <optional>
 #include <string_view>
 
@@ -8,16 +8,40 @@
 
 namespace mlnetpol::json {
 
+// The member key of an object value (the first of that name), or nullptr when value is no object
+// or lacks key.
+inline const rapidjson::Value* member(const rapidjson::Value& value, std::string_view key) {
+  if (!value.IsObject()) return nullptr;
+  const auto it = value.FindMember(rapidjson::Value(
+      rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
+  return it == value.MemberEnd() ? nullptr : &it->value;
+}
+
+// member() of a value that may be null.
 inline const rapidjson::Value* json_member(const rapidjson::Value* v, std::string_view key) {
-  if (v == nullptr || !v->IsObject()) return nullptr;
-  const auto it = v->FindMember(rapidjson::Value(rapidjson::StringRef(key.data(), key.size())));
-  return it == v->MemberEnd() ? nullptr : &it->value;
+  return v == nullptr ? nullptr : member(*v, key);
 }
 
 // "" unless a string.
 inline std::string_view json_string(const rapidjson::Value* v) {
   if (v == nullptr || !v->IsString()) return {};
   return {v->GetString(), v->GetStringLength()};
+}
+
+// The string member key, "" when absent or not a string.
+inline std::string_view string_member(const rapidjson::Value& value, std::string_view key) {
+  return json_string(member(value, key));
+}
+
+// string_member() of a value that may be null.
+inline std::string_view string_member(const rapidjson::Value* v, std::string_view key) {
+  return json_string(json_member(v, key));
+}
+
+// The object member key, or nullptr when absent or not an object.
+inline const rapidjson::Value* object_member(const rapidjson::Value& value, std::string_view key) {
+  const rapidjson::Value* m = member(value, key);
+  return m != nullptr && m->IsObject() ? m : nullptr;
 }
 
 // A string-valued entry of metadata.<map_name>; nullopt when absent or not a string.

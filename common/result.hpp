@@ -1,7 +1,11 @@
 #pragma once
 // The one error convention of mlnetpol: functions that can fail return result<T>, a
 // boost::system::result whose error is a readable message. Exceptions are kept for fatal start-up
-// configuration only.
+// configuration only. Two results carry more than a message, because their callers act on it:
+// k8s::api_result (k8s/client.hpp: HTTP status, failure_kind, Retry-After, continue token, which
+// decide retry, skip or RBAC advice) and admission::decode_review's decode_error
+// (admission/codec.hpp: the request uid and apiVersion that the error answer must echo). Both are
+// still boost::system::result with a `message`.
 #include <string>
 #include <utility>
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common/obs/logging.hpp"
+#include "common/text.hpp"
 #include "controller/api_failures.hpp"
 #include "controller/plan_writes.hpp"
 #include "controller/reconciler.hpp"
@@ -90,10 +91,9 @@ clusterwide_policy_status clusterwide_policy_keeper::sync(const policy::config& 
            written_ = version;
          },
          [](const object_repair& r) {
-           std::string writers;
-           for (const auto& w : r.live.writers) writers += (writers.empty() ? "" : ", ") + w;
            logging::event(level::warn, "repaired the cluster-wide policy someone else wrote",
-                          {{"name", r.desired->name}, {"previous_managers", writers}});
+                          {{"name", r.desired->name},
+                           {"previous_managers", text::join(r.live.writers, ", ")}});
          }});
     note_writes(next, wrote);
   }

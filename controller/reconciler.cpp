@@ -61,10 +61,6 @@ reconcile_outcome failed(const k8s::api_error& e, std::string_view verb, std::st
   return out;
 }
 
-std::string rbac_name(const k8s::resource& r) {
-  return r.group.empty() ? str(r.plural) : str(r.plural) + "." + str(r.group);
-}
-
 }  // namespace
 
 // The rendered object for a PUT at resource_version: the whole object as rendered (every label,
@@ -298,7 +294,7 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
           cilium_missing = true;  // nothing of that kind can exist; only wanting one is an error
           continue;
         }
-        return failed(page.error(), "list", rbac_name(*r));
+        return failed(page.error(), "list", r->rbac_name());
       }
       for (const auto& item : page->items) add_observed(item, r->kind);
     }
@@ -340,7 +336,7 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
 
   // 4. The new set first: what is missing is created, what differs is replaced in place ...
   auto write_failed = [&](const k8s::api_error& e, std::string_view verb, const k8s::resource& r) {
-    auto f = failed(e, verb, rbac_name(r));
+    auto f = failed(e, verb, r.rbac_name());
     f.managed = out.managed;
     f.applied = out.applied;
     f.repairs = out.repairs;
@@ -361,7 +357,7 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
       reconcile_outcome missing;
       missing.status = reconcile_status::crd_missing;
       missing.managed = out.managed;
-      missing.message = "apply " + rbac_name(r) + ": the CiliumNetworkPolicy CRD is not installed";
+      missing.message = "apply " + r.rbac_name() + ": the CiliumNetworkPolicy CRD is not installed";
       return missing;
     }
     auto applied = api_.apply(r, namespace_name, d->name, d->json);
@@ -392,7 +388,7 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
     const k8s::resource& r = resource_of_kind(o.kind);
     auto removed = api_.remove(r, namespace_name, o.name);
     if (!removed && removed.error().kind != k8s::failure_kind::not_found) {
-      auto f = failed(removed.error(), "delete", rbac_name(r));
+      auto f = failed(removed.error(), "delete", r.rbac_name());
       f.managed = out.managed;
       f.applied = out.applied;
       return f;

@@ -2,9 +2,7 @@
 
 #include <algorithm>
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
+#include "common/json_writer.hpp"
 #include "k8s/client.hpp"
 #include "k8s/json.hpp"
 
@@ -14,13 +12,6 @@ namespace {
 namespace json = k8s::json;
 using value = rapidjson::Value;
 using allocator = rapidjson::Document::AllocatorType;
-
-std::string to_text(const value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
 
 value text(std::string_view s, allocator& a) {
   return value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
@@ -130,7 +121,7 @@ result<std::string> render(std::string_view manifest_object_json, const render_o
     }
     out.PushBack(std::move(h), a);
   }
-  return to_text(out);
+  return mlnetpol::json::write(out);
 }
 
 result<std::vector<std::string>> differences(std::string_view observed_object_json,
@@ -231,7 +222,7 @@ result<std::string> repair_patch(std::string_view observed_object_json,
   replace.AddMember("path", "/webhooks", a);
   replace.AddMember("value", value(desired, a), a);
   patch.PushBack(std::move(replace), a);
-  return to_text(patch);
+  return mlnetpol::json::write(patch);
 }
 
 std::vector<std::string> other_managers(std::string_view observed_object_json) {

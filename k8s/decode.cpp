@@ -2,8 +2,6 @@
 // non-success answers as kube-apiserver v1.28 means them (tests/fixtures/apiserver/).
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
-#include <ctime>
 #include <stdexcept>
 #include <utility>
 
@@ -11,6 +9,8 @@
 #include <rapidjson/writer.h>
 #include <boost/throw_exception.hpp>
 
+#include "common/json_writer.hpp"
+#include "common/time_format.hpp"
 #include "k8s/client.hpp"
 #include "k8s/json.hpp"
 #include "k8s/wire.hpp"
@@ -67,10 +67,7 @@ result<object_meta> meta_of(const rapidjson::Value& object) {
   for (const auto& [key, out] : {std::pair{"spec", &meta.spec}, std::pair{"specs", &meta.specs}}) {
     const auto* value = json::member(object, key);
     if (value == nullptr || value->IsNull()) continue;
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-    value->Accept(writer);  // depth bounded by json::parse
-    out->assign(buffer.GetString(), buffer.GetSize());
+    *out = mlnetpol::json::write(*value);  // depth bounded by json::parse
   }
   for (const auto& m : object.GetObject()) {
     const std::string_view name(m.name.GetString(), m.name.GetStringLength());
@@ -271,20 +268,7 @@ result<watch_event> decode_watch_event(std::string_view line) {
 }
 
 std::string format_micro_time(std::chrono::system_clock::time_point time) {
-  using namespace std::chrono;
-  const auto micros = duration_cast<microseconds>(time.time_since_epoch()).count();
-  auto seconds = static_cast<std::time_t>(micros / 1'000'000);
-  long fraction = static_cast<long>(micros % 1'000'000);
-  if (fraction < 0) {
-    fraction += 1'000'000;
-    --seconds;
-  }
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fraction);
-  return text;
+  return format_rfc3339_micro(time);
 }
 
 namespace wire {

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "common/json.hpp"
+#include "common/text.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/guardrails.hpp"
 #include "policy/inference.hpp"
@@ -26,6 +27,8 @@ using json::json_member;
 using json::json_string;
 using json::map_value;
 using json::string_label;
+using text::append_joined;
+using text::join;
 
 // Audit annotation keys: the API server prefixes them with "<webhook name>/", so they must be a
 // qualified name's name part (no '/').
@@ -128,17 +131,6 @@ std::string describe_object(const request_facts& r, const rapidjson::Value* obje
   const std::string_view generate = json_string(json_member(metadata, "generateName"));
   if (!generate.empty()) return cat(kind, " with generateName \"", generate, "\"");
   return cat(kind, " (unnamed)");
-}
-
-void append_joined(std::string& out, std::span<const std::string_view> items,
-                   std::string_view separator) {
-  for (std::size_t i = 0; i < items.size(); ++i) append(out, i == 0 ? "" : separator, items[i]);
-}
-
-std::string join(std::span<const std::string_view> items, std::string_view separator) {
-  std::string out;
-  append_joined(out, items, separator);
-  return out;
 }
 
 // --- mutation ---

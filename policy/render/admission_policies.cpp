@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "common/text.hpp"
 #include "policy/inference.hpp"
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
@@ -377,16 +378,10 @@ std::string fix_value(const std::vector<std::string_view>& allowed) {
   return allowed.size() > 1 ? out + ")" : out;
 }
 
-std::string joined(const std::vector<std::string_view>& items, std::string_view separator) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) append(out, i == 0 ? "" : separator, items[i]);
-  return out;
-}
-
 // workload-type missing or not allowed, for the namespaces whose allowed values are `allowed`.
 policy_spec workload_type_policy(const config& cfg, const std::vector<std::string_view>& allowed) {
   policy_spec p;
-  p.name = cat(policy_prefix, "workload-type-", joined(allowed, "-"));
+  p.name = cat(policy_prefix, "workload-type-", text::join(allowed, "-"));
   p.operations = {"CREATE", "UPDATE"};
   p.variables = common_variables();
   p.variables.push_back({"labels_path", path_expression(labels_path_of)});
@@ -397,7 +392,7 @@ policy_spec workload_type_policy(const config& cfg, const std::vector<std::strin
     return cat("has(", t, ".metadata) && has(", t, ".metadata.labels) && ", label_key, " in ", t,
                ".metadata.labels");
   };
-  const std::string values = joined(allowed, " or ");
+  const std::string values = text::join(allowed, " or ");
   const std::string fix = fix_value(allowed);
   // The fix's location: on the pod itself ("to" or "on" it), or in the template.
   auto location = [&](std::string_view preposition) {

@@ -5,7 +5,6 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/json_writer.hpp"
 #include "admission/review_document.hpp"
 #include "common/base64.hpp"
 #include "tests/admission/test_support.hpp"
@@ -414,33 +413,4 @@ TEST_CASE("status_reason follows metav1.StatusReason") {
   CHECK(status_reason(415) == "UnsupportedMediaType");
   CHECK(status_reason(500) == "InternalError");
   CHECK(status_reason(200).empty());
-}
-
-TEST_CASE("append_json_escaped escapes across its chunks as RapidJSON's Writer does") {
-  // json::put_escaped is tested on every byte value (tests/common/json_escape_test.cpp); this
-  // wrapper escapes through a stack buffer a chunk at a time, so strings around the chunk size
-  // and escapes at its edges, up to the worst case where every byte needs six.
-  std::string all;
-  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
-  std::vector<std::string> samples = {
-      "", all, all + all, std::string(300, '\x01'), std::string(300, '\n'), std::string(300, 'a')};
-  for (const std::size_t size : {127u, 128u, 129u, 255u, 256u, 257u}) {
-    for (const std::size_t at : {size - 1, size - 2, std::size_t{126}, std::size_t{127}}) {
-      std::string s(size, 'a');
-      s[at] = '"';
-      samples.push_back(s);
-      s[at] = '\x1f';
-      samples.push_back(s);
-    }
-  }
-  for (const auto& s : samples) {
-    std::string reference;
-    mlnetpol::admission::string_output stream(reference);
-    mlnetpol::admission::string_writer writer(stream);
-    writer.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-    std::string ours = "\"";
-    mlnetpol::admission::append_json_escaped(ours, s);
-    ours += '"';
-    CHECK(ours == reference);
-  }
 }

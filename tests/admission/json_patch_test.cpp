@@ -9,7 +9,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 #include "tests/admission/test_support.hpp"
 
 namespace {
@@ -17,7 +17,6 @@ namespace {
 using mlnetpol::admission::append_pointer_token;
 using mlnetpol::admission::json_patch;
 using mlnetpol::admission::json_pointer;
-using mlnetpol::admission::parse_json;
 using mlnetpol::admission::patch_for_entries;
 using mlnetpol::admission::testing::fixture;
 using mlnetpol::policy::map_entry;
@@ -60,7 +59,7 @@ struct patched {
 // implementation and checks the result is the original with exactly the entries set.
 patched apply_entries(const std::string& object_text, const std::vector<map_entry>& entries) {
   rapidjson::Document object;
-  REQUIRE_FALSE(parse_json(object, object_text).has_value());
+  REQUIRE(mlnetpol::json::parse(object, object_text).has_value());
   auto built = patch_for_entries(object, entries);
   REQUIRE_MESSAGE(built.has_value(), (built ? "" : built.error().message));
   patched out;
@@ -80,7 +79,7 @@ patched apply_entries(const std::string& object_text, const std::vector<map_entr
 
 std::string error_of(const std::string& object_text, const std::vector<map_entry>& entries) {
   rapidjson::Document object;
-  REQUIRE_FALSE(parse_json(object, object_text).has_value());
+  REQUIRE(mlnetpol::json::parse(object, object_text).has_value());
   auto built = patch_for_entries(object, entries);
   REQUIRE_FALSE(built.has_value());
   return built.error().message;
@@ -113,7 +112,7 @@ TEST_CASE("json_patch serializes add, replace and remove compactly") {
   CHECK(patch.str() == "");
   patch.add("/metadata/labels/a", "1");
   rapidjson::Document map;
-  REQUIRE_FALSE(parse_json(map, R"({"k":"v \"quoted\""})").has_value());
+  REQUIRE(mlnetpol::json::parse(map, R"({"k":"v \"quoted\""})").has_value());
   patch.add("/metadata/annotations", map);
   patch.replace("/metadata/labels/b", "2");
   patch.replace("/spec", map);
@@ -295,7 +294,7 @@ TEST_CASE("an empty metadata path puts the map at the root") {
 
 TEST_CASE("no entries means no patch") {
   rapidjson::Document object;
-  REQUIRE_FALSE(parse_json(object, object_of("pod-create-no-labels.json")).has_value());
+  REQUIRE(mlnetpol::json::parse(object, object_of("pod-create-no-labels.json")).has_value());
   auto built = patch_for_entries(object, {});
   REQUIRE(built.has_value());
   CHECK(built->empty());
@@ -345,7 +344,7 @@ namespace {
 // The document after apply_patch, as nlohmann JSON; fails the test when the patch does not apply.
 json applied(const std::string& object_text, const std::string& patch) {
   rapidjson::Document document;
-  REQUIRE_FALSE(parse_json(document, object_text).has_value());
+  REQUIRE(mlnetpol::json::parse(document, object_text).has_value());
   const auto done = mlnetpol::admission::apply_patch(document, patch);
   REQUIRE_MESSAGE(done.has_value(), (done ? "" : done.error().message));
   rapidjson::StringBuffer text;
@@ -356,7 +355,7 @@ json applied(const std::string& object_text, const std::string& patch) {
 
 std::string apply_error(const std::string& object_text, const std::string& patch) {
   rapidjson::Document document;
-  REQUIRE_FALSE(parse_json(document, object_text).has_value());
+  REQUIRE(mlnetpol::json::parse(document, object_text).has_value());
   const auto done = mlnetpol::admission::apply_patch(document, patch);
   REQUIRE_FALSE(done.has_value());
   return done.error().message;

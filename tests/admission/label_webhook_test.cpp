@@ -14,15 +14,15 @@
 #include "admission/codec.hpp"
 #include "policy/name_rules.hpp"
 #include "tests/admission/test_support.hpp"
-#include "tests/admission/webhook_under_test.hpp"
 #include "tests/support/trainjob.hpp"
+#include "tests/support/webhook_under_test.hpp"
 
 using mlnetpol::admission::decode_review;
 using mlnetpol::admission::label_webhook;
 using mlnetpol::admission::review_request;
 using mlnetpol::admission::review_response;
 using mlnetpol::admission::testing::fixture;
-using mlnetpol::admission::testing::policy_handlers;
+using mlnetpol::testing::policy_handlers;
 using nlohmann::json;
 namespace policy = mlnetpol::policy;
 
@@ -521,7 +521,7 @@ json gate(const std::string& name) {
 }  // namespace
 
 TEST_CASE("scheduling gate: a pod created before its namespace's set is stored is gated") {
-  mlnetpol::admission::testing::controller_lookup lookup;
+  mlnetpol::testing::controller_lookup lookup;
   policy_handlers handlers(tenant_config(), &lookup);
   SUBCASE("no gates yet: the list is created, with the label") {
     const json review = pod_review("team-a", json::object());
@@ -553,14 +553,14 @@ TEST_CASE("scheduling gate: a pod created before its namespace's set is stored i
 }
 
 TEST_CASE("scheduling gate: none when the set is in place, on UPDATE, under audit, offline") {
-  mlnetpol::admission::testing::controller_lookup lookup;
+  mlnetpol::testing::controller_lookup lookup;
   lookup.sets["team-a"] = {"h", "h"};
   policy_handlers handlers(tenant_config(), &lookup);
   const review_response in_place = handlers.mutate().handle(decode(pod_review("team-a", json::object())));
   CHECK(in_place.patch.empty());
   CHECK(in_place.decision == "allowed");
 
-  mlnetpol::admission::testing::controller_lookup absent;
+  mlnetpol::testing::controller_lookup absent;
   policy_handlers updates(tenant_config(), &absent);
   CHECK(updates.mutate()
             .handle(decode(pod_review("team-a", json::object(), json::object(), "UPDATE")))
@@ -575,7 +575,7 @@ TEST_CASE("scheduling gate: none when the set is in place, on UPDATE, under audi
 }
 
 TEST_CASE("scheduling gate: only mlnetpol (or an admin) removes the gate or touches its label") {
-  mlnetpol::admission::testing::controller_lookup lookup;
+  mlnetpol::testing::controller_lookup lookup;
   policy::config cfg = tenant_config();
   cfg.admin_groups = {"platform-admins"};
   policy_handlers handlers(cfg, &lookup);

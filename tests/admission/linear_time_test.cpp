@@ -12,13 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/admission/webhook_under_test.hpp"
 #include "admission/review.hpp"
+#include "tests/support/webhook_under_test.hpp"
 
 using mlnetpol::admission::handler;
-using mlnetpol::admission::testing::policy_handlers;
 using mlnetpol::admission::process_review;
 using mlnetpol::admission::review_outcome;
+using mlnetpol::testing::policy_handlers;
 namespace policy = mlnetpol::policy;
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,12 +11,12 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/codec.hpp"
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 #include "admission/review.hpp"
 #include "policy/template_fields.hpp"
 #include "tests/admission/structural_check.hpp"
 #include "tests/admission/test_support.hpp"
-#include "tests/admission/webhook_under_test.hpp"
+#include "tests/support/webhook_under_test.hpp"
 
 // The rule (issue 27): a subtree no decision reads gets only the structural checks (whole, valid
 // UTF-8, balanced, not too deep, nothing after the root); every value a decision reads is fully
@@ -25,18 +26,24 @@ namespace {
 
 namespace policy = mlnetpol::policy;
 using mlnetpol::admission::decode_review;
-using mlnetpol::admission::parse_json;
 using mlnetpol::admission::parse_review_document;
 using mlnetpol::admission::process_review;
 using mlnetpol::admission::review_body_padding;
 using mlnetpol::admission::testing::as_nlohmann;
 using mlnetpol::admission::testing::fixture;
 using mlnetpol::admission::testing::kept_review;
-using mlnetpol::admission::testing::policy_handlers;
+using mlnetpol::testing::policy_handlers;
 using mlnetpol::admission::testing::read_file;
 using mlnetpol::admission::testing::review_fixtures;
 using mlnetpol::admission::testing::structurally_whole;
 using nlohmann::json;
+
+// RapidJSON's error for body, if it refuses it: the reference the fast path is held to.
+std::optional<mlnetpol::error> parse_json(rapidjson::Document& document, std::string_view body) {
+  auto parsed = mlnetpol::json::parse(document, body);
+  if (parsed) return std::nullopt;
+  return parsed.error();
+}
 
 // What the fast path keeps, as nlohmann JSON; fails the test when it refuses the body.
 json kept_by_fast_path(const std::string& body) {

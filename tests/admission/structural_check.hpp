@@ -1,6 +1,6 @@
 #pragma once
 // An independent statement of the structural checks every request body gets (issue 27): whole,
-// valid UTF-8 (admission/json_parse's checker, not simdjson's), no unescaped control character in
+// valid UTF-8 (common/json_parse's checker, not simdjson's), no unescaped control character in
 // a string, every string closed, brackets balanced and matched, nesting no deeper than the limit
 // (the root is depth 1), a root object and nothing but whitespace after it. A plain byte loop, for
 // the tests and the fuzz target to hold the decoder's fast path to.
@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::admission::testing {
 
-inline bool structurally_whole(std::string_view body, unsigned max_depth = default_max_json_depth) {
-  if (find_invalid_utf8(body)) return false;
+inline bool structurally_whole(std::string_view body, unsigned max_depth = json::default_max_depth) {
+  if (json::find_invalid_utf8(body)) return false;
   std::string open;  // the open brackets, innermost last
   bool in_string = false;
   bool seen_root = false;

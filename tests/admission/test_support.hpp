@@ -12,7 +12,8 @@
 #include <rapidjson/document.h>
 #include <nlohmann/json.hpp>
 
-#include "admission/json_writer.hpp"
+#include "common/json_writer.hpp"
+#include "tests/support/files.hpp"
 
 namespace mlnetpol::admission::testing {
 
@@ -21,11 +22,7 @@ inline std::filesystem::path fixture_dir() {
 }
 
 inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot open " << path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return mlnetpol::testing::read_required(path);
 }
 
 inline std::string fixture(const std::string& name) {
@@ -45,8 +42,8 @@ inline std::vector<std::filesystem::path> review_fixtures() {
 
 inline nlohmann::json as_nlohmann(const rapidjson::Value& value) {
   std::string text;
-  mlnetpol::admission::string_output stream(text);
-  mlnetpol::admission::string_writer writer(stream);
+  mlnetpol::json::string_output stream(text);
+  mlnetpol::json::string_writer writer(stream);
   value.Accept(writer);
   return nlohmann::json::parse(text);
 }

@@ -15,7 +15,8 @@
 #include "common/flags.hpp"
 #include "app/cert_runnable.hpp"
 #include "policy/config.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/kapi.hpp"
 
 namespace app = mlnetpol::app;
 namespace controller = mlnetpol::controller;
@@ -24,12 +25,7 @@ namespace {
 
 const std::string source = MLNETPOL_SOURCE_DIR;
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using mlnetpol::testing::read_text;
 
 std::string to_json(const rapidjson::Value& v) {
   rapidjson::StringBuffer buffer;

@@ -28,6 +28,7 @@ using mlnetpol::certs::issue;
 using mlnetpol::certs::issue_options;
 using mlnetpol::certs::issued;
 using mlnetpol::certs::write_files;
+using mlnetpol::testing::temp_dir;
 
 namespace {
 
@@ -89,20 +90,6 @@ std::string serial_hex(const std::string& pem) {
   BN_free(bn);
   return out;
 }
-
-// A fresh directory under the system temp dir, removed at scope exit.
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "mlnetpol-certs-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 mode_t mode_of(const fs::path& p) {
   struct stat st {};

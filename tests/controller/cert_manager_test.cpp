@@ -19,8 +19,8 @@
 #include "certs/certs.hpp"
 #include "common/base64.hpp"
 #include "tests/controller/fake_cluster.hpp"
-#include "tests/fakes/fake_apiserver.hpp"
-#include "tests/k8s/test_support.hpp"
+#include "tests/support/fake_apiserver.hpp"
+#include "tests/support/fake_apiserver_config.hpp"
 
 using namespace std::chrono_literals;
 using namespace mlnetpol;

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/controller/memory_event_sink.hpp"
-#include "tests/fakes/fake_apiserver.hpp"
-#include "tests/k8s/test_support.hpp"
+#include "tests/support/fake_apiserver.hpp"
+#include "tests/support/fake_apiserver_config.hpp"
 
 using namespace std::chrono_literals;
 using namespace mlnetpol;

@@ -8,10 +8,10 @@
 #include "tests/support/rendered_spec.hpp"
 
 using namespace mlnetpol;
-using mlnetpol::policy::testing::rendered_spec;
+using mlnetpol::testing::rendered_spec;
 using namespace mlnetpol::controller;
-using testing::fake_cluster;
-using testing::make_error;
+using mlnetpol::controller::testing::fake_cluster;
+using mlnetpol::controller::testing::make_error;
 
 namespace {
 

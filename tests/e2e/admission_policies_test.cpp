@@ -20,7 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/cluster.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/kapi.hpp"
 #include "tests/support/trainjob.hpp"
 
 using namespace std::chrono_literals;

@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "certs/certs.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/kapi.hpp"
 
 namespace t = mlnetpol::testing;
 namespace certs = mlnetpol::certs;

@@ -25,7 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s/client.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/kapi.hpp"
 
 namespace mlnetpol::testing::e2e {
 

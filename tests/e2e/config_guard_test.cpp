@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/cluster.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/kapi.hpp"
 
 using namespace std::chrono_literals;
 using mlnetpol::testing::kapi_server;

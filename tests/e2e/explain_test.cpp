@@ -10,7 +10,7 @@
 #include <string>
 
 #include "tests/e2e/cluster.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/kapi.hpp"
 
 namespace {
 

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/cluster.hpp"
-#include "tests/e2e/kapi.hpp"
 #include "tests/e2e/tenant.hpp"
+#include "tests/support/kapi.hpp"
 
 using mlnetpol::testing::kapi_server;
 using mlnetpol::testing::shell_quote;

@@ -17,7 +17,7 @@
 
 #include "k8s/client.hpp"
 #include "tests/e2e/cluster.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/kapi.hpp"
 
 namespace k8s = mlnetpol::k8s;
 using namespace std::chrono_literals;

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "tests/e2e/cluster.hpp"
-#include "tests/e2e/kapi.hpp"
+#include "tests/support/kapi.hpp"
 
 namespace mlnetpol::testing::e2e {
 

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "tests/e2e/cluster.hpp"
-#include "tests/e2e/kapi.hpp"
 #include "tests/e2e/tenant.hpp"
+#include "tests/support/kapi.hpp"
 
 using mlnetpol::testing::kapi_server;
 using mlnetpol::testing::run_command;

@@ -1,6 +1,6 @@
 // The configuration loader, as serve/render/review use it (YAML, of which JSON is a subset): the
-// input is written to a file and loaded. Also the JSON path alone: parse_json then parse_config and
-// the render checks. Anything may fail with an error; nothing may crash, leak or take long.
+// input is written to a file and loaded. Also the JSON path alone: json::parse then parse_config
+// and the render checks. Anything may fail with an error; nothing may crash, leak or take long.
 #include <unistd.h>
 
 #include <cstddef>
@@ -11,8 +11,8 @@
 
 #include <rapidjson/document.h>
 
-#include "admission/json_parse.hpp"
 #include "app/config_file.hpp"
+#include "common/json_parse.hpp"
 #include "policy/config_parse.hpp"
 #include "policy/render/render.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       mlnetpol::fuzz::invariant_failed("a failed load without an error", text);
     }
     rapidjson::Document document;
-    if (!mlnetpol::admission::parse_json(document, text)) {
+    if (mlnetpol::json::parse(document, text)) {
       const auto parsed = mlnetpol::policy::parse_config(document);
       if (parsed.errors.empty()) (void)mlnetpol::policy::validate_render_config(parsed.value);
     }

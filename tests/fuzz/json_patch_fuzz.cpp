@@ -14,9 +14,9 @@
 
 #include <rapidjson/document.h>
 
-#include "common/json.hpp"
-#include "admission/json_parse.hpp"
 #include "admission/json_patch.hpp"
+#include "common/json.hpp"
+#include "common/json_parse.hpp"
 #include "policy/labels.hpp"
 #include "policy/mutation.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
@@ -24,6 +24,7 @@
 namespace {
 
 namespace admission = mlnetpol::admission;
+namespace json = mlnetpol::json;
 namespace policy = mlnetpol::policy;
 using mlnetpol::fuzz::has_duplicate_names;
 using mlnetpol::fuzz::invariant_failed;
@@ -46,15 +47,15 @@ void check_builder(FuzzedDataProvider& in) {
   }
   const std::string text = in.ConsumeRandomLengthString(in.remaining_bytes());
   rapidjson::Document object;
-  if (admission::parse_json(object, text)) return;
+  if (!json::parse(object, text)) return;
   const auto built = admission::patch_for_entries(object, entries);
   if (!built || built->empty() || has_duplicate_names(object)) return;
   // Entries hold valid UTF-8 in the server (keys from the decoded, checked request or the
   // configuration); a patch of other bytes is not JSON the applier (or the API server) reads.
   for (const auto& e : entries) {
-    bool valid = !admission::find_invalid_utf8(e.map_name) &&
-                 !admission::find_invalid_utf8(e.key) && !admission::find_invalid_utf8(e.value);
-    for (const auto& step : e.metadata_path) valid = valid && !admission::find_invalid_utf8(step);
+    bool valid = !json::find_invalid_utf8(e.map_name) && !json::find_invalid_utf8(e.key) &&
+                 !json::find_invalid_utf8(e.value);
+    for (const auto& step : e.metadata_path) valid = valid && !json::find_invalid_utf8(step);
     if (!valid) return;
   }
 

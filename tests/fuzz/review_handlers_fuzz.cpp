@@ -18,7 +18,7 @@
 #include <rapidjson/document.h>
 
 #include "admission/codec.hpp"
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 #include "admission/json_patch.hpp"
 #include "admission/review.hpp"
 #include "admission/review_document.hpp"
@@ -26,7 +26,7 @@
 #include "policy/kinds.hpp"
 #include "policy/labels.hpp"
 #include "tests/admission/structural_check.hpp"
-#include "tests/admission/webhook_under_test.hpp"
+#include "tests/support/webhook_under_test.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {
@@ -56,8 +56,8 @@ void check_patch_invariant(const admission::review_request& request) {
   // Fresh handlers per input: no state carries from one input to the next. A replica with a
   // controller and no set recorded anywhere: every Pod CREATE in a secured namespace gets the
   // scheduling gate, so its patch is under the invariant too.
-  const admission::testing::controller_lookup lookup;
-  admission::testing::policy_handlers handlers(ml_config(policy::enforcement_mode::enforce),
+  const mlnetpol::testing::controller_lookup lookup;
+  mlnetpol::testing::policy_handlers handlers(ml_config(policy::enforcement_mode::enforce),
                                                &lookup);
   const admission::review_response mutated = handlers.mutate().handle(request);
   if (mutated.patch.empty()) return;
@@ -114,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Fresh handlers: nothing learnt from one input may change the next.
     const policy::config configs[] = {policy::config{}, ml_config(policy::enforcement_mode::warn),
                                       ml_config(policy::enforcement_mode::audit)};
-    admission::testing::policy_handlers h(configs[size % 3]);
+    mlnetpol::testing::policy_handlers h(configs[size % 3]);
     (void)admission::process_review(body, (size / 3) % 2 ? h.mutate() : h.validate());
     auto decoded = admission::decode_review(body);
     if (decoded) check_patch_invariant(*decoded);

@@ -6,8 +6,8 @@
 
 #include <stdexcept>
 
-#include "tests/admission/webhook_under_test.hpp"
 #include "tests/integration/test_support.hpp"
+#include "tests/support/webhook_under_test.hpp"
 
 using namespace mlnetpol::testing;
 using json = nlohmann::json;
@@ -150,7 +150,7 @@ TEST_CASE(
     "nothing") {
   mlnetpol::policy::config cfg;
   cfg.tenant_namespaces = {"training"};
-  mlnetpol::admission::testing::policy_handlers handlers(cfg);
+  mlnetpol::testing::policy_handlers handlers(cfg);
   running_server s(
       [](auto& o) {
         require_client_ca(o, std::filesystem::path(o.tls_cert_file).parent_path(),

@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 
 #include "k8s/client.hpp"
-#include "tests/k8s/test_support.hpp"
+#include "tests/support/fake_apiserver_config.hpp"
 
 namespace k8s = mlnetpol::k8s;
 using namespace mlnetpol::testing;

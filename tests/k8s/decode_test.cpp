@@ -10,7 +10,7 @@
 
 #include "k8s/client.hpp"
 #include "k8s/wire.hpp"
-#include "tests/fakes/fake_apiserver.hpp"
+#include "tests/support/fake_apiserver.hpp"
 
 namespace k8s = mlnetpol::k8s;
 using mlnetpol::testing::fixture_response;

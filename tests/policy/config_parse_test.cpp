@@ -8,6 +8,8 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/files.hpp"
+
 using namespace mlnetpol::policy;
 
 namespace {
@@ -256,15 +258,12 @@ TEST_CASE("format_config_yaml writes every key with its doc line") {
         std::string::npos);
 }
 
-
 TEST_CASE("docs/configuration.md documents every configuration key") {
-  std::ifstream in(std::string(MLNETPOL_SOURCE_DIR) + "/docs/configuration.md");
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
+  const std::string text =
+      mlnetpol::testing::read_required(std::string(MLNETPOL_SOURCE_DIR) + "/docs/configuration.md");
   for (const auto& k : config_keys()) {
     CAPTURE(k.key);
-    CHECK(text.str().find("| `" + k.key + "` |") != std::string::npos);
+    CHECK(text.find("| `" + k.key + "` |") != std::string::npos);
   }
 }
 

@@ -17,6 +17,7 @@
 #include "policy/labels.hpp"
 #include "policy/name_rules.hpp"
 #include "policy/text.hpp"
+#include "tests/support/files.hpp"
 
 using namespace mlnetpol::policy;
 using mlnetpol::json::json_member;
@@ -51,14 +52,6 @@ struct test_request {
   }
 };
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string str(const rapidjson::Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
@@ -66,7 +59,9 @@ std::string str(const rapidjson::Value& v) {
 // An AdmissionReview request from tests/fixtures/admission/.
 std::unique_ptr<test_request> fixture(const std::string& file) {
   auto r = std::make_unique<test_request>();
-  r->doc.Parse(read_file(std::string(MLNETPOL_FIXTURES_DIR) + "/admission/" + file).c_str());
+  r->doc.Parse(
+      mlnetpol::testing::read_required(std::string(MLNETPOL_FIXTURES_DIR) + "/admission/" + file)
+          .c_str());
   REQUIRE_FALSE(r->doc.HasParseError());
   const rapidjson::Value& q = r->doc["request"];
   r->group = str(q["kind"]["group"]);

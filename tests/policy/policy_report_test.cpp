@@ -11,6 +11,8 @@
 
 #include <rapidjson/document.h>
 
+#include "tests/support/files.hpp"
+
 using namespace mlnetpol::policy;
 
 namespace {
@@ -63,13 +65,6 @@ namespace_findings example(const config& cfg) {
           "'mlnetpol'}},'spec':{'podSelector':{},'egress':[{}]}}"),
       f);
   return f;
-}
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 }  // namespace
@@ -183,5 +178,5 @@ TEST_CASE("policy report golden: the example report is the one checked against t
     return;
   }
   REQUIRE(std::filesystem::exists(path));
-  CHECK(read_file(path) == actual);
+  CHECK(mlnetpol::testing::read_text(path) == actual);
 }

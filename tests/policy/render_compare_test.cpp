@@ -10,7 +10,7 @@
 #include "tests/support/rendered_spec.hpp"
 
 using namespace mlnetpol;
-using mlnetpol::policy::testing::rendered_spec;
+using mlnetpol::testing::rendered_spec;
 
 namespace {
 

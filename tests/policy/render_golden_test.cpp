@@ -14,7 +14,7 @@
 
 #include "policy/render/clusterwide.hpp"
 #include "policy/render/render.hpp"
-#include "tests/render/test_configs.hpp"
+#include "tests/support/test_configs.hpp"
 
 using namespace mlnetpol;
 
@@ -61,7 +61,7 @@ void check_golden(const std::string& file, const std::string& actual) {
 }  // namespace
 
 TEST_CASE("render golden: every test configuration, as a JSON List and as YAML") {
-  for (const auto& [name, cfg] : test::all_configs()) {
+  for (const auto& [name, cfg] : testing::all_configs()) {
     CAPTURE(name);
     const auto objects = policy::render_all(cfg);  // what `mlnetpol render` prints
     check_golden(name + ".json", policy::list_json(objects, true));
@@ -70,7 +70,7 @@ TEST_CASE("render golden: every test configuration, as a JSON List and as YAML")
 }
 
 TEST_CASE("render golden: the picture of the module's Enhanced example") {
-  const std::string dot = policy::render_dot(test::enhanced_config());
+  const std::string dot = policy::render_dot(testing::enhanced_config());
   check_golden("enhanced.dot", dot);
   // The picture in docs/policies.md is drawn from docs/enhanced-example.dot: it must show today's rules.
   // After regenerating: cp tests/render/golden/enhanced.dot docs/enhanced-example.dot &&
@@ -83,7 +83,7 @@ TEST_CASE("render golden: the picture of the module's Enhanced example") {
 
 TEST_CASE("render golden: summaries") {
   std::string all;
-  for (const auto& [name, cfg] : test::all_configs()) {
+  for (const auto& [name, cfg] : testing::all_configs()) {
     all += name + " " + policy::summary_json(policy::summarize(cfg)) + "\n";
   }
   check_golden("summaries.txt", all);

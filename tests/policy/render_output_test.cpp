@@ -7,7 +7,7 @@
 
 #include "policy/render/render.hpp"
 #include "policy/render/yaml.hpp"
-#include "tests/render/test_configs.hpp"
+#include "tests/support/test_configs.hpp"
 
 using namespace mlnetpol;
 
@@ -36,7 +36,7 @@ TEST_CASE("yaml: block style, ambiguous scalars quoted") {
 }
 
 TEST_CASE("objects_yaml: one document per object") {
-  const auto objects = policy::render_policies(test::multi_tenant_config(), "team-alpha");
+  const auto objects = policy::render_policies(testing::multi_tenant_config(), "team-alpha");
   REQUIRE(objects.size() == 1);
   const std::string yaml = policy::objects_yaml(objects);
   CHECK(yaml.rfind("---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n", 0) == 0);
@@ -46,7 +46,7 @@ TEST_CASE("objects_yaml: one document per object") {
 }
 
 TEST_CASE("list_json: a v1 List holding every object") {
-  const auto objects = policy::render_policies(test::enhanced_config());
+  const auto objects = policy::render_policies(testing::enhanced_config());
   for (const bool pretty : {true, false}) {
     rapidjson::Document d;
     d.Parse(policy::list_json(objects, pretty).c_str());
@@ -60,7 +60,7 @@ TEST_CASE("list_json: a v1 List holding every object") {
 }
 
 TEST_CASE("summary_json: the module's outputs") {
-  const auto s = policy::summarize(test::enhanced_config());
+  const auto s = policy::summarize(testing::enhanced_config());
   CHECK(s.cilium_mode_enabled);
   CHECK(s.ml_policies_enabled);
   CHECK(s.secured_namespaces == std::vector<std::string>{"argocd", "monitoring", "flux-system",
@@ -71,14 +71,14 @@ TEST_CASE("summary_json: the module's outputs") {
         R"("inference","serving"],"cilium_mode_enabled":true,"ml_policies_enabled":true,)"
         R"("policy_count":)" +
             std::to_string(s.policy_count) + "}");
-  const auto off = policy::summarize(test::disabled_config());
+  const auto off = policy::summarize(testing::disabled_config());
   CHECK(policy::summary_json(off) ==
         R"({"secured_namespaces":[],"cilium_mode_enabled":false,"ml_policies_enabled":false,)"
         R"("policy_count":0})");
 }
 
 TEST_CASE("render_dot: namespaces, pod groups, external destinations, default deny") {
-  const std::string dot = policy::render_dot(test::enhanced_config());
+  const std::string dot = policy::render_dot(testing::enhanced_config());
   CHECK(dot.rfind("digraph mlnetpol {", 0) == 0);
   CHECK(dot.find("namespace training (training)\\nDEFAULT DENY: ingress + egress") !=
         std::string::npos);
@@ -94,14 +94,14 @@ TEST_CASE("render_dot: namespaces, pod groups, external destinations, default de
                  "[style=dashed") != std::string::npos);
   CHECK(dot.back() == '\n');
   // Only the chosen namespace's policies (their peers still appear as nodes).
-  const std::string one = policy::render_dot(test::enhanced_config(), "serving");
+  const std::string one = policy::render_dot(testing::enhanced_config(), "serving");
   CHECK(one.find("namespace serving") != std::string::npos);
   CHECK(one.find("namespace kubeflow") == std::string::npos);
 }
 
 TEST_CASE("validate_render_config: what would render an invalid object") {
   CHECK(policy::validate_render_config(policy::config{}).empty());
-  for (const auto& [name, cfg] : test::all_configs()) {
+  for (const auto& [name, cfg] : testing::all_configs()) {
     CAPTURE(name);
     CHECK(policy::validate_render_config(cfg).empty());
   }
@@ -126,7 +126,7 @@ TEST_CASE("validate_render_config: what would render an invalid object") {
 }
 
 TEST_CASE("render: empty port lists drop the rule instead of allowing every port") {
-  auto cfg = test::enhanced_config();
+  auto cfg = testing::enhanced_config();
   cfg.training_metrics_ports = {};
   cfg.inference_serving_ports = {};
   for (const auto& o : policy::render_policies(cfg, "training")) {
@@ -143,13 +143,13 @@ TEST_CASE("render: empty port lists drop the rule instead of allowing every port
 }
 
 TEST_CASE("render_dot: standard mode and namespaces where only ML pods are default deny") {
-  const std::string standard = policy::render_dot(test::standard_ml_config(true));
+  const std::string standard = policy::render_dot(testing::standard_ml_config(true));
   CHECK(standard.find("allowed flows (NetworkPolicy)") != std::string::npos);
   CHECK(standard.find("addresses 0.0.0.0/0\\nexcept 10.0.0.0/8") != std::string::npos);
   CHECK(standard.find("\"any address\"") != std::string::npos);
   CHECK(standard.find("DNS to kube-dns, UDP/TCP 53\\n") != std::string::npos);
-  const std::string unsecured = policy::render_dot(test::cilium_unsecured_ml_config());
+  const std::string unsecured = policy::render_dot(testing::cilium_unsecured_ml_config());
   CHECK(unsecured.find("namespace training (training)\\nonly the selected pods are default deny") !=
         std::string::npos);
-  CHECK(policy::render_dot(test::disabled_config()).find("subgraph") == std::string::npos);
+  CHECK(policy::render_dot(testing::disabled_config()).find("subgraph") == std::string::npos);
 }

@@ -14,7 +14,7 @@
 #include "policy/namespaces.hpp"
 #include "policy/render/hash.hpp"
 #include "policy/render/render.hpp"
-#include "tests/render/test_configs.hpp"
+#include "tests/support/test_configs.hpp"
 
 using namespace mlnetpol;
 using rapidjson::Value;
@@ -342,7 +342,7 @@ void check_standard(const policy::config& cfg, const std::vector<parsed>& object
 }  // namespace
 
 TEST_CASE("render structure: every test configuration") {
-  for (const auto& [name, cfg] : test::all_configs()) {
+  for (const auto& [name, cfg] : testing::all_configs()) {
     CAPTURE(name);
     const auto objects = render_parsed(cfg);
     for (const auto& p : objects) check_common(p);
@@ -366,7 +366,7 @@ TEST_CASE("render structure: every test configuration") {
 TEST_CASE("render structure: the module's names and counts") {
   // Basic: 3 per secured namespace (5), plus platform-egress-https in 3 platform namespaces, the
   // default ML namespaces (kubeflow, training, mlops, inference, serving) and monitoring's scrape.
-  const auto basic = policy::render_policies(test::basic_config());
+  const auto basic = policy::render_policies(testing::basic_config());
   auto count = [](const std::vector<policy::rendered_object>& objs, const std::string& name) {
     return std::count_if(objs.begin(), objs.end(), [&](const auto& o) { return o.name == name; });
   };
@@ -379,33 +379,33 @@ TEST_CASE("render structure: the module's names and counts") {
   CHECK(count(basic, "monitoring-scrape-ml") == 1);
   CHECK(basic.size() == 40);
 
-  const auto multi = policy::render_policies(test::multi_tenant_config());
+  const auto multi = policy::render_policies(testing::multi_tenant_config());
   // 3 platform + 3 tenant + the 5 default ML namespaces (mlops is both training and inference).
   CHECK(count(multi, "default-deny-with-dns") == 11);
   CHECK(count(multi, "platform-https-only") == 3);
   CHECK(count(multi, "ml-training-egress") == 3);
   CHECK(count(multi, "ml-inference-policy") == 3);
 
-  const auto off = policy::render_policies(test::standard_ml_config(false));
+  const auto off = policy::render_policies(testing::standard_ml_config(false));
   CHECK(count(off, "ml-training-allow") == 0);
   CHECK(count(off, "ml-inference-allow") == 0);
   CHECK(count(off, "default-deny-ingress") == 3);
 
   // secure_ml_namespaces false reproduces the module: ML namespaces get only their ML policies.
-  const auto unsecured = policy::render_policies(test::cilium_unsecured_ml_config());
+  const auto unsecured = policy::render_policies(testing::cilium_unsecured_ml_config());
   for (const auto& o : unsecured) {
     if (o.namespace_name != "monitoring") CHECK(o.name != "default-deny-with-dns");
   }
   CHECK(count(unsecured, "ml-training-egress") == 2);
   CHECK(count(unsecured, "ml-inference-policy") == 2);
 
-  CHECK(policy::render_policies(test::disabled_config()).empty());
-  CHECK(policy::summarize(test::disabled_config()).policy_count == 0);
+  CHECK(policy::render_policies(testing::disabled_config()).empty());
+  CHECK(policy::summarize(testing::disabled_config()).policy_count == 0);
 }
 
 TEST_CASE("render structure: platform pods get HTTPS, the API server and DNS only") {
   for (const bool cilium : {true, false}) {
-    auto cfg = test::basic_config();
+    auto cfg = testing::basic_config();
     cfg.cilium_mode = cilium;
     const auto objects = render_parsed(cfg);
     const parsed* p =
@@ -429,7 +429,7 @@ TEST_CASE("render structure: platform pods get HTTPS, the API server and DNS onl
 }
 
 TEST_CASE("render structure: monitoring scrapes ML pods on their metrics ports") {
-  auto cfg = test::enhanced_config();
+  auto cfg = testing::enhanced_config();
   auto objects = render_parsed(cfg);
   const parsed* m = find(objects, "monitoring", "monitoring-scrape-ml");
   REQUIRE(m != nullptr);
@@ -445,7 +445,7 @@ TEST_CASE("render structure: monitoring scrapes ML pods on their metrics ports")
 }
 
 TEST_CASE("render: deterministic, filtered by namespace, hash follows the spec") {
-  const auto cfg = test::enhanced_config();
+  const auto cfg = testing::enhanced_config();
   const auto a = policy::render_policies(cfg);
   const auto b = policy::render_policies(cfg);
   REQUIRE(a.size() == b.size());

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -14,6 +15,15 @@ namespace mlnetpol::testing {
 // The whole file, or "" when it cannot be read (a test that needs it compares and fails).
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The whole file; throws when it cannot be opened (a missing fixture fails the test that needs it).
+inline std::string read_required(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + path.string());
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();

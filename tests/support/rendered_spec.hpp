@@ -8,7 +8,7 @@
 
 #include "policy/render/render.hpp"
 
-namespace mlnetpol::policy::testing {
+namespace mlnetpol::testing {
 
 inline std::string rendered_spec(const policy::rendered_object& d) {
   rapidjson::Document doc;
@@ -19,4 +19,4 @@ inline std::string rendered_spec(const policy::rendered_object& d) {
   return {buffer.GetString(), buffer.GetSize()};
 }
 
-}  // namespace mlnetpol::policy::testing
+}  // namespace mlnetpol::testing

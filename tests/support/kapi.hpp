@@ -62,10 +62,6 @@ class kapi_server {
   // apiserver_flags go to kube-apiserver as they are (after `--`), e.g. a feature gate.
   explicit kapi_server(std::string script, const std::vector<std::string>& apiserver_flags = {})
       : script_(std::move(script)) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "mlnetpol-kapi-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = pattern;
     // etcd takes port, port+1 and port+2; several suites may run at once, so pick at random.
     std::mt19937 random(std::random_device{}());
     for (int attempt = 0; attempt < 50 && port_ == 0; ++attempt) {
@@ -87,11 +83,7 @@ class kapi_server {
       throw std::runtime_error("kapi start failed (exit " + std::to_string(r.status) + "): " + log);
     }
   }
-  ~kapi_server() {
-    stop();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
+  ~kapi_server() { stop(); }  // then scratch_ removes the folder
   kapi_server(const kapi_server&) = delete;
   kapi_server& operator=(const kapi_server&) = delete;
 
@@ -160,7 +152,8 @@ class kapi_server {
   }
 
   std::string script_;
-  std::string dir_;
+  temp_dir scratch_{"mlnetpol-kapi"};
+  std::string dir_ = scratch_.path.string();
   int port_ = 0;
   int etcd_port_ = 0;
   std::string apiserver_cmdline_;

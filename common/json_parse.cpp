@@ -1,4 +1,4 @@
-#include "admission/json_parse.hpp"
+#include "common/json_parse.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -9,7 +9,7 @@
 
 #include "common/json_sax.hpp"
 
-namespace mlnetpol::admission {
+namespace mlnetpol::json {
 namespace {
 
 // RapidJSON's InsituStringStream, as our own type: RapidJSON's SSE4.2 whitespace skipping is
@@ -40,33 +40,33 @@ class insitu_stream {
 };
 
 }  // namespace
-}  // namespace mlnetpol::admission
+}  // namespace mlnetpol::json
 
 namespace rapidjson {
 // Lets the reader work on a local copy of the stream's pointers, as for InsituStringStream.
 template <>
-struct StreamTraits<mlnetpol::admission::insitu_stream> {
+struct StreamTraits<mlnetpol::json::insitu_stream> {
   enum { copyOptimization = 1 };
 };
 }  // namespace rapidjson
 
-namespace mlnetpol::admission {
+namespace mlnetpol::json {
 namespace {
-
-using mlnetpol::json::depth_limited_handler;
 
 // Iterative: the reader keeps its own stack instead of recursing per nesting level.
 constexpr unsigned base_flags = rapidjson::kParseIterativeFlag;
 
 template <unsigned flags, typename Stream>
-std::optional<json_error> run(rapidjson::Document& document, Stream& stream, std::string_view text,
-                              const json_parse_options& options) {
+result<void> run(rapidjson::Document& document, Stream& stream, std::string_view text,
+                 const parse_options& options) {
   document.SetNull();
+  // RapidJSON's sizes and offsets are 32-bit.
+  if (text.size() >= 0xFFFFFFF0u) return fail("JSON text too large");
   // UTF-8 is checked up front rather than by the reader: a word-at-a-time pass over (typically
   // all-ASCII) Kubernetes JSON costs far less than RapidJSON's per-character validation.
   if (options.validate_utf8) {
     if (const auto bad = find_invalid_utf8(text)) {
-      return json_error{*bad, "invalid UTF-8 at offset " + std::to_string(*bad)};
+      return fail("invalid UTF-8 at offset " + std::to_string(*bad));
     }
   }
   depth_limited_handler handler(document, options.max_depth);
@@ -85,18 +85,13 @@ std::optional<json_error> run(rapidjson::Document& document, Stream& stream, std
     return !result.IsError();
   };
   document.Populate(generate);
-  if (!result.IsError()) return std::nullopt;
-
-  json_error error;
-  error.offset = result.Offset();
+  if (!result.IsError()) return {};
   if (handler.too_deep()) {
-    error.message = "JSON nesting deeper than " + std::to_string(options.max_depth) +
-                    " at offset " + std::to_string(error.offset);
-  } else {
-    error.message = "invalid JSON at offset " + std::to_string(error.offset) + ": " +
-                    rapidjson::GetParseError_En(result.Code());
+    return fail("JSON nesting deeper than " + std::to_string(options.max_depth) + " at offset " +
+                std::to_string(result.Offset()));
   }
-  return error;
+  return fail("invalid JSON at offset " + std::to_string(result.Offset()) + ": " +
+              rapidjson::GetParseError_En(result.Code()));
 }
 
 }  // namespace
@@ -169,16 +164,16 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<json_error> parse_json(rapidjson::Document& document, std::string_view text,
-                                     const json_parse_options& options) {
+result<void> parse(rapidjson::Document& document, std::string_view text,
+                   const parse_options& options) {
   rapidjson::MemoryStream stream(text.data(), text.size());
   return run<base_flags>(document, stream, text, options);
 }
 
-std::optional<json_error> parse_json_insitu(rapidjson::Document& document, char* text,
-                                            std::size_t size, const json_parse_options& options) {
+result<void> parse_insitu(rapidjson::Document& document, char* text, std::size_t size,
+                          const parse_options& options) {
   insitu_stream stream(text);
   return run<base_flags | rapidjson::kParseInsituFlag>(document, stream, {text, size}, options);
 }
 
-}  // namespace mlnetpol::admission
+}  // namespace mlnetpol::json

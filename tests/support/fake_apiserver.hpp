@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "tests/fakes/test_pki.hpp"
+#include "tests/support/test_pki.hpp"
 
 namespace mlnetpol::testing {
 

@@ -7,7 +7,7 @@
 
 #include "policy/config.hpp"
 
-namespace mlnetpol::test {
+namespace mlnetpol::testing {
 
 struct named_config {
   std::string name;  // file stem under tests/render/configs and tests/render/golden
@@ -95,4 +95,4 @@ inline std::vector<named_config> all_configs() {
           {"disabled", disabled_config()}};
 }
 
-}  // namespace mlnetpol::test
+}  // namespace mlnetpol::testing

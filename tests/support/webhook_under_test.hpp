@@ -14,7 +14,7 @@
 #include "policy/config.hpp"
 #include "policy/namespace_lookup.hpp"
 
-namespace mlnetpol::admission::testing {
+namespace mlnetpol::testing {
 
 // The namespace lookup of a replica with a controller: labels and the policy set per namespace,
 // as its cache and renders would know them. A namespace without an entry in `sets` has no recorded
@@ -39,14 +39,14 @@ class policy_handlers {
   explicit policy_handlers(policy::config initial,
                            const policy::namespace_lookup* namespaces = nullptr)
       : config_(std::move(initial)), webhook_(config_, namespaces) {}
-  handler& mutate() { return webhook_.mutate(); }
-  handler& validate() { return webhook_.validate(); }
+  admission::handler& mutate() { return webhook_.mutate(); }
+  admission::handler& validate() { return webhook_.validate(); }
   void update_config(policy::config next) { config_.set(std::move(next)); }
   std::shared_ptr<const policy::config> current_config() const { return config_.get(); }
 
  private:
   snapshot<policy::config> config_;
-  label_webhook webhook_;
+  admission::label_webhook webhook_;
 };
 
-}  // namespace mlnetpol::admission::testing
+}  // namespace mlnetpol::testing

@@ -1,15 +1,16 @@
 #pragma once
-// A RapidJSON output stream that appends to a std::string, so a Writer can fill a caller-reserved
-// buffer and the result needs no copy out of a StringBuffer; and JSON string escaping into a
-// std::string, exactly as the Writer does it, for code that writes its JSON by hand.
+// The JSON writer: a RapidJSON output stream that appends to a std::string, so a Writer can fill a
+// caller-reserved buffer and the result needs no copy out of a StringBuffer; and JSON string
+// escaping into a std::string, exactly as the Writer does it, for code that writes JSON by hand.
 #include <string>
 #include <string_view>
 
+#include <rapidjson/document.h>
 #include <rapidjson/writer.h>
 
 #include "common/json_escape.hpp"
 
-namespace mlnetpol::admission {
+namespace mlnetpol::json {
 
 class string_output {
  public:
@@ -29,11 +30,20 @@ using string_writer = rapidjson::Writer<string_output>;
 // through a stack buffer, so out only grows by what is written (nothing zero-filled first).
 inline void append_json_escaped(std::string& out, std::string_view s) {
   constexpr std::size_t chunk = 128;
-  char buffer[json::max_escaped(chunk)];
+  char buffer[max_escaped(chunk)];
   for (std::size_t at = 0; at < s.size(); at += chunk) {
-    const char* end = json::put_escaped(buffer, s.substr(at, chunk));
+    const char* end = put_escaped(buffer, s.substr(at, chunk));
     out.append(buffer, static_cast<std::size_t>(end - buffer));
   }
 }
 
-}  // namespace mlnetpol::admission
+// value as compact JSON.
+inline std::string write(const rapidjson::Value& value) {
+  std::string out;
+  string_output stream(out);
+  string_writer writer(stream);
+  value.Accept(writer);
+  return out;
+}
+
+}  // namespace mlnetpol::json

@@ -1,4 +1,4 @@
-#include "tests/fakes/fake_apiserver.hpp"
+#include "tests/support/fake_apiserver.hpp"
 
 #include <sys/socket.h>
 
@@ -17,6 +17,8 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/files.hpp"
+
 namespace mlnetpol::testing {
 
 namespace net = boost::asio;
@@ -30,11 +32,7 @@ std::filesystem::path fixtures_dir() {
 }
 
 std::string read_fixture_file(const std::string& file_name) {
-  std::ifstream in(fixtures_dir() / file_name, std::ios::binary);
-  if (!in) throw std::runtime_error("missing fixture " + file_name);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_required(fixtures_dir() / file_name);
 }
 
 namespace {

@@ -1,10 +1,10 @@
 #pragma once
-// A client pointed at a fake API server, and small helpers the k8s tests share.
+// The rest config of a client pointed at the fake API server (tests/support/fake_apiserver.hpp).
 #include <filesystem>
 #include <string>
 
 #include "k8s/client.hpp"
-#include "tests/fakes/fake_apiserver.hpp"
+#include "tests/support/fake_apiserver.hpp"
 #include "tests/support/files.hpp"
 
 namespace mlnetpol::testing {
@@ -20,6 +20,5 @@ inline k8s::rest_config config_for(const fake_apiserver& server) {
   c.tls_server_name = "127.0.0.1";
   return c;
 }
-
 
 }  // namespace mlnetpol::testing

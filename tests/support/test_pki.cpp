@@ -1,4 +1,4 @@
-#include "tests/fakes/test_pki.hpp"
+#include "tests/support/test_pki.hpp"
 
 #include <memory>
 #include <stdexcept>
