@@ -391,7 +391,9 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
     const bool pod = c.kind == kind_class::pod && site.template_path.empty();
     append_fix_location(message, c, site, allowed, pod ? owner_kind : pod_owner_kind(object, site),
                         "to");
-    std::string summary = cat(subject, ": no label ", key, " (allowed here: ");
+    std::string summary;
+    summary.reserve(subject.size() + key.size() + 64);  // the allowed values too: grown once
+    append(summary, subject, ": no label ", key, " (allowed here: ");
     append_joined(summary, allowed.view(), " or ");
     summary += ')';
     out.push_back({str(rule_workload_type_missing), std::move(message), std::move(summary)});
@@ -403,8 +405,10 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
     append_joined(message, allowed.view(), " or ");
     message += ". Fix: set ";
     append_fix_location(message, c, site, allowed, pod_owner_kind(object, site), "on");
-    std::string summary =
-        cat(subject, ": ", key, "=", *value, " not allowed in namespace ", ns, " (allowed: ");
+    std::string summary;
+    summary.reserve(subject.size() + key.size() + value->size() + ns.size() + 80);
+    append(summary, subject, ": ", key, "=", *value, " not allowed in namespace ", ns,
+           " (allowed: ");
     append_joined(summary, allowed.view(), " or ");
     summary += ')';
     out.push_back({str(rule_workload_type_not_allowed), std::move(message), std::move(summary)});
@@ -513,7 +517,8 @@ std::vector<violation> find_violations(context& c) {
   if (c.kind == kind_class::workload && (create || update)) {
     for (const auto& site : written_sites(r)) check(site);
   } else if (c.kind == kind_class::pod && create) {
-    for (const auto& site : pod_sites(r.group, r.kind, *r.object)) check(site);
+    // The pod's one site, as pod_sites has it but without its path: a check writes no patch.
+    check(pod_own_site(*r.object));
   } else if (ml && c.kind == kind_class::pod && update && r.old_object != nullptr) {
     // Running pods that predate mlnetpol stay updatable; only taking a valid label away is denied
     // (hostNetwork cannot change on a pod).

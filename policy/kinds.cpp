@@ -46,11 +46,8 @@ std::string join_path(const std::vector<std::string>& path) {
 }
 
 pod_site site_at(const rapidjson::Value& tmpl, std::vector<std::string> path) {
-  pod_site site;
+  pod_site site = pod_own_site(tmpl);
   site.template_path = join_path(path);
-  site.metadata = json_member(&tmpl, "metadata");
-  if (site.metadata && !site.metadata->IsObject()) site.metadata = nullptr;
-  site.spec = json_member(&tmpl, "spec");
   path.emplace_back("metadata");
   site.metadata_path = std::move(path);
   return site;
@@ -95,6 +92,14 @@ bool is_network_policy_kind(std::string_view group, std::string_view kind) {
   return (group == "networking.k8s.io" && kind == "NetworkPolicy") ||
          (group == "cilium.io" &&
           (kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy"));
+}
+
+pod_site pod_own_site(const rapidjson::Value& pod) {
+  pod_site site;
+  site.metadata = json_member(&pod, "metadata");
+  if (site.metadata && !site.metadata->IsObject()) site.metadata = nullptr;
+  site.spec = json_member(&pod, "spec");
+  return site;
 }
 
 std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,

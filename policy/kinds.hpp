@@ -49,6 +49,9 @@ struct pod_site {
 // "spec.template.metadata.labels", "spec.labels".
 std::string labels_path(const pod_site& site);
 
+// A Pod's own site without metadata_path (no allocation), for the checks, which write no patch.
+pod_site pod_own_site(const rapidjson::Value& pod);
+
 // The Pod itself for kind Pod; every pod template for a workload kind; empty otherwise.
 std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
                                 const rapidjson::Value& object);

@@ -97,6 +97,8 @@ struct counts {
   double handler = 0;  // the label webhook's decision (policy engine, patch), measured apart
   // The server's own: transport, HTTP, routing, response, metrics, logging.
   double server() const { return total - openssl - decode - handler; }
+  // mlnetpol's share: everything but OpenSSL's record layer (outside our control).
+  double own() const { return total - openssl; }
 };
 
 // The server's thread over `measured` keep-alive requests after a warm-up. The window's edges may
@@ -142,18 +144,21 @@ void apart_counts(const std::string& body, admission::handler& h, counts& out) {
 
 std::string describe(const char* name, const counts& c) {
   std::ostringstream s;
-  s << name << ": " << c.total << " (OpenSSL " << c.openssl << ", decode " << c.decode
+  s << name << ": " << c.total << " (OpenSSL " << c.openssl << "; mlnetpol " << c.own()
+    << ": decode " << c.decode
     << ", label webhook " << c.handler << ", server " << c.server() << ")";
   return s.str();
 }
 
 }  // namespace
 
-// Issue 27's target is 3 per pod request on the whole path. What this branch owns, the server's
-// own share (transport, HTTP, routing, the response written in place, metrics, the decision's log
-// line), must allocate nothing; the other shares are printed (decoding is being rewritten apart,
-// the engine's and OpenSSL's are their own) and the total is checked once those are in.
-TEST_CASE("steady keep-alive requests: the server's own share allocates nothing") {
+// Issue 27's target: at most 3 per pod request. OpenSSL's record layer (4: see bench/README.md)
+// is reported apart; mlnetpol's own share is checked part by part. The server's share allocates
+// nothing. Decoding and the label webhook are pinned at what they allocate today, so that one
+// more allocation fails: decode_review's review_request still copies its strings (uid, user,
+// groups, names) and the engine builds messages, violations and the patch; the issue's 3 is not
+// met yet (the MESSAGE prints each share).
+TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   obs::logging::setup(obs::log_format::json, "info");
   obs::logging::set_log_denies(true);
   const std::string pod = bench_body("pod-create-training.json");
@@ -185,8 +190,25 @@ TEST_CASE("steady keep-alive requests: the server's own share allocates nothing"
   REQUIRE(alloc::counts_openssl());
   // The window's edges: one request's tail at most.
   constexpr double edge = 1.0 / measured;
-  CHECK(validate_pod.server() <= edge);
-  CHECK(mutate_pod.server() <= edge);
-  CHECK(validate_ns.server() <= edge);
-  CHECK(mutate_ns.server() <= edge);
+  for (const counts* c : {&validate_pod, &mutate_pod, &validate_ns, &mutate_ns}) {
+    CHECK(c->server() <= edge);
+  }
+  // Today's shares on the bench bodies (the pod: a denial under /validate, the label's patch under
+  // /mutate); lower these as they stop allocating.
+  constexpr double pod_decode = 9, namespace_decode = 8;
+  constexpr double validate_pod_webhook = 7, mutate_pod_webhook = 16;
+  constexpr double namespace_webhook = 0;
+  CHECK(validate_pod.decode <= pod_decode);
+  CHECK(mutate_pod.decode <= pod_decode);
+  CHECK(validate_ns.decode <= namespace_decode);
+  CHECK(mutate_ns.decode <= namespace_decode);
+  CHECK(validate_pod.handler <= validate_pod_webhook);
+  CHECK(mutate_pod.handler <= mutate_pod_webhook);
+  CHECK(validate_ns.handler <= namespace_webhook);
+  CHECK(mutate_ns.handler <= namespace_webhook);
+  // And mlnetpol's whole share on the server's thread, window edges allowed for.
+  CHECK(validate_pod.own() <= pod_decode + validate_pod_webhook + edge);
+  CHECK(mutate_pod.own() <= pod_decode + mutate_pod_webhook + edge);
+  CHECK(validate_ns.own() <= namespace_decode + namespace_webhook + edge);
+  CHECK(mutate_ns.own() <= namespace_decode + namespace_webhook + edge);
 }
