@@ -46,23 +46,19 @@ cert_manager::~cert_manager() {
 void cert_manager::start() {
   if (started_) return;
   started_ = true;
-  watch_thread_ = std::thread([this] {
-    watch_loop(k8s::secrets, options_.secret_namespace, options_.secret_name, [this] {
-      refresh_from_secret();
-      wake_leader();
-    });
-  });
+  watches_.push_back(
+      watch_object(k8s::secrets, options_.secret_namespace, options_.secret_name, [this] {
+        refresh_from_secret();
+        wake_leader();
+      }));
   // A change to a configuration wakes the leader at once (it re-reads both and sets them back).
   if (!options_.shipped.mutating.empty() || !options_.shipped.validating.empty()) {
-    mutating_watch_thread_ = std::thread([this] {
-      watch_loop(k8s::mutating_webhook_configurations, "", options_.mutating_webhook,
-                 [this] { wake_leader(); });
-    });
-    validating_watch_thread_ = std::thread([this] {
-      watch_loop(k8s::validating_webhook_configurations, "", options_.validating_webhook,
-                 [this] { wake_leader(); });
-    });
+    watches_.push_back(watch_object(k8s::mutating_webhook_configurations, "",
+                                    options_.mutating_webhook, [this] { wake_leader(); }));
+    watches_.push_back(watch_object(k8s::validating_webhook_configurations, "",
+                                    options_.validating_webhook, [this] { wake_leader(); }));
   }
+  for (auto& w : watches_) w->start();
   leader_thread_ = std::thread([this] { leader_loop(); });
   if (election_) election_->start();
 }
@@ -74,10 +70,9 @@ void cert_manager::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
-  client_->cancel();
-  for (auto* t : {&watch_thread_, &mutating_watch_thread_, &validating_watch_thread_}) {
-    if (t->joinable()) t->join();
-  }
+  for (auto& w : watches_) w->request_stop();
+  client_->cancel();  // ends the watches in flight
+  for (auto& w : watches_) w->join();
   if (leader_thread_.joinable()) leader_thread_.join();
   if (election_) election_->stop();  // releases the lease
   if (election_api_) election_api_->cancel();
@@ -170,43 +165,24 @@ void cert_manager::refresh_from_secret() {
       {{"serial", serving_serial_}, {"not_after", info ? cert::format_time(info->not_after) : ""}});
 }
 
-void cert_manager::watch_loop(const k8s::resource& r, const std::string& ns,
-                              const std::string& name, const std::function<void()>& on_change) {
-  std::string resource_version;
-  const std::chrono::milliseconds longest =
-      std::max<std::chrono::milliseconds>(1s, options_.check_interval);
-  std::chrono::milliseconds backoff = 1s;
-  while (true) {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-    }
-    on_change();
-    bool relist = false;
-    auto watched =
-        client_->watch_object(r, ns, name, resource_version, 300s, [&](const k8s::watch_event& e) {
-          if (e.event_type == k8s::watch_event::type::error) {
-            relist = true;
-            return false;
-          }
-          if (!e.object.resource_version.empty()) resource_version = e.object.resource_version;
-          if (e.event_type == k8s::watch_event::type::bookmark) return true;
-          on_change();
-          return true;
-        });
-    if (relist) resource_version.clear();
-    if (watched) {
-      backoff = 1s;
-    } else {
-      resource_version.clear();
-      // Not sleep_for: that would consume a wake meant for the leader loop. Longer each time (up
-      // to the check interval), so a watch RBAC refuses (an install with the old ClusterRole)
-      // does not drive a leader pass every second.
-      std::unique_lock lock(mutex_);
-      if (cv_.wait_for(lock, backoff, [this] { return stopping_; })) return;
-      backoff = std::min(backoff * 2, longest);
-    }
-  }
+std::unique_ptr<informer> cert_manager::watch_object(const k8s::resource& r,
+                                                     const std::string& ns,
+                                                     const std::string& name,
+                                                     std::function<void()> on_change) {
+  // The object itself is re-read by on_change (a list of one, or none once deleted); a list or an
+  // event is only the signal. A refused list re-reads too, so a Role without `list` still serves
+  // the Secret's pair, polled at the backoff.
+  informer_handlers handlers{[on_change](std::vector<k8s::object_meta>&&) { on_change(); },
+                             [on_change](const k8s::watch_event&) { on_change(); },
+                             [on_change](const k8s::api_error&, bool listing) {
+                               if (listing) on_change();
+                             }};
+  // Backs off up to the check interval, so a watch RBAC refuses (an install with an old Role) does
+  // not poll the API server every second.
+  informer_options o;
+  o.min_backoff = 1s;
+  o.max_backoff = std::max<std::chrono::milliseconds>(1s, options_.check_interval);
+  return std::make_unique<informer>(object_source(*client_, r, ns, name), std::move(handlers), o);
 }
 
 void cert_manager::leader_loop() {

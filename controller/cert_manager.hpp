@@ -19,6 +19,7 @@
 
 #include "controller/cert_codec.hpp"
 #include "controller/cluster.hpp"
+#include "controller/informer.hpp"
 #include "controller/leader_election.hpp"
 #include "controller/webhook_config.hpp"
 #include "k8s/client.hpp"
@@ -61,9 +62,9 @@ class cert_manager {
   bool leader() const;
 
  private:
-  // Keeps a watch on one object; on_change runs for the first read and every event.
-  void watch_loop(const k8s::resource& r, const std::string& ns, const std::string& name,
-                  const std::function<void()>& on_change);
+  // An informer of one object by name; on_change runs for every list and every event.
+  std::unique_ptr<informer> watch_object(const k8s::resource& r, const std::string& ns,
+                                         const std::string& name, std::function<void()> on_change);
   // The leader: sets a configuration back to what mlnetpol ships; true when it wrote.
   bool repair_configuration(const k8s::resource& r, const std::string& name, const std::string& raw,
                             const std::string& desired,
@@ -129,9 +130,7 @@ class cert_manager {
   std::atomic<std::uint64_t> reloads_{0};
   std::atomic<std::uint64_t> errors_{0};
 
-  std::thread watch_thread_;
-  std::thread mutating_watch_thread_;
-  std::thread validating_watch_thread_;
+  std::vector<std::unique_ptr<informer>> watches_;  // the Secret, then the configurations
   std::thread leader_thread_;
   bool started_ = false;
 };

@@ -4,11 +4,28 @@ namespace mlnetpol::controller {
 
 informer::informer(cluster& api, const k8s::resource& r, std::string label_selector,
                    informer_handlers handlers, informer_options options)
-    : api_(api),
-      resource_(r),
-      selector_(std::move(label_selector)),
-      handlers_(std::move(handlers)),
-      options_(options) {}
+    : informer(informer_source{[&api, &r, label_selector] {
+                                 return api.list_all(r, "", label_selector);
+                               },
+                               [&api, &r, label_selector](
+                                   std::string_view version, std::chrono::seconds timeout,
+                                   const std::function<bool(const k8s::watch_event&)>& on_event) {
+                                 return api.watch(r, "", label_selector, version, timeout,
+                                                  on_event);
+                               }},
+               std::move(handlers), options) {}
+
+informer::informer(informer_source source, informer_handlers handlers, informer_options options)
+    : source_(std::move(source)), handlers_(std::move(handlers)), options_(options) {}
+
+informer_source object_source(k8s::client& client, const k8s::resource& r, std::string ns,
+                              std::string name) {
+  return {[&client, &r, ns, name] { return client.list_object(r, ns, name); },
+          [&client, &r, ns, name](std::string_view version, std::chrono::seconds timeout,
+                                  const std::function<bool(const k8s::watch_event&)>& on_event) {
+            return client.watch_object(r, ns, name, version, timeout, on_event);
+          }};
+}
 
 informer::~informer() {
   request_stop();
@@ -39,7 +56,7 @@ bool informer::sleep_for(std::chrono::milliseconds d) {
 void informer::run() {
   retry_backoff backoff(options_.min_backoff, options_.max_backoff);
   while (!stop_.load()) {
-    auto listed = api_.list_all(resource_, "", selector_);
+    auto listed = source_.list();
     lists_.fetch_add(1);
     if (!listed) {
       if (handlers_.on_error) handlers_.on_error(listed.error(), true);
@@ -57,7 +74,7 @@ void informer::run() {
       bool saw_event = false;
       const auto started = std::chrono::steady_clock::now();
       auto watched =
-          api_.watch(resource_, "", selector_, version, options_.watch_timeout,
+          source_.watch(version, options_.watch_timeout,
                      [&](const k8s::watch_event& e) {
                        if (e.event_type == k8s::watch_event::type::error) {
                          relist = true;  // 410 Expired (or any error event): start over from a list

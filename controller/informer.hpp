@@ -36,6 +36,20 @@ struct informer_options {
   std::chrono::milliseconds max_backoff{2'000};
 };
 
+// Where an informer lists and watches. The cluster constructor lists a resource by label
+// selector; object_source() lists and watches one object by name, as client-go does with
+// fieldSelector=metadata.name=NAME, which RBAC resourceNames can grant (a get/list/watch rule
+// restricted to that name), so a token holding it cannot list any other object.
+struct informer_source {
+  std::function<k8s::api_result<k8s::list_page>()> list;
+  std::function<k8s::api_result<void>(std::string_view resource_version,
+                                      std::chrono::seconds timeout,
+                                      const std::function<bool(const k8s::watch_event&)>&)>
+      watch;
+};
+informer_source object_source(k8s::client& client, const k8s::resource& r, std::string ns,
+                              std::string name);
+
 // Doubling delays from min to max; reset() after a success.
 class retry_backoff {
  public:
@@ -56,6 +70,7 @@ class informer {
  public:
   informer(cluster& api, const k8s::resource& r, std::string label_selector,
            informer_handlers handlers, informer_options options = {});
+  informer(informer_source source, informer_handlers handlers, informer_options options = {});
   ~informer();
   informer(const informer&) = delete;
   informer& operator=(const informer&) = delete;
@@ -74,9 +89,7 @@ class informer {
  private:
   bool sleep_for(std::chrono::milliseconds d);  // false when stopped meanwhile
 
-  cluster& api_;
-  const k8s::resource& resource_;
-  std::string selector_;
+  informer_source source_;
   informer_handlers handlers_;
   informer_options options_;
   std::atomic<bool> stop_{false};

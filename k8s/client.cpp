@@ -726,6 +726,15 @@ api_result<list_page> client::list(const resource& r, std::string_view namespace
                              [&](std::string_view body) { return wire::decode_list(r, body); });
 }
 
+api_result<list_page> client::list_object(const resource& r, std::string_view namespace_name,
+                                          std::string_view name) {
+  query q;
+  q.add("fieldSelector", "metadata.name=" + std::string(name));
+  const call k{"list", &r, http::verb::get, collection_path(r, namespace_name) + q.text, {}, {}};
+  return impl_->decoded_call(k, "list",
+                             [&](std::string_view body) { return wire::decode_list(r, body); });
+}
+
 api_result<std::string> client::list_raw(const resource& r, std::string_view namespace_name) {
   auto res = impl_->round_trip(
       {"list", &r, http::verb::get, collection_path(r, namespace_name), {}, {}});

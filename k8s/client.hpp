@@ -242,6 +242,10 @@ class client {
   api_result<list_page> list(const resource& r, std::string_view namespace_name,
                              std::string_view label_selector, std::size_t limit,
                              std::string_view continue_token);
+  // The one object `name` as a list (fieldSelector=metadata.name=NAME, so RBAC resourceNames can
+  // grant it): no items when there is none; its resourceVersion starts watch_object().
+  api_result<list_page> list_object(const resource& r, std::string_view namespace_name,
+                                    std::string_view name);
   // The whole list's JSON text, every item in full (one unpaged GET): for `explain --kubeconfig`,
   // which reads objects the controller never needs (pods, other owners' policies).
   api_result<std::string> list_raw(const resource& r, std::string_view namespace_name);

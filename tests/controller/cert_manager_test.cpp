@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -80,14 +81,8 @@ class cert_objects {
     server.on("PATCH", secret_path,
               [this](const received_request& r) { return merge_patch(secret_path, r); });
     server.on("POST", secrets_path, [this](const received_request& r) { return create(r); });
-    // The watch: no events, closed after a while, so the manager re-reads (a watch that polls).
-    server.on("GET", secrets_path, [](const received_request&) {
-      canned_response r;
-      r.headers = {{"Content-Type", "application/json"}};
-      r.chunked = true;
-      r.delay = 50ms;
-      return r;
-    });
+    // The collection: a list and a watch of the Secret by name, as the API server answers them.
+    server.on("GET", secrets_path, [this](const received_request& r) { return collection(r); });
     for (const char* path : {mutating_path, validating_path}) {
       server.on("GET", path, [this, path](const received_request&) { return get(path); });
       server.on("PATCH", path,
@@ -108,6 +103,11 @@ class cert_objects {
     objects_[path] = std::move(value);
   }
   int writes() const { return writes_.load(); }
+  // The queries of every list and watch of the Secrets.
+  std::vector<std::string> collection_queries() const {
+    std::lock_guard lock(mutex_);
+    return collection_queries_;
+  }
   int secret_reads() const { return secret_reads_.load(); }
 
   // The PEM texts of every caBundle entry of a configuration, decoded.
@@ -135,6 +135,42 @@ class cert_objects {
     const auto it = objects_.find(path);
     if (it == objects_.end()) return status_response(404, "NotFound");
     return json_response(200, it->second);
+  }
+  // A list of the Secret (when it exists) at the current version; a watch from a version: a
+  // MODIFIED event once the Secret's differs, or an empty stream ended after a while.
+  canned_response collection(const received_request& r) {
+    {
+      std::lock_guard lock(mutex_);
+      collection_queries_.push_back(r.query);
+    }
+    if (r.query.find("watch=1") == std::string::npos) {
+      std::lock_guard lock(mutex_);
+      json list = {{"kind", "SecretList"},
+                   {"apiVersion", "v1"},
+                   {"metadata", {{"resourceVersion", std::to_string(version_)}}},
+                   {"items", json::array()}};
+      if (const auto it = objects_.find(secret_path); it != objects_.end())
+        list["items"].push_back(it->second);
+      return json_response(200, list);
+    }
+    const auto at = r.query.find("resourceVersion=");
+    const std::string since =
+        at == std::string::npos ? "" : r.query.substr(at + 16, r.query.find('&', at) - at - 16);
+    canned_response answer;
+    answer.headers = {{"Content-Type", "application/json"}};
+    answer.chunked = true;
+    for (int i = 0; i < 60; ++i) {  // up to 1.2 s, as a server holding the watch open
+      {
+        std::lock_guard lock(mutex_);
+        const auto it = objects_.find(secret_path);
+        if (it != objects_.end() && it->second["metadata"]["resourceVersion"] != since) {
+          answer.chunks = {json{{"type", "MODIFIED"}, {"object", it->second}}.dump() + "\n"};
+          return answer;
+        }
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    return answer;
   }
   canned_response create(const received_request& r) {
     json body = json::parse(r.body);
@@ -175,6 +211,7 @@ class cert_objects {
   mutable std::mutex mutex_;
   std::map<std::string, json> objects_;
   int version_ = 100;
+  std::vector<std::string> collection_queries_;
   std::atomic<int> writes_{0};
   std::atomic<int> secret_reads_{0};
 };
@@ -295,6 +332,20 @@ TEST_CASE("cert_manager: nothing is written while the Secret and caBundles are v
   REQUIRE(eventually([&] { return f.cluster.secret_reads() >= reads + 20; }, 10s));
   CHECK(f.cluster.writes() == writes);
   CHECK(f.store.pairs().size() == 1);
+}
+
+TEST_CASE("cert_manager: the Secret is listed and watched by its name only (RBAC resourceNames)") {
+  fixture f(steady_options());
+  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+  REQUIRE(eventually([&] { return f.cluster.collection_queries().size() >= 2; }, 10s));
+  int lists = 0, watches = 0;
+  for (const auto& q : f.cluster.collection_queries()) {
+    CAPTURE(q);
+    CHECK(q.find("fieldSelector=metadata.name%3Dmlnetpol-tls") != std::string::npos);
+    ++(q.find("watch=1") == std::string::npos ? lists : watches);
+  }
+  CHECK(lists >= 1);
+  CHECK(watches >= 1);
 }
 
 TEST_CASE("cert_manager: the serving certificate is renewed before it expires") {

@@ -145,6 +145,15 @@ TEST_CASE("a stolen mlnetpol token: refused by the self-restriction policy, undo
   // 1. The CA key: the token reads its own Secret only (by name), nothing else.
   CHECK(refusal(stolen.get_raw(k8s::secrets, "kube-system", "anything")).starts_with("403"));
   CHECK(refusal(stolen.list_raw(k8s::secrets, "mlnetpol-system")).starts_with("403"));
+  // The Secret's informer lists by name (fieldSelector metadata.name, granted by resourceNames):
+  // that one Secret only; another name, a label selector or another namespace is refused.
+  const auto own = stolen.list_object(k8s::secrets, "mlnetpol-system", "mlnetpol-tls");
+  REQUIRE_MESSAGE(own.has_value(), refusal(own));
+  REQUIRE(own->items.size() == 1);
+  CHECK(own->items[0].name == "mlnetpol-tls");
+  CHECK(refusal(stolen.list_object(k8s::secrets, "mlnetpol-system", "other")).starts_with("403"));
+  CHECK(refusal(stolen.list_object(k8s::secrets, "kube-system", "mlnetpol-tls")).starts_with("403"));
+  CHECK(refusal(stolen.list(k8s::secrets, "mlnetpol-system", "app=x", 0, "")).starts_with("403"));
   // ... and cannot remove or loosen the policy that restricts it.
   const k8s::resource policies{"admissionregistration.k8s.io", "v1beta1",
                                "validatingadmissionpolicies", "ValidatingAdmissionPolicy", false};

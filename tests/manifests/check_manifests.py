@@ -101,8 +101,8 @@ EXPECTED_CLUSTER_RULES = [
     ({"cilium.io"}, {"ciliumclusterwidenetworkpolicies"}, {"patch", "update", "delete"},
      {CLUSTERWIDE_POLICY}),
     ({"admissionregistration.k8s.io"},
-     {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"}, {"get", "watch", "patch"},
-     {NAME}),
+     {"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},
+     {"get", "list", "watch", "patch"}, {NAME}),
     # controller/event_recorder.cpp: Events about denials and policy sets, their series patched.
     ({"events.k8s.io"}, {"events"}, {"create", "patch"}, set()),
     # controller/admission_policies.cpp: the label rules as ValidatingAdmissionPolicies, listed on
@@ -120,11 +120,12 @@ EXPECTED_CLUSTER_RULES = [
 ]
 # In mlnetpol-system: leader election (controller/leader_election.cpp: get, create when missing,
 # update to renew, take over, release) and the certificate manager's Secret (create, which cannot
-# be limited by name; get, watch with fieldSelector metadata.name, merge patch of that one Secret).
+# be limited by name; get, list and watch with fieldSelector metadata.name, merge patch of that one
+# Secret).
 EXPECTED_ROLE_RULES = [
     ({"coordination.k8s.io"}, {"leases"}, {"get", "create", "update"}, set()),
     ({""}, {"secrets"}, {"create"}, set()),
-    ({""}, {"secrets"}, {"get", "watch", "patch"}, {SECRET}),
+    ({""}, {"secrets"}, {"get", "list", "watch", "patch"}, {SECRET}),
 ]
 # The downward API gives the controller its lease identity and namespace.
 DOWNWARD_ENV = {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
