@@ -6,6 +6,7 @@
 #include <rapidjson/document.h>
 
 #include "common/obs/logging.hpp"
+#include "common/time_format.hpp"
 #include "controller/api_failures.hpp"
 #include "controller/leader_gated_cluster.hpp"
 #include "policy/engine.hpp"
@@ -23,11 +24,6 @@ using level = spdlog::level::level_enum;
 // The pass after gaining the lease reads the watches' store (kept on every replica) rather than
 // listing every managed object again right after the relists of a restarted API server.
 constexpr const char* became_leader = "became leader";
-
-std::string now_rfc3339() {
-  std::string t = k8s::format_micro_time(std::chrono::system_clock::now());
-  return t.substr(0, 19) + "Z";  // seconds are enough for people
-}
 
 }  // namespace
 
@@ -232,7 +228,8 @@ bool manager::admit_proposed(const std::map<std::string, prelisted>& lists, bool
                       {"allowed", static_cast<std::uint64_t>(check.allowed)},
                       {"removed", sample},
                       {"confirm", confirm_command(options_.election.lease_namespace, digest)}});
-      held_ = held_config_change{digest, std::move(check), now_rfc3339()};
+      held_ = held_config_change{digest, std::move(check),
+                                 format_rfc3339(std::chrono::system_clock::now())};
     }
     metrics_.set_config_held(true);
     return true;
@@ -329,7 +326,7 @@ bool manager::run_pass(const std::string& why) {
     missed.swap(missed_);
     full_sync_wanted_ = false;
     full_pending_ = keys;
-    if (keys.empty()) last_full_sync_ = now_rfc3339();
+    if (keys.empty()) last_full_sync_ = format_rfc3339(std::chrono::system_clock::now());
     if (listed) {
       for (const auto& k : keys) {
         prelisted& p = prelisted_[k];
@@ -367,7 +364,7 @@ void manager::reconciled(const desired_state& want, const std::string& ns,
   settle_gates(want, ns, out);
   std::lock_guard lock(state_mutex_);
   if (!handling.retried && full_pending_.erase(ns) == 1 && full_pending_.empty())
-    last_full_sync_ = now_rfc3339();
+    last_full_sync_ = format_rfc3339(std::chrono::system_clock::now());
 }
 
 void manager::on_started_leading() {
