@@ -274,7 +274,11 @@ struct fixture {
         [this](const certs::key_pair& p) { return store.install(p); }, [] { return true; });
     manager->start();
   }
-  ~fixture() { manager->stop(); }
+  // The server first: its threads may still be inside a handler of `cluster` (a held watch).
+  ~fixture() {
+    manager->stop();
+    server.stop();
+  }
 
   // A pair in force, signed by the Secret's signing CA, which every caBundle entry trusts.
   bool settled() const {
