@@ -197,13 +197,15 @@ bool reconciler::own_write(const k8s::watch_event& e) {
   std::lock_guard lock(written_mutex_);
   if (e.event_type == k8s::watch_event::type::deleted) return pruned_.erase(key) == 1;
   const auto it = written_.find(key);
-  return it != written_.end() && it->second == e.object.resource_version;
+  if (it == written_.end() || it->second.version != e.object.resource_version) return false;
+  it->second.seen = true;
+  return true;
 }
 
 std::string reconciler::written_version(const object_key& key) const {
   std::lock_guard lock(written_mutex_);
   const auto it = written_.find(key);
-  return it == written_.end() ? std::string() : it->second;
+  return it == written_.end() ? std::string() : it->second.version;
 }
 
 void reconciler::set_written_version(const object_key& key, std::string version) {
@@ -211,8 +213,28 @@ void reconciler::set_written_version(const object_key& key, std::string version)
   if (version.empty()) {
     written_.erase(key);
   } else {
-    written_[key] = std::move(version);
+    written_[key] = {std::move(version), false};
   }
+}
+
+bool reconciler::behind_own_writes(const std::string& namespace_name,
+                                   const prelisted& listed) const {
+  std::map<std::pair<std::string_view, std::string_view>, std::string_view> held;
+  for (const auto& o : listed.objects) held[{o.kind, o.name}] = o.resource_version;
+  std::lock_guard lock(written_mutex_);
+  // The keys sort by namespace first: one range, linear in what we wrote there.
+  const object_key first{namespace_name, {}, {}};
+  for (auto it = written_.lower_bound(first);
+       it != written_.end() && std::get<0>(it->first) == namespace_name; ++it) {
+    if (it->second.seen) continue;
+    const auto h = held.find({std::get<1>(it->first), std::get<2>(it->first)});
+    if (h == held.end() || h->second != it->second.version) return true;
+  }
+  for (auto it = pruned_.lower_bound(first);
+       it != pruned_.end() && std::get<0>(*it) == namespace_name; ++it) {
+    if (held.contains({std::get<1>(*it), std::get<2>(*it)})) return true;
+  }
+  return false;
 }
 
 std::string_view to_string(reconcile_status s) {
@@ -273,6 +295,9 @@ reconcile_outcome reconciler::reconcile(const desired_state& desired,
         observe(item, kind, written_version({namespace_name, str(kind), item.name})));
   };
   bool cilium_missing = false;
+  // A store that has not yet caught up with our own writes would have them written again (an
+  // update at its stale resourceVersion answers 409): the API server is asked instead.
+  if (listed != nullptr && behind_own_writes(namespace_name, *listed)) listed = nullptr;
   if (listed != nullptr) {
     for (const auto& item : listed->objects) add_observed(item, item.kind);
     cilium_missing = listed->cilium_missing;

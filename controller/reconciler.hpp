@@ -148,13 +148,21 @@ class reconciler {
   using object_key = std::tuple<std::string, std::string, std::string>;  // namespace, kind, name
   std::string written_version(const object_key& key) const;
   void set_written_version(const object_key& key, std::string version);
+  // True while `listed` (the watches' store) misses one of our writes in the namespace: an object
+  // we wrote at another version or not at all, or one we deleted still there.
+  bool behind_own_writes(const std::string& namespace_name, const prelisted& listed) const;
+
+  struct written_object {
+    std::string version;  // what our last write returned
+    bool seen = false;    // its watch event has arrived: the store holds it or something newer
+  };
 
   cluster& api_;
   namespace_cache& namespaces_;
   // The resourceVersion each of our applies returned (in memory: after a restart the spec-hash
   // alone decides, so an unchanged resync stays write-free).
   mutable std::mutex written_mutex_;
-  std::map<object_key, std::string> written_;
+  std::map<object_key, written_object> written_;
   std::set<object_key> pruned_;  // deleted by us, until the watch reports it
 };
 

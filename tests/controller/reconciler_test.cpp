@@ -506,6 +506,73 @@ TEST_CASE(
   CHECK(f.api.calls().at(1) == "list CiliumNetworkPolicy argocd");
 }
 
+TEST_CASE("reconcile: a store behind our own writes is not trusted; the API server is asked") {
+  fixture f;
+  f.api.add_namespace("argocd");
+  f.sync_cache();
+  const auto list_of = [&] {
+    prelisted listed;
+    auto page = f.api.list_all(k8s::network_policies, "argocd", managed_selector());
+    for (auto item : page->items) listed.objects.push_back(item);
+    return listed;
+  };
+  const prelisted before_writes = list_of();  // empty: the watches have not delivered our creates
+  REQUIRE(f.r.reconcile(f.cfg, "argocd").applied == 4);
+  f.api.clear_calls();
+  auto out = f.r.reconcile(f.cfg, "argocd", &before_writes);
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.applied == 0);
+  CHECK(out.unchanged == 4);
+  CHECK(f.api.writes() == 0);
+  CHECK(f.count("list NetworkPolicy argocd") == 1);
+
+  // Someone's edit, repaired; the store still holds the edit, not our repair: no update at the
+  // edit's resourceVersion (a 409), no second repair.
+  const auto live = f.api.find("NetworkPolicy", "argocd", "default-deny-egress");
+  REQUIRE(live);
+  f.api.put_object("NetworkPolicy", "argocd", "default-deny-egress", live->meta.labels,
+                   live->meta.annotations, "kubectl-patch",
+                   R"({"podSelector":{},"policyTypes":["Egress"],"egress":[{}]})");
+  const prelisted edited = list_of();
+  out = f.r.reconcile(f.cfg, "argocd", &edited);
+  CHECK(out.repairs.size() == 1);
+  f.api.clear_calls();
+  out = f.r.reconcile(f.cfg, "argocd", &edited);
+  CHECK(out.status == reconcile_status::ok);
+  CHECK(out.repairs.empty());
+  CHECK(out.applied == 0);
+  CHECK(f.api.writes() == 0);
+  CHECK(f.count("list NetworkPolicy argocd") == 1);
+
+  // Once the watch delivered our repair, a different version in the store is someone's later
+  // write: repaired from the store, no list.
+  auto repaired = f.api.find("NetworkPolicy", "argocd", "default-deny-egress");
+  REQUIRE(repaired);
+  k8s::watch_event e;
+  e.event_type = k8s::watch_event::type::modified;
+  e.object = repaired->meta;
+  e.object.kind = "NetworkPolicy";
+  REQUIRE(f.r.own_write(e));
+  f.api.put_object("NetworkPolicy", "argocd", "default-deny-egress", repaired->meta.labels,
+                   repaired->meta.annotations, "kubectl-patch",
+                   R"({"podSelector":{},"policyTypes":["Egress"],"egress":[{}]})");
+  const prelisted later = list_of();
+  f.api.clear_calls();
+  out = f.r.reconcile(f.cfg, "argocd", &later);
+  CHECK(out.repairs.size() == 1);
+  CHECK(f.count("list ") == 0);
+
+  // An object we pruned, still in the store: asked, not deleted twice.
+  const prelisted all_four = list_of();
+  f.cfg.platform_namespaces = {};
+  REQUIRE(f.r.reconcile(f.cfg, "argocd").pruned > 0);
+  f.api.clear_calls();
+  out = f.r.reconcile(f.cfg, "argocd", &all_four);
+  CHECK(out.pruned == 0);
+  CHECK(f.count("delete ") == 0);
+  CHECK(f.count("list ") > 0);
+}
+
 TEST_CASE("reconciler::own_write: our apply's and delete's events are recognised, others not") {
   fixture f;
   f.api.add_namespace("argocd");
