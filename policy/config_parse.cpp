@@ -75,7 +75,11 @@ std::string quote(std::string_view s) {
   return out + "\"";
 }
 
-std::string unknown_key_message(std::string_view key, const std::vector<std::string>& valid) {
+// `listed_at`: where an earlier unknown key of the same map listed the valid keys ("": none yet;
+// set to `path` when this message lists them), so many unknown keys do not repeat the whole list
+// each (the messages stay linear in the input).
+std::string unknown_key_message(std::string_view key, const std::vector<std::string>& valid,
+                                const std::string& path, std::string& listed_at) {
   std::string best;
   std::size_t best_distance = std::string::npos;
   // A suggestion only helps when it is close; otherwise list what is valid here.
@@ -92,6 +96,9 @@ std::string unknown_key_message(std::string_view key, const std::vector<std::str
   if (!best.empty() && best_distance <= close) {
     return message + "; did you mean \"" + best + "\"?";
   }
+  if (!listed_at.empty())
+    return message + "; the valid keys here are listed at \"" + listed_at + "\"";
+  listed_at = path;
   message += "; valid keys here:";
   for (const auto& candidate : valid) {
     message += ' ';
@@ -103,10 +110,13 @@ std::string unknown_key_message(std::string_view key, const std::vector<std::str
 // Reports every member of a map not in `valid`.
 void check_keys(const rapidjson::Value& map, const std::vector<std::string>& valid,
                 const std::string& path, errors_t& errors) {
+  std::string listed_at;
   for (const auto& member : map.GetObject()) {
     const std::string key = sv(member.name);
     if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
-      errors.push_back({child(path, key), unknown_key_message(key, valid)});
+      std::string at = child(path, key);
+      std::string message = unknown_key_message(key, valid, at, listed_at);
+      errors.push_back({std::move(at), std::move(message)});
     }
   }
 }
@@ -581,12 +591,14 @@ config_parse_result parse_config(const rapidjson::Value& root) {
   }
   std::vector<std::string> keys;
   for (const auto& r : rows()) keys.push_back(r.key);
+  std::string listed_at;
   for (const auto& member : root.GetObject()) {
     const std::string key = sv(member.name);
     const auto it =
         std::find_if(rows().begin(), rows().end(), [&](const row& r) { return r.key == key; });
     if (it == rows().end()) {
-      result.errors.push_back({key, unknown_key_message(key, keys)});
+      std::string message = unknown_key_message(key, keys, key, listed_at);
+      result.errors.push_back({key, std::move(message)});
       continue;
     }
     it->parse(member.value, result.value, key, result.errors);
