@@ -12,6 +12,7 @@
 
 #include "app/yaml_json.hpp"
 #include "common/files.hpp"
+#include "common/yaml_depth.hpp"
 #include "policy/config_parse.hpp"
 
 namespace mlnetpol::app {
@@ -28,6 +29,10 @@ result<policy::config> load_config_file(const std::filesystem::path& path) {
   auto text = files::read(path);
   if (!text) return text.error();
 
+  // yaml-cpp recurses per nesting level: deep text is refused before it parses.
+  if (auto bounded = yaml::check_yaml_depth(*text); !bounded) {
+    return fail(name + ": " + bounded.error().message);
+  }
   YAML::Node root;
   try {
     root = YAML::Load(*text);

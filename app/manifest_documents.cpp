@@ -14,6 +14,7 @@
 #include "common/files.hpp"
 #include "common/json.hpp"
 #include "common/json_parse.hpp"
+#include "common/yaml_depth.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -35,6 +36,10 @@ result<std::vector<rapidjson::Document>> parse_documents(std::string_view text,
       return out;
     }
     // Not one JSON value (e.g. JSON documents separated by ---): YAML reads it.
+  }
+  // yaml-cpp recurses per nesting level: deep text is refused before it parses.
+  if (auto bounded = yaml::check_yaml_depth(text); !bounded) {
+    return fail(source + ": " + bounded.error().message);
   }
   std::vector<YAML::Node> nodes;
   try {

@@ -9,6 +9,7 @@
 
 #include "common/base64.hpp"
 #include "common/files.hpp"
+#include "common/yaml_depth.hpp"
 #include "k8s/client.hpp"
 
 namespace mlnetpol::k8s {
@@ -44,36 +45,10 @@ result<std::uint16_t> parse_port(std::string_view text) {
   return static_cast<std::uint16_t>(value);
 }
 
-// yaml-cpp parses recursively; this over-approximates the nesting a text can reach (flow
-// brackets and block indentation) so that deep input is refused before it is parsed.
+// A kubeconfig is a few KiB; yaml-cpp recurses per nesting level, so deep text is refused first.
 result<void> check_yaml_bounds(std::string_view text) {
   if (text.size() > max_kubeconfig_size) return fail("larger than 1 MiB");
-  constexpr int max_flow_depth = 32;
-  constexpr std::size_t max_indent = 256;
-  int flow = 0;
-  std::size_t indent = 0;
-  bool at_line_start = true;
-  for (char c : text) {
-    if (c == '\n') {
-      at_line_start = true;
-      indent = 0;
-      continue;
-    }
-    if (at_line_start) {
-      // Block nesting needs indentation, "- " sequence entries included.
-      if (c == ' ' || c == '-' || c == '\t' || c == '?' || c == ':') {
-        if (++indent > max_indent) return fail("nested deeper than this reader accepts");
-        continue;
-      }
-      at_line_start = false;
-    }
-    if (c == '[' || c == '{') {
-      if (++flow > max_flow_depth) return fail("nested deeper than this reader accepts");
-    } else if ((c == ']' || c == '}') && flow > 0) {
-      --flow;
-    }
-  }
-  return {};
+  return yaml::check_yaml_depth(text);
 }
 
 std::string scalar(const YAML::Node& node, const char* key) {

@@ -251,3 +251,24 @@ TEST_CASE("duplicate keys are found in maps of any size") {
   CHECK_FALSE(r.has_value());
   CHECK(r.error().message.find("unknown.k7: duplicate key") != std::string::npos);
 }
+
+TEST_CASE("a deeply nested file is refused before yaml-cpp parses it, naming the line") {
+  // yaml-cpp recurses per level; the fuzz stage's artifact was 3822 '[' (too slow, not a crash).
+  temp_file flow("enabled: true\nexempt_users: " + std::string(3822, '[') + "\n");
+  auto r = load_config_file(flow.path);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == flow.path.string() + ": YAML nests deeper than 256 levels at line 2");
+  std::string dashes;
+  for (int i = 0; i < 300; ++i) dashes += "- ";
+  temp_file block("exempt_users:\n" + dashes + "x\n");
+  r = load_config_file(block.path);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == block.path.string() + ": YAML nests deeper than 256 levels at line 2");
+  // Brackets in strings and block scalars are not nesting.
+  temp_file text("exempt_users: [\"" + std::string(3822, '[') + "\"]\nlabel_key: >-\n  " +
+                 std::string(3822, '{') + "\n");
+  r = load_config_file(text.path);
+  CHECK_FALSE(r.has_value());  // the label key is invalid, and the error says so
+  CHECK(r.error().message.find("nests deeper") == std::string::npos);
+  CHECK(r.error().message.find("label_key") != std::string::npos);
+}

@@ -53,3 +53,14 @@ TEST_CASE("manifest documents: multi-document YAML, JSON, Lists, empty documents
   REQUIRE_FALSE(dup.has_value());
   CHECK(dup.error().message == "d.yaml: document 1: line 3: duplicate key \"kind\"");
 }
+
+TEST_CASE("manifest documents: deep YAML is an error naming the source and line, not a crash") {
+  const std::string deep = "apiVersion: v1\nkind: Pod\n---\nspec: " + std::string(5000, '[') + "\n";
+  const auto r = manifest_objects(deep, "deep.yaml");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == "deep.yaml: YAML nests deeper than 256 levels at line 4");
+  // JSON-looking text that is too deep for the JSON parser falls to YAML and its check.
+  const auto j = parse_documents(std::string(100000, '['), "deep.json");
+  REQUIRE_FALSE(j.has_value());
+  CHECK(j.error().message == "deep.json: YAML nests deeper than 256 levels at line 1");
+}

@@ -373,6 +373,17 @@ TEST_CASE("review: input that is not Kubernetes objects exits 2 and names the do
         2);
 }
 
+TEST_CASE("review: a deeply nested manifest exits 2 with the line, not a crash") {
+  manifest_dir dir;
+  std::string dashes;
+  for (int i = 0; i < 3000; ++i) dashes += "- ";
+  const std::string deep =
+      dir.add("deep.yaml", std::string(training_pod) + "---\nitems:\n" + dashes + "x\n");
+  const run_result r = run(shell_quote(deep));
+  CHECK(r.exit_code == 2);
+  CHECK(has(r, deep + ": YAML nests deeper than 256 levels at line"));
+}
+
 TEST_CASE("review: a Namespace in the input sets the enforcement override of its objects") {
   manifest_dir dir;
   // The pod comes first in the file; the Namespace is still reviewed first, as Helm applies it.

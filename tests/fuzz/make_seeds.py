@@ -101,6 +101,25 @@ def review_seeds(out):
           review('NetworkPolicy', 'networking.k8s.io', 'DELETE', None, netpol))
 
 
+def deep_yaml():
+    """Nesting at and past the YAML depth check (common/yaml_depth.hpp, 256 levels) in every form
+    it counts, and brackets that are text: yaml-cpp recurses per level, so these stay fast only
+    because the check refuses what is deep before yaml-cpp parses it."""
+    brackets = '[' * 3000
+    return [
+        ('deep-flow-seq.yaml', '[' * 3822),  # the fuzz stage's slow artifact
+        ('deep-flow-map.yaml', '{a: ' * 2000 + '}' * 2000),
+        ('deep-flow-at-limit.yaml', '[' * 127 + ']' * 127),
+        ('deep-compact-seq.yaml', 'a:\n' + '- ' * 2000 + 'x\n'),
+        ('deep-compact-keys.yaml', '? ' * 2000 + 'x\n'),
+        ('deep-block-maps.yaml', ''.join(' ' * i + 'k:\n' for i in range(600))),
+        ('deep-value-chain.yaml', 'a:\n' + ':\n' * 2000),
+        ('deep-flow-values.yaml', '{a: ' + ': ' * 2000 + 'b}'),
+        ('brackets-in-text.yaml', 'a: "' + brackets + '"\nb: \'' + brackets + "''x'\nc: |\n  " +
+         brackets + '\nd: x' + brackets + ' # ' + brackets + '\n'),
+    ]
+
+
 def config_seeds(out):
     t = 'config_loader_fuzz'
     for name, data in fixtures(['examples/config.yaml', 'tests/render/configs/*.yaml']):
@@ -114,6 +133,8 @@ def config_seeds(out):
         'training_egress_fqdns': ['*.example.com'], 'api_server_cidrs': ['10.0.0.0/8'],
         'ingress_controller_pods': [{'namespace': 'ingress', 'labels': {'app': 'x'}}]}))
     write(out, t, 'deep.yaml', '[' * 1000 + ']' * 1000)
+    for name, data in deep_yaml():
+        write(out, t, name, data)
 
 
 def patch_seeds(out):
@@ -168,6 +189,8 @@ users:
   user:
     token: abc
 ''')
+    for name, data in deep_yaml():
+        write(out, t, name, data)
 
 
 def main():

@@ -162,11 +162,15 @@ TEST_CASE("kubeconfig errors name what to fix") {
   CHECK_FALSE(error_of("").empty());
   CHECK_FALSE(error_of("- a\n- b\n").empty());
   CHECK_FALSE(error_of("clusters: [unclosed").empty());
-  CHECK(error_of(std::string(100000, '[')).find("nested") != std::string::npos);
-  CHECK(error_of(std::string(5000, ' ') + "a: b").find("nested") != std::string::npos);
+  CHECK(error_of(std::string(100000, '[')) ==
+        "kubeconfig: YAML nests deeper than 256 levels at line 1");
+  // Deep indentation is not nesting: a map at column 5000 is one level, and not a kubeconfig.
+  CHECK(error_of(std::string(5000, ' ') + "a: b").find("nests deeper") == std::string::npos);
   std::string dashes;
   for (int i = 0; i < 3000; ++i) dashes += "- ";
-  CHECK_FALSE(error_of(dashes + "x").empty());
+  CHECK(error_of("clusters:\n" + dashes + "x") ==
+        "kubeconfig: YAML nests deeper than 256 levels at line 2");
+  CHECK(error_of(std::string(2 << 20, ' ')) == "kubeconfig: larger than 1 MiB");
   CHECK(k8s::load_kubeconfig("/nonexistent/kubeconfig")
             .error()
             .message.find("/nonexistent/kubeconfig") != std::string::npos);
