@@ -40,6 +40,29 @@ inline std::size_t edit_distance::operator()(std::string_view a, std::string_vie
   const std::size_t longer = std::max(a.size(), b.size());
   // The distance is at least the difference in length.
   if (longer - std::min(a.size(), b.size()) > options.limit) return options.limit + 1;
+  // ... and at least the bag distance (characters one has beyond the other's, counted with
+  // repeats): linear, it spares most pairs the quadratic table when a limit is set.
+  if (options.limit < longer) {
+    int counts[256] = {};
+    auto key = [&](char c) {
+      return static_cast<unsigned char>(options.ignore_case ? detail::lower_ascii(c) : c);
+    };
+    for (const char c : a) ++counts[key(c)];
+    for (const char c : b) --counts[key(c)];
+    std::size_t extra_a = 0, extra_b = 0;
+    for (const char c : a) {
+      int& n = counts[key(c)];
+      if (n > 0) extra_a += static_cast<std::size_t>(n);
+      if (n < 0) extra_b += static_cast<std::size_t>(-n);
+      n = 0;  // counted once
+    }
+    for (const char c : b) {
+      int& n = counts[key(c)];
+      if (n < 0) extra_b += static_cast<std::size_t>(-n);
+      n = 0;
+    }
+    if (std::max(extra_a, extra_b) > options.limit) return options.limit + 1;
+  }
   prev_.resize(b.size() + 1);
   cur_.resize(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) prev_[j] = j;
