@@ -154,9 +154,11 @@ std::string describe(const char* name, const counts& c) {
 
 // Issue 27's target: at most 3 per pod request. OpenSSL's record layer (4: see bench/README.md)
 // is reported apart; mlnetpol's own share is checked part by part. The server's share and
-// decoding allocate nothing (review_request views its strings in the reused review document).
-// The label webhook is pinned at what it allocates today, so that one more allocation fails: the
-// engine builds messages, violations and the patch (the MESSAGE prints each share).
+// decoding allocate nothing (review_request views its strings in the reused review document), so
+// a Namespace request's own share (0) is checked against the target. A pod's is not met yet: the
+// label webhook is pinned at what it allocates today (7 for /validate's denial, 16 for /mutate's
+// label and patch), so that one more allocation fails; the engine still builds its messages,
+// violations and the patch in strings of its own (the MESSAGE prints each share).
 TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   obs::logging::setup(obs::log_format::json, "info");
   obs::logging::set_log_denies(true);
@@ -210,4 +212,9 @@ TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   CHECK(mutate_pod.own() <= pod_decode + mutate_pod_webhook + edge);
   CHECK(validate_ns.own() <= namespace_decode + namespace_webhook + edge);
   CHECK(mutate_ns.own() <= namespace_decode + namespace_webhook + edge);
+  // Where mlnetpol's whole share meets the issue's target, it is held to it.
+  constexpr double target = 3;
+  static_assert(namespace_decode + namespace_webhook <= target);
+  CHECK(validate_ns.own() <= target + edge);
+  CHECK(mutate_ns.own() <= target + edge);
 }
