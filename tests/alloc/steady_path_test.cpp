@@ -156,7 +156,7 @@ std::string describe(const char* name, const counts& c) {
 // is reported apart; mlnetpol's own share is checked part by part. The server's share and
 // decoding allocate nothing (review_request views its strings in the reused review document), so
 // a Namespace request's own share (0) is checked against the target. A pod's is not met yet: the
-// label webhook is pinned at what it allocates today (7 for /validate's denial, 16 for /mutate's
+// label webhook is pinned at what it allocates today (7 for /validate's denial, 14 for /mutate's
 // label and patch), so that one more allocation fails; the engine still builds its messages,
 // violations and the patch in strings of its own (the MESSAGE prints each share).
 TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
@@ -197,7 +197,7 @@ TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   // Today's shares on the bench bodies (the pod: a denial under /validate, the label's patch under
   // /mutate); lower these as they stop allocating.
   constexpr double pod_decode = 0, namespace_decode = 0;
-  constexpr double validate_pod_webhook = 7, mutate_pod_webhook = 16;
+  constexpr double validate_pod_webhook = 7, mutate_pod_webhook = 14;
   constexpr double namespace_webhook = 0;
   CHECK(validate_pod.decode <= pod_decode);
   CHECK(mutate_pod.decode <= pod_decode);
