@@ -25,6 +25,11 @@ std::string_view view(const Value& v) {
   return {v.GetString(), v.GetStringLength()};
 }
 
+// The i-th value of a JSON array of strings, for policy::string_list.
+std::string_view string_at(const void* items, std::size_t i) {
+  return view(static_cast<const Value*>(items)[i]);
+}
+
 // Owns one parse, in a single allocation: a copy of the body that the document's strings point
 // into (in-situ parsing copies no string), then the pool's first chunk for the tree itself. A
 // typical review needs nothing more; bigger trees spill into further chunks of the same size.
@@ -93,17 +98,19 @@ std::string wrong_type(std::string_view path, const char* want, const Value& got
 
 // Optional string fields: absent or null read as "".
 // A field that must be a string: null is a type error here (request.uid, request.operation).
+// A view into the document: the request copies no string.
 bool read_required_string(const Value& v, std::string_view path, const char* expected,
-                          std::string& out, std::string& error) {
+                          std::string_view& out, std::string& error) {
   if (!v.IsString()) {
     error = wrong_type(path, expected, v);
     return false;
   }
-  out.assign(v.GetString(), v.GetStringLength());
+  out = view(v);
   return true;
 }
 
-bool read_string(const Value& v, std::string_view path, std::string& out, std::string& error) {
+bool read_string(const Value& v, std::string_view path, std::string_view& out,
+                 std::string& error) {
   if (v.IsNull()) return true;
   return read_required_string(v, path, "a string", out, error);
 }
@@ -143,12 +150,12 @@ bool read_gvk(const Value& v, group_version_kind& out, std::string& error) {
   return true;
 }
 
-bool read_resource(const Value& v, std::string& out, std::string& error) {
+bool read_resource(const Value& v, std::string_view& out, std::string& error) {
   if (!v.IsObject()) {
     error = wrong_type("request.resource", "an object", v);
     return false;
   }
-  std::string ignored;
+  std::string_view ignored;
   for (const auto& m : v.GetObject()) {
     const auto name = view(m.name);
     bool ok = true;
@@ -184,15 +191,14 @@ bool read_user_info(const Value& v, user_info& out, std::string& error) {
         error = wrong_type("request.userInfo.groups", "an array of strings", m.value);
         return false;
       }
-      out.groups.clear();
-      out.groups.reserve(m.value.Size());
       for (const auto& group : m.value.GetArray()) {
         if (!group.IsString()) {
           error = wrong_type("request.userInfo.groups[]", "a string", group);
           return false;
         }
-        out.groups.emplace_back(group.GetString(), group.GetStringLength());
       }
+      // Every element is a string: viewed in place (RapidJSON keeps an array's values contiguous).
+      out.groups = policy::string_list(m.value.Begin(), m.value.Size(), &string_at);
     }
   }
   return true;
@@ -221,7 +227,7 @@ bool read_request(const Value& v, review_request& request, std::string& error) {
       ok = read_gvk(value, request.kind, error);
       has_kind = true;
     } else if (name == "resource") {
-      request.resource.clear();
+      request.resource = {};
       ok = read_resource(value, request.resource, error);
       has_resource = true;
     } else if (name == "subResource") {
@@ -416,12 +422,13 @@ std::string_view status_reason(int code) {
 }
 
 decode_result decode_review(std::string_view body, std::size_t padding) {
-  decode_error error;
-  std::string_view error_uid;  // copied into the error only when there is one
-  auto fail = [&error, &error_uid](std::string message) {
-    error.message = std::move(message);
-    error.uid = error_uid;
-    return decode_result(boost::system::in_place_error, std::move(error));
+  // Copied into an error only when there is one: a decoded request copies no string.
+  std::string_view error_uid;
+  std::string_view error_api_version;
+  auto fail = [&error_uid, &error_api_version](std::string message) {
+    return decode_result(boost::system::in_place_error,
+                         decode_error{std::move(message), std::string(error_uid),
+                                      std::string(error_api_version)});
   };
   if (body.empty()) return fail("empty request body");
 
@@ -476,7 +483,7 @@ decode_result decode_review(std::string_view body, std::size_t padding) {
     return fail("not an AdmissionReview: unsupported apiVersion " + quoted(version) +
                 " (want admission.k8s.io/v1 or admission.k8s.io/v1beta1)");
   }
-  error.api_version = version;
+  error_api_version = version;
   if (kind == nullptr) return fail("not an AdmissionReview: kind is missing");
   if (!kind->IsString()) {
     return fail("not an AdmissionReview: " + wrong_type("kind", "a string", *kind));

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 
 #include <boost/container/small_vector.hpp>
@@ -41,7 +42,7 @@ rapidjson::Value::ConstMemberIterator find(const rapidjson::Value& object, std::
   return object.FindMember(key);
 }
 
-std::string pointer_of(const std::vector<std::string_view>& steps, std::size_t count) {
+std::string pointer_of(std::span<const std::string_view> steps, std::size_t count) {
   std::string pointer;
   for (std::size_t i = 0; i < count; ++i) append_pointer_token(pointer, steps[i]);
   return pointer;
@@ -96,7 +97,8 @@ rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator
 // Merges the entries into one tree of wanted values, so entries under the same missing parent end
 // up in the same "add".
 result<void> build_wanted(wanted_node& wanted, const std::vector<policy::map_entry>& entries) {
-  std::vector<std::string_view> steps;  // reused by every entry
+  // Reused by every entry; a metadata path is a few steps deep, so it stays on the stack.
+  boost::container::small_vector<std::string_view, 8> steps;
   for (const auto& entry : entries) {
     steps.assign(entry.metadata_path.begin(), entry.metadata_path.end());
     steps.emplace_back(entry.map_name);

@@ -13,17 +13,19 @@ std::string default_decision(const review_response& response) {
 }
 
 // A handler broke its no-throw contract: answer 500 so the webhook's failurePolicy decides.
-review_outcome handler_failure(review_request& request, const char* what, answer_buffer& out) {
+review_outcome handler_failure(const review_request& request, const char* what,
+                               answer_buffer& out) {
   review_outcome outcome;
   outcome.http_status = 500;
   outcome.error = std::string("handler failed: ") + what;
   encode_error(request.api_version, request.uid, outcome.error, 500, out);
   outcome.decision = decision_error;
-  outcome.uid = std::move(request.uid);
-  outcome.kind = std::move(request.kind.kind);
-  outcome.namespace_name = std::move(request.namespace_name);
-  outcome.name = std::move(request.name);
-  outcome.operation = std::move(request.operation);
+  outcome.keep = request.document;  // first: the views below point into it
+  outcome.uid = request.uid;
+  outcome.kind = request.kind.kind;
+  outcome.namespace_name = request.namespace_name;
+  outcome.name = request.name;
+  outcome.operation = request.operation;
   return outcome;
 }
 
@@ -48,7 +50,11 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
       decode_error error = decoded.error();
       outcome.http_status = 400;
       encode_error(error.api_version, error.uid, error.message, 400, out);
-      outcome.uid = std::move(error.uid);
+      // An error's uid is its own string (the document may be gone): kept where a move of the
+      // outcome does not move it.
+      auto uid = std::make_shared<const std::string>(std::move(error.uid));
+      outcome.uid = *uid;
+      outcome.keep = std::move(uid);
       outcome.decision = decision_error;
       outcome.error = std::move(error.message);
       return outcome;
@@ -65,16 +71,17 @@ review_outcome process_review(std::string_view body, handler& h, std::size_t pad
       return outcome;
     }
     encode_response(request.api_version, request.uid, response, out);
-    outcome.uid = std::move(request.uid);
-    outcome.group = std::move(request.kind.group);
-    outcome.version = std::move(request.kind.version);
-    outcome.kind = std::move(request.kind.kind);
-    outcome.namespace_name = std::move(request.namespace_name);
-    outcome.name = std::move(request.name);
-    outcome.operation = std::move(request.operation);
+    outcome.keep = std::move(request.document);  // first: the views below point into it
+    outcome.uid = request.uid;
+    outcome.group = request.kind.group;
+    outcome.version = request.kind.version;
+    outcome.kind = request.kind.kind;
+    outcome.namespace_name = request.namespace_name;
+    outcome.name = request.name;
+    outcome.operation = request.operation;
     outcome.message = std::move(response.message);
-    outcome.user = std::move(request.user.username);
-    outcome.groups = std::move(request.user.groups);
+    outcome.user = request.user.username;
+    outcome.groups = request.user.groups;
     outcome.mode = response.mode;
     outcome.dry_run = request.dry_run;
     outcome.decision =

@@ -10,29 +10,33 @@
 
 #include <rapidjson/document.h>
 
+#include "policy/string_list.hpp"
+
 namespace mlnetpol::admission {
 
 struct group_version_kind {
-  std::string group;
-  std::string version;
-  std::string kind;
+  std::string_view group;
+  std::string_view version;
+  std::string_view kind;
 };
 
 struct user_info {
-  std::string username;
-  std::vector<std::string> groups;
+  std::string_view username;
+  policy::string_list groups;
 };
 
-// A decoded AdmissionReview request. Owns the parsed document; object/old_object point into it.
+// A decoded AdmissionReview request. Owns the parsed document; every view (the strings, groups,
+// object, old_object) points into it, so a copy of the request stays valid on its own and decoding
+// copies no string. Whatever outlives the request copies what it keeps (or holds `document`).
 struct review_request {
-  std::string api_version;  // "admission.k8s.io/v1" or "admission.k8s.io/v1beta1"
-  std::string uid;
+  std::string_view api_version;  // "admission.k8s.io/v1" or "admission.k8s.io/v1beta1"
+  std::string_view uid;
   group_version_kind kind;
-  std::string resource;      // request.resource.resource, e.g. "pods"
-  std::string sub_resource;  // request.subResource, e.g. "status"
-  std::string operation;     // CREATE, UPDATE, DELETE, CONNECT
-  std::string namespace_name;
-  std::string name;  // empty for generateName objects
+  std::string_view resource;      // request.resource.resource, e.g. "pods"
+  std::string_view sub_resource;  // request.subResource, e.g. "status"
+  std::string_view operation;     // CREATE, UPDATE, DELETE, CONNECT
+  std::string_view namespace_name;
+  std::string_view name;  // empty for generateName objects
   user_info user;
   bool dry_run = false;
   const rapidjson::Value* object = nullptr;      // null when absent or JSON null (DELETE)
@@ -84,29 +88,32 @@ struct answer_buffer {
   std::string_view view() const { return {storage->data() + begin, end - begin}; }
 };
 
-// What the server writes back, plus the fields of the decision log line.
+// What the server writes back, plus the fields of the decision log line. The request's fields are
+// views into `keep` (the decoded request's document, or the uid of an undecodable one), which the
+// outcome owns: valid for as long as the outcome (or a copy of it) lives.
 struct review_outcome {
   unsigned http_status = 200;
   // Always an AdmissionReview JSON (errors too), uid echoed when known; empty when it went to an
   // answer_buffer instead.
   std::string body;
-  std::string uid;
-  std::string group;  // request.kind's group and version (an Event's regarding apiVersion)
-  std::string version;
-  std::string kind;
-  std::string namespace_name;
-  std::string name;
-  std::string operation;
-  std::string message;   // review_response::message (a denial's reason, for its Event)
-  std::string user;      // request.userInfo.username
-  std::vector<std::string> groups;  // request.userInfo.groups
-  std::string_view mode;            // review_response::mode
+  std::string_view uid;
+  std::string_view group;  // request.kind's group and version (an Event's regarding apiVersion)
+  std::string_view version;
+  std::string_view kind;
+  std::string_view namespace_name;
+  std::string_view name;
+  std::string_view operation;
+  std::string message;          // review_response::message (a denial's reason, for its Event)
+  std::string_view user;        // request.userInfo.username
+  policy::string_list groups;   // request.userInfo.groups
+  std::string_view mode;        // review_response::mode
   bool dry_run = false;  // request.dryRun
   std::string patch;     // the JSON Patch sent (base64-encoded in body), for the decision log
   std::string decision;  // as review_response::decision, or decision_error
   std::string error;     // readable transport/decode error, empty on success
   std::vector<violation_record> violations;
   std::string detail;  // review_response::detail
+  std::shared_ptr<const void> keep;  // what the views above point into
 };
 
 // Decodes body (padding as for decode_review), calls h, encodes the answer into outcome.body.

@@ -101,7 +101,7 @@ bool settle_early(context& c) {
   }
   const bool exempt = contains(c.cfg.exempt_namespaces, c.namespace_name) ||
                       contains(c.cfg.exempt_users, r.username) ||
-                      std::any_of(r.groups.begin(), r.groups.end(), [&](const std::string& g) {
+                      std::any_of(r.groups.begin(), r.groups.end(), [&](std::string_view g) {
                         return contains(c.cfg.exempt_groups, g);
                       });
   if (exempt) {

@@ -3,7 +3,6 @@
 // mutate() answers /mutate (labels to add), validate() answers /validate (violations); both apply
 // the enforcement mode, so the admission layer only encodes what they return.
 #include <map>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -12,6 +11,7 @@
 #include "policy/config.hpp"
 #include "policy/decision.hpp"
 #include "policy/scheduling_gate.hpp"
+#include "policy/string_list.hpp"
 
 namespace mlnetpol::policy {
 
@@ -23,7 +23,7 @@ struct request_facts {
   std::string_view namespace_name;
   std::string_view name;
   std::string_view username;
-  std::span<const std::string> groups;
+  string_list groups;
   bool dry_run = false;  // never changes the answer (the API server relies on that)
   const rapidjson::Value* object = nullptr;
   const rapidjson::Value* old_object = nullptr;

@@ -52,10 +52,9 @@ bool is_owned_label_key(std::string_view key) {
   return key.starts_with(owned_label_prefix);
 }
 
-bool is_privileged(const config& cfg, std::string_view username,
-                   std::span<const std::string> groups) {
+bool is_privileged(const config& cfg, std::string_view username, const string_list& groups) {
   if (username == cfg.service_account) return true;
-  return std::any_of(groups.begin(), groups.end(), [&](const std::string& g) {
+  return std::any_of(groups.begin(), groups.end(), [&](std::string_view g) {
     return std::find(cfg.admin_groups.begin(), cfg.admin_groups.end(), g) != cfg.admin_groups.end();
   });
 }

@@ -5,7 +5,6 @@
 // it is an administrator's tool, so a tenant who may patch its Namespace must not turn it off.
 #include <array>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "policy/config.hpp"
 #include "policy/labels.hpp"
 #include "policy/namespaces.hpp"
+#include "policy/string_list.hpp"
 
 namespace mlnetpol::policy {
 
@@ -34,8 +34,7 @@ bool is_owned_label_key(std::string_view key);
 
 // mlnetpol's own service account or a member of admin_groups: who may change what mlnetpol owns
 // (managed policies, the mlnetpol.io labels).
-bool is_privileged(const config& cfg, std::string_view username,
-                   std::span<const std::string> groups);
+bool is_privileged(const config& cfg, std::string_view username, const string_list& groups);
 
 // One mlnetpol.io label a request changes; nullopt: absent on that side.
 struct label_change {

@@ -39,7 +39,7 @@ void violation_summary(small_buffer& out,
 }
 
 // The first few groups, then how many more: enough to see who asked, short on any cluster.
-void group_summary(small_buffer& out, const std::vector<std::string>& groups) {
+void group_summary(small_buffer& out, const policy::string_list& groups) {
   constexpr std::size_t max_groups = 4;
   for (std::size_t i = 0; i < groups.size() && i < max_groups; ++i) {
     if (i != 0) out.push_back(',');

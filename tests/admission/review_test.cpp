@@ -232,3 +232,31 @@ TEST_CASE("a handler that throws anyway gets a 500 with the uid, never an except
   CHECK(r["status"]["code"] == 500);
   CHECK(r["status"]["reason"] == "InternalError");
 }
+
+// The outcome's request fields are views into the decoded document (no copy per request): the
+// outcome holds that document, so the thread's next decode cannot reuse its strings.
+TEST_CASE("an outcome's request fields outlive the next request decoded on the thread") {
+  fixed_handler h(review_response{});
+  const json first_request = json::parse(fixture("networkpolicy-update.json"))["request"];
+  const auto first = process_review(fixture("networkpolicy-update.json"), h);
+  const auto second = process_review(fixture("pod-create-kubectl-run.json"), h);
+  REQUIRE(first.http_status == 200);
+  REQUIRE(second.http_status == 200);
+  CHECK(first.uid == first_request["uid"].get<std::string>());
+  CHECK(first.kind == "NetworkPolicy");
+  CHECK(first.group == "networking.k8s.io");
+  CHECK(first.namespace_name == first_request["namespace"].get<std::string>());
+  CHECK(first.name == first_request["name"].get<std::string>());
+  CHECK(first.user == first_request["userInfo"]["username"].get<std::string>());
+  CHECK(first.groups ==
+        std::vector<std::string>{"system:masters", "system:authenticated"});
+  CHECK(second.kind == "Pod");
+  // An undecodable request's uid is kept by its outcome too.
+  json bad = json::parse(fixture("pod-create-kubectl-run.json"));
+  bad["request"]["operation"] = "PATCH";
+  const auto rejected = process_review(bad.dump(), h);
+  const auto after = process_review(fixture("pod-create-no-labels.json"), h);
+  CHECK(rejected.http_status == 400);
+  CHECK(rejected.uid == bad["request"]["uid"].get<std::string>());
+  CHECK(after.uid == "f10774c0-54a0-434a-8968-222a332c697d");
+}

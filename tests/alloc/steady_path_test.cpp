@@ -153,11 +153,12 @@ std::string describe(const char* name, const counts& c) {
 }  // namespace
 
 // Issue 27's target: at most 3 per pod request. OpenSSL's record layer (4: see bench/README.md)
-// is reported apart; mlnetpol's own share is checked part by part. The server's share allocates
-// nothing. Decoding and the label webhook are pinned at what they allocate today, so that one
-// more allocation fails: decode_review's review_request still copies its strings (uid, user,
-// groups, names) and the engine builds messages, violations and the patch; the issue's 3 is not
-// met yet (the MESSAGE prints each share).
+// is reported apart; mlnetpol's own share is checked part by part. The server's share and
+// decoding allocate nothing (review_request views its strings in the reused review document), so
+// a Namespace request's own share (0) is checked against the target. A pod's is not met yet: the
+// label webhook is pinned at what it allocates today (7 for /validate's denial, 14 for /mutate's
+// label and patch), so that one more allocation fails; the engine still builds its messages,
+// violations and the patch in strings of its own (the MESSAGE prints each share).
 TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   obs::logging::setup(obs::log_format::json, "info");
   obs::logging::set_log_denies(true);
@@ -195,8 +196,8 @@ TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   }
   // Today's shares on the bench bodies (the pod: a denial under /validate, the label's patch under
   // /mutate); lower these as they stop allocating.
-  constexpr double pod_decode = 9, namespace_decode = 8;
-  constexpr double validate_pod_webhook = 7, mutate_pod_webhook = 16;
+  constexpr double pod_decode = 0, namespace_decode = 0;
+  constexpr double validate_pod_webhook = 7, mutate_pod_webhook = 14;
   constexpr double namespace_webhook = 0;
   CHECK(validate_pod.decode <= pod_decode);
   CHECK(mutate_pod.decode <= pod_decode);
@@ -211,4 +212,9 @@ TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   CHECK(mutate_pod.own() <= pod_decode + mutate_pod_webhook + edge);
   CHECK(validate_ns.own() <= namespace_decode + namespace_webhook + edge);
   CHECK(mutate_ns.own() <= namespace_decode + namespace_webhook + edge);
+  // Where mlnetpol's whole share meets the issue's target, it is held to it.
+  constexpr double target = 3;
+  static_assert(namespace_decode + namespace_webhook <= target);
+  CHECK(validate_ns.own() <= target + edge);
+  CHECK(mutate_ns.own() <= target + edge);
 }

@@ -14,7 +14,7 @@ TEST_CASE("POST /mutate and /validate with the API server's ?timeout= answer Adm
   s.mutate.answer = [](const mlnetpol::admission::review_request& r) {
     mlnetpol::admission::review_response out;
     out.patch = R"([{"op":"add","path":"/metadata/labels/workload-type","value":"training"}])";
-    out.warnings.push_back("labelled " + r.name);
+    out.warnings.push_back("labelled " + std::string(r.name));
     return out;
   };
   tls_client c(s.port());
