@@ -5,6 +5,8 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,7 +54,18 @@ class shared_handle : public cluster {
                               std::string_view rv, std::chrono::seconds timeout,
                               const std::function<bool(const k8s::watch_event&)>& on) override {
     if (cancelled_) return make_error(k8s::failure_kind::transport, 0, "cancelled");
+    {
+      std::lock_guard lock(watches_mutex_);
+      ++watches_[std::string(r.kind)];
+    }
     return f_.watch(r, ns, sel, rv, timeout, on);
+  }
+  // Watches this handle opened for kind. An informer watches only after its list was handled, so
+  // one or more means this replica's store holds the kind (the fake's own call log mixes replicas).
+  std::size_t watches(const k8s::resource& r) {
+    std::lock_guard lock(watches_mutex_);
+    const auto it = watches_.find(std::string(r.kind));
+    return it == watches_.end() ? 0 : it->second;
   }
   k8s::api_result<std::vector<std::string>> served_resources(std::string_view g,
                                                              std::string_view v) override {
@@ -72,6 +85,8 @@ class shared_handle : public cluster {
  private:
   fake_cluster& f_;
   std::atomic<bool> cancelled_{false};
+  std::mutex watches_mutex_;
+  std::map<std::string, std::size_t> watches_;
 };
 
 // A replica whose Lease reads and renewals hang while `frozen` (an API server that stopped

@@ -275,10 +275,17 @@ TEST_CASE("manager: a new leader's pass reads the watches' store and repairs wha
       if (api.names("NetworkPolicy", ns).size() != per_ns) return false;
     return a->idle();
   }));
-  manager b(std::make_unique<shared_handle>(api), cfg, steady("b"));
+  auto b_handle = std::make_unique<shared_handle>(api);
+  shared_handle& b_api = *b_handle;
+  manager b(std::move(b_handle), cfg, steady("b"));
   b.start();
   const std::string all = R"("managed_policy_count":)" + std::to_string(per_ns * 6);
   REQUIRE(eventually([&] { return b.status_json().find(all) != std::string::npos; }));
+  // b's store holds both managed kinds (each informer watches once its list is handled): only then
+  // may its pass skip the lists, which is what this checks.
+  REQUIRE(eventually([&] {
+    return b_api.watches(k8s::network_policies) > 0 && b_api.watches(k8s::cilium_network_policies) > 0;
+  }));
   a->stop();
   api.clear_calls();
   api.delete_object("NetworkPolicy", "t3", "allow-dns");  // seen by b, leader or not yet
