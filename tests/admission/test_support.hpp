@@ -14,31 +14,19 @@
 
 #include "common/json_writer.hpp"
 #include "tests/support/files.hpp"
+#include "tests/support/review_fixtures.hpp"
 
 namespace mlnetpol::admission::testing {
-
-inline std::filesystem::path fixture_dir() {
-  return std::filesystem::path(MLNETPOL_FIXTURES_DIR) / "admission";
-}
 
 inline std::string read_file(const std::filesystem::path& path) {
   return mlnetpol::testing::read_required(path);
 }
 
 inline std::string fixture(const std::string& name) {
-  return read_file(fixture_dir() / name);
+  return read_file(mlnetpol::testing::admission_fixture_dir() / name);
 }
 
-// Every captured AdmissionReview request (headers.json holds the HTTP headers, not a review).
-inline std::vector<std::filesystem::path> review_fixtures() {
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(fixture_dir())) {
-    const auto& path = entry.path();
-    if (path.extension() == ".json" && path.filename() != "headers.json") files.push_back(path);
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
+using mlnetpol::testing::review_fixtures;
 
 inline nlohmann::json as_nlohmann(const rapidjson::Value& value) {
   std::string text;

@@ -89,6 +89,12 @@ counting_scope::~counting_scope() {
 
 }  // namespace mlnetpol::testing::alloc
 
+// Every form of operator new and delete is replaced, all on malloc and free. That is what makes this
+// work under AddressSanitizer too (MLNETPOL_SANITIZE builds and runs alloc_tests like every other
+// suite): ASan intercepts malloc and free, and the executable's definitions, exported because the
+// shared libraries (libstdc++, simdjson) call them, serve every allocation of the process, so no
+// block is freed by an allocator other than its own. (A replacement of operator new(size_t) alone,
+// as admission_tests once had, left the other forms to the sanitizer and had to be off under ASan.)
 using mlnetpol::testing::alloc::aligned;
 using mlnetpol::testing::alloc::checked;
 using mlnetpol::testing::alloc::note;

@@ -9,26 +9,15 @@
 #include <fstream>
 
 #include "policy/config_parse.hpp"
+#include "tests/support/files.hpp"
 
 using mlnetpol::app::default_config_yaml;
 using mlnetpol::app::load_config_file;
+using mlnetpol::testing::temp_file;
 namespace policy = mlnetpol::policy;
 
 namespace {
 
-// A file in a fresh temporary directory, removed with it.
-struct temp_file {
-  explicit temp_file(const std::string& content, const std::string& name = "config.yaml") {
-    dir = std::filesystem::temp_directory_path() /
-          ("mlnetpol-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::create_directories(dir);
-    path = dir / name;
-    std::ofstream(path, std::ios::binary) << content;
-  }
-  ~temp_file() { std::filesystem::remove_all(dir); }
-  std::filesystem::path dir, path;
-  static inline int counter = 0;
-};
 
 }  // namespace
 

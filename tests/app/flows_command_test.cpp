@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/files.hpp"
 #include "tests/support/process.hpp"
 
 namespace {
@@ -23,10 +24,11 @@ metadata: {name: deny, namespace: kube-system}
 spec: {podSelector: {}, policyTypes: [Egress]}
 )";
 
+// A file in this run's scratch directory (removed at exit): its path.
 std::string temp_file(const std::string& name, const std::string& text) {
-  const auto path = std::filesystem::temp_directory_path() / ("mlnetpol-flows-test-" + name);
-  std::ofstream(path) << text;
-  return path.string();
+  static const mlnetpol::testing::temp_dir scratch("mlnetpol-flows-test");
+  mlnetpol::testing::write_text(scratch.path / name, text);
+  return (scratch.path / name).string();
 }
 
 std::string flow_line(const std::string& ns, const std::string& pod, const std::string& type,

@@ -12,8 +12,11 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include "tests/support/eventually.hpp"
+
 using namespace std::chrono_literals;
 using mlnetpol::app::memory_release;
+using mlnetpol::testing::eventually;
 
 namespace {
 
@@ -38,11 +41,6 @@ struct io_thread {
     thread.join();
   }
 };
-
-bool eventually(const std::function<bool()>& ok) {
-  for (int i = 0; i < 400 && !ok(); ++i) std::this_thread::sleep_for(5ms);
-  return ok();
-}
 
 }  // namespace
 

@@ -23,10 +23,11 @@ struct run_result {
 const std::filesystem::path source_dir = MLNETPOL_SOURCE_DIR;
 
 using mlnetpol::testing::read_text;
+using mlnetpol::testing::temp_file;
 
 run_result run_render(const std::string& args) {
-  const auto err_path = std::filesystem::temp_directory_path() /
-                        ("mlnetpol-render-test-" + std::to_string(::getpid()) + ".err");
+  const mlnetpol::testing::temp_dir scratch("mlnetpol-render-test");
+  const auto err_path = scratch.path / "stderr";
   const std::string cmd =
       std::string(MLNETPOL_BINARY) + " render " + args + " 2>" + err_path.string();
   auto ran = mlnetpol::testing::run_command(cmd);
@@ -34,7 +35,6 @@ run_result run_render(const std::string& args) {
   r.exit_code = ran.status;
   r.out = std::move(ran.out);
   r.err = read_text(err_path);
-  std::filesystem::remove(err_path);
   return r;
 }
 
@@ -116,13 +116,8 @@ TEST_CASE("render command: permissive settings are warned about, on stderr only"
 }
 
 TEST_CASE("render command: a configuration that cuts the cluster's traffic is refused") {
-  const auto dir = std::filesystem::temp_directory_path() /
-                   ("mlnetpol-render-cut-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  const auto file = dir / "cut.yaml";
-  std::ofstream(file) << "tenant_namespaces: [team-a, kube-system]\n";
-  const auto r = run_render("--config " + file.string());
-  std::filesystem::remove_all(dir);
+  const temp_file cut("tenant_namespaces: [team-a, kube-system]\n", "cut.yaml");
+  const auto r = run_render("--config " + cut.path.string());
   CHECK(r.exit_code != 0);
   CHECK(r.out.empty());
   CHECK(r.err.find("tenant_namespaces[1]: \"kube-system\" must not be secured") !=
@@ -148,26 +143,19 @@ TEST_CASE("render command: bad flags and bad configurations get clear errors") {
   CHECK(r.err.find("/no/such/file.yaml") != std::string::npos);
   CHECK(r.out.empty());
 
-  const auto bad = std::filesystem::temp_directory_path() /
-                   ("mlnetpol-render-bad-" + std::to_string(::getpid()) + ".yaml");
-  std::ofstream(bad)
-      << "cilium_mode: true\ntraining_egress_fqdns: [\"https://s3.amazonaws.com\"]\n";
-  r = run_render("--config " + bad.string());
+  const temp_file bad("cilium_mode: true\ntraining_egress_fqdns: [\"https://s3.amazonaws.com\"]\n");
+  r = run_render("--config " + bad.path.string());
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("training_egress_fqdns") != std::string::npos);
   CHECK(r.out.empty());
-  std::filesystem::remove(bad);
 }
 
 TEST_CASE("render command: a 30,000-digit plain scalar is an error, not a crash") {
-  const auto file = std::filesystem::temp_directory_path() /
-                    ("mlnetpol-render-digits-" + std::to_string(::getpid()) + ".yaml");
-  std::ofstream(file) << "training_metrics_ports: [" << std::string(30000, '7') << "]\n";
-  const auto r = run_render("--config " + file.string());
+  const temp_file digits("training_metrics_ports: [" + std::string(30000, '7') + "]\n");
+  const auto r = run_render("--config " + digits.path.string());
   CHECK(r.exit_code == 2);  // the regex scanner overflowed the stack here (killed: -1)
   CHECK(r.err.find("training_metrics_ports[0]: wrong type") != std::string::npos);
   CHECK(r.out.empty());
-  std::filesystem::remove(file);
 }
 
 TEST_CASE("render command: --admission-policies prints the policies and bindings") {

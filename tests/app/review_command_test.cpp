@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/files.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/trainjob.hpp"
 
@@ -38,17 +39,7 @@ std::string fixture_path(const std::string& name) {
   return std::string(MLNETPOL_FIXTURES_DIR) + "/admission/" + name;
 }
 
-struct temp_config {
-  explicit temp_config(const std::string& text) {
-    path = std::filesystem::temp_directory_path() /
-           ("mlnetpol-review-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) +
-            ".yaml");
-    std::ofstream(path) << text;
-  }
-  ~temp_config() { std::filesystem::remove(path); }
-  std::filesystem::path path;
-  static inline int n = 0;
-};
+using temp_config = mlnetpol::testing::temp_file;
 
 bool has(const run_result& r, const std::string& text) {
   return r.output.find(text) != std::string::npos;
@@ -205,20 +196,14 @@ namespace {
 
 // A temporary directory of manifest files, removed at the end of the test.
 struct manifest_dir {
-  manifest_dir() {
-    path = std::filesystem::temp_directory_path() /
-           ("mlnetpol-review-manifests-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-    std::filesystem::create_directories(path);
-  }
-  ~manifest_dir() { std::filesystem::remove_all(path); }
   std::string add(const std::string& name, const std::string& text) {
-    const auto file = path / name;
+    const auto file = scratch.path / name;
     std::filesystem::create_directories(file.parent_path());
-    std::ofstream(file) << text;
+    mlnetpol::testing::write_text(file, text);
     return file.string();
   }
-  std::filesystem::path path;
-  static inline int n = 0;
+  mlnetpol::testing::temp_dir scratch{"mlnetpol-review-manifests"};
+  const std::filesystem::path& path = scratch.path;
 };
 
 const char* training_pod = R"(apiVersion: v1

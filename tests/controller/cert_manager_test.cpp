@@ -310,7 +310,7 @@ std::string metric(const std::string& text, const std::string& sample) {
 TEST_CASE("cert_manager: first issuance creates the Secret, trusts the CA, then serves") {
   fixture f;
   CHECK_FALSE(f.manager->not_ready().empty());
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+  REQUIRE(eventually([&] { return f.settled(); }));
   const auto pair = *f.store.current();
   const auto info = certs::inspect(pair.cert_pem);
   REQUIRE(info.has_value());
@@ -329,19 +329,19 @@ TEST_CASE("cert_manager: first issuance creates the Secret, trusts the CA, then 
 
 TEST_CASE("cert_manager: nothing is written while the Secret and caBundles are valid") {
   fixture f(steady_options());
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+  REQUIRE(eventually([&] { return f.settled(); }));
   const int writes = f.cluster.writes();
   const int reads = f.cluster.secret_reads();
   // Twenty more reads of the Secret: several leader passes (every 100 ms) and watch re-reads.
-  REQUIRE(eventually([&] { return f.cluster.secret_reads() >= reads + 20; }, 10s));
+  REQUIRE(eventually([&] { return f.cluster.secret_reads() >= reads + 20; }));
   CHECK(f.cluster.writes() == writes);
   CHECK(f.store.pairs().size() == 1);
 }
 
 TEST_CASE("cert_manager: the Secret is listed and watched by its name only (RBAC resourceNames)") {
   fixture f(steady_options());
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
-  REQUIRE(eventually([&] { return f.cluster.collection_queries().size() >= 2; }, 10s));
+  REQUIRE(eventually([&] { return f.settled(); }));
+  REQUIRE(eventually([&] { return f.cluster.collection_queries().size() >= 2; }));
   int lists = 0, watches = 0;
   for (const auto& q : f.cluster.collection_queries()) {
     CAPTURE(q);
@@ -354,10 +354,10 @@ TEST_CASE("cert_manager: the Secret is listed and watched by its name only (RBAC
 
 TEST_CASE("cert_manager: the serving certificate is renewed before it expires") {
   fixture f;
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+  REQUIRE(eventually([&] { return f.settled(); }));
   const auto first = *f.store.current();
   const auto first_info = certs::inspect(first.cert_pem).value();
-  REQUIRE(eventually([&] { return f.store.pairs().size() >= 2; }, 10s));
+  REQUIRE(eventually([&] { return f.store.pairs().size() >= 2; }));
   const auto seen = certs::wall_clock::now();
   const auto second = f.store.pairs()[1];
   const auto second_info = certs::inspect(second.cert_pem).value();
@@ -365,7 +365,7 @@ TEST_CASE("cert_manager: the serving certificate is renewed before it expires") 
   // In force while the first one was still valid.
   CHECK(seen < first_info.not_after);
   CHECK(second_info.not_after > first_info.not_after);
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+  REQUIRE(eventually([&] { return f.settled(); }));
   CHECK(eventually([&] {
     return metric(f.manager->metrics_text(), "mlnetpol_cert_rotations_total{kind=\"serving\"}") !=
            "0";
@@ -374,14 +374,14 @@ TEST_CASE("cert_manager: the serving certificate is renewed before it expires") 
 
 TEST_CASE("cert_manager: a corrupted Secret is repaired, the pair in force kept meanwhile") {
   fixture f(steady_options());
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+  REQUIRE(eventually([&] { return f.settled(); }));
   const auto before = *f.store.current();
   json secret = f.cluster.object(secret_path).value();
   secret["data"]["tls.crt"] = base64_encode("-----BEGIN CERTIFICATE-----\ngarbage\n");
   f.cluster.replace(secret_path, secret);
   REQUIRE(eventually(
-      [&] { return certs::inspect(f.cluster.secret_data("tls.crt")).has_value(); }, 10s));
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+      [&] { return certs::inspect(f.cluster.secret_data("tls.crt")).has_value(); }));
+  REQUIRE(eventually([&] { return f.settled(); }));
   // The garbage never reached the server: every pair in force parses, the first stayed until
   // the repaired one replaced it.
   for (const auto& p : f.store.pairs()) CHECK(certs::inspect(p.cert_pem).has_value());
@@ -390,14 +390,14 @@ TEST_CASE("cert_manager: a corrupted Secret is repaired, the pair in force kept 
 
 TEST_CASE("cert_manager: a caBundle edited by someone else is set back to the Secret's CAs") {
   fixture f(steady_options());
-  REQUIRE(eventually([&] { return f.settled(); }, 10s));
+  REQUIRE(eventually([&] { return f.settled(); }));
   const auto good = f.cluster.bundles(validating_path);
   json edited = f.cluster.object(validating_path).value();
   edited["webhooks"][1]["clientConfig"]["caBundle"] =
       base64_encode(mlnetpol::testing::test_pki::shared().ca.cert_pem());
   f.cluster.replace(validating_path, edited);
   REQUIRE(f.cluster.bundles(validating_path) != good);
-  REQUIRE(eventually([&] { return f.cluster.bundles(validating_path) == good; }, 10s));
+  REQUIRE(eventually([&] { return f.cluster.bundles(validating_path) == good; }));
   CHECK(f.settled());
   // Counted once the patch's answer is back (the fake applied it a moment before).
   CHECK(eventually([&] {

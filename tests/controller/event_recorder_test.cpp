@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/controller/memory_event_sink.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/fake_apiserver_config.hpp"
 
@@ -21,6 +22,7 @@ using namespace mlnetpol;
 using namespace mlnetpol::controller;
 using mlnetpol::controller::testing::memory_sink;
 using mlnetpol::testing::config_for;
+using mlnetpol::testing::eventually;
 using mlnetpol::testing::fake_apiserver;
 using mlnetpol::testing::fixture_response;
 using nlohmann::json;
@@ -35,15 +37,6 @@ json fixture(const std::string& name) {
 std::chrono::system_clock::time_point capture_time() {
   using namespace std::chrono;
   return sys_days{year{2026} / 11 / 30} + 15h + 40min + 123456us;
-}
-
-bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 5000ms) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return ok();
 }
 
 event_record trainer_denial() {

@@ -24,19 +24,12 @@
 #include <rapidjson/writer.h>
 
 #include "controller/cluster.hpp"
+#include "tests/support/eventually.hpp"
 
 namespace mlnetpol::controller::testing {
 
-// Polls ok every 10 ms until it holds or limit passes (threads of the code under test do the work).
-inline bool eventually(const std::function<bool()>& ok,
-                       std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return ok();
-}
+// The shared poll, as a controller::testing name too (the controller's tests name it so).
+using mlnetpol::testing::eventually;
 
 inline k8s::api_error make_error(k8s::failure_kind kind, unsigned status,
                                  std::string message = "x") {

@@ -9,7 +9,7 @@
 using namespace std::chrono_literals;
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
-using testing::make_event;
+using controller::testing::make_event;
 
 namespace {
 

@@ -11,8 +11,9 @@
 using namespace std::chrono_literals;
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
-using testing::fake_cluster;
-using testing::make_error;
+using controller::testing::eventually;
+using controller::testing::fake_cluster;
+using controller::testing::make_error;
 
 namespace {
 
@@ -46,14 +47,6 @@ struct recorder {
     return names.contains(n);
   }
 };
-
-bool eventually(const std::function<bool()>& ok) {
-  for (int i = 0; i < 300; ++i) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return ok();
-}
 
 informer_options fast() {
   informer_options o;

@@ -9,14 +9,16 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/controller/cluster_handles.hpp"
 #include "tests/controller/fake_cluster.hpp"
 
 using namespace std::chrono_literals;
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
-using testing::eventually;
-using testing::fake_cluster;
-using testing::make_error;
+using controller::testing::eventually;
+using controller::testing::fake_cluster;
+using controller::testing::freezable_handle;
+using controller::testing::make_error;
 
 namespace {
 
@@ -144,27 +146,6 @@ leader_election_options fast_opts(std::string id) {
   return o;
 }
 
-// Lease calls hang while frozen (an API server that stopped answering), at most 5 s.
-class freezable_cluster : public fake_cluster {
- public:
-  std::atomic<bool> frozen{false};
-  k8s::api_result<k8s::lease_record> get_lease(std::string_view ns, std::string_view n) override {
-    hang();
-    return fake_cluster::get_lease(ns, n);
-  }
-  k8s::api_result<k8s::lease_record> update_lease(const k8s::lease_record& l) override {
-    hang();
-    return fake_cluster::update_lease(l);
-  }
-
- private:
-  void hang() {
-    const auto until = std::chrono::steady_clock::now() + 5s;
-    while (frozen.load() && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(2ms);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("leader_election_loop: acquires, renews, and calls started once a term") {
@@ -226,13 +207,15 @@ TEST_CASE("leader_election_loop: a candidate waits retry_period plus up to 1.2 t
 }
 
 TEST_CASE("leader_election_loop: a leader whose renew hangs stops leading at the renew deadline") {
-  freezable_cluster api;
+  fake_cluster api;
+  std::atomic<bool> frozen{false};
+  freezable_handle handle(api, frozen);
   callback_log log;
-  leader_election_loop a(api, fast_opts("a"), log.callbacks());
+  leader_election_loop a(handle, fast_opts("a"), log.callbacks());
   a.start();
   REQUIRE(eventually([&] { return a.leader(); }));
   const auto t0 = std::chrono::steady_clock::now();
-  api.frozen = true;  // the renew in flight (or the next one) hangs
+  frozen = true;  // the renew in flight (or the next one) hangs
   REQUIRE(eventually([&] { return !a.leader(); }, 2000ms));
   const auto lost = std::chrono::steady_clock::now() - t0;
   MESSAGE("not leader after " << std::chrono::duration_cast<std::chrono::milliseconds>(lost).count()
@@ -242,7 +225,7 @@ TEST_CASE("leader_election_loop: a leader whose renew hangs stops leading at the
   CHECK(log.get() ==
         std::vector<std::string>{"started",
                                  "stopped: renew deadline passed without a successful renew"});
-  api.frozen = false;  // answers again: no one else took the lease, a leads again
+  frozen = false;  // answers again: no one else took the lease, a leads again
   REQUIRE(eventually([&] { return a.leader(); }));
   CHECK(log.get().size() == 3);
   a.stop();

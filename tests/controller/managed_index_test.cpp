@@ -8,7 +8,7 @@
 
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
-using testing::make_event;
+using controller::testing::make_event;
 
 namespace {
 

@@ -9,8 +9,8 @@
 
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
-using testing::eventually;
-using testing::fake_cluster;
+using controller::testing::eventually;
+using controller::testing::fake_cluster;
 
 namespace {
 
@@ -70,7 +70,7 @@ TEST_CASE("namespace_controller: only the leader reconciles") {
 TEST_CASE("namespace_controller: a refused write is kept for /status and retried until it passes") {
   fixture f;
   f.api.fail_next("apply NetworkPolicy argocd/",
-                  testing::make_error(k8s::failure_kind::forbidden, 403, "RBAC says no"));
+                  controller::testing::make_error(k8s::failure_kind::forbidden, 403, "RBAC says no"));
   f.loop.add("argocd");
   REQUIRE(eventually([&] { return !f.seen().empty(); }));
   CHECK(f.seen()[0].second == reconcile_status::forbidden);
@@ -89,7 +89,7 @@ TEST_CASE("namespace_controller: the failure stays in the results while it lasts
   f.leading = true;
   for (int i = 0; i < 50; ++i)
     f.api.fail_next("apply NetworkPolicy argocd/",
-                    testing::make_error(k8s::failure_kind::forbidden, 403, "RBAC says no"));
+                    controller::testing::make_error(k8s::failure_kind::forbidden, 403, "RBAC says no"));
   f.loop.add("argocd");
   REQUIRE(eventually([&] { return f.loop.results().errors().contains("argocd"); }));
   CHECK(f.loop.results().errors().at("argocd").rfind("forbidden: RBAC must grant", 0) == 0);

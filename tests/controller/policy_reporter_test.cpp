@@ -12,12 +12,8 @@
 using namespace std::chrono_literals;
 using namespace mlnetpol;
 using namespace mlnetpol::controller;
-using testing::fake_cluster;
-
-// The machine may be loaded: the reporter's threads get a generous deadline.
-bool eventually(const std::function<bool()>& ok) {
-  return testing::eventually(ok, 30s);
-}
+using controller::testing::eventually;
+using controller::testing::fake_cluster;
 
 namespace {
 

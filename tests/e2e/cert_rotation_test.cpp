@@ -27,6 +27,7 @@
 namespace k8s = mlnetpol::k8s;
 namespace t = mlnetpol::testing;
 using namespace std::chrono_literals;
+using mlnetpol::testing::e2e::eventually;
 using mlnetpol::testing::e2e::free_port;
 using mlnetpol::testing::e2e::install_service_account;
 using mlnetpol::testing::e2e::read_text;
@@ -228,18 +229,10 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
         .kubectl("get " + kind + " mlnetpol -o jsonpath='{.webhooks[0].clientConfig.caBundle}'")
         .out;
   };
-  auto wait_for = [](std::chrono::seconds limit, auto pred) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      std::this_thread::sleep_for(250ms);
-    }
-    return pred();
-  };
 
   // --- fresh install: no Secret; both replicas become ready only once the leader issued a
   // certificate whose CA every caBundle holds; then admission works.
-  const bool ready = wait_for(30s, [&] { return a.ready() && b.ready(); });
+  const bool ready = eventually([&] { return a.ready() && b.ready(); }, 30s);
   if (!ready) dump();
   REQUIRE(ready);
   CHECK(bundle_of("mutatingwebhookconfiguration") == secret_field(".data.ca\\.crt"));
@@ -286,7 +279,7 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
                         b64 + "\"}]"))
                 .status == 0);
   }
-  const bool repaired = wait_for(10s, [&] {
+  const bool repaired = eventually([&] {
     return bundle_of("validatingwebhookconfiguration") == secret_field(".data.ca\\.crt");
   });
   CHECK(repaired);
@@ -315,7 +308,7 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
     return t::run_command("grep -c '\"step\":\"ca_staged\"' " + t::shell_quote(a.log)).out;
   };
   const std::string staged_before = staged_count();
-  const bool staged = wait_for(70s, [&] { return staged_count() != staged_before; });
+  const bool staged = eventually([&] { return staged_count() != staged_before; }, 70s);
   a.kill_now();
   REQUIRE_MESSAGE(staged, "no CA rotation started");
   const std::string next_ca = secret_field(".data.next-ca\\.crt");
@@ -334,7 +327,7 @@ TEST_CASE("self-managed certificates against kube-apiserver: install, rotation, 
   if (!completed) dump();
   CHECK(completed);
   // Info lines reach the file within a second (the logger flushes them in batches).
-  CHECK(wait_for(5s, [&] {
+  CHECK(eventually([&] {
     return t::run_command("grep -q '\"step\":\"ca_switched\"' " + t::shell_quote(b.log)).status ==
            0;
   }));

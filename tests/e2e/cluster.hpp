@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "k8s/client.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/kapi.hpp"
 
 namespace mlnetpol::testing::e2e {
@@ -63,13 +64,11 @@ inline int free_port() {
   }
 }
 
-inline bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 20s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return ok();
+// The shared poll, every 100 ms: each look asks the real API server (or runs kubectl), which the
+// replicas under test share the machine with.
+inline bool eventually(const std::function<bool()>& ok,
+                       std::chrono::milliseconds limit = mlnetpol::testing::eventually_limit) {
+  return mlnetpol::testing::eventually(ok, limit, 100ms);
 }
 
 // manifests/base/webhooks.yaml with each Service reference turned into a URL on this host; without

@@ -35,7 +35,9 @@
 #include "certs/certs.hpp"
 #include "common/obs/logging.hpp"
 #include "server/server.hpp"
+#include "tests/support/eventually.hpp"
 #include "tests/support/files.hpp"
+#include "tests/support/review_fixtures.hpp"
 
 namespace mlnetpol::testing {
 
@@ -47,7 +49,7 @@ using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 inline std::string fixture(const std::string& name) {
-  return read_text(std::filesystem::path(MLNETPOL_FIXTURES_DIR) / "admission" / name);
+  return read_text(admission_fixture_dir() / name);
 }
 
 // A Namespace CREATE review: a valid request any webhook answers with 200.
@@ -372,17 +374,6 @@ inline response plain_get(std::uint16_t port, const std::string& target,
   return r;
 }
 
-// Polls `condition` until true or `limit` passes.
-inline bool eventually(const std::function<bool()>& condition,
-                       std::chrono::milliseconds limit = 3000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return condition();
-}
-
 inline tcp::endpoint loopback(std::uint16_t port) {
   return {net::ip::make_address("127.0.0.1"), port};
 }
@@ -457,7 +448,7 @@ struct background_serve {
   }
 
   // Ready means the I/O loop runs, so the signal handlers are installed.
-  bool wait_ready(std::chrono::milliseconds limit = 5000ms) {
+  bool wait_ready(std::chrono::milliseconds limit = eventually_limit) {
     ready_ = eventually(
         [&] {
           try {

@@ -19,6 +19,7 @@
 
 #include "certs/certs.hpp"
 #include "server/tls.hpp"
+#include "tests/support/eventually.hpp"
 
 using namespace std::chrono_literals;
 using mlnetpol::server::connection_refusal;
@@ -27,6 +28,7 @@ using mlnetpol::server::listener;
 using mlnetpol::server::listener_kind;
 using mlnetpol::server::options;
 using mlnetpol::server::server_state;
+using mlnetpol::testing::eventually;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -81,15 +83,6 @@ bool closed_within(tcp::socket& s, std::chrono::milliseconds limit) {
   if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
   char c = 0;
   return ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 3s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return condition();
 }
 
 }  // namespace

@@ -51,4 +51,14 @@ struct temp_dir {
   }
 };
 
+// A file holding text in a fresh temp_dir, removed with it (a configuration, a manifest).
+struct temp_file {
+  explicit temp_file(const std::string& text, const std::string& name = "config.yaml")
+      : path(dir.path / name) {
+    write_text(path, text);
+  }
+  temp_dir dir;  // first: path is made from it
+  std::filesystem::path path;
+};
+
 }  // namespace mlnetpol::testing

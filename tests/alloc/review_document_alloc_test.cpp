@@ -1,47 +1,29 @@
 // The decoder's steady path makes no heap allocation (issue 27): once a thread's review document
 // (parser, string buffer, pools) has served one body, decoding the next one allocates nothing.
-// Counted with a replaced global operator new (simdjson's buffers, the document itself) plus the
-// pools' capacity (RapidJSON's pools take further chunks with malloc, not operator new).
+// Counted by the executable's replaced global operator new (simdjson's buffers, the document
+// itself), plus the pools' capacity (RapidJSON's pools take further chunks with malloc, not
+// operator new).
 #include <cstddef>
-#include <cstdlib>
+#include <cstdint>
 #include <filesystem>
-#include <new>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <doctest/doctest.h>
 
 #include "admission/codec.hpp"
 #include "admission/review_document.hpp"
-#include "tests/admission/test_support.hpp"
-
-// Under ASan the sanitizer owns operator new (simdjson's shared library allocates through it), so a
-// replacement here would free what it did not allocate; the count is checked in the plain build.
-#if !defined(__SANITIZE_ADDRESS__)
-
-namespace {
-thread_local bool counting = false;
-thread_local std::size_t allocations = 0;
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (counting) ++allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "tests/alloc/counting_allocator.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/review_fixtures.hpp"
 
 namespace {
 
 using mlnetpol::admission::parse_review_document;
 using mlnetpol::admission::review_body_padding;
-using mlnetpol::admission::testing::read_file;
-using mlnetpol::admission::testing::review_fixtures;
+namespace alloc = mlnetpol::testing::alloc;
 
 // The body as the server holds it: padding readable after it, so it is read in place.
 struct padded_body {
@@ -53,19 +35,31 @@ struct padded_body {
   std::size_t size;
 };
 
+using document_ptr = std::shared_ptr<mlnetpol::admission::review_document>;
+
+// The heap allocations this thread makes while decoding body into document.
+std::uint64_t allocations_of(const padded_body& body, document_ptr& document) {
+  const std::uint64_t before = alloc::count();
+  {
+    alloc::counting_scope counting;
+    document = parse_review_document(body.view(), review_body_padding);
+  }
+  return alloc::count() - before;
+}
+
 }  // namespace
 
 TEST_CASE("a reused review document decodes a review without a heap allocation") {
   std::vector<padded_body> bodies;
   std::size_t largest = 0;
   // The captured reviews and the benchmark's bodies (the 30 KB Deployment among them).
-  auto paths = review_fixtures();
+  auto paths = mlnetpol::testing::review_fixtures();
   for (const char* name :
        {"pod-create-training.json", "namespace-create.json", "deployment-create-30k.json"}) {
     paths.push_back(std::filesystem::path(MLNETPOL_SOURCE_DIR) / "bench" / "bodies" / name);
   }
   for (const auto& path : paths) {
-    bodies.emplace_back(read_file(path));
+    bodies.emplace_back(mlnetpol::testing::read_required(path));
     if (bodies.back().size > bodies[largest].size) largest = bodies.size() - 1;
   }
   REQUIRE_FALSE(bodies.empty());
@@ -73,24 +67,16 @@ TEST_CASE("a reused review document decodes a review without a heap allocation")
   REQUIRE(parse_review_document(bodies[largest].view(), review_body_padding) != nullptr);
   for (const auto& body : bodies) {
     CAPTURE(body.text.substr(0, 120));
-    allocations = 0;
-    counting = true;
-    const auto document = parse_review_document(body.view(), review_body_padding);
-    counting = false;
+    document_ptr document;
+    CHECK(allocations_of(body, document) == 0);
     REQUIRE(document != nullptr);
-    CHECK(allocations == 0);
     // Neither pool took a chunk beyond the one inside the document.
     CHECK(document->pool.Capacity() <= sizeof document->first_chunk);
     CHECK(document->stack_pool.Capacity() <= sizeof document->stack_chunk);
   }
   // The count sees allocations: a document still held makes the next parse build a new one.
   const auto held = parse_review_document(bodies.front().view(), review_body_padding);
-  allocations = 0;
-  counting = true;
-  const auto second = parse_review_document(bodies.front().view(), review_body_padding);
-  counting = false;
+  document_ptr second;
+  CHECK(allocations_of(bodies.front(), second) > 0);
   CHECK(second != nullptr);
-  CHECK(allocations > 0);
 }
-
-#endif  // !defined(__SANITIZE_ADDRESS__)
