@@ -109,7 +109,7 @@ void declare(flags::parser& p, cert_flags& flags) {
 
 result<void> check(const cert_flags& flags) {
   if (flags.mode == cert_mode::self) {
-    const std::string why = controller::cert::check_settings(cert_options(flags).rotation);
+    const std::string why = certs::rotation::check_settings(cert_options(flags).rotation);
     if (!why.empty()) return fail("--cert-*: " + why);
   }
   return {};

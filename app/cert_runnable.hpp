@@ -14,6 +14,7 @@
 
 #include "app/reconciler_runnable.hpp"
 #include "app/runnable.hpp"
+#include "certs/rotation.hpp"
 #include "common/flags.hpp"
 #include "common/result.hpp"
 #include "controller/cert_manager.hpp"
@@ -23,18 +24,18 @@ namespace mlnetpol::app {
 
 enum class cert_mode { external, self };
 
-// Every default is the controller's (controller::cert_manager_options, cert::settings).
+// Every default is the controller's (controller::cert_manager_options, certs::rotation::settings).
 struct cert_flags {
   cert_mode mode = cert_mode::external;  // external: --tls-cert-file/--tls-key-file (cert-manager)
   std::string secret_name = controller::cert_manager_options{}.secret_name;
   std::string secret_namespace;  // "" = $POD_NAMESPACE, else mlnetpol-system
-  std::string service = controller::cert::settings{}.names.service;
+  std::string service = certs::rotation::settings{}.names.service;
   std::string mutating_webhook = controller::cert_manager_options{}.mutating_webhook;
   std::string validating_webhook = controller::cert_manager_options{}.validating_webhook;
-  std::chrono::milliseconds ca_lifetime = controller::cert::settings{}.ca_lifetime;
-  std::chrono::milliseconds serving_lifetime = controller::cert::settings{}.serving_lifetime;
-  std::chrono::milliseconds propagation = controller::cert::settings{}.propagation;
-  std::chrono::milliseconds clock_margin = controller::cert::settings{}.clock_margin;
+  std::chrono::milliseconds ca_lifetime = certs::rotation::settings{}.ca_lifetime;
+  std::chrono::milliseconds serving_lifetime = certs::rotation::settings{}.serving_lifetime;
+  std::chrono::milliseconds propagation = certs::rotation::settings{}.propagation;
+  std::chrono::milliseconds clock_margin = certs::rotation::settings{}.clock_margin;
   std::chrono::milliseconds check_interval = controller::cert_manager_options{}.check_interval;
   std::vector<std::string> extra_sans;  // IP addresses or DNS names (local registration, dev)
   // The webhook configurations: kept whole as shipped (default), or only their caBundle.

@@ -6,8 +6,9 @@
 
 #include "app/config_file.hpp"
 #include "app/manifest_documents.hpp"
+#include "common/json.hpp"
+#include "common/json_parse.hpp"
 #include "k8s/client.hpp"
-#include "k8s/json.hpp"
 #include "policy/eval/parse.hpp"
 #include "policy/render/clusterwide.hpp"
 
@@ -31,11 +32,9 @@ result<void> add_live(policy::eval::cluster& c, const std::string& kubeconfig) {
     }
     rapidjson::Document list;
     rapidjson::Value* items = nullptr;
-    if (k8s::json::parse(list, *body) && list.IsObject()) {
-      const auto it = list.FindMember("items");
-      if (it != list.MemberEnd() && it->value.IsArray()) items = &it->value;
-    }
-    if (items == nullptr) return fail("listing " + r->rbac_name() + ": the answer is not a list");
+    if (json::parse(list, *body)) items = json::member(list, "items");
+    if (items == nullptr || !items->IsArray())
+      return fail("listing " + r->rbac_name() + ": the answer is not a list");
     // Items of an API list carry no apiVersion/kind: the list's resource gives them.
     const std::string api_version = r->api_version();
     std::size_t i = 0;

@@ -1,5 +1,12 @@
 #pragma once
 // One function per `mlnetpol` subcommand; each returns the process exit code.
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/flags.hpp"
+
 namespace mlnetpol::app {
 
 int serve_command(int argc, char** argv);   // app/serve_command.cpp
@@ -10,5 +17,29 @@ int pause_command(int argc, char** argv);   // app/pause_command.cpp
 int explain_command(int argc, char** argv); // app/explain_command.cpp
 int matrix_command(int argc, char** argv);  // app/matrix_command.cpp
 int flows_command(int argc, char** argv);   // app/flows_command.cpp
+
+// "mlnetpol <command>: <message>" on stderr; 2, the exit code of every argument error.
+inline int argument_error(std::string_view command, const std::string& message) {
+  std::fprintf(stderr, "mlnetpol %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               message.c_str());
+  return 2;
+}
+
+// A subcommand's arguments parsed: nullopt to go on, else the exit code once --help printed the
+// usage to stdout (0) or printed "mlnetpol <command>: <error>" and the usage to stderr (2).
+inline std::optional<int> parse_arguments(const flags::parser& p, int argc, char** argv,
+                                          std::string_view command, const char* usage) {
+  const auto parsed = p.parse(argc, argv);
+  if (!parsed) {
+    std::fprintf(stderr, "mlnetpol %.*s: %s\n\n%s", static_cast<int>(command.size()),
+                 command.data(), parsed.error().message.c_str(), usage);
+    return 2;
+  }
+  if (*parsed) {
+    std::fputs(usage, stdout);
+    return 0;
+  }
+  return std::nullopt;
+}
 
 }  // namespace mlnetpol::app

@@ -70,20 +70,8 @@ int explain_command(int argc, char** argv) {
       .value("--protocol", flags::store_into(protocol_name))
       .value("--output", flags::store_into(output))
       .alias("-o", "--output");
-  const auto parsed = p.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "mlnetpol explain: %s\n\n%s", parsed.error().message.c_str(),
-                 explain_usage);
-    return 2;
-  }
-  if (*parsed) {
-    std::fputs(explain_usage, stdout);
-    return 0;
-  }
-  auto bad = [](const std::string& message) {
-    std::fprintf(stderr, "mlnetpol explain: %s\n", message.c_str());
-    return 2;
-  };
+  if (const auto done = parse_arguments(p, argc, argv, "explain", explain_usage)) return *done;
+  auto bad = [](const std::string& message) { return argument_error("explain", message); };
   if (output != "text" && output != "json")
     return bad("unknown output format '" + output + "' (text or json)");
   const auto parsed_protocol = policy::eval::parse_protocol_name(protocol_name);

@@ -41,19 +41,8 @@ int flows_command(int argc, char** argv) {
     input = v;
     return {};
   });
-  const auto parsed = p.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "mlnetpol flows: %s\n\n%s", parsed.error().message.c_str(), flows_usage);
-    return 2;
-  }
-  if (*parsed) {
-    std::fputs(flows_usage, stdout);
-    return 0;
-  }
-  auto bad = [](const std::string& message) {
-    std::fprintf(stderr, "mlnetpol flows: %s\n", message.c_str());
-    return 2;
-  };
+  if (const auto done = parse_arguments(p, argc, argv, "flows", flows_usage)) return *done;
+  auto bad = [](const std::string& message) { return argument_error("flows", message); };
   if (input.empty() || extra)
     return bad("give one flows file (or - for stdin)\n\n" + std::string(flows_usage));
   if (input == "-" &&

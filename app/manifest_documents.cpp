@@ -85,13 +85,11 @@ result<std::vector<manifest_object>> manifest_objects(std::string_view text,
     };
     if (auto ok = check(*document, where); !ok) return ok.error();
     const std::string_view kind = json::string_member(*document, "kind");
-    const auto items = document->FindMember("items");
-    if (kind.size() >= 4 && kind.substr(kind.size() - 4) == "List" &&
-        items != document->MemberEnd()) {
-      if (!items->value.IsArray())
-        return fail(where + ": " + std::string(kind) + ".items is not a list");
+    const rapidjson::Value* items = json::member(*document, "items");
+    if (kind.size() >= 4 && kind.substr(kind.size() - 4) == "List" && items != nullptr) {
+      if (!items->IsArray()) return fail(where + ": " + std::string(kind) + ".items is not a list");
       std::size_t i = 0;
-      for (const auto& item : items->value.GetArray()) {
+      for (const auto& item : items->GetArray()) {
         const std::string at = where + ".items[" + std::to_string(i++) + "]";
         if (auto ok = check(item, at); !ok) return ok.error();
         out.push_back({at, document, &item});

@@ -43,19 +43,8 @@ int matrix_command(int argc, char** argv) {
       .value("--protocol", flags::store_into(protocol_name))
       .value("--output", flags::store_into(output))
       .alias("-o", "--output");
-  const auto parsed = p.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "mlnetpol matrix: %s\n\n%s", parsed.error().message.c_str(), matrix_usage);
-    return 2;
-  }
-  if (*parsed) {
-    std::fputs(matrix_usage, stdout);
-    return 0;
-  }
-  auto bad = [](const std::string& message) {
-    std::fprintf(stderr, "mlnetpol matrix: %s\n", message.c_str());
-    return 2;
-  };
+  if (const auto done = parse_arguments(p, argc, argv, "matrix", matrix_usage)) return *done;
+  auto bad = [](const std::string& message) { return argument_error("matrix", message); };
   if (output != "text" && output != "markdown" && output != "json" && output != "dot")
     return bad("unknown output format '" + output + "' (text, markdown, json or dot)");
   const auto parsed_protocol = policy::eval::parse_protocol_name(protocol_name);

@@ -62,15 +62,7 @@ int render_command(int argc, char** argv) {
       .value("--admission-policies", flags::store_into(admission_version))
       .alias("-o", "--output")
       .toggle("--summary", [&] { summary = true; });
-  const auto parsed = p.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "mlnetpol render: %s\n\n%s", parsed.error().message.c_str(), render_usage);
-    return 2;
-  }
-  if (*parsed) {
-    std::fputs(render_usage, stdout);
-    return 0;
-  }
+  if (const auto done = parse_arguments(p, argc, argv, "render", render_usage)) return *done;
   if (output != "yaml" && output != "json" && output != "dot") {
     std::fprintf(stderr, "mlnetpol render: unknown output format '%s' (yaml, json or dot)\n",
                  output.c_str());

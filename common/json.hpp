@@ -1,8 +1,10 @@
 #pragma once
-// The member accessors: read-only access to RapidJSON values, header-only so the pure policy core
-// can use it: a missing member, a wrong type and a null pointer all read as "absent".
+// The member accessors of RapidJSON values (read-only; member() also in place), header-only so
+// the pure policy core can use it: a missing member, a wrong type and a null pointer all read as
+// "absent".
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include <rapidjson/document.h>
 
@@ -15,6 +17,11 @@ inline const rapidjson::Value* member(const rapidjson::Value& value, std::string
   const auto it = value.FindMember(rapidjson::Value(
       rapidjson::StringRef(key.data(), static_cast<rapidjson::SizeType>(key.size()))));
   return it == value.MemberEnd() ? nullptr : &it->value;
+}
+
+// member() of a value the caller may change in place (replace, remove from, add to).
+inline rapidjson::Value* member(rapidjson::Value& value, std::string_view key) {
+  return const_cast<rapidjson::Value*>(member(std::as_const(value), key));
 }
 
 // member() of a value that may be null.

@@ -6,12 +6,13 @@
 #include <rapidjson/writer.h>
 
 #include "common/base64.hpp"
-#include "k8s/json.hpp"
+#include "common/json.hpp"
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::controller::cert {
 namespace {
 
-namespace json = k8s::json;
+namespace rotation = certs::rotation;
 
 constexpr std::string_view trusted_since_key = "mlnetpol.io/next-ca-trusted-since";
 constexpr std::string_view retire_after_key = "mlnetpol.io/retire-after";
@@ -20,13 +21,16 @@ constexpr std::string_view retire_after_key = "mlnetpol.io/retire-after";
 // the cluster).
 struct data_key {
   std::string_view name;
-  std::optional<certs::key_pair> tls_state::*pair;
+  std::optional<certs::key_pair> rotation::tls_state::*pair;
   bool cert;  // cert_pem, else key_pem
 };
 constexpr data_key pair_keys[] = {
-    {"tls.crt", &tls_state::serving, true},        {"tls.key", &tls_state::serving, false},
-    {"signing-ca.crt", &tls_state::signing, true}, {"signing-ca.key", &tls_state::signing, false},
-    {"next-ca.crt", &tls_state::next, true},       {"next-ca.key", &tls_state::next, false},
+    {"tls.crt", &rotation::tls_state::serving, true},
+    {"tls.key", &rotation::tls_state::serving, false},
+    {"signing-ca.crt", &rotation::tls_state::signing, true},
+    {"signing-ca.key", &rotation::tls_state::signing, false},
+    {"next-ca.crt", &rotation::tls_state::next, true},
+    {"next-ca.key", &rotation::tls_state::next, false},
 };
 
 // The one certificate of a PEM text, canonical ("" when there is none).
@@ -54,7 +58,7 @@ void put_member(json_writer& w, std::string_view key, std::optional<std::string_
 }
 
 // The Secret's "data" object for a state; with nulls for what it lacks when patching.
-void put_data(json_writer& w, const tls_state& state, bool with_nulls) {
+void put_data(json_writer& w, const rotation::tls_state& state, bool with_nulls) {
   w.StartObject();
   for (const auto& k : pair_keys) {
     const auto& pair = state.*k.pair;
@@ -69,15 +73,15 @@ void put_data(json_writer& w, const tls_state& state, bool with_nulls) {
   w.EndObject();
 }
 
-void put_annotations(json_writer& w, const tls_state& state, bool with_nulls) {
+void put_annotations(json_writer& w, const rotation::tls_state& state, bool with_nulls) {
   w.StartObject();
   if (state.next_trusted_since) {
-    put_member(w, trusted_since_key, format_time(*state.next_trusted_since));
+    put_member(w, trusted_since_key, rotation::format_time(*state.next_trusted_since));
   } else if (with_nulls) {
     put_member(w, trusted_since_key, std::nullopt);
   }
   if (state.retire_after && !state.retiring.empty()) {
-    put_member(w, retire_after_key, format_time(*state.retire_after));
+    put_member(w, retire_after_key, rotation::format_time(*state.retire_after));
   } else if (with_nulls) {
     put_member(w, retire_after_key, std::nullopt);
   }
@@ -128,15 +132,17 @@ result<secret_view> decode_secret(std::string_view text) {
   }
   if (const auto* annotations = json::object_member(*meta, "annotations")) {
     view.state.next_trusted_since =
-        parse_time(json::string_member(*annotations, trusted_since_key));
-    view.state.retire_after = parse_time(json::string_member(*annotations, retire_after_key));
+        rotation::parse_time(json::string_member(*annotations, trusted_since_key));
+    view.state.retire_after =
+        rotation::parse_time(json::string_member(*annotations, retire_after_key));
   }
   if (!view.state.next) view.state.next_trusted_since.reset();
   if (view.state.retiring.empty()) view.state.retire_after.reset();
   return view;
 }
 
-std::string secret_object(const tls_state& state, std::string_view ns, std::string_view name) {
+std::string secret_object(const rotation::tls_state& state, std::string_view ns,
+                          std::string_view name) {
   rapidjson::StringBuffer buffer;
   json_writer w(buffer);
   w.StartObject();
@@ -161,7 +167,7 @@ std::string secret_object(const tls_state& state, std::string_view ns, std::stri
   return text_of(buffer);
 }
 
-std::string secret_patch(const tls_state& state, std::string_view resource_version) {
+std::string secret_patch(const rotation::tls_state& state, std::string_view resource_version) {
   rapidjson::StringBuffer buffer;
   json_writer w(buffer);
   w.StartObject();
@@ -190,7 +196,7 @@ result<webhook_view> decode_webhook_configuration(std::string_view text) {
     std::vector<std::string> cas;
     if (const auto* client = json::object_member(hook, "clientConfig")) {
       if (const auto bundle = decoded_member(*client, "caBundle")) {
-        cas = bundle_set(*bundle);
+        cas = rotation::bundle_set(*bundle);
       }
     }
     view.bundles.push_back(std::move(cas));

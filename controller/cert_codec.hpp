@@ -1,8 +1,8 @@
 #pragma once
-// The webhook certificates' objects on the wire: the Secret mlnetpol-tls (tls_state <-> JSON, a
-// merge patch guarded by resourceVersion) and the caBundle of the webhook configurations (read per
-// entry, a JSON patch guarded by resourceVersion). The rotation plan itself is pure and lives in
-// certs/rotation.hpp; its names are used here as cert::.
+// The webhook certificates' objects on the wire: the Secret mlnetpol-tls
+// (certs::rotation::tls_state <-> JSON, a merge patch guarded by resourceVersion) and the caBundle
+// of the webhook configurations (read per entry, a JSON patch guarded by resourceVersion). The
+// rotation plan itself is pure and lives in certs/rotation.hpp.
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,30 +12,19 @@
 
 namespace mlnetpol::controller::cert {
 
-using certs::rotation::action;
-using certs::rotation::bundle_set;
-using certs::rotation::check_settings;
-using certs::rotation::event;
-using certs::rotation::format_time;
-using certs::rotation::parse_time;
-using certs::rotation::plan;
-using certs::rotation::settings;
-using certs::rotation::step;
-using certs::rotation::tls_state;
-using certs::rotation::to_string;
-using certs::rotation::wall;
-
 // --- the Secret ---
 struct secret_view {
-  tls_state state;
+  certs::rotation::tls_state state;
   std::string resource_version;
 };
 // A Secret object as the API server returns it. Keys it does not hold are simply absent in the
 // state (a Secret made by hand or by cert-manager decodes to serving + retiring only).
 result<secret_view> decode_secret(std::string_view json);
 // The whole Secret (create) and a merge patch to `state` guarded by resource_version (update).
-std::string secret_object(const tls_state& state, std::string_view ns, std::string_view name);
-std::string secret_patch(const tls_state& state, std::string_view resource_version);
+std::string secret_object(const certs::rotation::tls_state& state, std::string_view ns,
+                          std::string_view name);
+std::string secret_patch(const certs::rotation::tls_state& state,
+                         std::string_view resource_version);
 
 // --- webhook configurations ---
 struct webhook_view {

@@ -11,9 +11,10 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace logging = obs::logging;
+namespace rotation = certs::rotation;
 using level = spdlog::level::level_enum;
 
-double unix_seconds(cert::wall::time_point t) {
+double unix_seconds(rotation::wall::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
@@ -160,9 +161,9 @@ void cert_manager::refresh_from_secret() {
   serving_serial_ = info ? info->serial_hex : "";
   serving_not_after_ = info ? unix_seconds(info->not_after) : 0;
   ++reloads_;
-  logging::event(
-      level::info, "serving certificate from the Secret in force",
-      {{"serial", serving_serial_}, {"not_after", info ? cert::format_time(info->not_after) : ""}});
+  logging::event(level::info, "serving certificate from the Secret in force",
+                 {{"serial", serving_serial_},
+                  {"not_after", info ? rotation::format_time(info->not_after) : ""}});
 }
 
 std::unique_ptr<informer> cert_manager::watch_object(const k8s::resource& r,
@@ -205,7 +206,7 @@ void cert_manager::leader_loop() {
       // Wake for a step due before the next check (the end of a propagation wait).
       if (next_due_) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            *next_due_ - cert::wall::now() + std::chrono::milliseconds(50));
+            *next_due_ - rotation::wall::now() + std::chrono::milliseconds(50));
         wait = std::clamp(left, std::chrono::milliseconds(50), wait);
       }
     }
@@ -226,13 +227,13 @@ bool cert_manager::leader_pass() {
     case read_outcome::read:
       break;
   }
-  std::optional<cert::tls_state> remembered;
+  std::optional<rotation::tls_state> remembered;
   {
     std::lock_guard lock(mutex_);
     remembered = remembered_;
   }
-  auto step = cert::plan(seen.secret, seen.bundles(), remembered, cert::wall::now(),
-                         options_.rotation);
+  auto step = rotation::plan(seen.secret, seen.bundles(), remembered, rotation::wall::now(),
+                             options_.rotation);
   if (!step) {
     ++errors_;
     logging::event(level::err, "certificate manager: cannot issue",
@@ -241,23 +242,23 @@ bool cert_manager::leader_pass() {
   }
   bool wrote = false;
   switch (step->what) {
-    case cert::action::idle:
+    case rotation::action::idle:
       settle(*step, seen);
       return false;
-    case cert::action::create_secret:
+    case rotation::action::create_secret:
       wrote = create_secret(*step, remembered.has_value());
       break;
-    case cert::action::update_secret:
+    case rotation::action::update_secret:
       wrote = update_secret(*step, seen.secret_version);
       break;
-    case cert::action::patch_bundles:
+    case rotation::action::patch_bundles:
       wrote = patch_bundles(*step, seen);
       break;
   }
   if (!wrote) return false;
   last_pass_error_.clear();
   std::lock_guard lock(mutex_);
-  if (step->what != cert::action::patch_bundles) remembered_ = step->state;
+  if (step->what != rotation::action::patch_bundles) remembered_ = step->state;
   return true;
 }
 
@@ -333,19 +334,19 @@ cert_manager::read_outcome cert_manager::read_configurations(pass_view& seen) {
   return read_outcome::read;
 }
 
-void cert_manager::settle(const cert::step& step, const pass_view& seen) {
+void cert_manager::settle(const rotation::step& step, const pass_view& seen) {
   next_due_ = step.wake;
   last_pass_error_.clear();
   std::lock_guard lock(mutex_);
   last_good_bundle_ = seen.secret ? seen.secret->trusted() : std::vector<std::string>{};
 }
 
-bool cert_manager::create_secret(const cert::step& step, bool from_memory) {
+bool cert_manager::create_secret(const rotation::step& step, bool from_memory) {
   const auto& o = options_;
   auto created = client_->create(k8s::secrets, o.secret_namespace,
                                  cert::secret_object(step.state, o.secret_namespace, o.secret_name));
   if (!created) return pass_failed("cannot create the TLS Secret", created.error());
-  if (step.why == cert::event::secret_recreated) {
+  if (step.why == rotation::event::secret_recreated) {
     ++secret_recreations_;
     logging::event(level::warn, "the TLS Secret was missing: written back",
                    {{"secret", o.secret_name}, {"from", from_memory ? "memory" : "caBundle"}});
@@ -356,14 +357,14 @@ bool cert_manager::create_secret(const cert::step& step, bool from_memory) {
   return true;
 }
 
-bool cert_manager::update_secret(const cert::step& step, const std::string& secret_version) {
+bool cert_manager::update_secret(const rotation::step& step, const std::string& secret_version) {
   const auto& o = options_;
-  const std::string why(cert::to_string(step.why));
+  const std::string why(rotation::to_string(step.why));
   auto patched = client_->merge_patch(k8s::secrets, o.secret_namespace, o.secret_name,
                                       cert::secret_patch(step.state, secret_version));
   if (!patched) return pass_failed("cannot update the TLS Secret (" + why + ")", patched.error());
-  if (step.why == cert::event::serving_renewed) ++serving_rotations_;
-  if (step.why == cert::event::ca_switched) {
+  if (step.why == rotation::event::serving_renewed) ++serving_rotations_;
+  if (step.why == rotation::event::ca_switched) {
     ++ca_rotations_;
     ++serving_rotations_;
   }
@@ -371,7 +372,7 @@ bool cert_manager::update_secret(const cert::step& step, const std::string& secr
   if (step.state.serving) {
     if (auto info = certs::inspect(step.state.serving->cert_pem)) serial = info->serial_hex;
   }
-  logging::event(step.why == cert::event::ca_untrusted ? level::warn : level::info,
+  logging::event(step.why == rotation::event::ca_untrusted ? level::warn : level::info,
                  "TLS Secret updated",
                  {{"step", why},
                   {"serving_serial", serial},
@@ -379,8 +380,8 @@ bool cert_manager::update_secret(const cert::step& step, const std::string& secr
   return true;
 }
 
-bool cert_manager::patch_bundles(const cert::step& step, const pass_view& seen) {
-  const auto want = cert::bundle_set(step.bundle);
+bool cert_manager::patch_bundles(const rotation::step& step, const pass_view& seen) {
+  const auto want = rotation::bundle_set(step.bundle);
   std::vector<std::string> last_good;
   {
     std::lock_guard lock(mutex_);
@@ -424,7 +425,7 @@ bool cert_manager::patch_bundles(const cert::step& step, const pass_view& seen) 
 
 bool cert_manager::repair_configuration(const k8s::resource& r, const std::string& name,
                                         const std::string& raw, const std::string& desired,
-                                        const std::optional<cert::tls_state>& secret) {
+                                        const std::optional<rotation::tls_state>& secret) {
   auto changes = webhooks::differences(raw, desired);
   if (!changes) {
     ++errors_;

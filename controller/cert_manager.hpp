@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "certs/rotation.hpp"
 #include "controller/cert_codec.hpp"
 #include "controller/cluster.hpp"
 #include "controller/informer.hpp"
@@ -27,7 +28,7 @@
 namespace mlnetpol::controller {
 
 struct cert_manager_options {
-  cert::settings rotation;
+  certs::rotation::settings rotation;
   std::string secret_namespace = "mlnetpol-system";
   std::string secret_name = "mlnetpol-tls";
   std::string mutating_webhook = "mlnetpol";
@@ -68,7 +69,7 @@ class cert_manager {
   // The leader: sets a configuration back to what mlnetpol ships; true when it wrote.
   bool repair_configuration(const k8s::resource& r, const std::string& name, const std::string& raw,
                             const std::string& desired,
-                            const std::optional<cert::tls_state>& secret);
+                            const std::optional<certs::rotation::tls_state>& secret);
   void leader_loop();
   void refresh_from_secret();
   bool leader_pass();  // one plan/act step; true when it wrote something
@@ -82,7 +83,7 @@ class cert_manager {
     cert::webhook_view view;
   };
   struct pass_view {
-    std::optional<cert::tls_state> secret;  // nullopt: there is none
+    std::optional<certs::rotation::tls_state> secret;  // nullopt: there is none
     std::string secret_version;
     configuration configs[2];  // mutating, validating
     std::vector<std::vector<std::string>> bundles() const;  // every entry's CA set
@@ -91,10 +92,10 @@ class cert_manager {
   // The steps of a pass; each write step is true when it wrote, false (logged) when it failed.
   bool read_secret(pass_view& seen);
   read_outcome read_configurations(pass_view& seen);
-  void settle(const cert::step& step, const pass_view& seen);  // idle: nothing to write
-  bool create_secret(const cert::step& step, bool from_memory);
-  bool update_secret(const cert::step& step, const std::string& secret_version);
-  bool patch_bundles(const cert::step& step, const pass_view& seen);
+  void settle(const certs::rotation::step& step, const pass_view& seen);  // idle: nothing to write
+  bool create_secret(const certs::rotation::step& step, bool from_memory);
+  bool update_secret(const certs::rotation::step& step, const std::string& secret_version);
+  bool patch_bundles(const certs::rotation::step& step, const pass_view& seen);
   bool pass_failed(std::string_view what, const k8s::api_error& e);  // logs once; false
   void wake_leader();
   bool sleep_for(std::chrono::milliseconds d);  // false when stopping
@@ -110,14 +111,14 @@ class cert_manager {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool wake_ = false;
-  std::optional<cert::tls_state> remembered_;  // last Secret state seen or written
+  std::optional<certs::rotation::tls_state> remembered_;  // last Secret state seen or written
   std::optional<certs::key_pair> serving_;     // the pair in force
   std::string serving_serial_;
   double serving_not_after_ = 0;
   double ca_not_after_ = 0;
   std::string last_error_;
   std::vector<std::string> last_good_bundle_;       // what caBundle held when it last matched
-  std::optional<cert::wall::time_point> next_due_;  // leader thread only
+  std::optional<certs::rotation::wall::time_point> next_due_;  // leader thread only
   std::string last_pass_error_;                     // leader thread only
   std::string last_repair_error_;                   // leader thread only
 

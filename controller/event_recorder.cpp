@@ -294,28 +294,20 @@ void event_recorder::flush_series(bool all) {
 }
 
 void event_recorder::note_failure(const k8s::api_error& e, std::string_view what) {
-  using k8s::failure_kind;
   // An event into a namespace being deleted or already gone: expected, not a problem.
-  if (e.kind == failure_kind::namespace_terminating || e.kind == failure_kind::not_found) {
+  if (classify_failure(e) == failure_class::gone) {
     logging::event(level::debug, "event not written",
                    {{"verb", what}, {"kind", k8s::to_string(e.kind)}, {"error", e.message}});
     return;
   }
   if (failing_) return;  // one line per change, not per event
   failing_ = true;
-  if (e.kind == failure_kind::unauthorized) {
-    logging::event(level::err, std::string(authentication_failed),
-                   {{"verb", what}, {"resource", "events.events.k8s.io"}, {"error", e.message}});
-  } else if (e.kind == failure_kind::forbidden) {
-    logging::event(level::err, "RBAC must grant this",
-                   {{"verb", what}, {"resource", "events.events.k8s.io"}, {"error", e.message}});
-  } else {
-    logging::event(level::warn, "events not written (counted in mlnetpol_events_total)",
-                   {{"verb", what},
-                    {"kind", k8s::to_string(e.kind)},
-                    {"status", static_cast<int>(e.status)},
-                    {"error", e.message}});
-  }
+  if (log_unfixable(e, what, k8s::events.rbac_name())) return;
+  logging::event(level::warn, "events not written (counted in mlnetpol_events_total)",
+                 {{"verb", what},
+                  {"kind", k8s::to_string(e.kind)},
+                  {"status", static_cast<int>(e.status)},
+                  {"error", e.message}});
 }
 
 void event_recorder::note_success() {

@@ -5,6 +5,7 @@
 #include <rapidjson/document.h>
 
 #include "common/obs/logging.hpp"
+#include "controller/api_failures.hpp"
 #include "controller/reconciler.hpp"
 #include "policy/guardrails.hpp"
 #include "policy/labels.hpp"
@@ -337,15 +338,14 @@ void policy_reporter::write(const std::string& ns) {
   }
   const k8s::api_error& e = applied.error();
   if (!leader_()) return queue_.forget(ns);  // the next leader writes it
-  switch (e.kind) {
-    case k8s::failure_kind::crd_missing: {
+  switch (classify_failure(e)) {
+    case failure_class::crd_missing: {
       std::lock_guard lock(mutex_);
       crd_missing_locked("apply");
       pending_.insert(ns);
       return queue_.forget(ns);
     }
-    case k8s::failure_kind::not_found:
-    case k8s::failure_kind::namespace_terminating:
+    case failure_class::gone:
       return queue_.forget(ns);  // the namespace is going; nothing to report in
     default:
       break;
@@ -365,8 +365,8 @@ void policy_reporter::remove(const std::string& ns) {
     if (!reports_.contains(ns)) return queue_.forget(ns);
   }
   auto removed = writes_.remove(k8s::policy_reports, ns, policy::policy_report_name);
-  if (removed || removed.error().kind == k8s::failure_kind::not_found ||
-      removed.error().kind == k8s::failure_kind::crd_missing) {
+  const failure_class failure = removed ? failure_class::retry : classify_failure(removed.error());
+  if (removed || failure == failure_class::gone || failure == failure_class::crd_missing) {
     if (removed) {
       writes_total_.add({"deleted"});
       logging::event(level::info, "policy report deleted: the namespace is not secured",
@@ -537,7 +537,7 @@ void policy_reporter::crd_missing_locked(const char* where) {
 }
 
 void policy_reporter::on_error(const k8s::resource& r, const k8s::api_error& e, bool listing) {
-  if (e.kind == k8s::failure_kind::crd_missing) {
+  if (classify_failure(e) == failure_class::crd_missing) {
     // No Cilium: the manager says so. No PolicyReport CRD: said once, here.
     if (&r == &k8s::policy_reports) {
       std::lock_guard lock(mutex_);
@@ -545,11 +545,10 @@ void policy_reporter::on_error(const k8s::resource& r, const k8s::api_error& e, 
     }
     return;
   }
-  logging::event(
-      e.kind == k8s::failure_kind::forbidden ? level::err : level::warn,
-      e.kind == k8s::failure_kind::forbidden ? "RBAC must grant this"
-                                             : "policy report informer error, retrying",
-      {{"verb", listing ? "list" : "watch"}, {"resource", r.rbac_name()}, {"error", e.message}});
+  const char* verb = listing ? "list" : "watch";
+  if (log_unfixable(e, verb, r.rbac_name())) return;
+  logging::event(level::warn, "policy report informer error, retrying",
+                 {{"verb", verb}, {"resource", r.rbac_name()}, {"error", e.message}});
 }
 
 void policy_reporter::render_metrics(std::string& out) const {

@@ -2,14 +2,14 @@
 
 #include <algorithm>
 
+#include "common/json.hpp"
+#include "common/json_parse.hpp"
 #include "common/json_writer.hpp"
 #include "k8s/client.hpp"
-#include "k8s/json.hpp"
 
 namespace mlnetpol::controller::webhooks {
 namespace {
 
-namespace json = k8s::json;
 using value = rapidjson::Value;
 using allocator = rapidjson::Document::AllocatorType;
 
@@ -18,15 +18,15 @@ value text(std::string_view s, allocator& a) {
 }
 
 void set(value& object, std::string_view key, value v, allocator& a) {
-  if (auto it = object.FindMember(text(key, a)); it != object.MemberEnd()) {
-    it->value = std::move(v);
+  if (value* m = json::member(object, key)) {
+    *m = std::move(v);
   } else {
     object.AddMember(text(key, a), std::move(v), a);
   }
 }
 
 void set_default(value& object, std::string_view key, value v, allocator& a) {
-  if (!object.HasMember(text(key, a))) object.AddMember(text(key, a), std::move(v), a);
+  if (json::member(object, key) == nullptr) object.AddMember(text(key, a), std::move(v), a);
 }
 
 // The webhooks array of a JSON document: the document itself when it is an array (a rendering),
@@ -55,21 +55,18 @@ value normalized(const value& hook, bool mutating, allocator& a) {
   set_default(out, "objectSelector", value(rapidjson::kObjectType), a);
   set_default(out, "timeoutSeconds", value(10), a);
   if (mutating) set_default(out, "reinvocationPolicy", text("Never", a), a);
-  if (auto it = out.FindMember("matchConditions");
-      it != out.MemberEnd() && it->value.IsArray() && it->value.Empty()) {
-    out.RemoveMember(it);
+  if (const value* m = json::member(out, "matchConditions"); m && m->IsArray() && m->Empty()) {
+    out.RemoveMember("matchConditions");
   }
-  if (auto rules = out.FindMember("rules"); rules != out.MemberEnd() && rules->value.IsArray()) {
-    for (auto& rule : rules->value.GetArray()) {
+  if (value* rules = json::member(out, "rules"); rules && rules->IsArray()) {
+    for (auto& rule : rules->GetArray()) {
       if (rule.IsObject()) set_default(rule, "scope", text("*", a), a);
     }
   }
-  if (auto config = out.FindMember("clientConfig");
-      config != out.MemberEnd() && config->value.IsObject()) {
-    config->value.RemoveMember("caBundle");
-    if (auto service = config->value.FindMember("service");
-        service != config->value.MemberEnd() && service->value.IsObject()) {
-      set_default(service->value, "port", value(443), a);
+  if (value* config = json::member(out, "clientConfig"); config && config->IsObject()) {
+    config->RemoveMember("caBundle");
+    if (value* service = json::member(*config, "service"); service && service->IsObject()) {
+      set_default(*service, "port", value(443), a);
     }
   }
   return out;
@@ -98,21 +95,21 @@ result<std::string> render(std::string_view manifest_object_json, const render_o
   value out(rapidjson::kArrayType);
   for (const auto& hook : (*hooks)->GetArray()) {
     value h(hook, a);
-    auto config = h.FindMember("clientConfig");
-    if (config == h.MemberEnd() || !config->value.IsObject()) {
+    value* config = json::member(h, "clientConfig");
+    if (config == nullptr || !config->IsObject()) {
       return fail("webhook " + std::string(name_of(hook)) + " has no clientConfig");
     }
-    config->value.RemoveMember("caBundle");
-    const value* service = json::object_member(config->value, "service");
+    config->RemoveMember("caBundle");
+    value* service = json::member(*config, "service");
+    if (service != nullptr && !service->IsObject()) service = nullptr;
     if (!options.url_base.empty()) {
       const std::string path(service ? json::string_member(*service, "path") : "");
       value url(rapidjson::kObjectType);
       url.AddMember("url", text(options.url_base + path, a), a);
-      config->value = std::move(url);
+      *config = std::move(url);
     } else if (service != nullptr) {
-      auto& s = config->value["service"];
-      set(s, "name", text(options.service, a), a);
-      set(s, "namespace", text(options.service_namespace, a), a);
+      set(*service, "name", text(options.service, a), a);
+      set(*service, "namespace", text(options.service_namespace, a), a);
     }
     if (options.fail_open) {
       set(h, "failurePolicy", text("Ignore", a), a);
@@ -198,7 +195,8 @@ result<std::string> repair_patch(std::string_view observed_object_json,
   if (meta == nullptr) return fail("webhook configuration without metadata");
   auto& a = desired.GetAllocator();
   for (auto& w : desired.GetArray()) {
-    if (!w.IsObject() || !w.HasMember("clientConfig") || !w["clientConfig"].IsObject()) {
+    value* config = json::member(w, "clientConfig");
+    if (config == nullptr || !config->IsObject()) {
       return fail("a desired webhook has no clientConfig");
     }
     std::string_view bundle = fallback_ca_bundle;
@@ -209,7 +207,7 @@ result<std::string> repair_patch(std::string_view observed_object_json,
         }
       }
     }
-    if (!bundle.empty()) set(w["clientConfig"], "caBundle", text(bundle, a), a);
+    if (!bundle.empty()) set(*config, "caBundle", text(bundle, a), a);
   }
   value patch(rapidjson::kArrayType);
   value test(rapidjson::kObjectType);

@@ -9,10 +9,11 @@
 #include <rapidjson/writer.h>
 #include <boost/throw_exception.hpp>
 
+#include "common/json.hpp"
+#include "common/json_parse.hpp"
 #include "common/json_writer.hpp"
 #include "common/time_format.hpp"
 #include "k8s/client.hpp"
-#include "k8s/json.hpp"
 #include "k8s/wire.hpp"
 
 namespace mlnetpol::k8s {

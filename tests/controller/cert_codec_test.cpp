@@ -9,21 +9,22 @@
 
 namespace cert = mlnetpol::controller::cert;
 namespace certs = mlnetpol::certs;
+namespace rotation = mlnetpol::certs::rotation;
 using namespace std::chrono_literals;
 
 namespace {
 
 // Every member a Secret can hold: a signing CA, a staged one, a retiring one, the serving pair
 // and both annotations (whole seconds, as annotations hold them).
-cert::tls_state sample_state() {
+rotation::tls_state sample_state() {
   certs::issue_options names;
   names.extra_ips = {"127.0.0.1"};
-  const auto now = std::chrono::floor<std::chrono::seconds>(cert::wall::now());
-  cert::tls_state s;
+  const auto now = std::chrono::floor<std::chrono::seconds>(rotation::wall::now());
+  rotation::tls_state s;
   s.signing = certs::issue_ca(names, now - 1h, now + 90h);
   s.next = certs::issue_ca(names, now, now + 90h);
   s.serving = certs::issue_serving(*s.signing, names, now, now + 30h);
-  s.retiring = cert::bundle_set(certs::issue_ca(names, now - 2h, now + 10h).cert_pem);
+  s.retiring = rotation::bundle_set(certs::issue_ca(names, now - 2h, now + 10h).cert_pem);
   s.next_trusted_since = now;
   s.retire_after = now + 1h;
   return s;
@@ -32,7 +33,7 @@ cert::tls_state sample_state() {
 }  // namespace
 
 TEST_CASE("Secret encoding: object, patch and decode agree") {
-  const cert::tls_state state = sample_state();
+  const rotation::tls_state state = sample_state();
   const std::string object = cert::secret_object(state, "mlnetpol-system", "mlnetpol-tls");
   auto decoded = cert::decode_secret(object);
   REQUIRE(decoded.has_value());
@@ -40,7 +41,7 @@ TEST_CASE("Secret encoding: object, patch and decode agree") {
   CHECK(object.find("\"ca.crt\"") != std::string::npos);
   CHECK(object.find("\"tls.key\"") != std::string::npos);
 
-  cert::tls_state bare;
+  rotation::tls_state bare;
   bare.next = state.signing;
   const std::string patch = cert::secret_patch(bare, "42");
   CHECK(patch.find(R"("resourceVersion":"42")") != std::string::npos);
@@ -68,7 +69,7 @@ TEST_CASE("Secret encoding: object, patch and decode agree") {
 }
 
 TEST_CASE("webhook configuration: caBundle of every entry read and patched, the rest kept") {
-  const cert::tls_state state = sample_state();
+  const rotation::tls_state state = sample_state();
   const std::string configuration = R"({"apiVersion":"admissionregistration.k8s.io/v1",
     "kind":"ValidatingWebhookConfiguration","metadata":{"name":"mlnetpol","resourceVersion":"99"},
     "webhooks":[{"name":"a.mlnetpol.io","clientConfig":{"url":"https://127.0.0.1:1/validate"},

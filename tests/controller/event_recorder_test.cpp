@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/controller/memory_event_sink.hpp"
+#include "tests/support/captured_log.hpp"
 #include "tests/support/eventually.hpp"
 #include "tests/support/fake_apiserver.hpp"
 #include "tests/support/fake_apiserver_config.hpp"
@@ -263,4 +264,29 @@ TEST_CASE("recorder: metrics, one series per result from a closed set") {
   for (const char* r : {"sent", "aggregated", "rate_limited", "dropped", "failed"})
     CHECK(out.find(std::string("mlnetpol_events_total{result=\"") + r + "\"} 0\n") !=
           std::string::npos);
+}
+
+TEST_CASE("recorder over the wire: a namespace going away is no error; a missing grant said once") {
+  fake_apiserver server;
+  server.on("POST", "/apis/events.k8s.io/v1/namespaces/training/events",
+            fixture_response("networkpolicy-ssa-namespace-terminating"));
+  server.on("POST", "/apis/events.k8s.io/v1/namespaces/locked/events",
+            fixture_response("forbidden-impersonated-serviceaccount"));
+  mlnetpol::testing::captured_log log;
+  auto client = std::make_unique<k8s::client>(config_for(server));
+  event_recorder recorder(make_client_event_sink(std::move(client)), quick());
+  recorder.start();
+  recorder.record(trainer_denial());
+  REQUIRE(eventually([&] { return recorder.count(event_recorder::result::failed) == 1; }));
+  recorder.record(*denial_event("", "v1", "Pod", "locked", "a", "x"));
+  recorder.record(*denial_event("", "v1", "Pod", "locked", "b", "x"));
+  REQUIRE(eventually([&] { return recorder.count(event_recorder::result::failed) == 3; }));
+  recorder.stop();
+  const std::string lines = log.text();
+  CHECK(lines.find("debug \"msg\":\"event not written\"") != std::string::npos);
+  // The terminating namespace's 403 is not RBAC: the one error line is the locked namespace's.
+  const auto first = lines.find("error \"msg\":\"RBAC must grant this\"");
+  REQUIRE(first != std::string::npos);
+  CHECK(lines.find("\"resource\":\"events.events.k8s.io\"", first) != std::string::npos);
+  CHECK(lines.find("error ", first + 1) == std::string::npos);  // one line per change
 }

@@ -188,3 +188,21 @@ TEST_CASE("policy reporter: a follower writes nothing") {
   std::this_thread::sleep_for(200ms);
   CHECK_FALSE(f.api.find("PolicyReport", "team-a", "mlnetpol"));
 }
+
+TEST_CASE("policy reporter: a namespace going away is not retried; a refused write is") {
+  reporter_fixture f;
+  auto& api = f.api;
+  api.set_terminating("team-a");
+  api.fail_next("apply PolicyReport team-b/",
+                testing::make_error(k8s::failure_kind::forbidden, 403, "cannot create"));
+  f.reporter->start();
+  f.reporter->sync(securing({"team-a", "team-b"}), true);
+  CHECK(eventually([&] { return results(api, "team-b") == "[]"; }));  // written on the retry
+  std::this_thread::sleep_for(200ms);
+  std::size_t team_a_applies = 0;
+  for (const auto& call : api.calls())
+    team_a_applies += call.starts_with("apply PolicyReport team-a/") ? 1 : 0;
+  CHECK(team_a_applies == 1);
+  CHECK(f.metrics().find("mlnetpol_policy_report_writes_total{result=\"failed\"} 1") !=
+        std::string::npos);
+}
