@@ -359,10 +359,9 @@ TEST_CASE("manager: the leader reports PolicySetApplied and PolicySetFailed; a f
         out.push_back(c.body);
     return out;
   };
-  // At least one, judged by the first: our own label patch on the Namespace queues argocd once more,
-  // and that pass may read a watch cache still missing some of the objects just written and apply
-  // them again (idempotent, and reported as written: "N written", N < 4, not aggregated with the
-  // first). Waiting for exactly one would fail for good when the count passes it before a poll.
+  // Our own label patch on the Namespace queues argocd once more; that pass must not trust a watch
+  // store still missing the objects just written (it would apply them again: a second event, "N
+  // written"). Waited for as "at least one", counted exactly once the leader is idle.
   REQUIRE(eventually([&] { return !reasons(events_a, "PolicySetApplied").empty(); }));
   const std::string applied = reasons(events_a, "PolicySetApplied")[0];
   CHECK(applied.find(R"("type":"Normal")") != std::string::npos);
@@ -376,6 +375,7 @@ TEST_CASE("manager: the leader reports PolicySetApplied and PolicySetFailed; a f
   std::this_thread::sleep_for(200ms);
   REQUIRE(eventually([&] { return a.idle(); }));
   const auto applied_before = reasons(events_a, "PolicySetApplied").size();
+  CHECK(applied_before == 1);
   a.update_config(cfg);
   REQUIRE(eventually([&] { return a.full_syncs() >= 2 && a.idle(); }));
   std::this_thread::sleep_for(100ms);

@@ -194,7 +194,7 @@ TEST_CASE("policy reporter: a namespace going away is not retried; a refused wri
   auto& api = f.api;
   api.set_terminating("team-a");
   api.fail_next("apply PolicyReport team-b/",
-                testing::make_error(k8s::failure_kind::forbidden, 403, "cannot create"));
+                controller::testing::make_error(k8s::failure_kind::forbidden, 403, "cannot create"));
   f.reporter->start();
   f.reporter->sync(securing({"team-a", "team-b"}), true);
   CHECK(eventually([&] { return results(api, "team-b") == "[]"; }));  // written on the retry
