@@ -5,8 +5,6 @@
 #include <memory>
 #include <mutex>
 
-#include <spdlog/sinks/ostream_sink.h>
-
 #include <cstdio>
 #include <regex>
 #include <sstream>
@@ -14,25 +12,15 @@
 
 #include <unistd.h>
 
+#include "tests/support/captured_log.hpp"
+
 using namespace mlnetpol::obs;
 
 namespace {
-// Points the default logger at a string for one test; logging::setup's formats are reproduced by
-// calling it first and then swapping the sink's stream.
-struct captured_log {
-  std::ostringstream out;
-  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
-  explicit captured_log(log_format format) {
-    logging::setup(format, "info");
-    auto logger = spdlog::default_logger();
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-    sink->set_pattern("%v");
-    auto copy = std::make_shared<spdlog::logger>("capture", sink);
-    copy->set_level(spdlog::level::info);
-    spdlog::set_default_logger(copy);
-  }
-  ~captured_log() { spdlog::set_default_logger(previous); }
-};
+// The line alone, in the format under test, at info.
+mlnetpol::testing::captured_log_options line_only(log_format format) {
+  return {.format = format, .level = spdlog::level::info, .pattern = "%v"};
+}
 
 // A control byte as the line writes it: RapidJSON's short escapes, else \u00XX in upper case.
 std::string escaped_control(unsigned char c) {
@@ -73,26 +61,26 @@ std::string expected_line(const std::string& value) {
 }  // namespace
 
 TEST_CASE("json events are JSON members with escaped values") {
-  captured_log log(log_format::json);
+  mlnetpol::testing::captured_log log(line_only(log_format::json));
   logging::event(spdlog::level::info, "admission",
                  {{"uid", "a\"b"}, {"kind", "Pod"}, {"latency_ms", 0.25}, {"code", 200}});
-  CHECK(log.out.str() ==
+  CHECK(log.text() ==
         "\"msg\":\"admission\",\"uid\":\"a\\\"b\",\"kind\":\"Pod\",\"latency_ms\":0.250,\"code\":"
         "200\n");
 }
 
 TEST_CASE("json escapes control characters, quotes and backslashes inside runs") {
-  captured_log log(log_format::json);
+  mlnetpol::testing::captured_log log(line_only(log_format::json));
   logging::event(spdlog::level::info, "x", {{"v", "ab\ncd\"e\\f\x01"}});
-  CHECK(log.out.str() == "\"msg\":\"x\",\"v\":\"ab\\ncd\\\"e\\\\f\\u0001\"\n");
+  CHECK(log.text() == "\"msg\":\"x\",\"v\":\"ab\\ncd\\\"e\\\\f\\u0001\"\n");
 }
 
 TEST_CASE("json escapes every control character as the AdmissionReview response does") {
   std::string controls;
   for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
-  captured_log log(log_format::json);
+  mlnetpol::testing::captured_log log(line_only(log_format::json));
   logging::event(spdlog::level::info, "x", {{"v", controls}});
-  CHECK(log.out.str() ==
+  CHECK(log.text() ==
         "\"msg\":\"x\",\"v\":\""
         R"(\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000B\f\r\u000E\u000F)"
         R"(\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D)"
@@ -107,9 +95,9 @@ TEST_CASE("json escaping is the same for every byte at every position of an eigh
     for (std::size_t at = 0; at < 17; ++at) {
       std::string value(19, 'a');
       value[at] = static_cast<char>(c);
-      captured_log log(log_format::json);
+      mlnetpol::testing::captured_log log(line_only(log_format::json));
       logging::event(spdlog::level::info, "x", {{"v", value}});
-      REQUIRE_MESSAGE(log.out.str() == expected_line(value), "byte ", c, " at ", at);
+      REQUIRE_MESSAGE(log.text() == expected_line(value), "byte ", c, " at ", at);
     }
   }
 }
@@ -122,9 +110,9 @@ TEST_CASE("json escaping is the same for every string length and position of a s
       for (std::size_t at = 0; at < size; ++at) {
         std::string value(size, 'b');
         value[at] = static_cast<char>(c);
-        captured_log log(log_format::json);
+        mlnetpol::testing::captured_log log(line_only(log_format::json));
         logging::event(spdlog::level::info, "x", {{"v", value}});
-        REQUIRE_MESSAGE(log.out.str() == expected_line(value), "byte ", int{c}, " at ", at, " of ",
+        REQUIRE_MESSAGE(log.text() == expected_line(value), "byte ", int{c}, " at ", at, " of ",
                         size);
       }
     }
@@ -132,41 +120,41 @@ TEST_CASE("json escaping is the same for every string length and position of a s
 }
 
 TEST_CASE("numbers beyond the thousandths fast path are written in full") {
-  captured_log log(log_format::json);
+  mlnetpol::testing::captured_log log(line_only(log_format::json));
   logging::event(spdlog::level::info, "x", {{"a", 1e20}, {"b", -2.5}, {"c", 0}});
-  CHECK(log.out.str() == "\"msg\":\"x\",\"a\":100000000000000000000.000,\"b\":-2.500,\"c\":0\n");
+  CHECK(log.text() == "\"msg\":\"x\",\"a\":100000000000000000000.000,\"b\":-2.500,\"c\":0\n");
 }
 
 TEST_CASE("text events are key=value, quoted when needed") {
-  captured_log log(log_format::text);
+  mlnetpol::testing::captured_log log(line_only(log_format::text));
   logging::event(spdlog::level::info, "admission",
                  {{"uid", "u-1"}, {"name", "two words"}, {"namespace", ""}, {"latency_ms", 1.5}});
-  CHECK(log.out.str() == "admission uid=u-1 name=\"two words\" namespace=\"\" latency_ms=1.500\n");
+  CHECK(log.text() == "admission uid=u-1 name=\"two words\" namespace=\"\" latency_ms=1.500\n");
 }
 
 TEST_CASE("text values with a newline or tab are quoted with JSON's escapes") {
-  captured_log log(log_format::text);
+  mlnetpol::testing::captured_log log(line_only(log_format::text));
   logging::event(spdlog::level::info, "x", {{"a", "one\ntwo"}, {"b", "\t"}, {"c", "k=\"v\"\x01"}});
-  CHECK(log.out.str() == "x a=\"one\\ntwo\" b=\"\\t\" c=\"k=\\\"v\\\"\\u0001\"\n");
+  CHECK(log.text() == "x a=\"one\\ntwo\" b=\"\\t\" c=\"k=\\\"v\\\"\\u0001\"\n");
 }
 
 TEST_CASE("events below the level are dropped") {
-  captured_log log(log_format::json);
+  mlnetpol::testing::captured_log log(line_only(log_format::json));
   logging::event(spdlog::level::debug, "noise", {});
-  CHECK(log.out.str().empty());
+  CHECK(log.text().empty());
   CHECK_FALSE(logging::enabled(spdlog::level::debug));
   CHECK(logging::enabled(spdlog::level::warn));
 }
 
 TEST_CASE("booleans are bare in both formats") {
   {
-    captured_log log(log_format::json);
+    mlnetpol::testing::captured_log log(line_only(log_format::json));
     logging::event(spdlog::level::info, "x", {{"dry_run", true}, {"b", false}});
-    CHECK(log.out.str() == "\"msg\":\"x\",\"dry_run\":true,\"b\":false\n");
+    CHECK(log.text() == "\"msg\":\"x\",\"dry_run\":true,\"b\":false\n");
   }
-  captured_log log(log_format::text);
+  mlnetpol::testing::captured_log log(line_only(log_format::text));
   logging::event(spdlog::level::info, "x", {{"dry_run", false}});
-  CHECK(log.out.str() == "x dry_run=false\n");
+  CHECK(log.text() == "x dry_run=false\n");
 }
 
 TEST_CASE("log_denies is a switch, on by default") {
@@ -207,8 +195,8 @@ TEST_CASE("the stdout line: UTC timestamp to the microsecond, level, then the ev
 }
 
 TEST_CASE("real numbers are written with three decimals") {
-  captured_log log(log_format::text);
+  mlnetpol::testing::captured_log log(line_only(log_format::text));
   logging::event(spdlog::level::info, "x",
                  {{"a", 0.0}, {"b", 0.0004}, {"c", 0.0125}, {"d", 12345.6789}, {"e", -2.5}});
-  CHECK(log.out.str() == "x a=0.000 b=0.000 c=0.013 d=12345.679 e=-2.500\n");
+  CHECK(log.text() == "x a=0.000 b=0.000 c=0.013 d=12345.679 e=-2.500\n");
 }

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include <doctest/doctest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include "common/obs/logging.hpp"
 #include "server/metrics.hpp"
+#include "tests/support/captured_log.hpp"
 
 using namespace mlnetpol::server;
 namespace admission = mlnetpol::admission;
@@ -28,22 +28,12 @@ class fixed_handler final : public admission::handler {
   admission::review_response response_;
 };
 
-// The default logger pointed at a string (JSON fields only) at the given level, for one test.
-struct captured_log {
-  std::ostringstream out;
-  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
-  explicit captured_log(spdlog::level::level_enum level) {
-    logging::setup(mlnetpol::obs::log_format::json, "info");
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-    sink->set_pattern("%l %v");
-    auto logger = std::make_shared<spdlog::logger>("capture", sink);
-    logger->set_level(level);
-    spdlog::set_default_logger(logger);
-  }
-  ~captured_log() {
-    spdlog::set_default_logger(previous);
-    logging::set_log_denies(true);
-  }
+// The default logger pointed at a string at the given level, for one test; denials logged again
+// after it (a test turns them off).
+struct captured_log : mlnetpol::testing::captured_log {
+  explicit captured_log(spdlog::level::level_enum level)
+      : mlnetpol::testing::captured_log({.level = level}) {}
+  ~captured_log() { logging::set_log_denies(true); }
 };
 
 const std::string review =
@@ -89,7 +79,7 @@ TEST_CASE("a denial is logged at info with who and why") {
   captured_log log(spdlog::level::info);
   fixed_handler h(denial());
   call(h);
-  const std::string line = log.out.str();
+  const std::string line = log.text();
   CHECK(line.rfind("info \"msg\":\"admission\"", 0) == 0);
   CHECK(line.find(R"("uid":"u-1")") != std::string::npos);
   CHECK(line.find(R"("user":"alice")") != std::string::npos);
@@ -107,7 +97,7 @@ TEST_CASE("a denial's detail (the labels a namespace-label refusal names) is log
   r.detail = "mlnetpol.io/enforcement";
   fixed_handler h(r);
   call(h);
-  const std::string line = log.out.str();
+  const std::string line = log.text();
   CHECK(line.find(R"("rule":"namespace-label")") != std::string::npos);
   CHECK(line.find(R"("detail":"mlnetpol.io/enforcement")") != std::string::npos);
 }
@@ -119,11 +109,11 @@ TEST_CASE("allowed and patched decisions are logged at debug only") {
   {
     captured_log log(spdlog::level::info);
     call(h);
-    CHECK(log.out.str().empty());
+    CHECK(log.text().empty());
   }
   captured_log log(spdlog::level::debug);
   call(h);
-  const std::string line = log.out.str();
+  const std::string line = log.text();
   CHECK(line.rfind("debug \"msg\":\"admission\"", 0) == 0);
   CHECK(line.find(R"("decision":"patched")") != std::string::npos);
   CHECK(line.find(R"("patch":"[{\"op\":\"add\")") != std::string::npos);
@@ -134,7 +124,7 @@ TEST_CASE("--log-denies=false puts denials at debug too") {
   logging::set_log_denies(false);
   fixed_handler h(denial());
   call(h);
-  CHECK(log.out.str().empty());
+  CHECK(log.text().empty());
 }
 
 TEST_CASE("the decision line: groups cut to four, mode, the rule, RFC 3339 time, level names") {
@@ -146,7 +136,7 @@ TEST_CASE("the decision line: groups cut to four, mode, the rule, RFC 3339 time,
                       R"("userInfo":{"username":"alice","groups":["system:authenticated",)"
                       R"("ml-team","g3","g4","g5","g6"]})");
   call(h, with_groups);
-  const std::string line = log.out.str();
+  const std::string line = log.text();
   CHECK(line.find(R"("groups":"system:authenticated,ml-team,g3,g4,+2")") != std::string::npos);
   CHECK(line.find(R"("mode":"enforce")") != std::string::npos);
   CHECK(line.find(R"("rule":"workload-type-missing")") != std::string::npos);
@@ -201,7 +191,7 @@ TEST_CASE("decision lines past the limiter's burst are counted, not written; the
     CHECK(response.status == 200);
     CHECK(response.body.find(R"("allowed":false)") != std::string::npos);  // answered all the same
   }
-  const std::string lines = log.out.str();
+  const std::string lines = log.text();
   CHECK(std::count(lines.begin(), lines.end(), '\n') == 2);
   CHECK(lines.find(R"("suppressed_before":0)") != std::string::npos);
   CHECK(stats.log_lines_suppressed() == 2);
@@ -216,7 +206,7 @@ TEST_CASE("decision lines past the limiter's burst are counted, not written; the
     http_response response;
     route(request, response);
   }
-  const std::string debug_lines = debug_log.out.str();
+  const std::string debug_lines = debug_log.text();
   CHECK(std::count(debug_lines.begin(), debug_lines.end(), '\n') == 3);
   CHECK(stats.log_lines_suppressed() == 2);
 }
