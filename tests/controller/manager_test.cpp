@@ -247,15 +247,22 @@ TEST_CASE("manager: after a relist only what changed is queued, read from the wa
   REQUIRE(eventually([&] { return api.find("NetworkPolicy", "t5", "allow-dns").has_value(); }));
   REQUIRE(eventually([&] { return m.idle(); }));
   std::this_thread::sleep_for(100ms);
-  std::size_t cluster_lists = 0, namespace_lists = 0;
+  std::size_t cluster_lists = 0, other_lists = 0, t5_lists = 0;
   for (const auto& call : api.calls()) {
     if (call.rfind("list ", 0) != 0) continue;
-    (call.back() == ' ' ? cluster_lists : namespace_lists) += 1;
+    if (call.back() == ' ') {
+      ++cluster_lists;
+    } else {
+      (call.size() > 3 && call.compare(call.size() - 3, 3, " t5") == 0 ? t5_lists : other_lists)++;
+    }
   }
   CAPTURE(api.calls());
-  CHECK(cluster_lists == 3);    // one relist per informer
-  CHECK(namespace_lists == 0);  // the reconcile read the store, not the API server
-  CHECK(api.writes() == 1);     // t5's policy
+  CHECK(cluster_lists == 3);  // one relist per informer
+  CHECK(other_lists == 0);    // the reconcile read the store, not the API server
+  // A second pass of t5 that runs before the watch brings back our apply asks the API server
+  // (both kinds, once) rather than apply again from a store behind our write.
+  CHECK(t5_lists <= 2);
+  CHECK(api.writes() == 1);  // t5's policy
   // t5 only (twice at most: its apply's own event can beat the apply's answer); the other
   // namespaces were not even queued.
   CHECK(reconciles() - reconciled <= 2);
