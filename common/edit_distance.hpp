@@ -2,6 +2,7 @@
 // Levenshtein distance for "did you mean" suggestions (flags, configuration keys): the one copy.
 // Header-only: the pure policy core links no common library.
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <limits>
 #include <string_view>
@@ -25,6 +26,7 @@ class edit_distance {
 
  private:
   std::vector<std::size_t> prev_, cur_;
+  std::array<int, 256> counts_{};  // the bag distance's per-character counts
 };
 
 namespace detail {
@@ -43,7 +45,7 @@ inline std::size_t edit_distance::operator()(std::string_view a, std::string_vie
   // ... and at least the bag distance (characters one has beyond the other's, counted with
   // repeats): linear, it spares most pairs the quadratic table when a limit is set.
   if (options.limit < longer) {
-    int counts[256] = {};
+    auto& counts = counts_;  // all zero between calls: the loops below put back what they touch
     auto key = [&](char c) {
       return static_cast<unsigned char>(options.ignore_case ? detail::lower_ascii(c) : c);
     };
