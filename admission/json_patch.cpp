@@ -50,12 +50,14 @@ std::string pointer_of(std::span<const std::string_view> steps, std::size_t coun
 
 // The wanted values: a tree of maps (path steps and label/annotation maps) with string leaves, in
 // the order entries first name them. Children are indexed by name (views into the entries), so n
-// entries cost n log n rather than a linear member search each.
+// entries cost n log n rather than a linear member search each. The nodes live in one
+// wanted_tree, a label patch's few of them inline.
 struct wanted_node {
+  static constexpr std::size_t no_map = static_cast<std::size_t>(-1);
   struct member {
     std::string_view name;
     std::optional<std::string_view> value;  // a string entry; else a map
-    std::unique_ptr<wanted_node> map;
+    std::size_t map = no_map;               // the map's node in the tree
   };
   // A label patch's nodes have one to three members: kept inline, not in an allocation each.
   boost::container::small_vector<member, 4> members;
@@ -79,16 +81,24 @@ struct wanted_node {
       for (std::size_t i = 0; i < members.size(); ++i) index.emplace(members[i].name, i);
     }
     if (members.size() >= linear_members) index.emplace(name, members.size());
-    return members.emplace_back(member{name, std::nullopt, nullptr});
+    return members.emplace_back(member{name, std::nullopt, no_map});
   }
 };
 
+// nodes[0] is the root. A label patch has three maps or four (metadata, labels, annotations):
+// inline. Nodes are named by index: adding one may move them all.
+struct wanted_tree {
+  wanted_tree() { nodes.emplace_back(); }
+  boost::container::small_vector<wanted_node, 4> nodes;
+};
+
 // The node as a JSON object (for one "add" of a missing parent), written as RapidJSON writes it.
-rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator<>& alloc) {
+rapidjson::Value to_json(const wanted_tree& tree, std::size_t node,
+                         rapidjson::MemoryPoolAllocator<>& alloc) {
   rapidjson::Value out(rapidjson::kObjectType);
-  for (const auto& m : node.members) {
+  for (const auto& m : tree.nodes[node].members) {
     rapidjson::Value value = m.value ? rapidjson::Value(m.value->data(), size_of(*m.value), alloc)
-                                     : to_json(*m.map, alloc);
+                                     : to_json(tree, m.map, alloc);
     out.AddMember(rapidjson::Value(m.name.data(), size_of(m.name), alloc), value, alloc);
   }
   return out;
@@ -96,27 +106,31 @@ rapidjson::Value to_json(const wanted_node& node, rapidjson::MemoryPoolAllocator
 
 // Merges the entries into one tree of wanted values, so entries under the same missing parent end
 // up in the same "add".
-result<void> build_wanted(wanted_node& wanted, const std::vector<policy::map_entry>& entries) {
+result<void> build_wanted(wanted_tree& tree, std::span<const policy::map_entry> entries) {
   // Reused by every entry; a metadata path is a few steps deep, so it stays on the stack.
   boost::container::small_vector<std::string_view, 8> steps;
   for (const auto& entry : entries) {
     steps.assign(entry.metadata_path.begin(), entry.metadata_path.end());
     steps.emplace_back(entry.map_name);
-    wanted_node* node = &wanted;
+    std::size_t node = 0;
     for (std::size_t i = 0; i < steps.size(); ++i) {
-      wanted_node::member* found = node->find(steps[i]);
+      const wanted_node::member* found = tree.nodes[node].find(steps[i]);
       if (found == nullptr) {
-        found = &node->add(steps[i]);
-        found->map = std::make_unique<wanted_node>();
-      } else if (found->value) {
+        const std::size_t child = tree.nodes.size();
+        tree.nodes.emplace_back();  // first: it may move the node being added to
+        tree.nodes[node].add(steps[i]).map = child;
+        node = child;
+        continue;
+      }
+      if (found->value) {
         return fail("conflicting entries: " + pointer_of(steps, i + 1) +
                     " is both a value and a map");
       }
-      node = found->map.get();
+      node = found->map;
     }
-    wanted_node::member* found = node->find(entry.key);
+    wanted_node::member* found = tree.nodes[node].find(entry.key);
     if (found == nullptr) {
-      node->add(entry.key).value = entry.value;
+      tree.nodes[node].add(entry.key).value = entry.value;
     } else if (found->value) {
       found->value = entry.value;  // later entries win
     } else {
@@ -148,10 +162,11 @@ class original_members {
 
 // Emits the operations turning original into a superset of wanted. Recursion depth is the length
 // of the entries' paths, not anything from the admitted object.
-result<void> diff(const wanted_node& wanted, const rapidjson::Value& original, std::string& pointer,
-                  json_patch& patch, rapidjson::MemoryPoolAllocator<>& alloc) {
+result<void> diff(const wanted_tree& tree, std::size_t node, const rapidjson::Value& original,
+                  std::string& pointer, json_patch& patch,
+                  rapidjson::MemoryPoolAllocator<>& alloc) {
   const original_members members(original);
-  for (const auto& member : wanted.members) {
+  for (const auto& member : tree.nodes[node].members) {
     const std::size_t mark = pointer.size();
     append_pointer_token(pointer, member.name);
     const rapidjson::Value* it = members.find(member.name);
@@ -160,7 +175,7 @@ result<void> diff(const wanted_node& wanted, const rapidjson::Value& original, s
       if (member.value) {
         patch.add(pointer, *member.value);
       } else {
-        patch.add(pointer, to_json(*member.map, alloc));
+        patch.add(pointer, to_json(tree, member.map, alloc));
       }
     } else if (member.value) {
       if (!it->IsString() ||
@@ -168,7 +183,7 @@ result<void> diff(const wanted_node& wanted, const rapidjson::Value& original, s
         patch.replace(pointer, *member.value);
       }
     } else if (it->IsObject()) {
-      auto nested = diff(*member.map, *it, pointer, patch, alloc);
+      auto nested = diff(tree, member.map, *it, pointer, patch, alloc);
       if (!nested) return nested;
     } else {
       return fail(pointer + " is " + json_type_name(*it) + ", not an object");
@@ -212,7 +227,8 @@ std::optional<rapidjson::SizeType> array_index(std::string_view token, rapidjson
 }
 
 // The value at tokens, or null when a step does not resolve (for "test").
-const rapidjson::Value* resolve(const rapidjson::Value& root, const std::vector<std::string>& tokens) {
+const rapidjson::Value* resolve(const rapidjson::Value& root,
+                                const std::vector<std::string>& tokens) {
   const rapidjson::Value* at = &root;
   for (const std::string& token : tokens) {
     if (at->IsObject()) {
@@ -428,12 +444,12 @@ std::string json_patch::str() const {
 }
 
 result<std::string> patch_for_entries(const rapidjson::Value& object,
-                                      const std::vector<policy::map_entry>& entries) {
+                                      std::span<const policy::map_entry> entries) {
   return patch_for_mutation(object, entries, {});
 }
 
 result<std::string> patch_for_mutation(const rapidjson::Value& object,
-                                       const std::vector<policy::map_entry>& entries,
+                                       std::span<const policy::map_entry> entries,
                                        std::string_view scheduling_gate) {
   using patch_result = result<std::string>;
   if (entries.empty() && scheduling_gate.empty())
@@ -442,7 +458,7 @@ result<std::string> patch_for_mutation(const rapidjson::Value& object,
     return fail(std::string("the admitted object is ") + json_type_name(object) +
                 ", not an object");
   }
-  wanted_node wanted;
+  wanted_tree wanted;
   if (auto built = build_wanted(wanted, entries); !built) return built.error();
   json_patch patch;
   // Room for every operation (a string add or replace writes its path and value and ~40 more
@@ -453,11 +469,16 @@ result<std::string> patch_for_mutation(const rapidjson::Value& object,
     for (const auto& step : entry.metadata_path) estimate += 1 + step.size();
   }
   patch.reserve(estimate);
-  std::string pointer;
-  pointer.reserve(128);
+  // The pointer being written: the thread's, its room kept across requests (cleared here, and no
+  // call below re-enters this function).
+  thread_local std::string pointer;
+  pointer.clear();
   // One small pool for the values of all "add"s (each is written out at once).
   rapidjson::MemoryPoolAllocator<> alloc(4096);
-  if (auto done = diff(wanted, object, pointer, patch, alloc); !done) return done.error();
+  auto done = diff(wanted, 0, object, pointer, patch, alloc);
+  // A hostile object's long keys do not stay reserved on this thread.
+  if (pointer.capacity() > 4096) std::string().swap(pointer);
+  if (!done) return done.error();
   if (!scheduling_gate.empty()) {
     const auto spec = object.FindMember("spec");
     if (spec == object.MemberEnd() || !spec->value.IsObject()) {

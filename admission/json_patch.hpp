@@ -4,6 +4,7 @@
 // the user's request even under failurePolicy Ignore, so patches are computed against the original.
 #include <cstddef>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,13 +55,13 @@ class json_patch {
 // value nothing. "" when nothing changes. An error when the object, or a step of a path in it, is
 // not a JSON object, or when entries need one path to be both a value and a map.
 result<std::string> patch_for_entries(const rapidjson::Value& object,
-                                      const std::vector<policy::map_entry>& entries);
+                                      std::span<const policy::map_entry> entries);
 
 // patch_for_entries, then, when scheduling_gate is not "", {name: scheduling_gate} appended to
 // spec.schedulingGates after the gates already there ("add" of the whole list when it is absent or
 // null). An error also when spec, or a schedulingGates that is there, has the wrong type.
 result<std::string> patch_for_mutation(const rapidjson::Value& object,
-                                       const std::vector<policy::map_entry>& entries,
+                                       std::span<const policy::map_entry> entries,
                                        std::string_view scheduling_gate);
 
 // Applies an RFC 6902 patch of add, replace, remove and test operations (those the webhooks and

@@ -33,13 +33,12 @@ review_response to_response(policy::decision& d, const policy::config& cfg) {
   out.detail = std::move(d.detail);
   out.decision = std::string(policy::to_string(d.result));
   out.mode = policy::to_string(d.mode);
-  out.violations.reserve(d.violations.size());
-  for (auto& v : d.violations) {
+  for (const auto& v : d.violations) {
     // The guardrails' violations count under their own mode.
     const std::string_view mode = policy::is_tenant_policy_rule(v.rule)
                                       ? policy::to_string(cfg.tenant_policy_guardrails)
                                       : out.mode;
-    out.violations.push_back({std::move(v.rule), std::string(mode)});
+    out.violations.push_back({v.rule, mode});
   }
   return out;
 }

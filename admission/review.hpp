@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <rapidjson/document.h>
+#include <boost/container/small_vector.hpp>
 
 #include "policy/string_list.hpp"
 
@@ -45,9 +46,11 @@ struct review_request {
 };
 
 struct violation_record {
-  std::string rule;
-  std::string mode;  // enforce | warn | audit
+  std::string_view rule;  // a policy::rule_* constant (static)
+  std::string_view mode;  // enforce | warn | audit (static)
 };
+// One or two per refused request: inline, no allocation.
+using violation_records = boost::container::small_vector<violation_record, 2>;
 
 // What a handler answers; the codec turns it into AdmissionReview.response.
 struct review_response {
@@ -59,9 +62,9 @@ struct review_response {
   std::vector<std::string> warnings;
   std::vector<std::pair<std::string, std::string>> audit_annotations;
   // For the decision log line and metrics, not sent to the API server.
-  std::string decision;  // allowed | patched | denied | warned | audited | exempt
+  std::string decision;   // allowed | patched | denied | warned | audited | exempt
   std::string_view mode;  // enforce | warn | audit in force for the request (a static string)
-  std::vector<violation_record> violations;
+  violation_records violations;
   std::string detail;  // what a refusal is about beyond its rules (e.g. the labels), for the log
 };
 
@@ -103,16 +106,16 @@ struct review_outcome {
   std::string_view namespace_name;
   std::string_view name;
   std::string_view operation;
-  std::string message;          // review_response::message (a denial's reason, for its Event)
-  std::string_view user;        // request.userInfo.username
-  policy::string_list groups;   // request.userInfo.groups
-  std::string_view mode;        // review_response::mode
-  bool dry_run = false;  // request.dryRun
-  std::string patch;     // the JSON Patch sent (base64-encoded in body), for the decision log
-  std::string decision;  // as review_response::decision, or decision_error
-  std::string error;     // readable transport/decode error, empty on success
-  std::vector<violation_record> violations;
-  std::string detail;  // review_response::detail
+  std::string message;         // review_response::message (a denial's reason, for its Event)
+  std::string_view user;       // request.userInfo.username
+  policy::string_list groups;  // request.userInfo.groups
+  std::string_view mode;       // review_response::mode
+  bool dry_run = false;        // request.dryRun
+  std::string patch;           // the JSON Patch sent (base64-encoded in body), for the decision log
+  std::string decision;        // as review_response::decision, or decision_error
+  std::string error;           // readable transport/decode error, empty on success
+  violation_records violations;
+  std::string detail;                // review_response::detail
   std::shared_ptr<const void> keep;  // what the views above point into
 };
 

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
+
 #include "policy/config.hpp"
 #include "policy/mutation.hpp"
 
@@ -45,10 +47,14 @@ inline constexpr std::string_view rule_label_via_status = "label-via-status";
 inline constexpr std::string_view rule_scheduling_gate = "scheduling-gate";
 
 struct violation {
-  std::string rule;
-  std::string message;  // full text with the fix, for denials and audit annotations
-  std::string summary;  // a short form for warnings (<= 120 characters where names allow)
+  std::string_view rule;  // one of the rule_* constants (static): no copy per request
+  std::string message;    // full text with the fix, for denials and audit annotations
+  std::string summary;    // a short form for warnings (<= 120 characters where names allow)
 };
+// A request breaks one rule or two: those stay inline, not in an allocation per request.
+using violation_list = boost::container::small_vector<violation, 1>;
+// A pod's label and its source annotation, or a namespace's few role labels: inline.
+using map_entry_list = boost::container::small_vector<map_entry, 2>;
 
 struct decision {
   outcome result = outcome::allowed;
@@ -56,8 +62,8 @@ struct decision {
   bool allowed = true;
   int code = 0;  // 403 when denied
   std::string message;
-  std::vector<violation> violations;
-  std::vector<map_entry> additions;   // to patch in; empty under audit
+  violation_list violations;
+  map_entry_list additions;  // to patch in; empty under audit
   // Append the policy-set scheduling gate to spec.schedulingGates (a Pod CREATE whose namespace's
   // set is not stored yet); its label is among the additions.
   bool scheduling_gate = false;

@@ -121,16 +121,52 @@ bool settle_early(context& c) {
   return false;
 }
 
-// "pod \"web-7d9f\"" / "Deployment \"web\"" / "pod with generateName \"train-\"".
-std::string describe_object(const request_facts& r, const rapidjson::Value* object) {
-  const std::string_view kind = is_pod_kind(r.group, r.kind) ? "pod" : r.kind;
+// What a message calls the object: "pod \"web-7d9f\"" / "Deployment \"web\"" /
+// "pod with generateName \"train-\"", then " (<template path>)" for a template. Views: a message
+// is written in one string, sized once.
+struct subject {
+  std::string_view kind;
+  std::string_view name;           // metadata.name, else the request's name
+  std::string_view generate_name;  // when there is no name
+  std::string_view template_path;  // "" for the object itself
+
+  std::size_t size() const {
+    const std::size_t own = !name.empty()            ? 3 + name.size()
+                            : !generate_name.empty() ? 21 + generate_name.size()
+                                                     : 10;
+    return kind.size() + own + (template_path.empty() ? 0 : 3 + template_path.size());
+  }
+  void append_to(std::string& out) const {
+    if (!name.empty()) {
+      append(out, kind, " \"", name, "\"");
+    } else if (!generate_name.empty()) {
+      append(out, kind, " with generateName \"", generate_name, "\"");
+    } else {
+      append(out, kind, " (unnamed)");
+    }
+    if (!template_path.empty()) append(out, " (", template_path, ")");
+  }
+};
+
+subject subject_of(const request_facts& r, const rapidjson::Value* object,
+                   std::string_view template_path = {}) {
+  subject out;
+  out.kind = is_pod_kind(r.group, r.kind) ? "pod" : r.kind;
   const rapidjson::Value* metadata = json_member(object, "metadata");
-  std::string_view name = json_string(json_member(metadata, "name"));
-  if (name.empty()) name = r.name;
-  if (!name.empty()) return cat(kind, " \"", name, "\"");
-  const std::string_view generate = json_string(json_member(metadata, "generateName"));
-  if (!generate.empty()) return cat(kind, " with generateName \"", generate, "\"");
-  return cat(kind, " (unnamed)");
+  out.name = json_string(json_member(metadata, "name"));
+  if (out.name.empty()) out.name = r.name;
+  if (out.name.empty()) out.generate_name = json_string(json_member(metadata, "generateName"));
+  out.template_path = template_path;
+  return out;
+}
+
+std::string describe_object(const request_facts& r, const rapidjson::Value* object,
+                            std::string_view template_path = {}) {
+  const subject s = subject_of(r, object, template_path);
+  std::string out;
+  out.reserve(s.size());
+  s.append_to(out);
+  return out;
 }
 
 // --- mutation ---
@@ -140,6 +176,8 @@ struct planned_label {
   std::string note;  // "would add label k=v (inferred from ...)"
   std::string audit_value;
 };
+// A pod's label and its source annotation: inline.
+using planned_list = boost::container::small_vector<planned_label, 2>;
 
 // The owner kind whose pods a site describes: the pod's controller, or the workload itself (a Job
 // template's pods are owned by that Job; a CronJob's by the Jobs it creates).
@@ -153,18 +191,18 @@ std::string_view owner_kind_for(const context& c, const rapidjson::Value& object
 // Appends the labels to add at site to out. Notes and audit values are only read under audit, so
 // only then are they written.
 void plan_site(const context& c, const rapidjson::Value& object, const pod_site& site,
-               std::vector<planned_label>& out) {
+               planned_list& out) {
   if (!c.roles.ml()) return;
   // Never overwrite: any value (even an invalid one) is the user's and validation judges it.
   if (map_value(site.metadata, "labels", c.cfg.label_key)) return;
-  inference_result inferred =
-      infer_workload_type(c.roles, c.namespace_name, owner_kind_for(c, object), site.metadata);
+  const bool audit = c.result.mode == enforcement_mode::audit;
+  inference_result inferred = infer_workload_type(c.roles, c.namespace_name,
+                                                  owner_kind_for(c, object), site.metadata, audit);
   if (!inferred.value) return;
   const std::string& key = c.cfg.label_key;
   const std::string& value = *inferred.value;
-  if (out.empty()) out.reserve(2);  // the label and its source annotation (geometric after)
   planned_label& label = out.emplace_back();
-  if (c.result.mode == enforcement_mode::audit) {
+  if (audit) {
     const bool in_template = !site.template_path.empty();
     label.note = cat("would add label ", key, "=", value, in_template ? " to " : "",
                      site.template_path, " (inferred from ", inferred.text, ")");
@@ -185,8 +223,8 @@ void plan_site(const context& c, const rapidjson::Value& object, const pod_site&
   }
 }
 
-std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& object) {
-  std::vector<planned_label> out;
+planned_list plan_namespace(context& c, const rapidjson::Value& object) {
+  planned_list out;
   const namespace_roles& roles = c.roles;
   if (!roles.secured && !roles.ml()) return out;
   const rapidjson::Value* metadata = json_member(&object, "metadata");
@@ -218,10 +256,10 @@ std::vector<planned_label> plan_namespace(context& c, const rapidjson::Value& ob
 // written_template_fields changed (policy/template_fields.hpp; the admission policies' CEL
 // compares the same), so other updates (finalizers, owner references, an image) of workloads that
 // predate mlnetpol are neither patched (no surprise rollout) nor denied (no stuck deletion).
-std::vector<pod_site> written_sites(const request_facts& r) {
-  std::vector<pod_site> sites = pod_sites(r.group, r.kind, *r.object);
+pod_site_list written_sites(const request_facts& r) {
+  pod_site_list sites = pod_sites(r.group, r.kind, *r.object);
   if (r.operation != "UPDATE" || r.old_object == nullptr) return sites;
-  const std::vector<pod_site> old_sites = pod_sites(r.group, r.kind, *r.old_object);
+  const pod_site_list old_sites = pod_sites(r.group, r.kind, *r.old_object);
   // Sorted by path, each new site is compared with the old site at its path only (n log n, not
   // n²). Several old sites share a path only when the old object repeats a replica type's key,
   // which the API server never sends; then the first counts, as FindMember and the patch see it.
@@ -246,19 +284,24 @@ std::vector<pod_site> written_sites(const request_facts& r) {
         written_template_fields.begin(), written_template_fields.end(),
         [&](const template_field& f) { return same(field(old, f), field(site, f)); });
   };
-  std::erase_if(sites, [&](const pod_site& site) {
-    const auto old = std::lower_bound(
-        by_path.begin(), by_path.end(), site.template_path,
-        [](const pod_site* o, const std::string& path) { return o->template_path < path; });
-    return old != by_path.end() && (*old)->template_path == site.template_path &&
-           same_site(**old, site);
-  });
+  sites.erase(std::remove_if(sites.begin(), sites.end(),
+                             [&](const pod_site& site) {
+                               const auto old = std::lower_bound(
+                                   by_path.begin(), by_path.end(), site.template_path,
+                                   [](const pod_site* o, const std::string& path) {
+                                     return o->template_path < path;
+                                   });
+                               return old != by_path.end() &&
+                                      (*old)->template_path == site.template_path &&
+                                      same_site(**old, site);
+                             }),
+              sites.end());
   return sites;
 }
 
-std::vector<planned_label> plan(context& c) {
+planned_list plan(context& c) {
   const request_facts& r = c.request;
-  std::vector<planned_label> out;
+  planned_list out;
   if (r.object == nullptr || !r.object->IsObject()) return out;
   const bool create = r.operation == "CREATE";
   const bool update = r.operation == "UPDATE";
@@ -284,21 +327,22 @@ std::vector<planned_label> plan(context& c) {
 // also the label for a pod created with mlnetpol's gate already on it, so the leader finds and
 // releases it too. Never under audit (nothing is applied, nothing would release it). Returns true
 // when it planned something.
-bool plan_gate(context& c, std::vector<planned_label>& out) {
+bool plan_gate(context& c, planned_list& out) {
   const request_facts& r = c.request;
   if (c.kind != kind_class::pod || !r.sub_resource.empty() || r.operation != "CREATE" ||
-      r.object == nullptr || !r.object->IsObject() || r.policy_set == nullptr || c.result.mode == enforcement_mode::audit) {
+      r.object == nullptr || !r.object->IsObject() || r.policy_set == nullptr ||
+      c.result.mode == enforcement_mode::audit) {
     return false;
   }
   const bool present = policy_set_gate_index(json_member(r.object, "spec")).has_value();
-  const bool needed = needs_scheduling_gate(r.operation, c.roles.secured, c.result.mode,
-                                            r.policy_set);
+  const bool needed =
+      needs_scheduling_gate(r.operation, c.roles.secured, c.result.mode, r.policy_set);
   if (!needed && !present) return false;
   c.result.scheduling_gate = needed && !present;
   const rapidjson::Value* metadata = json_member(r.object, "metadata");
   if (map_value(metadata, "labels", policy_set_gated_label) != role_label_value) {
-    out.emplace_back().entry = {{"metadata"}, "labels", str(policy_set_gated_label),
-                                str(role_label_value)};
+    out.emplace_back().entry = {
+        {"metadata"}, "labels", str(policy_set_gated_label), str(role_label_value)};
   }
   return true;
 }
@@ -348,7 +392,7 @@ std::optional<std::string> label_after(const context& c, const rapidjson::Value&
                                        const pod_site& site, bool overlay_inferred) {
   if (auto value = map_value(site.metadata, "labels", c.cfg.label_key)) return str(*value);
   if (!overlay_inferred) return std::nullopt;
-  std::vector<planned_label> planned;
+  planned_list planned;
   plan_site(c, object, site, planned);
   for (auto& label : planned) {
     if (label.entry.map_name == "labels") return std::move(label.entry.value);
@@ -357,23 +401,26 @@ std::optional<std::string> label_after(const context& c, const rapidjson::Value&
 }
 
 void check_site(context& c, const rapidjson::Value& object, const pod_site& site,
-                std::vector<violation>& out) {
-  std::string subject = describe_object(c.request, &object);
-  if (!site.template_path.empty()) append(subject, " (", site.template_path, ")");
+                violation_list& out) {
   const std::string_view ns = c.namespace_name;
   const workload_types allowed = allowed_workload_type_set(c.roles);
   const std::string& key = c.cfg.label_key;
-  // Room for a message's fixed words, so appending the parts does not grow it again.
-  const std::size_t message_size =
-      320 + 2 * subject.size() + ns.size() + 2 * key.size() + 2 * site.template_path.size();
-
   const bool overlay = c.result.mode == enforcement_mode::audit;
   const std::optional<std::string> value = label_after(c, object, site, overlay);
+  if (value && allowed.contains(*value)) return;
+  const subject about = subject_of(c.request, &object, site.template_path);
+  // Room for a message's fixed words, so appending the parts does not grow it again.
+  const std::size_t message_size = 320 + 2 * about.size() + ns.size() + 2 * key.size() +
+                                   2 * site.template_path.size() + (value ? value->size() : 0);
+  // Only warnings read a summary: under enforce none is written.
+  const bool summarize = c.result.mode != enforcement_mode::enforce;
+  violation& v = out.emplace_back();
+  v.message.reserve(message_size);
+  about.append_to(v.message);
   if (!value) {
-    std::string message;
-    message.reserve(message_size);
-    append(message, subject, " in namespace \"", ns, "\" has no label ", key,
-           "; allowed values here: ");
+    v.rule = rule_workload_type_missing;
+    std::string& message = v.message;
+    append(message, " in namespace \"", ns, "\" has no label ", key, "; allowed values here: ");
     append_joined(message, allowed.view(), " or ");
     message += '.';
     const std::string_view owner_kind = owner_kind_for(c, object);
@@ -391,27 +438,28 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
     const bool pod = c.kind == kind_class::pod && site.template_path.empty();
     append_fix_location(message, c, site, allowed, pod ? owner_kind : pod_owner_kind(object, site),
                         "to");
-    std::string summary;
-    summary.reserve(subject.size() + key.size() + 64);  // the allowed values too: grown once
-    append(summary, subject, ": no label ", key, " (allowed here: ");
-    append_joined(summary, allowed.view(), " or ");
-    summary += ')';
-    out.push_back({str(rule_workload_type_missing), std::move(message), std::move(summary)});
-  } else if (!allowed.contains(*value)) {
-    std::string message;
-    message.reserve(message_size + value->size());
-    append(message, subject, " in namespace \"", ns, "\" has label ", key, "=", *value,
+    if (summarize) {
+      v.summary.reserve(about.size() + key.size() + 64);  // the allowed values too: grown once
+      about.append_to(v.summary);
+      append(v.summary, ": no label ", key, " (allowed here: ");
+      append_joined(v.summary, allowed.view(), " or ");
+      v.summary += ')';
+    }
+  } else {
+    v.rule = rule_workload_type_not_allowed;
+    std::string& message = v.message;
+    append(message, " in namespace \"", ns, "\" has label ", key, "=", *value,
            ", which is not allowed here; allowed values: ");
     append_joined(message, allowed.view(), " or ");
     message += ". Fix: set ";
     append_fix_location(message, c, site, allowed, pod_owner_kind(object, site), "on");
-    std::string summary;
-    summary.reserve(subject.size() + key.size() + value->size() + ns.size() + 80);
-    append(summary, subject, ": ", key, "=", *value, " not allowed in namespace ", ns,
-           " (allowed: ");
-    append_joined(summary, allowed.view(), " or ");
-    summary += ')';
-    out.push_back({str(rule_workload_type_not_allowed), std::move(message), std::move(summary)});
+    if (summarize) {
+      v.summary.reserve(about.size() + key.size() + value->size() + ns.size() + 80);
+      about.append_to(v.summary);
+      append(v.summary, ": ", key, "=", *value, " not allowed in namespace ", ns, " (allowed: ");
+      append_joined(v.summary, allowed.view(), " or ");
+      v.summary += ')';
+    }
   }
 }
 
@@ -423,16 +471,15 @@ bool host_network_denied(const context& c) {
 }
 
 void check_host_network(const context& c, const rapidjson::Value& object, const pod_site& site,
-                        std::vector<violation>& out) {
+                        violation_list& out) {
   const rapidjson::Value* host_network = json_member(site.spec, "hostNetwork");
   if (host_network == nullptr || !host_network->IsBool() || !host_network->GetBool()) return;
-  std::string subject = describe_object(c.request, &object);
-  if (!site.template_path.empty()) append(subject, " (", site.template_path, ")");
+  const std::string subject = describe_object(c.request, &object, site.template_path);
   const std::string_view ns = c.namespace_name;
   const std::string field = site.template_path.empty()
                                 ? std::string("spec.hostNetwork")
                                 : cat(site.template_path, ".spec.hostNetwork");
-  out.push_back({str(rule_host_network),
+  out.push_back({rule_host_network,
                  cat(subject, " in namespace \"", ns, "\" sets ", field,
                      ": true, which is denied in secured namespaces: a pod on the host network "
                      "bypasses every network policy. Fix: remove ",
@@ -445,7 +492,7 @@ void check_host_network(const context& c, const rapidjson::Value& object, const 
 
 // Labels belong to the pod, where the rules above judge them; a status write (which the API
 // server lets change metadata too) must not change the workload label at all.
-void check_label_via_status(const context& c, std::vector<violation>& out) {
+void check_label_via_status(const context& c, violation_list& out) {
   const request_facts& r = c.request;
   const std::string& key = c.cfg.label_key;
   const auto before = map_value(json_member(r.old_object, "metadata"), "labels", key);
@@ -454,7 +501,7 @@ void check_label_via_status(const context& c, std::vector<violation>& out) {
   const std::string subject = describe_object(r, r.object);
   const std::string change = cat(before ? *before : "(none)", " -> ", after ? *after : "(none)");
   out.push_back(
-      {str(rule_label_via_status),
+      {rule_label_via_status,
        cat(subject, " in namespace \"", c.namespace_name, "\": changing label ", key, " (", change,
            ") through the pods/status sub-resource is denied: the label decides which network "
            "policies select the pod. Fix: leave metadata.labels out of status writes (change the "
@@ -467,7 +514,7 @@ bool label_ok(const context& c, const pod_site& site) {
   return value && allowed_workload_type_set(c.roles).contains(*value);
 }
 
-void check_managed_policy(context& c, std::vector<violation>& out) {
+void check_managed_policy(context& c, violation_list& out) {
   const request_facts& r = c.request;
   const bool update = r.operation == "UPDATE";
   if (!update && r.operation != "DELETE") return;
@@ -482,7 +529,7 @@ void check_managed_policy(context& c, std::vector<violation>& out) {
   std::vector<std::string_view> groups(c.cfg.admin_groups.begin(), c.cfg.admin_groups.end());
   const std::string where =
       r.namespace_name.empty() ? "" : " in namespace \"" + str(r.namespace_name) + "\"";
-  out.push_back({str(rule_managed_policy),
+  out.push_back({rule_managed_policy,
                  subject + where + " is managed by mlnetpol (label " + str(managed_by_label) + "=" +
                      str(managed_by_value) + "); only mlnetpol's service account " +
                      c.cfg.service_account +
@@ -493,9 +540,9 @@ void check_managed_policy(context& c, std::vector<violation>& out) {
                  subject + " is managed by mlnetpol; change the mlnetpol configuration instead"});
 }
 
-std::vector<violation> find_violations(context& c) {
+violation_list find_violations(context& c) {
   const request_facts& r = c.request;
-  std::vector<violation> out;
+  violation_list out;
   if (c.kind == kind_class::network_policy) {
     check_managed_policy(c, out);
     return out;
@@ -543,7 +590,7 @@ void refuse_in_every_mode(decision& d, std::string_view rule, std::string messag
   d.allowed = false;
   d.code = 403;
   d.result = outcome::denied;
-  d.violations.push_back({str(rule), message, std::move(summary)});
+  d.violations.push_back({rule, message, std::move(summary)});
   d.message = std::move(message);
 }
 
@@ -578,8 +625,7 @@ bool refuse_foreign_label_changes(context& c) {
   std::vector<std::string_view> groups(c.cfg.admin_groups.begin(), c.cfg.admin_groups.end());
   std::string message =
       cat("namespace \"", c.namespace_name, "\": ", r.username, " may not change label ", what,
-          ": the ", owned_label_prefix,
-          " labels and the ", policy_set_annotation,
+          ": the ", owned_label_prefix, " labels and the ", policy_set_annotation,
           " annotation are mlnetpol's (the enforcement override is an administrator's tool); only "
           "mlnetpol's service account ",
           c.cfg.service_account,
@@ -636,7 +682,7 @@ decision mutate(const request_facts& request, const config& cfg) {
   c.result.mode = cfg.enforcement;
   if (settle_early(c)) return std::move(c.result);
   c.roles = roles_of(cfg, c.namespace_name);
-  std::vector<planned_label> planned = plan(c);
+  planned_list planned = plan(c);
   const bool gated = plan_gate(c, planned);
   if (!planned.empty() || gated) {
     if (c.result.mode == enforcement_mode::audit) {

@@ -56,7 +56,7 @@ constexpr std::string_view to_string(finding_severity s) {
 }
 
 struct guardrail_finding {
-  std::string rule;  // one of rule_tenant_*
+  std::string_view rule;  // one of rule_tenant_* (static)
   finding_severity severity = finding_severity::high;
   std::string message;  // what is too wide, how to narrow it, which annotation documents it
   std::string summary;  // one line of at most about 120 characters, for admission warnings

@@ -68,20 +68,27 @@ struct signal_ref {
   std::string_view required_value;  // of a label signal that needs one
 };
 
-workload_signal describe(const signal_ref& s) {
+// The signal's words; its text only when with_text (a label patch outside audit writes none).
+workload_signal describe(const signal_ref& s, bool with_text = true) {
   using source = signal_ref::source;
+  workload_signal out;
+  out.value = s.value;
   switch (s.from) {
     case source::namespace_roles:
-      return {std::string(s.value), cat("namespace:", s.name),
-              cat("namespace ", s.name, " (", s.value, "-only)")};
+      out.annotation = cat("namespace:", s.name);
+      if (with_text) out.text = cat("namespace ", s.name, " (", s.value, "-only)");
+      return out;
     case source::owner:
-      return {std::string(s.value), cat("owner:", s.name), cat("owner ", s.name)};
+      out.annotation = cat("owner:", s.name);
+      if (with_text) out.text = cat("owner ", s.name);
+      return out;
     case source::label:
       break;
   }
   const std::string_view equals = s.required_value.empty() ? "" : "=";
-  return {std::string(s.value), cat("label:", s.name, equals, s.required_value),
-          cat("label ", s.name, equals, s.required_value)};
+  out.annotation = cat("label:", s.name, equals, s.required_value);
+  if (with_text) out.text = cat("label ", s.name, equals, s.required_value);
+  return out;
 }
 
 // Every signal in order, strongest first; the caller reads found[0, count).
@@ -143,8 +150,8 @@ signal_set collect_signals(const namespace_roles& roles, std::string_view namesp
 }  // namespace
 
 inference_result infer_workload_type(const namespace_roles& roles, std::string_view namespace_name,
-                                     std::string_view owner_kind,
-                                     const rapidjson::Value* metadata) {
+                                     std::string_view owner_kind, const rapidjson::Value* metadata,
+                                     bool with_text) {
   const signal_set signals = collect_signals(roles, namespace_name, owner_kind, metadata);
   inference_result result;
   if (signals.count == 0) return result;
@@ -154,7 +161,7 @@ inference_result infer_workload_type(const namespace_roles& roles, std::string_v
       result.signals.push_back(describe(signals.found[i]));
     return result;
   }
-  workload_signal strongest = describe(signals.found[0]);
+  workload_signal strongest = describe(signals.found[0], with_text);
   result.value = std::move(strongest.value);
   result.annotation = std::move(strongest.annotation);
   result.text = std::move(strongest.text);

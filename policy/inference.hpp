@@ -52,8 +52,10 @@ struct inference_result {
 
 // Signals in order: (1) the namespace is training-only or inference-only, (2) the controlling
 // owner's kind, (3) well-known labels. Disagreeing signals infer nothing.
+// with_text false: the agreeing result's text stays empty (only audit notes read it).
 inference_result infer_workload_type(const namespace_roles& roles, std::string_view namespace_name,
-                                     std::string_view owner_kind, const rapidjson::Value* metadata);
+                                     std::string_view owner_kind, const rapidjson::Value* metadata,
+                                     bool with_text = true);
 // infer_workload_type(...).conflict() without making any text (a denial only names the signals
 // when they disagree).
 bool workload_signals_conflict(const namespace_roles& roles, std::string_view namespace_name,

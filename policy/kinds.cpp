@@ -36,7 +36,7 @@ const workload_kind* find_workload_kind(std::string_view group, std::string_view
   return nullptr;
 }
 
-std::string join_path(const std::vector<std::string>& path) {
+std::string join_path(const path_steps& path) {
   std::string out;
   for (const auto& step : path) {
     if (!out.empty()) out += '.';
@@ -45,7 +45,7 @@ std::string join_path(const std::vector<std::string>& path) {
   return out;
 }
 
-pod_site site_at(const rapidjson::Value& tmpl, std::vector<std::string> path) {
+pod_site site_at(const rapidjson::Value& tmpl, path_steps path) {
   pod_site site = pod_own_site(tmpl);
   site.template_path = join_path(path);
   path.emplace_back("metadata");
@@ -102,9 +102,9 @@ pod_site pod_own_site(const rapidjson::Value& pod) {
   return site;
 }
 
-std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
-                                const rapidjson::Value& object) {
-  std::vector<pod_site> sites;
+pod_site_list pod_sites(std::string_view group, std::string_view kind,
+                        const rapidjson::Value& object) {
+  pod_site_list sites;
   if (!object.IsObject()) return sites;
   if (is_pod_kind(group, kind)) {
     pod_site site = site_at(object, {});
@@ -115,7 +115,7 @@ std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
   const workload_kind* w = find_workload_kind(group, kind);
   if (w == nullptr) return sites;
   const rapidjson::Value* at = &object;
-  std::vector<std::string> path;
+  path_steps path;
   for (std::size_t i = 0; i < w->path_size && at != nullptr; ++i) {
     at = json_member(at, w->path[i]);
     path.emplace_back(w->path[i]);
@@ -138,11 +138,9 @@ std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
   for (const auto& replica : at->GetObject()) {
     const rapidjson::Value* tmpl = json_member(&replica.value, "template");
     if (tmpl == nullptr || !tmpl->IsObject()) continue;
-    // Sized once (+ replica type, "template", "metadata"): thousands of replica specs are common
-    // in hostile requests, and each reallocation is a malloc per site.
-    std::vector<std::string> replica_path;
-    replica_path.reserve(path.size() + 3);
-    replica_path = path;
+    // Inline (path_steps): thousands of replica specs in a hostile request cost no malloc per
+    // step.
+    path_steps replica_path = path;
     replica_path.emplace_back(replica.name.GetString(), replica.name.GetStringLength());
     replica_path.emplace_back("template");
     sites.push_back(site_at(*tmpl, std::move(replica_path)));

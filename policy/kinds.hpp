@@ -9,6 +9,9 @@
 #include <vector>
 
 #include <rapidjson/document.h>
+#include <boost/container/small_vector.hpp>
+
+#include "policy/mutation.hpp"
 
 namespace mlnetpol::policy {
 
@@ -36,7 +39,7 @@ bool is_network_policy_kind(std::string_view group, std::string_view kind);
 
 // A pod or a pod template inside an admitted object.
 struct pod_site {
-  std::vector<std::string> metadata_path;      // from the object root to the metadata object
+  path_steps metadata_path;   // from the object root to the metadata object
   std::string template_path;  // "spec.template", "spec.labels" (TrainJob), "" for the Pod itself
   const rapidjson::Value* metadata = nullptr;  // null when the template has no metadata yet
   const rapidjson::Value* spec = nullptr;
@@ -52,9 +55,11 @@ std::string labels_path(const pod_site& site);
 // A Pod's own site without metadata_path (no allocation), for the checks, which write no patch.
 pod_site pod_own_site(const rapidjson::Value& pod);
 
+// A Pod and most workloads have one site: kept inline.
+using pod_site_list = boost::container::small_vector<pod_site, 1>;
 // The Pod itself for kind Pod; every pod template for a workload kind; empty otherwise.
-std::vector<pod_site> pod_sites(std::string_view group, std::string_view kind,
-                                const rapidjson::Value& object);
+pod_site_list pod_sites(std::string_view group, std::string_view kind,
+                        const rapidjson::Value& object);
 
 bool is_handled_kind(std::string_view kind);
 

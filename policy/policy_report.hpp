@@ -38,7 +38,7 @@ struct report_entry {
   std::string kind;
   std::string name;
   std::string uid;
-  std::vector<violation> violations;  // at least one
+  violation_list violations;  // at least one
   finding_severity severity = finding_severity::high;
 };
 

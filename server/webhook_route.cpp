@@ -28,8 +28,7 @@ void append(small_buffer& out, std::string_view s) {
 }
 
 // "rule:mode,rule:mode" of the violations found.
-void violation_summary(small_buffer& out,
-                       const std::vector<admission::violation_record>& violations) {
+void violation_summary(small_buffer& out, const admission::violation_records& violations) {
   for (const auto& v : violations) {
     if (out.size() != 0) out.push_back(',');
     append(out, v.rule);

@@ -25,12 +25,12 @@ using nlohmann::json;
 const std::vector<std::string> pod_meta = {"metadata"};
 const std::vector<std::string> template_meta = {"spec", "template", "metadata"};
 
-map_entry label(std::vector<std::string> path, std::string key, std::string value) {
-  return {std::move(path), "labels", std::move(key), std::move(value)};
+map_entry label(const std::vector<std::string>& path, std::string key, std::string value) {
+  return {{path.begin(), path.end()}, "labels", std::move(key), std::move(value)};
 }
 
-map_entry annotation(std::vector<std::string> path, std::string key, std::string value) {
-  return {std::move(path), "annotations", std::move(key), std::move(value)};
+map_entry annotation(const std::vector<std::string>& path, std::string key, std::string value) {
+  return {{path.begin(), path.end()}, "annotations", std::move(key), std::move(value)};
 }
 
 // The admitted object of a fixture, as JSON text.
@@ -445,4 +445,25 @@ TEST_CASE("apply_patch on a value inside a document uses the document's allocato
   REQUIRE_MESSAGE(done.has_value(), (done ? "" : done.error().message));
   CHECK(review["request"]["object"]["kind"] == "Pod");
   CHECK(review["request"].MemberCount() == 1);
+}
+
+// The pointer buffer is the thread's (kept across patches); one written for a long key is let go,
+// and the next patch starts from an empty pointer either way.
+TEST_CASE("patches in a row on one thread: a long key's pointer does not leak into the next") {
+  const std::string long_key(6000, 'k');
+  const auto first =
+      apply_entries(R"({"metadata":{"labels":{}}})", {label(pod_meta, long_key, "v")});
+  REQUIRE(first.ops.size() == 1);
+  CHECK(first.ops[0]["path"] == "/metadata/labels/" + long_key);
+  const auto second = apply_entries(R"({"metadata":{"labels":{}}})", {label(pod_meta, "a", "b")});
+  REQUIRE(second.ops.size() == 1);
+  CHECK(second.ops[0]["path"] == "/metadata/labels/a");
+  // Maps several levels apart: each operation's pointer is its own path, not the one before's.
+  const auto nested = apply_entries(R"({"spec":{"template":{"metadata":{"labels":{}}}}})",
+                                    {label(template_meta, "x", "1"), label(pod_meta, "y", "2"),
+                                     annotation(template_meta, "z", "3")});
+  REQUIRE(nested.ops.size() == 3);
+  CHECK(nested.ops[0]["path"] == "/spec/template/metadata/labels/x");
+  CHECK(nested.ops[1]["path"] == "/spec/template/metadata/annotations");
+  CHECK(nested.ops[2]["path"] == "/metadata");
 }

@@ -45,8 +45,8 @@ class labelling_handler : public handler {
   review_response handle(const review_request& request) override {
     review_response response;
     if (request.object == nullptr) return response;
-    auto patch = mlnetpol::admission::patch_for_entries(
-        *request.object, {{{"metadata"}, "labels", "workload-type", "training"}});
+    const mlnetpol::policy::map_entry label{{"metadata"}, "labels", "workload-type", "training"};
+    auto patch = mlnetpol::admission::patch_for_entries(*request.object, {&label, 1});
     if (!patch) {
       response.allowed = false;
       response.message = patch.error().message;
@@ -248,8 +248,7 @@ TEST_CASE("an outcome's request fields outlive the next request decoded on the t
   CHECK(first.namespace_name == first_request["namespace"].get<std::string>());
   CHECK(first.name == first_request["name"].get<std::string>());
   CHECK(first.user == first_request["userInfo"]["username"].get<std::string>());
-  CHECK(first.groups ==
-        std::vector<std::string>{"system:masters", "system:authenticated"});
+  CHECK(first.groups == std::vector<std::string>{"system:masters", "system:authenticated"});
   CHECK(second.kind == "Pod");
   // An undecodable request's uid is kept by its outcome too.
   json bad = json::parse(fixture("pod-create-kubectl-run.json"));

@@ -66,7 +66,7 @@ void check_builder(FuzzedDataProvider& in) {
   }
   std::map<std::vector<std::string>, std::string> want;  // path + map + key -> last value
   for (const auto& e : entries) {
-    std::vector<std::string> at = e.metadata_path;
+    std::vector<std::string> at(e.metadata_path.begin(), e.metadata_path.end());
     at.push_back(e.map_name);
     at.push_back(e.key);
     want[at] = e.value;

@@ -48,7 +48,7 @@ policy::config ml_config(policy::enforcement_mode mode) {
 
 std::map<std::string, int> rule_counts(const admission::review_response& r) {
   std::map<std::string, int> out;
-  for (const auto& v : r.violations) ++out[v.rule];
+  for (const auto& v : r.violations) ++out[std::string(v.rule)];
   return out;
 }
 

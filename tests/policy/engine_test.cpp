@@ -117,11 +117,11 @@ config ml_config() {
 }
 
 // Applies additions the way a JSON Patch would: creates missing maps, sets the key.
-void apply(rapidjson::Value& object, const std::vector<map_entry>& additions,
+void apply(rapidjson::Value& object, std::span<const map_entry> additions,
            rapidjson::Document::AllocatorType& alloc) {
   for (const auto& a : additions) {
     rapidjson::Value* at = &object;
-    std::vector<std::string> path = a.metadata_path;
+    std::vector<std::string> path(a.metadata_path.begin(), a.metadata_path.end());
     path.push_back(a.map_name);
     for (const auto& step : path) {
       if (!at->HasMember(step.c_str())) {
@@ -246,7 +246,7 @@ TEST_CASE("mutate infers workload-type on pods from each signal, in order") {
     }
     REQUIRE(label != nullptr);
     CHECK(label->value == r.value);
-    CHECK(label->metadata_path == std::vector<std::string>{"metadata"});
+    CHECK(label->metadata_path == path_steps{"metadata"});
     const map_entry* source = find_addition(d, "annotations", std::string(source_annotation));
     REQUIRE(source != nullptr);
     CHECK(source->value == r.source);
@@ -398,7 +398,7 @@ TEST_CASE("pod templates of every workload kind get the label") {
     for (const auto& a : d.additions) {
       if (a.map_name == "labels") {
         CHECK(a.value == "training");
-        label_paths.push_back(a.metadata_path);
+        label_paths.emplace_back(a.metadata_path.begin(), a.metadata_path.end());
       } else {
         CHECK(a.value == r.source);
       }
@@ -795,7 +795,7 @@ TEST_CASE("namespaces get mlnetpol.io/secured, role labels and workload-type") {
       const decision d = mutate(req->facts(), cfg);
       std::vector<std::string> added;
       for (const auto& a : d.additions) {
-        CHECK(a.metadata_path == std::vector<std::string>{"metadata"});
+        CHECK(a.metadata_path == path_steps{"metadata"});
         added.push_back(a.key + "=" + a.value);
       }
       CHECK(added == r.labels);

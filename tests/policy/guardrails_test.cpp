@@ -35,7 +35,7 @@ std::string policy_json(const std::string& spec, const char* reason = nullptr,
 
 std::set<std::string> rules_of(const std::vector<guardrail_finding>& findings) {
   std::set<std::string> out;
-  for (const auto& f : findings) out.insert(f.rule);
+  for (const auto& f : findings) out.emplace(f.rule);
   return out;
 }
 

@@ -1,7 +1,7 @@
+#include "policy/labels.hpp"
 #include "common/json.hpp"
 #include "policy/inference.hpp"
 #include "policy/kinds.hpp"
-#include "policy/labels.hpp"
 #include "policy/name_rules.hpp"
 
 #include <doctest/doctest.h>
@@ -93,7 +93,7 @@ TEST_CASE("pod_sites finds the pod and every template, skipping malformed ones")
   d.Parse(R"({"metadata":{"labels":{"a":"b"}},"spec":{"hostNetwork":true}})");
   auto sites = pod_sites("", "Pod", d);
   REQUIRE(sites.size() == 1);
-  CHECK(sites[0].metadata_path == std::vector<std::string>{"metadata"});
+  CHECK(sites[0].metadata_path == path_steps{"metadata"});
   CHECK(sites[0].template_path.empty());
   CHECK(map_value(sites[0].metadata, "labels", "a") == "b");
 
@@ -103,7 +103,7 @@ TEST_CASE("pod_sites finds the pod and every template, skipping malformed ones")
   REQUIRE(sites.size() == 2);
   CHECK(sites[0].template_path == "spec.tfReplicaSpecs.Chief.template");
   CHECK(sites[1].metadata_path ==
-        std::vector<std::string>{"spec", "tfReplicaSpecs", "Worker", "template", "metadata"});
+        path_steps{"spec", "tfReplicaSpecs", "Worker", "template", "metadata"});
   CHECK(sites[1].metadata == nullptr);
 
   d.Parse(R"({"spec":{"template":[]}})");
@@ -123,7 +123,7 @@ TEST_CASE("pod_sites: a TrainJob's label site is its spec (labels for its JobSet
                       "hostNetwork":true}})");
   auto sites = pod_sites("trainer.kubeflow.org", "TrainJob", d);
   REQUIRE(sites.size() == 1);
-  CHECK(sites[0].metadata_path == std::vector<std::string>{"spec"});
+  CHECK(sites[0].metadata_path == path_steps{"spec"});
   CHECK(sites[0].template_path == "spec.labels");
   CHECK(labels_path(sites[0]) == "spec.labels");
   CHECK(map_value(sites[0].metadata, "labels", "workload-type") == "training");
