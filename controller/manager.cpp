@@ -288,6 +288,12 @@ bool manager::run_pass(const std::string& why) {
   bool listed = !from_watches;
   bool cilium_missing = false;
   const std::string selector = managed_selector();
+  if (!from_watches) {
+    std::lock_guard lock(state_mutex_);
+    pass_listing_ = true;
+    relisted_while_listing_ = false;
+    changed_while_listing_.clear();
+  }
   for (const k8s::resource* r : {&k8s::network_policies, &k8s::cilium_network_policies}) {
     if (from_watches) break;
     auto page = api_->list_all(*r, "", selector);
@@ -304,9 +310,20 @@ bool manager::run_pass(const std::string& why) {
       lists[item.namespace_name].objects.push_back(std::move(item));
     }
   }
-  if (!admit_proposed(lists, listed)) return false;
+  const auto stop_listing = [this] {
+    std::lock_guard lock(state_mutex_);
+    pass_listing_ = false;
+    changed_while_listing_.clear();
+  };
+  if (!admit_proposed(lists, listed)) {
+    stop_listing();
+    return false;
+  }
   const auto want = desired();
-  if (!want) return true;  // held at start-up: nothing is in force, nothing is written
+  if (!want) {
+    stop_listing();
+    return true;  // held at start-up: nothing is in force, nothing is written
+  }
   admission_policies_.sync(want->config());
   clusterwide_.sync(want->config());
   if (reporter_) reporter_->sync(want, why == became_leader);
@@ -327,8 +344,11 @@ bool manager::run_pass(const std::string& why) {
     full_sync_wanted_ = false;
     full_pending_ = keys;
     if (keys.empty()) last_full_sync_ = format_rfc3339(std::chrono::system_clock::now());
-    if (listed) {
+    // An event since the lists were taken found nothing to erase yet: the lists of its namespace
+    // are older than the watches' store, which its reconcile reads instead.
+    if (listed && !relisted_while_listing_) {
       for (const auto& k : keys) {
+        if (changed_while_listing_.contains(k)) continue;
         prelisted& p = prelisted_[k];
         auto it = lists.find(k);
         p.objects =
@@ -336,6 +356,8 @@ bool manager::run_pass(const std::string& why) {
         p.cilium_missing = cilium_missing;
       }
     }
+    pass_listing_ = false;
+    changed_while_listing_.clear();
   }
   logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
   for (const auto& k : missed) loop_.add(k);  // first: the queue is FIFO and deduplicates
@@ -479,6 +501,7 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
   {
     std::lock_guard lock(state_mutex_);
     prelisted_.clear();  // a relist: the watch had a gap, so no pass list can be trusted
+    if (pass_listing_) relisted_while_listing_ = true;
     if (kind == k8s::cilium_network_policies.kind && crd_missing_) {
       crd_missing_ = false;
       crd_installed = true;
@@ -496,9 +519,10 @@ void manager::on_managed_list(const std::string& kind, std::vector<k8s::object_m
 void manager::on_managed_event(const std::string& kind, const k8s::watch_event& e) {
   const std::string& ns = e.object.namespace_name;
   {
-    // A pass's list of this namespace is stale now.
+    // A pass's list of this namespace is stale now, also one still being taken.
     std::lock_guard lock(state_mutex_);
     prelisted_.erase(ns);
+    if (pass_listing_) changed_while_listing_.insert(ns);
   }
   managed_.apply(kind, e);
   publish_managed();

@@ -186,6 +186,11 @@ class manager {
   // repaired after thousands of unchanged namespaces).
   std::set<std::string> missed_;
   std::map<std::string, prelisted> prelisted_;  // a pass's lists, until the namespace's reconcile
+  // While a pass lists: the namespaces whose managed objects an event changed meanwhile, and
+  // whether a relist replaced the store. Their lists may predate the change: not kept.
+  bool pass_listing_ = false;
+  bool relisted_while_listing_ = false;
+  std::set<std::string> changed_while_listing_;
   std::string pass_request_;                    // why a pass was asked for; "" when none
   bool full_sync_wanted_ = false;               // became leader before the cache synced
   std::string last_full_sync_;

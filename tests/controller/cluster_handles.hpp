@@ -89,6 +89,57 @@ class shared_handle : public cluster {
   std::map<std::string, std::size_t> watches_;
 };
 
+// A replica whose next cluster-wide list of one kind, once armed, runs `during` after its answer is
+// taken: what `during` changes is newer than that list (a watch event racing a full pass's lists).
+// Counts the watch events this replica has handled, per kind.
+class list_hook_handle : public shared_handle {
+ public:
+  explicit list_hook_handle(fake_cluster& f) : shared_handle(f) {}
+  void arm(const k8s::resource& r, std::function<void()> during) {
+    std::lock_guard lock(hook_mutex_);
+    kind_ = std::string(r.kind);
+    during_ = std::move(during);
+  }
+  bool fired() const { return fired_.load(); }
+  std::size_t handled(const k8s::resource& r) {
+    std::lock_guard lock(hook_mutex_);
+    const auto it = handled_.find(std::string(r.kind));
+    return it == handled_.end() ? 0 : it->second;
+  }
+  k8s::api_result<k8s::list_page> list_all(const k8s::resource& r, std::string_view ns,
+                                           std::string_view sel) override {
+    auto page = shared_handle::list_all(r, ns, sel);
+    std::function<void()> during;
+    {
+      std::lock_guard lock(hook_mutex_);
+      if (ns.empty() && r.kind == kind_ && during_) during.swap(during_);
+    }
+    if (during) {
+      during();
+      fired_ = true;
+    }
+    return page;
+  }
+  k8s::api_result<void> watch(const k8s::resource& r, std::string_view ns, std::string_view sel,
+                              std::string_view rv, std::chrono::seconds timeout,
+                              const std::function<bool(const k8s::watch_event&)>& on) override {
+    const std::string kind(r.kind);
+    return shared_handle::watch(r, ns, sel, rv, timeout, [&](const k8s::watch_event& e) {
+      const bool more = on(e);
+      std::lock_guard lock(hook_mutex_);
+      ++handled_[kind];
+      return more;
+    });
+  }
+
+ private:
+  std::mutex hook_mutex_;
+  std::string kind_;
+  std::function<void()> during_;
+  std::atomic<bool> fired_{false};
+  std::map<std::string, std::size_t> handled_;
+};
+
 // A replica whose Lease reads and renewals hang while `frozen` (an API server that stopped
 // answering it, a network partition), until unfrozen or cancelled.
 class freezable_handle : public shared_handle {
@@ -112,8 +163,8 @@ class freezable_handle : public shared_handle {
   // Bounded, so that a failed check cannot leave a stop() waiting for ever; longer than any
   // eventually(), so that a frozen call never ends by itself while a test still waits on it.
   void hang() {
-    const auto until =
-        std::chrono::steady_clock::now() + mlnetpol::testing::eventually_limit + std::chrono::seconds(10);
+    const auto until = std::chrono::steady_clock::now() + mlnetpol::testing::eventually_limit +
+                       std::chrono::seconds(10);
     while (frozen_.load() && !stop_.load() && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }

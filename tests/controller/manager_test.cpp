@@ -15,6 +15,7 @@ using namespace mlnetpol::controller;
 using controller::testing::eventually;
 using controller::testing::fake_cluster;
 using controller::testing::freezable_handle;
+using controller::testing::list_hook_handle;
 using controller::testing::shared_handle;
 
 namespace {
@@ -166,6 +167,73 @@ TEST_CASE("manager: step_down hands the lease over at once and keeps the namespa
   b.stop();
 }
 
+// a leads and has stored argocd's policies; b follows, its store synced, its lists hooked. The next
+// cluster-wide list of NetworkPolicies b makes is its first pass's, as leader.
+struct leader_and_hooked_follower {
+  fake_cluster api;
+  policy::config cfg;
+  std::unique_ptr<manager> a;
+  list_hook_handle* b_api = nullptr;
+  std::unique_ptr<manager> b;
+
+  leader_and_hooked_follower() {
+    api.add_namespace("argocd");
+    a = std::make_unique<manager>(std::make_unique<shared_handle>(api), cfg, steady("a"));
+    a->start();
+    REQUIRE(
+        eventually([&] { return api.names("NetworkPolicy", "argocd").size() == 4 && a->idle(); }));
+    auto handle = std::make_unique<list_hook_handle>(api);
+    b_api = handle.get();
+    b = std::make_unique<manager>(std::move(handle), cfg, steady("b"));
+    b->start();
+    // Its informer watches once its list is handled.
+    REQUIRE(eventually([&] { return b->synced() && b_api->watches(k8s::network_policies) > 0; }));
+  }
+  ~leader_and_hooked_follower() {
+    a.reset();
+    b.reset();
+  }
+};
+
+TEST_CASE("manager: a deletion seen while a new leader's pass lists is repaired") {
+  // The pass's list still holds the policy the event says is gone: the event found no list of the
+  // pass to discard yet, so the pass must not keep that list for the namespace's reconcile.
+  leader_and_hooked_follower r;
+  std::atomic<bool> handled{false};  // set on b's pass thread: no assertion there
+  r.b_api->arm(k8s::network_policies, [&] {
+    const auto seen = r.b_api->handled(k8s::network_policies);
+    r.api.delete_object("NetworkPolicy", "argocd", "allow-dns");
+    handled = eventually([&] { return r.b_api->handled(k8s::network_policies) > seen; });
+  });
+  r.a->step_down();
+  REQUIRE(eventually([&] { return r.b->leader(); }));
+  REQUIRE(eventually([&] { return r.b_api->fired(); }));
+  REQUIRE(handled.load());
+  CHECK(eventually([&] { return r.api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+}
+
+TEST_CASE("manager: a relist while a new leader's pass lists discards the pass's lists") {
+  // A deletion no watch saw (a gap, then 410): only the relist shows it, after the pass listed.
+  leader_and_hooked_follower r;
+  std::atomic<bool> relisted{false};  // set on b's pass thread: no assertion there
+  std::atomic<bool> a_gone{false};
+  r.b_api->arm(k8s::network_policies, [&] {
+    // a's informers (stopped after its lease is released) must not take the expiry meant for b's.
+    relisted = eventually([&] { return a_gone.load(); });
+    r.api.delete_object_unseen("NetworkPolicy", "argocd", "allow-dns");
+    r.api.expire_watches();
+    relisted = relisted && eventually([&] {
+                 return r.b->status_json().find(R"("managed_policy_count":3)") != std::string::npos;
+               });
+  });
+  r.a.reset();
+  a_gone = true;
+  REQUIRE(eventually([&] { return r.b->leader(); }));
+  REQUIRE(eventually([&] { return r.b_api->fired(); }));
+  REQUIRE(relisted.load());
+  CHECK(eventually([&] { return r.api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+}
+
 TEST_CASE("manager: audit mode labels, applies nothing and reports in /status and metrics") {
   fake_cluster api;
   api.add_namespace("argocd");
@@ -196,8 +264,7 @@ TEST_CASE("manager: a missing Cilium CRD is reported and admission's cache still
            m.status_json().find("crd_missing: apply") != std::string::npos;
   }));
   api.set_cilium_installed(true);
-  REQUIRE(
-      eventually([&] { return api.names("CiliumNetworkPolicy", "argocd").size() == 2; }));
+  REQUIRE(eventually([&] { return api.names("CiliumNetworkPolicy", "argocd").size() == 2; }));
   REQUIRE(eventually(
       [&] { return m.metrics_text().find("mlnetpol_cilium_crd_missing 0") != std::string::npos; }));
   m.stop();
@@ -291,7 +358,8 @@ TEST_CASE("manager: a new leader's pass reads the watches' store and repairs wha
   // b's store holds both managed kinds (each informer watches once its list is handled): only then
   // may its pass skip the lists, which is what this checks.
   REQUIRE(eventually([&] {
-    return b_api.watches(k8s::network_policies) > 0 && b_api.watches(k8s::cilium_network_policies) > 0;
+    return b_api.watches(k8s::network_policies) > 0 &&
+           b_api.watches(k8s::cilium_network_policies) > 0;
   }));
   a->stop();
   api.clear_calls();
