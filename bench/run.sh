@@ -103,7 +103,10 @@ for t in $threads; do
   nginx_master=$(cat "$work/nginx/nginx.pid")
 
   port=$(free_port)
-  $(pin_server "$t") "$binary" serve --threads "$t" --port "$port" --bind-address 127.0.0.1 --metrics-bind-address 0 \
+  # A session of its own, as nginx's daemon has: with the kernel's autogroup scheduling a process
+  # shares the CPU time of its session's group, and in wrk's session mlnetpol's threads took turns
+  # with wrk where nginx's workers did not (bench/README.md: the harnesses).
+  $(pin_server "$t") setsid "$binary" serve --threads "$t" --port "$port" --bind-address 127.0.0.1 --metrics-bind-address 0 \
     --tls-cert-file "$work/certs/tls.crt" --tls-key-file "$work/certs/tls.key" \
     --log-format=json --log-level "${LOG_LEVEL:-info}" >"$work/serve.log" 2>&1 &
   mlnetpol_pid=$!
