@@ -25,16 +25,19 @@ inline int argument_error(std::string_view command, const std::string& message) 
   return 2;
 }
 
+// "mlnetpol <command>: <message>", a blank line and the usage on stderr; 2.
+inline int usage_error(std::string_view command, std::string_view message, const char* usage) {
+  std::fprintf(stderr, "mlnetpol %.*s: %.*s\n\n%s", static_cast<int>(command.size()),
+               command.data(), static_cast<int>(message.size()), message.data(), usage);
+  return 2;
+}
+
 // A subcommand's arguments parsed: nullopt to go on, else the exit code once --help printed the
 // usage to stdout (0) or printed "mlnetpol <command>: <error>" and the usage to stderr (2).
 inline std::optional<int> parse_arguments(const flags::parser& p, int argc, char** argv,
                                           std::string_view command, const char* usage) {
   const auto parsed = p.parse(argc, argv);
-  if (!parsed) {
-    std::fprintf(stderr, "mlnetpol %.*s: %s\n\n%s", static_cast<int>(command.size()),
-                 command.data(), parsed.error().message.c_str(), usage);
-    return 2;
-  }
+  if (!parsed) return usage_error(command, parsed.error().message, usage);
   if (*parsed) {
     std::fputs(usage, stdout);
     return 0;

@@ -12,6 +12,7 @@
 #include "admission/label_webhook.hpp"
 #include "common/snapshot.hpp"
 #include "policy/namespace_lookup.hpp"
+#include "app/commands.hpp"
 #include "app/manifest_documents.hpp"
 #include "app/review_pipeline.hpp"
 #include "common/json.hpp"
@@ -222,15 +223,13 @@ int review_manifests(const std::vector<manifest_input>& inputs,
   for (const auto& input : inputs) {
     auto found = manifest_objects(input.text, input.source);
     if (!found) {
-      std::fprintf(stderr, "mlnetpol review: %s\n", found.error().message.c_str());
-      return 2;
+      return argument_error("review", found.error().message);
     }
     objects.insert(objects.end(), std::make_move_iterator(found->begin()),
                    std::make_move_iterator(found->end()));
   }
   if (objects.empty()) {
-    std::fprintf(stderr, "mlnetpol review: no Kubernetes objects in the input\n");
-    return 2;
+    return argument_error("review", "no Kubernetes objects in the input");
   }
 
   // The input plays the cluster: a Namespace in it sets the labels (the mlnetpol.io/enforcement

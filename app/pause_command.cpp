@@ -22,8 +22,7 @@ constexpr const char* pause_usage =
 constexpr int max_seconds = 300;
 
 int bad(const std::string& message) {
-  std::fprintf(stderr, "mlnetpol pause: %s\n\n%s", message.c_str(), pause_usage);
-  return 2;
+  return usage_error("pause", message, pause_usage);
 }
 
 }  // namespace

@@ -64,39 +64,32 @@ int render_command(int argc, char** argv) {
       .toggle("--summary", [&] { summary = true; });
   if (const auto done = parse_arguments(p, argc, argv, "render", render_usage)) return *done;
   if (output != "yaml" && output != "json" && output != "dot") {
-    std::fprintf(stderr, "mlnetpol render: unknown output format '%s' (yaml, json or dot)\n",
-                 output.c_str());
-    return 2;
+    return argument_error("render", "unknown output format '" + output + "' (yaml, json or dot)");
   }
 
   if (!admission_version.empty() && admission_version != "v1" && admission_version != "v1beta1") {
-    std::fprintf(stderr,
-                 "mlnetpol render: unknown --admission-policies version '%s' (v1 or v1beta1)\n",
-                 admission_version.c_str());
-    return 2;
+    return argument_error("render", "unknown --admission-policies version '" + admission_version +
+                                        "' (v1 or v1beta1)");
   }
   if (!admission_version.empty() && (output == "dot" || summary || !only_namespace.empty())) {
-    std::fprintf(stderr,
-                 "mlnetpol render: --admission-policies prints cluster-wide objects as yaml or "
-                 "json; it takes neither --namespace, --summary nor -o dot\n");
-    return 2;
+    return argument_error("render",
+                          "--admission-policies prints cluster-wide objects as yaml or json; it "
+                          "takes neither --namespace, --summary nor -o dot");
   }
 
   policy::config cfg;
   if (!config_path.empty()) {
     auto loaded = load_config_file(config_path);
     if (!loaded) {
-      std::fprintf(stderr, "mlnetpol render: %s\n",
-                   loaded.error().message.empty() ? (config_path + ": cannot load").c_str()
-                                                  : loaded.error().message.c_str());
-      return 2;
+      return argument_error("render", loaded.error().message.empty() ? config_path + ": cannot load"
+                                                                     : loaded.error().message);
     }
     cfg = std::move(*loaded);
   }
   if (!admission_version.empty()) {
     const auto objects = policy::render_admission_policies(
-        cfg, admission_version == "v1" ? policy::admission_policy_v1
-                                       : policy::admission_policy_v1beta1);
+        cfg,
+        admission_version == "v1" ? policy::admission_policy_v1 : policy::admission_policy_v1beta1);
     write_out(output == "json" ? policy::list_json(objects, true) : policy::objects_yaml(objects));
     return 0;
   }
@@ -110,12 +103,12 @@ int render_command(int argc, char** argv) {
     const auto names = policy::policy_namespaces(cfg);
     if (std::find(names.begin(), names.end(), only_namespace) == names.end()) {
       const std::string listed = text::join(names, ", ");
-      std::fprintf(stderr,
-                   "mlnetpol render: namespace '%s' gets no policies under this configuration "
-                   "(namespaces with policies: %s); add it to platform_namespaces, "
-                   "tenant_namespaces, ml_training_namespaces or ml_inference_namespaces\n",
-                   only_namespace.c_str(), listed.empty() ? "none" : listed.c_str());
-      return 2;
+      return argument_error(
+          "render", "namespace '" + only_namespace +
+                        "' gets no policies under this configuration (namespaces with policies: " +
+                        (listed.empty() ? std::string("none") : listed) +
+                        "); add it to platform_namespaces, tenant_namespaces, "
+                        "ml_training_namespaces or ml_inference_namespaces");
     }
   }
   for (const auto& warning : policy::permissive_settings(cfg)) {

@@ -62,8 +62,7 @@ constexpr const char* review_usage =
     "configuration.\n";
 
 int bad_input(const std::string& message) {
-  std::fprintf(stderr, "mlnetpol review: %s\n", message.c_str());
-  return 2;
+  return argument_error("review", message);
 }
 
 std::string pretty(const rapidjson::Value& value) {
@@ -192,9 +191,7 @@ int review_command(int argc, char** argv) {
   const auto parsed = p.parse(argc, argv);
   if (!parsed) {
     if (parsed.error().message.starts_with("unknown flag")) {
-      std::fprintf(stderr, "mlnetpol review: %s\n\n%s", parsed.error().message.c_str(),
-                   review_usage);
-      return 2;
+      return usage_error("review", parsed.error().message, review_usage);
     }
     return bad_input(parsed.error().message);
   }
@@ -202,10 +199,7 @@ int review_command(int argc, char** argv) {
     std::fputs(review_usage, stdout);
     return 0;
   }
-  if (inputs.empty()) {
-    std::fprintf(stderr, "mlnetpol review: no input file\n\n%s", review_usage);
-    return 2;
-  }
+  if (inputs.empty()) return usage_error("review", "no input file", review_usage);
 
   policy::config cfg;
   if (config_path) {

@@ -9,6 +9,7 @@
 #include <boost/version.hpp>
 
 #include "app/build_info.hpp"
+#include "app/commands.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -71,9 +72,7 @@ int version_command(int argc, char** argv) {
       std::fputs(version_usage, stdout);
       return 0;
     }
-    std::fprintf(stderr, "mlnetpol version: unexpected argument '%s'\n\n%s", argv[i],
-                 version_usage);
-    return 2;
+    return usage_error("version", "unexpected argument '" + std::string(arg) + "'", version_usage);
   }
   const std::string text = version_text();
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -130,21 +130,29 @@ struct subject {
   std::string_view generate_name;  // when there is no name
   std::string_view template_path;  // "" for the object itself
 
+  // The words around the names, once: size() counts exactly what append_to() writes.
+  static constexpr std::string_view named_open = " \"", named_close = "\"",
+                                    generated_open = " with generateName \"",
+                                    unnamed = " (unnamed)", path_open = " (", path_close = ")";
+
   std::size_t size() const {
-    const std::size_t own = !name.empty()            ? 3 + name.size()
-                            : !generate_name.empty() ? 21 + generate_name.size()
-                                                     : 10;
-    return kind.size() + own + (template_path.empty() ? 0 : 3 + template_path.size());
+    const std::size_t own = !name.empty() ? named_open.size() + name.size() + named_close.size()
+                            : !generate_name.empty()
+                                ? generated_open.size() + generate_name.size() + named_close.size()
+                                : unnamed.size();
+    return kind.size() + own +
+           (template_path.empty() ? 0
+                                  : path_open.size() + template_path.size() + path_close.size());
   }
   void append_to(std::string& out) const {
     if (!name.empty()) {
-      append(out, kind, " \"", name, "\"");
+      append(out, kind, named_open, name, named_close);
     } else if (!generate_name.empty()) {
-      append(out, kind, " with generateName \"", generate_name, "\"");
+      append(out, kind, generated_open, generate_name, named_close);
     } else {
-      append(out, kind, " (unnamed)");
+      append(out, kind, unnamed);
     }
-    if (!template_path.empty()) append(out, " (", template_path, ")");
+    if (!template_path.empty()) append(out, path_open, template_path, path_close);
   }
 };
 
@@ -417,6 +425,11 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
   violation& v = out.emplace_back();
   v.message.reserve(message_size);
   about.append_to(v.message);
+  if (summarize) {
+    // The allowed values too: grown once.
+    v.summary.reserve(about.size() + key.size() + ns.size() + (value ? value->size() : 0) + 80);
+    about.append_to(v.summary);
+  }
   if (!value) {
     v.rule = rule_workload_type_missing;
     std::string& message = v.message;
@@ -439,8 +452,6 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
     append_fix_location(message, c, site, allowed, pod ? owner_kind : pod_owner_kind(object, site),
                         "to");
     if (summarize) {
-      v.summary.reserve(about.size() + key.size() + 64);  // the allowed values too: grown once
-      about.append_to(v.summary);
       append(v.summary, ": no label ", key, " (allowed here: ");
       append_joined(v.summary, allowed.view(), " or ");
       v.summary += ')';
@@ -454,8 +465,6 @@ void check_site(context& c, const rapidjson::Value& object, const pod_site& site
     message += ". Fix: set ";
     append_fix_location(message, c, site, allowed, pod_owner_kind(object, site), "on");
     if (summarize) {
-      v.summary.reserve(about.size() + key.size() + value->size() + ns.size() + 80);
-      about.append_to(v.summary);
       append(v.summary, ": ", key, "=", *value, " not allowed in namespace ", ns, " (allowed: ");
       append_joined(v.summary, allowed.view(), " or ");
       v.summary += ')';
