@@ -7,6 +7,7 @@
 #include "app/commands.hpp"
 #include "app/version.hpp"
 #include "common/flags.hpp"
+#include "server/openssl_memory.hpp"
 
 namespace {
 
@@ -29,6 +30,8 @@ constexpr const char* usage_text =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything touches OpenSSL. Should it have allocated already, its own malloc stays.
+  mlnetpol::server::install_openssl_memory();
   if (argc < 2) {
     std::fputs(usage_text, stderr);
     return 2;

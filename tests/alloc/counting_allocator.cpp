@@ -7,7 +7,7 @@
 
 #include <unistd.h>
 
-#include <openssl/crypto.h>
+#include "server/openssl_memory.hpp"
 
 namespace mlnetpol::testing::alloc {
 namespace {
@@ -50,20 +50,19 @@ void note_openssl() {
   note();
 }
 
-void* ssl_malloc(std::size_t n, const char*, int) {
+void* ssl_malloc(std::size_t n) {
   note_openssl();
   return std::malloc(n);
 }
-void* ssl_realloc(void* p, std::size_t n, const char*, int) {
+void* ssl_realloc(void* p, std::size_t n) {
   note_openssl();
   return std::realloc(p, n);
 }
-void ssl_free(void* p, const char*, int) {
-  std::free(p);
-}
 
-// Before main, so before OpenSSL's first allocation.
-const bool openssl_counted = CRYPTO_set_mem_functions(ssl_malloc, ssl_realloc, ssl_free) == 1;
+// Before main, so before OpenSSL's first allocation: the production cache (as main installs it),
+// whose misses are what OpenSSL takes from the heap, and are counted.
+const bool openssl_counted =
+    server::install_openssl_memory({ssl_malloc, ssl_realloc, std::free});
 
 }  // namespace
 

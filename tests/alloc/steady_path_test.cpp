@@ -92,12 +92,12 @@ constexpr int measured = 256;
 // Allocations per request.
 struct counts {
   double total = 0;    // on the server's I/O thread
-  double openssl = 0;  // of which OpenSSL's (TLS records)
+  double openssl = 0;  // of which OpenSSL's (what its per-thread cache took from the heap)
   double decode = 0;   // decode_review of the same body, measured apart
   double handler = 0;  // the label webhook's decision (policy engine, patch), measured apart
   // The server's own: transport, HTTP, routing, response, metrics, logging.
   double server() const { return total - openssl - decode - handler; }
-  // mlnetpol's share: everything but OpenSSL's record layer (outside our control).
+  // mlnetpol's share: everything but OpenSSL's.
   double own() const { return total - openssl; }
 };
 
@@ -152,8 +152,10 @@ std::string describe(const char* name, const counts& c) {
 
 }  // namespace
 
-// Issue 27's target: at most 3 per pod request. OpenSSL's record layer (4: see bench/README.md)
-// is reported apart; mlnetpol's own share is checked part by part and held to the target. The
+// Issue 27's target: at most 3 per pod request, OpenSSL's included. Its record layer's blocks (4
+// per request, bench/README.md) come from the per-thread cache main installs
+// (server/openssl_memory.hpp), as here: none reaches the heap. mlnetpol's own share is checked part
+// by part. The
 // server's share and decoding allocate nothing (review_request views its strings in the reused
 // review document). The label webhook is pinned at what it allocates today, so that one more
 // allocation fails: /validate's denial 2 (its message, and the decision's copy of it that the
@@ -212,12 +214,13 @@ TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
   CHECK(mutate_pod.own() <= pod_decode + mutate_pod_webhook + edge);
   CHECK(validate_ns.own() <= namespace_decode + namespace_webhook + edge);
   CHECK(mutate_ns.own() <= namespace_decode + namespace_webhook + edge);
-  // mlnetpol's whole share is held to the issue's target.
+  // The whole request, OpenSSL's share included, is held to the issue's target.
   constexpr double target = 3;
   static_assert(namespace_decode + namespace_webhook <= target);
   static_assert(pod_decode + validate_pod_webhook <= target);
   static_assert(pod_decode + mutate_pod_webhook <= target);
   for (const counts* c : {&validate_pod, &mutate_pod, &validate_ns, &mutate_ns}) {
-    CHECK(c->own() <= target + edge);
+    CHECK(c->openssl <= edge);
+    CHECK(c->total <= target + edge);
   }
 }
