@@ -312,8 +312,7 @@ bool manager::run_pass(const std::string& why) {
   }
   const auto stop_listing = [this] {
     std::lock_guard lock(state_mutex_);
-    pass_listing_ = false;
-    changed_while_listing_.clear();
+    end_listing_locked();
   };
   if (!admit_proposed(lists, listed)) {
     stop_listing();
@@ -356,14 +355,18 @@ bool manager::run_pass(const std::string& why) {
         p.cilium_missing = cilium_missing;
       }
     }
-    pass_listing_ = false;
-    changed_while_listing_.clear();
+    end_listing_locked();
   }
   logging::event(level::info, "full sync", {{"reason", why}, {"namespaces", keys.size()}});
   for (const auto& k : missed) loop_.add(k);  // first: the queue is FIFO and deduplicates
   for (const auto& k : keys) loop_.add(k);
   full_syncs_.fetch_add(1);
   return true;
+}
+
+void manager::end_listing_locked() {
+  pass_listing_ = false;
+  changed_while_listing_.clear();
 }
 
 namespace_listing manager::listing(const std::string& ns) {

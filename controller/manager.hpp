@@ -130,6 +130,7 @@ class manager {
   // is queued with its share of that list (so a pass costs a few list calls, not two per
   // namespace).
   bool run_pass(const std::string& why);  // false: retry soon (a proposal could not be checked)
+  void end_listing_locked();              // with state_mutex_ held: the pass's lists are taken
   // The namespace controller's view: the pass's list of ns, else what the watches hold.
   namespace_listing listing(const std::string& ns);
   // After a reconcile: the scheduling gate, the full pass's progress.

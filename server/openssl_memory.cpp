@@ -70,9 +70,15 @@ pthread_key_t exit_key() {
   return key;
 }
 
+// What the backing allocator is asked for to hold n bytes after a header; 0 when that overflows.
+std::size_t backing_size(std::size_t n) {
+  return n > std::numeric_limits<std::size_t>::max() - sizeof(header) ? 0 : sizeof(header) + n;
+}
+
 void* new_block(std::size_t capacity, std::uint32_t size_class) {
-  if (capacity > std::numeric_limits<std::size_t>::max() - sizeof(header)) return nullptr;
-  void* base = backing.allocate(sizeof(header) + capacity);
+  const std::size_t total = backing_size(capacity);
+  if (total == 0) return nullptr;
+  void* base = backing.allocate(total);
   if (base == nullptr) return nullptr;
   static_cast<header*>(base)->size_class = size_class;
   return user_of(base);
@@ -117,8 +123,9 @@ void* openssl_memory_reallocate(void* p, std::size_t n, const char* file, int li
   }
   const std::uint32_t c = header_of(p)->size_class;
   if (c == uncached) {
-    if (n > std::numeric_limits<std::size_t>::max() - sizeof(header)) return nullptr;
-    void* base = backing.reallocate(header_of(p), sizeof(header) + n);
+    const std::size_t total = backing_size(n);
+    if (total == 0) return nullptr;
+    void* base = backing.reallocate(header_of(p), total);
     return base == nullptr ? nullptr : user_of(base);
   }
   if (n <= class_sizes[c]) return p;

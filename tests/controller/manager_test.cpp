@@ -193,6 +193,14 @@ struct leader_and_hooked_follower {
     a.reset();
     b.reset();
   }
+  // After a's lease is gone: b leads, its pass ran the hook, the hook's own check held (it ran on
+  // b's pass thread, where nothing may assert), and b puts the deleted policy back.
+  void b_leads_and_repairs(const std::atomic<bool>& hook_held) {
+    REQUIRE(eventually([&] { return b->leader(); }));
+    REQUIRE(eventually([&] { return b_api->fired(); }));
+    REQUIRE(hook_held.load());
+    CHECK(eventually([&] { return api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+  }
 };
 
 TEST_CASE("manager: a deletion seen while a new leader's pass lists is repaired") {
@@ -206,10 +214,7 @@ TEST_CASE("manager: a deletion seen while a new leader's pass lists is repaired"
     handled = eventually([&] { return r.b_api->handled(k8s::network_policies) > seen; });
   });
   r.a->step_down();
-  REQUIRE(eventually([&] { return r.b->leader(); }));
-  REQUIRE(eventually([&] { return r.b_api->fired(); }));
-  REQUIRE(handled.load());
-  CHECK(eventually([&] { return r.api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+  r.b_leads_and_repairs(handled);
 }
 
 TEST_CASE("manager: a relist while a new leader's pass lists discards the pass's lists") {
@@ -228,10 +233,7 @@ TEST_CASE("manager: a relist while a new leader's pass lists discards the pass's
   });
   r.a.reset();
   a_gone = true;
-  REQUIRE(eventually([&] { return r.b->leader(); }));
-  REQUIRE(eventually([&] { return r.b_api->fired(); }));
-  REQUIRE(relisted.load());
-  CHECK(eventually([&] { return r.api.find("NetworkPolicy", "argocd", "allow-dns").has_value(); }));
+  r.b_leads_and_repairs(relisted);
 }
 
 TEST_CASE("manager: audit mode labels, applies nothing and reports in /status and metrics") {
