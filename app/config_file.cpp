@@ -51,7 +51,9 @@ result<policy::config> load_config_file(const std::filesystem::path& path) {
 
   rapidjson::Document document;
   std::vector<yaml_conversion_error> conversion_errors;
-  const rapidjson::Value value = yaml_to_json(root, document.GetAllocator(), conversion_errors);
+  std::size_t budget = yaml_expansion_budget(text->size());
+  const rapidjson::Value value =
+      yaml_to_json(root, document.GetAllocator(), conversion_errors, budget);
   const policy::config_parse_result parsed = policy::parse_config(value);
 
   std::string errors;

@@ -48,10 +48,12 @@ result<std::vector<rapidjson::Document>> parse_documents(std::string_view text,
     return fail(source + ":" + std::to_string(e.mark.line + 1) + ":" +
                 std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
   }
+  // One budget for all documents: a file of many small bombs is no bigger than one.
+  std::size_t budget = yaml_expansion_budget(text.size());
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     rapidjson::Document d;
     std::vector<yaml_conversion_error> errors;
-    rapidjson::Value value = yaml_to_json(nodes[i], d.GetAllocator(), errors);
+    rapidjson::Value value = yaml_to_json(nodes[i], d.GetAllocator(), errors, budget);
     if (!errors.empty()) {
       const auto& e = errors.front();
       return fail(source + ": document " + std::to_string(i + 1) + ": line " +

@@ -4,8 +4,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <initializer_list>
+#include <limits>
 #include <set>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "common/json_parse.hpp"
 
 namespace mlnetpol::app {
 namespace {
@@ -77,54 +82,144 @@ rapidjson::Value scalar_to_json(const YAML::Node& node, allocator& alloc) {
   return rapidjson::Value(text.c_str(), alloc);
 }
 
+// Where a value sits, kept on the stack while it is converted: a path is spelled out only for an
+// error (building one per value cost depth times key length each).
+struct segment {
+  const segment* parent;
+  std::string_view key;  // a map's key; unused for an item
+  std::size_t index;     // an item's position; unused for a key
+  bool item;
+};
+
+// "a.b[2].c"; keys longer than 64 bytes are cut, and a path of more than 12 steps keeps its first
+// and last 6 (an alias cycle's runs 256 deep).
+std::string path_of(const segment* at) {
+  std::vector<const segment*> chain;
+  for (; at != nullptr; at = at->parent) chain.push_back(at);
+  constexpr std::size_t kept = 6;
+  std::string out;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const auto step = static_cast<std::size_t>(it - chain.rbegin());
+    if (chain.size() > 2 * kept && step >= kept && step < chain.size() - kept) {
+      if (step == kept) out += "...";
+      continue;
+    }
+    const segment& s = **it;
+    if (s.item) {
+      out += '[' + std::to_string(s.index) + ']';
+      continue;
+    }
+    if (!out.empty() && !out.ends_with("...")) out += '.';
+    constexpr std::size_t longest_key = 64;
+    out += s.key.substr(0, longest_key);
+    if (s.key.size() > longest_key) out += "...";
+  }
+  return out;
+}
+
+constexpr std::size_t max_errors = 100;
+
+class converter {
+ public:
+  converter(allocator& alloc, std::vector<yaml_conversion_error>& errors, std::size_t& budget)
+      : alloc_(alloc), errors_(errors), budget_(budget) {}
+
+  rapidjson::Value operator()(const YAML::Node& n, const segment* at, unsigned depth) {
+    if (stopped_) return rapidjson::Value(rapidjson::kNullType);
+    if (!spend(1 + (n.IsScalar() ? n.Scalar().size() : 0), n, at)) {
+      return rapidjson::Value(rapidjson::kNullType);
+    }
+    if (depth > json::default_max_depth) {
+      stop(n, at,
+           "values nest deeper than " + std::to_string(json::default_max_depth) +
+               " levels through aliases (an alias inside the node it names?)");
+      return rapidjson::Value(rapidjson::kNullType);
+    }
+    switch (n.Type()) {
+      case YAML::NodeType::Scalar:
+        return scalar_to_json(n, alloc_);
+      case YAML::NodeType::Sequence: {
+        rapidjson::Value array(rapidjson::kArrayType);
+        std::size_t i = 0;
+        for (const auto& item : n) {
+          const segment here{at, {}, i++, true};
+          array.PushBack((*this)(item, &here, depth + 1), alloc_);
+        }
+        return array;
+      }
+      case YAML::NodeType::Map: {
+        rapidjson::Value object(rapidjson::kObjectType);
+        // HasMember is a linear search: a set keeps a map of n keys at n log n.
+        std::set<std::string_view> seen;
+        for (const auto& entry : n) {
+          const int line = entry.first.Mark().line + 1;
+          if (!entry.first.IsScalar()) {
+            report({path_of(at), line, "", "map keys must be strings"});
+            continue;
+          }
+          // Keys as RapidJSON stores them (up to a NUL), as HasMember compared them.
+          const std::string& key_text = entry.first.Scalar();
+          const std::string_view key(key_text.c_str());
+          if (!spend(key.size(), entry.first, at)) break;
+          const segment here{at, key, 0, false};
+          if (!seen.insert(key).second) {
+            report({path_of(&here), line, std::string(key), "duplicate key"});
+            continue;
+          }
+          rapidjson::Value value = (*this)(entry.second, &here, depth + 1);
+          object.AddMember(
+              rapidjson::Value(key.data(), static_cast<rapidjson::SizeType>(key.size()), alloc_),
+              value, alloc_);
+        }
+        return object;
+      }
+      default:
+        return rapidjson::Value(rapidjson::kNullType);
+    }
+  }
+
+ private:
+  bool spend(std::size_t cost, const YAML::Node& n, const segment* at) {
+    if (stopped_) return false;
+    if (cost <= budget_) {
+      budget_ -= cost;
+      return true;
+    }
+    stop(n, at,
+         "aliases repeat more than the text's size allows (4 values or bytes per byte of text); "
+         "write the repeated values out or use fewer aliases");
+    return false;
+  }
+  void stop(const YAML::Node& n, const segment* at, std::string message) {
+    stopped_ = true;
+    budget_ = 0;
+    report({path_of(at), n.Mark().line + 1, "", std::move(message)}, true);
+  }
+  void report(yaml_conversion_error e, bool last = false) {
+    if (reported_ < max_errors || last) errors_.push_back(std::move(e));
+    ++reported_;
+  }
+
+  allocator& alloc_;
+  std::vector<yaml_conversion_error>& errors_;
+  std::size_t& budget_;
+  std::size_t reported_ = 0;
+  bool stopped_ = false;
+};
+
 }  // namespace
 
+std::size_t yaml_expansion_budget(std::size_t text_size) {
+  constexpr std::size_t per_byte = 4;
+  constexpr std::size_t floor = 64 * 1024;
+  return text_size > (std::numeric_limits<std::size_t>::max() - floor) / per_byte
+             ? std::numeric_limits<std::size_t>::max()
+             : per_byte * text_size + floor;
+}
+
 rapidjson::Value yaml_to_json(const YAML::Node& node, allocator& alloc,
-                              std::vector<yaml_conversion_error>& errors) {
-  // The path is built only for what a message needs: children inherit it by value.
-  struct walker {
-    allocator& alloc;
-    std::vector<yaml_conversion_error>& errors;
-    rapidjson::Value operator()(const YAML::Node& n, const std::string& path) {
-      switch (n.Type()) {
-        case YAML::NodeType::Scalar:
-          return scalar_to_json(n, alloc);
-        case YAML::NodeType::Sequence: {
-          rapidjson::Value array(rapidjson::kArrayType);
-          std::size_t i = 0;
-          for (const auto& item : n) {
-            array.PushBack((*this)(item, path + "[" + std::to_string(i++) + "]"), alloc);
-          }
-          return array;
-        }
-        case YAML::NodeType::Map: {
-          rapidjson::Value object(rapidjson::kObjectType);
-          // HasMember is a linear search: a set keeps a map of n keys at n log n.
-          std::set<std::string, std::less<>> seen;
-          for (const auto& entry : n) {
-            const int line = entry.first.Mark().line + 1;
-            if (!entry.first.IsScalar()) {
-              errors.push_back({path, line, "", "map keys must be strings"});
-              continue;
-            }
-            const std::string& key = entry.first.Scalar();
-            const std::string child = path.empty() ? key : path + "." + key;
-            // Keys as RapidJSON stores them (up to a NUL), as HasMember compared them.
-            if (!seen.emplace(key.c_str()).second) {
-              errors.push_back({child, line, key, "duplicate key"});
-              continue;
-            }
-            rapidjson::Value value = (*this)(entry.second, child);
-            object.AddMember(rapidjson::Value(key.c_str(), alloc), value, alloc);
-          }
-          return object;
-        }
-        default:
-          return rapidjson::Value(rapidjson::kNullType);
-      }
-    }
-  };
-  return walker{alloc, errors}(node, "");
+                              std::vector<yaml_conversion_error>& errors, std::size_t& budget) {
+  return converter(alloc, errors, budget)(node, nullptr, 0);
 }
 
 }  // namespace mlnetpol::app

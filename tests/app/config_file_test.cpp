@@ -10,6 +10,7 @@
 
 #include "policy/config_parse.hpp"
 #include "tests/support/files.hpp"
+#include "tests/support/yaml_aliases.hpp"
 
 using mlnetpol::app::default_config_yaml;
 using mlnetpol::app::load_config_file;
@@ -260,4 +261,26 @@ TEST_CASE("a deeply nested file is refused before yaml-cpp parses it, naming the
   CHECK_FALSE(r.has_value());  // the label key is invalid, and the error says so
   CHECK(r.error().message.find("nests deeper") == std::string::npos);
   CHECK(r.error().message.find("label_key") != std::string::npos);
+}
+
+TEST_CASE("aliases: a cycle or an alias bomb is a clear error, not a crash or gigabytes") {
+  // yaml-cpp links an alias to the node it names, even from inside that node.
+  temp_file cycle("exempt_users: &u [*u]\n");
+  auto r = load_config_file(cycle.path);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.rfind(cycle.path.string() + ": exempt_users", 0) == 0);
+  CHECK(r.error().message.find("values nest deeper than 256 levels through aliases") !=
+        std::string::npos);
+  std::string bomb = mlnetpol::testing::alias_levels(9, "a");
+  bomb += "exempt_users: *l9\n";
+  temp_file lol(bomb);
+  r = load_config_file(lol.path);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message.find("aliases repeat more than the text's size allows") !=
+        std::string::npos);
+  // Aliases within reason are YAML like any other.
+  temp_file shared("exempt_users: &u [alice, bob]\nexempt_groups: *u\n");
+  r = load_config_file(shared.path);
+  REQUIRE(r.has_value());
+  CHECK(r->exempt_groups == std::vector<std::string>{"alice", "bob"});
 }

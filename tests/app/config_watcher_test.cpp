@@ -86,10 +86,15 @@ TEST_CASE("config_watcher: reloads apply a changed file; a bad one keeps the las
   t.reload(*w);  // the same bad bytes: not reported again
   CHECK(t.failures == 1);
 
+  write_text(file, "tenant_namespaces: &t [*t]\n");  // an alias cycle: refused, the server lives
+  t.reload(*w);
+  CHECK(t.applied.size() == 2);
+  CHECK(t.failures == 2);
+
   std::filesystem::remove(file);
   t.reload(*w);
   t.reload(*w);  // a read failure is reported once while it lasts
-  CHECK(t.failures == 2);
+  CHECK(t.failures == 3);
   CHECK(t.applied.size() == 2);
 
   write_text(file, "tenant_namespaces: [team-c]\n");

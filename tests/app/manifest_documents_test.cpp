@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "tests/support/yaml_aliases.hpp"
+
 using mlnetpol::app::manifest_objects;
 using mlnetpol::app::parse_documents;
 
@@ -63,4 +65,25 @@ TEST_CASE("manifest documents: deep YAML is an error naming the source and line,
   const auto j = parse_documents(std::string(100000, '['), "deep.json");
   REQUIRE_FALSE(j.has_value());
   CHECK(j.error().message == "deep.json: YAML nests deeper than 256 levels at line 1");
+}
+
+TEST_CASE("manifest documents: alias cycles and bombs are errors naming the document") {
+  const auto cycle =
+      manifest_objects("apiVersion: v1\nkind: Pod\nmetadata: &m {name: x, labels: *m}\n", "c.yaml");
+  REQUIRE_FALSE(cycle.has_value());
+  CHECK(
+      cycle.error().message.rfind("c.yaml: document 1: line 3: values nest deeper than 256 levels "
+                                  "through aliases",
+                                  0) == 0);
+  // Many documents share one budget: a file of small bombs is refused like one big one.
+  const std::string doc =
+      "apiVersion: v1\nkind: ConfigMap\n" + mlnetpol::testing::alias_levels(3, "a");
+  REQUIRE(manifest_objects(doc, "one.yaml").has_value());  // 10^4 values: within 64 Ki
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += "---\n" + doc;
+  const auto bombs = manifest_objects(many, "many.yaml");
+  REQUIRE_FALSE(bombs.has_value());
+  CHECK(bombs.error().message.find("many.yaml: document ") == 0);
+  CHECK(bombs.error().message.find("aliases repeat more than the text's size allows") !=
+        std::string::npos);
 }

@@ -193,8 +193,35 @@ users:
         write(out, t, name, data)
 
 
+def alias_yaml():
+    """Aliases: one inside the node it names, and a bomb of 10^6 values in a few hundred bytes."""
+    yield 'alias-cycle.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: &m {name: x, labels: *m}\n'
+    bomb = 'l0: &l0 [a, a, a, a, a, a, a, a, a, a]\n' + ''.join(
+        'l%d: &l%d [%s]\n' % (i, i, ', '.join(['*l%d' % (i - 1)] * 10)) for i in range(1, 6))
+    yield 'alias-bomb.yaml', 'apiVersion: v1\nkind: ConfigMap\n' + bomb
+
+
+def manifest_seeds(out):
+    t = 'manifest_documents_fuzz'
+    for name, data in fixtures(['examples/manifests/*.yaml', 'examples/*.json']):
+        write(out, t, name, data)
+    write(out, t, 'list.yaml', 'apiVersion: v1\nkind: List\nitems:\n' + ''.join(
+        '- {apiVersion: v1, kind: Pod, metadata: {name: p%d}}\n' % i for i in range(200)))
+    write(out, t, 'documents.yaml', ''.join(
+        '---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n%d}\n' % i for i in range(200)))
+    write(out, t, 'anchors.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: &m {name: a}\n'
+          'spec:\n  template:\n    metadata: *m\n    spec:\n      containers:\n'
+          '      - &c {name: c, image: x, env: [{name: A, value: "1"}]}\n      - *c\n')
+    for name, data in alias_yaml():
+        write(out, t, name, data)
+        write(out, 'config_loader_fuzz', name, data)
+    for name, data in deep_yaml():
+        write(out, t, name, data)
+
+
 def main():
     out = sys.argv[1]
+    manifest_seeds(out)
     review_seeds(out)
     config_seeds(out)
     patch_seeds(out)
