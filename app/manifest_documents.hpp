@@ -14,14 +14,14 @@ namespace mlnetpol::app {
 
 struct manifest_object {
   std::string source;  // "dir/app.yaml#2" (document 2 of the file), "stdin#1", "x.json#1.items[3]"
-  std::shared_ptr<const rapidjson::Document> document;  // keeps *object alive
+  std::shared_ptr<const rapidjson::Document> document;  // its file's documents: keeps *object alive
   const rapidjson::Value* object = nullptr;             // a JSON object with apiVersion and kind
 };
 
-// Every document of text as JSON (null for empty documents). YAML scalars are typed as YAML 1.2's
-// core schema types them; quoted scalars stay strings. The error names source and line.
-result<std::vector<rapidjson::Document>> parse_documents(std::string_view text,
-                                                         const std::string& source);
+// Every document of text as JSON, in one array (null for empty documents): one allocator for the
+// file, not a 64 KiB pool per document. YAML scalars are typed as YAML 1.2's core schema types
+// them; quoted scalars stay strings. The error names source and line.
+result<rapidjson::Document> parse_documents(std::string_view text, const std::string& source);
 
 // The objects of one file's text; empty documents are skipped, `kind: List` (and *List) items are
 // expanded. An error names the document that is not a Kubernetes object.

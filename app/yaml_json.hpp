@@ -19,8 +19,8 @@ struct yaml_conversion_error {
 };
 
 // What converting the documents of a text of text_size bytes may produce, in values and scalar
-// bytes: text without aliases needs at most two per byte, and aliases may repeat what they name
-// within the rest (4 per byte, plus 64 Ki for small files).
+// bytes: text without aliases needs about one per byte; aliases may repeat what they name within
+// the rest (2 per byte, plus 4 Ki for small files).
 std::size_t yaml_expansion_budget(std::size_t text_size);
 
 // node as JSON; keys that are not scalars or repeat are left out and reported in errors (every

@@ -26,13 +26,16 @@ inline double thread_cpu_ms() {
 // input gets that much per started 4 KiB, so linear code passes at any size and super-linear code
 // is caught once inputs grow (a sanitizer build costs ~1.5 ms per KiB of review, as it happens).
 // An input over budget is run twice more and, if the fastest of the three runs is still over,
-// reported as a crash so libFuzzer keeps it as an artifact.
-inline void run_within_budget(std::size_t size, const std::function<void()>& run) {
+// reported as a crash so libFuzzer keeps it as an artifact. passes: how many times the code under
+// test reads the whole input by design (the budget is per pass).
+inline void run_within_budget(std::size_t size, const std::function<void()>& run,
+                              unsigned passes = 1) {
   static const long per_4k_ms = [] {
     const char* text = std::getenv("MLNETPOL_FUZZ_SLOW_MS");
     return text == nullptr ? 0L : std::strtol(text, nullptr, 10);
   }();
-  const double budget = static_cast<double>(per_4k_ms) * static_cast<double>(size / 4096 + 1);
+  const double budget =
+      static_cast<double>(per_4k_ms) * static_cast<double>(size / 4096 + 1) * passes;
   double best = 1e9;
   for (int attempt = 0; attempt < 3; ++attempt) {
     const double start = thread_cpu_ms();

@@ -199,6 +199,7 @@ def alias_yaml():
     bomb = 'l0: &l0 [a, a, a, a, a, a, a, a, a, a]\n' + ''.join(
         'l%d: &l%d [%s]\n' % (i, i, ', '.join(['*l%d' % (i - 1)] * 10)) for i in range(1, 6))
     yield 'alias-bomb.yaml', 'apiVersion: v1\nkind: ConfigMap\n' + bomb
+    yield 'alias-bomb-empty.yaml', 'apiVersion: v1\nkind: ConfigMap\n' + bomb.replace('a, ', '[], ').replace(', a]', ', []]')
 
 
 def manifest_seeds(out):
