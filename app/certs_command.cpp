@@ -44,12 +44,6 @@ constexpr const char* certs_usage =
     "puts\n"
     "ca.crt into the webhooks' caBundle; docs/install-and-rollout.md).\n";
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "mlnetpol certs: %s\nRun 'mlnetpol certs --help' for usage.\n",
-               message.c_str());
-  return 2;
-}
-
 std::optional<int> parse_int(std::string_view text) {
   if (text.empty()) return std::nullopt;
   const std::string s(text);
@@ -102,15 +96,10 @@ int certs_command(int argc, char** argv) {
         options.days = *days;
         return {};
       });
-  const auto parsed = p.parse(argc, argv);
-  if (!parsed) return usage_error(parsed.error().message);
-  if (*parsed) {
-    std::fputs(certs_usage, stdout);
-    return 0;
-  }
-  if (!out) return usage_error("--out DIR is required");
+  if (const auto done = parse_arguments(p, argc, argv, "certs", certs_usage)) return *done;
+  if (!out) return usage_error("certs", "--out DIR is required", certs_usage);
   if (const std::string error = certs::check_options(options); !error.empty())
-    return usage_error(error);
+    return usage_error("certs", error, certs_usage);
 
   try {
     const certs::issued pair = certs::issue(options);
