@@ -157,18 +157,19 @@ class converter {
         // HasMember is a linear search: a set keeps a map of n keys at n log n.
         std::set<std::string_view> seen;
         for (const auto& entry : n) {
+          const bool scalar_key = entry.first.IsScalar();
+          // Keys as RapidJSON stores them (up to a NUL), as HasMember compared them.
+          const std::string_view key = scalar_key ? entry.first.Scalar().c_str() : "";
+          // Every entry costs, also one left out: an aliased map of bad keys is no free loop.
+          if (!spend(1 + key.size(), entry.first, at)) break;
           const int line = entry.first.Mark().line + 1;
-          if (!entry.first.IsScalar()) {
-            report({path_of(at), line, "", "map keys must be strings"});
+          if (!scalar_key) {
+            report(at, line, "", "map keys must be strings");
             continue;
           }
-          // Keys as RapidJSON stores them (up to a NUL), as HasMember compared them.
-          const std::string& key_text = entry.first.Scalar();
-          const std::string_view key(key_text.c_str());
-          if (!spend(key.size(), entry.first, at)) break;
           const segment here{at, key, 0, false};
           if (!seen.insert(key).second) {
-            report({path_of(&here), line, std::string(key), "duplicate key"});
+            report(&here, line, key, "duplicate key");
             continue;
           }
           rapidjson::Value value = (*this)(entry.second, &here, depth + 1);
@@ -199,11 +200,14 @@ class converter {
   void stop(const YAML::Node& n, const segment* at, std::string message) {
     stopped_ = true;
     budget_ = 0;
-    report({path_of(at), n.Mark().line + 1, "", std::move(message)}, true);
+    report(at, n.Mark().line + 1, "", std::move(message), true);
   }
-  void report(yaml_conversion_error e, bool last = false) {
-    if (reported_ < max_errors || last) errors_.push_back(std::move(e));
-    ++reported_;
+  // The path is spelled out only for an error that is listed.
+  void report(const segment* at, int line, std::string_view key, std::string message,
+              bool last = false) {
+    if (reported_++ < max_errors || last) {
+      errors_.push_back({path_of(at), line, std::string(key), std::move(message)});
+    }
   }
 
   allocator& alloc_;

@@ -101,3 +101,21 @@ TEST_CASE("yaml_to_json: a long path keeps its first and last six steps") {
   REQUIRE(shallow.errors.size() == 1);
   CHECK(shallow.errors[0].path == "a.b[0].c.d[0][0].x");
 }
+
+TEST_CASE("yaml_to_json: entries left out still spend the budget") {
+  // One per entry and per key byte, also where the key is refused and its value never converted:
+  // else a map of bad keys repeated through aliases is walked for free.
+  const std::string bad_keys = "{[a]: 1, [b]: 2, [c]: 3}";
+  auto c = convert(bad_keys);
+  CHECK(c.errors.size() == 3);
+  CHECK(yaml_expansion_budget(bad_keys.size()) - c.budget_left == 1 + 3);
+  const std::string empty_keys = "{\"\": 1, \"\": 2}";  // the map, two entries, one value "1"
+  c = convert(empty_keys);
+  CHECK(c.errors.size() == 1);
+  CHECK(yaml_expansion_budget(empty_keys.size()) - c.budget_left == 1 + 1 + 2 + 1);
+  std::string text = "m: &m {\"\": 1, \"\": 2";
+  for (int i = 0; i < 200; ++i) text += ", [k]: v";
+  c = convert(text + "}\n" + alias_levels(5, "*m"));
+  REQUIRE(c.errors.size() == 101);  // 100 listed, then the budget's
+  CHECK(c.errors.back().message.find("aliases repeat more than the text's size allows") == 0);
+}
