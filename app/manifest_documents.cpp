@@ -63,8 +63,8 @@ class document_events : public YAML::EventHandler {
 // where LoadAll would loop: two empty documents in a row at one position (each document a parser
 // reads otherwise takes at least one token).
 std::vector<YAML::Node> load_all(std::string_view text) {
+  std::istringstream in{std::string(text)};
   {
-    std::istringstream in{std::string(text)};
     YAML::Parser parser(in);
     document_events events;
     std::optional<YAML::Mark> last_empty;
@@ -76,7 +76,9 @@ std::vector<YAML::Node> load_all(std::string_view text) {
       last_empty = empty;
     }
   }
-  return YAML::LoadAll(std::string(text));
+  in.clear();  // the same copy of the text, read again from its start
+  in.seekg(0);
+  return YAML::LoadAll(in);
 }
 
 bool looks_like_json(std::string_view text) {
@@ -90,11 +92,14 @@ result<rapidjson::Document> parse_documents(std::string_view text, const std::st
   rapidjson::Document all(rapidjson::kArrayType);
   auto& alloc = all.GetAllocator();
   if (looks_like_json(text)) {
-    rapidjson::Document d;
-    if (json::parse(d, text)) {
-      all.PushBack(rapidjson::Value(d, alloc), alloc);
+    if (json::parse(all, text)) {
+      // The one value becomes the array's only item, in place: its memory is all's already.
+      rapidjson::Value only;
+      only.Swap(all);
+      all.SetArray().PushBack(only, alloc);
       return all;
     }
+    all.SetArray();  // whatever a failed parse left
     // Not one JSON value (e.g. JSON documents separated by ---): YAML reads it.
   }
   // yaml-cpp recurses per nesting level: deep text is refused before it parses.

@@ -155,10 +155,9 @@ std::string describe(const char* name, const counts& c) {
 // Issue 27's target: at most 3 per pod request, OpenSSL's included. Its record layer's blocks (4
 // per request, bench/README.md) come from the per-thread cache main installs
 // (server/openssl_memory.hpp), as here: none reaches the heap. mlnetpol's own share is checked part
-// by part. The
-// server's share and decoding allocate nothing (review_request views its strings in the reused
-// review document). The label webhook is pinned at what it allocates today, so that one more
-// allocation fails: /validate's denial 2 (its message, and the decision's copy of it that the
+// by part. The server's share and decoding allocate nothing (review_request views its strings in
+// the reused review document). The label webhook is pinned at what it allocates today, so that one
+// more allocation fails: /validate's denial 2 (its message, and the decision's copy of it that the
 // log line and Event keep), /mutate's label 3 (the source annotation's key and value, the patch
 // text); violations, sites, paths, planned labels and the patch's tree stay inline.
 TEST_CASE("steady keep-alive requests: mlnetpol's own share per request") {
